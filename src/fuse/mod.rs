@@ -1,0 +1,1 @@
+//! The FUSE adapter: inodes, handles and errno; it asks the vault service and replies.

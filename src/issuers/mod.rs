@@ -1,0 +1,1 @@
+//! Certificate issuers behind one trait.

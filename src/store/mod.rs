@@ -1,0 +1,105 @@
+//! Persistence of vaults, certificates and versions behind the [`Store`] trait.
+//!
+//! The vault service loads everything once at mount ([`Store::load`]) and
+//! then writes each accepted action as **one transaction**. Names are
+//! stored as the user wrote them and compared case-insensitively (ASCII).
+//! Implementations: [`sqlite::SqliteStore`] (embedded, the default); a
+//! PostgreSQL store for fleets follows. The trait speaks only in the plain
+//! records below, so no engine type leaks out.
+
+pub mod error;
+pub mod sqlite;
+
+pub use error::StoreError;
+
+/// Private key bytes (PKCS#8 DER) as stored: zeroed on drop, never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct KeyBytes(pub zeroize::Zeroizing<Vec<u8>>);
+
+impl std::fmt::Debug for KeyBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KeyBytes(<elided>)")
+    }
+}
+
+/// A vault.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VaultRecord {
+    /// Name as created (case preserved).
+    pub name: String,
+    /// Creation time, Unix seconds.
+    pub created: i64,
+}
+
+/// A certificate's current metadata (not its versions).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateRecord {
+    /// Owning vault's name.
+    pub vault: String,
+    /// Certificate name as created (case preserved).
+    pub name: String,
+    /// The policy, as JSON text in the REST shape.
+    pub policy: String,
+    /// Tags, as a JSON object of strings.
+    pub tags: String,
+    /// Creation time, Unix seconds.
+    pub created: i64,
+    /// Last update time, Unix seconds.
+    pub updated: i64,
+}
+
+/// One version of a certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionRecord {
+    /// Owning vault's name.
+    pub vault: String,
+    /// Owning certificate's name.
+    pub certificate: String,
+    /// 32 lower-case hex characters.
+    pub id: String,
+    /// Creation time, Unix seconds.
+    pub created: i64,
+    /// Last update time, Unix seconds.
+    pub updated: i64,
+    /// Whether the version is enabled.
+    pub enabled: bool,
+    /// The leaf certificate, DER; `None` while the version is pending.
+    pub certificate_der: Option<Vec<u8>>,
+    /// The issuing chain without the leaf, DER, leaf's issuer first.
+    pub chain_der: Vec<Vec<u8>>,
+    /// The private key, PKCS#8 DER.
+    pub key: Option<KeyBytes>,
+}
+
+/// Everything in a store, as loaded at mount.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    /// All vaults.
+    pub vaults: Vec<VaultRecord>,
+    /// All certificates of all vaults.
+    pub certificates: Vec<CertificateRecord>,
+    /// All versions of all certificates, oldest first within a certificate.
+    pub versions: Vec<VersionRecord>,
+}
+
+/// Durable storage for the vault service. Every method is atomic: it
+/// commits whole or changes nothing, also if the process dies midway.
+pub trait Store: Send {
+    /// Reads the whole store.
+    fn load(&self) -> Result<Snapshot, StoreError>;
+
+    /// Adds a vault; `Conflict` if one with the same name (any case) exists.
+    fn create_vault(&mut self, vault: &VaultRecord) -> Result<(), StoreError>;
+
+    /// Removes an empty vault; `NotFound` if absent, `NotEmpty` if it holds certificates.
+    fn delete_vault(&mut self, name: &str) -> Result<(), StoreError>;
+
+    /// Inserts or replaces `certificate` (matched by vault and name, any
+    /// case) and, when given, adds `version` to it, in one transaction.
+    /// `NotFound` if the vault is absent, `Conflict` if the version id exists.
+    fn put_certificate(
+        &mut self,
+        certificate: &CertificateRecord,
+        version: Option<&VersionRecord>,
+    ) -> Result<(), StoreError>;
+}
