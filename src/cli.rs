@@ -1,6 +1,123 @@
-//! The command line.
+//! The command line: `certfs mount MOUNTPOINT [--data DIR] [--allow-other]`.
+
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+
+use crate::fuse::{self, MountOptions};
+use crate::store::sqlite::SqliteStore;
+use crate::vault::VaultService;
+
+/// certfs: certificates managed the way Azure Key Vault does it, as files.
+///
+/// Vaults are directories; writing a policy.json creates a certificate;
+/// servers read fullchain.pem and privkey.pem straight from the mount.
+/// Logging goes to standard error and follows RUST_LOG (default: info).
+#[derive(Debug, Parser)]
+#[command(name = "certfs", version, about, long_about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Mount certfs and serve it in the foreground until unmounted or
+    /// interrupted (Ctrl-C / SIGTERM unmount cleanly).
+    Mount {
+        /// An existing, empty directory to mount on.
+        mountpoint: PathBuf,
+        /// Directory of the store (created if missing). Default: /var/lib/certfs
+        /// for root, else $XDG_DATA_HOME/certfs or ~/.local/share/certfs.
+        #[arg(long, value_name = "DIR")]
+        data: Option<PathBuf>,
+        /// Let other users use the mount; the kernel then enforces file modes
+        /// (needs user_allow_other in /etc/fuse.conf when not root).
+        #[arg(long)]
+        allow_other: bool,
+        /// Threads serving kernel requests.
+        #[arg(long, default_value_t = 4, value_name = "N")]
+        threads: usize,
+    },
+}
+
+/// The store directory used when `--data` is absent.
+pub fn default_data_dir() -> PathBuf {
+    // SAFETY: geteuid cannot fail and touches no memory.
+    if unsafe { libc::geteuid() } == 0 {
+        return PathBuf::from("/var/lib/certfs");
+    }
+    if let Some(xdg) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+        return PathBuf::from(xdg).join("certfs");
+    }
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    home.join(".local/share/certfs")
+}
 
 /// Runs the program.
-pub fn main() -> std::process::ExitCode {
-    std::process::ExitCode::SUCCESS
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    match cli.command {
+        Command::Mount { mountpoint, data, allow_other, threads } => {
+            let data = data.unwrap_or_else(default_data_dir);
+            match mount(&mountpoint, &data, &MountOptions { allow_other, threads }) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(message) => {
+                    eprintln!("certfs: {message}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+fn mount(mountpoint: &Path, data: &Path, options: &MountOptions) -> Result<(), String> {
+    check_mountpoint(mountpoint)?;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(data)
+        .map_err(|e| format!("cannot create the store directory {}: {e}", data.display()))?;
+    let db = data.join("certfs.db");
+    let store = SqliteStore::open(&db).map_err(|e| format!("cannot open the store {}: {e}", db.display()))?;
+    let vault = VaultService::open(Box::new(store)).map_err(|e| format!("cannot load the store {}: {e}", db.display()))?;
+    let shown = mountpoint.display().to_string();
+    fuse::run(Arc::new(vault), mountpoint, options, || {
+        log::info!("certfs mounted at {shown} (store {})", db.display())
+    })
+    .map_err(|e| format!("cannot mount at {}: {e}", mountpoint.display()))?;
+    log::info!("certfs unmounted from {}", mountpoint.display());
+    Ok(())
+}
+
+/// A clear refusal for a missing, non-directory or already-mounted mountpoint.
+fn check_mountpoint(mountpoint: &Path) -> Result<(), String> {
+    let meta = std::fs::metadata(mountpoint).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => format!("mountpoint {} does not exist", mountpoint.display()),
+        std::io::ErrorKind::NotConnected => format!(
+            "mountpoint {} is a dead mount (Transport endpoint is not connected): run 'umount {}' first",
+            mountpoint.display(),
+            mountpoint.display()
+        ),
+        _ => format!("mountpoint {}: {e}", mountpoint.display()),
+    })?;
+    if !meta.is_dir() {
+        return Err(format!("mountpoint {} is not a directory", mountpoint.display()));
+    }
+    let parent = mountpoint.join("..");
+    if let Ok(parent_meta) = std::fs::metadata(&parent) {
+        if parent_meta.dev() != meta.dev() && meta.ino() != parent_meta.ino() {
+            return Err(format!(
+                "mountpoint {} is busy: something is already mounted there",
+                mountpoint.display()
+            ));
+        }
+    }
+    Ok(())
 }

@@ -1,1 +1,14 @@
 //! The FUSE adapter: inodes, handles and errno; it asks the vault service and replies.
+//!
+//! [`adapter::CertFs`] implements `fuser::Filesystem`; [`inodes`] maps the
+//! vault's nodes to inode numbers; [`handles`] holds open files; [`error`]
+//! is the one place where errors become errno values; [`mount`] runs a
+//! session until it is unmounted or signalled.
+
+pub mod adapter;
+pub mod error;
+pub mod handles;
+pub mod inodes;
+pub mod mount;
+
+pub use mount::{MountOptions, run};

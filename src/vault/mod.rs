@@ -1,3 +1,20 @@
 //! The vault service: Key Vault semantics (vaults, certificates, versions, policies) over a store; no FUSE types.
+//!
+//! The FUSE adapter addresses the tree with [`Node`]s and calls
+//! [`VaultService`]; this layer decides what every name means, what each
+//! file holds and what each write does, and reports refusals as
+//! [`VaultError`]s in Key Vault's words.
 
+pub mod error;
+mod export;
+mod model;
+pub mod name;
+pub mod node;
 pub mod policy;
+pub mod service;
+mod side;
+pub mod tags;
+
+pub use error::VaultError;
+pub use node::{Attr, Entry, Kind, Node};
+pub use service::{Changes, MAX_WRITE_SIZE, VaultService};

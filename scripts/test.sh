@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Runs every certfs test. As root it first installs what the tests drive
+# (FUSE, openssl, nginx, rsync, vim, Python's cryptography); otherwise
+# those must already be there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_pkgs=()
+command -v fusermount3 >/dev/null || need_pkgs+=(fuse3)
+command -v openssl >/dev/null || need_pkgs+=(openssl)
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need_pkgs+=(nginx-light)
+command -v rsync >/dev/null || need_pkgs+=(rsync)
+command -v vim >/dev/null || need_pkgs+=(vim)
+command -v curl >/dev/null || need_pkgs+=(curl)
+command -v python3 >/dev/null || need_pkgs+=(python3)
+/usr/bin/python3 -c 'import cryptography' 2>/dev/null || need_pkgs+=(python3-cryptography)
+
+if [ "${#need_pkgs[@]}" -gt 0 ]; then
+  if [ "$(id -u)" -eq 0 ]; then
+    echo "test.sh: installing ${need_pkgs[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
+  else
+    echo "test.sh: missing packages: ${need_pkgs[*]} (run as root to install them)" >&2
+    exit 1
+  fi
+fi
+# Tests use the python3 on PATH; make sure it has cryptography.
+python3 -c 'import cryptography' 2>/dev/null || python3 -m pip install -q cryptography
+
+cargo test --all-targets "$@"

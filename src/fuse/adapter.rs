@@ -1,0 +1,491 @@
+//! [`CertFs`]: the `fuser::Filesystem` callbacks. Each one maps inodes and handles, asks the vault service, and replies.
+//!
+//! Nothing here knows what a certificate is. Work that may be slow (the
+//! action behind a `close`, a `rename` onto a real file) runs on its own
+//! thread, which replies when done, so the kernel's other requests keep
+//! flowing; kernel caches are invalidated after the reply, never while a
+//! request that may hold the same kernel locks is waiting on us.
+
+use std::ffi::OsStr;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use fuser::{
+    Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation, INodeNo, InitFlags,
+    KernelConfig, LockOwner, Notifier, OpenAccMode, OpenFlags, RenameFlags, ReplyAttr, ReplyCreate,
+    ReplyData, ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyWrite, Request, TimeOrNow,
+    WriteFlags,
+};
+
+use super::error::errno;
+use super::handles::{Handle, Handles, WriteBuffer};
+use super::inodes::{Inodes, ROOT_INO};
+use crate::vault::{Attr, Changes, Kind, MAX_WRITE_SIZE, Node, VaultService};
+
+/// How long the kernel may cache entries and attributes. Changes made
+/// through certfs are invalidated explicitly; this bounds anything missed.
+const TTL: Duration = Duration::from_secs(1);
+
+/// The filesystem handed to fuser.
+pub struct CertFs {
+    vault: Arc<VaultService>,
+    inodes: Arc<Inodes>,
+    handles: Handles,
+    notifier: Arc<OnceLock<Notifier>>,
+    uid: u32,
+    gid: u32,
+}
+
+impl CertFs {
+    /// A filesystem showing `vault`, owned by `uid`/`gid`. `notifier` is
+    /// filled in once the session exists, for cache invalidation.
+    pub fn new(vault: Arc<VaultService>, uid: u32, gid: u32, notifier: Arc<OnceLock<Notifier>>) -> Self {
+        CertFs { vault, inodes: Arc::new(Inodes::new()), handles: Handles::new(), notifier, uid, gid }
+    }
+
+    fn file_attr(&self, ino: u64, attr: &Attr) -> FileAttr {
+        let kind = match attr.kind {
+            Kind::Directory => FileType::Directory,
+            Kind::File => FileType::RegularFile,
+        };
+        FileAttr {
+            ino: INodeNo(ino),
+            size: attr.size,
+            blocks: attr.size.div_ceil(512),
+            atime: attr.mtime,
+            mtime: attr.mtime,
+            ctime: attr.mtime,
+            crtime: attr.mtime,
+            kind,
+            perm: attr.mode,
+            nlink: if kind == FileType::Directory { 2 } else { 1 },
+            uid: self.uid,
+            gid: self.gid,
+            rdev: 0,
+            blksize: 4096,
+            flags: 0,
+        }
+    }
+
+    fn node(&self, ino: INodeNo) -> Result<Node, Errno> {
+        self.inodes.node(ino.0).ok_or(Errno::ENOENT)
+    }
+
+    /// A state that outlives one callback, for work moved to another thread.
+    fn worker(&self) -> Worker {
+        Worker { vault: self.vault.clone(), inodes: self.inodes.clone(), notifier: self.notifier.clone() }
+    }
+}
+
+/// What a background thread needs to act and then invalidate caches.
+struct Worker {
+    vault: Arc<VaultService>,
+    inodes: Arc<Inodes>,
+    notifier: Arc<OnceLock<Notifier>>,
+}
+
+impl Worker {
+    /// Drops the kernel's cached entries and attributes under each changed directory.
+    fn invalidate(&self, changes: &Changes) {
+        let Some(notifier) = self.notifier.get() else { return };
+        for dir in &changes.dirs {
+            let Some(parent) = self.inodes.get(dir) else { continue };
+            for (name, child) in self.inodes.children(parent) {
+                // Errors only mean the kernel had nothing cached.
+                let _ = notifier.inval_entry(INodeNo(parent), OsStr::new(&name));
+                let _ = notifier.inval_inode(INodeNo(child), 0, 0);
+            }
+            let _ = notifier.inval_inode(INodeNo(parent), 0, 0);
+        }
+    }
+}
+
+fn name_str(name: &OsStr) -> Result<&str, Errno> {
+    // certfs names are ASCII; other bytes can name nothing here.
+    name.to_str().ok_or(Errno::ENOENT)
+}
+
+/// The part of `data` a read of `size` bytes at `offset` returns.
+fn window(data: &[u8], offset: u64, size: u32) -> &[u8] {
+    let start = usize::try_from(offset).unwrap_or(usize::MAX).min(data.len());
+    let end = start.saturating_add(size as usize).min(data.len());
+    &data[start..end]
+}
+
+fn commit(worker: &Worker, node: &Node, data: &[u8]) -> Result<(), Errno> {
+    match worker.vault.write(node, data) {
+        Ok(changes) => {
+            worker.invalidate(&changes);
+            Ok(())
+        }
+        Err(e) => Err(errno(&e)),
+    }
+}
+
+impl Filesystem for CertFs {
+    fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> std::io::Result<()> {
+        // open(O_TRUNC) must reach us as a flag, not as a separate truncate:
+        // truncating policy.json alone is no action.
+        if let Err(missing) = config.add_capabilities(InitFlags::FUSE_ATOMIC_O_TRUNC) {
+            log::warn!("kernel lacks {missing:?}; O_TRUNC opens may misbehave");
+        }
+        Ok(())
+    }
+
+    fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
+        let result = (|| {
+            let dir = self.node(parent)?;
+            let name = name_str(name)?;
+            let (node, attr) = self.vault.lookup(&dir, name).map_err(|e| errno(&e))?;
+            let ino = self.inodes.intern(parent.0, name, &node);
+            Ok(self.file_attr(ino, &attr))
+        })();
+        match result {
+            Ok(attr) => reply.entry(&TTL, &attr, Generation(0)),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn getattr(&self, _req: &Request, ino: INodeNo, fh: Option<FileHandle>, reply: ReplyAttr) {
+        let result = (|| {
+            let node = self.node(ino)?;
+            let mut attr = self.vault.getattr(&node).map_err(|e| errno(&e))?;
+            if let Some(Handle::Write(buf)) = fh.and_then(|fh| self.handles.get(fh.0)).as_deref() {
+                attr.size = buf.lock().data.len() as u64;
+            }
+            Ok(self.file_attr(ino.0, &attr))
+        })();
+        match result {
+            Ok(attr) => reply.attr(&TTL, &attr),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn setattr(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        _mode: Option<u32>,
+        _uid: Option<u32>,
+        _gid: Option<u32>,
+        size: Option<u64>,
+        _atime: Option<TimeOrNow>,
+        _mtime: Option<TimeOrNow>,
+        _ctime: Option<std::time::SystemTime>,
+        fh: Option<FileHandle>,
+        _crtime: Option<std::time::SystemTime>,
+        _chgtime: Option<std::time::SystemTime>,
+        _bkuptime: Option<std::time::SystemTime>,
+        _flags: Option<fuser::BsdFileFlags>,
+        reply: ReplyAttr,
+    ) {
+        // Modes, owners and times are certfs' own; changing them is accepted and has no effect.
+        let result = (|| {
+            let node = self.node(ino)?;
+            let mut attr = self.vault.getattr(&node).map_err(|e| errno(&e))?;
+            let handle = fh.and_then(|fh| self.handles.get(fh.0));
+            if let Some(Handle::Write(buf)) = handle.as_deref() {
+                let mut buf = buf.lock();
+                if let Some(size) = size {
+                    let size = usize::try_from(size).map_err(|_| Errno::EFBIG)?;
+                    if size > MAX_WRITE_SIZE {
+                        return Err(Errno::EFBIG);
+                    }
+                    buf.data.resize(size, 0);
+                    buf.dirty = true;
+                }
+                attr.size = buf.data.len() as u64;
+            } else if let Some(size) = size {
+                if size != 0 {
+                    return Err(Errno::EINVAL);
+                }
+                self.vault.truncate(&node).map_err(|e| errno(&e))?;
+                attr = self.vault.getattr(&node).map_err(|e| errno(&e))?;
+            }
+            Ok(self.file_attr(ino.0, &attr))
+        })();
+        match result {
+            Ok(attr) => reply.attr(&TTL, &attr),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn mkdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, _mode: u32, _umask: u32, reply: ReplyEntry) {
+        let result = (|| {
+            let dir = self.node(parent)?;
+            let name = name_str(name).map_err(|_| Errno::EINVAL)?;
+            let (node, attr) = self.vault.mkdir(&dir, name).map_err(|e| errno(&e))?;
+            let ino = self.inodes.intern(parent.0, name, &node);
+            Ok(self.file_attr(ino, &attr))
+        })();
+        match result {
+            Ok(attr) => reply.entry(&TTL, &attr, Generation(0)),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        let result = self
+            .node(parent)
+            .and_then(|dir| self.vault.unlink(&dir, name_str(name)?).map_err(|e| errno(&e)));
+        match result {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        let result = self
+            .node(parent)
+            .and_then(|dir| self.vault.rmdir(&dir, name_str(name)?).map_err(|e| errno(&e)));
+        match result {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn rename(
+        &self,
+        _req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        newparent: INodeNo,
+        newname: &OsStr,
+        flags: RenameFlags,
+        reply: ReplyEmpty,
+    ) {
+        if flags.contains(RenameFlags::RENAME_EXCHANGE) || flags.contains(RenameFlags::RENAME_WHITEOUT) {
+            return reply.error(Errno::EINVAL);
+        }
+        let (dir, new_dir) = match (self.node(parent), self.node(newparent)) {
+            (Ok(d), Ok(n)) => (d, n),
+            _ => return reply.error(Errno::ENOENT),
+        };
+        let (Ok(name), Ok(new_name)) = (name_str(name), name_str(newname)) else {
+            return reply.error(Errno::EINVAL);
+        };
+        let (name, new_name) = (name.to_owned(), new_name.to_owned());
+        let no_replace = flags.contains(RenameFlags::RENAME_NOREPLACE);
+        let worker = self.worker();
+        // A rename onto policy.json creates a version: not on a kernel thread.
+        std::thread::spawn(move || {
+            let source = worker.vault.lookup(&dir, &name).ok().and_then(|(n, _)| worker.inodes.get(&n));
+            match worker.vault.rename(&dir, &name, &new_dir, &new_name, no_replace) {
+                Ok(changes) => {
+                    // The kernel now believes the source inode lives at the new
+                    // name: make that inode show what the vault has there.
+                    if let (Some(ino), Ok((node, _))) = (source, worker.vault.lookup(&new_dir, &new_name)) {
+                        worker.inodes.renamed(ino, parent.0, &name, newparent.0, &new_name, &node);
+                    }
+                    reply.ok();
+                    worker.invalidate(&changes);
+                }
+                Err(e) => reply.error(errno(&e)),
+            }
+        });
+    }
+
+    fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
+        let result = (|| {
+            let node = self.node(ino)?;
+            if flags.acc_mode() == OpenAccMode::O_RDONLY {
+                let attr = self.vault.getattr(&node).map_err(|e| errno(&e))?;
+                if attr.kind == Kind::Directory {
+                    return Err(Errno::EISDIR);
+                }
+                let data = self.vault.read(&node).map_err(|e| errno(&e))?;
+                let keep = if attr.immutable { FopenFlags::FOPEN_KEEP_CACHE } else { FopenFlags::empty() };
+                return Ok((self.handles.insert(Handle::Read(data)), keep));
+            }
+            self.vault.check_writable(&node).map_err(|e| errno(&e))?;
+            let truncate = flags.0 & libc::O_TRUNC != 0;
+            let data = if truncate {
+                Vec::new()
+            } else {
+                self.vault.read(&node).map_err(|e| errno(&e))?.to_vec()
+            };
+            let buffer = WriteBuffer { node, data, dirty: truncate, outcome: Ok(()) };
+            Ok((self.handles.insert(Handle::Write(parking_lot::Mutex::new(buffer))), FopenFlags::empty()))
+        })();
+        match result {
+            Ok((fh, flags)) => reply.opened(FileHandle(fh), flags),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn create(
+        &self,
+        _req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        _mode: u32,
+        _umask: u32,
+        _flags: i32,
+        reply: ReplyCreate,
+    ) {
+        let result = (|| {
+            let dir = self.node(parent)?;
+            let name = name_str(name).map_err(|_| Errno::EINVAL)?;
+            let (node, attr) = self.vault.create(&dir, name).map_err(|e| errno(&e))?;
+            let ino = self.inodes.intern(parent.0, name, &node);
+            let buffer = WriteBuffer { node, data: Vec::new(), dirty: true, outcome: Ok(()) };
+            let fh = self.handles.insert(Handle::Write(parking_lot::Mutex::new(buffer)));
+            let mut attr = self.file_attr(ino, &attr);
+            attr.size = 0;
+            Ok((attr, fh))
+        })();
+        match result {
+            Ok((attr, fh)) => reply.created(&TTL, &attr, Generation(0), FileHandle(fh), FopenFlags::empty()),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn read(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        size: u32,
+        _flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        reply: ReplyData,
+    ) {
+        match self.handles.get(fh.0).as_deref() {
+            Some(Handle::Read(data)) => reply.data(window(data, offset, size)),
+            Some(Handle::Write(buf)) => reply.data(window(&buf.lock().data, offset, size)),
+            Some(Handle::Dir(_)) => reply.error(Errno::EISDIR),
+            None => reply.error(Errno::EBADF),
+        }
+    }
+
+    fn write(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        data: &[u8],
+        _write_flags: WriteFlags,
+        _flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        reply: ReplyWrite,
+    ) {
+        let Some(handle) = self.handles.get(fh.0) else { return reply.error(Errno::EBADF) };
+        let Handle::Write(buf) = &*handle else { return reply.error(Errno::EBADF) };
+        let mut buf = buf.lock();
+        let start = usize::try_from(offset).unwrap_or(usize::MAX);
+        let end = start.saturating_add(data.len());
+        // Keep one byte past the limit so the vault can say the file is too large.
+        if end > MAX_WRITE_SIZE + 1 {
+            buf.dirty = true;
+            let keep = (MAX_WRITE_SIZE + 1).min(start.max(buf.data.len()));
+            buf.data.resize(keep.max(MAX_WRITE_SIZE + 1), 0);
+            return reply.error(Errno::EFBIG);
+        }
+        if buf.data.len() < end {
+            buf.data.resize(end, 0);
+        }
+        buf.data[start..end].copy_from_slice(data);
+        buf.dirty = true;
+        reply.written(data.len() as u32);
+    }
+
+    fn flush(&self, _req: &Request, _ino: INodeNo, fh: FileHandle, _lock_owner: LockOwner, reply: ReplyEmpty) {
+        let Some(handle) = self.handles.get(fh.0) else { return reply.ok() };
+        let Handle::Write(_) = &*handle else { return reply.ok() };
+        let worker = self.worker();
+        // The action (a new version, maybe an RSA key) runs off the kernel's threads.
+        std::thread::spawn(move || {
+            let Handle::Write(buf) = &*handle else { return reply.ok() };
+            let mut buf = buf.lock();
+            if buf.dirty {
+                buf.dirty = false;
+                let WriteBuffer { node, data, .. } = &*buf;
+                let outcome = commit(&worker, node, data);
+                buf.outcome = outcome;
+            }
+            match buf.outcome {
+                Ok(()) => reply.ok(),
+                Err(e) => reply.error(e),
+            }
+        });
+    }
+
+    fn release(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        _flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        _flush: bool,
+        reply: ReplyEmpty,
+    ) {
+        let handle = self.handles.remove(fh.0);
+        reply.ok();
+        // A writer that never flushed (it died, or wrote after its last close) still gets its action.
+        if let Some(handle) = handle {
+            if let Handle::Write(buf) = &*handle {
+                if buf.lock().dirty {
+                    let worker = self.worker();
+                    std::thread::spawn(move || {
+                        if let Handle::Write(buf) = &*handle {
+                            let buf = buf.lock();
+                            let _ = commit(&worker, &buf.node, &buf.data);
+                        }
+                    });
+                }
+            }
+        }
+    }
+
+    fn fsync(&self, _req: &Request, _ino: INodeNo, _fh: FileHandle, _datasync: bool, reply: ReplyEmpty) {
+        // Nothing is stored before close; every commit is already durable.
+        reply.ok();
+    }
+
+    fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
+        let result = (|| {
+            let node = self.node(ino)?;
+            let entries = self.vault.readdir(&node).map_err(|e| errno(&e))?;
+            let mut listing = Vec::with_capacity(entries.len() + 2);
+            listing.push((ino.0, FileType::Directory, ".".to_owned()));
+            listing.push((ROOT_INO, FileType::Directory, "..".to_owned()));
+            for e in entries {
+                let child = self.inodes.intern(ino.0, &e.name, &e.node);
+                let kind = match e.kind {
+                    Kind::Directory => FileType::Directory,
+                    Kind::File => FileType::RegularFile,
+                };
+                listing.push((child, kind, e.name));
+            }
+            Ok(self.handles.insert(Handle::Dir(listing)))
+        })();
+        match result {
+            Ok(fh) => reply.opened(FileHandle(fh), FopenFlags::empty()),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn readdir(&self, _req: &Request, _ino: INodeNo, fh: FileHandle, offset: u64, mut reply: ReplyDirectory) {
+        let Some(handle) = self.handles.get(fh.0) else { return reply.error(Errno::EBADF) };
+        let Handle::Dir(listing) = &*handle else { return reply.error(Errno::ENOTDIR) };
+        let skip = usize::try_from(offset).unwrap_or(usize::MAX);
+        for (i, (ino, kind, name)) in listing.iter().enumerate().skip(skip) {
+            if reply.add(INodeNo(*ino), (i + 1) as u64, *kind, name) {
+                break;
+            }
+        }
+        reply.ok();
+    }
+
+    fn releasedir(&self, _req: &Request, _ino: INodeNo, fh: FileHandle, _flags: OpenFlags, reply: ReplyEmpty) {
+        self.handles.remove(fh.0);
+        reply.ok();
+    }
+
+    fn statfs(&self, _req: &Request, _ino: INodeNo, reply: fuser::ReplyStatfs) {
+        reply.statfs(0, 0, 0, 0, 0, 4096, 255, 4096);
+    }
+}

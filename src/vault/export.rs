@@ -1,0 +1,54 @@
+//! The bytes of each file a version exports: PEM, DER, PKCS#12 and `attributes.json`.
+//!
+//! Formats follow what servers read without flags: PEM as OpenSSL writes
+//! it, the key as PKCS#8, the PFX readable by OpenSSL 3 without `-legacy`.
+
+use super::error::VaultError;
+use super::model::Version;
+use super::node::VersionFile;
+use crate::pki::{pem, pkcs12};
+
+/// Renders `file` of `version`.
+pub(crate) fn render(version: &Version, file: VersionFile) -> Result<Vec<u8>, VaultError> {
+    let leaf = || std::slice::from_ref(&version.leaf);
+    let fullchain = || {
+        let mut all = Vec::with_capacity(1 + version.chain.len());
+        all.push(version.leaf.clone());
+        all.extend(version.chain.iter().cloned());
+        all
+    };
+    let key = || {
+        version
+            .key
+            .as_ref()
+            .ok_or_else(|| VaultError::NotFound("this version has no private key".into()))
+    };
+    Ok(match file {
+        VersionFile::CertPem => pem::certificates(leaf()).into_bytes(),
+        VersionFile::CertCer => version.leaf.clone(),
+        VersionFile::ChainPem => pem::certificates(&version.chain).into_bytes(),
+        VersionFile::FullchainPem => pem::certificates(&fullchain()).into_bytes(),
+        VersionFile::PrivkeyPem => key()?.to_pkcs8_pem().as_bytes().to_vec(),
+        VersionFile::BundlePem => {
+            let mut out = key()?.to_pkcs8_pem().as_bytes().to_vec();
+            out.extend_from_slice(pem::certificates(&fullchain()).as_bytes());
+            out
+        }
+        VersionFile::CertPfx => pkcs12::export(key()?, &fullchain(), &version.friendly_name)?,
+        VersionFile::Attributes => attributes_json(version).into_bytes(),
+    })
+}
+
+/// Key Vault's certificate attributes of one version.
+fn attributes_json(version: &Version) -> String {
+    let value = serde_json::json!({
+        "enabled": version.enabled,
+        "nbf": version.info.not_before,
+        "exp": version.info.not_after,
+        "created": version.created,
+        "updated": version.updated,
+    });
+    let mut s = serde_json::to_string_pretty(&value).unwrap_or_default();
+    s.push('\n');
+    s
+}

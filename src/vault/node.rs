@@ -1,0 +1,177 @@
+//! Addresses in the certfs tree ([`Node`]) and what the service says about them ([`Attr`], [`Entry`]).
+//!
+//! A [`Node`] is an opaque, hashable key to the FUSE adapter: it maps nodes
+//! to inode numbers and back, and never looks inside. Files of a version
+//! carry the version id, so when a new version becomes current the names
+//! `cert.pem`, `privkey.pem`, ... resolve to new nodes (new inodes) while
+//! open files keep the node, and bytes, they opened.
+
+use std::time::SystemTime;
+
+use super::name::{CertificateName, VaultName, VersionId};
+
+/// Files derived from one version of a certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum VersionFile {
+    /// `cert.pem`: the leaf, PEM.
+    CertPem,
+    /// `cert.cer`: the leaf, DER.
+    CertCer,
+    /// `chain.pem`: the issuing chain without the leaf.
+    ChainPem,
+    /// `fullchain.pem`: leaf and chain.
+    FullchainPem,
+    /// `privkey.pem`: PKCS#8 private key.
+    PrivkeyPem,
+    /// `bundle.pem`: key, leaf and chain.
+    BundlePem,
+    /// `cert.pfx`: PKCS#12 with key and chain, no password.
+    CertPfx,
+    /// `attributes.json`: enabled, nbf, exp, created, updated.
+    Attributes,
+}
+
+impl VersionFile {
+    /// Every version file, in listing order.
+    pub const ALL: [VersionFile; 8] = [
+        VersionFile::CertPem,
+        VersionFile::CertCer,
+        VersionFile::ChainPem,
+        VersionFile::FullchainPem,
+        VersionFile::PrivkeyPem,
+        VersionFile::BundlePem,
+        VersionFile::CertPfx,
+        VersionFile::Attributes,
+    ];
+
+    /// The file name.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            VersionFile::CertPem => "cert.pem",
+            VersionFile::CertCer => "cert.cer",
+            VersionFile::ChainPem => "chain.pem",
+            VersionFile::FullchainPem => "fullchain.pem",
+            VersionFile::PrivkeyPem => "privkey.pem",
+            VersionFile::BundlePem => "bundle.pem",
+            VersionFile::CertPfx => "cert.pfx",
+            VersionFile::Attributes => "attributes.json",
+        }
+    }
+
+    /// The file for a name, if it is one.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.file_name() == name)
+    }
+
+    /// Whether the file holds the private key (absent for non-exportable keys).
+    pub fn holds_key(self) -> bool {
+        matches!(
+            self,
+            VersionFile::PrivkeyPem | VersionFile::BundlePem | VersionFile::CertPfx
+        )
+    }
+}
+
+/// Files that belong to a certificate rather than to one version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum CertificateFile {
+    /// `policy.json` (rw): writing it creates a new version.
+    Policy,
+    /// `tags.json` (rw).
+    Tags,
+}
+
+impl CertificateFile {
+    /// Every certificate file, in listing order.
+    pub const ALL: [CertificateFile; 2] = [CertificateFile::Policy, CertificateFile::Tags];
+
+    /// The file name.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            CertificateFile::Policy => "policy.json",
+            CertificateFile::Tags => "tags.json",
+        }
+    }
+
+    /// The file for a name, if it is one.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.file_name() == name)
+    }
+}
+
+/// An address in the tree.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Node {
+    /// The mount root: one directory per vault.
+    Root,
+    /// `<vault>/`
+    Vault(VaultName),
+    /// `<vault>/<cert>/` (a draft until its policy is written)
+    Certificate(VaultName, CertificateName),
+    /// `<vault>/<cert>/versions/`
+    Versions(VaultName, CertificateName),
+    /// `<vault>/<cert>/versions/<id>/`
+    Version(VaultName, CertificateName, VersionId),
+    /// A file of one version, at the top of the certificate (`current`) or in `versions/<id>/`.
+    VersionFile {
+        /// Vault.
+        vault: VaultName,
+        /// Certificate.
+        cert: CertificateName,
+        /// The version the bytes come from.
+        version: VersionId,
+        /// Which file.
+        file: VersionFile,
+        /// True for the top-level name (the current version), false under `versions/`.
+        current: bool,
+    },
+    /// `policy.json` or `tags.json` of a certificate.
+    CertificateFile(VaultName, CertificateName, CertificateFile),
+    /// A scratch file or an `.error` report, held in memory in a writable directory.
+    Side(Box<Node>, String),
+}
+
+impl Node {
+    /// Whether this node is a directory.
+    pub fn is_dir(&self) -> bool {
+        matches!(
+            self,
+            Node::Root | Node::Vault(_) | Node::Certificate(..) | Node::Versions(..) | Node::Version(..)
+        )
+    }
+}
+
+/// File or directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A directory.
+    Directory,
+    /// A regular file.
+    File,
+}
+
+/// What `stat` shows of a node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Attr {
+    /// File or directory.
+    pub kind: Kind,
+    /// Exactly the number of bytes a read returns.
+    pub size: u64,
+    /// Permission bits.
+    pub mode: u16,
+    /// Modification time (a version file: when its version was created).
+    pub mtime: SystemTime,
+    /// True when the bytes behind this node never change (the kernel may keep them cached).
+    pub immutable: bool,
+}
+
+/// A named child of a directory.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// The name as listed (case as created).
+    pub name: String,
+    /// Its address.
+    pub node: Node,
+    /// File or directory.
+    pub kind: Kind,
+}

@@ -1,0 +1,69 @@
+//! Side files: editors' scratch files and `.error` reports, kept in memory beside the real files.
+//!
+//! Editors and tools write temporary files next to the file they change
+//! (`.policy.json.swp`, `4913`, `policy.json~`, `sedXXXXXX`,
+//! `.policy.json.XXXXXX`). certfs keeps any such file of a writable
+//! directory in memory, never acts on it, and forgets it at unmount; only a
+//! `rename` onto a real file name turns its content into an action. A
+//! rejected action leaves its reason in `<name>.error` beside the file.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use super::node::Node;
+
+/// The suffix of error reports.
+pub const ERROR_SUFFIX: &str = ".error";
+
+/// One side file.
+#[derive(Clone)]
+pub(crate) struct SideFile {
+    pub data: Arc<[u8]>,
+    pub mtime: i64,
+}
+
+/// All side files, by directory, then name (case-sensitive, as on Linux).
+#[derive(Default)]
+pub(crate) struct SideFiles {
+    dirs: HashMap<Node, BTreeMap<String, SideFile>>,
+}
+
+impl SideFiles {
+    /// The file `name` in `dir`.
+    pub fn get(&self, dir: &Node, name: &str) -> Option<&SideFile> {
+        self.dirs.get(dir)?.get(name)
+    }
+
+    /// The side files of `dir`, by name.
+    pub fn list(&self, dir: &Node) -> impl Iterator<Item = (&String, &SideFile)> {
+        self.dirs.get(dir).into_iter().flatten()
+    }
+
+    /// Creates or replaces `name` in `dir`.
+    pub fn put(&mut self, dir: &Node, name: &str, data: Arc<[u8]>, mtime: i64) {
+        self.dirs
+            .entry(dir.clone())
+            .or_default()
+            .insert(name.to_owned(), SideFile { data, mtime });
+    }
+
+    /// Removes `name` from `dir`; returns what was there.
+    pub fn remove(&mut self, dir: &Node, name: &str) -> Option<SideFile> {
+        let files = self.dirs.get_mut(dir)?;
+        let removed = files.remove(name);
+        if files.is_empty() {
+            self.dirs.remove(dir);
+        }
+        removed
+    }
+
+    /// Whether `dir` holds any side file.
+    pub fn has_any(&self, dir: &Node) -> bool {
+        self.dirs.get(dir).is_some_and(|d| !d.is_empty())
+    }
+}
+
+/// The name of the error report for `name`.
+pub fn error_name(name: &str) -> String {
+    format!("{name}{ERROR_SUFFIX}")
+}

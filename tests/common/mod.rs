@@ -1,0 +1,234 @@
+//! Test harness: a real certfs mounted in a temporary folder, unmounted on drop, and helpers to drive it with real tools.
+#![allow(dead_code)]
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running `certfs mount` on a temporary mountpoint.
+pub struct Mount {
+    /// Holds the mountpoint, the store and the log.
+    pub root: tempfile::TempDir,
+    /// The mountpoint.
+    pub mnt: PathBuf,
+    /// The store directory (`--data`).
+    pub data: PathBuf,
+    log: PathBuf,
+    child: Option<Child>,
+}
+
+/// The certfs binary under test.
+pub fn certfs_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_certfs")
+}
+
+fn is_mounted(mnt: &Path) -> bool {
+    let target = mnt.to_string_lossy().to_string();
+    fs::read_to_string("/proc/self/mountinfo")
+        .map(|m| m.lines().any(|l| l.split(' ').nth(4) == Some(target.as_str()) && l.contains("fuse.certfs")))
+        .unwrap_or(false)
+}
+
+impl Mount {
+    /// Mounts certfs with a new, empty store.
+    pub fn start() -> Mount {
+        let root = tempfile::tempdir().expect("tempdir");
+        let data = root.path().join("data");
+        Self::start_in(root, data)
+    }
+
+    /// Mounts certfs on a new mountpoint with the store in `data` (kept by the caller).
+    pub fn start_with_data(data: &Path) -> Mount {
+        let root = tempfile::tempdir().expect("tempdir");
+        Self::start_in(root, data.to_path_buf())
+    }
+
+    fn start_in(root: tempfile::TempDir, data: PathBuf) -> Mount {
+        let mnt = root.path().join("mnt");
+        fs::create_dir_all(&mnt).expect("mkdir mnt");
+        let log = root.path().join(format!("certfs-{}.log", std::process::id()));
+        let mut m = Mount { root, mnt, data, log, child: None };
+        m.spawn();
+        m
+    }
+
+    fn spawn(&mut self) {
+        let log = fs::OpenOptions::new().create(true).append(true).open(&self.log).expect("log file");
+        let child = Command::new(certfs_bin())
+            .arg("mount")
+            .arg(&self.mnt)
+            .arg("--data")
+            .arg(&self.data)
+            .env("RUST_LOG", "debug")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("spawn certfs");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !is_mounted(&self.mnt) {
+            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                panic!("certfs exited with {status} before mounting:\n{}", self.logs());
+            }
+            assert!(Instant::now() < deadline, "certfs did not mount in time:\n{}", self.logs());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// A path inside the mount.
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.mnt.join(rel)
+    }
+
+    /// Everything certfs logged so far.
+    pub fn logs(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The daemon's pid.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(|c| c.id()).unwrap_or(0)
+    }
+
+    /// SIGTERM, wait for a clean exit; returns the exit status and checks the mount is gone.
+    pub fn stop(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("running");
+        signal(child.id(), libc::SIGTERM);
+        let status = wait_timeout(&mut child, Duration::from_secs(20)).unwrap_or_else(|| {
+            let _ = child.kill();
+            panic!("certfs did not exit after SIGTERM:\n{}", self.logs())
+        });
+        assert!(!is_mounted(&self.mnt), "still mounted after SIGTERM");
+        status
+    }
+
+    /// `kill -9` the daemon and clear the dead mount.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            signal(child.id(), libc::SIGKILL);
+            let _ = child.wait();
+        }
+        lazy_unmount(&self.mnt);
+    }
+
+    /// Stops (SIGTERM) and mounts again on the same mountpoint and store.
+    pub fn remount(&mut self) {
+        if self.child.is_some() {
+            self.stop();
+        }
+        self.spawn();
+    }
+
+    /// Waits for the daemon to exit by itself (after an external umount).
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let mut child = self.child.take()?;
+        let status = wait_timeout(&mut child, limit);
+        if status.is_none() {
+            self.child = Some(child);
+        }
+        status
+    }
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            signal(child.id(), libc::SIGTERM);
+            if wait_timeout(&mut child, Duration::from_secs(10)).is_none() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+        if is_mounted(&self.mnt) {
+            lazy_unmount(&self.mnt);
+        }
+    }
+}
+
+fn signal(pid: u32, sig: i32) {
+    // SAFETY: kill(2) with a pid we spawned; no memory is touched.
+    unsafe {
+        libc::kill(pid as i32, sig);
+    }
+}
+
+fn wait_timeout(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Unmounts a (possibly dead) FUSE mount.
+pub fn lazy_unmount(mnt: &Path) {
+    let _ = Command::new("fusermount3").arg("-uz").arg(mnt).stderr(Stdio::null()).status();
+    if is_mounted(mnt) {
+        let _ = Command::new("umount").arg("-l").arg(mnt).stderr(Stdio::null()).status();
+    }
+}
+
+/// Runs `bash -c script` in `dir`; returns its output.
+pub fn sh_in(dir: &Path, script: &str) -> Output {
+    Command::new("bash")
+        .arg("-c")
+        .arg(script)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run bash")
+}
+
+/// Runs `bash -c script` in `dir` and asserts it succeeded; returns stdout.
+pub fn sh_ok(dir: &Path, script: &str) -> String {
+    let out = sh_in(dir, script);
+    assert!(
+        out.status.success(),
+        "script failed ({}):\n{script}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Runs `bash -c script` in `dir` and asserts it failed; returns stderr.
+pub fn sh_err(dir: &Path, script: &str) -> String {
+    let out = sh_in(dir, script);
+    assert!(
+        !out.status.success(),
+        "script should have failed:\n{script}\nstdout:\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Whether a program is on PATH.
+pub fn have(program: &str) -> bool {
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {program}"))
+        .stdout(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+/// The issue's example policy: RSA 2048, a subject with a quoted comma, one DNS SAN, Self.
+pub const WEB_POLICY: &str = r#"{"key_props":{"kty":"RSA","key_size":2048,"exportable":true,"reuse_key":false},
+ "x509_props":{"subject":"CN=web.example.com, O=\"Contoso, Inc.\"","sans":{"dns_names":["web.example.com"]},"validity_months":12},
+ "issuer":{"name":"Self"}}"#;
+
+/// A fast EC P-256 self-signed policy for `cn`.
+pub fn ec_policy(cn: &str) -> String {
+    format!(
+        r#"{{"key_props":{{"kty":"EC","crv":"P-256"}},"x509_props":{{"subject":"CN={cn}","sans":{{"dns_names":["{cn}"]}}}},"issuer":{{"name":"Self"}}}}"#
+    )
+}
