@@ -1,38 +1,578 @@
 //! The embedded SQLite store: one database file, WAL, schema version in `user_version`, migrations.
+//!
+//! Durability: the connection runs in WAL mode with `synchronous = FULL`.
+//! WAL alone (with `NORMAL`) already survives the process being killed at
+//! any point, because a transaction is in the WAL file (in the OS page
+//! cache) before `COMMIT` returns. What `NORMAL` gives up is a **power loss
+//! or kernel crash**: the last transactions before it can roll back (the
+//! database stays consistent, but they are gone). In certfs a committed
+//! transaction may be the only copy of a freshly generated private key whose
+//! certificate a CA has already issued (and possibly billed), so losing it is
+//! not acceptable; writes are rare (user actions, renewals), so the one
+//! extra `fsync` of the WAL per commit that `FULL` costs does not matter.
+//!
+//! Confidentiality: the file holds private keys. It is created with mode
+//! 0600, tightened to 0600 if it was looser, and SQLite creates its `-wal`
+//! and `-shm` files with the mode of the database file (they are tightened
+//! too, should they pre-date that). `secure_delete` overwrites freed pages,
+//! so a purged key does not linger in the file's free list.
 
-use std::path::Path;
+mod migrations;
 
-use super::{CertificateRecord, Snapshot, Store, StoreError, VaultRecord, VersionRecord};
+use std::collections::HashMap;
+use std::fmt;
+use std::fs::{self, OpenOptions};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, ffi};
+
+use self::migrations::{APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION};
+use super::{CertificateRecord, KeyBytes, Snapshot, Store, StoreError, VaultRecord, VersionRecord};
+
+/// How long a statement waits for another connection's lock before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The size of the smallest non-empty SQLite database (one 512-byte page).
+const MIN_DATABASE_SIZE: u64 = 512;
+
+/// Suffixes of the files SQLite keeps beside the database.
+const SIDE_FILES: &[&str] = &["-wal", "-shm", "-journal"];
 
 /// A [`Store`] in one SQLite file.
+///
+/// Behaviour beyond the trait's wording, which every store shares (the
+/// contract suite in `tests/store_contract.rs` checks it):
+///
+/// - Names keep the spelling they were **first created** with. A
+///   [`Store::put_certificate`] that matches an existing certificate in
+///   another case updates it and keeps the stored name; records that name a
+///   vault in another case are stored under the vault's stored name.
+/// - Updating a certificate replaces `policy`, `tags` and `updated`;
+///   `created` stays as first stored.
+/// - A version passed to `put_certificate` must belong to that certificate
+///   (same vault and name, any case), otherwise `Backend`.
+/// - [`Store::load`] orders vaults by name, certificates by vault and name
+///   (case-insensitively) and versions by certificate, then oldest first.
 pub struct SqliteStore {
-    _conn: rusqlite::Connection,
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
 }
 
 impl SqliteStore {
+    /// The schema version this build creates and understands (the
+    /// database's `PRAGMA user_version` once opened).
+    pub const SCHEMA_VERSION: u32 = SCHEMA_VERSION;
+
     /// Opens (creating if needed) the database at `path`, enables WAL and
     /// foreign keys, and migrates the schema. A database whose schema is
     /// newer than this build is refused with `Unavailable`.
-    pub fn open(_path: &Path) -> Result<Self, StoreError> {
-        unimplemented!()
+    ///
+    /// Also `Unavailable`, with a message naming `path` and the cause: the
+    /// parent directory is missing or unreadable, the file cannot be opened
+    /// read-write, or it is not a certfs SQLite database.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let unavailable =
+            |cause: String| StoreError::Unavailable(format!("{}: {cause}", path.display()));
+        let conn = open_connection(path).map_err(unavailable)?;
+        let store = SqliteStore {
+            conn,
+            path: path.to_path_buf(),
+        };
+        log::debug!("opened store {}", path.display());
+        Ok(store)
+    }
+
+    /// Starts the one write transaction of a trait method. `IMMEDIATE`
+    /// takes the write lock at once, so two writers queue on
+    /// `busy_timeout` instead of failing at their first write.
+    fn write_transaction(&mut self) -> Result<rusqlite::Transaction<'_>, StoreError> {
+        self.conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(backend("cannot begin a transaction"))
     }
 }
 
+/// Does all of [`SqliteStore::open`]; the error is the cause, without the path.
+fn open_connection(path: &Path) -> Result<Connection, String> {
+    check_parent(path)?;
+
+    // SQLite's unix VFS reports a 1-byte file as empty (an old OS X
+    // workaround) and would write its schema over it. No database is
+    // smaller than one 512-byte page, so any smaller non-empty file is
+    // someone else's: refuse it before SQLite sees it.
+    if let Ok(meta) = fs::metadata(path) {
+        if meta.is_file() && (1..MIN_DATABASE_SIZE).contains(&meta.len()) {
+            return Err(format!(
+                "not a SQLite database (too small: {} bytes)",
+                meta.len()
+            ));
+        }
+    }
+
+    // Create the file ourselves so that it never exists with a looser mode;
+    // this also fails clearly (EACCES, EISDIR) where SQLite would fall back
+    // to read-only or say only "unable to open database file".
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| format!("cannot open the database file: {e}"))?;
+
+    // No SQLITE_OPEN_URI: a path starting with "file:" is a path.
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let mut conn = Connection::open_with_flags(path, flags).map_err(cause)?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(cause)?;
+
+    // Identify the file before writing anything to it: the first read of
+    // the header is where a non-database fails ("file is not a database").
+    let version = user_version(&conn)?;
+    let application_id: i32 = conn
+        .pragma_query_value(None, "application_id", |row| row.get(0))
+        .map_err(cause)?;
+    if application_id != 0 && application_id != APPLICATION_ID {
+        return Err(format!(
+            "not a certfs database (SQLite application_id {application_id:#010x})"
+        ));
+    }
+    if version > SCHEMA_VERSION {
+        return Err(newer(version));
+    }
+    if version == 0 {
+        let objects: i64 = conn
+            .query_row("SELECT count(*) FROM sqlite_schema", [], |row| row.get(0))
+            .map_err(cause)?;
+        if objects > 0 {
+            return Err(
+                "not a certfs database (an unversioned SQLite database with tables of its own)"
+                    .into(),
+            );
+        }
+    }
+
+    // Tighten before WAL mode creates the -wal and -shm files, which
+    // SQLite gives the database file's mode.
+    make_private(path);
+
+    let mode: String = conn
+        .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
+        .map_err(cause)?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        // E.g. a file system without shared memory support; the rollback
+        // journal is as safe, only slower with concurrent readers.
+        log::warn!(
+            "{}: SQLite refused WAL mode, using journal mode {mode}",
+            path.display()
+        );
+    }
+    conn.pragma_update(None, "synchronous", "FULL")
+        .map_err(cause)?;
+    conn.pragma_update(None, "foreign_keys", true)
+        .map_err(cause)?;
+    conn.pragma_update(None, "secure_delete", true)
+        .map_err(cause)?;
+    let foreign_keys: bool = conn
+        .pragma_query_value(None, "foreign_keys", |row| row.get(0))
+        .map_err(cause)?;
+    if !foreign_keys {
+        return Err("this SQLite build does not enforce foreign keys".into());
+    }
+
+    if version < SCHEMA_VERSION {
+        migrate(&mut conn)?;
+    }
+    for suffix in SIDE_FILES {
+        let mut side = path.as_os_str().to_owned();
+        side.push(suffix);
+        make_private(Path::new(&side));
+    }
+    Ok(conn)
+}
+
+/// Fails unless `path`'s parent is an existing, readable directory.
+fn check_parent(path: &Path) -> Result<(), String> {
+    let parent = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    let what = || format!("parent directory {}", parent.display());
+    match fs::metadata(parent) {
+        Ok(meta) if meta.is_dir() => {}
+        Ok(_) => return Err(format!("{} is not a directory", what())),
+        Err(e) => return Err(format!("{}: {e}", what())),
+    }
+    fs::read_dir(parent).map_err(|e| format!("{} is not readable: {e}", what()))?;
+    Ok(())
+}
+
+/// Sets `path` to mode 0600 if it exists and grants anything to group or
+/// others. A failure (say, the file belongs to someone else) is logged,
+/// not fatal: the store still works, and the log says what to fix.
+fn make_private(path: &Path) {
+    let Ok(meta) = fs::metadata(path) else {
+        return;
+    };
+    if meta.permissions().mode() & 0o077 == 0 {
+        return;
+    }
+    if let Err(e) = fs::set_permissions(path, fs::Permissions::from_mode(0o600)) {
+        log::warn!(
+            "{} holds private keys but cannot be made mode 0600: {e}",
+            path.display()
+        );
+    }
+}
+
+/// Applies the migrations the database lacks, each in its own immediate
+/// transaction that also bumps `user_version`. The version is re-read
+/// under the write lock, so two processes opening the same new file at
+/// once do not both migrate.
+fn migrate(conn: &mut Connection) -> Result<(), String> {
+    loop {
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(cause)?;
+        let version = user_version(&tx)?;
+        if version > SCHEMA_VERSION {
+            return Err(newer(version));
+        }
+        let Some(migration) = MIGRATIONS.get(version as usize) else {
+            return tx.commit().map_err(cause);
+        };
+        let next = version + 1;
+        tx.execute_batch(migration)
+            .map_err(|e| format!("schema migration to version {next} failed: {e}"))?;
+        tx.pragma_update(None, "user_version", next)
+            .map_err(cause)?;
+        tx.commit().map_err(cause)?;
+        log::info!("store schema migrated to version {next}");
+    }
+}
+
+/// The database's `PRAGMA user_version`.
+fn user_version(conn: &Connection) -> Result<u32, String> {
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .map_err(cause)?;
+    u32::try_from(version).map_err(|_| format!("unknown schema version {version}"))
+}
+
+/// The message for a database from a newer certfs.
+fn newer(version: u32) -> String {
+    format!("schema version {version} is newer than this certfs supports ({SCHEMA_VERSION})")
+}
+
+/// Describes an engine error met while opening.
+fn cause(e: rusqlite::Error) -> String {
+    e.to_string()
+}
+
+/// The extended result code of a failed constraint, if `e` is one.
+fn constraint(e: &rusqlite::Error) -> Option<i32> {
+    match e {
+        rusqlite::Error::SqliteFailure(failure, _)
+            if failure.code == ErrorCode::ConstraintViolation =>
+        {
+            Some(failure.extended_code)
+        }
+        _ => None,
+    }
+}
+
+/// Whether `e` is a PRIMARY KEY or UNIQUE violation.
+fn is_duplicate(e: &rusqlite::Error) -> bool {
+    matches!(
+        constraint(e),
+        Some(ffi::SQLITE_CONSTRAINT_PRIMARYKEY | ffi::SQLITE_CONSTRAINT_UNIQUE)
+    )
+}
+
+/// Whether `e` is a FOREIGN KEY violation.
+fn is_foreign_key(e: &rusqlite::Error) -> bool {
+    constraint(e) == Some(ffi::SQLITE_CONSTRAINT_FOREIGNKEY)
+}
+
+/// Maps an unexpected engine error to `Backend`. SQLite's messages name
+/// tables and columns, never bound values, so no data (let alone key
+/// bytes) reaches the message.
+fn backend(what: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
+    move |e| StoreError::Backend(format!("{what}: {e}"))
+}
+
 impl Store for SqliteStore {
+    /// Reads everything in one deferred (read) transaction: in WAL mode
+    /// that is a consistent snapshot which does not hold up writers, and it
+    /// needs only `&self`.
     fn load(&self) -> Result<Snapshot, StoreError> {
-        unimplemented!()
+        let read = backend("cannot read the store");
+        let tx = self.conn.unchecked_transaction().map_err(&read)?;
+
+        let vaults = tx
+            .prepare("SELECT name, created FROM vaults ORDER BY name")
+            .and_then(|mut stmt| {
+                stmt.query_map([], |row| {
+                    Ok(VaultRecord {
+                        name: row.get(0)?,
+                        created: row.get(1)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()
+            })
+            .map_err(&read)?;
+
+        let certificates = tx
+            .prepare(
+                "SELECT vault, name, policy, tags, created, updated FROM certificates
+                 ORDER BY vault, name",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_map([], |row| {
+                    Ok(CertificateRecord {
+                        vault: row.get(0)?,
+                        name: row.get(1)?,
+                        policy: row.get(2)?,
+                        tags: row.get(3)?,
+                        created: row.get(4)?,
+                        updated: row.get(5)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()
+            })
+            .map_err(&read)?;
+
+        let mut chains: HashMap<String, Vec<Vec<u8>>> = HashMap::new();
+        {
+            let mut stmt = tx
+                .prepare("SELECT version_id, der FROM chain ORDER BY version_id, position")
+                .map_err(&read)?;
+            let mut rows = stmt.query([]).map_err(&read)?;
+            while let Some(row) = rows.next().map_err(&read)? {
+                let id: String = row.get(0).map_err(&read)?;
+                let der: Vec<u8> = row.get(1).map_err(&read)?;
+                chains.entry(id).or_default().push(der);
+            }
+        }
+
+        let versions = tx
+            .prepare(
+                "SELECT id, vault, certificate, created, updated, enabled, certificate_der, key
+                 FROM versions ORDER BY vault, certificate, seq",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_map([], |row| {
+                    let id: String = row.get(0)?;
+                    let chain_der = chains.remove(&id).unwrap_or_default();
+                    Ok(VersionRecord {
+                        vault: row.get(1)?,
+                        certificate: row.get(2)?,
+                        created: row.get(3)?,
+                        updated: row.get(4)?,
+                        enabled: row.get(5)?,
+                        certificate_der: row.get(6)?,
+                        chain_der,
+                        // Straight from SQLite's buffer into zeroizing memory.
+                        key: row
+                            .get::<_, Option<Vec<u8>>>(7)?
+                            .map(|key| KeyBytes(zeroize::Zeroizing::new(key))),
+                        id,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()
+            })
+            .map_err(&read)?;
+
+        tx.commit().map_err(&read)?;
+        Ok(Snapshot {
+            vaults,
+            certificates,
+            versions,
+        })
     }
-    fn create_vault(&mut self, _vault: &VaultRecord) -> Result<(), StoreError> {
-        unimplemented!()
+
+    fn create_vault(&mut self, vault: &VaultRecord) -> Result<(), StoreError> {
+        let tx = self.write_transaction()?;
+        tx.execute(
+            "INSERT INTO vaults (name, created) VALUES (?1, ?2)",
+            (&vault.name, vault.created),
+        )
+        .map_err(|e| {
+            if is_duplicate(&e) {
+                StoreError::Conflict(format!("vault {}", vault.name))
+            } else {
+                backend("cannot create the vault")(e)
+            }
+        })?;
+        tx.commit().map_err(backend("cannot commit the vault"))
     }
-    fn delete_vault(&mut self, _name: &str) -> Result<(), StoreError> {
-        unimplemented!()
+
+    fn delete_vault(&mut self, name: &str) -> Result<(), StoreError> {
+        let tx = self.write_transaction()?;
+        let read = backend("cannot read the vault");
+        let exists = tx
+            .query_row("SELECT 1 FROM vaults WHERE name = ?1", [name], |_| Ok(()))
+            .optional()
+            .map_err(&read)?
+            .is_some();
+        if !exists {
+            return Err(StoreError::NotFound(format!("vault {name}")));
+        }
+        let occupied = tx
+            .query_row(
+                "SELECT 1 FROM certificates WHERE vault = ?1 LIMIT 1",
+                [name],
+                |_| Ok(()),
+            )
+            .optional()
+            .map_err(&read)?
+            .is_some();
+        if occupied {
+            return Err(StoreError::NotEmpty(format!("vault {name}")));
+        }
+        tx.execute("DELETE FROM vaults WHERE name = ?1", [name])
+            .map_err(|e| {
+                if is_foreign_key(&e) {
+                    StoreError::NotEmpty(format!("vault {name}"))
+                } else {
+                    backend("cannot delete the vault")(e)
+                }
+            })?;
+        tx.commit()
+            .map_err(backend("cannot commit the vault deletion"))
     }
+
     fn put_certificate(
         &mut self,
-        _certificate: &CertificateRecord,
-        _version: Option<&VersionRecord>,
+        certificate: &CertificateRecord,
+        version: Option<&VersionRecord>,
     ) -> Result<(), StoreError> {
-        unimplemented!()
+        let tx = self.write_transaction()?;
+        let read = backend("cannot read the certificate");
+
+        // The stored spellings of the vault and certificate names.
+        let vault: String = tx
+            .query_row(
+                "SELECT name FROM vaults WHERE name = ?1",
+                [&certificate.vault],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(&read)?
+            .ok_or_else(|| StoreError::NotFound(format!("vault {}", certificate.vault)))?;
+        let existing: Option<String> = tx
+            .query_row(
+                "SELECT name FROM certificates WHERE vault = ?1 AND name = ?2",
+                (&vault, &certificate.name),
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(&read)?;
+
+        let name = match existing {
+            Some(name) => {
+                tx.execute(
+                    "UPDATE certificates SET policy = ?3, tags = ?4, updated = ?5
+                     WHERE vault = ?1 AND name = ?2",
+                    (
+                        &vault,
+                        &name,
+                        &certificate.policy,
+                        &certificate.tags,
+                        certificate.updated,
+                    ),
+                )
+                .map_err(backend("cannot update the certificate"))?;
+                name
+            }
+            None => {
+                tx.execute(
+                    "INSERT INTO certificates (vault, name, policy, tags, created, updated)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    (
+                        &vault,
+                        &certificate.name,
+                        &certificate.policy,
+                        &certificate.tags,
+                        certificate.created,
+                        certificate.updated,
+                    ),
+                )
+                .map_err(|e| {
+                    if is_foreign_key(&e) {
+                        StoreError::NotFound(format!("vault {}", certificate.vault))
+                    } else {
+                        backend("cannot insert the certificate")(e)
+                    }
+                })?;
+                certificate.name.clone()
+            }
+        };
+
+        if let Some(version) = version {
+            if !version.vault.eq_ignore_ascii_case(&vault)
+                || !version.certificate.eq_ignore_ascii_case(&name)
+            {
+                return Err(StoreError::Backend(
+                    "the version belongs to another certificate than the one put with it".into(),
+                ));
+            }
+            let seq: i64 = tx
+                .query_row(
+                    "SELECT coalesce(max(seq), 0) + 1 FROM versions
+                     WHERE vault = ?1 AND certificate = ?2",
+                    (&vault, &name),
+                    |row| row.get(0),
+                )
+                .map_err(&read)?;
+            tx.execute(
+                "INSERT INTO versions (id, vault, certificate, seq, created, updated, enabled,
+                                       certificate_der, key)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                (
+                    &version.id,
+                    &vault,
+                    &name,
+                    seq,
+                    version.created,
+                    version.updated,
+                    version.enabled,
+                    version.certificate_der.as_deref(),
+                    version.key.as_ref().map(|key| key.0.as_slice()),
+                ),
+            )
+            .map_err(|e| {
+                if is_duplicate(&e) {
+                    StoreError::Conflict(format!("version {}", version.id))
+                } else {
+                    backend("cannot insert the version")(e)
+                }
+            })?;
+            let mut insert = tx
+                .prepare("INSERT INTO chain (version_id, position, der) VALUES (?1, ?2, ?3)")
+                .map_err(backend("cannot insert the chain"))?;
+            for (position, der) in version.chain_der.iter().enumerate() {
+                let position = i64::try_from(position)
+                    .map_err(|_| StoreError::Backend("the chain is too long".into()))?;
+                insert
+                    .execute((&version.id, position, der.as_slice()))
+                    .map_err(backend("cannot insert the chain"))?;
+            }
+        }
+
+        tx.commit()
+            .map_err(backend("cannot commit the certificate"))
     }
 }

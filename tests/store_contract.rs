@@ -1,0 +1,667 @@
+//! The contract every [`Store`] implementation must pass, and its instantiation for SQLite.
+//!
+//! A backend provides a [`StoreFixture`] (empty storage that can be opened
+//! again and again) and instantiates the whole suite with one line:
+//!
+//! ```ignore
+//! store_contract_tests!(postgres, || PostgresFixture::new());
+//! ```
+//!
+//! which makes a module `postgres` with one `#[test]` per contract function.
+//! Behaviour the trait's docs leave open is pinned here, so every store
+//! agrees on it:
+//!
+//! - names keep the spelling they were **first created** with; a record
+//!   naming an existing vault or certificate in another case refers to it;
+//! - updating a certificate replaces `policy`, `tags` and `updated`, and
+//!   keeps `created`;
+//! - version ids are unique across the whole store;
+//! - a failing call changes nothing, and the store stays usable after it;
+//! - the order of vaults and certificates in a [`Snapshot`] is not part of
+//!   the contract, the order of a certificate's versions (oldest first) is.
+
+use certfs::store::{
+    CertificateRecord, KeyBytes, Snapshot, Store, StoreError, VaultRecord, VersionRecord,
+};
+
+/// Storage for one test: starts empty; every [`StoreFixture::open`] opens
+/// the same storage, so dropping a store and opening again is a restart.
+pub trait StoreFixture {
+    /// Opens a store on this fixture's storage.
+    fn open(&self) -> Box<dyn Store>;
+}
+
+/// Instantiates the contract suite for one backend: `$backend` names the
+/// generated module, `$fixture` is a closure returning a fresh
+/// [`StoreFixture`] for each test.
+macro_rules! store_contract_tests {
+    ($backend:ident, $fixture:expr) => {
+        mod $backend {
+            use super::*;
+
+            fn fixture() -> Box<dyn StoreFixture> {
+                Box::new(($fixture)())
+            }
+
+            store_contract_tests!(@store
+                empty_store_loads_empty,
+                create_and_load_vaults,
+                duplicate_vault_in_other_case_conflicts,
+                delete_vault_in_any_case,
+                delete_missing_vault_is_not_found,
+                delete_vault_with_certificates_is_not_empty,
+                put_certificate_inserts,
+                put_certificate_is_idempotent,
+                put_certificate_replaces_policy_and_tags,
+                put_certificate_in_other_case_keeps_first_name,
+                vault_named_in_other_case_keeps_stored_name,
+                put_into_missing_vault_is_not_found,
+                versions_are_ordered_oldest_first,
+                version_id_conflict_rolls_back_certificate_update,
+                version_id_conflict_rolls_back_new_certificate,
+                version_of_another_certificate_is_rejected_whole,
+                key_bytes_round_trip,
+                pending_version_round_trips,
+                version_without_key_round_trips,
+                disabled_version_round_trips,
+                chain_order_is_preserved,
+                large_blobs_round_trip
+            );
+            store_contract_tests!(@fixture
+                reopen_keeps_everything,
+                failed_call_leaves_nothing_after_reopen
+            );
+        }
+    };
+    (@store $($name:ident),+) => {
+        $(
+            #[test]
+            fn $name() {
+                let fixture = fixture();
+                let mut store = fixture.open();
+                contract::$name(&mut *store);
+            }
+        )+
+    };
+    (@fixture $($name:ident),+) => {
+        $(
+            #[test]
+            fn $name() {
+                contract::$name(&*fixture());
+            }
+        )+
+    };
+}
+
+/// The contract, one function per behaviour.
+pub mod contract {
+    use super::*;
+
+    // ---- record builders -------------------------------------------------
+
+    /// A vault record.
+    pub fn vault(name: &str) -> VaultRecord {
+        VaultRecord {
+            name: name.into(),
+            created: 1_700_000_000,
+        }
+    }
+
+    /// A certificate record whose policy mentions `policy`.
+    pub fn certificate(vault: &str, name: &str, policy: &str) -> CertificateRecord {
+        CertificateRecord {
+            vault: vault.into(),
+            name: name.into(),
+            policy: format!(r#"{{"issuer":{{"name":"{policy}"}}}}"#),
+            tags: r#"{"env":"test"}"#.into(),
+            created: 1_700_000_100,
+            updated: 1_700_000_100,
+        }
+    }
+
+    /// A 32-hex-character version id derived from `n`.
+    pub fn id(n: u32) -> String {
+        // Not in numeric order when sorted as text, so insertion order and
+        // id order differ.
+        format!("{:08x}{:024x}", n.wrapping_mul(0x9e37_79b9), n)
+    }
+
+    /// A completed version with distinct bytes derived from `n`.
+    pub fn version(vault: &str, certificate: &str, n: u32) -> VersionRecord {
+        let byte = (n % 251) as u8;
+        VersionRecord {
+            vault: vault.into(),
+            certificate: certificate.into(),
+            id: id(n),
+            created: 1_700_000_200 + i64::from(n),
+            updated: 1_700_000_300 + i64::from(n),
+            enabled: true,
+            certificate_der: Some(vec![0x30, 0x82, byte, 1, 2, 3]),
+            chain_der: vec![vec![0x30, byte, 10], vec![0x30, byte, 20]],
+            key: Some(KeyBytes(zeroize::Zeroizing::new(vec![
+                0x30, 0x81, byte, 0, 9,
+            ]))),
+        }
+    }
+
+    fn load(store: &dyn Store) -> Snapshot {
+        store.load().expect("load")
+    }
+
+    fn vault_names(snapshot: &Snapshot) -> Vec<String> {
+        let mut names: Vec<String> = snapshot.vaults.iter().map(|v| v.name.clone()).collect();
+        names.sort_by_key(|n| n.to_ascii_lowercase());
+        names
+    }
+
+    fn versions_of<'a>(snapshot: &'a Snapshot, vault: &str, cert: &str) -> Vec<&'a VersionRecord> {
+        snapshot
+            .versions
+            .iter()
+            .filter(|v| {
+                v.vault.eq_ignore_ascii_case(vault) && v.certificate.eq_ignore_ascii_case(cert)
+            })
+            .collect()
+    }
+
+    fn only_certificate(snapshot: &Snapshot) -> &CertificateRecord {
+        assert_eq!(snapshot.certificates.len(), 1, "{snapshot:?}");
+        &snapshot.certificates[0]
+    }
+
+    #[track_caller]
+    fn assert_conflict(result: Result<(), StoreError>) {
+        assert!(matches!(result, Err(StoreError::Conflict(_))), "{result:?}");
+    }
+
+    #[track_caller]
+    fn assert_not_found(result: Result<(), StoreError>) {
+        assert!(matches!(result, Err(StoreError::NotFound(_))), "{result:?}");
+    }
+
+    // ---- vaults --------------------------------------------------------
+
+    /// A fresh store is empty.
+    pub fn empty_store_loads_empty(store: &mut dyn Store) {
+        assert_eq!(load(store), Snapshot::default());
+    }
+
+    /// Created vaults load with name (case preserved) and creation time.
+    pub fn create_and_load_vaults(store: &mut dyn Store) {
+        store.create_vault(&vault("Prod")).unwrap();
+        let mut staging = vault("staging-01");
+        staging.created = 42;
+        store.create_vault(&staging).unwrap();
+
+        let snapshot = load(store);
+        assert_eq!(vault_names(&snapshot), ["Prod", "staging-01"]);
+        let loaded = snapshot
+            .vaults
+            .iter()
+            .find(|v| v.name == "staging-01")
+            .unwrap();
+        assert_eq!(loaded, &staging);
+        assert!(snapshot.certificates.is_empty() && snapshot.versions.is_empty());
+    }
+
+    /// A vault name that exists in another case is a conflict and changes nothing.
+    pub fn duplicate_vault_in_other_case_conflicts(store: &mut dyn Store) {
+        store.create_vault(&vault("prod")).unwrap();
+        let before = load(store);
+        assert_conflict(store.create_vault(&vault("prod")));
+        assert_conflict(store.create_vault(&vault("PROD")));
+        assert_conflict(store.create_vault(&vault("pRoD")));
+        assert_eq!(load(store), before);
+        // The store stays usable after a failed call.
+        store.create_vault(&vault("other")).unwrap();
+        assert_eq!(vault_names(&load(store)), ["other", "prod"]);
+    }
+
+    /// An empty vault is deleted by its name in any case.
+    pub fn delete_vault_in_any_case(store: &mut dyn Store) {
+        store.create_vault(&vault("prod")).unwrap();
+        store.create_vault(&vault("Keep")).unwrap();
+        store.delete_vault("PROD").unwrap();
+        assert_eq!(vault_names(&load(store)), ["Keep"]);
+        // The name is free again.
+        store.create_vault(&vault("Prod")).unwrap();
+        assert_eq!(vault_names(&load(store)), ["Keep", "Prod"]);
+    }
+
+    /// Deleting an absent vault is `NotFound`.
+    pub fn delete_missing_vault_is_not_found(store: &mut dyn Store) {
+        assert_not_found(store.delete_vault("nope"));
+        store.create_vault(&vault("prod")).unwrap();
+        store.delete_vault("prod").unwrap();
+        assert_not_found(store.delete_vault("prod"));
+    }
+
+    /// A vault holding a certificate is `NotEmpty` and stays whole.
+    pub fn delete_vault_with_certificates_is_not_empty(store: &mut dyn Store) {
+        store.create_vault(&vault("prod")).unwrap();
+        store
+            .put_certificate(
+                &certificate("prod", "web", "Self"),
+                Some(&version("prod", "web", 1)),
+            )
+            .unwrap();
+        let before = load(store);
+        let result = store.delete_vault("Prod");
+        assert!(matches!(result, Err(StoreError::NotEmpty(_))), "{result:?}");
+        assert_eq!(load(store), before);
+    }
+
+    // ---- certificates ----------------------------------------------------
+
+    /// A certificate without a version is stored as given.
+    pub fn put_certificate_inserts(store: &mut dyn Store) {
+        store.create_vault(&vault("prod")).unwrap();
+        let web = certificate("prod", "Web", "Unknown");
+        store.put_certificate(&web, None).unwrap();
+        let snapshot = load(store);
+        assert_eq!(only_certificate(&snapshot), &web);
+        assert!(snapshot.versions.is_empty());
+    }
+
+    /// Putting the same record again changes nothing.
+    pub fn put_certificate_is_idempotent(store: &mut dyn Store) {
+        store.create_vault(&vault("prod")).unwrap();
+        let web = certificate("prod", "web", "Self");
+        store.put_certificate(&web, None).unwrap();
+        let once = load(store);
+        store.put_certificate(&web, None).unwrap();
+        assert_eq!(load(store), once);
+    }
+
+    /// An update replaces policy, tags and `updated`, and keeps `created`.
+    pub fn put_certificate_replaces_policy_and_tags(store: &mut dyn Store) {
+        store.create_vault(&vault("prod")).unwrap();
+        let web = certificate("prod", "web", "Self");
+        store.put_certificate(&web, None).unwrap();
+
+        let mut changed = certificate("prod", "web", "Unknown");
+        changed.tags = r#"{"owner":"ops"}"#.into();
+        changed.created = web.created + 5_000;
+        changed.updated = web.updated + 1_000;
+        store.put_certificate(&changed, None).unwrap();
+
+        let snapshot = load(store);
+        let stored = only_certificate(&snapshot);
+        assert_eq!(stored.policy, changed.policy);
+        assert_eq!(stored.tags, changed.tags);
+        assert_eq!(stored.updated, changed.updated);
+        assert_eq!(stored.created, web.created, "created is kept");
+    }
+
+    /// A certificate matched in another case keeps its first spelling,
+    /// and versions put under the other spelling belong to it.
+    pub fn put_certificate_in_other_case_keeps_first_name(store: &mut dyn Store) {
+        store.create_vault(&vault("prod")).unwrap();
+        store
+            .put_certificate(
+                &certificate("prod", "Web", "Self"),
+                Some(&version("prod", "Web", 1)),
+            )
+            .unwrap();
+        let upper = certificate("prod", "WEB", "Unknown");
+        store
+            .put_certificate(&upper, Some(&version("prod", "WEB", 2)))
+            .unwrap();
+
+        let snapshot = load(store);
+        let stored = only_certificate(&snapshot);
+        assert_eq!(stored.name, "Web");
+        assert_eq!(stored.policy, upper.policy);
+        let versions = versions_of(&snapshot, "prod", "web");
+        assert_eq!(versions.len(), 2);
+        for v in &versions {
+            assert_eq!(v.certificate, "Web");
+        }
+        assert_eq!(versions[1].id, id(2));
+    }
+
+    /// Records naming the vault in another case are stored under the
+    /// vault's own name.
+    pub fn vault_named_in_other_case_keeps_stored_name(store: &mut dyn Store) {
+        store.create_vault(&vault("Prod")).unwrap();
+        store
+            .put_certificate(
+                &certificate("PROD", "web", "Self"),
+                Some(&version("prod", "web", 1)),
+            )
+            .unwrap();
+        let snapshot = load(store);
+        assert_eq!(only_certificate(&snapshot).vault, "Prod");
+        assert_eq!(snapshot.versions.len(), 1);
+        assert_eq!(snapshot.versions[0].vault, "Prod");
+    }
+
+    /// A certificate for an absent vault is `NotFound` and nothing is stored.
+    pub fn put_into_missing_vault_is_not_found(store: &mut dyn Store) {
+        assert_not_found(store.put_certificate(&certificate("nope", "web", "Self"), None));
+        assert_not_found(store.put_certificate(
+            &certificate("nope", "web", "Self"),
+            Some(&version("nope", "web", 1)),
+        ));
+        store.create_vault(&vault("prod")).unwrap();
+        store.delete_vault("prod").unwrap();
+        assert_not_found(store.put_certificate(
+            &certificate("prod", "web", "Self"),
+            Some(&version("prod", "web", 1)),
+        ));
+        assert_eq!(load(store), Snapshot::default());
+        // The id was not taken by the failed call.
+        store.create_vault(&vault("prod")).unwrap();
+        store
+            .put_certificate(
+                &certificate("prod", "web", "Self"),
+                Some(&version("prod", "web", 1)),
+            )
+            .unwrap();
+    }
+
+    // ---- versions ----------------------------------------------------------
+
+    /// Versions load oldest (first put) first, per certificate, whatever
+    /// their ids and times.
+    pub fn versions_are_ordered_oldest_first(store: &mut dyn Store) {
+        store.create_vault(&vault("prod")).unwrap();
+        store.create_vault(&vault("test")).unwrap();
+        let order = [7u32, 3, 11, 1, 5, 9];
+        for (i, n) in order.iter().enumerate() {
+            let mut v = version("prod", "web", *n);
+            // Times must not decide the order either.
+            v.created = 2_000_000_000 - i as i64;
+            store
+                .put_certificate(&certificate("prod", "web", "Self"), Some(&v))
+                .unwrap();
+            // Interleave other certificates' versions.
+            store
+                .put_certificate(
+                    &certificate("prod", "api", "Self"),
+                    Some(&version("prod", "api", 100 + n)),
+                )
+                .unwrap();
+            store
+                .put_certificate(
+                    &certificate("test", "web", "Self"),
+                    Some(&version("test", "web", 200 + n)),
+                )
+                .unwrap();
+        }
+        let snapshot = load(store);
+        assert_eq!(snapshot.versions.len(), 3 * order.len());
+        let ids = |vault: &str, cert: &str| -> Vec<String> {
+            versions_of(&snapshot, vault, cert)
+                .iter()
+                .map(|v| v.id.clone())
+                .collect()
+        };
+        assert_eq!(ids("prod", "web"), order.map(id));
+        assert_eq!(ids("prod", "api"), order.map(|n| id(100 + n)));
+        assert_eq!(ids("test", "web"), order.map(|n| id(200 + n)));
+    }
+
+    /// A version id that exists is `Conflict`, and the certificate update
+    /// made in the same call is rolled back.
+    pub fn version_id_conflict_rolls_back_certificate_update(store: &mut dyn Store) {
+        store.create_vault(&vault("prod")).unwrap();
+        store
+            .put_certificate(
+                &certificate("prod", "web", "Self"),
+                Some(&version("prod", "web", 1)),
+            )
+            .unwrap();
+        let before = load(store);
+
+        let mut changed = certificate("prod", "web", "Unknown");
+        changed.updated += 99;
+        let mut duplicate = version("prod", "web", 2);
+        duplicate.id = id(1);
+        assert_conflict(store.put_certificate(&changed, Some(&duplicate)));
+        assert_eq!(load(store), before, "the whole call is undone");
+
+        // The store stays usable and the certificate can still change.
+        store
+            .put_certificate(&changed, Some(&version("prod", "web", 2)))
+            .unwrap();
+        let snapshot = load(store);
+        assert_eq!(only_certificate(&snapshot).policy, changed.policy);
+        assert_eq!(versions_of(&snapshot, "prod", "web").len(), 2);
+    }
+
+    /// Version ids are unique store-wide: reusing one for a new
+    /// certificate is `Conflict`, and the new certificate is not created.
+    pub fn version_id_conflict_rolls_back_new_certificate(store: &mut dyn Store) {
+        store.create_vault(&vault("prod")).unwrap();
+        store.create_vault(&vault("test")).unwrap();
+        store
+            .put_certificate(
+                &certificate("prod", "web", "Self"),
+                Some(&version("prod", "web", 1)),
+            )
+            .unwrap();
+        let before = load(store);
+        let mut reused = version("test", "api", 2);
+        reused.id = id(1);
+        assert_conflict(store.put_certificate(&certificate("test", "api", "Self"), Some(&reused)));
+        assert_eq!(load(store), before);
+    }
+
+    /// A version naming another certificate than the one it is put with is
+    /// refused, and the certificate is not stored either.
+    pub fn version_of_another_certificate_is_rejected_whole(store: &mut dyn Store) {
+        store.create_vault(&vault("prod")).unwrap();
+        let result = store.put_certificate(
+            &certificate("prod", "web", "Self"),
+            Some(&version("prod", "api", 1)),
+        );
+        assert!(result.is_err(), "{result:?}");
+        assert_eq!(
+            load(store),
+            Snapshot {
+                vaults: vec![vault("prod")],
+                ..Snapshot::default()
+            }
+        );
+    }
+
+    /// Key bytes come back exactly, every byte value included.
+    pub fn key_bytes_round_trip(store: &mut dyn Store) {
+        store.create_vault(&vault("prod")).unwrap();
+        let mut v = version("prod", "web", 1);
+        let key: Vec<u8> = (0..=255u8).chain([0, 0, 255, 0]).collect();
+        v.key = Some(KeyBytes(zeroize::Zeroizing::new(key.clone())));
+        store
+            .put_certificate(&certificate("prod", "web", "Self"), Some(&v))
+            .unwrap();
+        let snapshot = load(store);
+        let loaded = &snapshot.versions[0];
+        assert_eq!(loaded.key.as_ref().map(|k| k.0.to_vec()), Some(key));
+        assert_eq!(loaded, &v);
+    }
+
+    /// A pending version (no certificate yet, key present) round-trips.
+    pub fn pending_version_round_trips(store: &mut dyn Store) {
+        store.create_vault(&vault("prod")).unwrap();
+        let mut pending = version("prod", "web", 1);
+        pending.certificate_der = None;
+        pending.chain_der = Vec::new();
+        store
+            .put_certificate(&certificate("prod", "web", "Unknown"), Some(&pending))
+            .unwrap();
+        assert_eq!(load(store).versions, [pending]);
+    }
+
+    /// A version without a key (say, a non-exportable import) round-trips.
+    pub fn version_without_key_round_trips(store: &mut dyn Store) {
+        store.create_vault(&vault("prod")).unwrap();
+        let mut keyless = version("prod", "web", 1);
+        keyless.key = None;
+        store
+            .put_certificate(&certificate("prod", "web", "Self"), Some(&keyless))
+            .unwrap();
+        assert_eq!(load(store).versions, [keyless]);
+    }
+
+    /// `enabled = false` round-trips.
+    pub fn disabled_version_round_trips(store: &mut dyn Store) {
+        store.create_vault(&vault("prod")).unwrap();
+        let mut disabled = version("prod", "web", 1);
+        disabled.enabled = false;
+        let enabled = version("prod", "web", 2);
+        store
+            .put_certificate(&certificate("prod", "web", "Self"), Some(&disabled))
+            .unwrap();
+        store
+            .put_certificate(&certificate("prod", "web", "Self"), Some(&enabled))
+            .unwrap();
+        assert_eq!(load(store).versions, [disabled, enabled]);
+    }
+
+    /// Chains keep their order, including repeated entries, and each
+    /// version keeps its own chain.
+    pub fn chain_order_is_preserved(store: &mut dyn Store) {
+        store.create_vault(&vault("prod")).unwrap();
+        let mut long = version("prod", "web", 1);
+        long.chain_der = vec![
+            vec![9, 9, 9],
+            vec![1],
+            vec![5, 5],
+            vec![1],
+            vec![0xff; 3],
+            vec![2, 0, 2],
+        ];
+        let mut empty = version("prod", "web", 2);
+        empty.chain_der = Vec::new();
+        let mut single = version("prod", "web", 3);
+        single.chain_der = vec![vec![7, 7]];
+        for v in [&long, &empty, &single] {
+            store
+                .put_certificate(&certificate("prod", "web", "Self"), Some(v))
+                .unwrap();
+        }
+        assert_eq!(load(store).versions, [long, empty, single]);
+    }
+
+    /// Certificates, keys, chains and policies of generous sizes round-trip.
+    pub fn large_blobs_round_trip(store: &mut dyn Store) {
+        store.create_vault(&vault("prod")).unwrap();
+        let mut big = version("prod", "web", 1);
+        let pattern = |len: usize, seed: u8| -> Vec<u8> {
+            (0..len)
+                .map(|i| (i as u8).wrapping_mul(31) ^ seed)
+                .collect()
+        };
+        big.certificate_der = Some(pattern(64 * 1024, 1));
+        big.chain_der = (0..10).map(|i| pattern(8 * 1024 + i, i as u8)).collect();
+        big.key = Some(KeyBytes(zeroize::Zeroizing::new(pattern(2_400, 7))));
+        let mut cert = certificate("prod", "web", "Self");
+        cert.policy = format!(r#"{{"x":"{}"}}"#, "p".repeat(20_000));
+        store.put_certificate(&cert, Some(&big)).unwrap();
+        let snapshot = load(store);
+        assert_eq!(snapshot.versions, [big]);
+        assert_eq!(only_certificate(&snapshot), &cert);
+    }
+
+    // ---- restarts ----------------------------------------------------------
+
+    /// Everything written is there after the store is dropped and opened again.
+    pub fn reopen_keeps_everything(fixture: &dyn StoreFixture) {
+        let expected = {
+            let mut store = fixture.open();
+            store.create_vault(&vault("Prod")).unwrap();
+            store.create_vault(&vault("empty")).unwrap();
+            let mut pending = version("Prod", "api", 3);
+            pending.certificate_der = None;
+            store
+                .put_certificate(
+                    &certificate("Prod", "Web", "Self"),
+                    Some(&version("Prod", "Web", 1)),
+                )
+                .unwrap();
+            store
+                .put_certificate(
+                    &certificate("Prod", "Web", "Self"),
+                    Some(&version("Prod", "Web", 2)),
+                )
+                .unwrap();
+            store
+                .put_certificate(&certificate("Prod", "api", "Unknown"), Some(&pending))
+                .unwrap();
+            store
+                .put_certificate(&certificate("Prod", "draft", "Unknown"), None)
+                .unwrap();
+            load(&*store)
+        };
+        assert_eq!(expected.vaults.len(), 2);
+        assert_eq!(expected.certificates.len(), 3);
+        assert_eq!(expected.versions.len(), 3);
+
+        let mut store = fixture.open();
+        assert_eq!(load(&*store), expected);
+        // And it keeps working: the next version goes last.
+        store
+            .put_certificate(
+                &certificate("prod", "web", "Self"),
+                Some(&version("prod", "web", 4)),
+            )
+            .unwrap();
+        let ids: Vec<String> = versions_of(&load(&*store), "prod", "web")
+            .iter()
+            .map(|v| v.id.clone())
+            .collect();
+        assert_eq!(ids, [id(1), id(2), id(4)]);
+    }
+
+    /// A failed call leaves no trace, also as seen by a fresh store.
+    pub fn failed_call_leaves_nothing_after_reopen(fixture: &dyn StoreFixture) {
+        let before = {
+            let mut store = fixture.open();
+            store.create_vault(&vault("prod")).unwrap();
+            store
+                .put_certificate(
+                    &certificate("prod", "web", "Self"),
+                    Some(&version("prod", "web", 1)),
+                )
+                .unwrap();
+            let before = load(&*store);
+            let mut duplicate = version("prod", "web", 2);
+            duplicate.id = id(1);
+            assert_conflict(
+                store.put_certificate(&certificate("prod", "web", "Unknown"), Some(&duplicate)),
+            );
+            let mut reused = version("prod", "new", 3);
+            reused.id = id(1);
+            assert_conflict(
+                store.put_certificate(&certificate("prod", "new", "Unknown"), Some(&reused)),
+            );
+            before
+        };
+        assert_eq!(load(&*fixture.open()), before);
+    }
+}
+
+// ---- SQLite --------------------------------------------------------------
+
+/// A SQLite database file in its own temporary directory.
+struct SqliteFixture {
+    dir: tempfile::TempDir,
+}
+
+impl SqliteFixture {
+    fn new() -> Self {
+        SqliteFixture {
+            dir: tempfile::tempdir().expect("temporary directory"),
+        }
+    }
+}
+
+impl StoreFixture for SqliteFixture {
+    fn open(&self) -> Box<dyn Store> {
+        let path = self.dir.path().join("certfs.db");
+        Box::new(certfs::store::sqlite::SqliteStore::open(&path).expect("open SQLite store"))
+    }
+}
+
+store_contract_tests!(sqlite, SqliteFixture::new);

@@ -1,0 +1,303 @@
+//! SQLite-specific behaviour of `SqliteStore`: schema versioning, refusing foreign files, file modes.
+//!
+//! The contract shared with other stores lives in `store_contract.rs`.
+//! These tests read and forge database files with `rusqlite` directly, to
+//! check the file independently of the store's own code.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use certfs::store::sqlite::SqliteStore;
+use certfs::store::{CertificateRecord, KeyBytes, Store, StoreError, VaultRecord, VersionRecord};
+
+fn temp() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let path = dir.path().join("certfs.db");
+    (dir, path)
+}
+
+/// The open error, which must be `Unavailable` and name the path.
+#[track_caller]
+fn unavailable(path: &Path) -> String {
+    match SqliteStore::open(path) {
+        Err(StoreError::Unavailable(message)) => {
+            assert!(
+                message.contains(&path.display().to_string()),
+                "message does not name the path: {message}"
+            );
+            message
+        }
+        other => panic!("expected Unavailable, got {other:?}"),
+    }
+}
+
+fn pragma_i64(path: &Path, name: &str) -> i64 {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.pragma_query_value(None, name, |row| row.get(0))
+        .unwrap()
+}
+
+fn mode(path: &Path) -> u32 {
+    fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+fn side(path: &Path, suffix: &str) -> PathBuf {
+    let mut side = path.as_os_str().to_owned();
+    side.push(suffix);
+    PathBuf::from(side)
+}
+
+/// Writes something, so that the -wal and -shm files exist.
+fn write_some(store: &mut SqliteStore) {
+    store
+        .create_vault(&VaultRecord {
+            name: "prod".into(),
+            created: 1,
+        })
+        .unwrap();
+    store
+        .put_certificate(
+            &CertificateRecord {
+                vault: "prod".into(),
+                name: "web".into(),
+                policy: "{}".into(),
+                tags: "{}".into(),
+                created: 1,
+                updated: 1,
+            },
+            Some(&VersionRecord {
+                vault: "prod".into(),
+                certificate: "web".into(),
+                id: "0123456789abcdef0123456789abcdef".into(),
+                created: 1,
+                updated: 1,
+                enabled: true,
+                certificate_der: None,
+                chain_der: Vec::new(),
+                key: Some(KeyBytes(zeroize::Zeroizing::new(vec![1, 2, 3]))),
+            }),
+        )
+        .unwrap();
+}
+
+#[test]
+fn new_database_gets_current_schema_version_and_wal() {
+    let (_dir, path) = temp();
+    drop(SqliteStore::open(&path).unwrap());
+    const { assert!(SqliteStore::SCHEMA_VERSION >= 1) };
+    assert_eq!(
+        pragma_i64(&path, "user_version"),
+        i64::from(SqliteStore::SCHEMA_VERSION)
+    );
+    assert_eq!(pragma_i64(&path, "application_id"), 0x4352_4653);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let journal: String = conn
+        .pragma_query_value(None, "journal_mode", |row| row.get(0))
+        .unwrap();
+    assert_eq!(journal, "wal");
+    let mut tables: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    tables.sort();
+    assert_eq!(tables, ["certificates", "chain", "vaults", "versions"]);
+}
+
+#[test]
+fn reopening_keeps_schema_version_and_data() {
+    let (_dir, path) = temp();
+    write_some(&mut SqliteStore::open(&path).unwrap());
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(store.load().unwrap().versions.len(), 1);
+    assert_eq!(
+        pragma_i64(&path, "user_version"),
+        i64::from(SqliteStore::SCHEMA_VERSION)
+    );
+}
+
+#[test]
+fn newer_schema_is_refused_untouched() {
+    let (_dir, path) = temp();
+    write_some(&mut SqliteStore::open(&path).unwrap());
+    let newer = SqliteStore::SCHEMA_VERSION + 1;
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .pragma_update(None, "user_version", newer)
+        .unwrap();
+    let before = fs::read(&path).unwrap();
+
+    let message = unavailable(&path);
+    assert!(
+        message.contains(&format!(
+            "schema version {newer} is newer than this certfs supports ({})",
+            SqliteStore::SCHEMA_VERSION
+        )),
+        "{message}"
+    );
+    assert_eq!(fs::read(&path).unwrap(), before, "the file is not touched");
+    assert_eq!(pragma_i64(&path, "user_version"), i64::from(newer));
+}
+
+#[test]
+fn garbage_files_are_refused_untouched() {
+    let (_dir, path) = temp();
+    let long: Vec<u8> = b"this is not a database, it is a shopping list\n"
+        .iter()
+        .copied()
+        .cycle()
+        .take(8192)
+        .collect();
+    // One byte is special: SQLite's unix VFS reports a 1-byte file as empty.
+    let contents: [&[u8]; 6] = [
+        b"x",
+        b"-----BEGIN CERTIFICATE-----\n",
+        &long[..511],
+        &long[..512],
+        &long,
+        &[0u8; 4096],
+    ];
+    for garbage in contents {
+        fs::write(&path, garbage).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        let message = unavailable(&path);
+        assert!(!message.is_empty());
+        assert_eq!(fs::read(&path).unwrap(), garbage, "the file is not touched");
+        assert_eq!(mode(&path), 0o644, "the file's mode is not touched");
+        for suffix in ["-wal", "-shm", "-journal"] {
+            assert!(!side(&path, suffix).exists(), "{suffix} was created");
+        }
+    }
+}
+
+#[test]
+fn another_applications_database_is_refused() {
+    let (_dir, path) = temp();
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch("CREATE TABLE vaults (x); INSERT INTO vaults VALUES (1);")
+        .unwrap();
+    drop(conn);
+    let message = unavailable(&path);
+    assert!(message.contains("not a certfs database"), "{message}");
+
+    let (_dir, path) = temp();
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .pragma_update(None, "application_id", 0x1234_5678)
+        .unwrap();
+    let message = unavailable(&path);
+    assert!(message.contains("not a certfs database"), "{message}");
+}
+
+#[test]
+fn missing_parent_directory_is_unavailable() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("missing").join("certfs.db");
+    let message = unavailable(&path);
+    assert!(message.contains("parent directory"), "{message}");
+    assert!(!dir.path().join("missing").exists(), "nothing is created");
+}
+
+#[test]
+fn parent_that_is_a_file_is_unavailable() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("file"), b"").unwrap();
+    let path = dir.path().join("file").join("certfs.db");
+    let message = unavailable(&path);
+    assert!(message.contains("not a directory"), "{message}");
+}
+
+#[test]
+fn directory_as_database_is_unavailable() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("certfs.db");
+    fs::create_dir(&path).unwrap();
+    unavailable(&path);
+}
+
+#[test]
+fn unreadable_parent_directory_is_unavailable() {
+    // Root reads any directory; the check is meaningful only for others.
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } == 0 {
+        eprintln!("skipped: running as root");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let locked = dir.path().join("locked");
+    fs::create_dir(&locked).unwrap();
+    fs::set_permissions(&locked, fs::Permissions::from_mode(0o000)).unwrap();
+    let result = SqliteStore::open(&locked.join("certfs.db"));
+    fs::set_permissions(&locked, fs::Permissions::from_mode(0o700)).unwrap();
+    assert!(
+        matches!(result, Err(StoreError::Unavailable(_))),
+        "{result:?}"
+    );
+}
+
+#[test]
+fn database_and_side_files_are_private() {
+    let (_dir, path) = temp();
+    let mut store = SqliteStore::open(&path).unwrap();
+    write_some(&mut store);
+    // While the store is open, the WAL and shared-memory files exist.
+    for file in [path.clone(), side(&path, "-wal"), side(&path, "-shm")] {
+        assert!(file.exists(), "{} missing", file.display());
+        assert_eq!(mode(&file), 0o600, "{}", file.display());
+    }
+}
+
+#[test]
+fn loose_database_mode_is_tightened() {
+    let (_dir, path) = temp();
+    write_some(&mut SqliteStore::open(&path).unwrap());
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+
+    let mut store = SqliteStore::open(&path).unwrap();
+    store
+        .create_vault(&VaultRecord {
+            name: "more".into(),
+            created: 2,
+        })
+        .unwrap();
+    for file in [path.clone(), side(&path, "-wal"), side(&path, "-shm")] {
+        assert_eq!(mode(&file), 0o600, "{}", file.display());
+    }
+}
+
+#[test]
+fn two_stores_on_one_file_see_each_other() {
+    let (_dir, path) = temp();
+    let mut writer = SqliteStore::open(&path).unwrap();
+    let reader = SqliteStore::open(&path).unwrap();
+    write_some(&mut writer);
+    let snapshot = reader.load().unwrap();
+    assert_eq!(snapshot.vaults.len(), 1);
+    assert_eq!(snapshot.versions.len(), 1);
+}
+
+#[test]
+fn failed_call_leaves_no_rows_behind() {
+    let (_dir, path) = temp();
+    let mut store = SqliteStore::open(&path).unwrap();
+    write_some(&mut store);
+    let snapshot = store.load().unwrap();
+    let mut duplicate = snapshot.versions[0].clone();
+    duplicate.chain_der = vec![vec![1], vec![2]];
+    let mut certificate = snapshot.certificates[0].clone();
+    certificate.policy = r#"{"changed":true}"#.into();
+    let result = store.put_certificate(&certificate, Some(&duplicate));
+    assert!(matches!(result, Err(StoreError::Conflict(_))), "{result:?}");
+
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let count = |sql: &str| -> i64 { conn.query_row(sql, [], |row| row.get(0)).unwrap() };
+    assert_eq!(count("SELECT count(*) FROM chain"), 0);
+    assert_eq!(count("SELECT count(*) FROM versions"), 1);
+    assert_eq!(
+        count(r#"SELECT count(*) FROM certificates WHERE policy = '{"changed":true}'"#),
+        0
+    );
+}
