@@ -1,7 +1,46 @@
 //! Key Vault's CertificatePolicy: both JSON dialects in, typed policy with Key Vault's defaults and rules, REST shape out.
+//!
+//! [`Policy::parse`] reads `policy.json` in three steps, one module each:
+//! `json` reads JSON with paths for messages, `wire` knows the two
+//! dialects and reads them into one raw form, `rules` fills in
+//! [`defaults`] and applies Key Vault's rules (with `sans` for SAN
+//! syntax). `names` holds Key Vault's spellings of enum values and
+//! `output` writes the REST shape back. Every message is in [`messages`].
+//!
+//! Decisions where Key Vault's behaviour is not documented:
+//! - `null` anywhere means absent; an explicit empty list (`"ekus": []`,
+//!   `"key_usage": []`, `"lifetime_actions": []`) means "none", not "default".
+//! - Unknown keys are refused at every level, not only at the top, naming
+//!   the field and suggesting the right spelling of near misses.
+//! - Numbers must be whole: `12.0` is refused like `12.5`.
+//! - An empty subject counts as no subject; a UTF-8 byte order mark is skipped.
+//! - EC keys: without `crv`, the curve follows `key_size` (384 → P-384);
+//!   without either, P-256. `crv` with an RSA key is refused.
+//! - EC keys get digitalSignature alone as default key usage (see
+//!   [`defaults::key_usage`]).
+//! - Duplicates in `ekus` and `key_usage` are dropped (order kept); SANs are
+//!   kept as written.
+//! - `AutoRenew` with issuer `Unknown` is accepted: certfs renews it by
+//!   making a pending version with a new CSR (SPEC §7).
+//! - Messages are Key Vault's where its wording is known ("At most one
+//!   action is allowed", "The subject name provided is not a valid X500
+//!   name"), otherwise certfs' own, always naming the field as written.
+
+mod json;
+mod names;
+mod output;
+mod rules;
+mod sans;
+mod wire;
+
+pub mod defaults;
+pub mod messages;
+
+#[cfg(test)]
+mod tests;
 
 use crate::pki::dn::DistinguishedName;
-use crate::pki::key::{Curve, KeySpec};
+use crate::pki::key::KeySpec;
 use crate::pki::x509::{CertificateSpec, KeyUsage, SubjectAltNames};
 
 /// A policy rejected by Key Vault's rules: `code` is Key Vault's error code
@@ -13,6 +52,15 @@ pub struct PolicyError {
     /// Human-readable reason.
     pub message: String,
 }
+
+impl std::fmt::Display for PolicyError {
+    /// `BadParameter: <message>`, for logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for PolicyError {}
 
 /// Key Vault's `kty`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,23 +169,56 @@ pub struct Policy {
     pub issuer: IssuerParameters,
 }
 
+/// The largest `policy.json` accepted, in bytes.
+pub const MAX_POLICY_BYTES: usize = 1024 * 1024;
+
 impl Policy {
     /// Parses either dialect (REST snake_case or az/SDK camelCase), fills
     /// Key Vault's defaults and applies its rules.
-    pub fn parse(_json: &[u8]) -> Result<Policy, PolicyError> {
-        unimplemented!()
+    ///
+    /// Refuses (never panics on) input over [`MAX_POLICY_BYTES`], non-UTF-8,
+    /// empty or non-JSON text, JSON that is not an object, mixed dialects,
+    /// unknown keys, wrong JSON types and anything Key Vault's rules refuse;
+    /// the error's message says which field and why.
+    pub fn parse(json: &[u8]) -> Result<Policy, PolicyError> {
+        if json.len() > MAX_POLICY_BYTES {
+            return Err(messages::bad(messages::TOO_LARGE));
+        }
+        let text = std::str::from_utf8(json).map_err(|_| messages::bad(messages::NOT_UTF8))?;
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        if text.trim().is_empty() {
+            return Err(messages::bad(messages::EMPTY));
+        }
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| messages::bad(messages::not_json(&e)))?;
+        let serde_json::Value::Object(root) = &value else {
+            return Err(messages::bad(messages::NOT_OBJECT));
+        };
+        rules::build(wire::read(root)?)
     }
 
     /// The full policy in the REST shape, pretty-printed, ending in `\n`.
+    ///
+    /// Deterministic (fixed key order), with every default written out and
+    /// the subject as the user wrote it; `Policy::parse` of the text gives
+    /// back an equal policy.
     pub fn to_json(&self) -> String {
-        unimplemented!()
+        output::to_json(self)
     }
 
-    /// What a certificate issued under this policy should say.
+    /// What a certificate issued under this policy should say. A policy
+    /// without a subject (SANs only) gets an empty subject name.
     pub fn certificate_spec(&self) -> CertificateSpec {
-        unimplemented!()
+        CertificateSpec {
+            subject: self
+                .subject
+                .as_ref()
+                .map(|s| s.name.clone())
+                .unwrap_or(DistinguishedName { rdns: Vec::new() }),
+            sans: self.sans.clone(),
+            key_usage: self.key_usage.clone(),
+            extended_key_usage: self.ekus.clone(),
+            validity_months: self.validity_months,
+        }
     }
 }
-
-#[allow(dead_code)]
-fn _uses(_: Curve) {}
