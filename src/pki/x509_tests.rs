@@ -383,3 +383,22 @@ fn order_chain_puts_leaf_first_then_issuers() {
     ));
     assert!(order_chain(&key.public_key_der(), &[b"junk".to_vec()]).is_err());
 }
+
+#[test]
+fn pem_output_is_byte_identical_to_openssl() {
+    let dir = tempfile::tempdir().unwrap();
+    for key_spec in [KeySpec::Rsa(RsaSize::B2048), KeySpec::Ec(Curve::P521)] {
+        let key = PrivateKey::generate(key_spec).unwrap();
+        let der_cert = self_signed(&full_spec(vec![]), &key).unwrap();
+        let der_file = write(dir.path(), "c.der", &der_cert);
+        let ours = pem::certificates(std::slice::from_ref(&der_cert));
+        assert_eq!(openssl(&["x509", "-inform", "DER", "-in", &der_file]), ours);
+        let key_file = write(dir.path(), "k.der", key.pkcs8_der());
+        let theirs = openssl(&["pkey", "-inform", "DER", "-in", &key_file]);
+        assert_eq!(theirs, *key.to_pkcs8_pem());
+        let csr = certificate_signing_request(&full_spec(vec![]), &key).unwrap();
+        let csr_file = write(dir.path(), "r.der", &csr);
+        let theirs = openssl(&["req", "-inform", "DER", "-in", &csr_file]);
+        assert_eq!(theirs, pem::certificate_request(&csr));
+    }
+}
