@@ -15,6 +15,9 @@ pub enum PkiError {
     Malformed(String),
     /// The crypto backend failed (key generation, signing, encoding).
     Crypto(String),
+    /// The password of a protected container (PKCS#12) is wrong: its
+    /// integrity check or decryption failed. The text says which.
+    WrongPassword(String),
 }
 
 impl fmt::Display for PkiError {
@@ -24,6 +27,7 @@ impl fmt::Display for PkiError {
             PkiError::UnsupportedKey(m) => write!(f, "unsupported key: {m}"),
             PkiError::Malformed(m) => write!(f, "malformed input: {m}"),
             PkiError::Crypto(m) => write!(f, "crypto failure: {m}"),
+            PkiError::WrongPassword(m) => write!(f, "wrong password: {m}"),
         }
     }
 }

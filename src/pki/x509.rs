@@ -1,10 +1,19 @@
-//! X.509 certificates: building self-signed ones from a [`CertificateSpec`] and reading facts from DER.
+//! X.509 certificates: building self-signed ones and CSRs from a [`CertificateSpec`], and reading facts from DER.
 
 use std::net::IpAddr;
 
+use rcgen::{CertificateParams, ExtendedKeyUsagePurpose, IsCa, KeyUsagePurpose, SanType};
+use time::{Date, Duration, Month, OffsetDateTime};
+
 use super::PkiError;
+use super::der;
 use super::dn::DistinguishedName;
 use super::key::PrivateKey;
+
+pub use super::x509_read::{certificate_spec, inspect, order_chain};
+
+/// OID of Microsoft's user principal name otherName (`1.3.6.1.4.1.311.20.2.3`).
+pub const UPN_OID: &[u64] = &[1, 3, 6, 1, 4, 1, 311, 20, 2, 3];
 
 /// Key usage bits, named as Key Vault names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -81,9 +90,10 @@ pub struct CertificateInfo {
     pub serial_hex: String,
     /// SHA-1 of the DER, upper-case hex (Key Vault's `x5t` thumbprint).
     pub sha1_thumbprint_hex: String,
-    /// Subject as OpenSSL-style one-line text.
+    /// Subject as one-line text the way Key Vault shows it
+    /// (`CN=x, O="Contoso, Inc."`), which `DistinguishedName::parse` reads back.
     pub subject: String,
-    /// Issuer as OpenSSL-style one-line text.
+    /// Issuer, in the same form as `subject`.
     pub issuer: String,
     /// DER SubjectPublicKeyInfo (compare with [`PrivateKey::public_key_der`]).
     pub public_key_der: Vec<u8>,
@@ -93,11 +103,190 @@ pub struct CertificateInfo {
 /// for RSA and P-256, SHA-384 for P-384, SHA-512 for P-521), with a random
 /// positive 16-byte serial, basic constraints CA:false, subject key
 /// identifier. Returns DER.
-pub fn self_signed(_spec: &CertificateSpec, _key: &PrivateKey) -> Result<Vec<u8>, PkiError> {
-    unimplemented!()
+///
+/// Validity: not before = now − 5 minutes, not after = now +
+/// `validity_months` calendar months (the day of month clamped, so
+/// 31 January + 1 month is 28/29 February).
+pub fn self_signed(spec: &CertificateSpec, key: &PrivateKey) -> Result<Vec<u8>, PkiError> {
+    let name = spec.subject.to_der()?;
+    let now = OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .map_err(crypto)?;
+    let mut params = params_for(spec)?;
+    params.not_before = now - Duration::minutes(5);
+    params.not_after = add_months(now, spec.validity_months).ok_or_else(|| {
+        PkiError::Malformed(format!(
+            "a validity of {} months ends after the year 9999",
+            spec.validity_months
+        ))
+    })?;
+    params.serial_number = Some(random_serial()?.into());
+    params.is_ca = IsCa::ExplicitNoCa;
+    let pair = key.signing_key_pair()?;
+    let cert = params.self_signed(&pair).map_err(crypto)?;
+    // rcgen keeps one value per attribute type and no multi-valued RDNs, so
+    // the subject (and, self-signed, the issuer) is put in afterwards, exact
+    // as written, and the certificate signed again.
+    resign(
+        cert.der(),
+        &[(TBS_ISSUER, &name), (TBS_SUBJECT, &name)],
+        &pair,
+    )
 }
 
-/// Reads the facts of a DER certificate; any garbage gives `Malformed`.
-pub fn inspect(_der: &[u8]) -> Result<CertificateInfo, PkiError> {
-    unimplemented!()
+/// Builds a PKCS#10 certificate signing request for `spec`, signed by
+/// `key`: the subject exactly as written, and the SANs, key usage and
+/// extended key usage as requested extensions. Returns DER (see
+/// [`super::pem::certificate_request`] for PEM).
+pub fn certificate_signing_request(
+    spec: &CertificateSpec,
+    key: &PrivateKey,
+) -> Result<Vec<u8>, PkiError> {
+    let name = spec.subject.to_der()?;
+    let params = params_for(spec)?;
+    let pair = key.signing_key_pair()?;
+    let csr = params.serialize_request(&pair).map_err(crypto)?;
+    resign(csr.der(), &[(CRI_SUBJECT, &name)], &pair)
 }
+
+/// Positions of the names inside a TBSCertificate and a CertificationRequestInfo.
+const TBS_ISSUER: usize = 3;
+const TBS_SUBJECT: usize = 5;
+const CRI_SUBJECT: usize = 1;
+
+fn crypto(e: impl std::fmt::Display) -> PkiError {
+    PkiError::Crypto(e.to_string())
+}
+
+/// rcgen parameters for everything except the subject, which is spliced
+/// in by [`resign`]. rcgen still gets an empty or non-empty name so that it
+/// marks the SAN extension critical exactly when the subject is empty.
+fn params_for(spec: &CertificateSpec) -> Result<CertificateParams, PkiError> {
+    let mut params = CertificateParams::default();
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    if !spec.subject.is_empty() {
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "placeholder");
+    }
+    params.subject_alt_names = sans(&spec.sans)?;
+    params.key_usages = spec.key_usage.iter().map(|&u| key_usage(u)).collect();
+    params.extended_key_usages = spec
+        .extended_key_usage
+        .iter()
+        .map(|text| {
+            der::parse_dotted_oid(text.trim())
+                .map(ExtendedKeyUsagePurpose::Other)
+                .ok_or_else(|| {
+                    PkiError::Malformed(format!(
+                        "extended key usage `{text}` is not a dotted OID such as 1.3.6.1.5.5.7.3.1"
+                    ))
+                })
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(params)
+}
+
+fn key_usage(usage: KeyUsage) -> KeyUsagePurpose {
+    match usage {
+        KeyUsage::DigitalSignature => KeyUsagePurpose::DigitalSignature,
+        KeyUsage::NonRepudiation => KeyUsagePurpose::ContentCommitment,
+        KeyUsage::KeyEncipherment => KeyUsagePurpose::KeyEncipherment,
+        KeyUsage::DataEncipherment => KeyUsagePurpose::DataEncipherment,
+        KeyUsage::KeyAgreement => KeyUsagePurpose::KeyAgreement,
+        KeyUsage::KeyCertSign => KeyUsagePurpose::KeyCertSign,
+        KeyUsage::CrlSign => KeyUsagePurpose::CrlSign,
+        KeyUsage::EncipherOnly => KeyUsagePurpose::EncipherOnly,
+        KeyUsage::DecipherOnly => KeyUsagePurpose::DecipherOnly,
+    }
+}
+
+/// SANs in rcgen's form: DNS names, e-mails, UPNs, IP addresses, URIs.
+fn sans(names: &SubjectAltNames) -> Result<Vec<SanType>, PkiError> {
+    let ia5 = |kind: &str, value: &str| {
+        if value.trim().is_empty() {
+            return Err(PkiError::InvalidName(format!("empty {kind} in the SANs")));
+        }
+        rcgen::string::Ia5String::try_from(value).map_err(|_| {
+            PkiError::InvalidName(format!(
+                "the {kind} `{value}` in the SANs must be ASCII (use punycode for IDNs)"
+            ))
+        })
+    };
+    let mut out = Vec::new();
+    for dns in &names.dns_names {
+        out.push(SanType::DnsName(ia5("DNS name", dns)?));
+    }
+    for email in &names.emails {
+        out.push(SanType::Rfc822Name(ia5("e-mail address", email)?));
+    }
+    for upn in &names.upns {
+        if upn.trim().is_empty() {
+            return Err(PkiError::InvalidName("empty UPN in the SANs".into()));
+        }
+        out.push(SanType::OtherName((UPN_OID.to_vec(), upn.as_str().into())));
+    }
+    out.extend(names.ip_addresses.iter().map(|ip| SanType::IpAddress(*ip)));
+    for uri in &names.uris {
+        out.push(SanType::URI(ia5("URI", uri)?));
+    }
+    Ok(out)
+}
+
+/// A random positive 16-byte serial number (top bit clear, first byte non-zero).
+fn random_serial() -> Result<Vec<u8>, PkiError> {
+    let mut serial = vec![0u8; 16];
+    aws_lc_rs::rand::fill(&mut serial).map_err(|_| crypto("no random numbers"))?;
+    serial[0] = (serial[0] & 0x7f).max(1);
+    Ok(serial)
+}
+
+/// `t` plus `months` calendar months, the day clamped to the target month.
+fn add_months(t: OffsetDateTime, months: u32) -> Option<OffsetDateTime> {
+    let index = i64::from(t.year()) * 12 + i64::from(u8::from(t.month())) - 1 + i64::from(months);
+    let year = i32::try_from(index.div_euclid(12))
+        .ok()
+        .filter(|y| *y <= 9999)?;
+    let month = Month::try_from(u8::try_from(index.rem_euclid(12) + 1).ok()?).ok()?;
+    let day = t.day().min(time::util::days_in_month(month, year));
+    let date = Date::from_calendar_date(year, month, day).ok()?;
+    Some(date.with_time(t.time()).assume_utc())
+}
+
+/// Replaces elements of the signed structure's first field (TBSCertificate
+/// or CertificationRequestInfo) and signs it again with `pair`, keeping the
+/// signature algorithm rcgen chose.
+fn resign(
+    signed: &[u8],
+    replace: &[(usize, &[u8])],
+    pair: &rcgen::KeyPair,
+) -> Result<Vec<u8>, PkiError> {
+    use rcgen::SigningKey;
+    let bad = || crypto("unexpected structure in rcgen's output");
+    let outer = der::read_single(signed, der::SEQUENCE).ok_or_else(bad)?;
+    let fields = der::children(outer.content).ok_or_else(bad)?;
+    let [info, algorithm, _signature] = fields.as_slice() else {
+        return Err(bad());
+    };
+    let mut parts: Vec<&[u8]> = der::children(info.content)
+        .ok_or_else(bad)?
+        .iter()
+        .map(|t| t.whole)
+        .collect();
+    for &(index, bytes) in replace {
+        *parts.get_mut(index).ok_or_else(bad)? = bytes;
+    }
+    let info = der::tlv(der::SEQUENCE, &parts.concat());
+    let signature = pair.sign(&info).map_err(crypto)?;
+    let mut bits = Vec::with_capacity(signature.len() + 1);
+    bits.push(0); // no unused bits
+    bits.extend_from_slice(&signature);
+    let mut content = info;
+    content.extend_from_slice(algorithm.whole);
+    content.extend(der::tlv(der::BIT_STRING, &bits));
+    Ok(der::tlv(der::SEQUENCE, &content))
+}
+
+#[cfg(test)]
+#[path = "x509_tests.rs"]
+mod tests;
