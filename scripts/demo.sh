@@ -13,7 +13,7 @@ mkdir -p "$mnt"
 pid=$!
 cleanup() { kill -TERM "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
-for _ in $(seq 100); do grep -q " $mnt fuse.certfs" /proc/self/mountinfo && break; sleep 0.1; done
+for _ in $(seq 100); do grep -q " $mnt .* - fuse" /proc/self/mountinfo && break; sleep 0.1; done
 
 set -x
 mkdir "$mnt/prod"

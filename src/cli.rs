@@ -55,7 +55,9 @@ pub fn default_data_dir() -> PathBuf {
     if let Some(xdg) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
         return PathBuf::from(xdg).join("certfs");
     }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
     home.join(".local/share/certfs")
 }
 
@@ -64,9 +66,21 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     match cli.command {
-        Command::Mount { mountpoint, data, allow_other, threads } => {
+        Command::Mount {
+            mountpoint,
+            data,
+            allow_other,
+            threads,
+        } => {
             let data = data.unwrap_or_else(default_data_dir);
-            match mount(&mountpoint, &data, &MountOptions { allow_other, threads }) {
+            match mount(
+                &mountpoint,
+                &data,
+                &MountOptions {
+                    allow_other,
+                    threads,
+                },
+            ) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(message) => {
                     eprintln!("certfs: {message}");
@@ -85,8 +99,10 @@ fn mount(mountpoint: &Path, data: &Path, options: &MountOptions) -> Result<(), S
         .create(data)
         .map_err(|e| format!("cannot create the store directory {}: {e}", data.display()))?;
     let db = data.join("certfs.db");
-    let store = SqliteStore::open(&db).map_err(|e| format!("cannot open the store {}: {e}", db.display()))?;
-    let vault = VaultService::open(Box::new(store)).map_err(|e| format!("cannot load the store {}: {e}", db.display()))?;
+    let store = SqliteStore::open(&db)
+        .map_err(|e| format!("cannot open the store {}: {e}", db.display()))?;
+    let vault = VaultService::open(Box::new(store))
+        .map_err(|e| format!("cannot load the store {}: {e}", db.display()))?;
     let shown = mountpoint.display().to_string();
     fuse::run(Arc::new(vault), mountpoint, options, || {
         log::info!("certfs mounted at {shown} (store {})", db.display())
@@ -108,7 +124,10 @@ fn check_mountpoint(mountpoint: &Path) -> Result<(), String> {
         _ => format!("mountpoint {}: {e}", mountpoint.display()),
     })?;
     if !meta.is_dir() {
-        return Err(format!("mountpoint {} is not a directory", mountpoint.display()));
+        return Err(format!(
+            "mountpoint {} is not a directory",
+            mountpoint.display()
+        ));
     }
     let parent = mountpoint.join("..");
     if let Ok(parent_meta) = std::fs::metadata(&parent) {

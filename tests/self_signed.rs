@@ -30,10 +30,19 @@ fn the_issue_example_works_end_to_end() {
     assert_eq!(cert_pub, key_pub);
     // The chain of a self-signed certificate is empty; fullchain is the leaf.
     assert_eq!(fs::read(m.path("prod/web/chain.pem")).unwrap(), b"");
-    assert_eq!(fs::read(m.path("prod/web/fullchain.pem")).unwrap(), fs::read(m.path("prod/web/cert.pem")).unwrap());
+    assert_eq!(
+        fs::read(m.path("prod/web/fullchain.pem")).unwrap(),
+        fs::read(m.path("prod/web/cert.pem")).unwrap()
+    );
     // cert.cer is the DER of cert.pem.
-    let der = sh_ok(&m.mnt, "openssl x509 -in prod/web/cert.cer -inform DER -outform PEM");
-    assert_eq!(der.as_bytes(), fs::read(m.path("prod/web/cert.pem")).unwrap());
+    let der = sh_ok(
+        &m.mnt,
+        "openssl x509 -in prod/web/cert.cer -inform DER -outform PEM",
+    );
+    assert_eq!(
+        der.as_bytes(),
+        fs::read(m.path("prod/web/cert.pem")).unwrap()
+    );
     // bundle.pem is the key then the full chain.
     let mut bundle = fs::read(m.path("prod/web/privkey.pem")).unwrap();
     bundle.extend(fs::read(m.path("prod/web/fullchain.pem")).unwrap());
@@ -52,18 +61,36 @@ fn listing_shows_every_export_file_with_sizes_equal_to_reads() {
     assert_eq!(
         names,
         [
-            "attributes.json", "bundle.pem", "cert.cer", "cert.pem", "cert.pfx", "chain.pem",
-            "fullchain.pem", "policy.json", "privkey.pem", "tags.json", "versions"
+            "attributes.json",
+            "bundle.pem",
+            "cert.cer",
+            "cert.pem",
+            "cert.pfx",
+            "chain.pem",
+            "fullchain.pem",
+            "policy.json",
+            "privkey.pem",
+            "tags.json",
+            "versions"
         ]
     );
     for name in &names {
         let path = m.path(&format!("prod/web/{name}"));
         let meta = fs::metadata(&path).unwrap();
         if meta.is_file() {
-            assert_eq!(meta.len() as usize, fs::read(&path).unwrap().len(), "{name}");
+            assert_eq!(
+                meta.len() as usize,
+                fs::read(&path).unwrap().len(),
+                "{name}"
+            );
         }
     }
-    let mode = |n: &str| fs::metadata(m.path(&format!("prod/web/{n}"))).unwrap().mode() & 0o777;
+    let mode = |n: &str| {
+        fs::metadata(m.path(&format!("prod/web/{n}")))
+            .unwrap()
+            .mode()
+            & 0o777
+    };
     assert_eq!(mode("privkey.pem"), 0o600);
     assert_eq!(mode("cert.pem"), 0o444);
     assert_eq!(mode("policy.json"), 0o644);
@@ -84,18 +111,25 @@ fn versions_hold_every_version_and_the_top_level_shows_the_newest() {
     assert_eq!(versions.len(), 2);
     for v in &versions {
         assert_eq!(v.len(), 32);
-        assert!(v.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+        assert!(
+            v.bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        );
     }
     let mut found = Vec::new();
     for v in &versions {
         found.push(fs::read(m.path(&format!("prod/web/versions/{v}/cert.pem"))).unwrap());
-        let files = fs::read_dir(m.path(&format!("prod/web/versions/{v}"))).unwrap().count();
+        let files = fs::read_dir(m.path(&format!("prod/web/versions/{v}")))
+            .unwrap()
+            .count();
         assert_eq!(files, 8, "a version shows its eight files");
     }
     assert!(found.contains(&first) && found.contains(&second));
     // mtime of a certificate file is its version's creation time, stable across reads.
     let a = fs::metadata(m.path("prod/web/cert.pem")).unwrap().mtime();
-    let b = fs::metadata(m.path("prod/web/privkey.pem")).unwrap().mtime();
+    let b = fs::metadata(m.path("prod/web/privkey.pem"))
+        .unwrap()
+        .mtime();
     assert_eq!(a, b);
 }
 
@@ -103,18 +137,23 @@ fn versions_hold_every_version_and_the_top_level_shows_the_newest() {
 fn pfx_opens_with_openssl_3_without_legacy_and_with_python() {
     let m = Mount::start();
     create_web(&m);
-    let out = sh_ok(&m.mnt, "openssl pkcs12 -in prod/web/cert.pfx -passin pass: -nodes 2>&1");
-    assert!(out.contains("BEGIN PRIVATE KEY") && out.contains("BEGIN CERTIFICATE"), "{out}");
-    let py = sh_ok(
+    let out = sh_ok(
         &m.mnt,
-        "python3 -c 'import sys\n\
-from cryptography.hazmat.primitives.serialization import pkcs12\n\
-data = open(\"prod/web/cert.pfx\",\"rb\").read()\n\
-for pw in (None, b\"\"):\n\
-    k, c, extra = pkcs12.load_key_and_certificates(data, pw)\n\
-    assert k is not None and c is not None\n\
-print(c.subject.rfc4514_string())'",
+        "openssl pkcs12 -in prod/web/cert.pfx -passin pass: -nodes 2>&1",
     );
+    assert!(
+        out.contains("BEGIN PRIVATE KEY") && out.contains("BEGIN CERTIFICATE"),
+        "{out}"
+    );
+    let script = r#"python3 - <<'PY'
+from cryptography.hazmat.primitives.serialization import pkcs12
+data = open("prod/web/cert.pfx", "rb").read()
+for pw in (None, b""):
+    k, c, extra = pkcs12.load_key_and_certificates(data, pw)
+    assert k is not None and c is not None
+print(c.subject.rfc4514_string())
+PY"#;
+    let py = sh_ok(&m.mnt, script);
     assert!(py.contains("CN=web.example.com"), "{py}");
 }
 
@@ -125,21 +164,39 @@ fn every_key_type_is_generated() {
     let cases = [
         ("rsa2048", r#"{"kty":"RSA","key_size":2048}"#, "2048 bit"),
         ("rsa3072", r#"{"kty":"RSA","key_size":3072}"#, "3072 bit"),
-        ("rsa4096", r#"{"kty":"RSA-HSM","key_size":4096}"#, "4096 bit"),
+        (
+            "rsa4096",
+            r#"{"kty":"RSA-HSM","key_size":4096}"#,
+            "4096 bit",
+        ),
         ("p256", r#"{"kty":"EC","crv":"P-256"}"#, "prime256v1"),
         ("p384", r#"{"kty":"EC","crv":"P-384"}"#, "secp384r1"),
         ("p521", r#"{"kty":"EC-HSM","crv":"P-521"}"#, "secp521r1"),
     ];
     for (name, key, expect) in cases {
         fs::create_dir(m.path(&format!("keys/{name}"))).unwrap();
-        let policy = format!(r#"{{"key_props":{key},"x509_props":{{"subject":"CN={name}"}},"issuer":{{"name":"Self"}}}}"#);
+        let policy = format!(
+            r#"{{"key_props":{key},"x509_props":{{"subject":"CN={name}"}},"issuer":{{"name":"Self"}}}}"#
+        );
         fs::write(m.path(&format!("keys/{name}/policy.json")), policy).unwrap();
-        let text = sh_ok(&m.mnt, &format!("openssl x509 -in keys/{name}/cert.pem -noout -text"));
+        let text = sh_ok(
+            &m.mnt,
+            &format!("openssl x509 -in keys/{name}/cert.pem -noout -text"),
+        );
         assert!(text.contains(expect), "{name}: {text}");
-        let cert_pub = sh_ok(&m.mnt, &format!("openssl x509 -in keys/{name}/cert.pem -noout -pubkey"));
-        let key_pub = sh_ok(&m.mnt, &format!("openssl pkey -in keys/{name}/privkey.pem -pubout"));
+        let cert_pub = sh_ok(
+            &m.mnt,
+            &format!("openssl x509 -in keys/{name}/cert.pem -noout -pubkey"),
+        );
+        let key_pub = sh_ok(
+            &m.mnt,
+            &format!("openssl pkey -in keys/{name}/privkey.pem -pubout"),
+        );
         assert_eq!(cert_pub, key_pub, "{name}");
-        sh_ok(&m.mnt, &format!("openssl verify -CAfile keys/{name}/cert.pem keys/{name}/cert.pem"));
+        sh_ok(
+            &m.mnt,
+            &format!("openssl verify -CAfile keys/{name}/cert.pem keys/{name}/cert.pem"),
+        );
     }
 }
 
@@ -154,20 +211,41 @@ fn subject_sans_ekus_and_key_usage_follow_the_policy() {
         "ekus":["1.3.6.1.5.5.7.3.1"],"key_usage":["digitalSignature"],"validity_months":3},
       "issuer":{"name":"Self"}}"#;
     fs::write(m.path("prod/api/policy.json"), policy).unwrap();
-    let text = sh_ok(&m.mnt, "openssl x509 -in prod/api/cert.pem -noout -text -nameopt RFC2253");
+    let text = sh_ok(
+        &m.mnt,
+        "openssl x509 -in prod/api/cert.pem -noout -text -nameopt RFC2253",
+    );
     assert!(text.contains("OU=Docs\\, Contoso"), "{text}");
     assert!(text.contains("OU=Web"), "{text}");
     assert!(text.contains("O=Contoso\\, Inc."), "{text}");
-    for san in ["DNS:api.example.com", "DNS:*.api.example.com", "email:ops@example.com", "IP Address:10.0.0.7", "URI:spiffe://example.com/api"] {
+    for san in [
+        "DNS:api.example.com",
+        "DNS:*.api.example.com",
+        "email:ops@example.com",
+        "IP Address:10.0.0.7",
+        "URI:spiffe://example.com/api",
+    ] {
         assert!(text.contains(san), "{san}: {text}");
     }
-    assert!(text.contains("TLS Web Server Authentication") && !text.contains("Client Authentication"), "{text}");
-    assert!(text.contains("Digital Signature") && !text.contains("Key Encipherment"), "{text}");
+    assert!(
+        text.contains("TLS Web Server Authentication") && !text.contains("Client Authentication"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Digital Signature") && !text.contains("Key Encipherment"),
+        "{text}"
+    );
     // Three months of validity.
-    let dates = sh_ok(&m.mnt, "openssl x509 -in prod/api/cert.pem -noout -startdate -enddate");
+    let dates = sh_ok(
+        &m.mnt,
+        "openssl x509 -in prod/api/cert.pem -noout -startdate -enddate",
+    );
     let parse = |p: &str| {
         let line = dates.lines().find(|l| l.starts_with(p)).unwrap();
-        sh_ok(&m.mnt, &format!("date -d '{}' +%s", &line[p.len()..])).trim().parse::<i64>().unwrap()
+        sh_ok(&m.mnt, &format!("date -d '{}' +%s", &line[p.len()..]))
+            .trim()
+            .parse::<i64>()
+            .unwrap()
     };
     let days = (parse("notAfter=") - parse("notBefore=")) / 86400;
     assert!((88..=93).contains(&days), "{days} days");
@@ -178,13 +256,20 @@ fn policy_json_reads_back_in_the_rest_shape_with_defaults() {
     let m = Mount::start();
     fs::create_dir_all(m.path("prod/web")).unwrap();
     fs::write(m.path("prod/web/policy.json"), ec_policy("web")).unwrap();
-    let back: serde_json::Value = serde_json::from_slice(&fs::read(m.path("prod/web/policy.json")).unwrap()).unwrap();
+    let back: serde_json::Value =
+        serde_json::from_slice(&fs::read(m.path("prod/web/policy.json")).unwrap()).unwrap();
     assert_eq!(back["key_props"]["kty"], "EC");
     assert_eq!(back["key_props"]["exportable"], true);
     assert_eq!(back["x509_props"]["validity_months"], 12);
     assert_eq!(back["issuer"]["name"], "Self");
-    assert_eq!(back["lifetime_actions"][0]["action"]["action_type"], "AutoRenew");
-    assert_eq!(back["lifetime_actions"][0]["trigger"]["lifetime_percentage"], 80);
+    assert_eq!(
+        back["lifetime_actions"][0]["action"]["action_type"],
+        "AutoRenew"
+    );
+    assert_eq!(
+        back["lifetime_actions"][0]["trigger"]["lifetime_percentage"],
+        80
+    );
 }
 
 #[test]
@@ -207,10 +292,15 @@ fn everything_survives_a_remount() {
     let cert = fs::read(m.path("prod/web/cert.pem")).unwrap();
     let key = fs::read(m.path("prod/web/privkey.pem")).unwrap();
     let ino = fs::metadata(m.path("prod/web/cert.pem")).unwrap().ino();
-    assert_eq!(ino, fs::metadata(m.path("prod/web/cert.pem")).unwrap().ino(), "inodes are stable while mounted");
+    assert_eq!(
+        ino,
+        fs::metadata(m.path("prod/web/cert.pem")).unwrap().ino(),
+        "inodes are stable while mounted"
+    );
     m.remount();
     assert_eq!(fs::read(m.path("prod/web/cert.pem")).unwrap(), cert);
     assert_eq!(fs::read(m.path("prod/web/privkey.pem")).unwrap(), key);
-    let tags: serde_json::Value = serde_json::from_slice(&fs::read(m.path("prod/web/tags.json")).unwrap()).unwrap();
+    let tags: serde_json::Value =
+        serde_json::from_slice(&fs::read(m.path("prod/web/tags.json")).unwrap()).unwrap();
     assert_eq!(tags["env"], "prod");
 }

@@ -39,8 +39,20 @@ pub struct CertFs {
 impl CertFs {
     /// A filesystem showing `vault`, owned by `uid`/`gid`. `notifier` is
     /// filled in once the session exists, for cache invalidation.
-    pub fn new(vault: Arc<VaultService>, uid: u32, gid: u32, notifier: Arc<OnceLock<Notifier>>) -> Self {
-        CertFs { vault, inodes: Arc::new(Inodes::new()), handles: Handles::new(), notifier, uid, gid }
+    pub fn new(
+        vault: Arc<VaultService>,
+        uid: u32,
+        gid: u32,
+        notifier: Arc<OnceLock<Notifier>>,
+    ) -> Self {
+        CertFs {
+            vault,
+            inodes: Arc::new(Inodes::new()),
+            handles: Handles::new(),
+            notifier,
+            uid,
+            gid,
+        }
     }
 
     fn file_attr(&self, ino: u64, attr: &Attr) -> FileAttr {
@@ -73,7 +85,11 @@ impl CertFs {
 
     /// A state that outlives one callback, for work moved to another thread.
     fn worker(&self) -> Worker {
-        Worker { vault: self.vault.clone(), inodes: self.inodes.clone(), notifier: self.notifier.clone() }
+        Worker {
+            vault: self.vault.clone(),
+            inodes: self.inodes.clone(),
+            notifier: self.notifier.clone(),
+        }
     }
 }
 
@@ -87,12 +103,21 @@ struct Worker {
 impl Worker {
     /// Drops the kernel's cached entries and attributes under each changed directory.
     fn invalidate(&self, changes: &Changes) {
-        let Some(notifier) = self.notifier.get() else { return };
+        let Some(notifier) = self.notifier.get() else {
+            return;
+        };
         for dir in &changes.dirs {
-            let Some(parent) = self.inodes.get(dir) else { continue };
+            let Some(parent) = self.inodes.get(dir) else {
+                continue;
+            };
             for (name, child) in self.inodes.children(parent) {
+                // A directory keeps its node (and inode) for life: dropping its
+                // entry would only orphan processes whose cwd is inside it.
+                // A file name may now mean another node (a new version).
                 // Errors only mean the kernel had nothing cached.
-                let _ = notifier.inval_entry(INodeNo(parent), OsStr::new(&name));
+                if !self.inodes.node(child).is_some_and(|n| n.is_dir()) {
+                    let _ = notifier.inval_entry(INodeNo(parent), OsStr::new(&name));
+                }
                 let _ = notifier.inval_inode(INodeNo(child), 0, 0);
             }
             let _ = notifier.inval_inode(INodeNo(parent), 0, 0);
@@ -107,7 +132,9 @@ fn name_str(name: &OsStr) -> Result<&str, Errno> {
 
 /// The part of `data` a read of `size` bytes at `offset` returns.
 fn window(data: &[u8], offset: u64, size: u32) -> &[u8] {
-    let start = usize::try_from(offset).unwrap_or(usize::MAX).min(data.len());
+    let start = usize::try_from(offset)
+        .unwrap_or(usize::MAX)
+        .min(data.len());
     let end = start.saturating_add(size as usize).min(data.len());
     &data[start..end]
 }
@@ -210,7 +237,15 @@ impl Filesystem for CertFs {
         }
     }
 
-    fn mkdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, _mode: u32, _umask: u32, reply: ReplyEntry) {
+    fn mkdir(
+        &self,
+        _req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        _mode: u32,
+        _umask: u32,
+        reply: ReplyEntry,
+    ) {
         let result = (|| {
             let dir = self.node(parent)?;
             let name = name_str(name).map_err(|_| Errno::EINVAL)?;
@@ -225,9 +260,11 @@ impl Filesystem for CertFs {
     }
 
     fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        let result = self
-            .node(parent)
-            .and_then(|dir| self.vault.unlink(&dir, name_str(name)?).map_err(|e| errno(&e)));
+        let result = self.node(parent).and_then(|dir| {
+            self.vault
+                .unlink(&dir, name_str(name)?)
+                .map_err(|e| errno(&e))
+        });
         match result {
             Ok(()) => reply.ok(),
             Err(e) => reply.error(e),
@@ -235,9 +272,11 @@ impl Filesystem for CertFs {
     }
 
     fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        let result = self
-            .node(parent)
-            .and_then(|dir| self.vault.rmdir(&dir, name_str(name)?).map_err(|e| errno(&e)));
+        let result = self.node(parent).and_then(|dir| {
+            self.vault
+                .rmdir(&dir, name_str(name)?)
+                .map_err(|e| errno(&e))
+        });
         match result {
             Ok(()) => reply.ok(),
             Err(e) => reply.error(e),
@@ -254,7 +293,9 @@ impl Filesystem for CertFs {
         flags: RenameFlags,
         reply: ReplyEmpty,
     ) {
-        if flags.contains(RenameFlags::RENAME_EXCHANGE) || flags.contains(RenameFlags::RENAME_WHITEOUT) {
+        if flags.contains(RenameFlags::RENAME_EXCHANGE)
+            || flags.contains(RenameFlags::RENAME_WHITEOUT)
+        {
             return reply.error(Errno::EINVAL);
         }
         let (dir, new_dir) = match (self.node(parent), self.node(newparent)) {
@@ -269,13 +310,24 @@ impl Filesystem for CertFs {
         let worker = self.worker();
         // A rename onto policy.json creates a version: not on a kernel thread.
         std::thread::spawn(move || {
-            let source = worker.vault.lookup(&dir, &name).ok().and_then(|(n, _)| worker.inodes.get(&n));
-            match worker.vault.rename(&dir, &name, &new_dir, &new_name, no_replace) {
+            let source = worker
+                .vault
+                .lookup(&dir, &name)
+                .ok()
+                .and_then(|(n, _)| worker.inodes.get(&n));
+            match worker
+                .vault
+                .rename(&dir, &name, &new_dir, &new_name, no_replace)
+            {
                 Ok(changes) => {
                     // The kernel now believes the source inode lives at the new
                     // name: make that inode show what the vault has there.
-                    if let (Some(ino), Ok((node, _))) = (source, worker.vault.lookup(&new_dir, &new_name)) {
-                        worker.inodes.renamed(ino, parent.0, &name, newparent.0, &new_name, &node);
+                    if let (Some(ino), Ok((node, _))) =
+                        (source, worker.vault.lookup(&new_dir, &new_name))
+                    {
+                        worker
+                            .inodes
+                            .renamed(ino, parent.0, &name, newparent.0, &new_name, &node);
                     }
                     reply.ok();
                     worker.invalidate(&changes);
@@ -294,7 +346,11 @@ impl Filesystem for CertFs {
                     return Err(Errno::EISDIR);
                 }
                 let data = self.vault.read(&node).map_err(|e| errno(&e))?;
-                let keep = if attr.immutable { FopenFlags::FOPEN_KEEP_CACHE } else { FopenFlags::empty() };
+                let keep = if attr.immutable {
+                    FopenFlags::FOPEN_KEEP_CACHE
+                } else {
+                    FopenFlags::empty()
+                };
                 return Ok((self.handles.insert(Handle::Read(data)), keep));
             }
             self.vault.check_writable(&node).map_err(|e| errno(&e))?;
@@ -304,8 +360,17 @@ impl Filesystem for CertFs {
             } else {
                 self.vault.read(&node).map_err(|e| errno(&e))?.to_vec()
             };
-            let buffer = WriteBuffer { node, data, dirty: truncate, outcome: Ok(()) };
-            Ok((self.handles.insert(Handle::Write(parking_lot::Mutex::new(buffer))), FopenFlags::empty()))
+            let buffer = WriteBuffer {
+                node,
+                data,
+                dirty: truncate,
+                outcome: Ok(()),
+            };
+            Ok((
+                self.handles
+                    .insert(Handle::Write(parking_lot::Mutex::new(buffer))),
+                FopenFlags::empty(),
+            ))
         })();
         match result {
             Ok((fh, flags)) => reply.opened(FileHandle(fh), flags),
@@ -328,14 +393,27 @@ impl Filesystem for CertFs {
             let name = name_str(name).map_err(|_| Errno::EINVAL)?;
             let (node, attr) = self.vault.create(&dir, name).map_err(|e| errno(&e))?;
             let ino = self.inodes.intern(parent.0, name, &node);
-            let buffer = WriteBuffer { node, data: Vec::new(), dirty: true, outcome: Ok(()) };
-            let fh = self.handles.insert(Handle::Write(parking_lot::Mutex::new(buffer)));
+            let buffer = WriteBuffer {
+                node,
+                data: Vec::new(),
+                dirty: true,
+                outcome: Ok(()),
+            };
+            let fh = self
+                .handles
+                .insert(Handle::Write(parking_lot::Mutex::new(buffer)));
             let mut attr = self.file_attr(ino, &attr);
             attr.size = 0;
             Ok((attr, fh))
         })();
         match result {
-            Ok((attr, fh)) => reply.created(&TTL, &attr, Generation(0), FileHandle(fh), FopenFlags::empty()),
+            Ok((attr, fh)) => reply.created(
+                &TTL,
+                &attr,
+                Generation(0),
+                FileHandle(fh),
+                FopenFlags::empty(),
+            ),
             Err(e) => reply.error(e),
         }
     }
@@ -371,8 +449,12 @@ impl Filesystem for CertFs {
         _lock_owner: Option<LockOwner>,
         reply: ReplyWrite,
     ) {
-        let Some(handle) = self.handles.get(fh.0) else { return reply.error(Errno::EBADF) };
-        let Handle::Write(buf) = &*handle else { return reply.error(Errno::EBADF) };
+        let Some(handle) = self.handles.get(fh.0) else {
+            return reply.error(Errno::EBADF);
+        };
+        let Handle::Write(buf) = &*handle else {
+            return reply.error(Errno::EBADF);
+        };
         let mut buf = buf.lock();
         let start = usize::try_from(offset).unwrap_or(usize::MAX);
         let end = start.saturating_add(data.len());
@@ -391,13 +473,26 @@ impl Filesystem for CertFs {
         reply.written(data.len() as u32);
     }
 
-    fn flush(&self, _req: &Request, _ino: INodeNo, fh: FileHandle, _lock_owner: LockOwner, reply: ReplyEmpty) {
-        let Some(handle) = self.handles.get(fh.0) else { return reply.ok() };
-        let Handle::Write(_) = &*handle else { return reply.ok() };
+    fn flush(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        _lock_owner: LockOwner,
+        reply: ReplyEmpty,
+    ) {
+        let Some(handle) = self.handles.get(fh.0) else {
+            return reply.ok();
+        };
+        let Handle::Write(_) = &*handle else {
+            return reply.ok();
+        };
         let worker = self.worker();
         // The action (a new version, maybe an RSA key) runs off the kernel's threads.
         std::thread::spawn(move || {
-            let Handle::Write(buf) = &*handle else { return reply.ok() };
+            let Handle::Write(buf) = &*handle else {
+                return reply.ok();
+            };
             let mut buf = buf.lock();
             if buf.dirty {
                 buf.dirty = false;
@@ -440,7 +535,14 @@ impl Filesystem for CertFs {
         }
     }
 
-    fn fsync(&self, _req: &Request, _ino: INodeNo, _fh: FileHandle, _datasync: bool, reply: ReplyEmpty) {
+    fn fsync(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        _datasync: bool,
+        reply: ReplyEmpty,
+    ) {
         // Nothing is stored before close; every commit is already durable.
         reply.ok();
     }
@@ -468,9 +570,20 @@ impl Filesystem for CertFs {
         }
     }
 
-    fn readdir(&self, _req: &Request, _ino: INodeNo, fh: FileHandle, offset: u64, mut reply: ReplyDirectory) {
-        let Some(handle) = self.handles.get(fh.0) else { return reply.error(Errno::EBADF) };
-        let Handle::Dir(listing) = &*handle else { return reply.error(Errno::ENOTDIR) };
+    fn readdir(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        mut reply: ReplyDirectory,
+    ) {
+        let Some(handle) = self.handles.get(fh.0) else {
+            return reply.error(Errno::EBADF);
+        };
+        let Handle::Dir(listing) = &*handle else {
+            return reply.error(Errno::ENOTDIR);
+        };
         let skip = usize::try_from(offset).unwrap_or(usize::MAX);
         for (i, (ino, kind, name)) in listing.iter().enumerate().skip(skip) {
             if reply.add(INodeNo(*ino), (i + 1) as u64, *kind, name) {
@@ -480,7 +593,14 @@ impl Filesystem for CertFs {
         reply.ok();
     }
 
-    fn releasedir(&self, _req: &Request, _ino: INodeNo, fh: FileHandle, _flags: OpenFlags, reply: ReplyEmpty) {
+    fn releasedir(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        _flags: OpenFlags,
+        reply: ReplyEmpty,
+    ) {
         self.handles.remove(fh.0);
         reply.ok();
     }

@@ -40,7 +40,10 @@ pub struct Handles {
 impl Handles {
     /// No handles.
     pub fn new() -> Self {
-        Handles { next: AtomicU64::new(1), open: RwLock::new(HashMap::new()) }
+        Handles {
+            next: AtomicU64::new(1),
+            open: RwLock::new(HashMap::new()),
+        }
     }
 
     /// Registers `handle`; returns its number.

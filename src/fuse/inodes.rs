@@ -33,7 +33,9 @@ impl Inodes {
         let mut table = Table::default();
         table.nodes.push(Node::Root); // index 0 = inode 1
         table.by_node.insert(Node::Root, ROOT_INO);
-        Inodes { table: RwLock::new(table) }
+        Inodes {
+            table: RwLock::new(table),
+        }
     }
 
     /// The node behind `ino`, if the kernel was ever told about it.
@@ -45,7 +47,13 @@ impl Inodes {
     /// The inode for `node`, seen as `name` under `parent`; allocates on first sight.
     pub fn intern(&self, parent: u64, name: &str, node: &Node) -> u64 {
         if let Some(&ino) = self.table.read().by_node.get(node) {
-            let known = self.table.read().children.get(&parent).and_then(|c| c.get(name)) == Some(&ino);
+            let known = self
+                .table
+                .read()
+                .children
+                .get(&parent)
+                .and_then(|c| c.get(name))
+                == Some(&ino);
             if known {
                 return ino;
             }
@@ -60,7 +68,10 @@ impl Inodes {
                 ino
             }
         };
-        t.children.entry(parent).or_default().insert(name.to_owned(), ino);
+        t.children
+            .entry(parent)
+            .or_default()
+            .insert(name.to_owned(), ino);
         ino
     }
 
@@ -91,9 +102,20 @@ impl Inodes {
     /// `new_name` under `new_parent`, so it must resolve to `node`, the
     /// vault's node at that name. The old node loses its inode; if it still
     /// exists it gets a new one at its next lookup.
-    pub fn renamed(&self, ino: u64, old_parent: u64, old_name: &str, new_parent: u64, new_name: &str, node: &Node) {
+    pub fn renamed(
+        &self,
+        ino: u64,
+        old_parent: u64,
+        old_name: &str,
+        new_parent: u64,
+        new_name: &str,
+        node: &Node,
+    ) {
         let mut t = self.table.write();
-        let Some(index) = usize::try_from(ino.wrapping_sub(1)).ok().filter(|i| *i < t.nodes.len()) else {
+        let Some(index) = usize::try_from(ino.wrapping_sub(1))
+            .ok()
+            .filter(|i| *i < t.nodes.len())
+        else {
             return;
         };
         let old = std::mem::replace(&mut t.nodes[index], node.clone());
@@ -105,6 +127,9 @@ impl Inodes {
         if let Some(children) = t.children.get_mut(&old_parent) {
             children.remove(old_name);
         }
-        t.children.entry(new_parent).or_default().insert(new_name.to_owned(), ino);
+        t.children
+            .entry(new_parent)
+            .or_default()
+            .insert(new_name.to_owned(), ino);
     }
 }

@@ -22,7 +22,10 @@ pub struct MountOptions {
 
 impl Default for MountOptions {
     fn default() -> Self {
-        MountOptions { allow_other: false, threads: 4 }
+        MountOptions {
+            allow_other: false,
+            threads: 4,
+        }
     }
 }
 

@@ -95,9 +95,10 @@ impl From<StoreError> for VaultError {
 impl From<PkiError> for VaultError {
     fn from(e: PkiError) -> Self {
         match e {
-            PkiError::InvalidName(_) | PkiError::UnsupportedKey(_) | PkiError::Malformed(_) => {
-                VaultError::BadParameter(e.to_string())
-            }
+            PkiError::InvalidName(_)
+            | PkiError::UnsupportedKey(_)
+            | PkiError::Malformed(_)
+            | PkiError::WrongPassword(_) => VaultError::BadParameter(e.to_string()),
             PkiError::Crypto(_) => VaultError::Internal(e.to_string()),
         }
     }

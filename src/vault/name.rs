@@ -195,12 +195,29 @@ mod tests {
 
     #[test]
     fn vault_names_follow_key_vault_rules() {
-        for ok in ["prod", "abc", "a1-b2", "Prod-West-2", "a23456789012345678901234"] {
+        for ok in [
+            "prod",
+            "abc",
+            "a1-b2",
+            "Prod-West-2",
+            "a23456789012345678901234",
+        ] {
             assert!(VaultName::parse(ok).is_ok(), "{ok}");
         }
         for bad in [
-            "", "ab", "1abc", "-abc", "abc-", "a--b", "a_bc", "a.bc", "a b c",
-            "a234567890123456789012345", "live", "LIVE", "prød",
+            "",
+            "ab",
+            "1abc",
+            "-abc",
+            "abc-",
+            "a--b",
+            "a_bc",
+            "a.bc",
+            "a b c",
+            "a234567890123456789012345",
+            "live",
+            "LIVE",
+            "prød",
         ] {
             assert!(VaultName::parse(bad).is_err(), "{bad}");
         }
@@ -211,7 +228,18 @@ mod tests {
         for ok in ["w", "web", "Web-01", &"a".repeat(127)] {
             assert!(CertificateName::parse(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "a_b", "a.b", "x/y", ".hidden", &"a".repeat(128), "import", "Issuers", "deleted", "restore"] {
+        for bad in [
+            "",
+            "a_b",
+            "a.b",
+            "x/y",
+            ".hidden",
+            &"a".repeat(128),
+            "import",
+            "Issuers",
+            "deleted",
+            "restore",
+        ] {
             assert!(CertificateName::parse(bad).is_err(), "{bad}");
         }
         let msg = CertificateName::parse("import").unwrap_err().0;
@@ -232,7 +260,11 @@ mod tests {
     fn version_ids_are_32_lower_hex() {
         let v = VersionId::random();
         assert_eq!(v.as_str().len(), 32);
-        assert!(v.as_str().bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
+        assert!(
+            v.as_str()
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        );
         assert_ne!(v, VersionId::random());
         assert_eq!(VersionId::parse(&v.as_str().to_uppercase()).unwrap(), v);
         assert!(VersionId::parse("xyz").is_err());

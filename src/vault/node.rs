@@ -136,7 +136,11 @@ impl Node {
     pub fn is_dir(&self) -> bool {
         matches!(
             self,
-            Node::Root | Node::Vault(_) | Node::Certificate(..) | Node::Versions(..) | Node::Version(..)
+            Node::Root
+                | Node::Vault(_)
+                | Node::Certificate(..)
+                | Node::Versions(..)
+                | Node::Version(..)
         )
     }
 }

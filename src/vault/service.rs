@@ -103,22 +103,29 @@ impl VaultService {
             let cert = certificate_from_record(&c)?;
             let vault = VaultName::parse(&c.vault)
                 .map_err(|e| VaultError::Internal(format!("stored vault name: {e}")))?;
-            let vault = state
-                .vaults
-                .get_mut(&vault)
-                .ok_or_else(|| VaultError::Internal(format!("certificate {} has no vault", c.name)))?;
+            let vault = state.vaults.get_mut(&vault).ok_or_else(|| {
+                VaultError::Internal(format!("certificate {} has no vault", c.name))
+            })?;
             vault.certificates.insert(cert.name.clone(), cert);
         }
         for v in snapshot.versions {
-            let (vault, cert) = (VaultName::parse(&v.vault), CertificateName::parse(&v.certificate));
+            let (vault, cert) = (
+                VaultName::parse(&v.vault),
+                CertificateName::parse(&v.certificate),
+            );
             let (Ok(vault), Ok(cert)) = (vault, cert) else {
-                return Err(VaultError::Internal(format!("stored version {} has a bad owner", v.id)));
+                return Err(VaultError::Internal(format!(
+                    "stored version {} has a bad owner",
+                    v.id
+                )));
             };
             let owner = state
                 .vaults
                 .get_mut(&vault)
                 .and_then(|vs| vs.certificates.get_mut(&cert))
-                .ok_or_else(|| VaultError::Internal(format!("version {} has no certificate", v.id)))?;
+                .ok_or_else(|| {
+                    VaultError::Internal(format!("version {} has no certificate", v.id))
+                })?;
             if let Some(version) = version_from_record(&v, owner.name.as_str())? {
                 owner.versions.push(Arc::new(version));
             }
@@ -202,9 +209,9 @@ impl VaultService {
                     current: false,
                 })
             }
-            Node::VersionFile { .. } | Node::CertificateFile(..) | Node::Side(..) => {
-                Err(VaultError::NotDirectory(format!("{name}: parent is not a directory")))
-            }
+            Node::VersionFile { .. } | Node::CertificateFile(..) | Node::Side(..) => Err(
+                VaultError::NotDirectory(format!("{name}: parent is not a directory")),
+            ),
         }
     }
 
@@ -229,10 +236,18 @@ impl VaultService {
             }
             Node::Versions(v, c) => Ok(dir_attr(certificate(&st, v, c)?.updated)),
             Node::Version(v, c, id) => {
-                let version = certificate(&st, v, c)?.version(id).ok_or_else(|| not_found(id.as_str()))?;
+                let version = certificate(&st, v, c)?
+                    .version(id)
+                    .ok_or_else(|| not_found(id.as_str()))?;
                 Ok(dir_attr(version.created))
             }
-            Node::VersionFile { vault: v, cert: c, version, file, .. } => {
+            Node::VersionFile {
+                vault: v,
+                cert: c,
+                version,
+                file,
+                ..
+            } => {
                 let version = certificate(&st, v, c)?
                     .version(version)
                     .ok_or_else(|| not_found(file.file_name()))?
@@ -268,27 +283,47 @@ impl VaultService {
         let mut out = Vec::new();
         {
             let st = self.state.read();
-            let entry = |name: &str, node: Node, kind: Kind| Entry { name: name.to_owned(), node, kind };
+            let entry = |name: &str, node: Node, kind: Kind| Entry {
+                name: name.to_owned(),
+                node,
+                kind,
+            };
             match dir {
                 Node::Root => {
                     for vs in st.vaults.values() {
-                        out.push(entry(vs.name.as_str(), Node::Vault(vs.name.clone()), Kind::Directory));
+                        out.push(entry(
+                            vs.name.as_str(),
+                            Node::Vault(vs.name.clone()),
+                            Kind::Directory,
+                        ));
                     }
                 }
                 Node::Vault(v) => {
                     let vs = vault(&st, v)?;
                     let names = vs.certificates.keys().chain(vs.drafts.iter());
                     for c in names {
-                        out.push(entry(c.as_str(), Node::Certificate(vs.name.clone(), c.clone()), Kind::Directory));
+                        out.push(entry(
+                            c.as_str(),
+                            Node::Certificate(vs.name.clone(), c.clone()),
+                            Kind::Directory,
+                        ));
                     }
                 }
                 Node::Certificate(v, c) => {
                     let vs = vault(&st, v)?;
                     if let Some(cs) = vs.certificates.get(c) {
                         for file in CertificateFile::ALL {
-                            out.push(entry(file.file_name(), Node::CertificateFile(v.clone(), c.clone(), file), Kind::File));
+                            out.push(entry(
+                                file.file_name(),
+                                Node::CertificateFile(v.clone(), c.clone(), file),
+                                Kind::File,
+                            ));
                         }
-                        out.push(entry(VERSIONS_DIR, Node::Versions(v.clone(), c.clone()), Kind::Directory));
+                        out.push(entry(
+                            VERSIONS_DIR,
+                            Node::Versions(v.clone(), c.clone()),
+                            Kind::Directory,
+                        ));
                         if let Some(current) = cs.current() {
                             version_entries(cs, current, true, v, c, &mut out);
                         }
@@ -328,13 +363,25 @@ impl VaultService {
         match node {
             Node::Side(dir, name) => {
                 let side = self.side.read();
-                Ok(side.get(dir, name).ok_or_else(|| not_found(name))?.data.clone())
+                Ok(side
+                    .get(dir, name)
+                    .ok_or_else(|| not_found(name))?
+                    .data
+                    .clone())
             }
-            Node::VersionFile { vault: v, cert: c, version, file, .. } => {
+            Node::VersionFile {
+                vault: v,
+                cert: c,
+                version,
+                file,
+                ..
+            } => {
                 let version = {
                     let st = self.state.read();
                     let cs = certificate(&st, v, c)?;
-                    let version = cs.version(version).ok_or_else(|| not_found(file.file_name()))?;
+                    let version = cs
+                        .version(version)
+                        .ok_or_else(|| not_found(file.file_name()))?;
                     if !cs.shows(version, *file) {
                         return Err(not_found(file.file_name()));
                     }
@@ -399,14 +446,18 @@ impl VaultService {
             Node::Vault(_) | Node::Certificate(..) => {
                 self.getattr(dir)?;
                 if name == VERSIONS_DIR || VersionFile::from_name(name).is_some() {
-                    return Err(VaultError::NotPermitted(format!("{name} is made by certfs")));
+                    return Err(VaultError::NotPermitted(format!(
+                        "{name} is made by certfs"
+                    )));
                 }
                 Ok(())
             }
             Node::Root => Err(VaultError::NotPermitted(
                 "only vault directories can be made at the mount root (mkdir NAME)".into(),
             )),
-            _ => Err(VaultError::NotPermitted("this directory is read-only".into())),
+            _ => Err(VaultError::NotPermitted(
+                "this directory is read-only".into(),
+            )),
         }
     }
 
@@ -424,7 +475,9 @@ impl VaultService {
             )))
         } else {
             match node {
-                Node::CertificateFile(v, c, CertificateFile::Policy) => self.write_policy(v, c, data),
+                Node::CertificateFile(v, c, CertificateFile::Policy) => {
+                    self.write_policy(v, c, data)
+                }
                 Node::CertificateFile(v, c, CertificateFile::Tags) => self.write_tags(v, c, data),
                 _ => Err(VaultError::NotPermitted("this file is read-only".into())),
             }
@@ -435,7 +488,9 @@ impl VaultService {
 
     /// Leaves `<name>.error` for a refusal, or removes a stale one after success.
     fn report<T>(&self, node: &Node, result: &Result<T, VaultError>) {
-        let Some((dir, name)) = self.location(node) else { return };
+        let Some((dir, name)) = self.location(node) else {
+            return;
+        };
         let error_name = side::error_name(&name);
         let mut side = self.side.write();
         match result {
@@ -444,7 +499,12 @@ impl VaultService {
             }
             Err(e) => {
                 log::warn!("{name}: {e}");
-                side.put(&dir, &error_name, Arc::from(e.to_error_json().into_bytes()), now());
+                side.put(
+                    &dir,
+                    &error_name,
+                    Arc::from(e.to_error_json().into_bytes()),
+                    now(),
+                );
             }
         }
     }
@@ -452,13 +512,21 @@ impl VaultService {
     /// The directory and name of a file node.
     fn location(&self, node: &Node) -> Option<(Node, String)> {
         match node {
-            Node::CertificateFile(v, c, f) => Some((Node::Certificate(v.clone(), c.clone()), f.file_name().into())),
+            Node::CertificateFile(v, c, f) => Some((
+                Node::Certificate(v.clone(), c.clone()),
+                f.file_name().into(),
+            )),
             Node::Side(dir, name) => Some(((**dir).clone(), name.clone())),
             _ => None,
         }
     }
 
-    fn write_policy(&self, v: &VaultName, c: &CertificateName, data: &[u8]) -> Result<Changes, VaultError> {
+    fn write_policy(
+        &self,
+        v: &VaultName,
+        c: &CertificateName,
+        data: &[u8],
+    ) -> Result<Changes, VaultError> {
         let policy = Policy::parse(data).map_err(|e| VaultError::BadParameter(e.message))?;
         let issuer = issuer_for(&policy)?;
         // Which key: a renewal with reuse_key keeps the current one.
@@ -472,8 +540,16 @@ impl VaultService {
                 .get(c)
                 .filter(|_| policy.key.reuse_key)
                 .and_then(|cs| cs.current())
-                .filter(|cur| cur.key.as_ref().is_some_and(|k| k.spec() == policy.key.spec))
-                .and_then(|cur| cur.key.as_ref().map(|k| PrivateKey::from_pkcs8_der(k.pkcs8_der())))
+                .filter(|cur| {
+                    cur.key
+                        .as_ref()
+                        .is_some_and(|k| k.spec() == policy.key.spec)
+                })
+                .and_then(|cur| {
+                    cur.key
+                        .as_ref()
+                        .map(|k| PrivateKey::from_pkcs8_der(k.pkcs8_der()))
+                })
                 .transpose()?
         };
         let key = match reuse {
@@ -482,7 +558,11 @@ impl VaultService {
         };
         let spec = policy.certificate_spec();
         let issued = issuer
-            .issue(&IssueRequest { certificate_name: c.as_str(), spec: &spec, key: &key })
+            .issue(&IssueRequest {
+                certificate_name: c.as_str(),
+                spec: &spec,
+                key: &key,
+            })
             .map_err(|e| match e {
                 IssuerError::Pki(p) => VaultError::from(p),
                 IssuerError::Rejected(m) => VaultError::BadParameter(m),
@@ -508,7 +588,11 @@ impl VaultService {
                     cs.name.clone(),
                 ),
                 None => {
-                    let name = vs.drafts.get(c).cloned().ok_or_else(|| not_found(c.as_str()))?;
+                    let name = vs
+                        .drafts
+                        .get(c)
+                        .cloned()
+                        .ok_or_else(|| not_found(c.as_str()))?;
                     let record = CertificateRecord {
                         vault: vs.name.to_string(),
                         name: name.to_string(),
@@ -534,7 +618,17 @@ impl VaultService {
             key: Some(KeyBytes(zeroize::Zeroizing::new(key.pkcs8_der().to_vec()))),
         };
         store.put_certificate(&record, Some(&version_record))?;
-        let version = Version::new(id, t, t, true, issued.leaf, issued.chain, Some(key), info, name.to_string());
+        let version = Version::new(
+            id,
+            t,
+            t,
+            true,
+            issued.leaf,
+            issued.chain,
+            Some(key),
+            info,
+            name.to_string(),
+        );
         {
             let mut st = self.state.write();
             let vs = st.vaults.get_mut(v).ok_or_else(|| not_found(v.as_str()))?;
@@ -552,7 +646,11 @@ impl VaultService {
             cs.versions.push(Arc::new(version));
         }
         drop(store);
-        log::info!("{v}/{name}: new version {} issued by {}", version_record.id, issuer.name());
+        log::info!(
+            "{v}/{name}: new version {} issued by {}",
+            version_record.id,
+            issuer.name()
+        );
         Ok(Changes {
             dirs: vec![
                 Node::Vault(v.clone()),
@@ -562,7 +660,12 @@ impl VaultService {
         })
     }
 
-    fn write_tags(&self, v: &VaultName, c: &CertificateName, data: &[u8]) -> Result<Changes, VaultError> {
+    fn write_tags(
+        &self,
+        v: &VaultName,
+        c: &CertificateName,
+        data: &[u8],
+    ) -> Result<Changes, VaultError> {
         let tags = tags::parse(data)?;
         let json = tags::to_json(&tags);
         let mut store = self.store.lock();
@@ -570,7 +673,10 @@ impl VaultService {
         let record = {
             let st = self.state.read();
             let vs = vault(&st, v)?;
-            let cs = vs.certificates.get(c).ok_or_else(|| not_found(c.as_str()))?;
+            let cs = vs
+                .certificates
+                .get(c)
+                .ok_or_else(|| not_found(c.as_str()))?;
             CertificateRecord {
                 vault: vs.name.to_string(),
                 name: cs.name.to_string(),
@@ -590,7 +696,9 @@ impl VaultService {
         cs.tags = tags;
         cs.tags_json = Arc::from(json.into_bytes());
         cs.updated = t;
-        Ok(Changes { dirs: vec![Node::Certificate(v.clone(), c.clone())] })
+        Ok(Changes {
+            dirs: vec![Node::Certificate(v.clone(), c.clone())],
+        })
     }
 
     /// Empties the side file `node` (`truncate` without an open handle).
@@ -616,9 +724,12 @@ impl VaultService {
         if let Err(e) = &result {
             log::warn!("mkdir {name}: {e}");
             if matches!(dir, Node::Vault(_)) && matches!(e, VaultError::BadParameter(_)) {
-                self.side
-                    .write()
-                    .put(dir, &side::error_name(name), Arc::from(e.to_error_json().into_bytes()), now());
+                self.side.write().put(
+                    dir,
+                    &side::error_name(name),
+                    Arc::from(e.to_error_json().into_bytes()),
+                    now(),
+                );
             }
         }
         result
@@ -634,25 +745,47 @@ impl VaultService {
                 let t = now();
                 let mut store = self.store.lock();
                 if let Some(existing) = self.state.read().vaults.get(&name) {
-                    return Err(VaultError::AlreadyExists(format!("A vault named {} exists", existing.name)));
+                    return Err(VaultError::AlreadyExists(format!(
+                        "A vault named {} exists",
+                        existing.name
+                    )));
                 }
-                store.create_vault(&VaultRecord { name: name.to_string(), created: t })?;
+                store.create_vault(&VaultRecord {
+                    name: name.to_string(),
+                    created: t,
+                })?;
                 self.state.write().vaults.insert(
                     name.clone(),
-                    VaultState { name: name.clone(), created: t, certificates: BTreeMap::new(), drafts: Default::default() },
+                    VaultState {
+                        name: name.clone(),
+                        created: t,
+                        certificates: BTreeMap::new(),
+                        drafts: Default::default(),
+                    },
                 );
                 log::info!("vault {name} created");
                 Ok((Node::Vault(name), dir_attr(t)))
             }
             Node::Vault(v) => {
-                let cert = CertificateName::parse(name).map_err(|e| VaultError::BadParameter(e.0))?;
+                let cert =
+                    CertificateName::parse(name).map_err(|e| VaultError::BadParameter(e.0))?;
                 let mut st = self.state.write();
                 let vs = st.vaults.get_mut(v).ok_or_else(|| not_found(v.as_str()))?;
-                if let Some(existing) = vs.certificates.keys().chain(vs.drafts.iter()).find(|n| **n == cert) {
-                    return Err(VaultError::AlreadyExists(format!("A certificate named {existing} exists")));
+                if let Some(existing) = vs
+                    .certificates
+                    .keys()
+                    .chain(vs.drafts.iter())
+                    .find(|n| **n == cert)
+                {
+                    return Err(VaultError::AlreadyExists(format!(
+                        "A certificate named {existing} exists"
+                    )));
                 }
                 vs.drafts.insert(cert.clone());
-                Ok((Node::Certificate(vs.name.clone(), cert), dir_attr(vs.created)))
+                Ok((
+                    Node::Certificate(vs.name.clone(), cert),
+                    dir_attr(vs.created),
+                ))
             }
             _ => Err(VaultError::NotPermitted(
                 "directories are made at the root (vaults) and in vaults (certificates)".into(),
@@ -664,7 +797,9 @@ impl VaultService {
     pub fn rmdir(&self, dir: &Node, name: &str) -> Result<(), VaultError> {
         let node = self.child(dir, name)?;
         if self.side.read().has_any(&node) {
-            return Err(VaultError::NotEmpty(format!("{name} holds files; remove them first")));
+            return Err(VaultError::NotEmpty(format!(
+                "{name} holds files; remove them first"
+            )));
         }
         match &node {
             Node::Vault(v) => {
@@ -673,7 +808,9 @@ impl VaultService {
                     let st = self.state.read();
                     let vs = vault(&st, v)?;
                     if !vs.certificates.is_empty() || !vs.drafts.is_empty() {
-                        return Err(VaultError::NotEmpty(format!("Vault {v} still holds certificates")));
+                        return Err(VaultError::NotEmpty(format!(
+                            "Vault {v} still holds certificates"
+                        )));
                     }
                 }
                 store.delete_vault(v.as_str())?;
@@ -692,8 +829,12 @@ impl VaultService {
                 vs.drafts.remove(c);
                 Ok(())
             }
-            Node::Side(..) => Err(VaultError::NotDirectory(format!("{name} is not a directory"))),
-            _ => Err(VaultError::NotPermitted(format!("{name} is made by certfs"))),
+            Node::Side(..) => Err(VaultError::NotDirectory(format!(
+                "{name} is not a directory"
+            ))),
+            _ => Err(VaultError::NotPermitted(format!(
+                "{name} is made by certfs"
+            ))),
         }
     }
 
@@ -706,7 +847,9 @@ impl VaultService {
                 Ok(())
             }
             n if n.is_dir() => Err(VaultError::IsDirectory(format!("{name} is a directory"))),
-            _ => Err(VaultError::NotPermitted(format!("{name} is made by certfs and cannot be removed"))),
+            _ => Err(VaultError::NotPermitted(format!(
+                "{name} is made by certfs and cannot be removed"
+            ))),
         }
     }
 
@@ -738,7 +881,9 @@ impl VaultService {
             (Node::Side(..), Some(Node::Side(..)) | None) => {
                 if to.is_none() {
                     self.check_side_dir(new_dir, new_name)?;
-                    if matches!(new_dir, Node::Certificate(..)) && CertificateFile::from_name(new_name).is_some() {
+                    if matches!(new_dir, Node::Certificate(..))
+                        && CertificateFile::from_name(new_name).is_some()
+                    {
                         // Renaming onto a draft's policy.json.
                         let target = self.create(new_dir, new_name)?.0;
                         let data = self.read(&from)?;
@@ -761,7 +906,9 @@ impl VaultService {
             (n, _) if n.is_dir() => Err(VaultError::NotPermitted(
                 "vaults and certificates cannot be renamed (Key Vault names are fixed)".into(),
             )),
-            _ => Err(VaultError::NotPermitted(format!("{name} cannot be renamed to {new_name}"))),
+            _ => Err(VaultError::NotPermitted(format!(
+                "{name} cannot be renamed to {new_name}"
+            ))),
         }
     }
 }
@@ -795,7 +942,11 @@ fn vault<'a>(st: &'a State, v: &VaultName) -> Result<&'a VaultState, VaultError>
     st.vaults.get(v).ok_or_else(|| not_found(v.as_str()))
 }
 
-fn certificate<'a>(st: &'a State, v: &VaultName, c: &CertificateName) -> Result<&'a CertificateState, VaultError> {
+fn certificate<'a>(
+    st: &'a State,
+    v: &VaultName,
+    c: &CertificateName,
+) -> Result<&'a CertificateState, VaultError> {
     vault(st, v)?
         .certificates
         .get(c)
@@ -831,16 +982,23 @@ fn certificate_from_record(c: &CertificateRecord) -> Result<CertificateState, Va
 }
 
 /// A completed version from its record; pending versions (no certificate yet) are not shown.
-fn version_from_record(v: &VersionRecord, friendly_name: &str) -> Result<Option<Version>, VaultError> {
-    let Some(leaf) = v.certificate_der.clone() else { return Ok(None) };
-    let id = VersionId::parse(&v.id).map_err(|e| VaultError::Internal(format!("stored version id: {e}")))?;
+fn version_from_record(
+    v: &VersionRecord,
+    friendly_name: &str,
+) -> Result<Option<Version>, VaultError> {
+    let Some(leaf) = v.certificate_der.clone() else {
+        return Ok(None);
+    };
+    let id = VersionId::parse(&v.id)
+        .map_err(|e| VaultError::Internal(format!("stored version id: {e}")))?;
     let key = v
         .key
         .as_ref()
         .map(|k| PrivateKey::from_pkcs8_der(&k.0))
         .transpose()
         .map_err(|e| VaultError::Internal(format!("stored key of version {id}: {e}")))?;
-    let info = x509::inspect(&leaf).map_err(|e| VaultError::Internal(format!("stored certificate {id}: {e}")))?;
+    let info = x509::inspect(&leaf)
+        .map_err(|e| VaultError::Internal(format!("stored certificate {id}: {e}")))?;
     Ok(Some(Version::new(
         id,
         v.created,

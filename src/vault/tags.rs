@@ -16,7 +16,9 @@ pub fn parse(bytes: &[u8]) -> Result<BTreeMap<String, String>, VaultError> {
     let bad = |m: String| VaultError::BadParameter(m);
     let text = std::str::from_utf8(bytes).map_err(|_| bad("tags.json is not UTF-8 text".into()))?;
     if text.trim().is_empty() {
-        return Err(bad("tags.json is empty: write a JSON object such as {\"env\": \"prod\"}".into()));
+        return Err(bad(
+            "tags.json is empty: write a JSON object such as {\"env\": \"prod\"}".into(),
+        ));
     }
     let value: serde_json::Value =
         serde_json::from_str(text).map_err(|e| bad(format!("tags.json is not valid JSON: {e}")))?;
@@ -78,12 +80,26 @@ mod tests {
             (0..15).map(|i| (format!("t{i}"), "v".into())).collect();
         assert!(parse(serde_json::Value::Object(fifteen).to_string().as_bytes()).is_ok());
         let long = format!(r#"{{"a":"{}"}}"#, "x".repeat(257));
-        assert!(parse(long.as_bytes()).unwrap_err().message().contains("longer than 256"));
+        assert!(
+            parse(long.as_bytes())
+                .unwrap_err()
+                .message()
+                .contains("longer than 256")
+        );
     }
 
     #[test]
     fn refuses_garbage() {
-        for bad in [&b""[..], b"   ", b"[]", b"{\"a\":1}", b"{\"a\":", b"\xff\xfe", b"null", b"{\"\":\"x\"}"] {
+        for bad in [
+            &b""[..],
+            b"   ",
+            b"[]",
+            b"{\"a\":1}",
+            b"{\"a\":",
+            b"\xff\xfe",
+            b"null",
+            b"{\"\":\"x\"}",
+        ] {
             let err = parse(bad).unwrap_err();
             assert!(matches!(err, VaultError::BadParameter(_)), "{bad:?}");
         }

@@ -26,7 +26,10 @@ pub fn certfs_bin() -> &'static str {
 fn is_mounted(mnt: &Path) -> bool {
     let target = mnt.to_string_lossy().to_string();
     fs::read_to_string("/proc/self/mountinfo")
-        .map(|m| m.lines().any(|l| l.split(' ').nth(4) == Some(target.as_str()) && l.contains("fuse.certfs")))
+        .map(|m| {
+            m.lines()
+                .any(|l| l.split(' ').nth(4) == Some(target.as_str()) && l.contains(" - fuse"))
+        })
         .unwrap_or(false)
 }
 
@@ -47,14 +50,26 @@ impl Mount {
     fn start_in(root: tempfile::TempDir, data: PathBuf) -> Mount {
         let mnt = root.path().join("mnt");
         fs::create_dir_all(&mnt).expect("mkdir mnt");
-        let log = root.path().join(format!("certfs-{}.log", std::process::id()));
-        let mut m = Mount { root, mnt, data, log, child: None };
+        let log = root
+            .path()
+            .join(format!("certfs-{}.log", std::process::id()));
+        let mut m = Mount {
+            root,
+            mnt,
+            data,
+            log,
+            child: None,
+        };
         m.spawn();
         m
     }
 
     fn spawn(&mut self) {
-        let log = fs::OpenOptions::new().create(true).append(true).open(&self.log).expect("log file");
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("log file");
         let child = Command::new(certfs_bin())
             .arg("mount")
             .arg(&self.mnt)
@@ -69,10 +84,21 @@ impl Mount {
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(20);
         while !is_mounted(&self.mnt) {
-            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
-                panic!("certfs exited with {status} before mounting:\n{}", self.logs());
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                panic!(
+                    "certfs exited with {status} before mounting:\n{}",
+                    self.logs()
+                );
             }
-            assert!(Instant::now() < deadline, "certfs did not mount in time:\n{}", self.logs());
+            assert!(
+                Instant::now() < deadline,
+                "certfs did not mount in time:\n{}",
+                self.logs()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -169,9 +195,17 @@ fn wait_timeout(child: &mut Child, limit: Duration) -> Option<std::process::Exit
 
 /// Unmounts a (possibly dead) FUSE mount.
 pub fn lazy_unmount(mnt: &Path) {
-    let _ = Command::new("fusermount3").arg("-uz").arg(mnt).stderr(Stdio::null()).status();
+    let _ = Command::new("fusermount3")
+        .arg("-uz")
+        .arg(mnt)
+        .stderr(Stdio::null())
+        .status();
     if is_mounted(mnt) {
-        let _ = Command::new("umount").arg("-l").arg(mnt).stderr(Stdio::null()).status();
+        let _ = Command::new("umount")
+            .arg("-l")
+            .arg(mnt)
+            .stderr(Stdio::null())
+            .status();
     }
 }
 
