@@ -5,8 +5,11 @@
 //! file holds and what each write does, and reports refusals as
 //! [`VaultError`]s in Key Vault's words.
 
+mod actions;
+mod certificate;
 pub mod error;
 mod export;
+mod load;
 mod model;
 pub mod name;
 pub mod node;

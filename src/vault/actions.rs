@@ -1,0 +1,342 @@
+//! File actions of the vault service: create, write on close, truncate, mkdir, rmdir, unlink and rename.
+//!
+//! Every refused action changes nothing and leaves its reason in
+//! `<name>.error` beside the file (see [`super::side`]).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use super::error::VaultError;
+use super::model::VaultState;
+use super::name::{CertificateName, VaultName};
+use super::node::{Attr, CertificateFile, Node, VersionFile};
+use super::service::{
+    Changes, MAX_WRITE_SIZE, VERSIONS_DIR, VaultService, dir_attr, not_found, now, vault,
+};
+use super::side;
+use crate::store::VaultRecord;
+
+impl VaultService {
+    /// Checks that `node` may be opened for writing.
+    pub fn check_writable(&self, node: &Node) -> Result<(), VaultError> {
+        match node {
+            Node::Side(..) | Node::CertificateFile(..) => self.getattr(node).map(|_| ()),
+            Node::VersionFile { file, .. } => Err(VaultError::NotPermitted(format!(
+                "{} is read-only: it is made from the certificate's version",
+                file.file_name()
+            ))),
+            _ => Err(VaultError::IsDirectory("is a directory".into())),
+        }
+    }
+
+    /// Creates the new file `name` in `dir` for writing (`O_CREAT`).
+    pub fn create(&self, dir: &Node, name: &str) -> Result<(Node, Attr), VaultError> {
+        if let Ok(node) = self.child(dir, name) {
+            self.check_writable(&node)?;
+            let attr = self.getattr(&node)?;
+            return Ok((node, attr));
+        }
+        let node = match dir {
+            Node::Certificate(v, c) if name == CertificateFile::Policy.file_name() => {
+                Node::CertificateFile(v.clone(), c.clone(), CertificateFile::Policy)
+            }
+            _ => {
+                self.check_side_dir(dir, name)?;
+                self.side.write().put(dir, name, Arc::from(&b""[..]), now());
+                Node::Side(Box::new(dir.clone()), name.to_owned())
+            }
+        };
+        let attr = self.getattr(&node)?;
+        Ok((node, attr))
+    }
+
+    /// Whether `dir` may hold the side file `name`.
+    fn check_side_dir(&self, dir: &Node, name: &str) -> Result<(), VaultError> {
+        match dir {
+            Node::Vault(_) | Node::Certificate(..) => {
+                self.getattr(dir)?;
+                if name == VERSIONS_DIR || VersionFile::from_name(name).is_some() {
+                    return Err(VaultError::NotPermitted(format!(
+                        "{name} is made by certfs"
+                    )));
+                }
+                Ok(())
+            }
+            Node::Root => Err(VaultError::NotPermitted(
+                "only vault directories can be made at the mount root (mkdir NAME)".into(),
+            )),
+            _ => Err(VaultError::NotPermitted(
+                "this directory is read-only".into(),
+            )),
+        }
+    }
+
+    /// The close-time action: `data` was written to `node`. On refusal the
+    /// reason is also left in `<name>.error` beside the file.
+    pub fn write(&self, node: &Node, data: &[u8]) -> Result<Changes, VaultError> {
+        if let Node::Side(dir, name) = node {
+            self.side.write().put(dir, name, Arc::from(data), now());
+            return Ok(Changes::default());
+        }
+        let result = if data.len() > MAX_WRITE_SIZE {
+            Err(VaultError::TooLarge(format!(
+                "The file is {} bytes; certfs accepts at most {MAX_WRITE_SIZE} bytes",
+                data.len()
+            )))
+        } else {
+            match node {
+                Node::CertificateFile(v, c, CertificateFile::Policy) => {
+                    self.write_policy(v, c, data)
+                }
+                Node::CertificateFile(v, c, CertificateFile::Tags) => self.write_tags(v, c, data),
+                _ => Err(VaultError::NotPermitted("this file is read-only".into())),
+            }
+        };
+        self.report(node, &result);
+        result
+    }
+
+    /// Leaves `<name>.error` for a refusal, or removes a stale one after success.
+    fn report<T>(&self, node: &Node, result: &Result<T, VaultError>) {
+        let Some((dir, name)) = self.location(node) else {
+            return;
+        };
+        let error_name = side::error_name(&name);
+        let mut side = self.side.write();
+        match result {
+            Ok(_) => {
+                side.remove(&dir, &error_name);
+            }
+            Err(e) => {
+                log::warn!("{name}: {e}");
+                side.put(
+                    &dir,
+                    &error_name,
+                    Arc::from(e.to_error_json().into_bytes()),
+                    now(),
+                );
+            }
+        }
+    }
+
+    /// The directory and name of a file node.
+    fn location(&self, node: &Node) -> Option<(Node, String)> {
+        match node {
+            Node::CertificateFile(v, c, f) => Some((
+                Node::Certificate(v.clone(), c.clone()),
+                f.file_name().into(),
+            )),
+            Node::Side(dir, name) => Some(((**dir).clone(), name.clone())),
+            _ => None,
+        }
+    }
+
+    /// Empties the side file `node` (`truncate` without an open handle).
+    pub fn truncate(&self, node: &Node) -> Result<(), VaultError> {
+        match node {
+            Node::Side(dir, name) => {
+                let mut side = self.side.write();
+                side.get(dir, name).ok_or_else(|| not_found(name))?;
+                side.put(dir, name, Arc::from(&b""[..]), now());
+                Ok(())
+            }
+            // Truncating a real file only takes effect with the write that follows.
+            Node::CertificateFile(..) => self.getattr(node).map(|_| ()),
+            _ => self.check_writable(node),
+        }
+    }
+
+    /// `mkdir`: a vault at the root, a draft certificate in a vault.
+    pub fn mkdir(&self, dir: &Node, name: &str) -> Result<(Node, Attr), VaultError> {
+        let result = self.mkdir_inner(dir, name);
+        if let Err(e) = &result {
+            log::warn!("mkdir {name}: {e}");
+            if matches!(dir, Node::Vault(_)) && matches!(e, VaultError::BadParameter(_)) {
+                self.side.write().put(
+                    dir,
+                    &side::error_name(name),
+                    Arc::from(e.to_error_json().into_bytes()),
+                    now(),
+                );
+            }
+        }
+        result
+    }
+
+    fn mkdir_inner(&self, dir: &Node, name: &str) -> Result<(Node, Attr), VaultError> {
+        if self.side.read().get(dir, name).is_some() {
+            return Err(VaultError::AlreadyExists(format!("{name} exists")));
+        }
+        match dir {
+            Node::Root => {
+                let name = VaultName::parse(name).map_err(|e| VaultError::BadParameter(e.0))?;
+                let t = now();
+                let mut store = self.store.lock();
+                if let Some(existing) = self.state.read().vaults.get(&name) {
+                    return Err(VaultError::AlreadyExists(format!(
+                        "A vault named {} exists",
+                        existing.name
+                    )));
+                }
+                store.create_vault(&VaultRecord {
+                    name: name.to_string(),
+                    created: t,
+                })?;
+                self.state.write().vaults.insert(
+                    name.clone(),
+                    VaultState {
+                        name: name.clone(),
+                        created: t,
+                        certificates: BTreeMap::new(),
+                        drafts: Default::default(),
+                    },
+                );
+                log::info!("vault {name} created");
+                Ok((Node::Vault(name), dir_attr(t)))
+            }
+            Node::Vault(v) => {
+                let cert =
+                    CertificateName::parse(name).map_err(|e| VaultError::BadParameter(e.0))?;
+                let mut st = self.state.write();
+                let vs = st.vaults.get_mut(v).ok_or_else(|| not_found(v.as_str()))?;
+                if let Some(existing) = vs
+                    .certificates
+                    .keys()
+                    .chain(vs.drafts.iter())
+                    .find(|n| **n == cert)
+                {
+                    return Err(VaultError::AlreadyExists(format!(
+                        "A certificate named {existing} exists"
+                    )));
+                }
+                vs.drafts.insert(cert.clone());
+                Ok((
+                    Node::Certificate(vs.name.clone(), cert),
+                    dir_attr(vs.created),
+                ))
+            }
+            _ => Err(VaultError::NotPermitted(
+                "directories are made at the root (vaults) and in vaults (certificates)".into(),
+            )),
+        }
+    }
+
+    /// `rmdir`: an empty vault, or a draft certificate.
+    pub fn rmdir(&self, dir: &Node, name: &str) -> Result<(), VaultError> {
+        let node = self.child(dir, name)?;
+        if self.side.read().has_any(&node) {
+            return Err(VaultError::NotEmpty(format!(
+                "{name} holds files; remove them first"
+            )));
+        }
+        match &node {
+            Node::Vault(v) => {
+                let mut store = self.store.lock();
+                {
+                    let st = self.state.read();
+                    let vs = vault(&st, v)?;
+                    if !vs.certificates.is_empty() || !vs.drafts.is_empty() {
+                        return Err(VaultError::NotEmpty(format!(
+                            "Vault {v} still holds certificates"
+                        )));
+                    }
+                }
+                store.delete_vault(v.as_str())?;
+                self.state.write().vaults.remove(v);
+                log::info!("vault {v} removed");
+                Ok(())
+            }
+            Node::Certificate(v, c) => {
+                let mut st = self.state.write();
+                let vs = st.vaults.get_mut(v).ok_or_else(|| not_found(v.as_str()))?;
+                if vs.certificates.contains_key(c) {
+                    return Err(VaultError::NotEmpty(format!(
+                        "Certificate {c} has versions; certificates are not deleted with rmdir"
+                    )));
+                }
+                vs.drafts.remove(c);
+                Ok(())
+            }
+            Node::Side(..) => Err(VaultError::NotDirectory(format!(
+                "{name} is not a directory"
+            ))),
+            _ => Err(VaultError::NotPermitted(format!(
+                "{name} is made by certfs"
+            ))),
+        }
+    }
+
+    /// `unlink`: side files and error reports only.
+    pub fn unlink(&self, dir: &Node, name: &str) -> Result<(), VaultError> {
+        let node = self.child(dir, name)?;
+        match node {
+            Node::Side(dir, name) => {
+                self.side.write().remove(&dir, &name);
+                Ok(())
+            }
+            n if n.is_dir() => Err(VaultError::IsDirectory(format!("{name} is a directory"))),
+            _ => Err(VaultError::NotPermitted(format!(
+                "{name} is made by certfs and cannot be removed"
+            ))),
+        }
+    }
+
+    /// `rename`. A side file renamed onto `policy.json` or `tags.json` is
+    /// written to it (how `sed -i`, rsync and some editors save); a real
+    /// file renamed to a side name is copied there (how vim makes its
+    /// backup) and stays in place; side files move freely within and
+    /// between writable directories.
+    pub fn rename(
+        &self,
+        dir: &Node,
+        name: &str,
+        new_dir: &Node,
+        new_name: &str,
+        no_replace: bool,
+    ) -> Result<Changes, VaultError> {
+        let from = self.child(dir, name)?;
+        let to = self.child(new_dir, new_name).ok();
+        if no_replace && to.is_some() {
+            return Err(VaultError::AlreadyExists(format!("{new_name} exists")));
+        }
+        match (&from, &to) {
+            (Node::Side(..), Some(target @ Node::CertificateFile(..))) => {
+                let data = self.read(&from)?;
+                let changes = self.write(target, &data)?;
+                self.side.write().remove(dir, name);
+                Ok(changes)
+            }
+            (Node::Side(..), Some(Node::Side(..)) | None) => {
+                if to.is_none() {
+                    self.check_side_dir(new_dir, new_name)?;
+                    if matches!(new_dir, Node::Certificate(..))
+                        && CertificateFile::from_name(new_name).is_some()
+                    {
+                        // Renaming onto a draft's policy.json.
+                        let target = self.create(new_dir, new_name)?.0;
+                        let data = self.read(&from)?;
+                        let changes = self.write(&target, &data)?;
+                        self.side.write().remove(dir, name);
+                        return Ok(changes);
+                    }
+                }
+                let mut side = self.side.write();
+                let file = side.remove(dir, name).ok_or_else(|| not_found(name))?;
+                side.put(new_dir, new_name, file.data, file.mtime);
+                Ok(Changes::default())
+            }
+            (Node::CertificateFile(..), None | Some(Node::Side(..))) => {
+                self.check_side_dir(new_dir, new_name)?;
+                let data = self.read(&from)?;
+                self.side.write().put(new_dir, new_name, data, now());
+                Ok(Changes::default())
+            }
+            (n, _) if n.is_dir() => Err(VaultError::NotPermitted(
+                "vaults and certificates cannot be renamed (Key Vault names are fixed)".into(),
+            )),
+            _ => Err(VaultError::NotPermitted(format!(
+                "{name} cannot be renamed to {new_name}"
+            ))),
+        }
+    }
+}

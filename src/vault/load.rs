@@ -1,0 +1,63 @@
+//! Turning the store's records into the in-memory model, at mount.
+
+use std::sync::Arc;
+
+use super::error::VaultError;
+use super::model::{CertificateState, Version};
+use super::name::{CertificateName, VersionId};
+use super::policy::Policy;
+use super::tags;
+use crate::pki::key::PrivateKey;
+use crate::pki::x509;
+use crate::store::{CertificateRecord, VersionRecord};
+
+pub(super) fn certificate_from_record(
+    c: &CertificateRecord,
+) -> Result<CertificateState, VaultError> {
+    let name = CertificateName::parse(&c.name)
+        .map_err(|e| VaultError::Internal(format!("stored certificate name: {e}")))?;
+    let policy = Policy::parse(c.policy.as_bytes())
+        .map_err(|e| VaultError::Internal(format!("stored policy of {}: {}", c.name, e.message)))?;
+    let tags = tags::parse(c.tags.as_bytes())?;
+    Ok(CertificateState {
+        name,
+        policy_json: Arc::from(policy.to_json().into_bytes()),
+        policy: Arc::new(policy),
+        tags_json: Arc::from(tags::to_json(&tags).into_bytes()),
+        tags,
+        created: c.created,
+        updated: c.updated,
+        versions: Vec::new(),
+    })
+}
+
+/// A completed version from its record; pending versions (no certificate yet) are not shown.
+pub(super) fn version_from_record(
+    v: &VersionRecord,
+    friendly_name: &str,
+) -> Result<Option<Version>, VaultError> {
+    let Some(leaf) = v.certificate_der.clone() else {
+        return Ok(None);
+    };
+    let id = VersionId::parse(&v.id)
+        .map_err(|e| VaultError::Internal(format!("stored version id: {e}")))?;
+    let key = v
+        .key
+        .as_ref()
+        .map(|k| PrivateKey::from_pkcs8_der(&k.0))
+        .transpose()
+        .map_err(|e| VaultError::Internal(format!("stored key of version {id}: {e}")))?;
+    let info = x509::inspect(&leaf)
+        .map_err(|e| VaultError::Internal(format!("stored certificate {id}: {e}")))?;
+    Ok(Some(Version::new(
+        id,
+        v.created,
+        v.updated,
+        v.enabled,
+        leaf,
+        v.chain_der.clone(),
+        key,
+        info,
+        friendly_name.to_owned(),
+    )))
+}
