@@ -10,7 +10,7 @@ use super::der;
 use super::dn::DistinguishedName;
 use super::key::PrivateKey;
 
-pub use super::x509_read::{certificate_spec, inspect, order_chain};
+pub use super::x509_read::{certificate_spec, inspect, leaf_and_chain, order_chain};
 
 /// OID of Microsoft's user principal name otherName (`1.3.6.1.4.1.311.20.2.3`).
 pub const UPN_OID: &[u64] = &[1, 3, 6, 1, 4, 1, 311, 20, 2, 3];

@@ -162,6 +162,24 @@ fn upn_value(value: &[u8]) -> Option<String> {
 /// certificates in their original order. Duplicates are dropped. Refuses
 /// garbage, and a set with no certificate for the key.
 pub fn order_chain(key_spki: &[u8], certs: &[Vec<u8>]) -> Result<Vec<Vec<u8>>, PkiError> {
+    let (unique, order, _) = chain_order(key_spki, certs)?;
+    Ok(order.into_iter().map(|i| unique[i].clone()).collect())
+}
+
+/// The leaf for the key whose SubjectPublicKeyInfo is `key_spki`, and its
+/// chain: each issuer in turn, as far as `certs` reach, without the
+/// certificates that do not belong to it. Refuses garbage, and a set with
+/// no certificate for the key.
+pub fn leaf_and_chain(key_spki: &[u8], certs: &[Vec<u8>]) -> Result<(Vec<u8>, Vec<Vec<u8>>), PkiError> {
+    let (unique, order, chain_len) = chain_order(key_spki, certs)?;
+    let mut chain = order[..chain_len].iter().map(|&i| unique[i].clone());
+    let leaf = chain.next().ok_or_else(|| PkiError::Malformed("no certificate".into()))?;
+    Ok((leaf, chain.collect()))
+}
+
+/// The unique certificates, their order (leaf, issuers, then the rest),
+/// and how many of that order form the chain.
+fn chain_order<'a>(key_spki: &[u8], certs: &'a [Vec<u8>]) -> Result<(Vec<&'a Vec<u8>>, Vec<usize>, usize), PkiError> {
     let mut unique: Vec<&Vec<u8>> = Vec::new();
     for cert in certs {
         if !unique.contains(&cert) {
@@ -196,10 +214,11 @@ pub fn order_chain(key_spki: &[u8], certs: &[Vec<u8>]) -> Result<Vec<Vec<u8>>, P
             None => break,
         }
     }
+    let chain_len = order.len();
     order.extend(
         (0..parsed.len())
             .filter(|i| !order.contains(i))
             .collect::<Vec<_>>(),
     );
-    Ok(order.into_iter().map(|i| unique[i].clone()).collect())
+    Ok((unique, order, chain_len))
 }

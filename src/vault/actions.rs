@@ -16,6 +16,14 @@ use super::service::{
 use super::side;
 use crate::store::VaultRecord;
 
+/// What a file dropped into a drop-box does.
+enum DropAction<'a> {
+    /// A signed certificate for the pending version.
+    Merge(&'a VaultName, &'a CertificateName),
+    /// A PFX or PEM to import, by its file name.
+    Import(&'a VaultName, &'a str),
+}
+
 impl VaultService {
     /// Checks that `node` may be opened for writing.
     pub fn check_writable(&self, node: &Node) -> Result<(), VaultError> {
@@ -53,9 +61,12 @@ impl VaultService {
     /// Whether `dir` may hold the side file `name`.
     fn check_side_dir(&self, dir: &Node, name: &str) -> Result<(), VaultError> {
         match dir {
+            Node::Import(_) | Node::Merge(..) => self.getattr(dir).map(|_| ()),
             Node::Vault(_) | Node::Certificate(..) => {
                 self.getattr(dir)?;
-                if name == VERSIONS_DIR || VersionFile::from_name(name).is_some() {
+                let reserved = [VERSIONS_DIR, MERGE_DIR, IMPORT_DIR].contains(&name)
+                    || CertificateFile::from_name(name).is_some();
+                if reserved || VersionFile::from_name(name).is_some() {
                     return Err(VaultError::NotPermitted(format!(
                         "{name} is made by certfs"
                     )));
@@ -74,24 +85,50 @@ impl VaultService {
     /// The close-time action: `data` was written to `node`. On refusal the
     /// reason is also left in `<name>.error` beside the file.
     pub fn write(&self, node: &Node, data: &[u8]) -> Result<Changes, VaultError> {
-        if let Node::Side(dir, name) = node {
-            self.side.write().put(dir, name, Arc::from(data), now());
-            return Ok(Changes::default());
-        }
+        let drop_box = match node {
+            Node::Side(dir, name) => match &**dir {
+                Node::Merge(v, c) if !side::is_scratch(name) => Some(DropAction::Merge(v, c)),
+                Node::Import(v) if import::is_import(name) => Some(DropAction::Import(v, name)),
+                _ => {
+                    self.side.write().put(dir, name, Arc::from(data), now());
+                    return Ok(Changes::default());
+                }
+            },
+            _ => None,
+        };
         let result = if data.len() > MAX_WRITE_SIZE {
             Err(VaultError::TooLarge(format!(
                 "The file is {} bytes; certfs accepts at most {MAX_WRITE_SIZE} bytes",
                 data.len()
             )))
         } else {
-            match node {
-                Node::CertificateFile(v, c, CertificateFile::Policy) => {
+            match (node, drop_box) {
+                (_, Some(DropAction::Merge(v, c))) => self.merge(v, c, data),
+                (_, Some(DropAction::Import(v, name))) => self.import(v, name, data),
+                (Node::CertificateFile(v, c, CertificateFile::Policy), None) => {
                     self.write_policy(v, c, data)
                 }
-                Node::CertificateFile(v, c, CertificateFile::Tags) => self.write_tags(v, c, data),
+                (Node::CertificateFile(v, c, CertificateFile::Tags), None) => {
+                    self.write_tags(v, c, data)
+                }
+                (Node::CertificateFile(v, c, CertificateFile::Operation), None) => {
+                    operation::parse_update(data)?;
+                    self.cancel_operation(v, c)
+                }
                 _ => Err(VaultError::NotPermitted("this file is read-only".into())),
             }
         };
+        if let Node::Side(dir, name) = node {
+            // A dropped file goes away once acted on; a refused one stays to be looked at.
+            let mut side = self.side.write();
+            match &result {
+                Ok(_) => side.remove(dir, name),
+                Err(_) => {
+                    side.put(dir, name, Arc::from(data), now());
+                    None
+                }
+            };
+        }
         self.report(node, &result);
         result
     }

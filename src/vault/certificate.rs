@@ -1,11 +1,16 @@
 //! Writes to a certificate: a policy makes a new version (key, issuer, one store transaction, publish); tags replace the tags.
+//!
+//! Every change follows the same three steps: slow work with no lock
+//! held, one store call under the writer lock ([`VaultService::record_for`]
+//! gives the record to change), then [`VaultService::publish`] into the
+//! model under a brief write lock.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::error::VaultError;
 use super::load::certificate_from_record;
-use super::model::Version;
+use super::model::{CertificateState, Version};
 use super::name::{CertificateName, VaultName, VersionId};
 use super::node::Node;
 use super::policy::Policy;
@@ -17,6 +22,14 @@ use crate::pki::key::PrivateKey;
 use crate::pki::x509;
 use crate::store::{CertificateRecord, KeyBytes, VersionRecord};
 
+/// Who issues a new version.
+enum IssuerChoice {
+    /// Issued at once by an issuer.
+    Now(Box<dyn Issuer>),
+    /// `Unknown`: a CSR the user gets signed anywhere and merges.
+    Merge,
+}
+
 impl VaultService {
     pub(super) fn write_policy(
         &self,
@@ -26,82 +39,79 @@ impl VaultService {
     ) -> Result<Changes, VaultError> {
         let policy = Policy::parse(data).map_err(|e| VaultError::BadParameter(e.message))?;
         let issuer = issuer_for(&policy)?;
-        // Which key: a renewal with reuse_key keeps the current one.
-        let reuse = {
-            let st = self.state.read();
-            let vs = vault(&st, v)?;
-            if !vs.certificates.contains_key(c) && !vs.drafts.contains(c) {
-                return Err(not_found(c.as_str()));
-            }
-            vs.certificates
-                .get(c)
-                .filter(|_| policy.key.reuse_key)
-                .and_then(|cs| cs.current())
-                .filter(|cur| {
-                    cur.key
-                        .as_ref()
-                        .is_some_and(|k| k.spec() == policy.key.spec)
-                })
-                .and_then(|cur| {
-                    cur.key
-                        .as_ref()
-                        .map(|k| PrivateKey::from_pkcs8_der(k.pkcs8_der()))
-                })
-                .transpose()?
-        };
-        let key = match reuse {
+        let key = match self.reusable_key(v, c, &policy)? {
             Some(key) => key,
             None => PrivateKey::generate(policy.key.spec)?,
         };
-        let spec = policy.certificate_spec();
-        let issued = issuer
-            .issue(&IssueRequest {
-                certificate_name: c.as_str(),
-                spec: &spec,
-                key: &key,
-            })
-            .map_err(|e| match e {
-                IssuerError::Pki(p) => VaultError::from(p),
-                IssuerError::Rejected(m) => VaultError::BadParameter(m),
-            })?;
-        let info = x509::inspect(&issued.leaf)?;
-        let policy_json = policy.to_json();
+        match issuer {
+            IssuerChoice::Now(issuer) => self.create_issued(v, c, policy, key, issuer.as_ref()),
+            IssuerChoice::Merge => self.create_pending(v, c, policy, key),
+        }
+    }
 
+    /// The key of the current version when the policy says `reuse_key` and
+    /// the key type is unchanged; refuses while an operation is pending.
+    fn reusable_key(
+        &self,
+        v: &VaultName,
+        c: &CertificateName,
+        policy: &Policy,
+    ) -> Result<Option<PrivateKey>, VaultError> {
+        let st = self.state.read();
+        let vs = vault(&st, v)?;
+        let Some(cs) = vs.certificates.get(c) else {
+            return if vs.drafts.contains(c) {
+                Ok(None)
+            } else {
+                Err(not_found(c.as_str()))
+            };
+        };
+        refuse_if_pending(cs)?;
+        cs.current()
+            .filter(|_| policy.key.reuse_key)
+            .and_then(|cur| cur.key.as_ref())
+            .filter(|k| k.spec() == policy.key.spec)
+            .map(|k| PrivateKey::from_pkcs8_der(k.pkcs8_der()))
+            .transpose()
+            .map_err(VaultError::from)
+    }
+
+    fn create_issued(
+        &self,
+        v: &VaultName,
+        c: &CertificateName,
+        policy: Policy,
+        key: PrivateKey,
+        issuer: &dyn Issuer,
+    ) -> Result<Changes, VaultError> {
+        let spec = policy.certificate_spec();
+        let request = IssueRequest { certificate_name: c.as_str(), spec: &spec, key: &key };
+        let issued = issuer.issue(&request).map_err(|e| match e {
+            IssuerError::Pki(p) => VaultError::from(p),
+            IssuerError::Rejected(m) => VaultError::BadParameter(m),
+        })?;
+        let id = self.add_completed_version(v, c, policy, key, issued.leaf, issued.chain)?;
+        log::info!("{v}/{c}: new version {id} issued by {}", issuer.name());
+        Ok(Changes::of_certificate(v, c))
+    }
+
+    /// Stores and publishes a completed version made here (issued or
+    /// imported), with `policy` as the certificate's policy.
+    pub(super) fn add_completed_version(
+        &self,
+        v: &VaultName,
+        c: &CertificateName,
+        policy: Policy,
+        key: PrivateKey,
+        leaf: Vec<u8>,
+        chain: Vec<Vec<u8>>,
+    ) -> Result<VersionId, VaultError> {
+        let info = x509::inspect(&leaf)?;
+        let policy_json = policy.to_json();
         let mut store = self.store.lock();
         let t = now();
-        let (record, name) = {
-            let st = self.state.read();
-            let vs = vault(&st, v)?;
-            match vs.certificates.get(c) {
-                Some(cs) => (
-                    CertificateRecord {
-                        vault: vs.name.to_string(),
-                        name: cs.name.to_string(),
-                        policy: policy_json.clone(),
-                        tags: String::from_utf8_lossy(&cs.tags_json).into_owned(),
-                        created: cs.created,
-                        updated: t,
-                    },
-                    cs.name.clone(),
-                ),
-                None => {
-                    let name = vs
-                        .drafts
-                        .get(c)
-                        .cloned()
-                        .ok_or_else(|| not_found(c.as_str()))?;
-                    let record = CertificateRecord {
-                        vault: vs.name.to_string(),
-                        name: name.to_string(),
-                        policy: policy_json.clone(),
-                        tags: tags::to_json(&BTreeMap::new()),
-                        created: t,
-                        updated: t,
-                    };
-                    (record, name)
-                }
-            }
-        };
+        let (mut record, name) = self.record_for(v, c, t)?;
+        record.policy = policy_json.clone();
         let id = VersionId::random();
         let version_record = VersionRecord {
             vault: record.vault.clone(),
@@ -110,51 +120,18 @@ impl VaultService {
             created: t,
             updated: t,
             enabled: true,
-            certificate_der: Some(issued.leaf.clone()),
-            chain_der: issued.chain.clone(),
-            key: Some(KeyBytes(zeroize::Zeroizing::new(key.pkcs8_der().to_vec()))),
+            certificate_der: Some(leaf.clone()),
+            chain_der: chain.clone(),
+            key: Some(key_bytes(&key)),
         };
         store.put_certificate(&record, Some(&version_record))?;
-        let version = Version::new(
-            id,
-            t,
-            t,
-            true,
-            issued.leaf,
-            issued.chain,
-            Some(key),
-            info,
-            name.to_string(),
-        );
-        {
-            let mut st = self.state.write();
-            let vs = st.vaults.get_mut(v).ok_or_else(|| not_found(v.as_str()))?;
-            vs.drafts.remove(c);
-            let cs = match vs.certificates.get_mut(c) {
-                Some(cs) => cs,
-                None => vs
-                    .certificates
-                    .entry(name.clone())
-                    .or_insert(certificate_from_record(&record)?),
-            };
+        let version = Version::new(id.clone(), t, t, true, leaf, chain, Some(key), info, name.to_string());
+        self.publish(v, &name, &record, |cs| {
             cs.policy = Arc::new(policy);
             cs.policy_json = Arc::from(policy_json.into_bytes());
-            cs.updated = t;
             cs.versions.push(Arc::new(version));
-        }
-        drop(store);
-        log::info!(
-            "{v}/{name}: new version {} issued by {}",
-            version_record.id,
-            issuer.name()
-        );
-        Ok(Changes {
-            dirs: vec![
-                Node::Vault(v.clone()),
-                Node::Certificate(v.clone(), c.clone()),
-                Node::Versions(v.clone(), c.clone()),
-            ],
-        })
+        })?;
+        Ok(id)
     }
 
     pub(super) fn write_tags(
@@ -166,45 +143,115 @@ impl VaultService {
         let tags = tags::parse(data)?;
         let json = tags::to_json(&tags);
         let mut store = self.store.lock();
-        let t = now();
-        let record = {
-            let st = self.state.read();
-            let vs = vault(&st, v)?;
-            let cs = vs
-                .certificates
-                .get(c)
-                .ok_or_else(|| not_found(c.as_str()))?;
-            CertificateRecord {
+        let (mut record, name) = self.record_for(v, c, now())?;
+        if !self.state.read().vaults.get(v).is_some_and(|vs| vs.certificates.contains_key(c)) {
+            return Err(not_found(c.as_str()));
+        }
+        record.tags = json.clone();
+        store.put_certificate(&record, None)?;
+        self.publish(v, &name, &record, |cs| {
+            cs.tags = tags;
+            cs.tags_json = Arc::from(json.into_bytes());
+        })?;
+        Ok(Changes { dirs: vec![Node::Certificate(v.clone(), c.clone())] })
+    }
+
+    /// The stored record of certificate `c` as it is now, with `updated` set
+    /// to `t` — or a new record if `c` is a draft. Call with the writer lock held.
+    pub(super) fn record_for(
+        &self,
+        v: &VaultName,
+        c: &CertificateName,
+        t: i64,
+    ) -> Result<(CertificateRecord, CertificateName), VaultError> {
+        let st = self.state.read();
+        let vs = vault(&st, v)?;
+        if let Some(cs) = vs.certificates.get(c) {
+            let record = CertificateRecord {
                 vault: vs.name.to_string(),
                 name: cs.name.to_string(),
                 policy: String::from_utf8_lossy(&cs.policy_json).into_owned(),
-                tags: json.clone(),
+                tags: String::from_utf8_lossy(&cs.tags_json).into_owned(),
                 created: cs.created,
                 updated: t,
-            }
+                operation: cs.operation.as_ref().map(|(op, _)| op.to_json()),
+            };
+            return Ok((record, cs.name.clone()));
+        }
+        let name = vs.drafts.get(c).cloned().ok_or_else(|| not_found(c.as_str()))?;
+        let record = CertificateRecord {
+            vault: vs.name.to_string(),
+            name: name.to_string(),
+            policy: String::new(),
+            tags: tags::to_json(&BTreeMap::new()),
+            created: t,
+            updated: t,
+            operation: None,
         };
-        store.put_certificate(&record, None)?;
+        Ok((record, name))
+    }
+
+    /// Publishes a stored change: the certificate (made from `record` if it
+    /// was a draft) gets `record`'s update time, then `change`. Call with
+    /// the writer lock held, after the store accepted the change.
+    pub(super) fn publish(
+        &self,
+        v: &VaultName,
+        name: &CertificateName,
+        record: &CertificateRecord,
+        change: impl FnOnce(&mut CertificateState),
+    ) -> Result<(), VaultError> {
         let mut st = self.state.write();
-        let cs = st
-            .vaults
-            .get_mut(v)
-            .and_then(|vs| vs.certificates.get_mut(c))
-            .ok_or_else(|| not_found(c.as_str()))?;
-        cs.tags = tags;
-        cs.tags_json = Arc::from(json.into_bytes());
-        cs.updated = t;
-        Ok(Changes {
-            dirs: vec![Node::Certificate(v.clone(), c.clone())],
-        })
+        let vs = st.vaults.get_mut(v).ok_or_else(|| not_found(v.as_str()))?;
+        vs.drafts.remove(name);
+        if !vs.certificates.contains_key(name) {
+            vs.certificates.insert(name.clone(), certificate_from_record(record)?);
+        }
+        let cs = vs.certificates.get_mut(name).ok_or_else(|| not_found(name.as_str()))?;
+        cs.updated = record.updated;
+        change(cs);
+        Ok(())
     }
 }
 
-/// The issuer a policy names.
-fn issuer_for(policy: &Policy) -> Result<Box<dyn Issuer>, VaultError> {
+impl Changes {
+    /// Everything a new version or operation of `c` changes.
+    pub(super) fn of_certificate(v: &VaultName, c: &CertificateName) -> Changes {
+        Changes {
+            dirs: vec![
+                Node::Vault(v.clone()),
+                Node::Certificate(v.clone(), c.clone()),
+                Node::Versions(v.clone(), c.clone()),
+                Node::Merge(v.clone(), c.clone()),
+            ],
+        }
+    }
+}
+
+/// Key Vault's refusal while a certificate operation is in progress.
+pub(super) fn refuse_if_pending(cs: &CertificateState) -> Result<(), VaultError> {
+    match cs.operation_in_progress() {
+        Some(_) => Err(VaultError::Conflict(format!(
+            "There was a conflict with the pending certificate '{}': a certificate operation is in progress. \
+             Merge its signed certificate into merge/, cancel it, or rm operation.json first.",
+            cs.name
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// The key as the store keeps it.
+pub(super) fn key_bytes(key: &PrivateKey) -> KeyBytes {
+    KeyBytes(zeroize::Zeroizing::new(key.pkcs8_der().to_vec()))
+}
+
+/// Who issues under a policy.
+fn issuer_for(policy: &Policy) -> Result<IssuerChoice, VaultError> {
     match policy.issuer.name.as_str() {
-        "Self" => Ok(Box::new(SelfSigned)),
+        "Self" => Ok(IssuerChoice::Now(Box::new(SelfSigned))),
+        "Unknown" => Ok(IssuerChoice::Merge),
         other => Err(VaultError::BadParameter(format!(
-            "Issuer not found: {other}. This certfs issues certificates with issuer Self."
+            "Issuer not found: {other}. This certfs issues certificates with the issuers Self and Unknown."
         ))),
     }
 }

@@ -28,6 +28,8 @@ pub(super) fn certificate_from_record(
         created: c.created,
         updated: c.updated,
         versions: Vec::new(),
+        operation: None,
+        pending: None,
     })
 }
 

@@ -13,6 +13,7 @@ mod load;
 mod model;
 pub mod name;
 pub mod node;
+pub mod operation;
 pub mod policy;
 pub mod service;
 mod side;

@@ -11,7 +11,8 @@ use std::sync::{Arc, OnceLock};
 use super::error::VaultError;
 use super::export;
 use super::name::{CertificateName, VaultName, VersionId};
-use super::node::VersionFile;
+use super::node::{CertificateFile, VersionFile};
+use super::operation::Operation;
 use super::policy::Policy;
 use crate::pki::key::PrivateKey;
 use crate::pki::x509::CertificateInfo;
@@ -42,8 +43,21 @@ pub(crate) struct CertificateState {
     pub tags_json: Arc<[u8]>,
     pub created: i64,
     pub updated: i64,
-    /// Oldest first.
+    /// Completed versions, oldest first.
     pub versions: Vec<Arc<Version>>,
+    /// The pending or last certificate operation, and its `operation.json`.
+    pub operation: Option<(Operation, Arc<[u8]>)>,
+    /// The version an in-progress operation will complete.
+    pub pending: Option<Arc<PendingVersion>>,
+}
+
+/// A version waiting for its certificate: the key and the CSR made for it.
+pub(crate) struct PendingVersion {
+    pub id: VersionId,
+    pub created: i64,
+    pub key: PrivateKey,
+    /// `request.csr`: the CSR, PEM.
+    pub csr_pem: Arc<[u8]>,
 }
 
 impl CertificateState {
@@ -55,6 +69,30 @@ impl CertificateState {
     /// A version by id.
     pub fn version(&self, id: &VersionId) -> Option<&Arc<Version>> {
         self.versions.iter().find(|v| &v.id == id)
+    }
+
+    /// Whether the certificate file `file` exists now.
+    pub fn has_file(&self, file: CertificateFile) -> bool {
+        match file {
+            CertificateFile::Policy | CertificateFile::Tags => true,
+            CertificateFile::Operation => self.operation.is_some(),
+            CertificateFile::Request => self.pending.is_some(),
+        }
+    }
+
+    /// The bytes of the certificate file `file`, if it exists now.
+    pub fn file_bytes(&self, file: CertificateFile) -> Option<Arc<[u8]>> {
+        match file {
+            CertificateFile::Policy => Some(self.policy_json.clone()),
+            CertificateFile::Tags => Some(self.tags_json.clone()),
+            CertificateFile::Operation => self.operation.as_ref().map(|(_, json)| json.clone()),
+            CertificateFile::Request => self.pending.as_ref().map(|p| p.csr_pem.clone()),
+        }
+    }
+
+    /// The operation in progress, if any (it blocks new creates and imports).
+    pub fn operation_in_progress(&self) -> Option<&Operation> {
+        self.operation.as_ref().map(|(op, _)| op).filter(|op| op.is_pending())
     }
 
     /// Whether `file` of a version is shown: key files only for exportable keys.

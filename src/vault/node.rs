@@ -79,17 +79,28 @@ pub enum CertificateFile {
     Policy,
     /// `tags.json` (rw).
     Tags,
+    /// `operation.json` (rw): the pending or last certificate operation.
+    Operation,
+    /// `request.csr` (r): the pending CSR, PEM, while an operation waits for a merge.
+    Request,
 }
 
 impl CertificateFile {
     /// Every certificate file, in listing order.
-    pub const ALL: [CertificateFile; 2] = [CertificateFile::Policy, CertificateFile::Tags];
+    pub const ALL: [CertificateFile; 4] = [
+        CertificateFile::Policy,
+        CertificateFile::Tags,
+        CertificateFile::Operation,
+        CertificateFile::Request,
+    ];
 
     /// The file name.
     pub fn file_name(self) -> &'static str {
         match self {
             CertificateFile::Policy => "policy.json",
             CertificateFile::Tags => "tags.json",
+            CertificateFile::Operation => "operation.json",
+            CertificateFile::Request => "request.csr",
         }
     }
 
@@ -108,6 +119,10 @@ pub enum Node {
     Vault(VaultName),
     /// `<vault>/<cert>/` (a draft until its policy is written)
     Certificate(VaultName, CertificateName),
+    /// `<vault>/import/`: drop-box for `<name>.pfx`, `.p12` or `.pem`.
+    Import(VaultName),
+    /// `<vault>/<cert>/merge/`: drop-box for the signed certificate of a pending operation.
+    Merge(VaultName, CertificateName),
     /// `<vault>/<cert>/versions/`
     Versions(VaultName, CertificateName),
     /// `<vault>/<cert>/versions/<id>/`
@@ -138,7 +153,9 @@ impl Node {
             self,
             Node::Root
                 | Node::Vault(_)
+                | Node::Import(_)
                 | Node::Certificate(..)
+                | Node::Merge(..)
                 | Node::Versions(..)
                 | Node::Version(..)
         )

@@ -25,6 +25,10 @@ use crate::store::Store;
 pub const MAX_WRITE_SIZE: usize = 1 << 20;
 
 pub(super) const VERSIONS_DIR: &str = "versions";
+/// The import drop-box of a vault.
+pub(super) const IMPORT_DIR: &str = "import";
+/// The merge drop-box of a certificate.
+pub(super) const MERGE_DIR: &str = "merge";
 
 /// Directories whose listing changed because of an action; the adapter
 /// drops the kernel's cached entries and attributes under them.
@@ -155,6 +159,9 @@ impl VaultService {
             }
             Node::Vault(v) => {
                 let vs = st.vaults.get(v).ok_or_else(missing)?;
+                if name == IMPORT_DIR {
+                    return Ok(Node::Import(vs.name.clone()));
+                }
                 let cert = CertificateName::parse(name).map_err(|_| missing())?;
                 if let Some(cs) = vs.certificates.get(&cert) {
                     return Ok(Node::Certificate(vs.name.clone(), cs.name.clone()));
@@ -167,7 +174,13 @@ impl VaultService {
                 if name == VERSIONS_DIR {
                     return Ok(Node::Versions(v.clone(), c.clone()));
                 }
+                if name == MERGE_DIR {
+                    return Ok(Node::Merge(v.clone(), c.clone()));
+                }
                 if let Some(file) = CertificateFile::from_name(name) {
+                    if !cs.has_file(file) {
+                        return Err(missing());
+                    }
                     return Ok(Node::CertificateFile(v.clone(), c.clone(), file));
                 }
                 let file = VersionFile::from_name(name).ok_or_else(missing)?;
@@ -204,6 +217,8 @@ impl VaultService {
                     current: false,
                 })
             }
+            // Drop-boxes hold only what was dropped (side files, found above).
+            Node::Import(_) | Node::Merge(..) => Err(missing()),
             Node::VersionFile { .. } | Node::CertificateFile(..) | Node::Side(..) => Err(
                 VaultError::NotDirectory(format!("{name}: parent is not a directory")),
             ),
@@ -220,7 +235,8 @@ impl VaultService {
         let st = self.state.read();
         match node {
             Node::Root => Ok(dir_attr(0)),
-            Node::Vault(v) => Ok(dir_attr(vault(&st, v)?.created)),
+            Node::Vault(v) | Node::Import(v) => Ok(dir_attr(vault(&st, v)?.created)),
+            Node::Merge(v, c) => Ok(dir_attr(certificate(&st, v, c)?.updated)),
             Node::Certificate(v, c) => {
                 let vs = vault(&st, v)?;
                 match vs.certificates.get(c) {
@@ -256,11 +272,9 @@ impl VaultService {
                 let vs = vault(&st, v)?;
                 match vs.certificates.get(c) {
                     Some(cs) => {
-                        let bytes = match file {
-                            CertificateFile::Policy => &cs.policy_json,
-                            CertificateFile::Tags => &cs.tags_json,
-                        };
-                        Ok(file_attr(bytes.len(), 0o644, cs.updated, false))
+                        let bytes = cs.file_bytes(*file).ok_or_else(|| not_found(file.file_name()))?;
+                        let mode = if *file == CertificateFile::Request { 0o444 } else { 0o644 };
+                        Ok(file_attr(bytes.len(), mode, cs.updated, false))
                     }
                     // The policy of a draft exists only while someone writes it.
                     None if vs.drafts.contains(c) && *file == CertificateFile::Policy => {
@@ -295,6 +309,7 @@ impl VaultService {
                 }
                 Node::Vault(v) => {
                     let vs = vault(&st, v)?;
+                    out.push(entry(IMPORT_DIR, Node::Import(vs.name.clone()), Kind::Directory));
                     let names = vs.certificates.keys().chain(vs.drafts.iter());
                     for c in names {
                         out.push(entry(
@@ -307,13 +322,18 @@ impl VaultService {
                 Node::Certificate(v, c) => {
                     let vs = vault(&st, v)?;
                     if let Some(cs) = vs.certificates.get(c) {
-                        for file in CertificateFile::ALL {
+                        for file in CertificateFile::ALL.into_iter().filter(|f| cs.has_file(*f)) {
                             out.push(entry(
                                 file.file_name(),
                                 Node::CertificateFile(v.clone(), c.clone(), file),
                                 Kind::File,
                             ));
                         }
+                        out.push(entry(
+                            MERGE_DIR,
+                            Node::Merge(v.clone(), c.clone()),
+                            Kind::Directory,
+                        ));
                         out.push(entry(
                             VERSIONS_DIR,
                             Node::Versions(v.clone(), c.clone()),
@@ -337,6 +357,8 @@ impl VaultService {
                     let version = cs.version(id).ok_or_else(|| not_found(id.as_str()))?;
                     version_entries(cs, version, false, v, c, &mut out);
                 }
+                // Drop-boxes list only what was dropped (side files, below).
+                Node::Import(_) | Node::Merge(..) => {}
                 Node::VersionFile { .. } | Node::CertificateFile(..) | Node::Side(..) => {
                     return Err(VaultError::NotDirectory("not a directory".into()));
                 }
@@ -388,10 +410,7 @@ impl VaultService {
                 let st = self.state.read();
                 let vs = vault(&st, v)?;
                 match vs.certificates.get(c) {
-                    Some(cs) => Ok(match file {
-                        CertificateFile::Policy => cs.policy_json.clone(),
-                        CertificateFile::Tags => cs.tags_json.clone(),
-                    }),
+                    Some(cs) => cs.file_bytes(*file).ok_or_else(|| not_found(file.file_name())),
                     None if vs.drafts.contains(c) => Ok(Arc::from(&b""[..])),
                     None => Err(not_found(file.file_name())),
                 }
@@ -399,10 +418,6 @@ impl VaultService {
             _ => Err(VaultError::IsDirectory("is a directory".into())),
         }
     }
-
-    // ----- writing files ----------------------------------------------------
-
-    // ----- directories ------------------------------------------------------
 }
 
 pub(super) fn version_entries(

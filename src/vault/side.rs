@@ -67,3 +67,11 @@ impl SideFiles {
 pub fn error_name(name: &str) -> String {
     format!("{name}{ERROR_SUFFIX}")
 }
+
+/// Whether `name` is an editor's or tool's temporary file, or a report:
+/// hidden files (`.x`, rsync's `.x.XXXXXX`, vim's `.x.swp`), backups
+/// (`x~`), emacs' `#x#` and `.error` reports. In drop-boxes such names
+/// are kept, never acted on.
+pub fn is_scratch(name: &str) -> bool {
+    name.starts_with('.') || name.starts_with('#') || name.ends_with('~') || name.ends_with(ERROR_SUFFIX)
+}

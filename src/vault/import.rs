@@ -1,0 +1,166 @@
+//! `import/`: a PFX or PEM file dropped into a vault becomes a new version of the certificate named by its stem.
+//!
+//! `<name>.password` and `<name>.policy.json`, written first, give the
+//! password and the policy of the next import of `<name>` and are consumed
+//! by it. Without a policy, one is derived from the certificate as Key
+//! Vault does: its subject, SANs, key usage, EKUs and validity, issuer
+//! `Unknown`, `EmailContacts` at 80 % of the lifetime, exportable.
+
+use super::certificate::refuse_if_pending;
+use super::error::VaultError;
+use super::name::{CertificateName, VaultName};
+use super::node::Node;
+use super::policy::{
+    ActionType, ContentType, IssuerParameters, KeyProperties, KeyType, LifetimeAction, Policy, Subject, Trigger,
+    defaults,
+};
+use super::service::{Changes, VaultService, now, vault};
+use crate::pki::import::{self, ImportFormat};
+use crate::pki::key::{KeySpec, PrivateKey};
+use crate::pki::x509::{self, KeyUsage};
+
+/// Key Vault's message for an import whose certificate has expired.
+pub const EXPIRED: &str = "X509 Certificate is already expired";
+
+/// The suffix of a password file for the next import.
+pub const PASSWORD_SUFFIX: &str = ".password";
+/// The suffix of a policy file for the next import.
+pub const POLICY_SUFFIX: &str = ".policy.json";
+
+/// The formats `import/` takes, by extension (the content decides how it is read).
+const EXTENSIONS: [&str; 3] = ["pfx", "p12", "pem"];
+
+/// Whether a file dropped into `import/` is something to import (rather
+/// than a password, a policy, a report or an editor's scratch file).
+pub fn is_import(name: &str) -> bool {
+    !name.ends_with(PASSWORD_SUFFIX)
+        && !name.ends_with(POLICY_SUFFIX)
+        && !super::side::is_scratch(name)
+}
+
+impl VaultService {
+    /// Imports the file `file_name` written into `v/import/`.
+    pub(super) fn import(&self, v: &VaultName, file_name: &str, data: &[u8]) -> Result<Changes, VaultError> {
+        let (stem, extension) = file_name.rsplit_once('.').unwrap_or((file_name, ""));
+        if !EXTENSIONS.contains(&extension.to_ascii_lowercase().as_str()) {
+            return Err(VaultError::BadParameter(format!(
+                "import/ takes <name>.pfx, <name>.p12 or <name>.pem (certificate with its private key); got '{file_name}'"
+            )));
+        }
+        let name = CertificateName::parse(stem).map_err(|e| VaultError::BadParameter(e.0))?;
+        let dir = Node::Import(v.clone());
+        let password = self.side_text(&dir, &format!("{stem}{PASSWORD_SUFFIX}"));
+        let password = password.as_deref().map(|p| p.strip_suffix('\n').unwrap_or(p));
+        let password = password.map(|p| p.strip_suffix('\r').unwrap_or(p));
+        let given_policy = self
+            .side_text(&dir, &format!("{stem}{POLICY_SUFFIX}"))
+            .map(|text| Policy::parse(text.as_bytes()).map_err(|e| VaultError::BadParameter(e.message)))
+            .transpose()?;
+        self.refuse_import_while_pending(v, &name)?;
+
+        let (imported, content_type) = match import::sniff(data) {
+            ImportFormat::Pkcs12 => (import::pkcs12(data, password)?, ContentType::Pkcs12),
+            ImportFormat::Pem => (import::pem(data, password)?, ContentType::Pem),
+            ImportFormat::Unknown => {
+                return Err(VaultError::BadParameter(format!(
+                    "{file_name} is neither PKCS#12 (PFX) nor PEM"
+                )));
+            }
+        };
+        let key = imported.key.ok_or_else(|| {
+            VaultError::BadParameter(format!("{file_name} holds no private key: import needs the certificate with its key"))
+        })?;
+        if imported.certificates.is_empty() {
+            return Err(VaultError::BadParameter(format!("{file_name} holds no certificate")));
+        }
+        let (leaf, chain) = x509::leaf_and_chain(&key.public_key_der(), &imported.certificates).map_err(|_| {
+            VaultError::BadParameter(format!(
+                "The private key in {file_name} does not match any certificate in it"
+            ))
+        })?;
+        if x509::inspect(&leaf)?.not_after < now() {
+            return Err(VaultError::BadParameter(EXPIRED.into()));
+        }
+        let policy = match given_policy {
+            Some(policy) if policy.key.spec != key.spec() => {
+                return Err(VaultError::BadParameter(format!(
+                    "{stem}{POLICY_SUFFIX} asks for a {:?} key, but the imported key is {:?}",
+                    policy.key.spec,
+                    key.spec()
+                )));
+            }
+            Some(policy) => policy,
+            None => derived_policy(&key, &leaf, content_type)?,
+        };
+        self.ensure_draft(v, &name)?;
+        let id = self.add_completed_version(v, &name, policy, key, leaf, chain)?;
+        {
+            let mut side = self.side.write();
+            side.remove(&dir, &format!("{stem}{PASSWORD_SUFFIX}"));
+            side.remove(&dir, &format!("{stem}{POLICY_SUFFIX}"));
+        }
+        log::info!("{v}/{name}: version {id} imported from {file_name}");
+        let mut changes = Changes::of_certificate(v, &name);
+        changes.dirs.push(dir);
+        Ok(changes)
+    }
+
+    fn side_text(&self, dir: &Node, name: &str) -> Option<String> {
+        let side = self.side.read();
+        side.get(dir, name).map(|f| String::from_utf8_lossy(&f.data).into_owned())
+    }
+
+    fn refuse_import_while_pending(&self, v: &VaultName, name: &CertificateName) -> Result<(), VaultError> {
+        let st = self.state.read();
+        match vault(&st, v)?.certificates.get(name) {
+            Some(cs) => refuse_if_pending(cs),
+            None => Ok(()),
+        }
+    }
+
+    /// Makes `name` a draft if it is not a certificate yet, so an import can create it.
+    fn ensure_draft(&self, v: &VaultName, name: &CertificateName) -> Result<(), VaultError> {
+        let mut st = self.state.write();
+        let vs = st.vaults.get_mut(v).ok_or_else(|| VaultError::NotFound(format!("{v} not found")))?;
+        if !vs.certificates.contains_key(name) {
+            vs.drafts.insert(name.clone());
+        }
+        Ok(())
+    }
+}
+
+/// The policy Key Vault derives from an imported certificate.
+fn derived_policy(key: &PrivateKey, leaf: &[u8], content_type: ContentType) -> Result<Policy, VaultError> {
+    let spec = x509::certificate_spec(leaf)?;
+    let kty = match key.spec() {
+        KeySpec::Rsa(_) => KeyType::Rsa { hsm: false },
+        KeySpec::Ec(_) => KeyType::Ec { hsm: false },
+    };
+    let mut key_usage = spec.key_usage;
+    if matches!(kty, KeyType::Ec { .. }) {
+        // certfs' rule: EC keys cannot have keyEncipherment.
+        key_usage.retain(|u| *u != KeyUsage::KeyEncipherment);
+    }
+    let subject = (!spec.subject.is_empty()).then(|| Subject { text: spec.subject.to_string(), name: spec.subject });
+    let policy = Policy {
+        key: KeyProperties { kty, spec: key.spec(), exportable: true, reuse_key: false },
+        content_type,
+        subject,
+        sans: spec.sans,
+        ekus: spec.extended_key_usage,
+        key_usage,
+        validity_months: spec.validity_months.clamp(1, 1200),
+        lifetime_actions: vec![LifetimeAction {
+            trigger: Trigger::LifetimePercentage(defaults::LIFETIME_PERCENTAGE),
+            action: ActionType::EmailContacts,
+        }],
+        issuer: IssuerParameters { name: defaults::ISSUER_UNKNOWN.into(), cert_type: None, cert_transparency: None },
+    };
+    // What is stored must read back: pass it through the parser's rules.
+    Policy::parse(policy.to_json().as_bytes()).map_err(|e| {
+        VaultError::BadParameter(format!(
+            "The certificate's properties do not make a valid policy ({}); write <name>{POLICY_SUFFIX} first",
+            e.message
+        ))
+    })
+}

@@ -1,0 +1,198 @@
+//! The pending version of a certificate (issuer `Unknown`): its CSR, the merge of the signed certificate, cancel and delete.
+//!
+//! A pending version holds a key and a CSR and does not replace the current
+//! version: servers keep reading the old certificate until the merge.
+
+use std::sync::Arc;
+
+use super::certificate::{key_bytes, refuse_if_pending};
+use super::error::VaultError;
+use super::model::{PendingVersion, Version};
+use super::name::{CertificateName, VaultName, VersionId};
+use super::operation::{Operation, OperationError, Status};
+use super::policy::Policy;
+use super::service::{Changes, VaultService, certificate, not_found, now};
+use crate::pki::key::PrivateKey;
+use crate::pki::{bundle, pem, x509};
+use crate::store::VersionRecord;
+
+/// Key Vault's message when a merged certificate is not for the pending key.
+pub const KEY_MISMATCH: &str = "The public key of the end-entity certificate in the specified X.509 certificate content \
+     does not match the public part of the specified private key. Please check if certificate is valid";
+
+impl VaultService {
+    /// Issuer `Unknown`: stores the key as a pending version with an
+    /// in-progress operation whose CSR the user gets signed.
+    pub(super) fn create_pending(
+        &self,
+        v: &VaultName,
+        c: &CertificateName,
+        policy: Policy,
+        key: PrivateKey,
+    ) -> Result<Changes, VaultError> {
+        let csr = x509::certificate_signing_request(&policy.certificate_spec(), &key)?;
+        let policy_json = policy.to_json();
+        let mut store = self.store.lock();
+        let t = now();
+        let (mut record, name) = self.record_for(v, c, t)?;
+        if let Some(cs) = self.state.read().vaults.get(v).and_then(|vs| vs.certificates.get(c)) {
+            refuse_if_pending(cs)?;
+        }
+        let id = VersionId::random();
+        let operation = Operation::pending(v.as_str(), name.as_str(), "Unknown", &csr, id.as_str());
+        record.policy = policy_json.clone();
+        record.operation = Some(operation.to_json());
+        let version_record = VersionRecord {
+            vault: record.vault.clone(),
+            certificate: record.name.clone(),
+            id: id.to_string(),
+            created: t,
+            updated: t,
+            enabled: false,
+            certificate_der: None,
+            chain_der: Vec::new(),
+            key: Some(key_bytes(&key)),
+        };
+        store.put_certificate(&record, Some(&version_record))?;
+        let pending = PendingVersion { id: id.clone(), created: t, key, csr_pem: csr_pem(&csr) };
+        self.publish(v, &name, &record, |cs| {
+            cs.policy = Arc::new(policy);
+            cs.policy_json = Arc::from(policy_json.into_bytes());
+            cs.operation = Some(with_json(operation));
+            cs.pending = Some(Arc::new(pending));
+        })?;
+        log::info!("{v}/{name}: pending version {id} waits for a signed certificate in merge/");
+        Ok(Changes::of_certificate(v, c))
+    }
+
+    /// A file dropped into `merge/`: completes the pending version with the
+    /// certificate whose key is the pending key, and the rest as its chain.
+    pub(super) fn merge(&self, v: &VaultName, c: &CertificateName, data: &[u8]) -> Result<Changes, VaultError> {
+        let certificates = bundle::certificates_from_any(data)?;
+        let pending = {
+            let st = self.state.read();
+            let cs = certificate(&st, v, c)?;
+            cs.pending
+                .clone()
+                .filter(|_| cs.operation_in_progress().is_some())
+                .ok_or_else(|| VaultError::NotFound(format!("Pending certificate not found: {}", cs.name)))?
+        };
+        // Certificates that do not chain up from the leaf are left out.
+        let (leaf, chain) = x509::leaf_and_chain(&pending.key.public_key_der(), &certificates)
+            .map_err(|_| VaultError::BadParameter(KEY_MISMATCH.into()))?;
+        let info = x509::inspect(&leaf)?;
+
+        let mut store = self.store.lock();
+        let t = now();
+        let (mut record, name) = self.record_for(v, c, t)?;
+        let mut operation = {
+            let st = self.state.read();
+            let cs = certificate(&st, v, c)?;
+            match (&cs.pending, cs.operation_in_progress()) {
+                (Some(p), Some(op)) if p.id == pending.id => op.clone(),
+                _ => return Err(VaultError::NotFound(format!("Pending certificate not found: {name}"))),
+            }
+        };
+        operation.status = Status::Completed;
+        operation.status_details = "The certificate was merged.".into();
+        operation.target = Some(format!("{v}/{name}/{}", pending.id));
+        record.operation = Some(operation.to_json());
+        let version_record = VersionRecord {
+            vault: record.vault.clone(),
+            certificate: record.name.clone(),
+            id: pending.id.to_string(),
+            created: pending.created,
+            updated: t,
+            enabled: true,
+            certificate_der: Some(leaf.clone()),
+            chain_der: chain.clone(),
+            key: Some(key_bytes(&pending.key)),
+        };
+        store.update_version(&record, &version_record)?;
+        let key = PrivateKey::from_pkcs8_der(pending.key.pkcs8_der())?;
+        let version = Version::new(
+            pending.id.clone(),
+            pending.created,
+            t,
+            true,
+            leaf,
+            chain,
+            Some(key),
+            info,
+            name.to_string(),
+        );
+        self.publish(v, &name, &record, |cs| {
+            cs.pending = None;
+            cs.operation = Some(with_json(operation));
+            cs.versions.push(Arc::new(version));
+        })?;
+        log::info!("{v}/{name}: version {} completed by merge", pending.id);
+        Ok(Changes::of_certificate(v, c))
+    }
+
+    /// `{"cancellation_requested": true}` written to `operation.json`: the
+    /// operation becomes `cancelled` and its pending version is dropped.
+    pub(super) fn cancel_operation(&self, v: &VaultName, c: &CertificateName) -> Result<Changes, VaultError> {
+        self.end_operation(v, c, |op| {
+            op.cancellation_requested = true;
+            op.status = Status::Cancelled;
+            op.status_details = "The certificate operation was cancelled.".into();
+            op.error = Some(OperationError {
+                code: "Cancelled".into(),
+                message: "The user cancelled the certificate operation.".into(),
+            });
+            Some(op.clone())
+        })
+    }
+
+    /// `rm operation.json`: deletes the operation and its pending version.
+    pub(super) fn delete_operation(&self, v: &VaultName, c: &CertificateName) -> Result<Changes, VaultError> {
+        self.end_operation(v, c, |_| None)
+    }
+
+    /// Ends the certificate's operation: `next` gives what `operation.json`
+    /// shows afterwards (`None`: no operation). A pending version is dropped.
+    fn end_operation(
+        &self,
+        v: &VaultName,
+        c: &CertificateName,
+        next: impl FnOnce(&mut Operation) -> Option<Operation>,
+    ) -> Result<Changes, VaultError> {
+        let mut store = self.store.lock();
+        let (mut record, name) = self.record_for(v, c, now())?;
+        let (mut operation, pending) = {
+            let st = self.state.read();
+            let cs = certificate(&st, v, c)?;
+            let op = cs.operation.as_ref().map(|(op, _)| op.clone());
+            (op.ok_or_else(|| not_found("operation.json"))?, cs.pending.clone())
+        };
+        let was_pending = operation.is_pending();
+        let after = next(&mut operation);
+        if after.is_some() && !was_pending {
+            return Err(VaultError::Forbidden("Pending status must be in progress to allow update.".into()));
+        }
+        record.operation = after.as_ref().map(Operation::to_json);
+        match &pending {
+            Some(p) if was_pending => store.delete_version(&record, p.id.as_str())?,
+            _ => store.put_certificate(&record, None)?,
+        }
+        self.publish(v, &name, &record, |cs| {
+            if was_pending {
+                cs.pending = None;
+            }
+            cs.operation = after.map(with_json);
+        })?;
+        Ok(Changes::of_certificate(v, c))
+    }
+}
+
+/// An operation with its `operation.json` bytes.
+pub(super) fn with_json(op: Operation) -> (Operation, Arc<[u8]>) {
+    let json = Arc::from(op.to_json().into_bytes());
+    (op, json)
+}
+
+/// `request.csr`.
+pub(super) fn csr_pem(der: &[u8]) -> Arc<[u8]> {
+    Arc::from(pem::encode("CERTIFICATE REQUEST", der).into_bytes())
+}
