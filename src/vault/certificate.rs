@@ -81,6 +81,7 @@ impl VaultService {
                         tags: String::from_utf8_lossy(&cs.tags_json).into_owned(),
                         created: cs.created,
                         updated: t,
+                        operation: cs.operation.clone(),
                     },
                     cs.name.clone(),
                 ),
@@ -97,6 +98,7 @@ impl VaultService {
                         tags: tags::to_json(&BTreeMap::new()),
                         created: t,
                         updated: t,
+                        operation: None,
                     };
                     (record, name)
                 }
@@ -181,6 +183,7 @@ impl VaultService {
                 tags: json.clone(),
                 created: cs.created,
                 updated: t,
+                operation: cs.operation.clone(),
             }
         };
         store.put_certificate(&record, None)?;

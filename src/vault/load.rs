@@ -27,6 +27,7 @@ pub(super) fn certificate_from_record(
         tags,
         created: c.created,
         updated: c.updated,
+        operation: c.operation.clone(),
         versions: Vec::new(),
     })
 }

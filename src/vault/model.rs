@@ -42,6 +42,8 @@ pub(crate) struct CertificateState {
     pub tags_json: Arc<[u8]>,
     pub created: i64,
     pub updated: i64,
+    /// The pending or last certificate operation, JSON text as stored.
+    pub operation: Option<String>,
     /// Oldest first.
     pub versions: Vec<Arc<Version>>,
 }
