@@ -13,8 +13,11 @@
 //!
 //! - names keep the spelling they were **first created** with; a record
 //!   naming an existing vault or certificate in another case refers to it;
-//! - updating a certificate replaces `policy`, `tags` and `updated`, and
-//!   keeps `created`;
+//! - updating a certificate (by any write method) replaces `policy`,
+//!   `tags`, `updated` and `operation`, and keeps `created`;
+//! - `update_version` and `delete_version` find a version by id and
+//!   certificate: another certificate's version id is `NotFound`; an
+//!   updated version keeps `created` and its place;
 //! - version ids are unique across the whole store;
 //! - a failing call changes nothing, and the store stays usable after it;
 //! - the order of vaults and certificates in a [`Snapshot`] is not part of
@@ -65,11 +68,19 @@ macro_rules! store_contract_tests {
                 version_without_key_round_trips,
                 disabled_version_round_trips,
                 chain_order_is_preserved,
-                large_blobs_round_trip
+                large_blobs_round_trip,
+                operation_round_trips,
+                update_version_completes_pending_in_place,
+                update_version_replaces_chain_key_and_enabled,
+                update_unknown_version_is_not_found_and_rolls_back,
+                update_version_of_another_certificate_is_refused,
+                delete_version_removes_it_and_its_chain,
+                delete_version_errors_roll_back
             );
             store_contract_tests!(@fixture
                 reopen_keeps_everything,
-                failed_call_leaves_nothing_after_reopen
+                failed_call_leaves_nothing_after_reopen,
+                version_changes_survive_reopen
             );
         }
     };
@@ -116,7 +127,15 @@ pub mod contract {
             tags: r#"{"env":"test"}"#.into(),
             created: 1_700_000_100,
             updated: 1_700_000_100,
+            operation: None,
         }
+    }
+
+    /// A certificate operation's JSON text with the given status.
+    pub fn operation(status: &str) -> String {
+        format!(
+            r#"{{"id":"https://prod.vault/certificates/web/pending","status":"{status}","csr":"MIIC\u00e9\n","cancellation_requested":false,"error":null}}"#
+        )
     }
 
     /// A 32-hex-character version id derived from `n`.
@@ -564,6 +583,319 @@ pub mod contract {
         assert_eq!(only_certificate(&snapshot), &cert);
     }
 
+    // ---- certificate operations and version changes ------------------------
+
+    /// The operation JSON round-trips exactly, `None` included, and a put
+    /// replaces it (a `None` clears a stored one).
+    pub fn operation_round_trips(store: &mut dyn Store) {
+        store.create_vault(&vault("prod")).unwrap();
+        let mut web = certificate("prod", "web", "Unknown");
+        store.put_certificate(&web, None).unwrap();
+        assert_eq!(only_certificate(&load(store)).operation, None);
+
+        web.operation = Some(operation("inProgress"));
+        store.put_certificate(&web, None).unwrap();
+        assert_eq!(only_certificate(&load(store)), &web);
+
+        // Generous and awkward text: quotes, escapes, non-ASCII, a CSR's size.
+        web.operation = Some(format!(
+            r#"{{"status":"failed","error":{{"code":"x","message":"naïve \"quote\"\n"}},"csr":"{}"}}"#,
+            "A".repeat(8_000)
+        ));
+        store.put_certificate(&web, None).unwrap();
+        assert_eq!(only_certificate(&load(store)), &web);
+
+        web.operation = None;
+        store.put_certificate(&web, None).unwrap();
+        assert_eq!(only_certificate(&load(store)), &web);
+    }
+
+    /// A pending version completed with `update_version` takes the new
+    /// certificate, chain, key, `enabled` and `updated`, keeps `created`
+    /// and its place between the others; the certificate is replaced in
+    /// the same call.
+    pub fn update_version_completes_pending_in_place(store: &mut dyn Store) {
+        store.create_vault(&vault("prod")).unwrap();
+        let mut pending = version("prod", "web", 2);
+        pending.certificate_der = None;
+        pending.chain_der = Vec::new();
+        let mut in_progress = certificate("prod", "web", "Unknown");
+        in_progress.operation = Some(operation("inProgress"));
+        for v in [version("prod", "web", 1), pending.clone()] {
+            store.put_certificate(&in_progress, Some(&v)).unwrap();
+        }
+        // A later version, so that the pending one sits in the middle.
+        store
+            .put_certificate(&in_progress, Some(&version("prod", "web", 3)))
+            .unwrap();
+        let before = load(store);
+
+        let mut completed = pending.clone();
+        completed.certificate_der = Some(vec![0x30, 0x82, 0xee, 0xee]);
+        completed.chain_der = vec![vec![0x30, 1], vec![0x30, 2], vec![0x30, 3]];
+        completed.key = Some(KeyBytes(zeroize::Zeroizing::new(vec![0x30, 0x81, 7])));
+        completed.updated = pending.updated + 1_000;
+        completed.created = pending.created + 5_000; // must be ignored
+        let mut merged = in_progress.clone();
+        merged.operation = Some(operation("completed"));
+        merged.updated += 1_000;
+        merged.created += 9_999; // must be ignored
+        store.update_version(&merged, &completed).unwrap();
+
+        let snapshot = load(store);
+        let stored = only_certificate(&snapshot);
+        assert_eq!(stored.operation, merged.operation);
+        assert_eq!(stored.updated, merged.updated);
+        assert_eq!(stored.created, in_progress.created, "created is kept");
+        let versions = versions_of(&snapshot, "prod", "web");
+        let ids: Vec<&str> = versions.iter().map(|v| v.id.as_str()).collect();
+        assert_eq!(ids, [id(1), id(2), id(3)], "the order is kept");
+        let expected = VersionRecord {
+            created: pending.created,
+            ..completed
+        };
+        assert_eq!(versions[1], &expected);
+        // The neighbours are untouched.
+        assert_eq!(versions[0], &before.versions[0]);
+        assert_eq!(versions[2], &before.versions[2]);
+    }
+
+    /// `update_version` replaces the whole chain (longer, shorter, empty),
+    /// the key (also to none) and `enabled`, and accepts the names in
+    /// another case.
+    pub fn update_version_replaces_chain_key_and_enabled(store: &mut dyn Store) {
+        store.create_vault(&vault("Prod")).unwrap();
+        let web = certificate("Prod", "Web", "Self");
+        let original = version("Prod", "Web", 1);
+        store.put_certificate(&web, Some(&original)).unwrap();
+
+        let mut changed = original.clone();
+        changed.vault = "PROD".into();
+        changed.certificate = "wEB".into();
+        for (chain, key, enabled) in [
+            (vec![vec![1], vec![2], vec![3], vec![4]], None, false),
+            (vec![vec![9]], Some(vec![5, 6]), true),
+            (Vec::new(), None, false),
+        ] {
+            changed.chain_der = chain;
+            changed.key = key.map(|k| KeyBytes(zeroize::Zeroizing::new(k)));
+            changed.enabled = enabled;
+            changed.updated += 1;
+            store
+                .update_version(&certificate("prod", "WEB", "Self"), &changed)
+                .unwrap();
+            let snapshot = load(store);
+            let expected = VersionRecord {
+                vault: "Prod".into(),
+                certificate: "Web".into(),
+                ..changed.clone()
+            };
+            assert_eq!(snapshot.versions, [expected]);
+            assert_eq!(only_certificate(&snapshot).name, "Web");
+        }
+    }
+
+    /// Updating a version that does not exist is `NotFound`, and the
+    /// certificate change made in the same call is rolled back.
+    pub fn update_unknown_version_is_not_found_and_rolls_back(store: &mut dyn Store) {
+        store.create_vault(&vault("prod")).unwrap();
+        store
+            .put_certificate(
+                &certificate("prod", "web", "Self"),
+                Some(&version("prod", "web", 1)),
+            )
+            .unwrap();
+        let before = load(store);
+
+        let mut changed = certificate("prod", "web", "Unknown");
+        changed.operation = Some(operation("completed"));
+        changed.updated += 99;
+        assert_not_found(store.update_version(&changed, &version("prod", "web", 2)));
+        assert_eq!(load(store), before, "the whole call is undone");
+
+        // A certificate that does not exist is not created by the call.
+        assert_not_found(store.update_version(
+            &certificate("prod", "new", "Self"),
+            &version("prod", "new", 1),
+        ));
+        // Nor is anything stored for an absent vault.
+        assert_not_found(store.update_version(
+            &certificate("nope", "web", "Self"),
+            &version("nope", "web", 1),
+        ));
+        assert_eq!(load(store), before);
+
+        // The store stays usable.
+        store
+            .update_version(&changed, &version("prod", "web", 1))
+            .unwrap();
+        assert_eq!(only_certificate(&load(store)).policy, changed.policy);
+    }
+
+    /// `update_version` never touches another certificate's version: a
+    /// record naming another certificate is refused, an id of another
+    /// certificate's version is `NotFound`; nothing changes either way.
+    pub fn update_version_of_another_certificate_is_refused(store: &mut dyn Store) {
+        store.create_vault(&vault("prod")).unwrap();
+        store.create_vault(&vault("test")).unwrap();
+        store
+            .put_certificate(
+                &certificate("prod", "web", "Self"),
+                Some(&version("prod", "web", 1)),
+            )
+            .unwrap();
+        store
+            .put_certificate(
+                &certificate("prod", "api", "Self"),
+                Some(&version("prod", "api", 2)),
+            )
+            .unwrap();
+        store
+            .put_certificate(
+                &certificate("test", "web", "Self"),
+                Some(&version("test", "web", 3)),
+            )
+            .unwrap();
+        let before = load(store);
+        let mut changed = certificate("prod", "web", "Unknown");
+        changed.operation = Some(operation("completed"));
+        changed.updated += 7;
+
+        // The version record names api, the certificate record web.
+        let mut of_api = version("prod", "api", 2);
+        of_api.enabled = false;
+        let result = store.update_version(&changed, &of_api);
+        assert!(result.is_err(), "{result:?}");
+        assert_eq!(load(store), before);
+
+        // The records agree, but the id is api's version.
+        let mut claimed = version("prod", "web", 2);
+        claimed.enabled = false;
+        assert_not_found(store.update_version(&changed, &claimed));
+        assert_eq!(load(store), before);
+
+        // Same certificate name in another vault.
+        let mut other_vault = version("prod", "web", 3);
+        other_vault.enabled = false;
+        assert_not_found(store.update_version(&changed, &other_vault));
+        assert_eq!(load(store), before);
+    }
+
+    /// `delete_version` removes the version and its chain, keeps the
+    /// others in order, and replaces the certificate in the same call; the
+    /// id is free again afterwards.
+    pub fn delete_version_removes_it_and_its_chain(store: &mut dyn Store) {
+        store.create_vault(&vault("prod")).unwrap();
+        let mut pending = version("prod", "web", 2);
+        pending.certificate_der = None;
+        let mut web = certificate("prod", "web", "Unknown");
+        web.operation = Some(operation("inProgress"));
+        for v in [
+            version("prod", "web", 1),
+            pending,
+            version("prod", "web", 3),
+        ] {
+            store.put_certificate(&web, Some(&v)).unwrap();
+        }
+        store
+            .put_certificate(
+                &certificate("prod", "api", "Self"),
+                Some(&version("prod", "api", 4)),
+            )
+            .unwrap();
+        let before = load(store);
+
+        let mut deleted = web.clone();
+        deleted.operation = Some(operation("deleted"));
+        deleted.updated += 50;
+        store.delete_version(&deleted, &id(2)).unwrap();
+
+        let snapshot = load(store);
+        let stored = snapshot
+            .certificates
+            .iter()
+            .find(|c| c.name == "web")
+            .unwrap();
+        assert_eq!(stored, &deleted);
+        assert_eq!(
+            versions_of(&snapshot, "prod", "web"),
+            [&version("prod", "web", 1), &version("prod", "web", 3)]
+        );
+        assert_eq!(
+            versions_of(&snapshot, "prod", "api"),
+            versions_of(&before, "prod", "api")
+        );
+
+        // The id and its chain positions are free: a new version may take
+        // it, with a chain of its own, and it goes last.
+        let mut again = version("prod", "web", 5);
+        again.id = id(2);
+        again.chain_der = vec![vec![0x42], vec![0x43], vec![0x44]];
+        store.put_certificate(&web, Some(&again)).unwrap();
+        let ids: Vec<String> = versions_of(&load(store), "prod", "web")
+            .iter()
+            .map(|v| v.id.clone())
+            .collect();
+        assert_eq!(ids, [id(1), id(3), id(2)]);
+        assert_eq!(versions_of(&load(store), "prod", "web")[2], &again);
+
+        // Names in another case; the last version can go, the certificate stays.
+        for n in [1, 3] {
+            store
+                .delete_version(&certificate("PROD", "Web", "Unknown"), &id(n))
+                .unwrap();
+        }
+        store
+            .delete_version(&certificate("prod", "WEB", "Unknown"), &id(2))
+            .unwrap();
+        let snapshot = load(store);
+        assert!(versions_of(&snapshot, "prod", "web").is_empty());
+        assert_eq!(snapshot.certificates.len(), 2);
+        let web = snapshot
+            .certificates
+            .iter()
+            .find(|c| c.name.eq_ignore_ascii_case("web"))
+            .unwrap();
+        assert_eq!(web.name, "web");
+        assert_eq!(web.operation, None);
+    }
+
+    /// A failing `delete_version` changes nothing: an unknown id, another
+    /// certificate's version, an absent vault, a second delete.
+    pub fn delete_version_errors_roll_back(store: &mut dyn Store) {
+        store.create_vault(&vault("prod")).unwrap();
+        store
+            .put_certificate(
+                &certificate("prod", "web", "Self"),
+                Some(&version("prod", "web", 1)),
+            )
+            .unwrap();
+        store
+            .put_certificate(
+                &certificate("prod", "api", "Self"),
+                Some(&version("prod", "api", 2)),
+            )
+            .unwrap();
+        let before = load(store);
+        let mut changed = certificate("prod", "web", "Unknown");
+        changed.operation = Some(operation("deleted"));
+        changed.updated += 3;
+
+        assert_not_found(store.delete_version(&changed, &id(9)));
+        assert_eq!(load(store), before, "the certificate change is undone");
+        assert_not_found(store.delete_version(&changed, &id(2)));
+        assert_eq!(load(store), before, "api's version is untouched");
+        assert_not_found(store.delete_version(&certificate("prod", "new", "Self"), &id(1)));
+        assert_eq!(load(store), before, "no certificate is created");
+        assert_not_found(store.delete_version(&certificate("nope", "web", "Self"), &id(1)));
+        assert_eq!(load(store), before);
+
+        store.delete_version(&changed, &id(1)).unwrap();
+        let after = load(store);
+        assert_not_found(store.delete_version(&certificate("prod", "web", "Self"), &id(1)));
+        assert_eq!(load(store), after);
+    }
+
     // ---- restarts ----------------------------------------------------------
 
     /// Everything written is there after the store is dropped and opened again.
@@ -639,6 +971,57 @@ pub mod contract {
             before
         };
         assert_eq!(load(&*fixture.open()), before);
+    }
+
+    /// Updated and deleted versions, and the operation, stay so after a
+    /// restart; failed updates and deletes leave no trace.
+    pub fn version_changes_survive_reopen(fixture: &dyn StoreFixture) {
+        let expected = {
+            let mut store = fixture.open();
+            store.create_vault(&vault("prod")).unwrap();
+            let mut web = certificate("prod", "web", "Unknown");
+            web.operation = Some(operation("inProgress"));
+            let mut pending = version("prod", "web", 2);
+            pending.certificate_der = None;
+            pending.chain_der = Vec::new();
+            for v in [
+                version("prod", "web", 1),
+                pending.clone(),
+                version("prod", "web", 3),
+            ] {
+                store.put_certificate(&web, Some(&v)).unwrap();
+            }
+            let mut completed = pending;
+            completed.certificate_der = Some(vec![0x30, 0x82, 1]);
+            completed.chain_der = vec![vec![0x30, 5], vec![0x30, 6]];
+            web.operation = Some(operation("completed"));
+            store.update_version(&web, &completed).unwrap();
+            web.operation = Some(operation("deleted"));
+            store.delete_version(&web, &id(3)).unwrap();
+            let expected = load(&*store);
+            assert_not_found(store.update_version(&web, &version("prod", "web", 3)));
+            assert_not_found(store.delete_version(&certificate("prod", "web", "Self"), &id(3)));
+            assert_eq!(load(&*store), expected);
+            expected
+        };
+        assert_eq!(expected.versions.len(), 2);
+        assert_eq!(
+            expected.certificates[0].operation.as_deref(),
+            Some(operation("deleted").as_str())
+        );
+        let mut store = fixture.open();
+        assert_eq!(load(&*store), expected);
+        store
+            .put_certificate(
+                &certificate("prod", "web", "Self"),
+                Some(&version("prod", "web", 4)),
+            )
+            .unwrap();
+        let ids: Vec<String> = versions_of(&load(&*store), "prod", "web")
+            .iter()
+            .map(|v| v.id.clone())
+            .collect();
+        assert_eq!(ids, [id(1), id(2), id(4)]);
     }
 }
 

@@ -65,6 +65,7 @@ fn write_some(store: &mut SqliteStore) {
                 tags: "{}".into(),
                 created: 1,
                 updated: 1,
+                operation: None,
             },
             Some(&VersionRecord {
                 vault: "prod".into(),
@@ -105,6 +106,167 @@ fn new_database_gets_current_schema_version_and_wal() {
         .unwrap();
     tables.sort();
     assert_eq!(tables, ["certificates", "chain", "vaults", "versions"]);
+}
+
+/// The schema of version 1 as released, frozen here on purpose: a database
+/// file written by that certfs, forged independently of the migrations in
+/// the crate (which must never change a released entry).
+const SCHEMA_1: &str = "
+    PRAGMA application_id = 1129465427;
+    CREATE TABLE vaults (
+        name    TEXT    NOT NULL COLLATE NOCASE PRIMARY KEY,
+        created INTEGER NOT NULL
+    ) STRICT;
+    CREATE TABLE certificates (
+        vault   TEXT    NOT NULL COLLATE NOCASE
+                        REFERENCES vaults (name) ON DELETE RESTRICT,
+        name    TEXT    NOT NULL COLLATE NOCASE,
+        policy  TEXT    NOT NULL,
+        tags    TEXT    NOT NULL,
+        created INTEGER NOT NULL,
+        updated INTEGER NOT NULL,
+        PRIMARY KEY (vault, name)
+    ) STRICT;
+    CREATE TABLE versions (
+        id              TEXT    NOT NULL PRIMARY KEY,
+        vault           TEXT    NOT NULL COLLATE NOCASE,
+        certificate     TEXT    NOT NULL COLLATE NOCASE,
+        seq             INTEGER NOT NULL,
+        created         INTEGER NOT NULL,
+        updated         INTEGER NOT NULL,
+        enabled         INTEGER NOT NULL CHECK (enabled IN (0, 1)),
+        certificate_der BLOB,
+        key             BLOB,
+        FOREIGN KEY (vault, certificate)
+            REFERENCES certificates (vault, name) ON DELETE RESTRICT
+    ) STRICT;
+    CREATE UNIQUE INDEX versions_by_certificate
+        ON versions (vault, certificate, seq);
+    CREATE TABLE chain (
+        version_id TEXT    NOT NULL REFERENCES versions (id) ON DELETE CASCADE,
+        position   INTEGER NOT NULL CHECK (position >= 0),
+        der        BLOB    NOT NULL,
+        PRIMARY KEY (version_id, position)
+    ) STRICT;
+    PRAGMA user_version = 1;
+";
+
+const ID_A: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+const ID_B: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+
+/// A version-1 database holding vault `Prod`, certificate `Web` with a
+/// completed version `ID_B` (two chain certificates) before a pending
+/// version `ID_A`, and an empty certificate `draft`.
+fn forge_schema_1(path: &Path) {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.execute_batch(SCHEMA_1).unwrap();
+    conn.execute_batch(&format!(
+        "INSERT INTO vaults VALUES ('Prod', 10);
+         INSERT INTO certificates VALUES ('Prod', 'Web', '{{\"p\":1}}', '{{\"t\":\"1\"}}', 20, 21);
+         INSERT INTO certificates VALUES ('Prod', 'draft', '{{}}', '{{}}', 22, 23);
+         INSERT INTO versions VALUES ('{ID_B}', 'Prod', 'Web', 1, 30, 31, 1, x'3082', x'3081');
+         INSERT INTO versions VALUES ('{ID_A}', 'Prod', 'Web', 2, 32, 33, 0, NULL, x'308101');
+         INSERT INTO chain VALUES ('{ID_B}', 0, x'3001');
+         INSERT INTO chain VALUES ('{ID_B}', 1, x'3002');"
+    ))
+    .unwrap();
+}
+
+#[test]
+fn schema_1_database_migrates_keeping_its_data() {
+    let (_dir, path) = temp();
+    forge_schema_1(&path);
+    assert_eq!(pragma_i64(&path, "user_version"), 1);
+
+    let mut store = SqliteStore::open(&path).unwrap();
+    assert_eq!(
+        pragma_i64(&path, "user_version"),
+        i64::from(SqliteStore::SCHEMA_VERSION)
+    );
+    let snapshot = store.load().unwrap();
+    assert_eq!(
+        snapshot.vaults,
+        [VaultRecord {
+            name: "Prod".into(),
+            created: 10
+        }]
+    );
+    assert_eq!(
+        snapshot.certificates,
+        // Ordered by name, case-insensitively.
+        [
+            CertificateRecord {
+                vault: "Prod".into(),
+                name: "draft".into(),
+                policy: "{}".into(),
+                tags: "{}".into(),
+                created: 22,
+                updated: 23,
+                operation: None,
+            },
+            CertificateRecord {
+                vault: "Prod".into(),
+                name: "Web".into(),
+                policy: r#"{"p":1}"#.into(),
+                tags: r#"{"t":"1"}"#.into(),
+                created: 20,
+                updated: 21,
+                operation: None,
+            },
+        ]
+    );
+    let key = |bytes: &[u8]| Some(KeyBytes(zeroize::Zeroizing::new(bytes.to_vec())));
+    let completed = VersionRecord {
+        vault: "Prod".into(),
+        certificate: "Web".into(),
+        id: ID_B.into(),
+        created: 30,
+        updated: 31,
+        enabled: true,
+        certificate_der: Some(vec![0x30, 0x82]),
+        chain_der: vec![vec![0x30, 0x01], vec![0x30, 0x02]],
+        key: key(&[0x30, 0x81]),
+    };
+    let pending = VersionRecord {
+        vault: "Prod".into(),
+        certificate: "Web".into(),
+        id: ID_A.into(),
+        created: 32,
+        updated: 33,
+        enabled: false,
+        certificate_der: None,
+        chain_der: Vec::new(),
+        key: key(&[0x30, 0x81, 0x01]),
+    };
+    assert_eq!(snapshot.versions, [completed.clone(), pending.clone()]);
+
+    // The column is there and NULL, as SQL sees it.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let nulls: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM certificates WHERE operation IS NULL",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(nulls, 2);
+    drop(conn);
+
+    // The migrated data takes the new writes: complete the pending version.
+    let mut web = snapshot.certificates[1].clone();
+    web.operation = Some(r#"{"status":"completed"}"#.into());
+    let merged = VersionRecord {
+        certificate_der: Some(vec![0x30, 0x82, 0x09]),
+        chain_der: vec![vec![0x30, 0x03]],
+        enabled: true,
+        updated: 40,
+        ..pending
+    };
+    store.update_version(&web, &merged).unwrap();
+    drop(store);
+    let snapshot = SqliteStore::open(&path).unwrap().load().unwrap();
+    assert_eq!(snapshot.certificates[1], web);
+    assert_eq!(snapshot.versions, [completed, merged]);
 }
 
 #[test]
@@ -300,4 +462,50 @@ fn failed_call_leaves_no_rows_behind() {
         count(r#"SELECT count(*) FROM certificates WHERE policy = '{"changed":true}'"#),
         0
     );
+}
+
+fn chain_rows(path: &Path, id: &str) -> Vec<(i64, Vec<u8>)> {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.prepare("SELECT position, der FROM chain WHERE version_id = ?1 ORDER BY position")
+        .unwrap()
+        .query_map([id], |row| Ok((row.get(0)?, row.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+#[test]
+fn version_changes_leave_no_stale_chain_rows() {
+    let (_dir, path) = temp();
+    let mut store = SqliteStore::open(&path).unwrap();
+    write_some(&mut store);
+    let snapshot = store.load().unwrap();
+    let certificate = snapshot.certificates[0].clone();
+    let mut version = snapshot.versions[0].clone();
+    let id = version.id.clone();
+
+    version.chain_der = vec![vec![1], vec![2], vec![3]];
+    store.update_version(&certificate, &version).unwrap();
+    assert_eq!(
+        chain_rows(&path, &id),
+        [(0, vec![1]), (1, vec![2]), (2, vec![3])]
+    );
+    version.chain_der = vec![vec![9]];
+    store.update_version(&certificate, &version).unwrap();
+    assert_eq!(chain_rows(&path, &id), [(0, vec![9])]);
+
+    // A failed update leaves the rows as they were.
+    let mut unknown = version.clone();
+    unknown.id = "ffffffffffffffffffffffffffffffff".into();
+    let result = store.update_version(&certificate, &unknown);
+    assert!(matches!(result, Err(StoreError::NotFound(_))), "{result:?}");
+    assert_eq!(chain_rows(&path, &id), [(0, vec![9])]);
+
+    store.delete_version(&certificate, &id).unwrap();
+    assert!(chain_rows(&path, &id).is_empty());
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let count = |sql: &str| -> i64 { conn.query_row(sql, [], |row| row.get(0)).unwrap() };
+    assert_eq!(count("SELECT count(*) FROM chain"), 0);
+    assert_eq!(count("SELECT count(*) FROM versions"), 0);
+    assert_eq!(count("SELECT count(*) FROM certificates"), 1);
 }

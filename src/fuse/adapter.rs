@@ -266,7 +266,14 @@ impl Filesystem for CertFs {
                 .map_err(|e| errno(&e))
         });
         match result {
-            Ok(()) => reply.ok(),
+            Ok(changes) => {
+                reply.ok();
+                if !changes.dirs.is_empty() {
+                    // Not from this kernel thread: the unlink may still hold the directory's lock.
+                    let worker = self.worker();
+                    std::thread::spawn(move || worker.invalidate(&changes));
+                }
+            }
             Err(e) => reply.error(e),
         }
     }

@@ -12,7 +12,7 @@ use super::dn::DistinguishedName;
 use super::x509::{CertificateInfo, CertificateSpec, KeyUsage, SubjectAltNames, UPN_OID};
 
 /// Parses one DER certificate with nothing after it.
-fn parse(der_bytes: &[u8]) -> Result<X509Certificate<'_>, PkiError> {
+pub(super) fn parse(der_bytes: &[u8]) -> Result<X509Certificate<'_>, PkiError> {
     match X509Certificate::from_der(der_bytes) {
         Ok(([], cert)) => Ok(cert),
         Ok(_) => Err(PkiError::Malformed(
@@ -162,7 +162,7 @@ fn upn_value(value: &[u8]) -> Option<String> {
 /// certificates in their original order. Duplicates are dropped. Refuses
 /// garbage, and a set with no certificate for the key.
 pub fn order_chain(key_spki: &[u8], certs: &[Vec<u8>]) -> Result<Vec<Vec<u8>>, PkiError> {
-    let (unique, order, _) = chain_order(key_spki, certs)?;
+    let ChainOrder { unique, order, .. } = chain_order(key_spki, certs)?;
     Ok(order.into_iter().map(|i| unique[i].clone()).collect())
 }
 
@@ -170,16 +170,33 @@ pub fn order_chain(key_spki: &[u8], certs: &[Vec<u8>]) -> Result<Vec<Vec<u8>>, P
 /// chain: each issuer in turn, as far as `certs` reach, without the
 /// certificates that do not belong to it. Refuses garbage, and a set with
 /// no certificate for the key.
-pub fn leaf_and_chain(key_spki: &[u8], certs: &[Vec<u8>]) -> Result<(Vec<u8>, Vec<Vec<u8>>), PkiError> {
-    let (unique, order, chain_len) = chain_order(key_spki, certs)?;
+pub fn leaf_and_chain(
+    key_spki: &[u8],
+    certs: &[Vec<u8>],
+) -> Result<(Vec<u8>, Vec<Vec<u8>>), PkiError> {
+    let ChainOrder {
+        unique,
+        order,
+        chain_len,
+    } = chain_order(key_spki, certs)?;
     let mut chain = order[..chain_len].iter().map(|&i| unique[i].clone());
-    let leaf = chain.next().ok_or_else(|| PkiError::Malformed("no certificate".into()))?;
+    let leaf = chain
+        .next()
+        .ok_or_else(|| PkiError::Malformed("no certificate".into()))?;
     Ok((leaf, chain.collect()))
 }
 
-/// The unique certificates, their order (leaf, issuers, then the rest),
-/// and how many of that order form the chain.
-fn chain_order<'a>(key_spki: &[u8], certs: &'a [Vec<u8>]) -> Result<(Vec<&'a Vec<u8>>, Vec<usize>, usize), PkiError> {
+/// Certificates put in chain order: the unique certificates, their order
+/// (leaf, issuers, then the rest) as indices, and how many of that order
+/// form the chain.
+struct ChainOrder<'a> {
+    unique: Vec<&'a Vec<u8>>,
+    order: Vec<usize>,
+    chain_len: usize,
+}
+
+/// Puts `certs` in chain order for the key `key_spki`.
+fn chain_order<'a>(key_spki: &[u8], certs: &'a [Vec<u8>]) -> Result<ChainOrder<'a>, PkiError> {
     let mut unique: Vec<&Vec<u8>> = Vec::new();
     for cert in certs {
         if !unique.contains(&cert) {
@@ -220,5 +237,9 @@ fn chain_order<'a>(key_spki: &[u8], certs: &'a [Vec<u8>]) -> Result<(Vec<&'a Vec
             .filter(|i| !order.contains(i))
             .collect::<Vec<_>>(),
     );
-    Ok((unique, order, chain_len))
+    Ok(ChainOrder {
+        unique,
+        order,
+        chain_len,
+    })
 }

@@ -46,6 +46,10 @@ pub struct CertificateRecord {
     pub created: i64,
     /// Last update time, Unix seconds.
     pub updated: i64,
+    /// The pending or last certificate operation, as JSON text (Key Vault's
+    /// CertificateOperation shape); `None` if the certificate never had one.
+    /// Opaque to the store.
+    pub operation: Option<String>,
 }
 
 /// One version of a certificate.
@@ -96,10 +100,48 @@ pub trait Store: Send {
 
     /// Inserts or replaces `certificate` (matched by vault and name, any
     /// case) and, when given, adds `version` to it, in one transaction.
-    /// `NotFound` if the vault is absent, `Conflict` if the version id exists.
+    /// Replacing keeps the stored name and `created` and overwrites
+    /// `policy`, `tags`, `updated` and `operation`.
+    ///
+    /// Errors, each leaving the store as it was: `NotFound` if the vault is
+    /// absent, `Conflict` if the version id exists (in any certificate),
+    /// `Backend` if `version` names another certificate than `certificate`.
     fn put_certificate(
         &mut self,
         certificate: &CertificateRecord,
         version: Option<&VersionRecord>,
+    ) -> Result<(), StoreError>;
+
+    /// Replaces `certificate` as [`Store::put_certificate`] does and, in the
+    /// same transaction, the stored fields of its existing version
+    /// `version.id`: `certificate_der`, `chain_der` (the whole chain),
+    /// `key`, `enabled` and `updated`. The version keeps its `created` and
+    /// its place among the certificate's versions. Completes a pending
+    /// version (merge) and changes a version's attributes.
+    ///
+    /// Atomic: on any error neither the certificate nor the version changes.
+    /// Errors: `NotFound` if the vault is absent, or if no version with that
+    /// id belongs to `certificate` (none at all, or one of another
+    /// certificate, which stays untouched); `Backend` if `version` names
+    /// another certificate than `certificate`.
+    fn update_version(
+        &mut self,
+        certificate: &CertificateRecord,
+        version: &VersionRecord,
+    ) -> Result<(), StoreError>;
+
+    /// Removes the version `id` of `certificate`, with its chain, and
+    /// replaces `certificate` as [`Store::put_certificate`] does, in one
+    /// transaction. The other versions keep their order. Drops a pending
+    /// version together with recording its operation as deleted.
+    ///
+    /// Atomic: on any error neither the certificate nor any version changes.
+    /// Errors: `NotFound` if the vault is absent, or if no version `id`
+    /// belongs to `certificate` (none at all, or one of another
+    /// certificate, which stays untouched).
+    fn delete_version(
+        &mut self,
+        certificate: &CertificateRecord,
+        id: &str,
     ) -> Result<(), StoreError>;
 }

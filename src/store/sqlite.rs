@@ -49,10 +49,16 @@ const SIDE_FILES: &[&str] = &["-wal", "-shm", "-journal"];
 ///   [`Store::put_certificate`] that matches an existing certificate in
 ///   another case updates it and keeps the stored name; records that name a
 ///   vault in another case are stored under the vault's stored name.
-/// - Updating a certificate replaces `policy`, `tags` and `updated`;
-///   `created` stays as first stored.
-/// - A version passed to `put_certificate` must belong to that certificate
-///   (same vault and name, any case), otherwise `Backend`.
+/// - Updating a certificate replaces `policy`, `tags`, `updated` and
+///   `operation`; `created` stays as first stored.
+/// - A version passed to `put_certificate` or [`Store::update_version`] must
+///   belong to the certificate passed with it (same vault and name, any
+///   case), otherwise `Backend`.
+/// - [`Store::update_version`] and [`Store::delete_version`] find a version
+///   by id **and** certificate: an id of another certificate's version is
+///   `NotFound`, and that version is not touched.
+/// - A version keeps its place among its certificate's versions when
+///   updated; deleting one leaves the others' order as it was.
 /// - [`Store::load`] orders vaults by name, certificates by vault and name
 ///   (case-insensitively) and versions by certificate, then oldest first.
 pub struct SqliteStore {
@@ -336,7 +342,7 @@ impl Store for SqliteStore {
 
         let certificates = tx
             .prepare(
-                "SELECT vault, name, policy, tags, created, updated FROM certificates
+                "SELECT vault, name, policy, tags, created, updated, operation FROM certificates
                  ORDER BY vault, name",
             )
             .and_then(|mut stmt| {
@@ -348,6 +354,7 @@ impl Store for SqliteStore {
                         tags: row.get(3)?,
                         created: row.get(4)?,
                         updated: row.get(5)?,
+                        operation: row.get(6)?,
                     })
                 })?
                 .collect::<Result<Vec<_>, _>>()
@@ -460,75 +467,10 @@ impl Store for SqliteStore {
         version: Option<&VersionRecord>,
     ) -> Result<(), StoreError> {
         let tx = self.write_transaction()?;
-        let read = backend("cannot read the certificate");
-
-        // The stored spellings of the vault and certificate names.
-        let vault: String = tx
-            .query_row(
-                "SELECT name FROM vaults WHERE name = ?1",
-                [&certificate.vault],
-                |row| row.get(0),
-            )
-            .optional()
-            .map_err(&read)?
-            .ok_or_else(|| StoreError::NotFound(format!("vault {}", certificate.vault)))?;
-        let existing: Option<String> = tx
-            .query_row(
-                "SELECT name FROM certificates WHERE vault = ?1 AND name = ?2",
-                (&vault, &certificate.name),
-                |row| row.get(0),
-            )
-            .optional()
-            .map_err(&read)?;
-
-        let name = match existing {
-            Some(name) => {
-                tx.execute(
-                    "UPDATE certificates SET policy = ?3, tags = ?4, updated = ?5
-                     WHERE vault = ?1 AND name = ?2",
-                    (
-                        &vault,
-                        &name,
-                        &certificate.policy,
-                        &certificate.tags,
-                        certificate.updated,
-                    ),
-                )
-                .map_err(backend("cannot update the certificate"))?;
-                name
-            }
-            None => {
-                tx.execute(
-                    "INSERT INTO certificates (vault, name, policy, tags, created, updated)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                    (
-                        &vault,
-                        &certificate.name,
-                        &certificate.policy,
-                        &certificate.tags,
-                        certificate.created,
-                        certificate.updated,
-                    ),
-                )
-                .map_err(|e| {
-                    if is_foreign_key(&e) {
-                        StoreError::NotFound(format!("vault {}", certificate.vault))
-                    } else {
-                        backend("cannot insert the certificate")(e)
-                    }
-                })?;
-                certificate.name.clone()
-            }
-        };
+        let (vault, name) = upsert_certificate(&tx, certificate)?;
 
         if let Some(version) = version {
-            if !version.vault.eq_ignore_ascii_case(&vault)
-                || !version.certificate.eq_ignore_ascii_case(&name)
-            {
-                return Err(StoreError::Backend(
-                    "the version belongs to another certificate than the one put with it".into(),
-                ));
-            }
+            check_belongs(version, &vault, &name)?;
             let seq: i64 = tx
                 .query_row(
                     "SELECT coalesce(max(seq), 0) + 1 FROM versions
@@ -536,7 +478,7 @@ impl Store for SqliteStore {
                     (&vault, &name),
                     |row| row.get(0),
                 )
-                .map_err(&read)?;
+                .map_err(backend("cannot read the versions"))?;
             tx.execute(
                 "INSERT INTO versions (id, vault, certificate, seq, created, updated, enabled,
                                        certificate_der, key)
@@ -560,19 +502,174 @@ impl Store for SqliteStore {
                     backend("cannot insert the version")(e)
                 }
             })?;
-            let mut insert = tx
-                .prepare("INSERT INTO chain (version_id, position, der) VALUES (?1, ?2, ?3)")
-                .map_err(backend("cannot insert the chain"))?;
-            for (position, der) in version.chain_der.iter().enumerate() {
-                let position = i64::try_from(position)
-                    .map_err(|_| StoreError::Backend("the chain is too long".into()))?;
-                insert
-                    .execute((&version.id, position, der.as_slice()))
-                    .map_err(backend("cannot insert the chain"))?;
-            }
+            insert_chain(&tx, &version.id, &version.chain_der)?;
         }
 
         tx.commit()
             .map_err(backend("cannot commit the certificate"))
     }
+
+    fn update_version(
+        &mut self,
+        certificate: &CertificateRecord,
+        version: &VersionRecord,
+    ) -> Result<(), StoreError> {
+        let tx = self.write_transaction()?;
+        let (vault, name) = upsert_certificate(&tx, certificate)?;
+        check_belongs(version, &vault, &name)?;
+        // `id` alone is the key; the vault and certificate conditions make
+        // a version of another certificate "not found" here.
+        let updated = tx
+            .execute(
+                "UPDATE versions
+                 SET updated = ?4, enabled = ?5, certificate_der = ?6, key = ?7
+                 WHERE id = ?1 AND vault = ?2 AND certificate = ?3",
+                (
+                    &version.id,
+                    &vault,
+                    &name,
+                    version.updated,
+                    version.enabled,
+                    version.certificate_der.as_deref(),
+                    version.key.as_ref().map(|key| key.0.as_slice()),
+                ),
+            )
+            .map_err(backend("cannot update the version"))?;
+        if updated == 0 {
+            return Err(version_not_found(&version.id, &vault, &name));
+        }
+        tx.execute("DELETE FROM chain WHERE version_id = ?1", [&version.id])
+            .map_err(backend("cannot replace the chain"))?;
+        insert_chain(&tx, &version.id, &version.chain_der)?;
+        tx.commit()
+            .map_err(backend("cannot commit the version update"))
+    }
+
+    fn delete_version(
+        &mut self,
+        certificate: &CertificateRecord,
+        id: &str,
+    ) -> Result<(), StoreError> {
+        let tx = self.write_transaction()?;
+        let (vault, name) = upsert_certificate(&tx, certificate)?;
+        // The chain rows go with the version (ON DELETE CASCADE).
+        let deleted = tx
+            .execute(
+                "DELETE FROM versions WHERE id = ?1 AND vault = ?2 AND certificate = ?3",
+                (id, &vault, &name),
+            )
+            .map_err(backend("cannot delete the version"))?;
+        if deleted == 0 {
+            return Err(version_not_found(id, &vault, &name));
+        }
+        tx.commit()
+            .map_err(backend("cannot commit the version deletion"))
+    }
+}
+
+/// Inserts `certificate` or replaces the stored one (matched by vault and
+/// name, any case: `policy`, `tags`, `updated` and `operation` change, the
+/// name and `created` stay). Returns the stored spellings of the vault and
+/// certificate names. `NotFound` if the vault is absent.
+fn upsert_certificate(
+    tx: &rusqlite::Transaction<'_>,
+    certificate: &CertificateRecord,
+) -> Result<(String, String), StoreError> {
+    let read = backend("cannot read the certificate");
+    let vault: String = tx
+        .query_row(
+            "SELECT name FROM vaults WHERE name = ?1",
+            [&certificate.vault],
+            |row| row.get(0),
+        )
+        .optional()
+        .map_err(&read)?
+        .ok_or_else(|| StoreError::NotFound(format!("vault {}", certificate.vault)))?;
+    let existing: Option<String> = tx
+        .query_row(
+            "SELECT name FROM certificates WHERE vault = ?1 AND name = ?2",
+            (&vault, &certificate.name),
+            |row| row.get(0),
+        )
+        .optional()
+        .map_err(&read)?;
+
+    let name = match existing {
+        Some(name) => {
+            tx.execute(
+                "UPDATE certificates SET policy = ?3, tags = ?4, updated = ?5, operation = ?6
+                 WHERE vault = ?1 AND name = ?2",
+                (
+                    &vault,
+                    &name,
+                    &certificate.policy,
+                    &certificate.tags,
+                    certificate.updated,
+                    certificate.operation.as_deref(),
+                ),
+            )
+            .map_err(backend("cannot update the certificate"))?;
+            name
+        }
+        None => {
+            tx.execute(
+                "INSERT INTO certificates (vault, name, policy, tags, created, updated, operation)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                (
+                    &vault,
+                    &certificate.name,
+                    &certificate.policy,
+                    &certificate.tags,
+                    certificate.created,
+                    certificate.updated,
+                    certificate.operation.as_deref(),
+                ),
+            )
+            .map_err(|e| {
+                if is_foreign_key(&e) {
+                    StoreError::NotFound(format!("vault {}", certificate.vault))
+                } else {
+                    backend("cannot insert the certificate")(e)
+                }
+            })?;
+            certificate.name.clone()
+        }
+    };
+    Ok((vault, name))
+}
+
+/// Fails with `Backend` unless `version` names the certificate `name` of
+/// `vault` (any case): a caller passing mismatched records is a bug.
+fn check_belongs(version: &VersionRecord, vault: &str, name: &str) -> Result<(), StoreError> {
+    if version.vault.eq_ignore_ascii_case(vault) && version.certificate.eq_ignore_ascii_case(name) {
+        Ok(())
+    } else {
+        Err(StoreError::Backend(
+            "the version belongs to another certificate than the one given with it".into(),
+        ))
+    }
+}
+
+/// `NotFound` for a version `id` that `vault`/`name` does not have.
+fn version_not_found(id: &str, vault: &str, name: &str) -> StoreError {
+    StoreError::NotFound(format!("version {id} of certificate {vault}/{name}"))
+}
+
+/// Inserts the chain rows of version `id`, position 0 first.
+fn insert_chain(
+    tx: &rusqlite::Transaction<'_>,
+    id: &str,
+    chain: &[Vec<u8>],
+) -> Result<(), StoreError> {
+    let mut insert = tx
+        .prepare("INSERT INTO chain (version_id, position, der) VALUES (?1, ?2, ?3)")
+        .map_err(backend("cannot insert the chain"))?;
+    for (position, der) in chain.iter().enumerate() {
+        let position = i64::try_from(position)
+            .map_err(|_| StoreError::Backend("the chain is too long".into()))?;
+        insert
+            .execute((id, position, der.as_slice()))
+            .map_err(backend("cannot insert the chain"))?;
+    }
+    Ok(())
 }

@@ -11,9 +11,11 @@ use super::model::VaultState;
 use super::name::{CertificateName, VaultName};
 use super::node::{Attr, CertificateFile, Node, VersionFile};
 use super::service::{
-    Changes, MAX_WRITE_SIZE, VERSIONS_DIR, VaultService, dir_attr, not_found, now, vault,
+    Changes, IMPORT_DIR, MAX_WRITE_SIZE, MERGE_DIR, VERSIONS_DIR, VaultService, dir_attr,
+    not_found, now, vault,
 };
 use super::side;
+use super::{import, operation};
 use crate::store::VaultRecord;
 
 /// What a file dropped into a drop-box does.
@@ -303,13 +305,16 @@ impl VaultService {
         }
     }
 
-    /// `unlink`: side files and error reports only.
-    pub fn unlink(&self, dir: &Node, name: &str) -> Result<(), VaultError> {
+    /// `unlink`: side files and error reports; `operation.json` deletes the operation.
+    pub fn unlink(&self, dir: &Node, name: &str) -> Result<Changes, VaultError> {
         let node = self.child(dir, name)?;
         match node {
             Node::Side(dir, name) => {
                 self.side.write().remove(&dir, &name);
-                Ok(())
+                Ok(Changes::default())
+            }
+            Node::CertificateFile(v, c, CertificateFile::Operation) => {
+                self.delete_operation(&v, &c)
             }
             n if n.is_dir() => Err(VaultError::IsDirectory(format!("{name} is a directory"))),
             _ => Err(VaultError::NotPermitted(format!(

@@ -85,7 +85,11 @@ impl VaultService {
         issuer: &dyn Issuer,
     ) -> Result<Changes, VaultError> {
         let spec = policy.certificate_spec();
-        let request = IssueRequest { certificate_name: c.as_str(), spec: &spec, key: &key };
+        let request = IssueRequest {
+            certificate_name: c.as_str(),
+            spec: &spec,
+            key: &key,
+        };
         let issued = issuer.issue(&request).map_err(|e| match e {
             IssuerError::Pki(p) => VaultError::from(p),
             IssuerError::Rejected(m) => VaultError::BadParameter(m),
@@ -125,7 +129,17 @@ impl VaultService {
             key: Some(key_bytes(&key)),
         };
         store.put_certificate(&record, Some(&version_record))?;
-        let version = Version::new(id.clone(), t, t, true, leaf, chain, Some(key), info, name.to_string());
+        let version = Version::new(
+            id.clone(),
+            t,
+            t,
+            true,
+            leaf,
+            chain,
+            Some(key),
+            info,
+            name.to_string(),
+        );
         self.publish(v, &name, &record, |cs| {
             cs.policy = Arc::new(policy);
             cs.policy_json = Arc::from(policy_json.into_bytes());
@@ -144,7 +158,13 @@ impl VaultService {
         let json = tags::to_json(&tags);
         let mut store = self.store.lock();
         let (mut record, name) = self.record_for(v, c, now())?;
-        if !self.state.read().vaults.get(v).is_some_and(|vs| vs.certificates.contains_key(c)) {
+        if !self
+            .state
+            .read()
+            .vaults
+            .get(v)
+            .is_some_and(|vs| vs.certificates.contains_key(c))
+        {
             return Err(not_found(c.as_str()));
         }
         record.tags = json.clone();
@@ -153,7 +173,9 @@ impl VaultService {
             cs.tags = tags;
             cs.tags_json = Arc::from(json.into_bytes());
         })?;
-        Ok(Changes { dirs: vec![Node::Certificate(v.clone(), c.clone())] })
+        Ok(Changes {
+            dirs: vec![Node::Certificate(v.clone(), c.clone())],
+        })
     }
 
     /// The stored record of certificate `c` as it is now, with `updated` set
@@ -178,7 +200,11 @@ impl VaultService {
             };
             return Ok((record, cs.name.clone()));
         }
-        let name = vs.drafts.get(c).cloned().ok_or_else(|| not_found(c.as_str()))?;
+        let name = vs
+            .drafts
+            .get(c)
+            .cloned()
+            .ok_or_else(|| not_found(c.as_str()))?;
         let record = CertificateRecord {
             vault: vs.name.to_string(),
             name: name.to_string(),
@@ -205,9 +231,13 @@ impl VaultService {
         let vs = st.vaults.get_mut(v).ok_or_else(|| not_found(v.as_str()))?;
         vs.drafts.remove(name);
         if !vs.certificates.contains_key(name) {
-            vs.certificates.insert(name.clone(), certificate_from_record(record)?);
+            vs.certificates
+                .insert(name.clone(), certificate_from_record(record)?);
         }
-        let cs = vs.certificates.get_mut(name).ok_or_else(|| not_found(name.as_str()))?;
+        let cs = vs
+            .certificates
+            .get_mut(name)
+            .ok_or_else(|| not_found(name.as_str()))?;
         cs.updated = record.updated;
         change(cs);
         Ok(())

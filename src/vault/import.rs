@@ -11,8 +11,8 @@ use super::error::VaultError;
 use super::name::{CertificateName, VaultName};
 use super::node::Node;
 use super::policy::{
-    ActionType, ContentType, IssuerParameters, KeyProperties, KeyType, LifetimeAction, Policy, Subject, Trigger,
-    defaults,
+    ActionType, ContentType, IssuerParameters, KeyProperties, KeyType, LifetimeAction, Policy,
+    Subject, Trigger, defaults,
 };
 use super::service::{Changes, VaultService, now, vault};
 use crate::pki::import::{self, ImportFormat};
@@ -40,7 +40,12 @@ pub fn is_import(name: &str) -> bool {
 
 impl VaultService {
     /// Imports the file `file_name` written into `v/import/`.
-    pub(super) fn import(&self, v: &VaultName, file_name: &str, data: &[u8]) -> Result<Changes, VaultError> {
+    pub(super) fn import(
+        &self,
+        v: &VaultName,
+        file_name: &str,
+        data: &[u8],
+    ) -> Result<Changes, VaultError> {
         let (stem, extension) = file_name.rsplit_once('.').unwrap_or((file_name, ""));
         if !EXTENSIONS.contains(&extension.to_ascii_lowercase().as_str()) {
             return Err(VaultError::BadParameter(format!(
@@ -50,11 +55,15 @@ impl VaultService {
         let name = CertificateName::parse(stem).map_err(|e| VaultError::BadParameter(e.0))?;
         let dir = Node::Import(v.clone());
         let password = self.side_text(&dir, &format!("{stem}{PASSWORD_SUFFIX}"));
-        let password = password.as_deref().map(|p| p.strip_suffix('\n').unwrap_or(p));
+        let password = password
+            .as_deref()
+            .map(|p| p.strip_suffix('\n').unwrap_or(p));
         let password = password.map(|p| p.strip_suffix('\r').unwrap_or(p));
         let given_policy = self
             .side_text(&dir, &format!("{stem}{POLICY_SUFFIX}"))
-            .map(|text| Policy::parse(text.as_bytes()).map_err(|e| VaultError::BadParameter(e.message)))
+            .map(|text| {
+                Policy::parse(text.as_bytes()).map_err(|e| VaultError::BadParameter(e.message))
+            })
             .transpose()?;
         self.refuse_import_while_pending(v, &name)?;
 
@@ -68,16 +77,21 @@ impl VaultService {
             }
         };
         let key = imported.key.ok_or_else(|| {
-            VaultError::BadParameter(format!("{file_name} holds no private key: import needs the certificate with its key"))
-        })?;
-        if imported.certificates.is_empty() {
-            return Err(VaultError::BadParameter(format!("{file_name} holds no certificate")));
-        }
-        let (leaf, chain) = x509::leaf_and_chain(&key.public_key_der(), &imported.certificates).map_err(|_| {
             VaultError::BadParameter(format!(
-                "The private key in {file_name} does not match any certificate in it"
+                "{file_name} holds no private key: import needs the certificate with its key"
             ))
         })?;
+        if imported.certificates.is_empty() {
+            return Err(VaultError::BadParameter(format!(
+                "{file_name} holds no certificate"
+            )));
+        }
+        let (leaf, chain) = x509::leaf_and_chain(&key.public_key_der(), &imported.certificates)
+            .map_err(|_| {
+                VaultError::BadParameter(format!(
+                    "The private key in {file_name} does not match any certificate in it"
+                ))
+            })?;
         if x509::inspect(&leaf)?.not_after < now() {
             return Err(VaultError::BadParameter(EXPIRED.into()));
         }
@@ -107,10 +121,15 @@ impl VaultService {
 
     fn side_text(&self, dir: &Node, name: &str) -> Option<String> {
         let side = self.side.read();
-        side.get(dir, name).map(|f| String::from_utf8_lossy(&f.data).into_owned())
+        side.get(dir, name)
+            .map(|f| String::from_utf8_lossy(&f.data).into_owned())
     }
 
-    fn refuse_import_while_pending(&self, v: &VaultName, name: &CertificateName) -> Result<(), VaultError> {
+    fn refuse_import_while_pending(
+        &self,
+        v: &VaultName,
+        name: &CertificateName,
+    ) -> Result<(), VaultError> {
         let st = self.state.read();
         match vault(&st, v)?.certificates.get(name) {
             Some(cs) => refuse_if_pending(cs),
@@ -121,7 +140,10 @@ impl VaultService {
     /// Makes `name` a draft if it is not a certificate yet, so an import can create it.
     fn ensure_draft(&self, v: &VaultName, name: &CertificateName) -> Result<(), VaultError> {
         let mut st = self.state.write();
-        let vs = st.vaults.get_mut(v).ok_or_else(|| VaultError::NotFound(format!("{v} not found")))?;
+        let vs = st
+            .vaults
+            .get_mut(v)
+            .ok_or_else(|| VaultError::NotFound(format!("{v} not found")))?;
         if !vs.certificates.contains_key(name) {
             vs.drafts.insert(name.clone());
         }
@@ -130,7 +152,11 @@ impl VaultService {
 }
 
 /// The policy Key Vault derives from an imported certificate.
-fn derived_policy(key: &PrivateKey, leaf: &[u8], content_type: ContentType) -> Result<Policy, VaultError> {
+fn derived_policy(
+    key: &PrivateKey,
+    leaf: &[u8],
+    content_type: ContentType,
+) -> Result<Policy, VaultError> {
     let spec = x509::certificate_spec(leaf)?;
     let kty = match key.spec() {
         KeySpec::Rsa(_) => KeyType::Rsa { hsm: false },
@@ -141,9 +167,17 @@ fn derived_policy(key: &PrivateKey, leaf: &[u8], content_type: ContentType) -> R
         // certfs' rule: EC keys cannot have keyEncipherment.
         key_usage.retain(|u| *u != KeyUsage::KeyEncipherment);
     }
-    let subject = (!spec.subject.is_empty()).then(|| Subject { text: spec.subject.to_string(), name: spec.subject });
+    let subject = (!spec.subject.is_empty()).then(|| Subject {
+        text: spec.subject.to_string(),
+        name: spec.subject,
+    });
     let policy = Policy {
-        key: KeyProperties { kty, spec: key.spec(), exportable: true, reuse_key: false },
+        key: KeyProperties {
+            kty,
+            spec: key.spec(),
+            exportable: true,
+            reuse_key: false,
+        },
         content_type,
         subject,
         sans: spec.sans,
@@ -154,7 +188,11 @@ fn derived_policy(key: &PrivateKey, leaf: &[u8], content_type: ContentType) -> R
             trigger: Trigger::LifetimePercentage(defaults::LIFETIME_PERCENTAGE),
             action: ActionType::EmailContacts,
         }],
-        issuer: IssuerParameters { name: defaults::ISSUER_UNKNOWN.into(), cert_type: None, cert_transparency: None },
+        issuer: IssuerParameters {
+            name: defaults::ISSUER_UNKNOWN.into(),
+            cert_type: None,
+            cert_transparency: None,
+        },
     };
     // What is stored must read back: pass it through the parser's rules.
     Policy::parse(policy.to_json().as_bytes()).map_err(|e| {

@@ -3,8 +3,10 @@
 use std::sync::Arc;
 
 use super::error::VaultError;
-use super::model::{CertificateState, Version};
+use super::model::{CertificateState, PendingVersion, Version};
 use super::name::{CertificateName, VersionId};
+use super::operation::Operation;
+use super::pending::{csr_pem, with_json};
 use super::policy::Policy;
 use super::tags;
 use crate::pki::key::PrivateKey;
@@ -28,7 +30,12 @@ pub(super) fn certificate_from_record(
         created: c.created,
         updated: c.updated,
         versions: Vec::new(),
-        operation: None,
+        operation: c
+            .operation
+            .as_deref()
+            .map(Operation::from_json)
+            .transpose()?
+            .map(with_json),
         pending: None,
     })
 }
@@ -62,4 +69,35 @@ pub(super) fn version_from_record(
         info,
         friendly_name.to_owned(),
     )))
+}
+
+/// The pending version of a record without a certificate, if the
+/// certificate's in-progress operation is waiting for it (its CSR is there).
+pub(super) fn pending_from_record(
+    v: &VersionRecord,
+    operation: Option<&Operation>,
+) -> Result<Option<PendingVersion>, VaultError> {
+    let Some(op) = operation.filter(|op| op.is_pending() && op.version == v.id) else {
+        log::warn!(
+            "version {} has no certificate and no operation waits for it; it is not shown",
+            v.id
+        );
+        return Ok(None);
+    };
+    let id = VersionId::parse(&v.id)
+        .map_err(|e| VaultError::Internal(format!("stored version id: {e}")))?;
+    let key = v
+        .key
+        .as_ref()
+        .map(|k| PrivateKey::from_pkcs8_der(&k.0))
+        .transpose()
+        .map_err(|e| VaultError::Internal(format!("stored key of version {id}: {e}")))?
+        .ok_or_else(|| VaultError::Internal(format!("pending version {id} has no key")))?;
+    let csr = op.csr_der()?;
+    Ok(Some(PendingVersion {
+        id,
+        created: v.created,
+        key,
+        csr_pem: csr_pem(&csr),
+    }))
 }

@@ -92,7 +92,10 @@ impl CertificateState {
 
     /// The operation in progress, if any (it blocks new creates and imports).
     pub fn operation_in_progress(&self) -> Option<&Operation> {
-        self.operation.as_ref().map(|(op, _)| op).filter(|op| op.is_pending())
+        self.operation
+            .as_ref()
+            .map(|(op, _)| op)
+            .filter(|op| op.is_pending())
     }
 
     /// Whether `file` of a version is shown: key files only for exportable keys.

@@ -71,14 +71,23 @@ pub struct IssuerRef {
 
 impl Operation {
     /// A new in-progress operation for `version`, waiting for a signed certificate.
-    pub fn pending(vault: &str, certificate: &str, issuer: &str, csr_der: &[u8], version: &str) -> Self {
+    pub fn pending(
+        vault: &str,
+        certificate: &str,
+        issuer: &str,
+        csr_der: &[u8],
+        version: &str,
+    ) -> Self {
         Operation {
             id: format!("{vault}/{certificate}/pending"),
-            issuer: IssuerRef { name: issuer.to_owned() },
+            issuer: IssuerRef {
+                name: issuer.to_owned(),
+            },
             csr: base64(csr_der),
             cancellation_requested: false,
             status: Status::InProgress,
-            status_details: "Pending certificate created. Please Perform Merge to complete the request.".into(),
+            status_details:
+                "Pending certificate created. Please Perform Merge to complete the request.".into(),
             error: None,
             request_id: None,
             target: None,
@@ -91,6 +100,14 @@ impl Operation {
         self.status == Status::InProgress
     }
 
+    /// The CSR, DER.
+    pub fn csr_der(&self) -> Result<Vec<u8>, VaultError> {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD
+            .decode(&self.csr)
+            .map_err(|e| VaultError::Internal(format!("stored operation CSR: {e}")))
+    }
+
     /// The stored JSON text.
     pub fn to_json(&self) -> String {
         let mut s = serde_json::to_string_pretty(self).unwrap_or_default();
@@ -100,7 +117,8 @@ impl Operation {
 
     /// Reads the stored JSON text.
     pub fn from_json(text: &str) -> Result<Self, VaultError> {
-        serde_json::from_str(text).map_err(|e| VaultError::Internal(format!("stored operation: {e}")))
+        serde_json::from_str(text)
+            .map_err(|e| VaultError::Internal(format!("stored operation: {e}")))
     }
 }
 
@@ -162,9 +180,22 @@ mod tests {
 
     #[test]
     fn only_a_cancellation_can_be_written() {
-        assert_eq!(parse_update(br#"{"cancellation_requested": true}"#).unwrap(), OperationUpdate::Cancel);
-        for bad in [&br#"{"cancellation_requested": false}"#[..], b"{}", b"[]", b"garbage", b"", b"\xff"] {
-            assert!(matches!(parse_update(bad), Err(VaultError::BadParameter(_))), "{bad:?}");
+        assert_eq!(
+            parse_update(br#"{"cancellation_requested": true}"#).unwrap(),
+            OperationUpdate::Cancel
+        );
+        for bad in [
+            &br#"{"cancellation_requested": false}"#[..],
+            b"{}",
+            b"[]",
+            b"garbage",
+            b"",
+            b"\xff",
+        ] {
+            assert!(
+                matches!(parse_update(bad), Err(VaultError::BadParameter(_))),
+                "{bad:?}"
+            );
         }
     }
 }

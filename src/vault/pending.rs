@@ -35,7 +35,13 @@ impl VaultService {
         let mut store = self.store.lock();
         let t = now();
         let (mut record, name) = self.record_for(v, c, t)?;
-        if let Some(cs) = self.state.read().vaults.get(v).and_then(|vs| vs.certificates.get(c)) {
+        if let Some(cs) = self
+            .state
+            .read()
+            .vaults
+            .get(v)
+            .and_then(|vs| vs.certificates.get(c))
+        {
             refuse_if_pending(cs)?;
         }
         let id = VersionId::random();
@@ -54,7 +60,12 @@ impl VaultService {
             key: Some(key_bytes(&key)),
         };
         store.put_certificate(&record, Some(&version_record))?;
-        let pending = PendingVersion { id: id.clone(), created: t, key, csr_pem: csr_pem(&csr) };
+        let pending = PendingVersion {
+            id: id.clone(),
+            created: t,
+            key,
+            csr_pem: csr_pem(&csr),
+        };
         self.publish(v, &name, &record, |cs| {
             cs.policy = Arc::new(policy);
             cs.policy_json = Arc::from(policy_json.into_bytes());
@@ -67,7 +78,12 @@ impl VaultService {
 
     /// A file dropped into `merge/`: completes the pending version with the
     /// certificate whose key is the pending key, and the rest as its chain.
-    pub(super) fn merge(&self, v: &VaultName, c: &CertificateName, data: &[u8]) -> Result<Changes, VaultError> {
+    pub(super) fn merge(
+        &self,
+        v: &VaultName,
+        c: &CertificateName,
+        data: &[u8],
+    ) -> Result<Changes, VaultError> {
         let certificates = bundle::certificates_from_any(data)?;
         let pending = {
             let st = self.state.read();
@@ -75,7 +91,9 @@ impl VaultService {
             cs.pending
                 .clone()
                 .filter(|_| cs.operation_in_progress().is_some())
-                .ok_or_else(|| VaultError::NotFound(format!("Pending certificate not found: {}", cs.name)))?
+                .ok_or_else(|| {
+                    VaultError::NotFound(format!("Pending certificate not found: {}", cs.name))
+                })?
         };
         // Certificates that do not chain up from the leaf are left out.
         let (leaf, chain) = x509::leaf_and_chain(&pending.key.public_key_der(), &certificates)
@@ -90,7 +108,11 @@ impl VaultService {
             let cs = certificate(&st, v, c)?;
             match (&cs.pending, cs.operation_in_progress()) {
                 (Some(p), Some(op)) if p.id == pending.id => op.clone(),
-                _ => return Err(VaultError::NotFound(format!("Pending certificate not found: {name}"))),
+                _ => {
+                    return Err(VaultError::NotFound(format!(
+                        "Pending certificate not found: {name}"
+                    )));
+                }
             }
         };
         operation.status = Status::Completed;
@@ -132,7 +154,11 @@ impl VaultService {
 
     /// `{"cancellation_requested": true}` written to `operation.json`: the
     /// operation becomes `cancelled` and its pending version is dropped.
-    pub(super) fn cancel_operation(&self, v: &VaultName, c: &CertificateName) -> Result<Changes, VaultError> {
+    pub(super) fn cancel_operation(
+        &self,
+        v: &VaultName,
+        c: &CertificateName,
+    ) -> Result<Changes, VaultError> {
         self.end_operation(v, c, |op| {
             op.cancellation_requested = true;
             op.status = Status::Cancelled;
@@ -146,7 +172,11 @@ impl VaultService {
     }
 
     /// `rm operation.json`: deletes the operation and its pending version.
-    pub(super) fn delete_operation(&self, v: &VaultName, c: &CertificateName) -> Result<Changes, VaultError> {
+    pub(super) fn delete_operation(
+        &self,
+        v: &VaultName,
+        c: &CertificateName,
+    ) -> Result<Changes, VaultError> {
         self.end_operation(v, c, |_| None)
     }
 
@@ -164,12 +194,17 @@ impl VaultService {
             let st = self.state.read();
             let cs = certificate(&st, v, c)?;
             let op = cs.operation.as_ref().map(|(op, _)| op.clone());
-            (op.ok_or_else(|| not_found("operation.json"))?, cs.pending.clone())
+            (
+                op.ok_or_else(|| not_found("operation.json"))?,
+                cs.pending.clone(),
+            )
         };
         let was_pending = operation.is_pending();
         let after = next(&mut operation);
         if after.is_some() && !was_pending {
-            return Err(VaultError::Forbidden("Pending status must be in progress to allow update.".into()));
+            return Err(VaultError::Forbidden(
+                "Pending status must be in progress to allow update.".into(),
+            ));
         }
         record.operation = after.as_ref().map(Operation::to_json);
         match &pending {

@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use parking_lot::{Mutex, RwLock};
 
 use super::error::VaultError;
-use super::load::{certificate_from_record, version_from_record};
+use super::load::{certificate_from_record, pending_from_record, version_from_record};
 use super::model::{CertificateState, State, VaultState, Version};
 use super::name::{CertificateName, VaultName, VersionId};
 use super::node::{Attr, CertificateFile, Entry, Kind, Node, VersionFile};
@@ -125,7 +125,10 @@ impl VaultService {
                 .ok_or_else(|| {
                     VaultError::Internal(format!("version {} has no certificate", v.id))
                 })?;
-            if let Some(version) = version_from_record(&v, owner.name.as_str())? {
+            if v.certificate_der.is_none() {
+                let operation = owner.operation.as_ref().map(|(op, _)| op);
+                owner.pending = pending_from_record(&v, operation)?.map(Arc::new);
+            } else if let Some(version) = version_from_record(&v, owner.name.as_str())? {
                 owner.versions.push(Arc::new(version));
             }
         }
@@ -272,8 +275,14 @@ impl VaultService {
                 let vs = vault(&st, v)?;
                 match vs.certificates.get(c) {
                     Some(cs) => {
-                        let bytes = cs.file_bytes(*file).ok_or_else(|| not_found(file.file_name()))?;
-                        let mode = if *file == CertificateFile::Request { 0o444 } else { 0o644 };
+                        let bytes = cs
+                            .file_bytes(*file)
+                            .ok_or_else(|| not_found(file.file_name()))?;
+                        let mode = if *file == CertificateFile::Request {
+                            0o444
+                        } else {
+                            0o644
+                        };
                         Ok(file_attr(bytes.len(), mode, cs.updated, false))
                     }
                     // The policy of a draft exists only while someone writes it.
@@ -309,7 +318,11 @@ impl VaultService {
                 }
                 Node::Vault(v) => {
                     let vs = vault(&st, v)?;
-                    out.push(entry(IMPORT_DIR, Node::Import(vs.name.clone()), Kind::Directory));
+                    out.push(entry(
+                        IMPORT_DIR,
+                        Node::Import(vs.name.clone()),
+                        Kind::Directory,
+                    ));
                     let names = vs.certificates.keys().chain(vs.drafts.iter());
                     for c in names {
                         out.push(entry(
@@ -410,7 +423,9 @@ impl VaultService {
                 let st = self.state.read();
                 let vs = vault(&st, v)?;
                 match vs.certificates.get(c) {
-                    Some(cs) => cs.file_bytes(*file).ok_or_else(|| not_found(file.file_name())),
+                    Some(cs) => cs
+                        .file_bytes(*file)
+                        .ok_or_else(|| not_found(file.file_name())),
                     None if vs.drafts.contains(c) => Ok(Arc::from(&b""[..])),
                     None => Err(not_found(file.file_name())),
                 }

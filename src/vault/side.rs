@@ -73,5 +73,8 @@ pub fn error_name(name: &str) -> String {
 /// (`x~`), emacs' `#x#` and `.error` reports. In drop-boxes such names
 /// are kept, never acted on.
 pub fn is_scratch(name: &str) -> bool {
-    name.starts_with('.') || name.starts_with('#') || name.ends_with('~') || name.ends_with(ERROR_SUFFIX)
+    name.starts_with('.')
+        || name.starts_with('#')
+        || name.ends_with('~')
+        || name.ends_with(ERROR_SUFFIX)
 }

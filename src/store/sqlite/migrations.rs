@@ -23,6 +23,10 @@
 //!   `sqlite3` shell and needs no home-made framing; rows go with their
 //!   version (`ON DELETE CASCADE`).
 //!
+//! Version 2 adds `certificates.operation`: the certificate's pending or
+//! last certificate operation as JSON text, `NULL` when it never had one
+//! (so rows from version 1 get `NULL`).
+//!
 //! Names are ASCII (SPEC §1), so SQLite's ASCII-only `NOCASE` is exact.
 //! All tables are `STRICT`, so a wrong type is an error, not a silent cast.
 
@@ -76,6 +80,10 @@ pub const MIGRATIONS: &[&str] = &[
         der        BLOB    NOT NULL,
         PRIMARY KEY (version_id, position)
     ) STRICT;
+    ",
+    // 2: the certificate operation.
+    "
+    ALTER TABLE certificates ADD COLUMN operation TEXT;
     ",
 ];
 
