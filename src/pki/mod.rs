@@ -3,14 +3,23 @@
 //! Split like rcgen: [`key`] (private keys, a secret type), [`dn`] (X.500
 //! names as Key Vault users write them), [`x509`] (building and inspecting
 //! certificates and CSRs), [`pkcs12`] (PFX export and import) and [`pem`]
-//! (text armour). Nothing here knows about vaults, files or storage.
+//! (text armour). Reading what users drop in: [`bundle`] (certificates for
+//! `merge/`, from PEM, DER or PKCS#7 via [`pkcs7`]) and [`import`] (PKCS#12
+//! or PEM with a key in any usual form, for `import/`). Nothing here knows
+//! about vaults, files or storage.
 
+mod ber;
+pub mod bundle;
 mod der;
 pub mod dn;
 pub mod error;
+pub mod import;
 pub mod key;
+mod key_forms;
 pub mod pem;
+mod pem_read;
 pub mod pkcs12;
+pub mod pkcs7;
 pub mod x509;
 mod x509_read;
 

@@ -12,7 +12,7 @@ use super::dn::DistinguishedName;
 use super::x509::{CertificateInfo, CertificateSpec, KeyUsage, SubjectAltNames, UPN_OID};
 
 /// Parses one DER certificate with nothing after it.
-fn parse(der_bytes: &[u8]) -> Result<X509Certificate<'_>, PkiError> {
+pub(super) fn parse(der_bytes: &[u8]) -> Result<X509Certificate<'_>, PkiError> {
     match X509Certificate::from_der(der_bytes) {
         Ok(([], cert)) => Ok(cert),
         Ok(_) => Err(PkiError::Malformed(
