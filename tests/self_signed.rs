@@ -68,6 +68,7 @@ fn listing_shows_every_export_file_with_sizes_equal_to_reads() {
             "cert.pfx",
             "chain.pem",
             "fullchain.pem",
+            "merge",
             "policy.json",
             "privkey.pem",
             "tags.json",

@@ -33,10 +33,14 @@ pub fn certificates_from_any(data: &[u8]) -> Result<Vec<Vec<u8>>, PkiError> {
         let as_p7 = pkcs7::certificates(data);
         if as_p7.is_ok() || !pem_read::has_pem(data) {
             return as_p7.map_err(|p7| {
-                let cert = as_cert.err().map(|e| e.to_string()).unwrap_or_default();
+                let cert = as_cert
+                    .err()
+                    .map(|e| e.message().to_string())
+                    .unwrap_or_default();
                 PkiError::Malformed(format!(
                     "the file is binary but neither a DER certificate ({cert}) nor a PKCS#7 \
-                     bundle ({p7}); {ACCEPTED}"
+                     bundle ({}); {ACCEPTED}",
+                    p7.message()
                 ))
             });
         }
@@ -89,8 +93,9 @@ pub(super) fn block_certificates(
         let cert = certificate_from_block(&der, label).map_err(|e| {
             PkiError::Malformed(format!(
                 "the {label} PEM block (block {} in the file) is not a valid X.509 \
-                 certificate ({e})",
-                block.number
+                 certificate ({})",
+                block.number,
+                e.message()
             ))
         })?;
         Ok(Some(vec![cert]))

@@ -134,6 +134,10 @@ fn refusals_say_what_is_accepted() {
         m.contains("neither a DER certificate") && m.contains(ACCEPTED),
         "{m}"
     );
+    assert!(
+        !m.contains("malformed input"),
+        "reasons nest without prefix: {m}"
+    );
     let junk = b"-----BEGIN CERTIFICATE-----\nMIIB%%%%not base64\n-----END CERTIFICATE-----\n";
     let m = malformed(junk);
     assert!(m.contains("base64") && m.contains("CERTIFICATE"), "{m}");

@@ -20,6 +20,20 @@ pub enum PkiError {
     WrongPassword(String),
 }
 
+impl PkiError {
+    /// The explanation alone, without the kind prefix that `Display` adds
+    /// (for nesting one error's reason in another's message).
+    pub fn message(&self) -> &str {
+        match self {
+            PkiError::InvalidName(m)
+            | PkiError::UnsupportedKey(m)
+            | PkiError::Malformed(m)
+            | PkiError::Crypto(m)
+            | PkiError::WrongPassword(m) => m,
+        }
+    }
+}
+
 impl fmt::Display for PkiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -67,8 +67,9 @@ pub fn certificates(data: &[u8]) -> Result<Vec<Vec<u8>>, PkiError> {
     for (i, cert) in certs.iter().enumerate() {
         x509_read::parse(cert).map_err(|e| {
             PkiError::Malformed(format!(
-                "certificate {} of the PKCS#7 bundle is unreadable ({e})",
-                i + 1
+                "certificate {} of the PKCS#7 bundle is unreadable ({})",
+                i + 1,
+                e.message()
             ))
         })?;
     }
