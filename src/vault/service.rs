@@ -469,9 +469,9 @@ impl VaultService {
             return Ok(Changes::default());
         }
         let result = if data.len() > MAX_WRITE_SIZE {
+            // The writer's bytes past the limit were never kept: say the limit, not a size.
             Err(VaultError::TooLarge(format!(
-                "The file is {} bytes; certfs accepts at most {MAX_WRITE_SIZE} bytes",
-                data.len()
+                "The file is larger than {MAX_WRITE_SIZE} bytes (1 MiB), the most certfs accepts"
             )))
         } else {
             match node {
