@@ -125,6 +125,22 @@ impl Worker {
     }
 }
 
+impl Worker {
+    /// Drops what the kernel caches of the file `node` after a refused
+    /// write: the writer's size and bytes (from `ftruncate` or writes) and
+    /// its entry (a draft's `policy.json` made by `create` does not exist).
+    fn forget_written(&self, node: &Node) {
+        let (Some(notifier), Some(ino)) = (self.notifier.get(), self.inodes.get(node)) else {
+            return;
+        };
+        // Errors only mean the kernel had nothing cached.
+        let _ = notifier.inval_inode(INodeNo(ino), 0, 0);
+        for (parent, name) in self.inodes.names_of(ino) {
+            let _ = notifier.inval_entry(INodeNo(parent), OsStr::new(&name));
+        }
+    }
+}
+
 fn name_str(name: &OsStr) -> Result<&str, Errno> {
     // certfs names are ASCII; other bytes can name nothing here.
     name.to_str().ok_or(Errno::ENOENT)
@@ -145,7 +161,10 @@ fn commit(worker: &Worker, node: &Node, data: &[u8]) -> Result<(), Errno> {
             worker.invalidate(&changes);
             Ok(())
         }
-        Err(e) => Err(errno(&e)),
+        Err(e) => {
+            worker.forget_written(node);
+            Err(errno(&e))
+        }
     }
 }
 

@@ -80,6 +80,20 @@ impl Inodes {
         self.table.read().by_node.get(node).copied()
     }
 
+    /// Every (parent inode, name) under which the kernel was shown `ino`.
+    pub fn names_of(&self, ino: u64) -> Vec<(u64, String)> {
+        let t = self.table.read();
+        let mut out = Vec::new();
+        for (parent, names) in &t.children {
+            for (name, child) in names {
+                if *child == ino {
+                    out.push((*parent, name.clone()));
+                }
+            }
+        }
+        out
+    }
+
     /// Every (name, child inode) the kernel may have cached under `parent`.
     pub fn children(&self, parent: u64) -> Vec<(String, u64)> {
         self.table

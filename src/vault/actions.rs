@@ -26,6 +26,18 @@ enum DropAction<'a> {
     Import(&'a VaultName, &'a str),
 }
 
+/// The action a write to `node` triggers, if it is a file dropped into a drop-box.
+fn drop_action(node: &Node) -> Option<DropAction<'_>> {
+    let Node::Side(dir, name) = node else {
+        return None;
+    };
+    match &**dir {
+        Node::Merge(v, c) if !side::is_scratch(name) => Some(DropAction::Merge(v, c)),
+        Node::Import(v) if import::is_import(name) => Some(DropAction::Import(v, name)),
+        _ => None,
+    }
+}
+
 impl VaultService {
     /// Checks that `node` may be opened for writing.
     pub fn check_writable(&self, node: &Node) -> Result<(), VaultError> {
@@ -87,21 +99,15 @@ impl VaultService {
     /// The close-time action: `data` was written to `node`. On refusal the
     /// reason is also left in `<name>.error` beside the file.
     pub fn write(&self, node: &Node, data: &[u8]) -> Result<Changes, VaultError> {
-        let drop_box = match node {
-            Node::Side(dir, name) => match &**dir {
-                Node::Merge(v, c) if !side::is_scratch(name) => Some(DropAction::Merge(v, c)),
-                Node::Import(v) if import::is_import(name) => Some(DropAction::Import(v, name)),
-                _ => {
-                    self.side.write().put(dir, name, Arc::from(data), now());
-                    return Ok(Changes::default());
-                }
-            },
-            _ => None,
-        };
+        let drop_box = drop_action(node);
+        if let (Node::Side(dir, name), None) = (node, &drop_box) {
+            self.side.write().put(dir, name, Arc::from(data), now());
+            return Ok(Changes::default());
+        }
         let result = if data.len() > MAX_WRITE_SIZE {
+            // The writer's bytes past the limit were never kept: say the limit, not a size.
             Err(VaultError::TooLarge(format!(
-                "The file is {} bytes; certfs accepts at most {MAX_WRITE_SIZE} bytes",
-                data.len()
+                "The file is larger than {MAX_WRITE_SIZE} bytes (1 MiB), the most certfs accepts"
             )))
         } else {
             match (node, drop_box) {
@@ -349,18 +355,23 @@ impl VaultService {
                 Ok(changes)
             }
             (Node::Side(..), Some(Node::Side(..)) | None) => {
-                if to.is_none() {
-                    self.check_side_dir(new_dir, new_name)?;
-                    if matches!(new_dir, Node::Certificate(..))
-                        && CertificateFile::from_name(new_name).is_some()
-                    {
-                        // Renaming onto a draft's policy.json.
-                        let target = self.create(new_dir, new_name)?.0;
-                        let data = self.read(&from)?;
-                        let changes = self.write(&target, &data)?;
-                        self.side.write().remove(dir, name);
-                        return Ok(changes);
+                let draft_policy = to.is_none()
+                    && matches!(new_dir, Node::Certificate(..))
+                    && new_name == CertificateFile::Policy.file_name();
+                let target = if draft_policy {
+                    self.create(new_dir, new_name)?.0
+                } else {
+                    if to.is_none() {
+                        self.check_side_dir(new_dir, new_name)?;
                     }
+                    Node::Side(Box::new(new_dir.clone()), new_name.to_owned())
+                };
+                if draft_policy || drop_action(&target).is_some() {
+                    // Renaming onto a draft's policy.json or into a drop-box acts, as a write would.
+                    let data = self.read(&from)?;
+                    let changes = self.write(&target, &data)?;
+                    self.side.write().remove(dir, name);
+                    return Ok(changes);
                 }
                 let mut side = self.side.write();
                 let file = side.remove(dir, name).ok_or_else(|| not_found(name))?;

@@ -50,8 +50,13 @@ pub const SUBJECT_MAX_CHARS: usize = 200;
 const SHOWN_MAX_CHARS: usize = 80;
 
 /// `value` as quoted in a message: cut at [`SHOWN_MAX_CHARS`] characters
-/// (with `…`), so a huge value does not make a huge message.
+/// (with `…`), so a huge value does not make a huge message. PEM text is
+/// never quoted: a key pasted into the wrong field must not reach the log
+/// or the `.error` file, not even its first line.
 fn shown(value: &str) -> String {
+    if value.contains("-----BEGIN") {
+        return "(PEM text, not shown)".to_string();
+    }
     match value.char_indices().nth(SHOWN_MAX_CHARS) {
         None => value.to_string(),
         Some((cut, _)) => format!("{}…", &value[..cut]),
