@@ -555,7 +555,6 @@ fn a_refused_mv_onto_policy_json_keeps_the_scratch_file_and_the_policy() {
 }
 
 #[test]
-#[ignore = "design: every flush after a change commits, so each child's exit in `{ cat a; cat b; } > policy.json` makes a version; fix needs the NOTES' opener-pid rule for flush (lead to decide)"]
 fn a_redirection_shared_by_several_commands_makes_one_version() {
     let m = Mount::start();
     let dir = web(&m);
@@ -580,7 +579,6 @@ fn a_redirection_shared_by_several_commands_makes_one_version() {
 }
 
 #[test]
-#[ignore = "design: bash's dup2+close before exec flushes an empty O_TRUNC buffer, which is refused and logged (and shows policy.json.error) before cat writes; indistinguishable from `: > policy.json` at flush time (lead to decide)"]
 fn cat_redirection_logs_no_spurious_refusal() {
     let m = Mount::start();
     let dir = web(&m);

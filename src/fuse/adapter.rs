@@ -239,6 +239,7 @@ impl Filesystem for CertFs {
                     }
                     buf.data.resize(size, 0);
                     buf.dirty = true;
+                    buf.written = true;
                 }
                 attr.size = buf.data.len() as u64;
             } else if let Some(size) = size {
@@ -363,7 +364,7 @@ impl Filesystem for CertFs {
         });
     }
 
-    fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
+    fn open(&self, req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
         let result = (|| {
             let node = self.node(ino)?;
             if flags.acc_mode() == OpenAccMode::O_RDONLY {
@@ -390,6 +391,8 @@ impl Filesystem for CertFs {
                 node,
                 data,
                 dirty: truncate,
+                written: false,
+                opener: req.pid(),
                 outcome: Ok(()),
             };
             Ok((
@@ -406,7 +409,7 @@ impl Filesystem for CertFs {
 
     fn create(
         &self,
-        _req: &Request,
+        req: &Request,
         parent: INodeNo,
         name: &OsStr,
         _mode: u32,
@@ -423,6 +426,8 @@ impl Filesystem for CertFs {
                 node,
                 data: Vec::new(),
                 dirty: true,
+                written: false,
+                opener: req.pid(),
                 outcome: Ok(()),
             };
             let fh = self
@@ -487,6 +492,7 @@ impl Filesystem for CertFs {
         // Keep one byte past the limit so the vault can say the file is too large.
         if end > MAX_WRITE_SIZE + 1 {
             buf.dirty = true;
+            buf.written = true;
             let keep = (MAX_WRITE_SIZE + 1).min(start.max(buf.data.len()));
             buf.data.resize(keep.max(MAX_WRITE_SIZE + 1), 0);
             return reply.error(Errno::EFBIG);
@@ -496,12 +502,13 @@ impl Filesystem for CertFs {
         }
         buf.data[start..end].copy_from_slice(data);
         buf.dirty = true;
+        buf.written = true;
         reply.written(data.len() as u32);
     }
 
     fn flush(
         &self,
-        _req: &Request,
+        req: &Request,
         _ino: INodeNo,
         fh: FileHandle,
         _lock_owner: LockOwner,
@@ -513,6 +520,8 @@ impl Filesystem for CertFs {
         let Handle::Write(_) = &*handle else {
             return reply.ok();
         };
+        let pid = req.pid();
+        log::debug!("flush fh {} from pid {pid}", fh.0);
         let worker = self.worker();
         // The action (a new version, maybe an RSA key) runs off the kernel's threads.
         std::thread::spawn(move || {
@@ -520,8 +529,13 @@ impl Filesystem for CertFs {
                 return reply.ok();
             };
             let mut buf = buf.lock();
-            if buf.dirty {
+            // Only the opener's close acts, and only on written bytes: other
+            // processes sharing the file (`{ cat a; cat b; } > f`) and a
+            // close before anything was written (`cmd > f` closes a dup
+            // first) do not. Whatever is left acts at release.
+            if buf.dirty && buf.written && pid == buf.opener {
                 buf.dirty = false;
+                buf.written = false;
                 let WriteBuffer { node, data, .. } = &*buf;
                 let outcome = commit(&worker, node, data);
                 buf.outcome = outcome;

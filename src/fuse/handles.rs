@@ -17,6 +17,12 @@ pub struct WriteBuffer {
     pub data: Vec<u8>,
     /// Changed since the last commit (written, truncated or newly created).
     pub dirty: bool,
+    /// Changed by `write` or `ftruncate` since the last commit, not only by
+    /// `O_TRUNC` or creation (a shell opens with `O_TRUNC` and closes a
+    /// duplicate before the command it starts writes anything).
+    pub written: bool,
+    /// The process that opened the file: its `close` is the one that acts.
+    pub opener: u32,
     /// The errno of the last commit, returned again by later `flush`es.
     pub outcome: Result<(), Errno>,
 }

@@ -99,6 +99,13 @@ impl VaultService {
     /// The close-time action: `data` was written to `node`. On refusal the
     /// reason is also left in `<name>.error` beside the file.
     pub fn write(&self, node: &Node, data: &[u8]) -> Result<Changes, VaultError> {
+        if let Node::Side(dir, name) = node {
+            if self.side.read().get(dir, name).is_none() {
+                // Removed while open (vim unlinks its swap file, then closes
+                // it): as on any filesystem, the bytes go nowhere.
+                return Ok(Changes::default());
+            }
+        }
         let drop_box = drop_action(node);
         if let (Node::Side(dir, name), None) = (node, &drop_box) {
             self.side.write().put(dir, name, Arc::from(data), now());
@@ -369,6 +376,11 @@ impl VaultService {
                 if draft_policy || drop_action(&target).is_some() {
                     // Renaming onto a draft's policy.json or into a drop-box acts, as a write would.
                     let data = self.read(&from)?;
+                    if let Node::Side(..) = target {
+                        self.side
+                            .write()
+                            .put(new_dir, new_name, data.clone(), now());
+                    }
                     let changes = self.write(&target, &data)?;
                     self.side.write().remove(dir, name);
                     return Ok(changes);
