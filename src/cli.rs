@@ -93,6 +93,12 @@ pub fn main() -> ExitCode {
 
 fn mount(mountpoint: &Path, data: &Path, options: &MountOptions) -> Result<(), String> {
     check_mountpoint(mountpoint)?;
+    if data.exists() && !data.is_dir() {
+        return Err(format!(
+            "the store directory {} is not a directory (--data names a directory that holds certfs.db)",
+            data.display()
+        ));
+    }
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)

@@ -70,11 +70,34 @@ pub fn run(
     let signal_handle = signals.handle();
     let target = mountpoint.to_path_buf();
     let signal_thread = std::thread::spawn(move || {
-        if let Some(signal) = signals.forever().next() {
-            log::info!("signal {signal}: unmounting {}", target.display());
-            if let Err(e) = unmounter.unmount() {
-                log::error!("unmount of {} failed: {e}", target.display());
+        let mut signals = signals.forever();
+        let Some(signal) = signals.next() else {
+            return;
+        };
+        log::info!("signal {signal}: unmounting {}", target.display());
+        match unmounter.unmount() {
+            Ok(()) => return,
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
+                // As libfuse does: detach it now, so the mountpoint is free;
+                // the kernel ends the session when the last user lets go.
+                log::warn!(
+                    "{} is busy (a process has a file open or its working directory there): \
+                     detached it; certfs exits when the last of them lets go, or at once on another signal",
+                    target.display()
+                );
+                if let Err(e) = detach(&target) {
+                    log::error!("lazy unmount of {} failed: {e}", target.display());
+                }
             }
+            Err(e) => log::error!("unmount of {} failed: {e}", target.display()),
+        }
+        if let Some(signal) = signals.next() {
+            log::warn!(
+                "signal {signal} again: exiting now; processes still inside {} get \
+                 'Transport endpoint is not connected'",
+                target.display()
+            );
+            std::process::exit(0);
         }
     });
     ready();
@@ -82,4 +105,30 @@ pub fn run(
     signal_handle.close();
     let _ = signal_thread.join();
     result
+}
+
+/// A lazy unmount (`umount -l`): the mount leaves the namespace at once and
+/// the kernel keeps it for processes still inside until they let go.
+fn detach(mountpoint: &Path) -> io::Result<()> {
+    // SAFETY: geteuid cannot fail and touches no memory.
+    if unsafe { libc::geteuid() } == 0 {
+        use std::os::unix::ffi::OsStrExt;
+        let path = std::ffi::CString::new(mountpoint.as_os_str().as_bytes())
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        // SAFETY: umount2 reads a NUL-terminated path that outlives the call.
+        if unsafe { libc::umount2(path.as_ptr(), libc::MNT_DETACH) } == 0 {
+            return Ok(());
+        }
+        return Err(io::Error::last_os_error());
+    }
+    let status = std::process::Command::new("fusermount3")
+        .arg("-u")
+        .arg("-z")
+        .arg(mountpoint)
+        .status()?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(io::Error::other(format!("fusermount3 -u -z: {status}")))
+    }
 }

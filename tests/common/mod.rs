@@ -23,7 +23,8 @@ pub fn certfs_bin() -> &'static str {
     env!("CARGO_BIN_EXE_certfs")
 }
 
-fn is_mounted(mnt: &Path) -> bool {
+/// Whether a FUSE filesystem is mounted at `mnt` (as this process sees it).
+pub fn is_mounted(mnt: &Path) -> bool {
     let target = mnt.to_string_lossy().to_string();
     fs::read_to_string("/proc/self/mountinfo")
         .map(|m| {
@@ -173,14 +174,16 @@ impl Drop for Mount {
     }
 }
 
-fn signal(pid: u32, sig: i32) {
+/// Sends `sig` to `pid`.
+pub fn signal(pid: u32, sig: i32) {
     // SAFETY: kill(2) with a pid we spawned; no memory is touched.
     unsafe {
         libc::kill(pid as i32, sig);
     }
 }
 
-fn wait_timeout(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
+/// Waits up to `limit` for `child` to exit.
+pub fn wait_timeout(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
     let deadline = Instant::now() + limit;
     loop {
         if let Ok(Some(status)) = child.try_wait() {

@@ -1,0 +1,263 @@
+//! nginx serves TLS straight from the mount (`ssl_certificate <mnt>/prod/web/fullchain.pem`), curl and openssl s_client verify it, and a reload picks up a new version.
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::{Mount, WEB_POLICY, ec_policy, sh_in, sh_ok, wait_timeout};
+
+const NGINX: &str = "/usr/sbin/nginx";
+
+/// An nginx master in the foreground with its own prefix, config, pid and logs; stopped on drop.
+struct Nginx {
+    prefix: PathBuf,
+    child: Child,
+    port: u16,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Nginx {
+    fn start(prefix: &Path, cert_dir: &Path) -> Nginx {
+        let port = free_port();
+        for d in ["logs", "tmp"] {
+            fs::create_dir_all(prefix.join(d)).unwrap();
+        }
+        let p = prefix.display();
+        let c = cert_dir.display();
+        let conf = format!(
+            r#"worker_processes 1;
+error_log {p}/logs/error.log notice;
+pid {p}/logs/nginx.pid;
+events {{ worker_connections 64; }}
+http {{
+    access_log {p}/logs/access.log;
+    client_body_temp_path {p}/tmp/body;
+    proxy_temp_path {p}/tmp/proxy;
+    fastcgi_temp_path {p}/tmp/fastcgi;
+    uwsgi_temp_path {p}/tmp/uwsgi;
+    scgi_temp_path {p}/tmp/scgi;
+    server {{
+        listen 127.0.0.1:{port} ssl;
+        server_name web.example.com;
+        ssl_certificate {c}/fullchain.pem;
+        ssl_certificate_key {c}/privkey.pem;
+        location / {{ return 200 "served by nginx from certfs\n"; }}
+    }}
+}}
+"#
+        );
+        fs::write(prefix.join("nginx.conf"), conf).unwrap();
+        let check = Command::new(NGINX)
+            .args(Self::args(prefix))
+            .arg("-t")
+            .output()
+            .unwrap();
+        assert!(
+            check.status.success(),
+            "nginx -t: {}",
+            String::from_utf8_lossy(&check.stderr)
+        );
+        let child = Command::new(NGINX)
+            .args(Self::args(prefix))
+            .args(["-g", "daemon off;"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut nginx = Nginx {
+            prefix: prefix.to_path_buf(),
+            child,
+            port,
+        };
+        // Ready when the port accepts connections.
+        for _ in 0..400 {
+            if let Ok(Some(status)) = nginx.child.try_wait() {
+                panic!("nginx exited with {status}:\n{}", nginx.error_log());
+            }
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return nginx;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        panic!("nginx did not listen:\n{}", nginx.error_log());
+    }
+
+    fn args(prefix: &Path) -> Vec<String> {
+        vec![
+            "-p".into(),
+            format!("{}/", prefix.display()),
+            "-c".into(),
+            prefix.join("nginx.conf").display().to_string(),
+        ]
+    }
+
+    fn error_log(&self) -> String {
+        fs::read_to_string(self.prefix.join("logs/error.log")).unwrap_or_default()
+    }
+
+    /// `nginx -s reload`; returns once the master has read the new configuration.
+    fn reload(&self) {
+        let before = self.error_log().matches("reconfiguring").count();
+        let out = Command::new(NGINX)
+            .args(Self::args(&self.prefix))
+            .args(["-s", "reload"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "nginx -s reload: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for _ in 0..400 {
+            if self.error_log().matches("reconfiguring").count() > before {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        panic!("nginx did not reload:\n{}", self.error_log());
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = Command::new(NGINX)
+            .args(Self::args(&self.prefix))
+            .args(["-s", "stop"])
+            .stderr(Stdio::null())
+            .status();
+        if wait_timeout(&mut self.child, Duration::from_secs(10)).is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn serial_of_file(dir: &Path, file: &str) -> String {
+    sh_ok(dir, &format!("openssl x509 -in {file} -noout -serial"))
+        .trim()
+        .to_owned()
+}
+
+/// The serial of the certificate nginx presents for web.example.com.
+fn served_serial(dir: &Path, port: u16) -> String {
+    sh_ok(
+        dir,
+        &format!(
+            "openssl s_client -connect 127.0.0.1:{port} -servername web.example.com </dev/null 2>/dev/null \
+             | openssl x509 -noout -serial"
+        ),
+    )
+    .trim()
+    .to_owned()
+}
+
+/// curl trusting only the mount's cert.pem, with the name resolved to 127.0.0.1.
+fn curl(dir: &Path, port: u16) -> String {
+    sh_ok(
+        dir,
+        &format!(
+            "curl -sS --fail --max-time 20 --cacert prod/web/cert.pem \
+             --resolve web.example.com:{port}:127.0.0.1 https://web.example.com:{port}/"
+        ),
+    )
+}
+
+fn serves_and_renews(policy: &str, key_line: &str) {
+    if !Path::new(NGINX).exists() {
+        eprintln!("SKIP: nginx is not installed at {NGINX}");
+        return;
+    }
+    let m = Mount::start();
+    fs::create_dir(m.path("prod")).unwrap();
+    fs::create_dir(m.path("prod/web")).unwrap();
+    fs::write(m.path("prod/web/policy.json"), policy).unwrap();
+    let text = sh_ok(&m.mnt, "openssl x509 -in prod/web/cert.pem -noout -text");
+    assert!(text.contains(key_line), "{text}");
+    assert!(text.contains("DNS:web.example.com"), "{text}");
+
+    let nginx = Nginx::start(&m.root.path().join("nginx"), &m.path("prod/web"));
+    let port = nginx.port;
+
+    assert_eq!(curl(&m.mnt, port), "served by nginx from certfs\n");
+    let verify = sh_ok(
+        &m.mnt,
+        &format!(
+            "openssl s_client -connect 127.0.0.1:{port} -servername web.example.com \
+             -verify_return_error -verify_hostname web.example.com -CAfile prod/web/cert.pem </dev/null 2>&1"
+        ),
+    );
+    assert!(
+        verify.contains("Verify return code: 0 (ok)"),
+        "{verify}\n{}",
+        nginx.error_log()
+    );
+    let first = serial_of_file(&m.mnt, "prod/web/cert.pem");
+    assert_eq!(served_serial(&m.mnt, port), first);
+
+    // A client trusting something else refuses the connection.
+    let other = sh_in(
+        &m.mnt,
+        &format!(
+            "curl -sS --max-time 20 --cacert /etc/ssl/certs/ca-certificates.crt \
+             --resolve web.example.com:{port}:127.0.0.1 https://web.example.com:{port}/"
+        ),
+    );
+    assert!(!other.status.success(), "curl must not trust it otherwise");
+
+    // A new version, then a reload: nginx serves the new certificate.
+    fs::write(m.path("prod/web/policy.json"), policy).unwrap();
+    let second = serial_of_file(&m.mnt, "prod/web/cert.pem");
+    assert_ne!(first, second, "the write made a new version");
+    assert_eq!(
+        served_serial(&m.mnt, port),
+        first,
+        "nginx reads certificates only at start or reload"
+    );
+    nginx.reload();
+    // The old worker may finish its connections; a new connection reaches the new worker.
+    let mut served = String::new();
+    for _ in 0..200 {
+        served = served_serial(&m.mnt, port);
+        if served == second {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(served, second, "{}", nginx.error_log());
+    // curl trusting the new cert.pem succeeds, and s_client verifies it.
+    assert_eq!(curl(&m.mnt, port), "served by nginx from certfs\n");
+    let verify = sh_ok(
+        &m.mnt,
+        &format!(
+            "openssl s_client -connect 127.0.0.1:{port} -servername web.example.com \
+             -verify_return_error -CAfile prod/web/cert.pem </dev/null 2>&1"
+        ),
+    );
+    assert!(verify.contains("Verify return code: 0 (ok)"), "{verify}");
+    assert!(
+        !nginx.error_log().contains("[emerg]"),
+        "{}",
+        nginx.error_log()
+    );
+}
+
+#[test]
+fn nginx_serves_an_rsa_2048_certificate_and_a_reload_picks_up_the_new_version() {
+    serves_and_renews(WEB_POLICY, "Public-Key: (2048 bit)");
+}
+
+#[test]
+fn nginx_serves_an_ec_p256_certificate_and_a_reload_picks_up_the_new_version() {
+    serves_and_renews(&ec_policy("web.example.com"), "NIST CURVE: P-256");
+}
