@@ -78,8 +78,9 @@ fn pubkey_of_key(mnt: &Path, file: &str) -> String {
 fn check_whole(m: &Mount) -> usize {
     let mut numbers: Vec<usize> = fs::read_dir(m.path("prod"))
         .unwrap()
-        .map(|e| {
-            let name = e.unwrap().file_name().into_string().unwrap();
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|name| name != "import")
+        .map(|name| {
             name.strip_prefix('c')
                 .and_then(|n| n.parse().ok())
                 .unwrap_or_else(|| panic!("unexpected entry {name}"))

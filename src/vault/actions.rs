@@ -99,17 +99,17 @@ impl VaultService {
     /// The close-time action: `data` was written to `node`. On refusal the
     /// reason is also left in `<name>.error` beside the file.
     pub fn write(&self, node: &Node, data: &[u8]) -> Result<Changes, VaultError> {
+        let drop_box = drop_action(node);
         if let Node::Side(dir, name) = node {
-            if self.side.read().get(dir, name).is_none() {
-                // Removed while open (vim unlinks its swap file, then closes
-                // it): as on any filesystem, the bytes go nowhere.
+            // A file removed while open (vim unlinks its swap file, then
+            // closes it) takes no bytes and does nothing, as on any filesystem.
+            if drop_box.is_none() {
+                self.side.write().update(dir, name, Arc::from(data), now());
                 return Ok(Changes::default());
             }
-        }
-        let drop_box = drop_action(node);
-        if let (Node::Side(dir, name), None) = (node, &drop_box) {
-            self.side.write().put(dir, name, Arc::from(data), now());
-            return Ok(Changes::default());
+            if self.side.read().get(dir, name).is_none() {
+                return Ok(Changes::default());
+            }
         }
         let result = if data.len() > MAX_WRITE_SIZE {
             // The writer's bytes past the limit were never kept: say the limit, not a size.

@@ -47,6 +47,17 @@ impl SideFiles {
             .insert(name.to_owned(), SideFile { data, mtime });
     }
 
+    /// Replaces the content of `name` in `dir` if it still exists; returns whether it did.
+    pub fn update(&mut self, dir: &Node, name: &str, data: Arc<[u8]>, mtime: i64) -> bool {
+        match self.dirs.get_mut(dir).and_then(|files| files.get_mut(name)) {
+            Some(file) => {
+                *file = SideFile { data, mtime };
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Removes `name` from `dir`; returns what was there.
     pub fn remove(&mut self, dir: &Node, name: &str) -> Option<SideFile> {
         let files = self.dirs.get_mut(dir)?;
