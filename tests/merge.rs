@@ -5,32 +5,7 @@ mod common;
 use std::fs;
 use std::path::Path;
 
-use common::{Mount, sh_err, sh_in, sh_ok};
-
-/// A root and an intermediate CA made by openssl in `dir`.
-fn make_ca(dir: &Path) {
-    sh_ok(
-        dir,
-        r#"set -e
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout root.key -out root.pem \
-  -subj "/CN=Test Root CA" -days 30 -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
-openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout int.key -out int.csr -subj "/CN=Test Issuing CA" 2>/dev/null
-printf 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n' > ca.ext
-openssl x509 -req -in int.csr -CA root.pem -CAkey root.key -CAcreateserial -out int.pem -days 30 -extfile ca.ext 2>/dev/null
-"#,
-    );
-}
-
-/// Signs `csr` with the intermediate CA, copying the requested extensions; writes `out`.
-fn sign(dir: &Path, csr: &Path, out: &str) {
-    sh_ok(
-        dir,
-        &format!(
-            "openssl x509 -req -in '{}' -CA int.pem -CAkey int.key -CAcreateserial -out {out} -days 20 -copy_extensions copy 2>/dev/null",
-            csr.display()
-        ),
-    );
-}
+use common::{Mount, make_test_ca, sh_err, sh_in, sh_ok, sign_csr};
 
 const UNKNOWN_POLICY: &str = r#"{"key_props":{"kty":"EC","crv":"P-256"},
  "x509_props":{"subject":"CN=api.example.com, OU=\"Docs, Contoso\", O=Contoso","sans":{"dns_names":["api.example.com","www.api.example.com"]}},
@@ -91,9 +66,9 @@ fn unknown_issuer_makes_a_csr_and_an_operation_in_progress() {
 fn merging_a_signed_pem_completes_the_version() {
     let m = Mount::start();
     let ca = tempfile::tempdir().unwrap();
-    make_ca(ca.path());
+    make_test_ca(ca.path());
     pending_api(&m);
-    sign(ca.path(), &m.path("prod/api/request.csr"), "leaf.pem");
+    sign_csr(ca.path(), &m.path("prod/api/request.csr"), "leaf.pem");
     sh_ok(
         &m.mnt,
         &format!(
@@ -125,7 +100,7 @@ fn merging_a_signed_pem_completes_the_version() {
 #[test]
 fn merge_takes_chains_in_any_order_and_pkcs7() {
     let ca = tempfile::tempdir().unwrap();
-    make_ca(ca.path());
+    make_test_ca(ca.path());
     let cases = [
         ("reverse.pem", "cat root.pem int.pem leaf.pem > reverse.pem"),
         (
@@ -144,7 +119,7 @@ fn merge_takes_chains_in_any_order_and_pkcs7() {
     for (file, make) in cases {
         let m = Mount::start();
         pending_api(&m);
-        sign(ca.path(), &m.path("prod/api/request.csr"), "leaf.pem");
+        sign_csr(ca.path(), &m.path("prod/api/request.csr"), "leaf.pem");
         sh_ok(ca.path(), make);
         sh_ok(
             &m.mnt,
@@ -179,13 +154,13 @@ fn merge_takes_chains_in_any_order_and_pkcs7() {
 fn a_certificate_for_another_key_is_refused_with_key_vaults_message() {
     let m = Mount::start();
     let ca = tempfile::tempdir().unwrap();
-    make_ca(ca.path());
+    make_test_ca(ca.path());
     pending_api(&m);
     sh_ok(
         ca.path(),
         "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout other.key -out other.csr -subj /CN=other 2>/dev/null",
     );
-    sign(ca.path(), &ca.path().join("other.csr"), "other.pem");
+    sign_csr(ca.path(), &ca.path().join("other.csr"), "other.pem");
     let err = sh_err(
         &m.mnt,
         &format!(
@@ -239,7 +214,7 @@ fn merge_without_a_pending_operation_is_refused() {
 fn a_renewal_by_hand_keeps_serving_the_old_certificate_until_the_merge() {
     let m = Mount::start();
     let ca = tempfile::tempdir().unwrap();
-    make_ca(ca.path());
+    make_test_ca(ca.path());
     fs::create_dir_all(m.path("prod/web")).unwrap();
     fs::write(
         m.path("prod/web/policy.json"),
@@ -266,7 +241,7 @@ fn a_renewal_by_hand_keeps_serving_the_old_certificate_until_the_merge() {
     assert!(!out.status.success(), "a create while pending fails");
     let report = fs::read_to_string(m.path("prod/web/policy.json.error")).unwrap();
     assert!(report.contains("Conflict"), "{report}");
-    sign(ca.path(), &m.path("prod/web/request.csr"), "leaf.pem");
+    sign_csr(ca.path(), &m.path("prod/web/request.csr"), "leaf.pem");
     sh_ok(
         &m.mnt,
         &format!("cp {}/leaf.pem prod/web/merge/", ca.path().display()),
@@ -307,13 +282,13 @@ fn cancel_and_delete_end_the_operation() {
 fn a_pending_operation_survives_a_remount() {
     let mut m = Mount::start();
     let ca = tempfile::tempdir().unwrap();
-    make_ca(ca.path());
+    make_test_ca(ca.path());
     pending_api(&m);
     let csr = fs::read(m.path("prod/api/request.csr")).unwrap();
     m.remount();
     assert_eq!(fs::read(m.path("prod/api/request.csr")).unwrap(), csr);
     assert_eq!(operation(&m, "api")["status"], "inProgress");
-    sign(ca.path(), &m.path("prod/api/request.csr"), "leaf.pem");
+    sign_csr(ca.path(), &m.path("prod/api/request.csr"), "leaf.pem");
     sh_ok(
         &m.mnt,
         &format!("cp {}/leaf.pem prod/api/merge/", ca.path().display()),

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::{Mount, WEB_POLICY, ec_policy, sh_in, sh_ok, wait_timeout};
+use common::{Mount, WEB_POLICY, ec_policy, make_test_ca, sh_in, sh_ok, sign_csr, wait_timeout};
 
 const NGINX: &str = "/usr/sbin/nginx";
 
@@ -260,4 +260,82 @@ fn nginx_serves_an_rsa_2048_certificate_and_a_reload_picks_up_the_new_version() 
 #[test]
 fn nginx_serves_an_ec_p256_certificate_and_a_reload_picks_up_the_new_version() {
     serves_and_renews(&ec_policy("web.example.com"), "NIST CURVE: P-256");
+}
+
+/// curl trusting only `ca` (a file), with web.example.com resolved to 127.0.0.1.
+fn curl_trusting(dir: &Path, port: u16, ca: &Path) -> String {
+    sh_ok(
+        dir,
+        &format!(
+            "curl -sS --fail --max-time 20 --cacert {} \
+             --resolve web.example.com:{port}:127.0.0.1 https://web.example.com:{port}/",
+            ca.display()
+        ),
+    )
+}
+
+#[test]
+fn nginx_serves_a_merged_and_an_imported_certificate_verified_against_the_test_root() {
+    if !Path::new(NGINX).exists() {
+        eprintln!("SKIP: nginx is not installed at {NGINX}");
+        return;
+    }
+    let m = Mount::start();
+    let ca = tempfile::tempdir().unwrap();
+    make_test_ca(ca.path());
+    let root = ca.path().join("root.pem");
+    fs::create_dir_all(m.path("prod/merged")).unwrap();
+    let unknown = r#"{"key_props":{"kty":"RSA","key_size":2048},"x509_props":{"subject":"CN=web.example.com","sans":{"dns_names":["web.example.com"]}},"issuer":{"name":"Unknown"}}"#;
+    fs::write(m.path("prod/merged/policy.json"), unknown).unwrap();
+    sign_csr(ca.path(), &m.path("prod/merged/request.csr"), "merged.pem");
+    // The chain in reverse order, as a PKCS#7 bundle.
+    sh_ok(
+        ca.path(),
+        "cat root.pem int.pem merged.pem > all.pem && openssl crl2pkcs7 -nocrl -certfile all.pem -out merged.p7b",
+    );
+    sh_ok(
+        &m.mnt,
+        &format!("cp {}/merged.p7b prod/merged/merge/", ca.path().display()),
+    );
+    // An imported PFX with its chain, signed by the same CA.
+    sh_ok(
+        ca.path(),
+        "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout site.key -out site.csr \
+           -subj /CN=web.example.com -addext subjectAltName=DNS:web.example.com 2>/dev/null && \
+         openssl x509 -req -in site.csr -CA int.pem -CAkey int.key -CAcreateserial -out site.pem -days 20 -copy_extensions copy 2>/dev/null && \
+         openssl pkcs12 -export -inkey site.key -in site.pem -certfile int.pem -out site.pfx -passout pass:",
+    );
+    sh_ok(
+        &m.mnt,
+        &format!("cp {}/site.pfx prod/import/", ca.path().display()),
+    );
+
+    for (cert, expect) in [("merged", "merged.pem"), ("site", "site.pem")] {
+        let dir = m.path(&format!("prod/{cert}"));
+        assert_eq!(
+            fs::read(dir.join("cert.pem")).unwrap(),
+            fs::read(ca.path().join(expect)).unwrap(),
+            "{cert}"
+        );
+        let nginx = Nginx::start(&m.root.path().join(format!("nginx-{cert}")), &dir);
+        assert_eq!(
+            curl_trusting(&m.mnt, nginx.port, &root),
+            "served by nginx from certfs\n",
+            "{cert}: {}",
+            nginx.error_log()
+        );
+        let verify = sh_ok(
+            &m.mnt,
+            &format!(
+                "openssl s_client -connect 127.0.0.1:{} -servername web.example.com -verify_return_error \
+                 -verify_hostname web.example.com -CAfile {} </dev/null 2>&1",
+                nginx.port,
+                root.display()
+            ),
+        );
+        assert!(
+            verify.contains("Verify return code: 0 (ok)"),
+            "{cert}: {verify}"
+        );
+    }
 }

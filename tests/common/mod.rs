@@ -269,3 +269,28 @@ pub fn ec_policy(cn: &str) -> String {
         r#"{{"key_props":{{"kty":"EC","crv":"P-256"}},"x509_props":{{"subject":"CN={cn}","sans":{{"dns_names":["{cn}"]}}}},"issuer":{{"name":"Self"}}}}"#
     )
 }
+
+/// A root and an intermediate CA made by openssl in `dir`.
+pub fn make_test_ca(dir: &Path) {
+    sh_ok(
+        dir,
+        r#"set -e
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout root.key -out root.pem \
+  -subj "/CN=Test Root CA" -days 30 -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout int.key -out int.csr -subj "/CN=Test Issuing CA" 2>/dev/null
+printf 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n' > ca.ext
+openssl x509 -req -in int.csr -CA root.pem -CAkey root.key -CAcreateserial -out int.pem -days 30 -extfile ca.ext 2>/dev/null
+"#,
+    );
+}
+
+/// Signs `csr` with the intermediate CA, copying the requested extensions; writes `out`.
+pub fn sign_csr(dir: &Path, csr: &Path, out: &str) {
+    sh_ok(
+        dir,
+        &format!(
+            "openssl x509 -req -in '{}' -CA int.pem -CAkey int.key -CAcreateserial -out {out} -days 20 -copy_extensions copy 2>/dev/null",
+            csr.display()
+        ),
+    );
+}
