@@ -3,7 +3,6 @@
 mod common;
 
 use std::fs;
-use std::path::Path;
 
 use common::{Mount, make_test_ca, sh_err, sh_in, sh_ok, sign_csr};
 
