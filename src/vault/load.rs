@@ -48,14 +48,7 @@ pub(super) fn version_from_record(
     let Some(leaf) = v.certificate_der.clone() else {
         return Ok(None);
     };
-    let id = VersionId::parse(&v.id)
-        .map_err(|e| VaultError::Internal(format!("stored version id: {e}")))?;
-    let key = v
-        .key
-        .as_ref()
-        .map(|k| PrivateKey::from_pkcs8_der(&k.0))
-        .transpose()
-        .map_err(|e| VaultError::Internal(format!("stored key of version {id}: {e}")))?;
+    let (id, key) = id_and_key(v)?;
     let info = x509::inspect(&leaf)
         .map_err(|e| VaultError::Internal(format!("stored certificate {id}: {e}")))?;
     Ok(Some(Version::new(
@@ -84,15 +77,9 @@ pub(super) fn pending_from_record(
         );
         return Ok(None);
     };
-    let id = VersionId::parse(&v.id)
-        .map_err(|e| VaultError::Internal(format!("stored version id: {e}")))?;
-    let key = v
-        .key
-        .as_ref()
-        .map(|k| PrivateKey::from_pkcs8_der(&k.0))
-        .transpose()
-        .map_err(|e| VaultError::Internal(format!("stored key of version {id}: {e}")))?
-        .ok_or_else(|| VaultError::Internal(format!("pending version {id} has no key")))?;
+    let (id, key) = id_and_key(v)?;
+    let key =
+        key.ok_or_else(|| VaultError::Internal(format!("pending version {id} has no key")))?;
     let csr = op.csr_der()?;
     Ok(Some(PendingVersion {
         id,
@@ -100,4 +87,17 @@ pub(super) fn pending_from_record(
         key,
         csr_pem: csr_pem(&csr),
     }))
+}
+
+/// The id and key of a stored version.
+fn id_and_key(v: &VersionRecord) -> Result<(VersionId, Option<PrivateKey>), VaultError> {
+    let id = VersionId::parse(&v.id)
+        .map_err(|e| VaultError::Internal(format!("stored version id: {e}")))?;
+    let key = v
+        .key
+        .as_ref()
+        .map(|k| PrivateKey::from_pkcs8_der(&k.0))
+        .transpose()
+        .map_err(|e| VaultError::Internal(format!("stored key of version {id}: {e}")))?;
+    Ok((id, key))
 }
