@@ -71,6 +71,8 @@ fn error_report(dir: &Path, file: &str) -> (String, String) {
 /// every word of `expect`, nothing changed, the daemon still serves.
 fn refused_by_cp(m: &Mount, dir: &Path, file: &str, content: &[u8], expect: &[&str]) -> String {
     let before = snapshot(dir);
+    // The report of an earlier refusal is not the one to read.
+    let _ = fs::remove_file(dir.join(format!("{file}.error")));
     let src = m.root.path().join("bad-input");
     fs::write(&src, content).unwrap();
     let out = sh_in(dir, &format!("cp {} {file}", src.display()));
@@ -549,4 +551,26 @@ fn the_log_never_holds_private_key_material() {
         }
     }
     daemon_alive(&m);
+}
+
+#[test]
+fn an_error_report_read_right_after_another_refusal_is_whole() {
+    // The kernel caches a file's size for a while: a report replaced by a
+    // longer one must not read back cut to the old size.
+    let m = Mount::start();
+    let dir = web(&m);
+    for round in 0..5 {
+        for (content, word) in [(&b"x"[..], "JSON"), (&br#"{"a": 1}"#[..], "string")] {
+            let _ = sh_in(
+                &dir,
+                &format!(
+                    "printf '%s' '{}' > tags.json",
+                    String::from_utf8_lossy(content)
+                ),
+            );
+            let (code, message) = error_report(&dir, "tags.json");
+            assert_eq!(code, "BadParameter", "round {round}");
+            assert!(message.contains(word), "round {round}: {message}");
+        }
+    }
 }

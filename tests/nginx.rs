@@ -120,12 +120,26 @@ http {{
             String::from_utf8_lossy(&out.stderr)
         );
         for _ in 0..400 {
-            if self.error_log().matches("reconfiguring").count() > before {
+            // Reloaded once the master reconfigured and the old worker (which
+            // may still accept a connection or two) has gone.
+            if self.error_log().matches("reconfiguring").count() > before && self.workers() == 1 {
                 return;
             }
             std::thread::sleep(Duration::from_millis(25));
         }
         panic!("nginx did not reload:\n{}", self.error_log());
+    }
+
+    /// How many worker processes the master has (old ones linger while shutting down).
+    fn workers(&self) -> usize {
+        let out = Command::new("ps")
+            .args(["--ppid", &self.child.id().to_string(), "-o", "pid="])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .count()
     }
 }
 

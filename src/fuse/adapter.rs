@@ -103,40 +103,45 @@ struct Worker {
 impl Worker {
     /// Drops the kernel's cached entries and attributes under each changed directory.
     fn invalidate(&self, changes: &Changes) {
+        for dir in &changes.dirs {
+            if let Some(ino) = self.inodes.get(dir) {
+                self.invalidate_dir(ino);
+            }
+        }
+    }
+
+    /// Drops the kernel's cached entries and attributes under directory `parent`.
+    fn invalidate_dir(&self, parent: u64) {
         let Some(notifier) = self.notifier.get() else {
             return;
         };
-        for dir in &changes.dirs {
-            let Some(parent) = self.inodes.get(dir) else {
-                continue;
-            };
-            for (name, child) in self.inodes.children(parent) {
-                // A directory keeps its node (and inode) for life: dropping its
-                // entry would only orphan processes whose cwd is inside it.
-                // A file name may now mean another node (a new version).
-                // Errors only mean the kernel had nothing cached.
-                if !self.inodes.node(child).is_some_and(|n| n.is_dir()) {
-                    let _ = notifier.inval_entry(INodeNo(parent), OsStr::new(&name));
-                }
-                let _ = notifier.inval_inode(INodeNo(child), 0, 0);
+        for (name, child) in self.inodes.children(parent) {
+            // A directory keeps its node (and inode) for life: dropping its
+            // entry would only orphan processes whose cwd is inside it.
+            // A file name may now mean another node (a new version).
+            // Errors only mean the kernel had nothing cached.
+            if !self.inodes.node(child).is_some_and(|n| n.is_dir()) {
+                let _ = notifier.inval_entry(INodeNo(parent), OsStr::new(&name));
             }
-            let _ = notifier.inval_inode(INodeNo(parent), 0, 0);
+            let _ = notifier.inval_inode(INodeNo(child), 0, 0);
         }
+        let _ = notifier.inval_inode(INodeNo(parent), 0, 0);
     }
-}
 
-impl Worker {
-    /// Drops what the kernel caches of the file `node` after a refused
-    /// write: the writer's size and bytes (from `ftruncate` or writes) and
-    /// its entry (a draft's `policy.json` made by `create` does not exist).
-    fn forget_written(&self, node: &Node) {
-        let (Some(notifier), Some(ino)) = (self.notifier.get(), self.inodes.get(node)) else {
+    /// After a refused write: drops what the kernel caches of the file
+    /// `node` (the writer's size and bytes; the entry of a draft's
+    /// `policy.json`, which does not exist) and of its directory, where the
+    /// `.error` report changed.
+    fn forget_refused(&self, node: &Node) {
+        let Some(ino) = self.inodes.get(node) else {
             return;
         };
-        // Errors only mean the kernel had nothing cached.
-        let _ = notifier.inval_inode(INodeNo(ino), 0, 0);
-        for (parent, name) in self.inodes.names_of(ino) {
-            let _ = notifier.inval_entry(INodeNo(parent), OsStr::new(&name));
+        if let Some(notifier) = self.notifier.get() {
+            // Errors only mean the kernel had nothing cached.
+            let _ = notifier.inval_inode(INodeNo(ino), 0, 0);
+        }
+        for (parent, _) in self.inodes.names_of(ino) {
+            self.invalidate_dir(parent);
         }
     }
 }
@@ -162,7 +167,7 @@ fn commit(worker: &Worker, node: &Node, data: &[u8]) -> Result<(), Errno> {
             Ok(())
         }
         Err(e) => {
-            worker.forget_written(node);
+            worker.forget_refused(node);
             Err(errno(&e))
         }
     }
@@ -275,7 +280,12 @@ impl Filesystem for CertFs {
         })();
         match result {
             Ok(attr) => reply.entry(&TTL, &attr, Generation(0)),
-            Err(e) => reply.error(e),
+            Err(e) => {
+                reply.error(e);
+                // A refused mkdir may have left `<name>.error` beside it.
+                let worker = self.worker();
+                std::thread::spawn(move || worker.invalidate_dir(parent.0));
+            }
         }
     }
 
@@ -359,7 +369,12 @@ impl Filesystem for CertFs {
                     reply.ok();
                     worker.invalidate(&changes);
                 }
-                Err(e) => reply.error(errno(&e)),
+                Err(e) => {
+                    reply.error(errno(&e));
+                    // A refused rename onto a real file leaves its `.error` report.
+                    worker.invalidate_dir(parent.0);
+                    worker.invalidate_dir(newparent.0);
+                }
             }
         });
     }
@@ -373,10 +388,13 @@ impl Filesystem for CertFs {
                     return Err(Errno::EISDIR);
                 }
                 let data = self.vault.read(&node).map_err(|e| errno(&e))?;
+                // Immutable bytes may stay in the page cache. Files that change
+                // (policy.json, reports) bypass it, so a read never stops at a
+                // size the kernel cached before the change.
                 let keep = if attr.immutable {
                     FopenFlags::FOPEN_KEEP_CACHE
                 } else {
-                    FopenFlags::empty()
+                    FopenFlags::FOPEN_DIRECT_IO
                 };
                 return Ok((self.handles.insert(Handle::Read(data)), keep));
             }
