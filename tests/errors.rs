@@ -574,3 +574,33 @@ fn an_error_report_read_right_after_another_refusal_is_whole() {
         }
     }
 }
+
+#[test]
+fn a_close_on_another_thread_of_the_opener_still_reports_the_refusal() {
+    // Go, Java and thread pools open and close on different threads; the
+    // kernel names the thread, certfs must see the process.
+    let m = Mount::start();
+    let dir = web(&m);
+    let script = r#"python3 - <<'PY'
+import threading
+f = open("policy.json", "w")
+f.write("not json")
+result = {}
+def close():
+    try:
+        f.close()
+        result["ok"] = True
+    except OSError as e:
+        result["errno"] = e.errno
+t = threading.Thread(target=close)
+t.start()
+t.join()
+print(result)
+PY"#;
+    let out = sh_ok(&dir, script);
+    assert!(
+        out.contains("'errno': 22"),
+        "close() on another thread fails with EINVAL: {out}"
+    );
+    assert!(dir.join("policy.json.error").exists());
+}

@@ -146,6 +146,21 @@ impl Worker {
     }
 }
 
+/// The process (thread group) of the thread `tid` that made a request:
+/// FUSE names threads, and many programs open and close a file on
+/// different threads of one process.
+fn process_of(tid: u32) -> u32 {
+    std::fs::read_to_string(format!("/proc/{tid}/status"))
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("Tgid:"))
+                .and_then(|v| v.trim().parse().ok())
+        })
+        .unwrap_or(tid)
+}
+
 fn name_str(name: &OsStr) -> Result<&str, Errno> {
     // certfs names are ASCII; other bytes can name nothing here.
     name.to_str().ok_or(Errno::ENOENT)
@@ -410,7 +425,7 @@ impl Filesystem for CertFs {
                 data,
                 dirty: truncate,
                 written: false,
-                opener: req.pid(),
+                opener: process_of(req.pid()),
                 outcome: Ok(()),
             };
             Ok((
@@ -445,7 +460,7 @@ impl Filesystem for CertFs {
                 data: Vec::new(),
                 dirty: true,
                 written: false,
-                opener: req.pid(),
+                opener: process_of(req.pid()),
                 outcome: Ok(()),
             };
             let fh = self
@@ -538,27 +553,33 @@ impl Filesystem for CertFs {
         let Handle::Write(_) = &*handle else {
             return reply.ok();
         };
-        let pid = req.pid();
-        log::debug!("flush fh {} from pid {pid}", fh.0);
+        let caller = process_of(req.pid());
         let worker = self.worker();
-        // The action (a new version, maybe an RSA key) runs off the kernel's threads.
+        // The action (a new version, maybe an RSA key) runs off the kernel's
+        // threads, and without the buffer's lock, which reads and writes on
+        // the same file need.
         std::thread::spawn(move || {
             let Handle::Write(buf) = &*handle else {
                 return reply.ok();
             };
-            let mut buf = buf.lock();
             // Only the opener's close acts, and only on written bytes: other
             // processes sharing the file (`{ cat a; cat b; } > f`) and a
             // close before anything was written (`cmd > f` closes a dup
             // first) do not. Whatever is left acts at release.
-            if buf.dirty && buf.written && pid == buf.opener {
-                buf.dirty = false;
-                buf.written = false;
-                let WriteBuffer { node, data, .. } = &*buf;
-                let outcome = commit(&worker, node, data);
-                buf.outcome = outcome;
+            let action = {
+                let mut b = buf.lock();
+                (b.dirty && b.written && caller == b.opener).then(|| {
+                    b.dirty = false;
+                    b.written = false;
+                    (b.node.clone(), b.data.clone())
+                })
+            };
+            if let Some((node, data)) = action {
+                let outcome = commit(&worker, &node, &data);
+                buf.lock().outcome = outcome;
             }
-            match buf.outcome {
+            let outcome = buf.lock().outcome;
+            match outcome {
                 Ok(()) => reply.ok(),
                 Err(e) => reply.error(e),
             }
@@ -577,19 +598,23 @@ impl Filesystem for CertFs {
     ) {
         let handle = self.handles.remove(fh.0);
         reply.ok();
-        // A writer that never flushed (it died, or wrote after its last close) still gets its action.
-        if let Some(handle) = handle {
-            if let Handle::Write(buf) = &*handle {
-                if buf.lock().dirty {
-                    let worker = self.worker();
-                    std::thread::spawn(move || {
-                        if let Handle::Write(buf) = &*handle {
-                            let buf = buf.lock();
-                            let _ = commit(&worker, &buf.node, &buf.data);
-                        }
-                    });
-                }
-            }
+        // Whatever no close acted on (nothing written before the opener's
+        // close, another thread's close, a writer that died) acts now; the
+        // outcome is in the `.error` report and the log.
+        let Some(handle) = handle else { return };
+        let Handle::Write(buf) = &*handle else { return };
+        let action = {
+            let mut b = buf.lock();
+            b.dirty.then(|| {
+                b.dirty = false;
+                (b.node.clone(), std::mem::take(&mut b.data))
+            })
+        };
+        if let Some((node, data)) = action {
+            let worker = self.worker();
+            std::thread::spawn(move || {
+                let _ = commit(&worker, &node, &data);
+            });
         }
     }
 

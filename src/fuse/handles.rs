@@ -21,7 +21,7 @@ pub struct WriteBuffer {
     /// `O_TRUNC` or creation (a shell opens with `O_TRUNC` and closes a
     /// duplicate before the command it starts writes anything).
     pub written: bool,
-    /// The process that opened the file: its `close` is the one that acts.
+    /// The process (thread group id) that opened the file: its `close` is the one that acts.
     pub opener: u32,
     /// The errno of the last commit, returned again by later `flush`es.
     pub outcome: Result<(), Errno>,

@@ -46,16 +46,14 @@ impl Inodes {
 
     /// The inode for `node`, seen as `name` under `parent`; allocates on first sight.
     pub fn intern(&self, parent: u64, name: &str, node: &Node) -> u64 {
-        if let Some(&ino) = self.table.read().by_node.get(node) {
-            let known = self
-                .table
-                .read()
-                .children
-                .get(&parent)
-                .and_then(|c| c.get(name))
-                == Some(&ino);
-            if known {
-                return ino;
+        {
+            // One read guard: a second one taken while a writer waits would
+            // deadlock (parking_lot's lock is fair).
+            let t = self.table.read();
+            if let Some(&ino) = t.by_node.get(node) {
+                if t.children.get(&parent).and_then(|c| c.get(name)) == Some(&ino) {
+                    return ino;
+                }
             }
         }
         let mut t = self.table.write();
@@ -102,6 +100,59 @@ impl Inodes {
             .get(&parent)
             .map(|c| c.iter().map(|(n, i)| (n.clone(), *i)).collect())
             .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vault::name::VaultName;
+
+    fn vault(i: usize) -> Node {
+        Node::Vault(VaultName::parse(&format!("vault{i}")).unwrap())
+    }
+
+    #[test]
+    fn numbers_are_stable_and_never_reused() {
+        let inodes = Inodes::new();
+        let a = inodes.intern(ROOT_INO, "vault1", &vault(1));
+        let b = inodes.intern(ROOT_INO, "vault2", &vault(2));
+        assert_ne!(a, b);
+        assert_eq!(
+            inodes.intern(ROOT_INO, "VAULT1", &vault(1)),
+            a,
+            "same node, same inode"
+        );
+        assert_eq!(inodes.node(a), Some(vault(1)));
+        assert_eq!(inodes.node(ROOT_INO), Some(Node::Root));
+        assert_eq!(inodes.node(0), None);
+        assert_eq!(inodes.node(999), None);
+    }
+
+    #[test]
+    fn known_and_new_names_interned_together_do_not_deadlock() {
+        // Readers of known names and writers of new ones at once: with two
+        // read guards in one call this hung forever.
+        let inodes = std::sync::Arc::new(Inodes::new());
+        inodes.intern(ROOT_INO, "vault0", &vault(0));
+        let threads: Vec<_> = (0..4)
+            .map(|t| {
+                let inodes = inodes.clone();
+                std::thread::spawn(move || {
+                    for i in 0..20_000 {
+                        if t % 2 == 0 {
+                            inodes.intern(ROOT_INO, "vault0", &vault(0));
+                        } else {
+                            let n = 1 + (i % 500) * 2 + t;
+                            inodes.intern(ROOT_INO, &format!("vault{n}"), &vault(n));
+                        }
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
     }
 }
 
