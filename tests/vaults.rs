@@ -7,10 +7,12 @@ use std::path::Path;
 
 use common::{Mount, ec_policy, sh_in, sh_ok};
 
+/// The sorted names in `dir`, leaving out certfs' own `import/` drop-box of a vault.
 fn listing(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n != "import")
         .collect();
     names.sort();
     names
@@ -153,9 +155,10 @@ fn reserved_names_are_refused_with_a_clear_error() {
     );
     fs::create_dir(m.path("prod")).unwrap();
     let vault = m.path("prod");
-    for name in [
-        "import", "restore", "issuers", "deleted", "Import", "DELETED",
-    ] {
+    // import/ is certfs' drop-box: it exists already (its name, like any
+    // file name certfs makes, is case-sensitive).
+    assert_eq!(errno_of(&vault, "mkdir('import')"), libc::EEXIST);
+    for name in ["Import", "restore", "issuers", "deleted", "DELETED"] {
         assert_eq!(
             errno_of(&vault, &format!("mkdir('{name}')")),
             libc::EINVAL,
@@ -168,20 +171,16 @@ fn reserved_names_are_refused_with_a_clear_error() {
         assert!(msg.contains(name), "names the name: {msg}");
         sh_ok(&vault, &format!("rm {name}.error"));
     }
-    // Writing a policy under a reserved name cannot make it a certificate either.
-    let out = sh_in(
+    // A policy written into import/ cannot make `import` a certificate: it
+    // is not a PFX or PEM to import, and says so.
+    sh_in(
         &vault,
-        &format!(
-            "mkdir -p import && echo '{}' > import/policy.json",
-            ec_policy("x")
-        ),
+        &format!("echo '{}' > import/policy.json", ec_policy("x")),
     );
-    assert!(!out.status.success());
-    assert!(
-        listing(&vault)
-            .iter()
-            .all(|n| !n.eq_ignore_ascii_case("import"))
-    );
+    let v = error_json(&vault.join("import/policy.json.error"));
+    assert!(v["message"].as_str().unwrap().contains(".pfx"), "{v}");
+    assert!(!vault.join("import/policy.json").exists());
+    assert!(!vault.join("import/cert.pem").exists());
 }
 
 #[test]
@@ -230,7 +229,7 @@ fn lookups_are_case_insensitive_and_listings_case_preserving() {
     assert_eq!(listing(&m.mnt), ["Prod"]);
     assert_eq!(listing(&m.path("PROD")), ["Web"]);
     assert_eq!(sh_ok(&m.mnt, "ls"), "Prod\n");
-    assert_eq!(sh_ok(&m.mnt, "ls prod"), "Web\n");
+    assert_eq!(sh_ok(&m.mnt, "ls prod"), "Web\nimport\n");
     // File names inside a certificate are not names of Key Vault objects.
     assert!(!m.path("prod/web/CERT.PEM").exists());
     // A shell in the directory keeps working after lookups in another case.

@@ -204,10 +204,13 @@ impl Filesystem for CertFs {
             let name = name_str(name)?;
             let (node, attr) = self.vault.lookup(&dir, name).map_err(|e| errno(&e))?;
             let ino = self.inodes.intern(parent.0, name, &node);
-            Ok(self.file_attr(ino, &attr))
+            // A name that may switch to another node is not cached: its
+            // lookup is cheap, and a stale one would serve an old version.
+            let entry_ttl = if attr.switches { Duration::ZERO } else { TTL };
+            Ok((self.file_attr(ino, &attr), entry_ttl))
         })();
         match result {
-            Ok(attr) => reply.entry(&TTL, &attr, Generation(0)),
+            Ok((attr, entry_ttl)) => reply.entry_with_ttls(&TTL, &entry_ttl, &attr, Generation(0)),
             Err(e) => reply.error(e),
         }
     }
@@ -526,8 +529,7 @@ impl Filesystem for CertFs {
         if end > MAX_WRITE_SIZE + 1 {
             buf.dirty = true;
             buf.written = true;
-            let keep = (MAX_WRITE_SIZE + 1).min(start.max(buf.data.len()));
-            buf.data.resize(keep.max(MAX_WRITE_SIZE + 1), 0);
+            buf.data.resize(MAX_WRITE_SIZE + 1, 0);
             return reply.error(Errno::EFBIG);
         }
         if buf.data.len() < end {

@@ -103,6 +103,49 @@ impl Inodes {
     }
 }
 
+impl Default for Inodes {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Inodes {
+    /// Records a successful rename: the kernel now shows inode `ino` as
+    /// `new_name` under `new_parent`, so it must resolve to `node`, the
+    /// vault's node at that name. The old node loses its inode; if it still
+    /// exists it gets a new one at its next lookup.
+    pub fn renamed(
+        &self,
+        ino: u64,
+        old_parent: u64,
+        old_name: &str,
+        new_parent: u64,
+        new_name: &str,
+        node: &Node,
+    ) {
+        let mut t = self.table.write();
+        let Some(index) = usize::try_from(ino.wrapping_sub(1))
+            .ok()
+            .filter(|i| *i < t.nodes.len())
+        else {
+            return;
+        };
+        let old = std::mem::replace(&mut t.nodes[index], node.clone());
+        if t.by_node.get(&old) == Some(&ino) {
+            t.by_node.remove(&old);
+        }
+        // Later lookups of the new name find the inode the kernel already shows there.
+        t.by_node.insert(node.clone(), ino);
+        if let Some(children) = t.children.get_mut(&old_parent) {
+            children.remove(old_name);
+        }
+        t.children
+            .entry(new_parent)
+            .or_default()
+            .insert(new_name.to_owned(), ino);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,48 +196,5 @@ mod tests {
         for t in threads {
             t.join().unwrap();
         }
-    }
-}
-
-impl Default for Inodes {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Inodes {
-    /// Records a successful rename: the kernel now shows inode `ino` as
-    /// `new_name` under `new_parent`, so it must resolve to `node`, the
-    /// vault's node at that name. The old node loses its inode; if it still
-    /// exists it gets a new one at its next lookup.
-    pub fn renamed(
-        &self,
-        ino: u64,
-        old_parent: u64,
-        old_name: &str,
-        new_parent: u64,
-        new_name: &str,
-        node: &Node,
-    ) {
-        let mut t = self.table.write();
-        let Some(index) = usize::try_from(ino.wrapping_sub(1))
-            .ok()
-            .filter(|i| *i < t.nodes.len())
-        else {
-            return;
-        };
-        let old = std::mem::replace(&mut t.nodes[index], node.clone());
-        if t.by_node.get(&old) == Some(&ino) {
-            t.by_node.remove(&old);
-        }
-        // Later lookups of the new name find the inode the kernel already shows there.
-        t.by_node.insert(node.clone(), ino);
-        if let Some(children) = t.children.get_mut(&old_parent) {
-            children.remove(old_name);
-        }
-        t.children
-            .entry(new_parent)
-            .or_default()
-            .insert(new_name.to_owned(), ino);
     }
 }

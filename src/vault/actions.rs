@@ -42,6 +42,9 @@ impl VaultService {
     /// Checks that `node` may be opened for writing.
     pub fn check_writable(&self, node: &Node) -> Result<(), VaultError> {
         match node {
+            Node::CertificateFile(_, _, CertificateFile::Request) => Err(VaultError::NotPermitted(
+                "request.csr is read-only: it is the pending operation's CSR".into(),
+            )),
             Node::Side(..) | Node::CertificateFile(..) => self.getattr(node).map(|_| ()),
             Node::VersionFile { file, .. } => Err(VaultError::NotPermitted(format!(
                 "{} is read-only: it is made from the certificate's version",
@@ -134,15 +137,9 @@ impl VaultService {
             }
         };
         if let Node::Side(dir, name) = node {
-            // A dropped file goes away once acted on; a refused one stays to be looked at.
-            let mut side = self.side.write();
-            match &result {
-                Ok(_) => side.remove(dir, name),
-                Err(_) => {
-                    side.put(dir, name, Arc::from(data), now());
-                    None
-                }
-            };
+            // A dropped file goes away, acted on or refused: it may hold a
+            // private key, and its `.error` says what happened.
+            self.side.write().remove(dir, name);
         }
         self.report(node, &result);
         result
@@ -294,6 +291,8 @@ impl VaultService {
                     }
                 }
                 store.delete_vault(v.as_str())?;
+                // Passwords and policies left in import/ go with the vault.
+                self.side.write().remove_dir(&Node::Import(v.clone()));
                 self.state.write().vaults.remove(v);
                 log::info!("vault {v} removed");
                 Ok(())

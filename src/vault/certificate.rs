@@ -113,6 +113,9 @@ impl VaultService {
         let info = x509::inspect(&leaf)?;
         let policy_json = policy.to_json();
         let mut store = self.store.lock();
+        // Checked again under the writer lock: an operation may have started
+        // while the key was being made.
+        self.refuse_while_pending(v, c)?;
         let t = now();
         let (mut record, name) = self.record_for(v, c, t)?;
         record.policy = policy_json.clone();
@@ -176,6 +179,19 @@ impl VaultService {
         Ok(Changes {
             dirs: vec![Node::Certificate(v.clone(), c.clone())],
         })
+    }
+
+    /// Key Vault's conflict if `c` has an operation in progress.
+    pub(super) fn refuse_while_pending(
+        &self,
+        v: &VaultName,
+        c: &CertificateName,
+    ) -> Result<(), VaultError> {
+        let st = self.state.read();
+        match vault(&st, v)?.certificates.get(c) {
+            Some(cs) => refuse_if_pending(cs),
+            None => Ok(()),
+        }
     }
 
     /// The stored record of certificate `c` as it is now, with `updated` set
@@ -259,7 +275,7 @@ impl Changes {
 }
 
 /// Key Vault's refusal while a certificate operation is in progress.
-pub(super) fn refuse_if_pending(cs: &CertificateState) -> Result<(), VaultError> {
+fn refuse_if_pending(cs: &CertificateState) -> Result<(), VaultError> {
     match cs.operation_in_progress() {
         Some(_) => Err(VaultError::Conflict(format!(
             "There was a conflict with the pending certificate '{}': a certificate operation is in progress. \

@@ -6,7 +6,6 @@
 //! Vault does: its subject, SANs, key usage, EKUs and validity, issuer
 //! `Unknown`, `EmailContacts` at 80 % of the lifetime, exportable.
 
-use super::certificate::refuse_if_pending;
 use super::error::VaultError;
 use super::name::{CertificateName, VaultName};
 use super::node::Node;
@@ -14,7 +13,7 @@ use super::policy::{
     ActionType, ContentType, IssuerParameters, KeyProperties, KeyType, LifetimeAction, Policy,
     Subject, Trigger, defaults,
 };
-use super::service::{Changes, VaultService, now, vault};
+use super::service::{Changes, VaultService, now};
 use crate::pki::import::{self, ImportFormat};
 use crate::pki::key::{KeySpec, PrivateKey};
 use crate::pki::x509::{self, KeyUsage};
@@ -65,7 +64,7 @@ impl VaultService {
                 Policy::parse(text.as_bytes()).map_err(|e| VaultError::BadParameter(e.message))
             })
             .transpose()?;
-        self.refuse_import_while_pending(v, &name)?;
+        self.refuse_while_pending(v, &name)?;
 
         let (imported, content_type) = match import::sniff(data) {
             ImportFormat::Pkcs12 => (import::pkcs12(data, password)?, ContentType::Pkcs12),
@@ -123,18 +122,6 @@ impl VaultService {
         let side = self.side.read();
         side.get(dir, name)
             .map(|f| String::from_utf8_lossy(&f.data).into_owned())
-    }
-
-    fn refuse_import_while_pending(
-        &self,
-        v: &VaultName,
-        name: &CertificateName,
-    ) -> Result<(), VaultError> {
-        let st = self.state.read();
-        match vault(&st, v)?.certificates.get(name) {
-            Some(cs) => refuse_if_pending(cs),
-            None => Ok(()),
-        }
     }
 
     /// Makes `name` a draft if it is not a certificate yet, so an import can create it.

@@ -149,15 +149,9 @@ impl Version {
 
     /// The bytes of `file`, rendered once and then shared.
     pub fn file(&self, file: VersionFile) -> Result<Arc<[u8]>, VaultError> {
-        let slot = VersionFile::ALL
-            .iter()
-            .position(|f| *f == file)
-            .map(|i| &self.rendered[i]);
-        match slot {
-            Some(slot) => slot
-                .get_or_init(|| export::render(self, file).map(Arc::from))
-                .clone(),
-            None => Err(VaultError::Internal(format!("no slot for {file:?}"))),
-        }
+        // The enum's declaration order is the order of `VersionFile::ALL`.
+        self.rendered[file as usize]
+            .get_or_init(|| export::render(self, file).map(Arc::from))
+            .clone()
     }
 }

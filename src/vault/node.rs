@@ -11,6 +11,7 @@ use std::time::SystemTime;
 use super::name::{CertificateName, VaultName, VersionId};
 
 /// Files derived from one version of a certificate.
+#[repr(usize)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum VersionFile {
     /// `cert.pem`: the leaf, PEM.
@@ -32,7 +33,7 @@ pub enum VersionFile {
 }
 
 impl VersionFile {
-    /// Every version file, in listing order.
+    /// Every version file, in listing order (the declaration order).
     pub const ALL: [VersionFile; 8] = [
         VersionFile::CertPem,
         VersionFile::CertCer,
@@ -184,6 +185,10 @@ pub struct Attr {
     pub mtime: SystemTime,
     /// True when the bytes behind this node never change (the kernel may keep them cached).
     pub immutable: bool,
+    /// True when the name this node was found by may name another node at
+    /// any moment (the top-level files of a certificate switch to a new
+    /// version): the kernel must not cache the name.
+    pub switches: bool,
 }
 
 /// A named child of a directory.
@@ -195,4 +200,22 @@ pub struct Entry {
     pub node: Node,
     /// File or directory.
     pub kind: Kind,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_files_are_listed_in_declaration_order_and_named_uniquely() {
+        // `Version::file` indexes its cache by the discriminant.
+        for (i, file) in VersionFile::ALL.into_iter().enumerate() {
+            assert_eq!(file as usize, i);
+            assert_eq!(VersionFile::from_name(file.file_name()), Some(file));
+        }
+        for file in CertificateFile::ALL {
+            assert_eq!(CertificateFile::from_name(file.file_name()), Some(file));
+            assert_eq!(VersionFile::from_name(file.file_name()), None);
+        }
+    }
 }

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use super::certificate::{key_bytes, refuse_if_pending};
+use super::certificate::key_bytes;
 use super::error::VaultError;
 use super::model::{PendingVersion, Version};
 use super::name::{CertificateName, VaultName, VersionId};
@@ -34,16 +34,8 @@ impl VaultService {
         let policy_json = policy.to_json();
         let mut store = self.store.lock();
         let t = now();
+        self.refuse_while_pending(v, c)?;
         let (mut record, name) = self.record_for(v, c, t)?;
-        if let Some(cs) = self
-            .state
-            .read()
-            .vaults
-            .get(v)
-            .and_then(|vs| vs.certificates.get(c))
-        {
-            refuse_if_pending(cs)?;
-        }
         let id = VersionId::random();
         let operation = Operation::pending(v.as_str(), name.as_str(), "Unknown", &csr, id.as_str());
         record.policy = policy_json.clone();

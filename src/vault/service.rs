@@ -63,6 +63,7 @@ pub(super) fn dir_attr(mtime: i64) -> Attr {
         mode: 0o755,
         mtime: to_time(mtime),
         immutable: false,
+        switches: false,
     }
 }
 
@@ -73,6 +74,7 @@ pub(super) fn file_attr(size: usize, mode: u16, mtime: i64, immutable: bool) -> 
         mode,
         mtime: to_time(mtime),
         immutable,
+        switches: false,
     }
 }
 
@@ -233,7 +235,12 @@ impl VaultService {
         if let Node::Side(dir, name) = node {
             let side = self.side.read();
             let f = side.get(dir, name).ok_or_else(|| not_found(name))?;
-            return Ok(file_attr(f.data.len(), 0o644, f.mtime, false));
+            // What is dropped for import or merge may hold keys and passwords.
+            let mode = match **dir {
+                Node::Import(_) | Node::Merge(..) => 0o600,
+                _ => 0o644,
+            };
+            return Ok(file_attr(f.data.len(), mode, f.mtime, false));
         }
         let st = self.state.read();
         match node {
@@ -260,7 +267,7 @@ impl VaultService {
                 cert: c,
                 version,
                 file,
-                ..
+                current,
             } => {
                 let version = certificate(&st, v, c)?
                     .version(version)
@@ -269,7 +276,9 @@ impl VaultService {
                 drop(st);
                 let bytes = version.file(*file)?;
                 let mode = if file.holds_key() { 0o600 } else { 0o444 };
-                Ok(file_attr(bytes.len(), mode, version.created, true))
+                let mut attr = file_attr(bytes.len(), mode, version.created, true);
+                attr.switches = *current;
+                Ok(attr)
             }
             Node::CertificateFile(v, c, file) => {
                 let vs = vault(&st, v)?;

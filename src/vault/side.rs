@@ -68,6 +68,11 @@ impl SideFiles {
         removed
     }
 
+    /// Forgets every side file of `dir` (the directory went away).
+    pub fn remove_dir(&mut self, dir: &Node) {
+        self.dirs.remove(dir);
+    }
+
     /// Whether `dir` holds any side file.
     pub fn has_any(&self, dir: &Node) -> bool {
         self.dirs.get(dir).is_some_and(|d| !d.is_empty())
