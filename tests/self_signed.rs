@@ -305,3 +305,37 @@ fn everything_survives_a_remount() {
         serde_json::from_slice(&fs::read(m.path("prod/web/tags.json")).unwrap()).unwrap();
     assert_eq!(tags["env"], "prod");
 }
+
+#[test]
+fn a_later_exportable_policy_does_not_expose_an_earlier_non_exportable_key() {
+    let m = Mount::start();
+    fs::create_dir_all(m.path("prod/locked")).unwrap();
+    let locked = r#"{"key_props":{"kty":"EC","exportable":false,"reuse_key":true},"x509_props":{"subject":"CN=locked"},"issuer":{"name":"Self"}}"#;
+    fs::write(m.path("prod/locked/policy.json"), locked).unwrap();
+    let first: Vec<String> = fs::read_dir(m.path("prod/locked/versions"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    let open = locked.replace("\"exportable\":false", "\"exportable\":true");
+    fs::write(m.path("prod/locked/policy.json"), open).unwrap();
+    // The new version's key is exportable, and is not the locked one (no reuse across).
+    let key = sh_ok(&m.mnt, "openssl pkey -in prod/locked/privkey.pem -pubout");
+    let old_cert_key = sh_ok(
+        &m.mnt,
+        &format!(
+            "openssl x509 -in prod/locked/versions/{}/cert.pem -noout -pubkey",
+            first[0]
+        ),
+    );
+    assert_ne!(
+        key, old_cert_key,
+        "a non-exportable key is not carried into an exportable version"
+    );
+    for f in ["privkey.pem", "bundle.pem", "cert.pfx"] {
+        assert!(
+            !m.path(&format!("prod/locked/versions/{}/{f}", first[0]))
+                .exists(),
+            "the first version's {f} stays hidden"
+        );
+    }
+}

@@ -67,6 +67,7 @@ macro_rules! store_contract_tests {
                 pending_version_round_trips,
                 version_without_key_round_trips,
                 disabled_version_round_trips,
+                exportability_round_trips_and_updates,
                 chain_order_is_preserved,
                 large_blobs_round_trip,
                 operation_round_trips,
@@ -155,6 +156,7 @@ pub mod contract {
             created: 1_700_000_200 + i64::from(n),
             updated: 1_700_000_300 + i64::from(n),
             enabled: true,
+            exportable: true,
             certificate_der: Some(vec![0x30, 0x82, byte, 1, 2, 3]),
             chain_der: vec![vec![0x30, byte, 10], vec![0x30, byte, 20]],
             key: Some(KeyBytes(zeroize::Zeroizing::new(vec![
@@ -536,6 +538,22 @@ pub mod contract {
             .put_certificate(&certificate("prod", "web", "Self"), Some(&enabled))
             .unwrap();
         assert_eq!(load(store).versions, [disabled, enabled]);
+    }
+
+    /// Whether a key may be exported is kept per version, and an update can change it.
+    pub fn exportability_round_trips_and_updates(store: &mut dyn Store) {
+        store.create_vault(&vault("prod")).unwrap();
+        let mut locked = version("prod", "web", 1);
+        locked.exportable = false;
+        let open = version("prod", "web", 2);
+        let cert = certificate("prod", "web", "Self");
+        store.put_certificate(&cert, Some(&locked)).unwrap();
+        store.put_certificate(&cert, Some(&open)).unwrap();
+        assert_eq!(load(store).versions, [locked.clone(), open.clone()]);
+        let mut unlocked = locked.clone();
+        unlocked.exportable = true;
+        store.update_version(&cert, &unlocked).unwrap();
+        assert_eq!(load(store).versions, [unlocked, open]);
     }
 
     /// Chains keep their order, including repeated entries, and each

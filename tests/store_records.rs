@@ -13,6 +13,7 @@ fn debug_of_a_version_shows_no_key_bytes() {
         created: 1,
         updated: 2,
         enabled: true,
+        exportable: true,
         certificate_der: Some(vec![0x30, 0x03]),
         chain_der: vec![vec![0x30, 0x04]],
         key: Some(KeyBytes(zeroize::Zeroizing::new(key))),

@@ -74,6 +74,7 @@ fn write_some(store: &mut SqliteStore) {
                 created: 1,
                 updated: 1,
                 enabled: true,
+                exportable: true,
                 certificate_der: None,
                 chain_der: Vec::new(),
                 key: Some(KeyBytes(zeroize::Zeroizing::new(vec![1, 2, 3]))),
@@ -223,6 +224,7 @@ fn schema_1_database_migrates_keeping_its_data() {
         created: 30,
         updated: 31,
         enabled: true,
+        exportable: true,
         certificate_der: Some(vec![0x30, 0x82]),
         chain_der: vec![vec![0x30, 0x01], vec![0x30, 0x02]],
         key: key(&[0x30, 0x81]),
@@ -234,6 +236,7 @@ fn schema_1_database_migrates_keeping_its_data() {
         created: 32,
         updated: 33,
         enabled: false,
+        exportable: true,
         certificate_der: None,
         chain_der: Vec::new(),
         key: key(&[0x30, 0x81, 0x01]),
@@ -259,6 +262,7 @@ fn schema_1_database_migrates_keeping_its_data() {
         certificate_der: Some(vec![0x30, 0x82, 0x09]),
         chain_der: vec![vec![0x30, 0x03]],
         enabled: true,
+        exportable: true,
         updated: 40,
         ..pending
     };

@@ -67,6 +67,9 @@ pub struct VersionRecord {
     pub updated: i64,
     /// Whether the version is enabled.
     pub enabled: bool,
+    /// Whether its private key may be exported (`privkey.pem`, `bundle.pem`,
+    /// `cert.pfx`); fixed by the policy when the version is made.
+    pub exportable: bool,
     /// The leaf certificate, DER; `None` while the version is pending.
     pub certificate_der: Option<Vec<u8>>,
     /// The issuing chain without the leaf, DER, leaf's issuer first.

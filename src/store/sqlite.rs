@@ -376,7 +376,8 @@ impl Store for SqliteStore {
 
         let versions = tx
             .prepare(
-                "SELECT id, vault, certificate, created, updated, enabled, certificate_der, key
+                "SELECT id, vault, certificate, created, updated, enabled, certificate_der, key,
+                        exportable
                  FROM versions ORDER BY vault, certificate, seq",
             )
             .and_then(|mut stmt| {
@@ -389,6 +390,7 @@ impl Store for SqliteStore {
                         created: row.get(3)?,
                         updated: row.get(4)?,
                         enabled: row.get(5)?,
+                        exportable: row.get(8)?,
                         certificate_der: row.get(6)?,
                         chain_der,
                         // Straight from SQLite's buffer into zeroizing memory.
@@ -481,8 +483,8 @@ impl Store for SqliteStore {
                 .map_err(backend("cannot read the versions"))?;
             tx.execute(
                 "INSERT INTO versions (id, vault, certificate, seq, created, updated, enabled,
-                                       certificate_der, key)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                                       certificate_der, key, exportable)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 (
                     &version.id,
                     &vault,
@@ -493,6 +495,7 @@ impl Store for SqliteStore {
                     version.enabled,
                     version.certificate_der.as_deref(),
                     version.key.as_ref().map(|key| key.0.as_slice()),
+                    version.exportable,
                 ),
             )
             .map_err(|e| {
@@ -522,7 +525,7 @@ impl Store for SqliteStore {
         let updated = tx
             .execute(
                 "UPDATE versions
-                 SET updated = ?4, enabled = ?5, certificate_der = ?6, key = ?7
+                 SET updated = ?4, enabled = ?5, certificate_der = ?6, key = ?7, exportable = ?8
                  WHERE id = ?1 AND vault = ?2 AND certificate = ?3",
                 (
                     &version.id,
@@ -532,6 +535,7 @@ impl Store for SqliteStore {
                     version.enabled,
                     version.certificate_der.as_deref(),
                     version.key.as_ref().map(|key| key.0.as_slice()),
+                    version.exportable,
                 ),
             )
             .map_err(backend("cannot update the version"))?;

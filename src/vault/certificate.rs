@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::error::VaultError;
-use super::load::certificate_from_record;
-use super::model::{CertificateState, Version};
+use super::load::{certificate_from_record, version_from_parts};
+use super::model::CertificateState;
 use super::name::{CertificateName, VaultName, VersionId};
 use super::node::Node;
 use super::policy::Policy;
@@ -67,8 +67,9 @@ impl VaultService {
             };
         };
         refuse_if_pending(cs)?;
+        // A key made non-exportable is never carried into an exportable version.
         cs.current()
-            .filter(|_| policy.key.reuse_key)
+            .filter(|cur| policy.key.reuse_key && cur.exportable == policy.key.exportable)
             .and_then(|cur| cur.key.as_ref())
             .filter(|k| k.spec() == policy.key.spec)
             .map(|k| PrivateKey::from_pkcs8_der(k.pkcs8_der()))
@@ -127,22 +128,13 @@ impl VaultService {
             created: t,
             updated: t,
             enabled: true,
-            certificate_der: Some(leaf.clone()),
-            chain_der: chain.clone(),
+            exportable: policy.key.exportable,
+            certificate_der: Some(leaf),
+            chain_der: chain,
             key: Some(key_bytes(&key)),
         };
         store.put_certificate(&record, Some(&version_record))?;
-        let version = Version::new(
-            id.clone(),
-            t,
-            t,
-            true,
-            leaf,
-            chain,
-            Some(key),
-            info,
-            name.to_string(),
-        );
+        let version = version_from_parts(&version_record, Some(key), info, name.as_str())?;
         self.publish(v, &name, &record, |cs| {
             cs.policy = Arc::new(policy);
             cs.policy_json = Arc::from(policy_json.into_bytes());

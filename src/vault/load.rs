@@ -10,7 +10,7 @@ use super::pending::{csr_pem, with_json};
 use super::policy::Policy;
 use super::tags;
 use crate::pki::key::PrivateKey;
-use crate::pki::x509;
+use crate::pki::x509::{self, CertificateInfo};
 use crate::store::{CertificateRecord, VersionRecord};
 
 pub(super) fn certificate_from_record(
@@ -45,23 +45,42 @@ pub(super) fn version_from_record(
     v: &VersionRecord,
     friendly_name: &str,
 ) -> Result<Option<Version>, VaultError> {
-    let Some(leaf) = v.certificate_der.clone() else {
+    let Some(leaf) = &v.certificate_der else {
         return Ok(None);
     };
     let (id, key) = id_and_key(v)?;
-    let info = x509::inspect(&leaf)
+    let info = x509::inspect(leaf)
         .map_err(|e| VaultError::Internal(format!("stored certificate {id}: {e}")))?;
-    Ok(Some(Version::new(
+    version_from_parts(v, key, info, friendly_name).map(Some)
+}
+
+/// The model of the completed version `v` (its certificate is there), with
+/// its key and the facts of its certificate already at hand.
+pub(super) fn version_from_parts(
+    v: &VersionRecord,
+    key: Option<PrivateKey>,
+    info: CertificateInfo,
+    friendly_name: &str,
+) -> Result<Version, VaultError> {
+    let id =
+        VersionId::parse(&v.id).map_err(|e| VaultError::Internal(format!("version id: {e}")))?;
+    let leaf = v
+        .certificate_der
+        .clone()
+        .ok_or_else(|| VaultError::Internal(format!("version {id} has no certificate")))?;
+    Ok(Version {
         id,
-        v.created,
-        v.updated,
-        v.enabled,
+        created: v.created,
+        updated: v.updated,
+        enabled: v.enabled,
+        exportable: v.exportable,
         leaf,
-        v.chain_der.clone(),
+        chain: v.chain_der.clone(),
         key,
         info,
-        friendly_name.to_owned(),
-    )))
+        friendly_name: friendly_name.to_owned(),
+        rendered: Default::default(),
+    })
 }
 
 /// The pending version of a record without a certificate, if the
@@ -85,6 +104,7 @@ pub(super) fn pending_from_record(
         id,
         created: v.created,
         key,
+        exportable: v.exportable,
         csr_pem: csr_pem(&csr),
     }))
 }

@@ -56,6 +56,8 @@ pub(crate) struct PendingVersion {
     pub id: VersionId,
     pub created: i64,
     pub key: PrivateKey,
+    /// Whether the key may be exported once completed.
+    pub exportable: bool,
     /// `request.csr`: the CSR, PEM.
     pub csr_pem: Arc<[u8]>,
 }
@@ -100,7 +102,7 @@ impl CertificateState {
 
     /// Whether `file` of a version is shown: key files only for exportable keys.
     pub fn shows(&self, version: &Version, file: VersionFile) -> bool {
-        !file.holds_key() || (self.policy.key.exportable && version.key.is_some())
+        !file.holds_key() || (version.exportable && version.key.is_some())
     }
 }
 
@@ -116,41 +118,21 @@ pub(crate) struct Version {
     pub info: CertificateInfo,
     /// The certificate's name, for the PFX friendly name.
     pub friendly_name: String,
-    rendered: [OnceLock<Result<Arc<[u8]>, VaultError>>; VersionFile::ALL.len()],
+    /// Whether the key files are shown (`exportable` of the policy it was made under).
+    pub exportable: bool,
+    /// The files, rendered on first use.
+    pub rendered: Rendered,
 }
 
-impl Version {
-    /// A version from its parts.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        id: VersionId,
-        created: i64,
-        updated: i64,
-        enabled: bool,
-        leaf: Vec<u8>,
-        chain: Vec<Vec<u8>>,
-        key: Option<PrivateKey>,
-        info: CertificateInfo,
-        friendly_name: String,
-    ) -> Self {
-        Version {
-            id,
-            created,
-            updated,
-            enabled,
-            leaf,
-            chain,
-            key,
-            info,
-            friendly_name,
-            rendered: Default::default(),
-        }
-    }
+/// The rendered files of a version, one slot per [`VersionFile`].
+#[derive(Default)]
+pub(crate) struct Rendered([OnceLock<Result<Arc<[u8]>, VaultError>>; VersionFile::ALL.len()]);
 
+impl Version {
     /// The bytes of `file`, rendered once and then shared.
     pub fn file(&self, file: VersionFile) -> Result<Arc<[u8]>, VaultError> {
         // The enum's declaration order is the order of `VersionFile::ALL`.
-        self.rendered[file as usize]
+        self.rendered.0[file as usize]
             .get_or_init(|| export::render(self, file).map(Arc::from))
             .clone()
     }

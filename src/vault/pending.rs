@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use super::certificate::key_bytes;
 use super::error::VaultError;
-use super::model::{PendingVersion, Version};
+use super::load::version_from_parts;
+use super::model::PendingVersion;
 use super::name::{CertificateName, VaultName, VersionId};
 use super::operation::{Operation, OperationError, Status};
 use super::policy::Policy;
@@ -47,6 +48,7 @@ impl VaultService {
             created: t,
             updated: t,
             enabled: false,
+            exportable: policy.key.exportable,
             certificate_der: None,
             chain_der: Vec::new(),
             key: Some(key_bytes(&key)),
@@ -56,6 +58,7 @@ impl VaultService {
             id: id.clone(),
             created: t,
             key,
+            exportable: version_record.exportable,
             csr_pem: csr_pem(&csr),
         };
         self.publish(v, &name, &record, |cs| {
@@ -118,23 +121,14 @@ impl VaultService {
             created: pending.created,
             updated: t,
             enabled: true,
-            certificate_der: Some(leaf.clone()),
-            chain_der: chain.clone(),
+            exportable: pending.exportable,
+            certificate_der: Some(leaf),
+            chain_der: chain,
             key: Some(key_bytes(&pending.key)),
         };
         store.update_version(&record, &version_record)?;
         let key = PrivateKey::from_pkcs8_der(pending.key.pkcs8_der())?;
-        let version = Version::new(
-            pending.id.clone(),
-            pending.created,
-            t,
-            true,
-            leaf,
-            chain,
-            Some(key),
-            info,
-            name.to_string(),
-        );
+        let version = version_from_parts(&version_record, Some(key), info, name.as_str())?;
         self.publish(v, &name, &record, |cs| {
             cs.pending = None;
             cs.operation = Some(with_json(operation));

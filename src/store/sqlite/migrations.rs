@@ -85,6 +85,10 @@ pub const MIGRATIONS: &[&str] = &[
     "
     ALTER TABLE certificates ADD COLUMN operation TEXT;
     ",
+    // 3: whether a version's key may be exported, fixed when it is made.
+    "
+    ALTER TABLE versions ADD COLUMN exportable INTEGER NOT NULL DEFAULT 1 CHECK (exportable IN (0, 1));
+    ",
 ];
 
 /// The schema version this build creates and understands.
