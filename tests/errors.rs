@@ -406,7 +406,6 @@ fn read_only_files_refuse_writes_and_removal() {
         "privkey.pem".into(),
         "fullchain.pem".into(),
         "cert.pfx".into(),
-        "attributes.json".into(),
         format!("versions/{id}/cert.pem"),
         format!("versions/{id}/privkey.pem"),
     ] {

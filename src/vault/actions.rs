@@ -45,7 +45,12 @@ impl VaultService {
             Node::CertificateFile(_, _, CertificateFile::Request) => Err(VaultError::NotPermitted(
                 "request.csr is read-only: it is the pending operation's CSR".into(),
             )),
-            Node::Side(..) | Node::CertificateFile(..) => self.getattr(node).map(|_| ()),
+            Node::Side(..)
+            | Node::CertificateFile(..)
+            | Node::VersionFile {
+                file: VersionFile::Attributes,
+                ..
+            } => self.getattr(node).map(|_| ()),
             Node::VersionFile { file, .. } => Err(VaultError::NotPermitted(format!(
                 "{} is read-only: it is made from the certificate's version",
                 file.file_name()
@@ -126,6 +131,16 @@ impl VaultService {
                 (Node::CertificateFile(v, c, CertificateFile::Policy), None) => {
                     self.write_policy(v, c, data)
                 }
+                (
+                    Node::VersionFile {
+                        vault,
+                        cert,
+                        version,
+                        file: VersionFile::Attributes,
+                        ..
+                    },
+                    None,
+                ) => self.write_attributes(vault, cert, version, data),
                 (Node::CertificateFile(v, c, CertificateFile::Tags), None) => {
                     self.write_tags(v, c, data)
                 }
@@ -176,6 +191,20 @@ impl VaultService {
                 f.file_name().into(),
             )),
             Node::Side(dir, name) => Some(((**dir).clone(), name.clone())),
+            Node::VersionFile {
+                vault,
+                cert,
+                version,
+                file,
+                current,
+            } => {
+                let dir = if *current {
+                    Node::Certificate(vault.clone(), cert.clone())
+                } else {
+                    Node::Version(vault.clone(), cert.clone(), version.clone())
+                };
+                Some((dir, file.file_name().into()))
+            }
             _ => None,
         }
     }
@@ -335,11 +364,12 @@ impl VaultService {
         }
     }
 
-    /// `rename`. A side file renamed onto `policy.json` or `tags.json` is
-    /// written to it (how `sed -i`, rsync and some editors save); a real
-    /// file renamed to a side name is copied there (how vim makes its
-    /// backup) and stays in place; side files move freely within and
-    /// between writable directories.
+    /// `rename`. A side file renamed onto a writable file of certfs
+    /// (`policy.json`, `tags.json`, `attributes.json`, ...) is written to it
+    /// (how `sed -i`, rsync and some editors save); such a file renamed to a
+    /// side name is copied there (how vim makes its backup) and stays in
+    /// place; side files move freely within and between writable
+    /// directories, and into a drop-box they act.
     pub fn rename(
         &self,
         dir: &Node,
@@ -354,7 +384,10 @@ impl VaultService {
             return Err(VaultError::AlreadyExists(format!("{new_name} exists")));
         }
         match (&from, &to) {
-            (Node::Side(..), Some(target @ Node::CertificateFile(..))) => {
+            // Onto a writable file of certfs (policy.json, tags.json, attributes.json, ...).
+            (Node::Side(..), Some(target))
+                if !matches!(target, Node::Side(..)) && self.check_writable(target).is_ok() =>
+            {
                 let data = self.read(&from)?;
                 let changes = self.write(target, &data)?;
                 self.side.write().remove(dir, name);
@@ -389,7 +422,10 @@ impl VaultService {
                 side.put(new_dir, new_name, file.data, file.mtime);
                 Ok(Changes::default())
             }
-            (Node::CertificateFile(..), None | Some(Node::Side(..))) => {
+            // A writable file of certfs to a scratch name: copied (vim's backup).
+            (real, None | Some(Node::Side(..)))
+                if !matches!(real, Node::Side(..)) && self.check_writable(real).is_ok() =>
+            {
                 self.check_side_dir(new_dir, new_name)?;
                 let data = self.read(&from)?;
                 self.side.write().put(new_dir, new_name, data, now());

@@ -3,6 +3,7 @@
 //! Formats follow what servers read without flags: PEM as OpenSSL writes
 //! it, the key as PKCS#8, the PFX readable by OpenSSL 3 without `-legacy`.
 
+use super::attributes;
 use super::error::VaultError;
 use super::model::Version;
 use super::node::VersionFile;
@@ -35,20 +36,6 @@ pub(crate) fn render(version: &Version, file: VersionFile) -> Result<Vec<u8>, Va
             out
         }
         VersionFile::CertPfx => pkcs12::export(key()?, &fullchain(), &version.friendly_name)?,
-        VersionFile::Attributes => attributes_json(version).into_bytes(),
+        VersionFile::Attributes => attributes::render(version).into_bytes(),
     })
-}
-
-/// Key Vault's certificate attributes of one version.
-fn attributes_json(version: &Version) -> String {
-    let value = serde_json::json!({
-        "enabled": version.enabled,
-        "nbf": version.info.not_before,
-        "exp": version.info.not_after,
-        "created": version.created,
-        "updated": version.updated,
-    });
-    let mut s = serde_json::to_string_pretty(&value).unwrap_or_default();
-    s.push('\n');
-    s
 }

@@ -1,6 +1,7 @@
 //! Turning the store's records into the in-memory model, at mount.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64};
 
 use super::error::VaultError;
 use super::model::{CertificateState, PendingVersion, Version};
@@ -71,8 +72,8 @@ pub(super) fn version_from_parts(
     Ok(Version {
         id,
         created: v.created,
-        updated: v.updated,
-        enabled: v.enabled,
+        updated: AtomicI64::new(v.updated),
+        enabled: AtomicBool::new(v.enabled),
         exportable: v.exportable,
         leaf,
         chain: v.chain_der.clone(),

@@ -6,6 +6,7 @@
 //! [`VaultError`]s in Key Vault's words.
 
 mod actions;
+mod attributes;
 mod certificate;
 pub mod error;
 mod export;

@@ -6,6 +6,7 @@
 //! never change, which is what lets the kernel cache them.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, AtomicI64};
 use std::sync::{Arc, OnceLock};
 
 use super::error::VaultError;
@@ -63,9 +64,10 @@ pub(crate) struct PendingVersion {
 }
 
 impl CertificateState {
-    /// The version the top-level files show: the newest completed, enabled one.
+    /// The version the top-level files show: the newest completed one (a
+    /// pending version is not; a disabled one is, with its key refused).
     pub fn current(&self) -> Option<&Arc<Version>> {
-        self.versions.iter().rev().find(|v| v.enabled)
+        self.versions.last()
     }
 
     /// A version by id.
@@ -110,8 +112,10 @@ impl CertificateState {
 pub(crate) struct Version {
     pub id: VersionId,
     pub created: i64,
-    pub updated: i64,
-    pub enabled: bool,
+    /// Last change (of its attributes), Unix seconds.
+    pub updated: AtomicI64,
+    /// Whether it is enabled (`attributes.json` changes it).
+    pub enabled: AtomicBool,
     pub leaf: Vec<u8>,
     pub chain: Vec<Vec<u8>>,
     pub key: Option<PrivateKey>,
@@ -131,6 +135,10 @@ pub(crate) struct Rendered([OnceLock<Result<Arc<[u8]>, VaultError>>; VersionFile
 impl Version {
     /// The bytes of `file`, rendered once and then shared.
     pub fn file(&self, file: VersionFile) -> Result<Arc<[u8]>, VaultError> {
+        if file == VersionFile::Attributes {
+            // The one file whose bytes change (enabled, updated): never cached.
+            return Ok(Arc::from(super::attributes::render(self).into_bytes()));
+        }
         // The enum's declaration order is the order of `VersionFile::ALL`.
         self.rendered.0[file as usize]
             .get_or_init(|| export::render(self, file).map(Arc::from))

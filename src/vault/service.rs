@@ -9,10 +9,12 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use parking_lot::{Mutex, RwLock};
 
+use super::attributes::DISABLED;
 use super::error::VaultError;
 use super::load::{certificate_from_record, pending_from_record, version_from_record};
 use super::model::{CertificateState, State, VaultState, Version};
@@ -275,8 +277,12 @@ impl VaultService {
                     .clone();
                 drop(st);
                 let bytes = version.file(*file)?;
-                let mode = if file.holds_key() { 0o600 } else { 0o444 };
-                let mut attr = file_attr(bytes.len(), mode, version.created, true);
+                let (mode, immutable) = match file {
+                    VersionFile::Attributes => (0o644, false),
+                    f if f.holds_key() => (0o600, true),
+                    _ => (0o444, true),
+                };
+                let mut attr = file_attr(bytes.len(), mode, version.created, immutable);
                 attr.switches = *current;
                 Ok(attr)
             }
@@ -426,6 +432,9 @@ impl VaultService {
                     }
                     version.clone()
                 };
+                if file.holds_key() && !version.enabled.load(Ordering::Acquire) {
+                    return Err(VaultError::Forbidden(DISABLED.into()));
+                }
                 version.file(*file)
             }
             Node::CertificateFile(v, c, file) => {

@@ -1,0 +1,134 @@
+//! `attributes.json`: Key Vault's certificate attributes of one version, and the one a user changes (`enabled`).
+//!
+//! `nbf` and `exp` come from the X.509 certificate, `created` and `updated`
+//! from certfs; they are shown as Key Vault reports them and refused when
+//! written with other values, so that a file read, edited and written back
+//! works. Disabling a version keeps its certificate files readable and
+//! makes its key and secret files refuse reads, as Key Vault refuses a
+//! disabled secret.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use super::error::VaultError;
+use super::model::Version;
+use super::name::{CertificateName, VaultName, VersionId};
+use super::node::Node;
+use super::service::{Changes, VaultService, certificate, not_found, now};
+use crate::store::VersionRecord;
+
+/// Key Vault's recovery level while certfs has no soft delete: a deleted
+/// certificate is gone for good.
+pub const RECOVERY_LEVEL: &str = "Purgeable";
+
+/// Key Vault's refusal to hand out the key of a disabled version.
+pub const DISABLED: &str = "Operation get is not allowed on a disabled secret.";
+
+/// The attributes of `version`, as `attributes.json` shows them.
+pub(super) fn render(version: &Version) -> String {
+    let value = serde_json::json!({
+        "enabled": version.enabled.load(Ordering::Acquire),
+        "nbf": version.info.not_before,
+        "exp": version.info.not_after,
+        "created": version.created,
+        "updated": version.updated.load(Ordering::Acquire),
+        "recoveryLevel": RECOVERY_LEVEL,
+    });
+    let mut s = serde_json::to_string_pretty(&value).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+/// What a write to `attributes.json` asks for: the new `enabled`.
+pub(super) fn parse_update(bytes: &[u8], version: &Version) -> Result<bool, VaultError> {
+    let bad = |m: String| VaultError::BadParameter(m);
+    let value: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|e| bad(format!("attributes.json is not valid JSON: {e}")))?;
+    let object = value.as_object().ok_or_else(|| {
+        bad("attributes.json must be a JSON object such as {\"enabled\": false}".into())
+    })?;
+    let mut enabled = version.enabled.load(Ordering::Acquire);
+    for (name, value) in object {
+        let fixed = match name.as_str() {
+            "enabled" => {
+                enabled = value
+                    .as_bool()
+                    .ok_or_else(|| bad("'enabled' must be true or false".into()))?;
+                continue;
+            }
+            "nbf" => serde_json::json!(version.info.not_before),
+            "exp" => serde_json::json!(version.info.not_after),
+            "created" => serde_json::json!(version.created),
+            "updated" => serde_json::json!(version.updated.load(Ordering::Acquire)),
+            "recoveryLevel" => serde_json::json!(RECOVERY_LEVEL),
+            other => {
+                return Err(bad(format!(
+                    "'{}' is not a certificate attribute (enabled, nbf, exp, created, updated, recoveryLevel)",
+                    other.chars().take(40).collect::<String>()
+                )));
+            }
+        };
+        if *value != fixed {
+            return Err(bad(format!(
+                "'{name}' is read-only: it is {fixed}; only 'enabled' can be changed"
+            )));
+        }
+    }
+    Ok(enabled)
+}
+
+impl VaultService {
+    /// A write to the `attributes.json` of version `id` of `c`.
+    pub(super) fn write_attributes(
+        &self,
+        v: &VaultName,
+        c: &CertificateName,
+        id: &VersionId,
+        data: &[u8],
+    ) -> Result<Changes, VaultError> {
+        let version = self.version_of(v, c, id)?;
+        let enabled = parse_update(data, &version)?;
+        let mut store = self.store.lock();
+        let t = now();
+        let (record, name) = self.record_for(v, c, t)?;
+        let version_record = VersionRecord {
+            vault: record.vault.clone(),
+            certificate: record.name.clone(),
+            id: id.to_string(),
+            created: version.created,
+            updated: t,
+            enabled,
+            exportable: version.exportable,
+            certificate_der: Some(version.leaf.clone()),
+            chain_der: version.chain.clone(),
+            key: version.key.as_ref().map(super::certificate::key_bytes),
+        };
+        store.update_version(&record, &version_record)?;
+        self.publish(v, &name, &record, |_| {
+            version.enabled.store(enabled, Ordering::Release);
+            version.updated.store(t, Ordering::Release);
+        })?;
+        log::info!(
+            "{v}/{name}: version {id} {}",
+            if enabled { "enabled" } else { "disabled" }
+        );
+        let mut changes = Changes::of_certificate(v, c);
+        changes
+            .dirs
+            .push(Node::Version(v.clone(), c.clone(), id.clone()));
+        Ok(changes)
+    }
+
+    fn version_of(
+        &self,
+        v: &VaultName,
+        c: &CertificateName,
+        id: &VersionId,
+    ) -> Result<Arc<Version>, VaultError> {
+        let st = self.state.read();
+        certificate(&st, v, c)?
+            .version(id)
+            .cloned()
+            .ok_or_else(|| not_found(id.as_str()))
+    }
+}
