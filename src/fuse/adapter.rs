@@ -327,13 +327,18 @@ impl Filesystem for CertFs {
     }
 
     fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        let result = self.node(parent).and_then(|dir| {
-            self.vault
-                .rmdir(&dir, name_str(name)?)
-                .map_err(|e| errno(&e))
-        });
+        let result = self
+            .node(parent)
+            .and_then(|dir| self.vault.rmdir(&dir, name_str(name)?).map_err(|e| errno(&e)));
         match result {
-            Ok(()) => reply.ok(),
+            Ok(changes) => {
+                reply.ok();
+                if !changes.dirs.is_empty() {
+                    // Not from this kernel thread: the rmdir may still hold the directory's lock.
+                    let worker = self.worker();
+                    std::thread::spawn(move || worker.invalidate(&changes));
+                }
+            }
             Err(e) => reply.error(e),
         }
     }

@@ -9,7 +9,8 @@ use std::sync::Arc;
 use super::error::VaultError;
 use super::model::VaultState;
 use super::name::{CertificateName, VaultName};
-use super::node::{Attr, CertificateFile, Node, VersionFile};
+use super::lifecycle::deleted_but_recoverable;
+use super::node::{Attr, CertificateFile, Node, VaultFile, VersionFile};
 use super::service::{
     Changes, IMPORT_DIR, MAX_WRITE_SIZE, MERGE_DIR, VERSIONS_DIR, VaultService, dir_attr,
     not_found, now, vault,
@@ -47,6 +48,7 @@ impl VaultService {
             )),
             Node::Side(..)
             | Node::CertificateFile(..)
+            | Node::VaultFile(..)
             | Node::VersionFile {
                 file: VersionFile::Attributes,
                 ..
@@ -141,6 +143,7 @@ impl VaultService {
                     },
                     None,
                 ) => self.write_attributes(vault, cert, version, data),
+                (Node::VaultFile(v, VaultFile::Settings), None) => self.write_settings(v, data),
                 (Node::CertificateFile(v, c, CertificateFile::Tags), None) => {
                     self.write_tags(v, c, data)
                 }
@@ -191,6 +194,7 @@ impl VaultService {
                 f.file_name().into(),
             )),
             Node::Side(dir, name) => Some(((**dir).clone(), name.clone())),
+            Node::VaultFile(v, f) => Some((Node::Vault(v.clone()), f.file_name().into())),
             Node::VersionFile {
                 vault,
                 cert,
@@ -260,15 +264,10 @@ impl VaultService {
                     name: name.to_string(),
                     created: t,
                 })?;
-                self.state.write().vaults.insert(
-                    name.clone(),
-                    VaultState {
-                        name: name.clone(),
-                        created: t,
-                        certificates: BTreeMap::new(),
-                        drafts: Default::default(),
-                    },
-                );
+                self.state
+                    .write()
+                    .vaults
+                    .insert(name.clone(), VaultState::new(name.clone(), t));
                 log::info!("vault {name} created");
                 Ok((Node::Vault(name), dir_attr(t)))
             }
@@ -277,12 +276,10 @@ impl VaultService {
                     CertificateName::parse(name).map_err(|e| VaultError::BadParameter(e.0))?;
                 let mut st = self.state.write();
                 let vs = st.vaults.get_mut(v).ok_or_else(|| not_found(v.as_str()))?;
-                if let Some(existing) = vs
-                    .certificates
-                    .keys()
-                    .chain(vs.drafts.iter())
-                    .find(|n| **n == cert)
-                {
+                if let Some((name, _)) = vs.deleted.get_key_value(&cert) {
+                    return Err(deleted_but_recoverable(name));
+                }
+                if let Some(existing) = vs.holder_of(&cert) {
                     return Err(VaultError::AlreadyExists(format!(
                         "A certificate named {existing} exists"
                     )));
@@ -299,23 +296,29 @@ impl VaultService {
         }
     }
 
-    /// `rmdir`: an empty vault, or a draft certificate.
-    pub fn rmdir(&self, dir: &Node, name: &str) -> Result<(), VaultError> {
+    /// `rmdir`: an empty vault; a draft; a certificate, which is soft-deleted
+    /// (the last step of `rm -r prod/web`); a deleted certificate, which is
+    /// purged. The directories certfs makes inside a certificate or vault
+    /// (`versions/`, `merge/`, `import/`, ...) "go" without effect, so that
+    /// `rm -r` works.
+    pub fn rmdir(&self, dir: &Node, name: &str) -> Result<Changes, VaultError> {
         let node = self.child(dir, name)?;
-        if self.side.read().has_any(&node) {
-            return Err(VaultError::NotEmpty(format!(
-                "{name} holds files; remove them first"
-            )));
-        }
+        let holds_files = self.side.read().has_any(&node);
         match &node {
             Node::Vault(v) => {
+                if holds_files {
+                    return Err(VaultError::NotEmpty(format!(
+                        "{name} holds files; remove them first"
+                    )));
+                }
                 let mut store = self.store.lock();
                 {
                     let st = self.state.read();
                     let vs = vault(&st, v)?;
-                    if !vs.certificates.is_empty() || !vs.drafts.is_empty() {
+                    if !vs.certificates.is_empty() || !vs.drafts.is_empty() || !vs.deleted.is_empty()
+                    {
                         return Err(VaultError::NotEmpty(format!(
-                            "Vault {v} still holds certificates"
+                            "Vault {v} still holds certificates (deleted ones too, until purged)"
                         )));
                     }
                 }
@@ -324,19 +327,33 @@ impl VaultService {
                 self.side.write().remove_dir(&Node::Import(v.clone()));
                 self.state.write().vaults.remove(v);
                 log::info!("vault {v} removed");
-                Ok(())
+                Ok(Changes::default())
             }
             Node::Certificate(v, c) => {
-                let mut st = self.state.write();
-                let vs = st.vaults.get_mut(v).ok_or_else(|| not_found(v.as_str()))?;
-                if vs.certificates.contains_key(c) {
+                let is_draft = {
+                    let st = self.state.read();
+                    !vault(&st, v)?.certificates.contains_key(c)
+                };
+                if !is_draft {
+                    return self.soft_delete(v, c);
+                }
+                if holds_files {
                     return Err(VaultError::NotEmpty(format!(
-                        "Certificate {c} has versions; certificates are not deleted with rmdir"
+                        "{name} holds files; remove them first"
                     )));
                 }
+                let mut st = self.state.write();
+                let vs = st.vaults.get_mut(v).ok_or_else(|| not_found(v.as_str()))?;
                 vs.drafts.remove(c);
-                Ok(())
+                Ok(Changes::default())
             }
+            Node::DeletedCertificate(v, c) => self.purge(v, c, now()),
+            // Directories certfs makes: nothing to remove.
+            Node::Versions(..)
+            | Node::Version(..)
+            | Node::Merge(..)
+            | Node::Import(_)
+            | Node::Deleted(_) => Ok(Changes::default()),
             Node::Side(..) => Err(VaultError::NotDirectory(format!(
                 "{name} is not a directory"
             ))),
@@ -358,6 +375,12 @@ impl VaultService {
                 self.delete_operation(&v, &c)
             }
             n if n.is_dir() => Err(VaultError::IsDirectory(format!("{name} is a directory"))),
+            // The files of a certificate are views of it: removing one removes
+            // nothing (`rm -r prod/web` then deletes the certificate itself).
+            Node::CertificateFile(..) | Node::VersionFile { .. } | Node::DeletedFile(..) => {
+                log::debug!("unlink of {name}: a view of its certificate; nothing removed");
+                Ok(Changes::default())
+            }
             _ => Err(VaultError::NotPermitted(format!(
                 "{name} is made by certfs and cannot be removed"
             ))),
@@ -431,6 +454,15 @@ impl VaultService {
                 self.side.write().put(new_dir, new_name, data, now());
                 Ok(Changes::default())
             }
+            // `mv prod/deleted/web prod/web`: recover.
+            (Node::DeletedCertificate(v, c), None)
+                if *new_dir == Node::Vault(v.clone()) && c.as_str().eq_ignore_ascii_case(new_name) =>
+            {
+                self.recover(v, c)
+            }
+            (Node::DeletedCertificate(..), _) => Err(VaultError::BadParameter(
+                "A deleted certificate is recovered under its own name: mv <vault>/deleted/NAME <vault>/NAME".into(),
+            )),
             (n, _) if n.is_dir() => Err(VaultError::NotPermitted(
                 "vaults and certificates cannot be renamed (Key Vault names are fixed)".into(),
             )),

@@ -14,25 +14,23 @@ use super::error::VaultError;
 use super::model::Version;
 use super::name::{CertificateName, VaultName, VersionId};
 use super::node::Node;
-use super::service::{Changes, VaultService, certificate, not_found, now};
+use super::service::{Changes, VaultService, certificate, not_found, now, vault};
+use super::settings::VaultSettings;
 use crate::store::VersionRecord;
-
-/// Key Vault's recovery level while certfs has no soft delete: a deleted
-/// certificate is gone for good.
-pub const RECOVERY_LEVEL: &str = "Purgeable";
 
 /// Key Vault's refusal to hand out the key of a disabled version.
 pub const DISABLED: &str = "Operation get is not allowed on a disabled secret.";
 
 /// The attributes of `version`, as `attributes.json` shows them.
-pub(super) fn render(version: &Version) -> String {
+pub(super) fn render(version: &Version, settings: &VaultSettings) -> String {
     let value = serde_json::json!({
         "enabled": version.enabled.load(Ordering::Acquire),
         "nbf": version.info.not_before,
         "exp": version.info.not_after,
         "created": version.created,
         "updated": version.updated.load(Ordering::Acquire),
-        "recoveryLevel": RECOVERY_LEVEL,
+        "recoveryLevel": settings.recovery_level(),
+        "recoverableDays": settings.retention_days,
     });
     let mut s = serde_json::to_string_pretty(&value).unwrap_or_default();
     s.push('\n');
@@ -40,7 +38,11 @@ pub(super) fn render(version: &Version) -> String {
 }
 
 /// What a write to `attributes.json` asks for: the new `enabled`.
-pub(super) fn parse_update(bytes: &[u8], version: &Version) -> Result<bool, VaultError> {
+pub(super) fn parse_update(
+    bytes: &[u8],
+    version: &Version,
+    settings: &VaultSettings,
+) -> Result<bool, VaultError> {
     let bad = |m: String| VaultError::BadParameter(m);
     let value: serde_json::Value = serde_json::from_slice(bytes)
         .map_err(|e| bad(format!("attributes.json is not valid JSON: {e}")))?;
@@ -60,10 +62,12 @@ pub(super) fn parse_update(bytes: &[u8], version: &Version) -> Result<bool, Vaul
             "exp" => serde_json::json!(version.info.not_after),
             "created" => serde_json::json!(version.created),
             "updated" => serde_json::json!(version.updated.load(Ordering::Acquire)),
-            "recoveryLevel" => serde_json::json!(RECOVERY_LEVEL),
+            "recoveryLevel" => serde_json::json!(settings.recovery_level()),
+            "recoverableDays" => serde_json::json!(settings.retention_days),
             other => {
                 return Err(bad(format!(
-                    "'{}' is not a certificate attribute (enabled, nbf, exp, created, updated, recoveryLevel)",
+                    "'{}' is not a certificate attribute \
+                     (enabled, nbf, exp, created, updated, recoveryLevel, recoverableDays)",
                     other.chars().take(40).collect::<String>()
                 )));
             }
@@ -86,8 +90,8 @@ impl VaultService {
         id: &VersionId,
         data: &[u8],
     ) -> Result<Changes, VaultError> {
-        let version = self.version_of(v, c, id)?;
-        let enabled = parse_update(data, &version)?;
+        let (version, settings) = self.version_of(v, c, id)?;
+        let enabled = parse_update(data, &version, &settings)?;
         let mut store = self.store.lock();
         let t = now();
         let (record, name) = self.record_for(v, c, t)?;

@@ -197,15 +197,8 @@ impl VaultService {
         let st = self.state.read();
         let vs = vault(&st, v)?;
         if let Some(cs) = vs.certificates.get(c) {
-            let record = CertificateRecord {
-                vault: vs.name.to_string(),
-                name: cs.name.to_string(),
-                policy: String::from_utf8_lossy(&cs.policy_json).into_owned(),
-                tags: String::from_utf8_lossy(&cs.tags_json).into_owned(),
-                created: cs.created,
-                updated: t,
-                operation: cs.operation.as_ref().map(|(op, _)| op.to_json()),
-            };
+            let mut record = record_of(&vs.name, cs);
+            record.updated = t;
             return Ok((record, cs.name.clone()));
         }
         let name = vs
@@ -221,9 +214,12 @@ impl VaultService {
             created: t,
             updated: t,
             operation: None,
+            deleted: None,
+            purge_at: None,
         };
         Ok((record, name))
     }
+
 
     /// Publishes a stored change: the certificate (made from `record` if it
     /// was a draft) gets `record`'s update time, then `change`. Call with
@@ -291,5 +287,21 @@ fn issuer_for(policy: &Policy) -> Result<IssuerChoice, VaultError> {
         other => Err(VaultError::BadParameter(format!(
             "Issuer not found: {other}. This certfs issues certificates with the issuers Self and Unknown."
         ))),
+    }
+}
+
+/// The stored record of `cs`, a certificate (live or deleted) of the vault
+/// named `vault`, as it is now.
+pub(super) fn record_of(vault: &VaultName, cs: &CertificateState) -> CertificateRecord {
+    CertificateRecord {
+        vault: vault.to_string(),
+        name: cs.name.to_string(),
+        policy: String::from_utf8_lossy(&cs.policy_json).into_owned(),
+        tags: String::from_utf8_lossy(&cs.tags_json).into_owned(),
+        created: cs.created,
+        updated: cs.updated,
+        operation: cs.operation.as_ref().map(|(op, _)| op.to_json()),
+        deleted: cs.deleted,
+        purge_at: cs.purge_at,
     }
 }

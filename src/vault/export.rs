@@ -3,7 +3,6 @@
 //! Formats follow what servers read without flags: PEM as OpenSSL writes
 //! it, the key as PKCS#8, the PFX readable by OpenSSL 3 without `-legacy`.
 
-use super::attributes;
 use super::error::VaultError;
 use super::model::Version;
 use super::node::VersionFile;
@@ -36,6 +35,8 @@ pub(crate) fn render(version: &Version, file: VersionFile) -> Result<Vec<u8>, Va
             out
         }
         VersionFile::CertPfx => pkcs12::export(key()?, &fullchain(), &version.friendly_name)?,
-        VersionFile::Attributes => attributes::render(version).into_bytes(),
+        VersionFile::Attributes => {
+            return Err(VaultError::Internal("attributes.json is rendered with its vault".into()));
+        }
     })
 }

@@ -65,6 +65,7 @@ impl VaultService {
             })
             .transpose()?;
         self.refuse_while_pending(v, &name)?;
+        self.refuse_deleted_name(v, &name)?;
 
         let (imported, content_type) = match import::sniff(data) {
             ImportFormat::Pkcs12 => (import::pkcs12(data, password)?, ContentType::Pkcs12),

@@ -4,15 +4,75 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64};
 
 use super::error::VaultError;
-use super::model::{CertificateState, PendingVersion, Version};
-use super::name::{CertificateName, VersionId};
+use super::model::{CertificateState, PendingVersion, State, VaultState, Version};
+use super::settings::{self, VaultSettings};
+use super::name::{CertificateName, VaultName, VersionId};
 use super::operation::Operation;
 use super::pending::{csr_pem, with_json};
 use super::policy::Policy;
 use super::tags;
 use crate::pki::key::PrivateKey;
 use crate::pki::x509::{self, CertificateInfo};
-use crate::store::{CertificateRecord, VersionRecord};
+use crate::store::{CertificateRecord, Snapshot, VersionRecord};
+
+/// The whole model from what the store holds.
+pub(super) fn state_from_snapshot(snapshot: Snapshot) -> Result<State, VaultError> {
+    let bad = |what: String| VaultError::Internal(format!("stored {what}"));
+    let mut state = State::default();
+    for v in snapshot.vaults {
+        let name = VaultName::parse(&v.name).map_err(|e| bad(format!("vault name: {e}")))?;
+        state.vaults.insert(name.clone(), VaultState::new(name, v.created));
+    }
+    for d in snapshot.documents {
+        let vault = VaultName::parse(&d.vault).map_err(|e| bad(format!("vault name: {e}")))?;
+        let vs = state
+            .vaults
+            .get_mut(&vault)
+            .ok_or_else(|| bad(format!("document {} has no vault", d.key)))?;
+        if d.key.eq_ignore_ascii_case(settings::DOCUMENT_KEY) {
+            vs.settings = VaultSettings::from_stored(&d.value)?;
+        }
+    }
+    for c in snapshot.certificates {
+        let cert = certificate_from_record(&c)?;
+        let vault = VaultName::parse(&c.vault).map_err(|e| bad(format!("vault name: {e}")))?;
+        let vs = state
+            .vaults
+            .get_mut(&vault)
+            .ok_or_else(|| bad(format!("certificate {} has no vault", c.name)))?;
+        let home = if cert.deleted.is_some() {
+            &mut vs.deleted
+        } else {
+            &mut vs.certificates
+        };
+        home.insert(cert.name.clone(), cert);
+    }
+    for v in snapshot.versions {
+        let (Ok(vault), Ok(cert)) = (VaultName::parse(&v.vault), CertificateName::parse(&v.certificate))
+        else {
+            return Err(bad(format!("version {} has a bad owner", v.id)));
+        };
+        let owner = state
+            .vaults
+            .get_mut(&vault)
+            .and_then(|vs| {
+                if vs.certificates.contains_key(&cert) {
+                    vs.certificates.get_mut(&cert)
+                } else {
+                    vs.deleted.get_mut(&cert)
+                }
+            })
+            .ok_or_else(|| bad(format!("version {} has no certificate", v.id)))?;
+        if v.certificate_der.is_none() {
+            let operation = owner.operation.as_ref().map(|(op, _)| op);
+            owner.pending = pending_from_record(&v, operation)?.map(Arc::new);
+        } else if let Some(version) = version_from_record(&v, owner.name.as_str())? {
+            owner.versions.push(Arc::new(version));
+        }
+    }
+    Ok(state)
+}
+
 
 pub(super) fn certificate_from_record(
     c: &CertificateRecord,
@@ -38,6 +98,8 @@ pub(super) fn certificate_from_record(
             .transpose()?
             .map(with_json),
         pending: None,
+        deleted: c.deleted,
+        purge_at: c.purge_at,
     })
 }
 

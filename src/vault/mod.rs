@@ -11,6 +11,7 @@ mod certificate;
 pub mod error;
 mod export;
 mod import;
+mod lifecycle;
 mod load;
 mod model;
 pub mod name;
@@ -19,6 +20,7 @@ pub mod operation;
 mod pending;
 pub mod policy;
 pub mod service;
+pub mod settings;
 mod side;
 pub mod tags;
 

@@ -12,7 +12,8 @@ use std::sync::{Arc, OnceLock};
 use super::error::VaultError;
 use super::export;
 use super::name::{CertificateName, VaultName, VersionId};
-use super::node::{CertificateFile, VersionFile};
+use super::node::{CertificateFile, DeletedFile, VersionFile};
+use super::settings::VaultSettings;
 use super::operation::Operation;
 use super::policy::Policy;
 use crate::pki::key::PrivateKey;
@@ -31,6 +32,33 @@ pub(crate) struct VaultState {
     pub certificates: BTreeMap<CertificateName, CertificateState>,
     /// Directories made with `mkdir` whose policy has not been written yet (not persisted).
     pub drafts: BTreeSet<CertificateName>,
+    /// Soft-deleted certificates, recoverable until purged.
+    pub deleted: BTreeMap<CertificateName, CertificateState>,
+    /// `vault.json`.
+    pub settings: VaultSettings,
+}
+
+impl VaultState {
+    /// An empty vault.
+    pub fn new(name: VaultName, created: i64) -> Self {
+        VaultState {
+            name,
+            created,
+            certificates: BTreeMap::new(),
+            drafts: BTreeSet::new(),
+            deleted: BTreeMap::new(),
+            settings: VaultSettings::default(),
+        }
+    }
+
+    /// The certificate, draft or deleted certificate that holds `name`, if any.
+    pub fn holder_of(&self, name: &CertificateName) -> Option<&CertificateName> {
+        self.certificates
+            .get_key_value(name)
+            .map(|(k, _)| k)
+            .or_else(|| self.drafts.get(name))
+            .or_else(|| self.deleted.get_key_value(name).map(|(k, _)| k))
+    }
 }
 
 /// One certificate.
@@ -50,6 +78,10 @@ pub(crate) struct CertificateState {
     pub operation: Option<(Operation, Arc<[u8]>)>,
     /// The version an in-progress operation will complete.
     pub pending: Option<Arc<PendingVersion>>,
+    /// When it was soft-deleted (`None`: live).
+    pub deleted: Option<i64>,
+    /// When a soft-deleted certificate is purged.
+    pub purge_at: Option<i64>,
 }
 
 /// A version waiting for its certificate: the key and the CSR made for it.
@@ -94,6 +126,26 @@ impl CertificateState {
         }
     }
 
+    /// The bytes of `file` of a soft-deleted certificate in vault `vault`.
+    pub fn deleted_file(&self, vault: &VaultName, file: DeletedFile) -> Option<Arc<[u8]>> {
+        match file {
+            DeletedFile::Info => {
+                let value = serde_json::json!({
+                    "id": format!("{vault}/{}", self.name),
+                    "recoveryId": format!("{vault}/deleted/{}", self.name),
+                    "deletedDate": self.deleted,
+                    "scheduledPurgeDate": self.purge_at,
+                });
+                let mut s = serde_json::to_string_pretty(&value).unwrap_or_default();
+                s.push('\n');
+                Some(Arc::from(s.into_bytes()))
+            }
+            DeletedFile::Policy => Some(self.policy_json.clone()),
+            DeletedFile::CertPem => self.current()?.file(VersionFile::CertPem).ok(),
+            DeletedFile::CertCer => self.current()?.file(VersionFile::CertCer).ok(),
+        }
+    }
+
     /// The operation in progress, if any (it blocks new creates and imports).
     pub fn operation_in_progress(&self) -> Option<&Operation> {
         self.operation
@@ -133,12 +185,9 @@ pub(crate) struct Version {
 pub(crate) struct Rendered([OnceLock<Result<Arc<[u8]>, VaultError>>; VersionFile::ALL.len()]);
 
 impl Version {
-    /// The bytes of `file`, rendered once and then shared.
+    /// The bytes of `file`, rendered once and then shared (`attributes.json`,
+    /// whose bytes change, is rendered by the service with its vault's settings).
     pub fn file(&self, file: VersionFile) -> Result<Arc<[u8]>, VaultError> {
-        if file == VersionFile::Attributes {
-            // The one file whose bytes change (enabled, updated): never cached.
-            return Ok(Arc::from(super::attributes::render(self).into_bytes()));
-        }
         // The enum's declaration order is the order of `VersionFile::ALL`.
         self.rendered.0[file as usize]
             .get_or_init(|| export::render(self, file).map(Arc::from))

@@ -111,6 +111,68 @@ impl CertificateFile {
     }
 }
 
+/// Files of a vault itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum VaultFile {
+    /// `vault.json` (rw): soft-delete retention and purge protection.
+    Settings,
+}
+
+impl VaultFile {
+    /// Every vault file, in listing order.
+    pub const ALL: [VaultFile; 1] = [VaultFile::Settings];
+
+    /// The file name.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            VaultFile::Settings => "vault.json",
+        }
+    }
+
+    /// The file for a name, if it is one.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.file_name() == name)
+    }
+}
+
+/// Files of a soft-deleted certificate in `deleted/<cert>/` (read-only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DeletedFile {
+    /// `deleted.json`: recoveryId, deletedDate, scheduledPurgeDate.
+    Info,
+    /// `policy.json` as it was.
+    Policy,
+    /// `cert.pem` of its newest version.
+    CertPem,
+    /// `cert.cer` of its newest version.
+    CertCer,
+}
+
+impl DeletedFile {
+    /// Every file, in listing order.
+    pub const ALL: [DeletedFile; 4] = [
+        DeletedFile::Info,
+        DeletedFile::Policy,
+        DeletedFile::CertPem,
+        DeletedFile::CertCer,
+    ];
+
+    /// The file name.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            DeletedFile::Info => "deleted.json",
+            DeletedFile::Policy => "policy.json",
+            DeletedFile::CertPem => "cert.pem",
+            DeletedFile::CertCer => "cert.cer",
+        }
+    }
+
+    /// The file for a name, if it is one.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.file_name() == name)
+    }
+}
+
 /// An address in the tree.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Node {
@@ -122,6 +184,14 @@ pub enum Node {
     Certificate(VaultName, CertificateName),
     /// `<vault>/import/`: drop-box for `<name>.pfx`, `.p12` or `.pem`.
     Import(VaultName),
+    /// `<vault>/vault.json` and the vault's other files.
+    VaultFile(VaultName, VaultFile),
+    /// `<vault>/deleted/`: soft-deleted certificates.
+    Deleted(VaultName),
+    /// `<vault>/deleted/<cert>/`
+    DeletedCertificate(VaultName, CertificateName),
+    /// A file of `<vault>/deleted/<cert>/`.
+    DeletedFile(VaultName, CertificateName, DeletedFile),
     /// `<vault>/<cert>/merge/`: drop-box for the signed certificate of a pending operation.
     Merge(VaultName, CertificateName),
     /// `<vault>/<cert>/versions/`
@@ -155,6 +225,8 @@ impl Node {
             Node::Root
                 | Node::Vault(_)
                 | Node::Import(_)
+                | Node::Deleted(_)
+                | Node::DeletedCertificate(..)
                 | Node::Certificate(..)
                 | Node::Merge(..)
                 | Node::Versions(..)

@@ -14,12 +14,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use parking_lot::{Mutex, RwLock};
 
-use super::attributes::DISABLED;
+use super::attributes::{self, DISABLED};
 use super::error::VaultError;
-use super::load::{certificate_from_record, pending_from_record, version_from_record};
+use super::load::state_from_snapshot;
 use super::model::{CertificateState, State, VaultState, Version};
 use super::name::{CertificateName, VaultName, VersionId};
-use super::node::{Attr, CertificateFile, Entry, Kind, Node, VersionFile};
+use super::node::{Attr, CertificateFile, DeletedFile, Entry, Kind, Node, VaultFile, VersionFile};
+use super::settings::VaultSettings;
 use super::side::SideFiles;
 use crate::store::Store;
 
@@ -31,6 +32,8 @@ pub(super) const VERSIONS_DIR: &str = "versions";
 pub(super) const IMPORT_DIR: &str = "import";
 /// The merge drop-box of a certificate.
 pub(super) const MERGE_DIR: &str = "merge";
+/// The soft-deleted certificates of a vault.
+pub(super) const DELETED_DIR: &str = "deleted";
 
 /// Directories whose listing changed because of an action; the adapter
 /// drops the kernel's cached entries and attributes under them.
@@ -87,55 +90,7 @@ pub(super) fn not_found(what: &str) -> VaultError {
 impl VaultService {
     /// Opens the service on `store`, loading everything it holds.
     pub fn open(store: Box<dyn Store>) -> Result<Self, VaultError> {
-        let snapshot = store.load()?;
-        let mut state = State::default();
-        for v in snapshot.vaults {
-            let name = VaultName::parse(&v.name)
-                .map_err(|e| VaultError::Internal(format!("stored vault name: {e}")))?;
-            state.vaults.insert(
-                name.clone(),
-                VaultState {
-                    name,
-                    created: v.created,
-                    certificates: BTreeMap::new(),
-                    drafts: Default::default(),
-                },
-            );
-        }
-        for c in snapshot.certificates {
-            let cert = certificate_from_record(&c)?;
-            let vault = VaultName::parse(&c.vault)
-                .map_err(|e| VaultError::Internal(format!("stored vault name: {e}")))?;
-            let vault = state.vaults.get_mut(&vault).ok_or_else(|| {
-                VaultError::Internal(format!("certificate {} has no vault", c.name))
-            })?;
-            vault.certificates.insert(cert.name.clone(), cert);
-        }
-        for v in snapshot.versions {
-            let (vault, cert) = (
-                VaultName::parse(&v.vault),
-                CertificateName::parse(&v.certificate),
-            );
-            let (Ok(vault), Ok(cert)) = (vault, cert) else {
-                return Err(VaultError::Internal(format!(
-                    "stored version {} has a bad owner",
-                    v.id
-                )));
-            };
-            let owner = state
-                .vaults
-                .get_mut(&vault)
-                .and_then(|vs| vs.certificates.get_mut(&cert))
-                .ok_or_else(|| {
-                    VaultError::Internal(format!("version {} has no certificate", v.id))
-                })?;
-            if v.certificate_der.is_none() {
-                let operation = owner.operation.as_ref().map(|(op, _)| op);
-                owner.pending = pending_from_record(&v, operation)?.map(Arc::new);
-            } else if let Some(version) = version_from_record(&v, owner.name.as_str())? {
-                owner.versions.push(Arc::new(version));
-            }
-        }
+        let state = state_from_snapshot(store.load()?)?;
         Ok(VaultService {
             state: RwLock::new(state),
             side: RwLock::new(SideFiles::default()),
@@ -168,6 +123,12 @@ impl VaultService {
                 let vs = st.vaults.get(v).ok_or_else(missing)?;
                 if name == IMPORT_DIR {
                     return Ok(Node::Import(vs.name.clone()));
+                }
+                if name == DELETED_DIR {
+                    return Ok(Node::Deleted(vs.name.clone()));
+                }
+                if let Some(file) = VaultFile::from_name(name) {
+                    return Ok(Node::VaultFile(vs.name.clone(), file));
                 }
                 let cert = CertificateName::parse(name).map_err(|_| missing())?;
                 if let Some(cs) = vs.certificates.get(&cert) {
@@ -224,11 +185,27 @@ impl VaultService {
                     current: false,
                 })
             }
+            Node::Deleted(v) => {
+                let vs = st.vaults.get(v).ok_or_else(missing)?;
+                let cert = CertificateName::parse(name).map_err(|_| missing())?;
+                let (name, _) = vs.deleted.get_key_value(&cert).ok_or_else(missing)?;
+                Ok(Node::DeletedCertificate(vs.name.clone(), name.clone()))
+            }
+            Node::DeletedCertificate(v, c) => {
+                let cs = deleted(&st, v, c)?;
+                let file = DeletedFile::from_name(name).ok_or_else(missing)?;
+                cs.deleted_file(v, file).ok_or_else(missing)?;
+                Ok(Node::DeletedFile(v.clone(), c.clone(), file))
+            }
             // Drop-boxes hold only what was dropped (side files, found above).
             Node::Import(_) | Node::Merge(..) => Err(missing()),
-            Node::VersionFile { .. } | Node::CertificateFile(..) | Node::Side(..) => Err(
-                VaultError::NotDirectory(format!("{name}: parent is not a directory")),
-            ),
+            Node::VersionFile { .. }
+            | Node::CertificateFile(..)
+            | Node::VaultFile(..)
+            | Node::DeletedFile(..)
+            | Node::Side(..) => Err(VaultError::NotDirectory(format!(
+                "{name}: parent is not a directory"
+            ))),
         }
     }
 
@@ -249,6 +226,22 @@ impl VaultService {
             Node::Root => Ok(dir_attr(0)),
             Node::Vault(v) | Node::Import(v) => Ok(dir_attr(vault(&st, v)?.created)),
             Node::Merge(v, c) => Ok(dir_attr(certificate(&st, v, c)?.updated)),
+            Node::Deleted(v) => Ok(dir_attr(vault(&st, v)?.created)),
+            Node::DeletedCertificate(v, c) => {
+                let cs = deleted(&st, v, c)?;
+                Ok(dir_attr(cs.deleted.unwrap_or(cs.updated)))
+            }
+            Node::DeletedFile(v, c, file) => {
+                let cs = deleted(&st, v, c)?;
+                let bytes = cs
+                    .deleted_file(v, *file)
+                    .ok_or_else(|| not_found(file.file_name()))?;
+                Ok(file_attr(bytes.len(), 0o444, cs.deleted.unwrap_or(cs.updated), false))
+            }
+            Node::VaultFile(v, VaultFile::Settings) => {
+                let vs = vault(&st, v)?;
+                Ok(file_attr(vs.settings.to_json().len(), 0o644, vs.created, false))
+            }
             Node::Certificate(v, c) => {
                 let vs = vault(&st, v)?;
                 match vs.certificates.get(c) {
@@ -271,12 +264,13 @@ impl VaultService {
                 file,
                 current,
             } => {
+                let settings = vault(&st, v)?.settings;
                 let version = certificate(&st, v, c)?
                     .version(version)
                     .ok_or_else(|| not_found(file.file_name()))?
                     .clone();
                 drop(st);
-                let bytes = version.file(*file)?;
+                let bytes = version_file(&version, *file, &settings)?;
                 let (mode, immutable) = match file {
                     VersionFile::Attributes => (0o644, false),
                     f if f.holds_key() => (0o600, true),
@@ -333,11 +327,11 @@ impl VaultService {
                 }
                 Node::Vault(v) => {
                     let vs = vault(&st, v)?;
-                    out.push(entry(
-                        IMPORT_DIR,
-                        Node::Import(vs.name.clone()),
-                        Kind::Directory,
-                    ));
+                    out.push(entry(IMPORT_DIR, Node::Import(vs.name.clone()), Kind::Directory));
+                    out.push(entry(DELETED_DIR, Node::Deleted(vs.name.clone()), Kind::Directory));
+                    for file in VaultFile::ALL {
+                        out.push(entry(file.file_name(), Node::VaultFile(vs.name.clone(), file), Kind::File));
+                    }
                     let names = vs.certificates.keys().chain(vs.drafts.iter());
                     for c in names {
                         out.push(entry(
@@ -385,9 +379,29 @@ impl VaultService {
                     let version = cs.version(id).ok_or_else(|| not_found(id.as_str()))?;
                     version_entries(cs, version, false, v, c, &mut out);
                 }
+                Node::Deleted(v) => {
+                    let vs = vault(&st, v)?;
+                    for c in vs.deleted.keys() {
+                        let node = Node::DeletedCertificate(vs.name.clone(), c.clone());
+                        out.push(entry(c.as_str(), node, Kind::Directory));
+                    }
+                }
+                Node::DeletedCertificate(v, c) => {
+                    let cs = deleted(&st, v, c)?;
+                    for file in DeletedFile::ALL {
+                        if cs.deleted_file(v, file).is_some() {
+                            let node = Node::DeletedFile(v.clone(), c.clone(), file);
+                            out.push(entry(file.file_name(), node, Kind::File));
+                        }
+                    }
+                }
                 // Drop-boxes list only what was dropped (side files, below).
                 Node::Import(_) | Node::Merge(..) => {}
-                Node::VersionFile { .. } | Node::CertificateFile(..) | Node::Side(..) => {
+                Node::VersionFile { .. }
+                | Node::CertificateFile(..)
+                | Node::VaultFile(..)
+                | Node::DeletedFile(..)
+                | Node::Side(..) => {
                     return Err(VaultError::NotDirectory("not a directory".into()));
                 }
             }
@@ -421,7 +435,7 @@ impl VaultService {
                 file,
                 ..
             } => {
-                let version = {
+                let (version, settings) = {
                     let st = self.state.read();
                     let cs = certificate(&st, v, c)?;
                     let version = cs
@@ -430,12 +444,12 @@ impl VaultService {
                     if !cs.shows(version, *file) {
                         return Err(not_found(file.file_name()));
                     }
-                    version.clone()
+                    (version.clone(), vault(&st, v)?.settings)
                 };
                 if file.holds_key() && !version.enabled.load(Ordering::Acquire) {
                     return Err(VaultError::Forbidden(DISABLED.into()));
                 }
-                version.file(*file)
+                version_file(&version, *file, &settings)
             }
             Node::CertificateFile(v, c, file) => {
                 let st = self.state.read();
@@ -447,6 +461,16 @@ impl VaultService {
                     None if vs.drafts.contains(c) => Ok(Arc::from(&b""[..])),
                     None => Err(not_found(file.file_name())),
                 }
+            }
+            Node::VaultFile(v, VaultFile::Settings) => {
+                let st = self.state.read();
+                Ok(Arc::from(vault(&st, v)?.settings.to_json().into_bytes()))
+            }
+            Node::DeletedFile(v, c, file) => {
+                let st = self.state.read();
+                deleted(&st, v, c)?
+                    .deleted_file(v, *file)
+                    .ok_or_else(|| not_found(file.file_name()))
             }
             _ => Err(VaultError::IsDirectory("is a directory".into())),
         }
@@ -480,6 +504,27 @@ pub(super) fn version_entries(
 
 pub(super) fn vault<'a>(st: &'a State, v: &VaultName) -> Result<&'a VaultState, VaultError> {
     st.vaults.get(v).ok_or_else(|| not_found(v.as_str()))
+}
+
+/// The bytes of `file` of `version`, in a vault with `settings`.
+fn version_file(version: &Version, file: VersionFile, settings: &VaultSettings) -> Result<Arc<[u8]>, VaultError> {
+    match file {
+        // The one file whose bytes change (enabled, updated, the vault's recovery level).
+        VersionFile::Attributes => Ok(Arc::from(attributes::render(version, settings).into_bytes())),
+        _ => version.file(file),
+    }
+}
+
+/// The soft-deleted certificate `c` of vault `v`.
+pub(super) fn deleted<'a>(
+    st: &'a State,
+    v: &VaultName,
+    c: &CertificateName,
+) -> Result<&'a CertificateState, VaultError> {
+    vault(st, v)?
+        .deleted
+        .get(c)
+        .ok_or_else(|| not_found(c.as_str()))
 }
 
 pub(super) fn certificate<'a>(

@@ -1,0 +1,160 @@
+//! Soft delete, recover and purge of certificates, and the vault settings (`vault.json`) that govern them.
+//!
+//! `rmdir prod/web` (the last step of `rm -r prod/web`) moves the
+//! certificate to `prod/deleted/web/` with all its versions; its name
+//! cannot be reused until it is recovered (`mv prod/deleted/web prod/web`)
+//! or purged (`rm -r prod/deleted/web`, or by itself once the retention of
+//! `vault.json` has passed).
+
+use super::certificate::record_of;
+use super::error::VaultError;
+use super::name::{CertificateName, VaultName};
+use super::node::Node;
+use super::service::{Changes, VaultService, deleted, not_found, now, vault};
+use super::settings::{self, VaultSettings};
+
+impl VaultService {
+    /// Key Vault's refusal to reuse the name of a soft-deleted certificate.
+    pub(super) fn refuse_deleted_name(&self, v: &VaultName, c: &CertificateName) -> Result<(), VaultError> {
+        let st = self.state.read();
+        match vault(&st, v)?.deleted.get_key_value(c) {
+            Some((name, _)) => Err(deleted_but_recoverable(name)),
+            None => Ok(()),
+        }
+    }
+
+    /// Soft-deletes certificate `c`: it moves to `deleted/` with all its versions.
+    pub(super) fn soft_delete(&self, v: &VaultName, c: &CertificateName) -> Result<Changes, VaultError> {
+        let mut store = self.store.lock();
+        let t = now();
+        let (mut record, name) = self.record_for(v, c, t)?;
+        let retention = {
+            let st = self.state.read();
+            vault(&st, v)?.settings.retention_seconds()
+        };
+        record.deleted = Some(t);
+        record.purge_at = Some(t + retention);
+        store.put_certificate(&record, None)?;
+        let mut st = self.state.write();
+        let vs = st.vaults.get_mut(v).ok_or_else(|| not_found(v.as_str()))?;
+        let mut cs = vs.certificates.remove(c).ok_or_else(|| not_found(c.as_str()))?;
+        cs.deleted = record.deleted;
+        cs.purge_at = record.purge_at;
+        cs.updated = t;
+        vs.deleted.insert(cs.name.clone(), cs);
+        log::info!("{v}/{name}: deleted; recoverable until {}", t + retention);
+        Ok(Changes {
+            dirs: vec![Node::Vault(v.clone()), Node::Deleted(v.clone())],
+        })
+    }
+
+    /// Recovers the soft-deleted certificate `c` with all its versions.
+    pub(super) fn recover(&self, v: &VaultName, c: &CertificateName) -> Result<Changes, VaultError> {
+        let mut store = self.store.lock();
+        let record = {
+            let st = self.state.read();
+            let cs = deleted(&st, v, c)?;
+            let mut record = record_of(&vault(&st, v)?.name, cs);
+            record.deleted = None;
+            record.purge_at = None;
+            record.updated = now();
+            record
+        };
+        store.put_certificate(&record, None)?;
+        let mut st = self.state.write();
+        let vs = st.vaults.get_mut(v).ok_or_else(|| not_found(v.as_str()))?;
+        let mut cs = vs.deleted.remove(c).ok_or_else(|| not_found(c.as_str()))?;
+        cs.deleted = None;
+        cs.purge_at = None;
+        cs.updated = record.updated;
+        log::info!("{v}/{}: recovered", cs.name);
+        vs.certificates.insert(cs.name.clone(), cs);
+        Ok(Changes {
+            dirs: vec![Node::Vault(v.clone()), Node::Deleted(v.clone())],
+        })
+    }
+
+    /// Purges the soft-deleted certificate `c` for good, unless purge
+    /// protection holds it until its retention ends (`at` is now).
+    pub(super) fn purge(&self, v: &VaultName, c: &CertificateName, at: i64) -> Result<Changes, VaultError> {
+        let mut store = self.store.lock();
+        let name = {
+            let st = self.state.read();
+            let vs = vault(&st, v)?;
+            let cs = deleted(&st, v, c)?;
+            if vs.settings.purge_protection && cs.purge_at.is_some_and(|p| at < p) {
+                return Err(VaultError::Forbidden(format!(
+                    "Operation \"purge\" is not allowed because purge protection is enabled for this vault. \
+                     certfs will purge {} by itself after the retention period has passed.",
+                    cs.name
+                )));
+            }
+            cs.name.clone()
+        };
+        store.delete_certificate(v.as_str(), name.as_str())?;
+        let mut st = self.state.write();
+        if let Some(vs) = st.vaults.get_mut(v) {
+            vs.deleted.remove(c);
+        }
+        log::info!("{v}/{name}: purged");
+        Ok(Changes {
+            dirs: vec![Node::Deleted(v.clone())],
+        })
+    }
+
+    /// Purges every deleted certificate whose retention has passed by `at`;
+    /// returns how many. Runs at mount and then periodically.
+    pub fn purge_expired(&self, at: i64) -> usize {
+        let due: Vec<(VaultName, CertificateName)> = {
+            let st = self.state.read();
+            st.vaults
+                .values()
+                .flat_map(|vs| {
+                    vs.deleted
+                        .values()
+                        .filter(|cs| cs.purge_at.is_some_and(|p| p <= at))
+                        .map(|cs| (vs.name.clone(), cs.name.clone()))
+                })
+                .collect()
+        };
+        due.iter()
+            .filter(|(v, c)| match self.purge(v, c, at) {
+                Ok(_) => true,
+                Err(e) => {
+                    log::error!("{v}/{c}: scheduled purge failed: {e}");
+                    false
+                }
+            })
+            .count()
+    }
+
+    /// A write to `vault.json`.
+    pub(super) fn write_settings(&self, v: &VaultName, data: &[u8]) -> Result<Changes, VaultError> {
+        let mut store = self.store.lock();
+        let current = {
+            let st = self.state.read();
+            vault(&st, v)?.settings
+        };
+        let next = VaultSettings::parse_update(data, current)?;
+        store.put_document(v.as_str(), settings::DOCUMENT_KEY, Some(&next.to_json()))?;
+        let mut st = self.state.write();
+        let vs = st.vaults.get_mut(v).ok_or_else(|| not_found(v.as_str()))?;
+        vs.settings = next;
+        log::info!(
+            "vault {v}: soft-delete retention {} days, purge protection {}",
+            next.retention_days,
+            if next.purge_protection { "on" } else { "off" }
+        );
+        Ok(Changes {
+            dirs: vec![Node::Vault(v.clone())],
+        })
+    }
+}
+
+/// Key Vault's `ObjectIsDeletedButRecoverable` refusal.
+pub(super) fn deleted_but_recoverable(name: &CertificateName) -> VaultError {
+    VaultError::AlreadyExists(format!(
+        "Certificate {name} is currently in a deleted but recoverable state, and its name cannot be reused; \
+         in this state, the certificate can only be recovered or purged."
+    ))
+}
