@@ -205,6 +205,8 @@ impl VaultService {
                 created: cs.created,
                 updated: t,
                 operation: cs.operation.as_ref().map(|(op, _)| op.to_json()),
+                deleted: cs.deleted,
+                purge_at: cs.purge_at,
             };
             return Ok((record, cs.name.clone()));
         }
@@ -221,6 +223,8 @@ impl VaultService {
             created: t,
             updated: t,
             operation: None,
+            deleted: None,
+            purge_at: None,
         };
         Ok((record, name))
     }

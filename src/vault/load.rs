@@ -38,6 +38,8 @@ pub(super) fn certificate_from_record(
             .transpose()?
             .map(with_json),
         pending: None,
+        deleted: c.deleted,
+        purge_at: c.purge_at,
     })
 }
 

@@ -50,6 +50,10 @@ pub(crate) struct CertificateState {
     pub operation: Option<(Operation, Arc<[u8]>)>,
     /// The version an in-progress operation will complete.
     pub pending: Option<Arc<PendingVersion>>,
+    /// When the certificate was soft-deleted, Unix seconds; `None` while it is live.
+    pub deleted: Option<i64>,
+    /// When a soft-deleted certificate will be purged, Unix seconds.
+    pub purge_at: Option<i64>,
 }
 
 /// A version waiting for its certificate: the key and the CSR made for it.
