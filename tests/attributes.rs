@@ -32,7 +32,8 @@ fn attributes_read_as_key_vault_reports_them() {
     let dir = web(&m);
     let a = attributes(&dir.join("attributes.json"));
     assert_eq!(a["enabled"], true);
-    assert_eq!(a["recoveryLevel"], "Purgeable");
+    assert_eq!(a["recoveryLevel"], "Recoverable+Purgeable");
+    assert_eq!(a["recoverableDays"], 90);
     let nbf = a["nbf"].as_i64().unwrap();
     let exp = a["exp"].as_i64().unwrap();
     let days = (exp - nbf) / 86_400;

@@ -79,7 +79,7 @@ fn check_whole(m: &Mount) -> usize {
     let mut numbers: Vec<usize> = fs::read_dir(m.path("prod"))
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .filter(|name| name != "import")
+        .filter(|name| !common::VAULT_OWN.contains(&name.as_str()))
         .map(|name| {
             name.strip_prefix('c')
                 .and_then(|n| n.parse().ok())

@@ -483,9 +483,19 @@ fn scratch_files_in_a_vault_directory_trigger_nothing() {
     let vault = m.path("prod");
     sh_ok(&vault, "printf x > .notes.swp && printf y > 4913");
     let names = listing(&vault);
-    assert_eq!(names, [".notes.swp", "4913", "import", "web"]);
+    assert_eq!(
+        names,
+        [
+            ".notes.swp",
+            "4913",
+            "deleted",
+            "import",
+            "vault.json",
+            "web"
+        ]
+    );
     sh_ok(&vault, "rm .notes.swp 4913");
-    assert_eq!(listing(&vault), ["import", "web"]);
+    assert_eq!(listing(&vault), ["deleted", "import", "vault.json", "web"]);
 }
 
 #[test]

@@ -14,17 +14,23 @@
 //! - names keep the spelling they were **first created** with; a record
 //!   naming an existing vault or certificate in another case refers to it;
 //! - updating a certificate (by any write method) replaces `policy`,
-//!   `tags`, `updated` and `operation`, and keeps `created`;
+//!   `tags`, `updated`, `operation`, `deleted` and `purge_at`, and keeps
+//!   `created`;
 //! - `update_version` and `delete_version` find a version by id and
 //!   certificate: another certificate's version id is `NotFound`; an
 //!   updated version keeps `created` and its place;
 //! - version ids are unique across the whole store;
+//! - document keys, like names, keep their first spelling; a vault's
+//!   documents go with it, and do not keep it from being deleted;
+//! - `delete_certificate` frees the name and the version ids;
 //! - a failing call changes nothing, and the store stays usable after it;
-//! - the order of vaults and certificates in a [`Snapshot`] is not part of
-//!   the contract, the order of a certificate's versions (oldest first) is.
+//! - the order of vaults, certificates and documents in a [`Snapshot`] is
+//!   not part of the contract, the order of a certificate's versions
+//!   (oldest first) is.
 
 use certfs::store::{
-    CertificateRecord, KeyBytes, Snapshot, Store, StoreError, VaultRecord, VersionRecord,
+    CertificateRecord, DocumentRecord, KeyBytes, Snapshot, Store, StoreError, VaultRecord,
+    VersionRecord,
 };
 
 /// Storage for one test: starts empty; every [`StoreFixture::open`] opens
@@ -76,12 +82,29 @@ macro_rules! store_contract_tests {
                 update_unknown_version_is_not_found_and_rolls_back,
                 update_version_of_another_certificate_is_refused,
                 delete_version_removes_it_and_its_chain,
-                delete_version_errors_roll_back
+                delete_version_errors_roll_back,
+                soft_delete_fields_round_trip_through_put_certificate,
+                soft_delete_fields_round_trip_through_update_version,
+                soft_delete_fields_round_trip_through_delete_version,
+                soft_delete_fields_fail_with_the_call,
+                delete_certificate_removes_it_with_its_versions,
+                delete_certificate_in_any_case,
+                delete_absent_certificate_is_not_found,
+                deleted_certificate_name_can_be_created_again,
+                put_document_sets_and_replaces,
+                document_key_keeps_first_case,
+                documents_are_per_vault,
+                remove_document,
+                remove_absent_document_is_ok,
+                document_of_missing_vault_is_not_found,
+                delete_vault_removes_its_documents,
+                vault_with_certificates_and_documents_is_not_empty
             );
             store_contract_tests!(@fixture
                 reopen_keeps_everything,
                 failed_call_leaves_nothing_after_reopen,
-                version_changes_survive_reopen
+                version_changes_survive_reopen,
+                documents_and_soft_delete_survive_reopen
             );
         }
     };
@@ -129,6 +152,8 @@ pub mod contract {
             created: 1_700_000_100,
             updated: 1_700_000_100,
             operation: None,
+            deleted: None,
+            purge_at: None,
         }
     }
 
@@ -198,6 +223,41 @@ pub mod contract {
     #[track_caller]
     fn assert_not_found(result: Result<(), StoreError>) {
         assert!(matches!(result, Err(StoreError::NotFound(_))), "{result:?}");
+    }
+
+    /// A document record.
+    pub fn document(vault: &str, key: &str, value: &str) -> DocumentRecord {
+        DocumentRecord {
+            vault: vault.into(),
+            key: key.into(),
+            value: value.into(),
+        }
+    }
+
+    /// The documents of a snapshot, sorted by vault and key (any case).
+    fn documents(snapshot: &Snapshot) -> Vec<DocumentRecord> {
+        let mut documents = snapshot.documents.clone();
+        documents.sort_by_key(|d| (d.vault.to_ascii_lowercase(), d.key.to_ascii_lowercase()));
+        documents
+    }
+
+    /// `certificate` as soft-deleted at `at`, to be purged 90 days later.
+    pub fn soft_deleted(mut certificate: CertificateRecord, at: i64) -> CertificateRecord {
+        certificate.deleted = Some(at);
+        certificate.purge_at = Some(at + 90 * 86_400);
+        certificate
+    }
+
+    /// The certificate `name` of `vault` (any case) in `snapshot`.
+    fn certificate_in<'a>(
+        snapshot: &'a Snapshot,
+        vault: &str,
+        name: &str,
+    ) -> Option<&'a CertificateRecord> {
+        snapshot
+            .certificates
+            .iter()
+            .find(|c| c.vault.eq_ignore_ascii_case(vault) && c.name.eq_ignore_ascii_case(name))
     }
 
     // ---- vaults --------------------------------------------------------
@@ -914,6 +974,427 @@ pub mod contract {
         assert_eq!(load(store), after);
     }
 
+    // ---- soft delete ---------------------------------------------------------
+
+    /// `deleted` and `purge_at` round-trip through `put_certificate`, set
+    /// (each alone too) and cleared again, with and without a version.
+    pub fn soft_delete_fields_round_trip_through_put_certificate(store: &mut dyn Store) {
+        store.create_vault(&vault("prod")).unwrap();
+        let live = certificate("prod", "web", "Self");
+        store.put_certificate(&live, None).unwrap();
+        assert_eq!(only_certificate(&load(store)), &live);
+
+        let gone = soft_deleted(live.clone(), 1_800_000_000);
+        store.put_certificate(&gone, None).unwrap();
+        assert_eq!(only_certificate(&load(store)), &gone);
+
+        // Each field on its own: the store keeps what it is given.
+        let mut only_deleted = live.clone();
+        only_deleted.deleted = Some(1_800_000_001);
+        store.put_certificate(&only_deleted, None).unwrap();
+        assert_eq!(only_certificate(&load(store)), &only_deleted);
+        let mut only_purge = live.clone();
+        only_purge.purge_at = Some(1_900_000_000);
+        store
+            .put_certificate(&only_purge, Some(&version("prod", "web", 1)))
+            .unwrap();
+        assert_eq!(only_certificate(&load(store)), &only_purge);
+
+        // Recovered: both None again.
+        store
+            .put_certificate(&live, Some(&version("prod", "web", 2)))
+            .unwrap();
+        let snapshot = load(store);
+        assert_eq!(only_certificate(&snapshot), &live);
+        assert_eq!(snapshot.versions.len(), 2);
+
+        // A new certificate may be stored soft-deleted straight away
+        // (a restore into the deleted state); extreme values round-trip.
+        let mut odd = certificate("prod", "api", "Self");
+        odd.deleted = Some(0);
+        odd.purge_at = Some(i64::MAX);
+        store
+            .put_certificate(&odd, Some(&version("prod", "api", 3)))
+            .unwrap();
+        assert_eq!(certificate_in(&load(store), "prod", "api"), Some(&odd));
+    }
+
+    /// `update_version` replaces the soft-delete fields with the rest of
+    /// the certificate, both ways.
+    pub fn soft_delete_fields_round_trip_through_update_version(store: &mut dyn Store) {
+        store.create_vault(&vault("prod")).unwrap();
+        let live = certificate("prod", "web", "Self");
+        let mut v = version("prod", "web", 1);
+        store.put_certificate(&live, Some(&v)).unwrap();
+
+        let mut gone = soft_deleted(live.clone(), 1_800_000_000);
+        gone.updated += 10;
+        v.enabled = false;
+        v.updated += 10;
+        store.update_version(&gone, &v).unwrap();
+        let snapshot = load(store);
+        assert_eq!(only_certificate(&snapshot), &gone);
+        assert_eq!(snapshot.versions, [v.clone()]);
+
+        let mut recovered = live;
+        recovered.updated += 20;
+        v.enabled = true;
+        store.update_version(&recovered, &v).unwrap();
+        let snapshot = load(store);
+        assert_eq!(only_certificate(&snapshot), &recovered);
+        assert_eq!(snapshot.versions, [v]);
+    }
+
+    /// `delete_version` replaces the soft-delete fields with the rest of
+    /// the certificate, both ways.
+    pub fn soft_delete_fields_round_trip_through_delete_version(store: &mut dyn Store) {
+        store.create_vault(&vault("prod")).unwrap();
+        let live = certificate("prod", "web", "Unknown");
+        for n in 1..=3 {
+            store
+                .put_certificate(&live, Some(&version("prod", "web", n)))
+                .unwrap();
+        }
+        let gone = soft_deleted(live.clone(), 1_800_000_000);
+        store.delete_version(&gone, &id(2)).unwrap();
+        let snapshot = load(store);
+        assert_eq!(only_certificate(&snapshot), &gone);
+        assert_eq!(
+            snapshot.versions,
+            [version("prod", "web", 1), version("prod", "web", 3)]
+        );
+
+        store.delete_version(&live, &id(3)).unwrap();
+        let snapshot = load(store);
+        assert_eq!(only_certificate(&snapshot), &live);
+        assert_eq!(snapshot.versions, [version("prod", "web", 1)]);
+    }
+
+    /// A failing write does not change the soft-delete fields either.
+    pub fn soft_delete_fields_fail_with_the_call(store: &mut dyn Store) {
+        store.create_vault(&vault("prod")).unwrap();
+        let live = certificate("prod", "web", "Self");
+        store
+            .put_certificate(&live, Some(&version("prod", "web", 1)))
+            .unwrap();
+        let before = load(store);
+        let gone = soft_deleted(live, 1_800_000_000);
+        assert_conflict(store.put_certificate(&gone, Some(&version("prod", "web", 1))));
+        assert_not_found(store.update_version(&gone, &version("prod", "web", 2)));
+        assert_not_found(store.delete_version(&gone, &id(2)));
+        assert_eq!(load(store), before);
+    }
+
+    // ---- purge -----------------------------------------------------------------
+
+    /// `delete_certificate` removes the certificate with all its versions
+    /// (pending ones too) and their chains; other certificates, also of
+    /// the same name in another vault, are untouched.
+    pub fn delete_certificate_removes_it_with_its_versions(store: &mut dyn Store) {
+        store.create_vault(&vault("prod")).unwrap();
+        store.create_vault(&vault("test")).unwrap();
+        let mut pending = version("prod", "web", 3);
+        pending.certificate_der = None;
+        let mut web = soft_deleted(certificate("prod", "web", "Unknown"), 1_800_000_000);
+        web.operation = Some(operation("inProgress"));
+        for v in [
+            version("prod", "web", 1),
+            version("prod", "web", 2),
+            pending,
+        ] {
+            store.put_certificate(&web, Some(&v)).unwrap();
+        }
+        store
+            .put_certificate(
+                &certificate("prod", "api", "Self"),
+                Some(&version("prod", "api", 4)),
+            )
+            .unwrap();
+        store
+            .put_certificate(
+                &certificate("test", "web", "Self"),
+                Some(&version("test", "web", 5)),
+            )
+            .unwrap();
+        store
+            .put_certificate(&certificate("prod", "draft", "Unknown"), None)
+            .unwrap();
+        store.put_document("prod", "contacts", Some("{}")).unwrap();
+        let before = load(store);
+
+        store.delete_certificate("prod", "web").unwrap();
+
+        let after = load(store);
+        assert!(certificate_in(&after, "prod", "web").is_none());
+        assert!(versions_of(&after, "prod", "web").is_empty());
+        assert_eq!(after.vaults, before.vaults);
+        assert_eq!(after.documents, before.documents);
+        let mut expected = before.clone();
+        expected
+            .certificates
+            .retain(|c| !(c.vault == "prod" && c.name == "web"));
+        expected
+            .versions
+            .retain(|v| !(v.vault == "prod" && v.certificate == "web"));
+        assert_eq!(after, expected);
+
+        // A certificate without versions goes too.
+        store.delete_certificate("prod", "draft").unwrap();
+        let after = load(store);
+        assert!(certificate_in(&after, "prod", "draft").is_none());
+        assert_eq!(after.certificates.len(), 2);
+        assert_eq!(after.versions.len(), 2);
+    }
+
+    /// The vault and certificate names may be given in any case.
+    pub fn delete_certificate_in_any_case(store: &mut dyn Store) {
+        store.create_vault(&vault("Prod")).unwrap();
+        store
+            .put_certificate(
+                &certificate("Prod", "Web", "Self"),
+                Some(&version("Prod", "Web", 1)),
+            )
+            .unwrap();
+        store.delete_certificate("pROD", "wEB").unwrap();
+        let snapshot = load(store);
+        assert!(snapshot.certificates.is_empty() && snapshot.versions.is_empty());
+        // The vault is empty now and can go.
+        store.delete_vault("prod").unwrap();
+    }
+
+    /// An absent certificate (never there, in another vault, purged
+    /// already) or vault is `NotFound`, and nothing changes.
+    pub fn delete_absent_certificate_is_not_found(store: &mut dyn Store) {
+        store.create_vault(&vault("prod")).unwrap();
+        store.create_vault(&vault("test")).unwrap();
+        store
+            .put_certificate(
+                &certificate("prod", "web", "Self"),
+                Some(&version("prod", "web", 1)),
+            )
+            .unwrap();
+        let before = load(store);
+        assert_not_found(store.delete_certificate("prod", "api"));
+        assert_not_found(store.delete_certificate("test", "web"));
+        assert_not_found(store.delete_certificate("nope", "web"));
+        assert_not_found(store.delete_certificate("prod", ""));
+        assert_eq!(load(store), before);
+
+        store.delete_certificate("prod", "web").unwrap();
+        let after = load(store);
+        assert_not_found(store.delete_certificate("prod", "web"));
+        assert_eq!(load(store), after);
+    }
+
+    /// After a purge the name is free: a certificate of that name (in any
+    /// case) can be created again, with fresh `created`, and even with the
+    /// purged versions' ids, its versions starting afresh.
+    pub fn deleted_certificate_name_can_be_created_again(store: &mut dyn Store) {
+        store.create_vault(&vault("prod")).unwrap();
+        let old = soft_deleted(certificate("prod", "web", "Self"), 1_800_000_000);
+        for n in [1, 2] {
+            store
+                .put_certificate(&old, Some(&version("prod", "web", n)))
+                .unwrap();
+        }
+        store.delete_certificate("prod", "web").unwrap();
+
+        let mut new = certificate("prod", "Web", "Unknown");
+        new.created = 1_900_000_000;
+        new.updated = 1_900_000_000;
+        let mut reused = version("prod", "Web", 3);
+        reused.id = id(2);
+        store.put_certificate(&new, Some(&reused)).unwrap();
+        store
+            .put_certificate(&new, Some(&version("prod", "Web", 1)))
+            .unwrap();
+        let snapshot = load(store);
+        assert_eq!(only_certificate(&snapshot), &new, "a new record, live");
+        assert_eq!(
+            snapshot.versions,
+            [reused, version("prod", "Web", 1)],
+            "only the new versions, in their order"
+        );
+    }
+
+    // ---- documents ---------------------------------------------------------------
+
+    /// A document is stored as given and a second put replaces its value.
+    pub fn put_document_sets_and_replaces(store: &mut dyn Store) {
+        store.create_vault(&vault("prod")).unwrap();
+        store
+            .put_document("prod", "vault", Some(r#"{"retention_days":90}"#))
+            .unwrap();
+        assert_eq!(
+            load(store).documents,
+            [document("prod", "vault", r#"{"retention_days":90}"#)]
+        );
+
+        // Awkward and generous text round-trips exactly.
+        let big = format!(
+            r#"{{"provider":"DigiCert","credentials":{{"pwd":"naïve \"q\"\n{}"}}}}"#,
+            "s".repeat(20_000)
+        );
+        store
+            .put_document("prod", "issuer/digi", Some(&big))
+            .unwrap();
+        store
+            .put_document("prod", "vault", Some(r#"{"retention_days":7}"#))
+            .unwrap();
+        store.put_document("prod", "contacts", Some("")).unwrap();
+        let snapshot = load(store);
+        assert_eq!(
+            documents(&snapshot),
+            [
+                document("prod", "contacts", ""),
+                document("prod", "issuer/digi", &big),
+                document("prod", "vault", r#"{"retention_days":7}"#),
+            ]
+        );
+        // Putting the same value again changes nothing.
+        store
+            .put_document("prod", "issuer/digi", Some(&big))
+            .unwrap();
+        assert_eq!(load(store), snapshot);
+        // Documents are no certificates.
+        assert!(snapshot.certificates.is_empty() && snapshot.versions.is_empty());
+    }
+
+    /// A key written in another case is the same document: its value is
+    /// replaced, the first spelling stays; the vault may be named in any
+    /// case and its stored name is used.
+    pub fn document_key_keeps_first_case(store: &mut dyn Store) {
+        store.create_vault(&vault("Prod")).unwrap();
+        store
+            .put_document("prod", "issuer/DigiCert", Some("1"))
+            .unwrap();
+        store
+            .put_document("PROD", "ISSUER/digicert", Some("2"))
+            .unwrap();
+        assert_eq!(
+            load(store).documents,
+            [document("Prod", "issuer/DigiCert", "2")]
+        );
+        // Removed in a third spelling, written again in a fourth: the new
+        // spelling is the first now.
+        store.put_document("pRoD", "Issuer/Digicert", None).unwrap();
+        assert!(load(store).documents.is_empty());
+        store
+            .put_document("Prod", "ISSUER/DIGICERT", Some("3"))
+            .unwrap();
+        assert_eq!(
+            load(store).documents,
+            [document("Prod", "ISSUER/DIGICERT", "3")]
+        );
+    }
+
+    /// The same key in two vaults is two documents.
+    pub fn documents_are_per_vault(store: &mut dyn Store) {
+        store.create_vault(&vault("prod")).unwrap();
+        store.create_vault(&vault("test")).unwrap();
+        store.put_document("prod", "contacts", Some("p")).unwrap();
+        store.put_document("test", "contacts", Some("t")).unwrap();
+        store.put_document("test", "Contacts", Some("t2")).unwrap();
+        assert_eq!(
+            documents(&load(store)),
+            [
+                document("prod", "contacts", "p"),
+                document("test", "contacts", "t2"),
+            ]
+        );
+        store.put_document("test", "contacts", None).unwrap();
+        assert_eq!(load(store).documents, [document("prod", "contacts", "p")]);
+    }
+
+    /// `None` removes the document (key in any case), and only it.
+    pub fn remove_document(store: &mut dyn Store) {
+        store.create_vault(&vault("prod")).unwrap();
+        store.put_document("prod", "issuer/a", Some("a")).unwrap();
+        store.put_document("prod", "issuer/b", Some("b")).unwrap();
+        store.put_document("prod", "contacts", Some("c")).unwrap();
+        store.put_document("prod", "ISSUER/A", None).unwrap();
+        assert_eq!(
+            documents(&load(store)),
+            [
+                document("prod", "contacts", "c"),
+                document("prod", "issuer/b", "b"),
+            ]
+        );
+        store.put_document("prod", "contacts", None).unwrap();
+        store.put_document("prod", "issuer/b", None).unwrap();
+        assert!(load(store).documents.is_empty());
+    }
+
+    /// Removing a document that is not there succeeds and changes nothing.
+    pub fn remove_absent_document_is_ok(store: &mut dyn Store) {
+        store.create_vault(&vault("prod")).unwrap();
+        store.put_document("prod", "contacts", None).unwrap();
+        assert!(load(store).documents.is_empty());
+        store.put_document("prod", "issuer/a", Some("a")).unwrap();
+        let before = load(store);
+        store.put_document("prod", "issuer/b", None).unwrap();
+        store.put_document("prod", "issuer/a", None).unwrap();
+        store.put_document("prod", "issuer/a", None).unwrap();
+        assert!(load(store).documents.is_empty());
+        assert_eq!(before.documents.len(), 1);
+    }
+
+    /// A document of an absent vault, set or removed, is `NotFound` and
+    /// nothing is stored.
+    pub fn document_of_missing_vault_is_not_found(store: &mut dyn Store) {
+        assert_not_found(store.put_document("nope", "contacts", Some("{}")));
+        assert_not_found(store.put_document("nope", "contacts", None));
+        store.create_vault(&vault("prod")).unwrap();
+        store.delete_vault("prod").unwrap();
+        assert_not_found(store.put_document("prod", "vault", Some("{}")));
+        assert_eq!(load(store), Snapshot::default());
+        // The store stays usable.
+        store.create_vault(&vault("prod")).unwrap();
+        store.put_document("prod", "vault", Some("{}")).unwrap();
+        assert_eq!(load(store).documents, [document("prod", "vault", "{}")]);
+    }
+
+    /// A vault holding only documents is empty: deleting it removes them,
+    /// and a vault created again under that name starts without them.
+    /// Other vaults' documents stay.
+    pub fn delete_vault_removes_its_documents(store: &mut dyn Store) {
+        store.create_vault(&vault("prod")).unwrap();
+        store.create_vault(&vault("keep")).unwrap();
+        for key in ["vault", "contacts", "issuer/digi"] {
+            store.put_document("prod", key, Some("{}")).unwrap();
+        }
+        store.put_document("keep", "contacts", Some("k")).unwrap();
+        store.delete_vault("PROD").unwrap();
+        let snapshot = load(store);
+        assert_eq!(vault_names(&snapshot), ["keep"]);
+        assert_eq!(snapshot.documents, [document("keep", "contacts", "k")]);
+
+        store.create_vault(&vault("Prod")).unwrap();
+        assert_eq!(load(store).documents, [document("keep", "contacts", "k")]);
+        assert_not_found(store.delete_vault("gone"));
+    }
+
+    /// A vault holding certificates and documents is `NotEmpty` and keeps
+    /// both; with its certificates purged it deletes with its documents.
+    pub fn vault_with_certificates_and_documents_is_not_empty(store: &mut dyn Store) {
+        store.create_vault(&vault("prod")).unwrap();
+        store.put_document("prod", "contacts", Some("c")).unwrap();
+        store
+            .put_certificate(
+                &soft_deleted(certificate("prod", "web", "Self"), 1_800_000_000),
+                Some(&version("prod", "web", 1)),
+            )
+            .unwrap();
+        let before = load(store);
+        let result = store.delete_vault("prod");
+        assert!(matches!(result, Err(StoreError::NotEmpty(_))), "{result:?}");
+        assert_eq!(load(store), before);
+
+        store.delete_certificate("prod", "web").unwrap();
+        store.delete_vault("prod").unwrap();
+        assert_eq!(load(store), Snapshot::default());
+    }
+
     // ---- restarts ----------------------------------------------------------
 
     /// Everything written is there after the store is dropped and opened again.
@@ -1040,6 +1521,61 @@ pub mod contract {
             .map(|v| v.id.clone())
             .collect();
         assert_eq!(ids, [id(1), id(2), id(4)]);
+    }
+
+    /// Documents, soft-delete fields and purges stay so after a restart.
+    pub fn documents_and_soft_delete_survive_reopen(fixture: &dyn StoreFixture) {
+        let expected = {
+            let mut store = fixture.open();
+            store.create_vault(&vault("Prod")).unwrap();
+            store.create_vault(&vault("test")).unwrap();
+            store
+                .put_document("prod", "Issuer/Digi", Some(r#"{"pwd":"x"}"#))
+                .unwrap();
+            store.put_document("test", "vault", Some("{}")).unwrap();
+            store
+                .put_document("test", "contacts", Some("gone"))
+                .unwrap();
+            store.put_document("test", "CONTACTS", None).unwrap();
+            store
+                .put_certificate(
+                    &soft_deleted(certificate("Prod", "web", "Self"), 1_800_000_000),
+                    Some(&version("Prod", "web", 1)),
+                )
+                .unwrap();
+            store
+                .put_certificate(
+                    &certificate("Prod", "purged", "Self"),
+                    Some(&version("Prod", "purged", 2)),
+                )
+                .unwrap();
+            store.delete_certificate("prod", "PURGED").unwrap();
+            load(&*store)
+        };
+        assert_eq!(expected.documents.len(), 2);
+        assert_eq!(expected.certificates.len(), 1);
+        assert_eq!(expected.certificates[0].deleted, Some(1_800_000_000));
+        assert_eq!(expected.versions.len(), 1);
+
+        let mut store = fixture.open();
+        assert_eq!(load(&*store), expected);
+        // The purged version id is free, the stored key spelling is kept.
+        store
+            .put_certificate(
+                &certificate("prod", "purged", "Self"),
+                Some(&version("prod", "purged", 2)),
+            )
+            .unwrap();
+        store
+            .put_document("PROD", "issuer/digi", Some("{}"))
+            .unwrap();
+        let snapshot = load(&*store);
+        assert!(
+            snapshot
+                .documents
+                .contains(&document("Prod", "Issuer/Digi", "{}"))
+        );
+        assert_eq!(snapshot.versions.len(), 2);
     }
 }
 

@@ -1,6 +1,6 @@
 //! The store's plain records: what their `Debug` output may show.
 
-use certfs::store::{KeyBytes, Snapshot, VersionRecord};
+use certfs::store::{DocumentRecord, KeyBytes, Snapshot, VersionRecord};
 
 #[test]
 fn debug_of_a_version_shows_no_key_bytes() {
@@ -38,4 +38,37 @@ fn debug_of_a_version_shows_no_key_bytes() {
     }
     // The rest of the record is still there to debug with.
     assert!(format!("{version:?}").contains("0123456789abcdef0123456789abcdef"));
+}
+
+#[test]
+fn debug_of_a_document_shows_no_value() {
+    let secret = "hunter2-S3CR3T-api-key";
+    let value = format!(r#"{{"provider":"DigiCert","credentials":{{"pwd":"{secret}"}}}}"#);
+    let document = DocumentRecord {
+        vault: "prod".into(),
+        key: "issuer/digi".into(),
+        value: value.clone(),
+    };
+    let snapshot = Snapshot {
+        documents: vec![document.clone()],
+        ..Snapshot::default()
+    };
+    let length = format!("value: <{} bytes>", value.len());
+    for text in [
+        format!("{document:?}"),
+        format!("{document:#?}"),
+        format!("{snapshot:?}"),
+        format!("{snapshot:#?}"),
+    ] {
+        assert!(!text.contains(secret), "the value in {text}");
+        assert!(!text.contains("DigiCert"), "the value in {text}");
+        assert!(text.contains(&length), "{text}");
+        // The rest of the record is still there to debug with.
+        assert!(text.contains("issuer/digi"), "{text}");
+        assert!(text.contains("prod"), "{text}");
+    }
+    assert_eq!(
+        format!("{document:?}"),
+        format!(r#"DocumentRecord {{ vault: "prod", key: "issuer/digi", {length} }}"#)
+    );
 }

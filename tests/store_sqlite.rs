@@ -9,7 +9,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use certfs::store::sqlite::SqliteStore;
-use certfs::store::{CertificateRecord, KeyBytes, Store, StoreError, VaultRecord, VersionRecord};
+use certfs::store::{
+    CertificateRecord, DocumentRecord, KeyBytes, Store, StoreError, VaultRecord, VersionRecord,
+};
 
 fn temp() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("temporary directory");
@@ -66,6 +68,8 @@ fn write_some(store: &mut SqliteStore) {
                 created: 1,
                 updated: 1,
                 operation: None,
+                deleted: None,
+                purge_at: None,
             },
             Some(&VersionRecord {
                 vault: "prod".into(),
@@ -106,7 +110,10 @@ fn new_database_gets_current_schema_version_and_wal() {
         .collect::<Result<_, _>>()
         .unwrap();
     tables.sort();
-    assert_eq!(tables, ["certificates", "chain", "vaults", "versions"]);
+    assert_eq!(
+        tables,
+        ["certificates", "chain", "documents", "vaults", "versions"]
+    );
 }
 
 /// The schema of version 1 as released, frozen here on purpose: a database
@@ -204,6 +211,8 @@ fn schema_1_database_migrates_keeping_its_data() {
                 created: 22,
                 updated: 23,
                 operation: None,
+                deleted: None,
+                purge_at: None,
             },
             CertificateRecord {
                 vault: "Prod".into(),
@@ -213,6 +222,8 @@ fn schema_1_database_migrates_keeping_its_data() {
                 created: 20,
                 updated: 21,
                 operation: None,
+                deleted: None,
+                purge_at: None,
             },
         ]
     );
@@ -512,4 +523,168 @@ fn version_changes_leave_no_stale_chain_rows() {
     assert_eq!(count("SELECT count(*) FROM chain"), 0);
     assert_eq!(count("SELECT count(*) FROM versions"), 0);
     assert_eq!(count("SELECT count(*) FROM certificates"), 1);
+}
+
+#[test]
+fn delete_certificate_leaves_no_rows_behind() {
+    let (_dir, path) = temp();
+    let mut store = SqliteStore::open(&path).unwrap();
+    write_some(&mut store);
+    let snapshot = store.load().unwrap();
+    let web = snapshot.certificates[0].clone();
+    let mut version = snapshot.versions[0].clone();
+    version.chain_der = vec![vec![1], vec![2]];
+    store.update_version(&web, &version).unwrap();
+    let mut second = version.clone();
+    second.id = "fedcba9876543210fedcba9876543210".into();
+    second.chain_der = vec![vec![3]];
+    store.put_certificate(&web, Some(&second)).unwrap();
+    // Another certificate, whose rows must stay.
+    let mut api = web.clone();
+    api.name = "api".into();
+    let mut api_version = second.clone();
+    api_version.certificate = "api".into();
+    api_version.id = "11111111111111111111111111111111".into();
+    store.put_certificate(&api, Some(&api_version)).unwrap();
+
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let count = |sql: &str| -> i64 { conn.query_row(sql, [], |row| row.get(0)).unwrap() };
+    assert_eq!(count("SELECT count(*) FROM chain"), 4);
+    assert_eq!(count("SELECT count(*) FROM versions"), 3);
+
+    // A failed purge changes no row.
+    let result = store.delete_certificate("prod", "nope");
+    assert!(matches!(result, Err(StoreError::NotFound(_))), "{result:?}");
+    assert_eq!(count("SELECT count(*) FROM chain"), 4);
+
+    store.delete_certificate("PROD", "Web").unwrap();
+    assert!(chain_rows(&path, &version.id).is_empty());
+    assert!(chain_rows(&path, &second.id).is_empty());
+    assert_eq!(count("SELECT count(*) FROM chain"), 1);
+    assert_eq!(
+        count("SELECT count(*) FROM versions WHERE certificate = 'web'"),
+        0
+    );
+    assert_eq!(count("SELECT count(*) FROM versions"), 1);
+    assert_eq!(
+        count("SELECT count(*) FROM certificates WHERE name = 'web'"),
+        0
+    );
+    assert_eq!(count("SELECT count(*) FROM certificates"), 1);
+    assert_eq!(chain_rows(&path, &api_version.id), [(0, vec![3])]);
+}
+
+#[test]
+fn documents_table_is_strict_and_case_insensitive() {
+    let (_dir, path) = temp();
+    let mut store = SqliteStore::open(&path).unwrap();
+    write_some(&mut store);
+    store
+        .put_document("prod", "Issuer/Digi", Some(r#"{"pwd":"s"}"#))
+        .unwrap();
+    store
+        .put_document("prod", "issuer/digi", Some("{}"))
+        .unwrap();
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let rows: Vec<(String, String, String)> = conn
+        .prepare("SELECT vault, key, value FROM documents")
+        .unwrap()
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(rows, [("prod".into(), "Issuer/Digi".into(), "{}".into())]);
+    // STRICT: a value of the wrong type is an error, not a silent cast.
+    let wrong = conn.execute(
+        "INSERT INTO documents (vault, key, value) VALUES ('prod', 'x', x'00')",
+        [],
+    );
+    assert!(wrong.is_err(), "{wrong:?}");
+}
+
+/// Version 3 as released: version 1 plus the migrations 2 and 3, frozen.
+const SCHEMA_2_AND_3: &str = "
+    ALTER TABLE certificates ADD COLUMN operation TEXT;
+    ALTER TABLE versions ADD COLUMN exportable INTEGER NOT NULL DEFAULT 1 CHECK (exportable IN (0, 1));
+    PRAGMA user_version = 3;
+";
+
+#[test]
+fn schema_3_database_migrates_keeping_its_data() {
+    let (_dir, path) = temp();
+    forge_schema_1(&path);
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(SCHEMA_2_AND_3).unwrap();
+        conn.execute_batch(&format!(
+            "UPDATE certificates SET operation = '{{\"status\":\"inProgress\"}}' WHERE name = 'Web';
+             UPDATE versions SET exportable = 0 WHERE id = '{ID_B}';"
+        ))
+        .unwrap();
+    }
+    assert_eq!(pragma_i64(&path, "user_version"), 3);
+
+    let mut store = SqliteStore::open(&path).unwrap();
+    assert_eq!(
+        pragma_i64(&path, "user_version"),
+        i64::from(SqliteStore::SCHEMA_VERSION)
+    );
+    let snapshot = store.load().unwrap();
+    assert!(snapshot.documents.is_empty());
+    assert_eq!(snapshot.vaults.len(), 1);
+    let web = CertificateRecord {
+        vault: "Prod".into(),
+        name: "Web".into(),
+        policy: r#"{"p":1}"#.into(),
+        tags: r#"{"t":"1"}"#.into(),
+        created: 20,
+        updated: 21,
+        operation: Some(r#"{"status":"inProgress"}"#.into()),
+        deleted: None,
+        purge_at: None,
+    };
+    assert_eq!(snapshot.certificates.len(), 2);
+    assert_eq!(snapshot.certificates[1], web);
+    assert_eq!(snapshot.certificates[0].deleted, None);
+    assert_eq!(snapshot.certificates[0].purge_at, None);
+    let ids: Vec<(&str, bool, usize)> = snapshot
+        .versions
+        .iter()
+        .map(|v| (v.id.as_str(), v.exportable, v.chain_der.len()))
+        .collect();
+    assert_eq!(ids, [(ID_B, false, 2), (ID_A, true, 0)]);
+
+    // The columns are there and NULL, as SQL sees them.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let count = |sql: &str| -> i64 { conn.query_row(sql, [], |row| row.get(0)).unwrap() };
+    assert_eq!(
+        count("SELECT count(*) FROM certificates WHERE deleted IS NULL AND purge_at IS NULL"),
+        2
+    );
+    assert_eq!(count("SELECT count(*) FROM documents"), 0);
+    drop(conn);
+
+    // The migrated data takes the new writes.
+    let gone = CertificateRecord {
+        deleted: Some(100),
+        purge_at: Some(200),
+        ..web
+    };
+    store.put_certificate(&gone, None).unwrap();
+    store
+        .put_document("prod", "contacts", Some(r#"{"contacts":[]}"#))
+        .unwrap();
+    store.delete_certificate("Prod", "draft").unwrap();
+    drop(store);
+    let snapshot = SqliteStore::open(&path).unwrap().load().unwrap();
+    assert_eq!(snapshot.certificates, [gone]);
+    assert_eq!(snapshot.versions.len(), 2);
+    assert_eq!(
+        snapshot.documents,
+        [DocumentRecord {
+            vault: "Prod".into(),
+            key: "contacts".into(),
+            value: r#"{"contacts":[]}"#.into(),
+        }]
+    );
 }

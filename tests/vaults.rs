@@ -7,15 +7,9 @@ use std::path::Path;
 
 use common::{Mount, ec_policy, sh_in, sh_ok};
 
-/// The sorted names in `dir`, leaving out certfs' own `import/` drop-box of a vault.
+/// The sorted names in `dir`, leaving out certfs' own entries of a vault.
 fn listing(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .filter(|n| n != "import")
-        .collect();
-    names.sort();
-    names
+    common::certificates_in(dir)
 }
 
 /// Runs `script` in `dir`, asserts it failed, and returns its stderr.
@@ -155,10 +149,11 @@ fn reserved_names_are_refused_with_a_clear_error() {
     );
     fs::create_dir(m.path("prod")).unwrap();
     let vault = m.path("prod");
-    // import/ is certfs' drop-box: it exists already (its name, like any
-    // file name certfs makes, is case-sensitive).
+    // import/ and deleted/ are certfs' own: they exist already (their names,
+    // like any file name certfs makes, are case-sensitive).
     assert_eq!(errno_of(&vault, "mkdir('import')"), libc::EEXIST);
-    for name in ["Import", "restore", "issuers", "deleted", "DELETED"] {
+    assert_eq!(errno_of(&vault, "mkdir('deleted')"), libc::EEXIST);
+    for name in ["Import", "restore", "issuers", "DELETED"] {
         assert_eq!(
             errno_of(&vault, &format!("mkdir('{name}')")),
             libc::EINVAL,
@@ -229,7 +224,10 @@ fn lookups_are_case_insensitive_and_listings_case_preserving() {
     assert_eq!(listing(&m.mnt), ["Prod"]);
     assert_eq!(listing(&m.path("PROD")), ["Web"]);
     assert_eq!(sh_ok(&m.mnt, "ls"), "Prod\n");
-    assert_eq!(sh_ok(&m.mnt, "ls prod"), "Web\nimport\n");
+    assert_eq!(
+        sh_ok(&m.mnt, "ls prod"),
+        "Web\ndeleted\nimport\nvault.json\n"
+    );
     // File names inside a certificate are not names of Key Vault objects.
     assert!(!m.path("prod/web/CERT.PEM").exists());
     // A shell in the directory keeps working after lookups in another case.

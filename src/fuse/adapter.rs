@@ -327,9 +327,11 @@ impl Filesystem for CertFs {
     }
 
     fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        let result = self
-            .node(parent)
-            .and_then(|dir| self.vault.rmdir(&dir, name_str(name)?).map_err(|e| errno(&e)));
+        let result = self.node(parent).and_then(|dir| {
+            self.vault
+                .rmdir(&dir, name_str(name)?)
+                .map_err(|e| errno(&e))
+        });
         match result {
             Ok(changes) => {
                 reply.ok();

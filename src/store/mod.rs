@@ -50,6 +50,10 @@ pub struct CertificateRecord {
     /// CertificateOperation shape); `None` if the certificate never had one.
     /// Opaque to the store.
     pub operation: Option<String>,
+    /// When the certificate was soft-deleted, Unix seconds; `None` while it is live.
+    pub deleted: Option<i64>,
+    /// When a soft-deleted certificate will be purged, Unix seconds.
+    pub purge_at: Option<i64>,
 }
 
 /// One version of a certificate.
@@ -78,6 +82,29 @@ pub struct VersionRecord {
     pub key: Option<KeyBytes>,
 }
 
+/// A JSON document that belongs to a vault, by key: `vault` (settings), `contacts`, `issuer/<name>`.
+///
+/// `Debug` shows the value's length only: issuer secrets live in it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DocumentRecord {
+    /// Owning vault's name.
+    pub vault: String,
+    /// The document's key, as first written (case preserved).
+    pub key: String,
+    /// The document, JSON text; opaque to the store.
+    pub value: String,
+}
+
+impl std::fmt::Debug for DocumentRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DocumentRecord")
+            .field("vault", &self.vault)
+            .field("key", &self.key)
+            .field("value", &format_args!("<{} bytes>", self.value.len()))
+            .finish()
+    }
+}
+
 /// Everything in a store, as loaded at mount.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Snapshot {
@@ -87,6 +114,8 @@ pub struct Snapshot {
     pub certificates: Vec<CertificateRecord>,
     /// All versions of all certificates, oldest first within a certificate.
     pub versions: Vec<VersionRecord>,
+    /// All documents of all vaults.
+    pub documents: Vec<DocumentRecord>,
 }
 
 /// Durable storage for the vault service. Every method is atomic: it
@@ -98,13 +127,15 @@ pub trait Store: Send {
     /// Adds a vault; `Conflict` if one with the same name (any case) exists.
     fn create_vault(&mut self, vault: &VaultRecord) -> Result<(), StoreError>;
 
-    /// Removes an empty vault; `NotFound` if absent, `NotEmpty` if it holds certificates.
+    /// Removes an empty vault together with its documents; `NotFound` if
+    /// absent, `NotEmpty` if it holds certificates (live or soft-deleted).
+    /// A vault that holds only documents is empty.
     fn delete_vault(&mut self, name: &str) -> Result<(), StoreError>;
 
     /// Inserts or replaces `certificate` (matched by vault and name, any
     /// case) and, when given, adds `version` to it, in one transaction.
     /// Replacing keeps the stored name and `created` and overwrites
-    /// `policy`, `tags`, `updated` and `operation`.
+    /// `policy`, `tags`, `updated`, `operation`, `deleted` and `purge_at`.
     ///
     /// Errors, each leaving the store as it was: `NotFound` if the vault is
     /// absent, `Conflict` if the version id exists (in any certificate),
@@ -146,5 +177,23 @@ pub trait Store: Send {
         &mut self,
         certificate: &CertificateRecord,
         id: &str,
+    ) -> Result<(), StoreError>;
+
+    /// Purges certificate `name` of `vault` (any case): removes it with all
+    /// its versions and their chains, in one transaction. The name and the
+    /// version ids are free again afterwards.
+    ///
+    /// Errors, each leaving the store as it was: `NotFound` if the vault or
+    /// the certificate is absent.
+    fn delete_certificate(&mut self, vault: &str, name: &str) -> Result<(), StoreError>;
+
+    /// Sets (Some) or removes (None) document `key` of `vault`, in one transaction. Keys compare
+    /// case-insensitively (ASCII) and keep the case first written. `NotFound` if the vault is absent;
+    /// removing an absent document is not an error.
+    fn put_document(
+        &mut self,
+        vault: &str,
+        key: &str,
+        value: Option<&str>,
     ) -> Result<(), StoreError>;
 }

@@ -29,7 +29,10 @@ use std::time::Duration;
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, ffi};
 
 use self::migrations::{APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION};
-use super::{CertificateRecord, KeyBytes, Snapshot, Store, StoreError, VaultRecord, VersionRecord};
+use super::{
+    CertificateRecord, DocumentRecord, KeyBytes, Snapshot, Store, StoreError, VaultRecord,
+    VersionRecord,
+};
 
 /// How long a statement waits for another connection's lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -49,8 +52,8 @@ const SIDE_FILES: &[&str] = &["-wal", "-shm", "-journal"];
 ///   [`Store::put_certificate`] that matches an existing certificate in
 ///   another case updates it and keeps the stored name; records that name a
 ///   vault in another case are stored under the vault's stored name.
-/// - Updating a certificate replaces `policy`, `tags`, `updated` and
-///   `operation`; `created` stays as first stored.
+/// - Updating a certificate replaces `policy`, `tags`, `updated`,
+///   `operation`, `deleted` and `purge_at`; `created` stays as first stored.
 /// - A version passed to `put_certificate` or [`Store::update_version`] must
 ///   belong to the certificate passed with it (same vault and name, any
 ///   case), otherwise `Backend`.
@@ -59,8 +62,12 @@ const SIDE_FILES: &[&str] = &["-wal", "-shm", "-journal"];
 ///   `NotFound`, and that version is not touched.
 /// - A version keeps its place among its certificate's versions when
 ///   updated; deleting one leaves the others' order as it was.
+/// - Document keys, like names, keep the spelling they were first written
+///   with; a document written under the vault's name in another case is
+///   stored under the vault's stored name.
 /// - [`Store::load`] orders vaults by name, certificates by vault and name
-///   (case-insensitively) and versions by certificate, then oldest first.
+///   (case-insensitively), versions by certificate, then oldest first, and
+///   documents by vault and key.
 pub struct SqliteStore {
     conn: Connection,
     path: PathBuf,
@@ -342,8 +349,8 @@ impl Store for SqliteStore {
 
         let certificates = tx
             .prepare(
-                "SELECT vault, name, policy, tags, created, updated, operation FROM certificates
-                 ORDER BY vault, name",
+                "SELECT vault, name, policy, tags, created, updated, operation, deleted, purge_at
+                 FROM certificates ORDER BY vault, name",
             )
             .and_then(|mut stmt| {
                 stmt.query_map([], |row| {
@@ -355,6 +362,8 @@ impl Store for SqliteStore {
                         created: row.get(4)?,
                         updated: row.get(5)?,
                         operation: row.get(6)?,
+                        deleted: row.get(7)?,
+                        purge_at: row.get(8)?,
                     })
                 })?
                 .collect::<Result<Vec<_>, _>>()
@@ -404,11 +413,26 @@ impl Store for SqliteStore {
             })
             .map_err(&read)?;
 
+        let documents = tx
+            .prepare("SELECT vault, key, value FROM documents ORDER BY vault, key")
+            .and_then(|mut stmt| {
+                stmt.query_map([], |row| {
+                    Ok(DocumentRecord {
+                        vault: row.get(0)?,
+                        key: row.get(1)?,
+                        value: row.get(2)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()
+            })
+            .map_err(&read)?;
+
         tx.commit().map_err(&read)?;
         Ok(Snapshot {
             vaults,
             certificates,
             versions,
+            documents,
         })
     }
 
@@ -451,6 +475,8 @@ impl Store for SqliteStore {
         if occupied {
             return Err(StoreError::NotEmpty(format!("vault {name}")));
         }
+        tx.execute("DELETE FROM documents WHERE vault = ?1", [name])
+            .map_err(backend("cannot delete the vault's documents"))?;
         tx.execute("DELETE FROM vaults WHERE name = ?1", [name])
             .map_err(|e| {
                 if is_foreign_key(&e) {
@@ -569,26 +595,86 @@ impl Store for SqliteStore {
         tx.commit()
             .map_err(backend("cannot commit the version deletion"))
     }
+
+    fn delete_certificate(&mut self, vault: &str, name: &str) -> Result<(), StoreError> {
+        let tx = self.write_transaction()?;
+        let vault = stored_vault(&tx, vault)?;
+        let exists = tx
+            .query_row(
+                "SELECT 1 FROM certificates WHERE vault = ?1 AND name = ?2",
+                (&vault, name),
+                |_| Ok(()),
+            )
+            .optional()
+            .map_err(backend("cannot read the certificate"))?
+            .is_some();
+        if !exists {
+            return Err(StoreError::NotFound(format!("certificate {vault}/{name}")));
+        }
+        // The chain rows go with their versions (ON DELETE CASCADE).
+        tx.execute(
+            "DELETE FROM versions WHERE vault = ?1 AND certificate = ?2",
+            (&vault, name),
+        )
+        .map_err(backend("cannot delete the versions"))?;
+        tx.execute(
+            "DELETE FROM certificates WHERE vault = ?1 AND name = ?2",
+            (&vault, name),
+        )
+        .map_err(backend("cannot delete the certificate"))?;
+        tx.commit()
+            .map_err(backend("cannot commit the certificate deletion"))
+    }
+
+    fn put_document(
+        &mut self,
+        vault: &str,
+        key: &str,
+        value: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let tx = self.write_transaction()?;
+        let vault = stored_vault(&tx, vault)?;
+        match value {
+            // The conflict target keeps the row, and with it the key's
+            // first spelling.
+            Some(value) => tx
+                .execute(
+                    "INSERT INTO documents (vault, key, value) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (vault, key) DO UPDATE SET value = excluded.value",
+                    (&vault, key, value),
+                )
+                .map_err(backend("cannot write the document"))?,
+            None => tx
+                .execute(
+                    "DELETE FROM documents WHERE vault = ?1 AND key = ?2",
+                    (&vault, key),
+                )
+                .map_err(backend("cannot delete the document"))?,
+        };
+        tx.commit().map_err(backend("cannot commit the document"))
+    }
+}
+
+/// The stored spelling of vault `name`; `NotFound` if it is absent.
+fn stored_vault(tx: &rusqlite::Transaction<'_>, name: &str) -> Result<String, StoreError> {
+    tx.query_row("SELECT name FROM vaults WHERE name = ?1", [name], |row| {
+        row.get(0)
+    })
+    .optional()
+    .map_err(backend("cannot read the vault"))?
+    .ok_or_else(|| StoreError::NotFound(format!("vault {name}")))
 }
 
 /// Inserts `certificate` or replaces the stored one (matched by vault and
-/// name, any case: `policy`, `tags`, `updated` and `operation` change, the
-/// name and `created` stay). Returns the stored spellings of the vault and
+/// name, any case: `policy`, `tags`, `updated`, `operation`, `deleted` and
+/// `purge_at` change, the name and `created` stay). Returns the stored spellings of the vault and
 /// certificate names. `NotFound` if the vault is absent.
 fn upsert_certificate(
     tx: &rusqlite::Transaction<'_>,
     certificate: &CertificateRecord,
 ) -> Result<(String, String), StoreError> {
     let read = backend("cannot read the certificate");
-    let vault: String = tx
-        .query_row(
-            "SELECT name FROM vaults WHERE name = ?1",
-            [&certificate.vault],
-            |row| row.get(0),
-        )
-        .optional()
-        .map_err(&read)?
-        .ok_or_else(|| StoreError::NotFound(format!("vault {}", certificate.vault)))?;
+    let vault = stored_vault(tx, &certificate.vault)?;
     let existing: Option<String> = tx
         .query_row(
             "SELECT name FROM certificates WHERE vault = ?1 AND name = ?2",
@@ -601,7 +687,9 @@ fn upsert_certificate(
     let name = match existing {
         Some(name) => {
             tx.execute(
-                "UPDATE certificates SET policy = ?3, tags = ?4, updated = ?5, operation = ?6
+                "UPDATE certificates
+                 SET policy = ?3, tags = ?4, updated = ?5, operation = ?6, deleted = ?7,
+                     purge_at = ?8
                  WHERE vault = ?1 AND name = ?2",
                 (
                     &vault,
@@ -610,6 +698,8 @@ fn upsert_certificate(
                     &certificate.tags,
                     certificate.updated,
                     certificate.operation.as_deref(),
+                    certificate.deleted,
+                    certificate.purge_at,
                 ),
             )
             .map_err(backend("cannot update the certificate"))?;
@@ -617,8 +707,9 @@ fn upsert_certificate(
         }
         None => {
             tx.execute(
-                "INSERT INTO certificates (vault, name, policy, tags, created, updated, operation)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO certificates (vault, name, policy, tags, created, updated, operation,
+                                           deleted, purge_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 (
                     &vault,
                     &certificate.name,
@@ -627,6 +718,8 @@ fn upsert_certificate(
                     certificate.created,
                     certificate.updated,
                     certificate.operation.as_deref(),
+                    certificate.deleted,
+                    certificate.purge_at,
                 ),
             )
             .map_err(|e| {

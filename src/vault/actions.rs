@@ -3,13 +3,12 @@
 //! Every refused action changes nothing and leaves its reason in
 //! `<name>.error` beside the file (see [`super::side`]).
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::error::VaultError;
+use super::lifecycle::deleted_but_recoverable;
 use super::model::VaultState;
 use super::name::{CertificateName, VaultName};
-use super::lifecycle::deleted_but_recoverable;
 use super::node::{Attr, CertificateFile, Node, VaultFile, VersionFile};
 use super::service::{
     Changes, IMPORT_DIR, MAX_WRITE_SIZE, MERGE_DIR, VERSIONS_DIR, VaultService, dir_attr,
@@ -315,7 +314,9 @@ impl VaultService {
                 {
                     let st = self.state.read();
                     let vs = vault(&st, v)?;
-                    if !vs.certificates.is_empty() || !vs.drafts.is_empty() || !vs.deleted.is_empty()
+                    if !vs.certificates.is_empty()
+                        || !vs.drafts.is_empty()
+                        || !vs.deleted.is_empty()
                     {
                         return Err(VaultError::NotEmpty(format!(
                             "Vault {v} still holds certificates (deleted ones too, until purged)"

@@ -123,16 +123,18 @@ impl VaultService {
         Ok(changes)
     }
 
+    /// Version `id` of `c`, and the settings of its vault.
     fn version_of(
         &self,
         v: &VaultName,
         c: &CertificateName,
         id: &VersionId,
-    ) -> Result<Arc<Version>, VaultError> {
+    ) -> Result<(Arc<Version>, VaultSettings), VaultError> {
         let st = self.state.read();
-        certificate(&st, v, c)?
+        let version = certificate(&st, v, c)?
             .version(id)
             .cloned()
-            .ok_or_else(|| not_found(id.as_str()))
+            .ok_or_else(|| not_found(id.as_str()))?;
+        Ok((version, vault(&st, v)?.settings))
     }
 }

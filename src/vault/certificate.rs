@@ -220,7 +220,6 @@ impl VaultService {
         Ok((record, name))
     }
 
-
     /// Publishes a stored change: the certificate (made from `record` if it
     /// was a draft) gets `record`'s update time, then `change`. Call with
     /// the writer lock held, after the store accepted the change.

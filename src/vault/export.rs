@@ -36,7 +36,9 @@ pub(crate) fn render(version: &Version, file: VersionFile) -> Result<Vec<u8>, Va
         }
         VersionFile::CertPfx => pkcs12::export(key()?, &fullchain(), &version.friendly_name)?,
         VersionFile::Attributes => {
-            return Err(VaultError::Internal("attributes.json is rendered with its vault".into()));
+            return Err(VaultError::Internal(
+                "attributes.json is rendered with its vault".into(),
+            ));
         }
     })
 }

@@ -15,7 +15,11 @@ use super::settings::{self, VaultSettings};
 
 impl VaultService {
     /// Key Vault's refusal to reuse the name of a soft-deleted certificate.
-    pub(super) fn refuse_deleted_name(&self, v: &VaultName, c: &CertificateName) -> Result<(), VaultError> {
+    pub(super) fn refuse_deleted_name(
+        &self,
+        v: &VaultName,
+        c: &CertificateName,
+    ) -> Result<(), VaultError> {
         let st = self.state.read();
         match vault(&st, v)?.deleted.get_key_value(c) {
             Some((name, _)) => Err(deleted_but_recoverable(name)),
@@ -24,7 +28,11 @@ impl VaultService {
     }
 
     /// Soft-deletes certificate `c`: it moves to `deleted/` with all its versions.
-    pub(super) fn soft_delete(&self, v: &VaultName, c: &CertificateName) -> Result<Changes, VaultError> {
+    pub(super) fn soft_delete(
+        &self,
+        v: &VaultName,
+        c: &CertificateName,
+    ) -> Result<Changes, VaultError> {
         let mut store = self.store.lock();
         let t = now();
         let (mut record, name) = self.record_for(v, c, t)?;
@@ -37,7 +45,10 @@ impl VaultService {
         store.put_certificate(&record, None)?;
         let mut st = self.state.write();
         let vs = st.vaults.get_mut(v).ok_or_else(|| not_found(v.as_str()))?;
-        let mut cs = vs.certificates.remove(c).ok_or_else(|| not_found(c.as_str()))?;
+        let mut cs = vs
+            .certificates
+            .remove(c)
+            .ok_or_else(|| not_found(c.as_str()))?;
         cs.deleted = record.deleted;
         cs.purge_at = record.purge_at;
         cs.updated = t;
@@ -49,7 +60,11 @@ impl VaultService {
     }
 
     /// Recovers the soft-deleted certificate `c` with all its versions.
-    pub(super) fn recover(&self, v: &VaultName, c: &CertificateName) -> Result<Changes, VaultError> {
+    pub(super) fn recover(
+        &self,
+        v: &VaultName,
+        c: &CertificateName,
+    ) -> Result<Changes, VaultError> {
         let mut store = self.store.lock();
         let record = {
             let st = self.state.read();
@@ -76,7 +91,12 @@ impl VaultService {
 
     /// Purges the soft-deleted certificate `c` for good, unless purge
     /// protection holds it until its retention ends (`at` is now).
-    pub(super) fn purge(&self, v: &VaultName, c: &CertificateName, at: i64) -> Result<Changes, VaultError> {
+    pub(super) fn purge(
+        &self,
+        v: &VaultName,
+        c: &CertificateName,
+        at: i64,
+    ) -> Result<Changes, VaultError> {
         let mut store = self.store.lock();
         let name = {
             let st = self.state.read();

@@ -5,11 +5,11 @@ use std::sync::atomic::{AtomicBool, AtomicI64};
 
 use super::error::VaultError;
 use super::model::{CertificateState, PendingVersion, State, VaultState, Version};
-use super::settings::{self, VaultSettings};
 use super::name::{CertificateName, VaultName, VersionId};
 use super::operation::Operation;
 use super::pending::{csr_pem, with_json};
 use super::policy::Policy;
+use super::settings::{self, VaultSettings};
 use super::tags;
 use crate::pki::key::PrivateKey;
 use crate::pki::x509::{self, CertificateInfo};
@@ -21,7 +21,9 @@ pub(super) fn state_from_snapshot(snapshot: Snapshot) -> Result<State, VaultErro
     let mut state = State::default();
     for v in snapshot.vaults {
         let name = VaultName::parse(&v.name).map_err(|e| bad(format!("vault name: {e}")))?;
-        state.vaults.insert(name.clone(), VaultState::new(name, v.created));
+        state
+            .vaults
+            .insert(name.clone(), VaultState::new(name, v.created));
     }
     for d in snapshot.documents {
         let vault = VaultName::parse(&d.vault).map_err(|e| bad(format!("vault name: {e}")))?;
@@ -48,8 +50,10 @@ pub(super) fn state_from_snapshot(snapshot: Snapshot) -> Result<State, VaultErro
         home.insert(cert.name.clone(), cert);
     }
     for v in snapshot.versions {
-        let (Ok(vault), Ok(cert)) = (VaultName::parse(&v.vault), CertificateName::parse(&v.certificate))
-        else {
+        let (Ok(vault), Ok(cert)) = (
+            VaultName::parse(&v.vault),
+            CertificateName::parse(&v.certificate),
+        ) else {
             return Err(bad(format!("version {} has a bad owner", v.id)));
         };
         let owner = state
@@ -72,7 +76,6 @@ pub(super) fn state_from_snapshot(snapshot: Snapshot) -> Result<State, VaultErro
     }
     Ok(state)
 }
-
 
 pub(super) fn certificate_from_record(
     c: &CertificateRecord,

@@ -13,9 +13,9 @@ use super::error::VaultError;
 use super::export;
 use super::name::{CertificateName, VaultName, VersionId};
 use super::node::{CertificateFile, DeletedFile, VersionFile};
-use super::settings::VaultSettings;
 use super::operation::Operation;
 use super::policy::Policy;
+use super::settings::VaultSettings;
 use crate::pki::key::PrivateKey;
 use crate::pki::x509::CertificateInfo;
 

@@ -7,7 +7,6 @@
 //! write lock. A reader therefore never waits for the disk, a key or a CA,
 //! and sees a new version everywhere at once.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -236,11 +235,21 @@ impl VaultService {
                 let bytes = cs
                     .deleted_file(v, *file)
                     .ok_or_else(|| not_found(file.file_name()))?;
-                Ok(file_attr(bytes.len(), 0o444, cs.deleted.unwrap_or(cs.updated), false))
+                Ok(file_attr(
+                    bytes.len(),
+                    0o444,
+                    cs.deleted.unwrap_or(cs.updated),
+                    false,
+                ))
             }
             Node::VaultFile(v, VaultFile::Settings) => {
                 let vs = vault(&st, v)?;
-                Ok(file_attr(vs.settings.to_json().len(), 0o644, vs.created, false))
+                Ok(file_attr(
+                    vs.settings.to_json().len(),
+                    0o644,
+                    vs.created,
+                    false,
+                ))
             }
             Node::Certificate(v, c) => {
                 let vs = vault(&st, v)?;
@@ -327,10 +336,22 @@ impl VaultService {
                 }
                 Node::Vault(v) => {
                     let vs = vault(&st, v)?;
-                    out.push(entry(IMPORT_DIR, Node::Import(vs.name.clone()), Kind::Directory));
-                    out.push(entry(DELETED_DIR, Node::Deleted(vs.name.clone()), Kind::Directory));
+                    out.push(entry(
+                        IMPORT_DIR,
+                        Node::Import(vs.name.clone()),
+                        Kind::Directory,
+                    ));
+                    out.push(entry(
+                        DELETED_DIR,
+                        Node::Deleted(vs.name.clone()),
+                        Kind::Directory,
+                    ));
                     for file in VaultFile::ALL {
-                        out.push(entry(file.file_name(), Node::VaultFile(vs.name.clone(), file), Kind::File));
+                        out.push(entry(
+                            file.file_name(),
+                            Node::VaultFile(vs.name.clone(), file),
+                            Kind::File,
+                        ));
                     }
                     let names = vs.certificates.keys().chain(vs.drafts.iter());
                     for c in names {
@@ -507,10 +528,16 @@ pub(super) fn vault<'a>(st: &'a State, v: &VaultName) -> Result<&'a VaultState, 
 }
 
 /// The bytes of `file` of `version`, in a vault with `settings`.
-fn version_file(version: &Version, file: VersionFile, settings: &VaultSettings) -> Result<Arc<[u8]>, VaultError> {
+fn version_file(
+    version: &Version,
+    file: VersionFile,
+    settings: &VaultSettings,
+) -> Result<Arc<[u8]>, VaultError> {
     match file {
         // The one file whose bytes change (enabled, updated, the vault's recovery level).
-        VersionFile::Attributes => Ok(Arc::from(attributes::render(version, settings).into_bytes())),
+        VersionFile::Attributes => Ok(Arc::from(
+            attributes::render(version, settings).into_bytes(),
+        )),
         _ => version.file(file),
     }
 }

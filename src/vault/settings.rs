@@ -49,7 +49,10 @@ impl VaultSettings {
         let value: Value = serde_json::from_slice(bytes)
             .map_err(|e| bad(format!("vault.json is not valid JSON: {e}")))?;
         let object: &Map<String, Value> = value.as_object().ok_or_else(|| {
-            bad("vault.json must be a JSON object such as {\"soft_delete_retention_days\": 30}".into())
+            bad(
+                "vault.json must be a JSON object such as {\"soft_delete_retention_days\": 30}"
+                    .into(),
+            )
         })?;
         let mut next = current;
         for (name, value) in object {
@@ -57,7 +60,10 @@ impl VaultSettings {
                 "soft_delete_retention_days" => {
                     let days = value
                         .as_u64()
-                        .filter(|d| (u64::from(MIN_RETENTION_DAYS)..=u64::from(MAX_RETENTION_DAYS)).contains(d))
+                        .filter(|d| {
+                            (u64::from(MIN_RETENTION_DAYS)..=u64::from(MAX_RETENTION_DAYS))
+                                .contains(d)
+                        })
                         .ok_or_else(|| {
                             bad(format!(
                                 "soft_delete_retention_days must be a whole number of days between \
@@ -109,7 +115,10 @@ impl VaultSettings {
 
     /// Key Vault's `recoveryLevel` for certificates in a vault with these settings.
     pub fn recovery_level(&self) -> &'static str {
-        match (self.retention_days < DEFAULT_RETENTION_DAYS, self.purge_protection) {
+        match (
+            self.retention_days < DEFAULT_RETENTION_DAYS,
+            self.purge_protection,
+        ) {
             (false, false) => "Recoverable+Purgeable",
             (false, true) => "Recoverable",
             (true, false) => "CustomizedRecoverable+Purgeable",
@@ -138,7 +147,11 @@ mod tests {
 
     #[test]
     fn updates_keep_what_they_leave_out() {
-        let s = VaultSettings::parse_update(br#"{"soft_delete_retention_days": 7}"#, VaultSettings::default()).unwrap();
+        let s = VaultSettings::parse_update(
+            br#"{"soft_delete_retention_days": 7}"#,
+            VaultSettings::default(),
+        )
+        .unwrap();
         assert_eq!(s.retention_days, 7);
         assert_eq!(s.recovery_level(), "CustomizedRecoverable+Purgeable");
         let s = VaultSettings::parse_update(br#"{"purge_protection": true}"#, s).unwrap();
@@ -148,7 +161,10 @@ mod tests {
 
     #[test]
     fn purge_protection_is_irreversible() {
-        let on = VaultSettings { purge_protection: true, ..Default::default() };
+        let on = VaultSettings {
+            purge_protection: true,
+            ..Default::default()
+        };
         let err = VaultSettings::parse_update(br#"{"purge_protection": false}"#, on).unwrap_err();
         assert!(err.message().contains("irreversible"), "{err}");
         assert!(VaultSettings::parse_update(br#"{"purge_protection": true}"#, on).is_ok());
@@ -168,7 +184,10 @@ mod tests {
             b"\xff",
         ] {
             assert!(
-                matches!(VaultSettings::parse_update(bad, VaultSettings::default()), Err(VaultError::BadParameter(_))),
+                matches!(
+                    VaultSettings::parse_update(bad, VaultSettings::default()),
+                    Err(VaultError::BadParameter(_))
+                ),
                 "{bad:?}"
             );
         }

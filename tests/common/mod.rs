@@ -247,6 +247,20 @@ pub fn sh_err(dir: &Path, script: &str) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// certfs' own entries of a vault directory: its drop-box, its deleted certificates, its settings.
+pub const VAULT_OWN: &[&str] = &["deleted", "import", "vault.json"];
+
+/// The sorted names in `dir`, without certfs' own entries of a vault ([`VAULT_OWN`]).
+pub fn certificates_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| !VAULT_OWN.contains(&n.as_str()))
+        .collect();
+    names.sort();
+    names
+}
+
 /// Whether a program is on PATH.
 pub fn have(program: &str) -> bool {
     Command::new("sh")

@@ -27,6 +27,19 @@
 //! last certificate operation as JSON text, `NULL` when it never had one
 //! (so rows from version 1 get `NULL`).
 //!
+//! Version 3 adds `versions.exportable` (0 or 1): whether the version's key
+//! may be exported, fixed when the version is made; older rows get 1.
+//!
+//! Version 4 adds soft delete and the vault's documents:
+//!
+//! - `certificates.deleted` and `certificates.purge_at`: when the
+//!   certificate was soft-deleted and when it will be purged, Unix seconds;
+//!   both `NULL` for a live certificate (so all older rows are live).
+//! - `documents(vault, key, value)`: JSON text a vault owns (`vault`,
+//!   `contacts`, `issuer/<name>`), primary key `(vault, key)`, both
+//!   `NOCASE`; `vault` references `vaults` with `ON DELETE RESTRICT` (the
+//!   store deletes a vault's documents with it, explicitly).
+//!
 //! Names are ASCII (SPEC §1), so SQLite's ASCII-only `NOCASE` is exact.
 //! All tables are `STRICT`, so a wrong type is an error, not a silent cast.
 
@@ -88,6 +101,19 @@ pub const MIGRATIONS: &[&str] = &[
     // 3: whether a version's key may be exported, fixed when it is made.
     "
     ALTER TABLE versions ADD COLUMN exportable INTEGER NOT NULL DEFAULT 1 CHECK (exportable IN (0, 1));
+    ",
+    // 4: soft delete of certificates, and the vault's documents.
+    "
+    ALTER TABLE certificates ADD COLUMN deleted INTEGER;
+    ALTER TABLE certificates ADD COLUMN purge_at INTEGER;
+
+    CREATE TABLE documents (
+        vault TEXT NOT NULL COLLATE NOCASE
+                   REFERENCES vaults (name) ON DELETE RESTRICT,
+        key   TEXT NOT NULL COLLATE NOCASE,
+        value TEXT NOT NULL,
+        PRIMARY KEY (vault, key)
+    ) STRICT;
     ",
 ];
 
