@@ -109,8 +109,11 @@ fn mount(mountpoint: &Path, data: &Path, options: &MountOptions) -> Result<(), S
         .map_err(|e| format!("cannot open the store {}: {e}", db.display()))?;
     let vault = VaultService::open(Box::new(store))
         .map_err(|e| format!("cannot load the store {}: {e}", db.display()))?;
+    let vault = Arc::new(vault);
+    // Deleted certificates past their retention are purged by themselves.
+    vault.start_housekeeping(std::time::Duration::from_secs(60));
     let shown = mountpoint.display().to_string();
-    fuse::run(Arc::new(vault), mountpoint, options, || {
+    fuse::run(vault, mountpoint, options, || {
         log::info!("certfs mounted at {shown} (store {})", db.display())
     })
     .map_err(|e| format!("cannot mount at {}: {e}", mountpoint.display()))?;

@@ -232,7 +232,12 @@ impl VaultService {
         let result = self.mkdir_inner(dir, name);
         if let Err(e) = &result {
             log::warn!("mkdir {name}: {e}");
-            if matches!(dir, Node::Vault(_)) && matches!(e, VaultError::BadParameter(_)) {
+            if matches!(dir, Node::Vault(_))
+                && matches!(
+                    e,
+                    VaultError::BadParameter(_) | VaultError::AlreadyExists(_)
+                )
+            {
                 self.side.write().put(
                     dir,
                     &side::error_name(name),
@@ -301,6 +306,14 @@ impl VaultService {
     /// (`versions/`, `merge/`, `import/`, ...) "go" without effect, so that
     /// `rm -r` works.
     pub fn rmdir(&self, dir: &Node, name: &str) -> Result<Changes, VaultError> {
+        let result = self.rmdir_inner(dir, name);
+        if let Err(e) = &result {
+            log::warn!("rmdir {name}: {e}");
+        }
+        result
+    }
+
+    fn rmdir_inner(&self, dir: &Node, name: &str) -> Result<Changes, VaultError> {
         let node = self.child(dir, name)?;
         let holds_files = self.side.read().has_any(&node);
         match &node {

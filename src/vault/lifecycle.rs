@@ -6,6 +6,9 @@
 //! or purged (`rm -r prod/deleted/web`, or by itself once the retention of
 //! `vault.json` has passed).
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use super::certificate::record_of;
 use super::error::VaultError;
 use super::name::{CertificateName, VaultName};
@@ -83,9 +86,15 @@ impl VaultService {
         cs.purge_at = None;
         cs.updated = record.updated;
         log::info!("{v}/{}: recovered", cs.name);
-        vs.certificates.insert(cs.name.clone(), cs);
+        let name = cs.name.clone();
+        vs.certificates.insert(name.clone(), cs);
         Ok(Changes {
-            dirs: vec![Node::Vault(v.clone()), Node::Deleted(v.clone())],
+            // The recovered directory's inode showed the deleted files until now.
+            dirs: vec![
+                Node::Vault(v.clone()),
+                Node::Deleted(v.clone()),
+                Node::Certificate(v.clone(), name),
+            ],
         })
     }
 
@@ -148,6 +157,27 @@ impl VaultService {
             .count()
     }
 
+    /// Purges what is due now, then again every `period` on a background
+    /// thread, for as long as the service lives.
+    pub fn start_housekeeping(self: &Arc<Self>, period: Duration) {
+        self.purge_expired(now());
+        let service = Arc::downgrade(self);
+        let spawned = std::thread::Builder::new()
+            .name("certfs-housekeeping".into())
+            .spawn(move || {
+                loop {
+                    std::thread::sleep(period);
+                    let Some(service) = service.upgrade() else {
+                        return;
+                    };
+                    service.purge_expired(now());
+                }
+            });
+        if let Err(e) = spawned {
+            log::error!("cannot start the housekeeping thread: {e}");
+        }
+    }
+
     /// A write to `vault.json`.
     pub(super) fn write_settings(&self, v: &VaultName, data: &[u8]) -> Result<Changes, VaultError> {
         let mut store = self.store.lock();
@@ -177,4 +207,88 @@ pub(super) fn deleted_but_recoverable(name: &CertificateName) -> VaultError {
         "Certificate {name} is currently in a deleted but recoverable state, and its name cannot be reused; \
          in this state, the certificate can only be recovered or purged."
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::sqlite::SqliteStore;
+    use crate::vault::node::{CertificateFile, VaultFile};
+
+    const POLICY: &[u8] =
+        br#"{"key_props":{"kty":"EC"},"x509_props":{"subject":"CN=web"},"issuer":{"name":"Self"}}"#;
+
+    fn service(db: &std::path::Path) -> VaultService {
+        VaultService::open(Box::new(SqliteStore::open(db).unwrap())).unwrap()
+    }
+
+    #[test]
+    fn deleted_certificates_are_purged_by_themselves_after_the_retention() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("certfs.db");
+        let vault_name = VaultName::parse("prod").unwrap();
+        let cert = CertificateName::parse("web").unwrap();
+        {
+            let s = service(&db);
+            s.mkdir(&Node::Root, "prod").unwrap();
+            s.mkdir(&Node::Vault(vault_name.clone()), "web").unwrap();
+            let policy =
+                Node::CertificateFile(vault_name.clone(), cert.clone(), CertificateFile::Policy);
+            s.write(&policy, POLICY).unwrap();
+            s.write(
+                &Node::VaultFile(vault_name.clone(), VaultFile::Settings),
+                br#"{"soft_delete_retention_days": 7}"#,
+            )
+            .unwrap();
+            s.rmdir(&Node::Vault(vault_name.clone()), "web").unwrap();
+            let t = now();
+            assert_eq!(
+                s.purge_expired(t + 6 * 86_400),
+                0,
+                "still within the retention"
+            );
+            assert!(s.lookup(&Node::Deleted(vault_name.clone()), "web").is_ok());
+        }
+        // A restart does not lose the schedule; past it, the purge happens.
+        let s = service(&db);
+        assert!(s.lookup(&Node::Deleted(vault_name.clone()), "web").is_ok());
+        assert_eq!(s.purge_expired(now() + 7 * 86_400 + 60), 1);
+        assert!(s.lookup(&Node::Deleted(vault_name.clone()), "web").is_err());
+        drop(s);
+        let s = service(&db);
+        assert!(
+            s.lookup(&Node::Deleted(vault_name.clone()), "web").is_err(),
+            "purged in the store"
+        );
+        // The name is free again.
+        s.mkdir(&Node::Vault(vault_name), "web").unwrap();
+    }
+
+    #[test]
+    fn purge_protection_holds_until_the_retention_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = service(&dir.path().join("certfs.db"));
+        let v = VaultName::parse("prod").unwrap();
+        let c = CertificateName::parse("web").unwrap();
+        s.mkdir(&Node::Root, "prod").unwrap();
+        s.mkdir(&Node::Vault(v.clone()), "web").unwrap();
+        s.write(
+            &Node::CertificateFile(v.clone(), c.clone(), CertificateFile::Policy),
+            POLICY,
+        )
+        .unwrap();
+        s.write(
+            &Node::VaultFile(v.clone(), VaultFile::Settings),
+            br#"{"purge_protection": true}"#,
+        )
+        .unwrap();
+        s.rmdir(&Node::Vault(v.clone()), "web").unwrap();
+        let err = s.purge(&v, &c, now()).unwrap_err();
+        assert!(matches!(err, VaultError::Forbidden(_)), "{err}");
+        assert_eq!(
+            s.purge_expired(now() + 90 * 86_400 + 60),
+            1,
+            "the scheduled purge still happens"
+        );
+    }
 }

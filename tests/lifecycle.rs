@@ -1,0 +1,190 @@
+//! Soft delete (`rm -r`), recover (`mv` out of deleted/), purge (`rm -r` in deleted/) and vault.json, on a real mount.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+
+use common::{Mount, certificates_in, ec_policy, sh_err, sh_in, sh_ok};
+
+fn json(path: &Path) -> serde_json::Value {
+    serde_json::from_slice(&fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
+        .unwrap()
+}
+
+fn web(m: &Mount) {
+    fs::create_dir_all(m.path("prod/web")).unwrap();
+    fs::write(m.path("prod/web/policy.json"), ec_policy("web.example.com")).unwrap();
+    fs::write(m.path("prod/web/policy.json"), ec_policy("web.example.com")).unwrap();
+}
+
+#[test]
+fn rm_r_soft_deletes_and_mv_recovers_with_all_versions() {
+    let m = Mount::start();
+    web(&m);
+    let cert = fs::read(m.path("prod/web/cert.pem")).unwrap();
+    sh_ok(&m.mnt, "rm -r prod/web");
+    assert_eq!(certificates_in(&m.path("prod")), Vec::<String>::new());
+    assert!(!m.path("prod/web").exists());
+    let info = json(&m.path("prod/deleted/web/deleted.json"));
+    assert_eq!(info["recoveryId"], "prod/deleted/web");
+    let deleted = info["deletedDate"].as_i64().unwrap();
+    assert_eq!(
+        info["scheduledPurgeDate"].as_i64().unwrap(),
+        deleted + 90 * 86_400
+    );
+    assert_eq!(fs::read(m.path("prod/deleted/web/cert.pem")).unwrap(), cert);
+    assert!(m.path("prod/deleted/web/policy.json").exists());
+
+    // Its name cannot be reused while it is deleted.
+    let err = sh_err(&m.mnt, "mkdir prod/web");
+    assert!(err.contains("File exists"), "{err}");
+    let report = json(&m.path("prod/web.error"));
+    assert!(
+        report["message"]
+            .as_str()
+            .unwrap()
+            .contains("deleted but recoverable state"),
+        "{report}"
+    );
+    sh_ok(&m.mnt, "rm prod/web.error");
+
+    // Recover: every version comes back, and the key still matches.
+    sh_ok(&m.mnt, "mv prod/deleted/web prod/web");
+    assert_eq!(certificates_in(&m.path("prod")), ["web"]);
+    assert_eq!(fs::read(m.path("prod/web/cert.pem")).unwrap(), cert);
+    assert_eq!(
+        fs::read_dir(m.path("prod/web/versions")).unwrap().count(),
+        2
+    );
+    let key = sh_ok(&m.mnt, "openssl pkey -in prod/web/privkey.pem -pubout");
+    assert_eq!(
+        key,
+        sh_ok(&m.mnt, "openssl x509 -in prod/web/cert.pem -noout -pubkey")
+    );
+    assert!(!m.path("prod/deleted/web").exists());
+}
+
+#[test]
+fn rmdir_deletes_too_and_a_purge_frees_the_name() {
+    let m = Mount::start();
+    web(&m);
+    sh_ok(&m.mnt, "rmdir prod/web");
+    assert!(m.path("prod/deleted/web/deleted.json").exists());
+    // A vault holding deleted certificates is not empty.
+    let err = sh_err(&m.mnt, "rmdir prod");
+    assert!(err.contains("not empty"), "{err}");
+    sh_ok(&m.mnt, "rm -r prod/deleted/web");
+    assert!(!m.path("prod/deleted/web").exists());
+    // The name is free again: a new certificate, with one version.
+    web(&m);
+    assert_eq!(
+        fs::read_dir(m.path("prod/web/versions")).unwrap().count(),
+        2
+    );
+    sh_ok(
+        &m.mnt,
+        "rm -r prod/web && rm -r prod/deleted/web && rmdir prod",
+    );
+    assert!(!m.path("prod").exists());
+}
+
+#[test]
+fn deleted_certificates_refuse_imports_and_survive_a_remount() {
+    let mut m = Mount::start();
+    web(&m);
+    sh_ok(&m.mnt, "rm -r prod/web");
+    let work = tempfile::tempdir().unwrap();
+    sh_ok(
+        work.path(),
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout k.pem -out c.pem \
+         -days 5 -subj /CN=web 2>/dev/null && cat c.pem k.pem > web.pem",
+    );
+    let out = sh_in(
+        &m.mnt,
+        &format!("cp {}/web.pem prod/import/", work.path().display()),
+    );
+    assert!(!out.status.success());
+    let report = fs::read_to_string(m.path("prod/import/web.pem.error")).unwrap();
+    assert!(report.contains("deleted but recoverable"), "{report}");
+    m.remount();
+    assert!(m.path("prod/deleted/web/deleted.json").exists());
+    assert!(!m.path("prod/web").exists());
+    sh_ok(&m.mnt, "mv prod/deleted/web prod/web");
+    sh_ok(&m.mnt, "openssl x509 -in prod/web/cert.pem -noout");
+}
+
+#[test]
+fn vault_json_sets_retention_and_irreversible_purge_protection() {
+    let m = Mount::start();
+    web(&m);
+    let settings = json(&m.path("prod/vault.json"));
+    assert_eq!(settings["soft_delete_retention_days"], 90);
+    assert_eq!(settings["purge_protection"], false);
+    assert_eq!(
+        json(&m.path("prod/web/attributes.json"))["recoveryLevel"],
+        "Recoverable+Purgeable"
+    );
+
+    sh_ok(
+        &m.mnt,
+        r#"echo '{"soft_delete_retention_days": 7}' > prod/vault.json"#,
+    );
+    assert_eq!(
+        json(&m.path("prod/vault.json"))["soft_delete_retention_days"],
+        7
+    );
+    let attributes = json(&m.path("prod/web/attributes.json"));
+    assert_eq!(
+        attributes["recoveryLevel"],
+        "CustomizedRecoverable+Purgeable"
+    );
+    assert_eq!(attributes["recoverableDays"], 7);
+    for bad in [
+        r#"{"soft_delete_retention_days": 6}"#,
+        r#"{"soft_delete_retention_days": 91}"#,
+        "nonsense",
+    ] {
+        let src = m.root.path().join("v.json");
+        fs::write(&src, bad).unwrap();
+        let err = sh_err(&m.mnt, &format!("cp {} prod/vault.json", src.display()));
+        assert!(err.contains("Invalid argument"), "{bad}: {err}");
+        assert!(m.path("prod/vault.json.error").exists());
+    }
+
+    sh_ok(
+        &m.mnt,
+        r#"echo '{"purge_protection": true}' > prod/vault.json"#,
+    );
+    assert_eq!(
+        json(&m.path("prod/web/attributes.json"))["recoveryLevel"],
+        "CustomizedRecoverable"
+    );
+    let src = m.root.path().join("off.json");
+    fs::write(&src, r#"{"purge_protection": false}"#).unwrap();
+    sh_err(&m.mnt, &format!("cp {} prod/vault.json", src.display()));
+    assert!(
+        fs::read_to_string(m.path("prod/vault.json.error"))
+            .unwrap()
+            .contains("irreversible")
+    );
+    assert_eq!(json(&m.path("prod/vault.json"))["purge_protection"], true);
+
+    // Deleted now: retention 7 days, and no purge before it ends.
+    sh_ok(&m.mnt, "rm -r prod/web");
+    let info = json(&m.path("prod/deleted/web/deleted.json"));
+    let deleted = info["deletedDate"].as_i64().unwrap();
+    assert_eq!(
+        info["scheduledPurgeDate"].as_i64().unwrap(),
+        deleted + 7 * 86_400
+    );
+    let err = sh_err(&m.mnt, "rmdir prod/deleted/web");
+    assert!(err.contains("Permission denied"), "{err}");
+    assert!(m.path("prod/deleted/web").exists());
+    assert!(
+        m.logs().contains("purge protection is enabled"),
+        "the log says why"
+    );
+    // Recovering is still allowed.
+    sh_ok(&m.mnt, "mv prod/deleted/web prod/web");
+}
