@@ -490,12 +490,16 @@ fn scratch_files_in_a_vault_directory_trigger_nothing() {
             "4913",
             "deleted",
             "import",
+            "issuers",
             "vault.json",
             "web"
         ]
     );
     sh_ok(&vault, "rm .notes.swp 4913");
-    assert_eq!(listing(&vault), ["deleted", "import", "vault.json", "web"]);
+    assert_eq!(
+        listing(&vault),
+        ["deleted", "import", "issuers", "vault.json", "web"]
+    );
 }
 
 #[test]

@@ -11,11 +11,11 @@ use super::model::VaultState;
 use super::name::{CertificateName, VaultName};
 use super::node::{Attr, CertificateFile, Node, VaultFile, VersionFile};
 use super::service::{
-    Changes, IMPORT_DIR, MAX_WRITE_SIZE, MERGE_DIR, VERSIONS_DIR, VaultService, dir_attr,
-    not_found, now, vault,
+    Changes, DELETED_DIR, IMPORT_DIR, ISSUERS_DIR, MAX_WRITE_SIZE, MERGE_DIR, VERSIONS_DIR,
+    VaultService, dir_attr, not_found, now, vault,
 };
 use super::side;
-use super::{import, operation};
+use super::{import, issuers, operation};
 use crate::store::VaultRecord;
 
 /// What a file dropped into a drop-box does.
@@ -48,6 +48,7 @@ impl VaultService {
             Node::Side(..)
             | Node::CertificateFile(..)
             | Node::VaultFile(..)
+            | Node::IssuerFile(..)
             | Node::VersionFile {
                 file: VersionFile::Attributes,
                 ..
@@ -71,6 +72,12 @@ impl VaultService {
             Node::Certificate(v, c) if name == CertificateFile::Policy.file_name() => {
                 Node::CertificateFile(v.clone(), c.clone(), CertificateFile::Policy)
             }
+            Node::Vault(v) if name == VaultFile::Contacts.file_name() => {
+                Node::VaultFile(v.clone(), VaultFile::Contacts)
+            }
+            Node::Issuers(v) if name.ends_with(".json") && !side::is_scratch(name) => {
+                Node::IssuerFile(v.clone(), issuers::parse_name(name)?)
+            }
             _ => {
                 self.check_side_dir(dir, name)?;
                 self.side.write().put(dir, name, Arc::from(&b""[..]), now());
@@ -84,11 +91,19 @@ impl VaultService {
     /// Whether `dir` may hold the side file `name`.
     fn check_side_dir(&self, dir: &Node, name: &str) -> Result<(), VaultError> {
         match dir {
-            Node::Import(_) | Node::Merge(..) => self.getattr(dir).map(|_| ()),
+            Node::Import(_) | Node::Merge(..) | Node::Issuers(_) => self.getattr(dir).map(|_| ()),
             Node::Vault(_) | Node::Certificate(..) => {
                 self.getattr(dir)?;
-                let reserved = [VERSIONS_DIR, MERGE_DIR, IMPORT_DIR].contains(&name)
-                    || CertificateFile::from_name(name).is_some();
+                let reserved = [
+                    VERSIONS_DIR,
+                    MERGE_DIR,
+                    IMPORT_DIR,
+                    ISSUERS_DIR,
+                    DELETED_DIR,
+                ]
+                .contains(&name)
+                    || CertificateFile::from_name(name).is_some()
+                    || VaultFile::from_name(name).is_some();
                 if reserved || VersionFile::from_name(name).is_some() {
                     return Err(VaultError::NotPermitted(format!(
                         "{name} is made by certfs"
@@ -143,6 +158,8 @@ impl VaultService {
                     None,
                 ) => self.write_attributes(vault, cert, version, data),
                 (Node::VaultFile(v, VaultFile::Settings), None) => self.write_settings(v, data),
+                (Node::VaultFile(v, VaultFile::Contacts), None) => self.write_contacts(v, data),
+                (Node::IssuerFile(v, name), None) => self.write_issuer(v, name, data),
                 (Node::CertificateFile(v, c, CertificateFile::Tags), None) => {
                     self.write_tags(v, c, data)
                 }
@@ -194,6 +211,7 @@ impl VaultService {
             )),
             Node::Side(dir, name) => Some(((**dir).clone(), name.clone())),
             Node::VaultFile(v, f) => Some((Node::Vault(v.clone()), f.file_name().into())),
+            Node::IssuerFile(v, name) => Some((Node::Issuers(v.clone()), format!("{name}.json"))),
             Node::VersionFile {
                 vault,
                 cert,
@@ -367,6 +385,7 @@ impl VaultService {
             | Node::Version(..)
             | Node::Merge(..)
             | Node::Import(_)
+            | Node::Issuers(_)
             | Node::Deleted(_) => Ok(Changes::default()),
             Node::Side(..) => Err(VaultError::NotDirectory(format!(
                 "{name} is not a directory"
@@ -388,10 +407,15 @@ impl VaultService {
             Node::CertificateFile(v, c, CertificateFile::Operation) => {
                 self.delete_operation(&v, &c)
             }
+            Node::VaultFile(v, VaultFile::Contacts) => self.delete_contacts(&v),
+            Node::IssuerFile(v, issuer) => self.delete_issuer(&v, &issuer),
             n if n.is_dir() => Err(VaultError::IsDirectory(format!("{name} is a directory"))),
             // The files of a certificate are views of it: removing one removes
             // nothing (`rm -r prod/web` then deletes the certificate itself).
-            Node::CertificateFile(..) | Node::VersionFile { .. } | Node::DeletedFile(..) => {
+            Node::CertificateFile(..)
+            | Node::VersionFile { .. }
+            | Node::DeletedFile(..)
+            | Node::VaultFile(_, VaultFile::Settings) => {
                 log::debug!("unlink of {name}: a view of its certificate; nothing removed");
                 Ok(Changes::default())
             }

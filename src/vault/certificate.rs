@@ -38,7 +38,7 @@ impl VaultService {
         data: &[u8],
     ) -> Result<Changes, VaultError> {
         let policy = Policy::parse(data).map_err(|e| VaultError::BadParameter(e.message))?;
-        let issuer = issuer_for(&policy)?;
+        let issuer = self.issuer_for(v, &policy)?;
         let key = match self.reusable_key(v, c, &policy)? {
             Some(key) => key,
             None => PrivateKey::generate(policy.key.spec)?,
@@ -46,6 +46,33 @@ impl VaultService {
         match issuer {
             IssuerChoice::Now(issuer) => self.create_issued(v, c, policy, key, issuer.as_ref()),
             IssuerChoice::Merge => self.create_pending(v, c, policy, key),
+        }
+    }
+
+    /// Who issues under `policy` in vault `v`: `Self`, `Unknown`, or an issuer of `issuers/`.
+    fn issuer_for(&self, v: &VaultName, policy: &Policy) -> Result<IssuerChoice, VaultError> {
+        match policy.issuer.name.as_str() {
+            "Self" => return Ok(IssuerChoice::Now(Box::new(SelfSigned))),
+            "Unknown" => return Ok(IssuerChoice::Merge),
+            _ => {}
+        }
+        let name = &policy.issuer.name;
+        let st = self.state.read();
+        let configured = CertificateName::parse(name)
+            .ok()
+            .and_then(|n| vault(&st, v).ok()?.issuers.get(&n).cloned());
+        match configured {
+            None => Err(VaultError::BadParameter(format!(
+                "Issuer not found: {name}. Configure it in issuers/{name}.json, or use Self or Unknown."
+            ))),
+            Some(bundle) if !bundle.enabled() => Err(VaultError::Forbidden(format!(
+                "Issuer {name} is disabled: new certificates cannot be ordered through it."
+            ))),
+            Some(bundle) => Err(VaultError::BadParameter(format!(
+                "Issuer {name} ({}) is configured, but this certfs does not issue through {} issuers yet; \
+                 use Self, or Unknown and merge/.",
+                bundle.provider, bundle.provider
+            ))),
         }
     }
 
@@ -276,17 +303,6 @@ fn refuse_if_pending(cs: &CertificateState) -> Result<(), VaultError> {
 /// The key as the store keeps it.
 pub(super) fn key_bytes(key: &PrivateKey) -> KeyBytes {
     KeyBytes(zeroize::Zeroizing::new(key.pkcs8_der().to_vec()))
-}
-
-/// Who issues under a policy.
-fn issuer_for(policy: &Policy) -> Result<IssuerChoice, VaultError> {
-    match policy.issuer.name.as_str() {
-        "Self" => Ok(IssuerChoice::Now(Box::new(SelfSigned))),
-        "Unknown" => Ok(IssuerChoice::Merge),
-        other => Err(VaultError::BadParameter(format!(
-            "Issuer not found: {other}. This certfs issues certificates with the issuers Self and Unknown."
-        ))),
-    }
 }
 
 /// The stored record of `cs`, a certificate (live or deleted) of the vault

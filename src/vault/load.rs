@@ -3,7 +3,9 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64};
 
+use super::contacts::{self, Contacts};
 use super::error::VaultError;
+use super::issuers::{self, IssuerBundle};
 use super::model::{CertificateState, PendingVersion, State, VaultState, Version};
 use super::name::{CertificateName, VaultName, VersionId};
 use super::operation::Operation;
@@ -33,6 +35,22 @@ pub(super) fn state_from_snapshot(snapshot: Snapshot) -> Result<State, VaultErro
             .ok_or_else(|| bad(format!("document {} has no vault", d.key)))?;
         if d.key.eq_ignore_ascii_case(settings::DOCUMENT_KEY) {
             vs.settings = VaultSettings::from_stored(&d.value)?;
+        } else if d.key.eq_ignore_ascii_case(contacts::DOCUMENT_KEY) {
+            let parsed = Contacts::parse(d.value.as_bytes())
+                .map_err(|e| bad(format!("contacts of {vault}: {}", e.message())))?;
+            vs.contacts = Some(parsed);
+        } else if let Some(name) = d
+            .key
+            .get(..issuers::DOCUMENT_PREFIX.len())
+            .filter(|p| p.eq_ignore_ascii_case(issuers::DOCUMENT_PREFIX))
+            .map(|p| &d.key[p.len()..])
+        {
+            let name =
+                CertificateName::parse(name).map_err(|e| bad(format!("issuer name: {e}")))?;
+            vs.issuers
+                .insert(name, IssuerBundle::from_stored(&d.value)?);
+        } else {
+            log::warn!("vault {vault}: unknown stored document {}", d.key);
         }
     }
     for c in snapshot.certificates {

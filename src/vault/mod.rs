@@ -8,9 +8,12 @@
 mod actions;
 mod attributes;
 mod certificate;
+pub mod contacts;
+mod documents;
 pub mod error;
 mod export;
 mod import;
+pub mod issuers;
 mod lifecycle;
 mod load;
 mod model;

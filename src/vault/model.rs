@@ -9,8 +9,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicI64};
 use std::sync::{Arc, OnceLock};
 
+use super::contacts::Contacts;
 use super::error::VaultError;
 use super::export;
+use super::issuers::IssuerBundle;
 use super::name::{CertificateName, VaultName, VersionId};
 use super::node::{CertificateFile, DeletedFile, VersionFile};
 use super::operation::Operation;
@@ -36,6 +38,10 @@ pub(crate) struct VaultState {
     pub deleted: BTreeMap<CertificateName, CertificateState>,
     /// `vault.json`.
     pub settings: VaultSettings,
+    /// `contacts.json`, once written.
+    pub contacts: Option<Contacts>,
+    /// `issuers/<name>.json`.
+    pub issuers: BTreeMap<CertificateName, IssuerBundle>,
 }
 
 impl VaultState {
@@ -48,6 +54,8 @@ impl VaultState {
             drafts: BTreeSet::new(),
             deleted: BTreeMap::new(),
             settings: VaultSettings::default(),
+            contacts: None,
+            issuers: BTreeMap::new(),
         }
     }
 

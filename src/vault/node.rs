@@ -116,16 +116,19 @@ impl CertificateFile {
 pub enum VaultFile {
     /// `vault.json` (rw): soft-delete retention and purge protection.
     Settings,
+    /// `contacts.json` (rw, `rm` deletes): who is told about expiring certificates.
+    Contacts,
 }
 
 impl VaultFile {
     /// Every vault file, in listing order.
-    pub const ALL: [VaultFile; 1] = [VaultFile::Settings];
+    pub const ALL: [VaultFile; 2] = [VaultFile::Settings, VaultFile::Contacts];
 
     /// The file name.
     pub fn file_name(self) -> &'static str {
         match self {
             VaultFile::Settings => "vault.json",
+            VaultFile::Contacts => "contacts.json",
         }
     }
 
@@ -186,6 +189,10 @@ pub enum Node {
     Import(VaultName),
     /// `<vault>/vault.json` and the vault's other files.
     VaultFile(VaultName, VaultFile),
+    /// `<vault>/issuers/`: the vault's configured issuers.
+    Issuers(VaultName),
+    /// `<vault>/issuers/<name>.json`
+    IssuerFile(VaultName, CertificateName),
     /// `<vault>/deleted/`: soft-deleted certificates.
     Deleted(VaultName),
     /// `<vault>/deleted/<cert>/`
@@ -225,6 +232,7 @@ impl Node {
             Node::Root
                 | Node::Vault(_)
                 | Node::Import(_)
+                | Node::Issuers(_)
                 | Node::Deleted(_)
                 | Node::DeletedCertificate(..)
                 | Node::Certificate(..)

@@ -15,6 +15,7 @@ use parking_lot::{Mutex, RwLock};
 
 use super::attributes::{self, DISABLED};
 use super::error::VaultError;
+use super::issuers;
 use super::load::state_from_snapshot;
 use super::model::{CertificateState, State, VaultState, Version};
 use super::name::{CertificateName, VaultName, VersionId};
@@ -31,6 +32,8 @@ pub(super) const VERSIONS_DIR: &str = "versions";
 pub(super) const IMPORT_DIR: &str = "import";
 /// The merge drop-box of a certificate.
 pub(super) const MERGE_DIR: &str = "merge";
+/// The configured issuers of a vault.
+pub(super) const ISSUERS_DIR: &str = "issuers";
 /// The soft-deleted certificates of a vault.
 pub(super) const DELETED_DIR: &str = "deleted";
 
@@ -126,7 +129,13 @@ impl VaultService {
                 if name == DELETED_DIR {
                     return Ok(Node::Deleted(vs.name.clone()));
                 }
+                if name == ISSUERS_DIR {
+                    return Ok(Node::Issuers(vs.name.clone()));
+                }
                 if let Some(file) = VaultFile::from_name(name) {
+                    if file == VaultFile::Contacts && vs.contacts.is_none() {
+                        return Err(missing());
+                    }
                     return Ok(Node::VaultFile(vs.name.clone(), file));
                 }
                 let cert = CertificateName::parse(name).map_err(|_| missing())?;
@@ -184,6 +193,12 @@ impl VaultService {
                     current: false,
                 })
             }
+            Node::Issuers(v) => {
+                let vs = st.vaults.get(v).ok_or_else(missing)?;
+                let issuer = issuers::parse_name(name).map_err(|_| missing())?;
+                let (issuer, _) = vs.issuers.get_key_value(&issuer).ok_or_else(missing)?;
+                Ok(Node::IssuerFile(vs.name.clone(), issuer.clone()))
+            }
             Node::Deleted(v) => {
                 let vs = st.vaults.get(v).ok_or_else(missing)?;
                 let cert = CertificateName::parse(name).map_err(|_| missing())?;
@@ -201,6 +216,7 @@ impl VaultService {
             Node::VersionFile { .. }
             | Node::CertificateFile(..)
             | Node::VaultFile(..)
+            | Node::IssuerFile(..)
             | Node::DeletedFile(..)
             | Node::Side(..) => Err(VaultError::NotDirectory(format!(
                 "{name}: parent is not a directory"
@@ -242,14 +258,18 @@ impl VaultService {
                     false,
                 ))
             }
-            Node::VaultFile(v, VaultFile::Settings) => {
+            Node::VaultFile(v, file) => {
                 let vs = vault(&st, v)?;
-                Ok(file_attr(
-                    vs.settings.to_json().len(),
-                    0o644,
-                    vs.created,
-                    false,
-                ))
+                // contacts.json exists only once written (size 0 while it is being created).
+                let size = vault_file(vs, *file).map(|b| b.len()).unwrap_or(0);
+                Ok(file_attr(size, 0o644, vs.created, false))
+            }
+            Node::Issuers(v) => Ok(dir_attr(vault(&st, v)?.created)),
+            Node::IssuerFile(v, name) => {
+                let vs = vault(&st, v)?;
+                // Holds account ids and (hidden) secrets: the owner's only.
+                let size = vs.issuers.get(name).map(|b| b.to_json().len()).unwrap_or(0);
+                Ok(file_attr(size, 0o600, vs.created, false))
             }
             Node::Certificate(v, c) => {
                 let vs = vault(&st, v)?;
@@ -346,7 +366,15 @@ impl VaultService {
                         Node::Deleted(vs.name.clone()),
                         Kind::Directory,
                     ));
-                    for file in VaultFile::ALL {
+                    out.push(entry(
+                        ISSUERS_DIR,
+                        Node::Issuers(vs.name.clone()),
+                        Kind::Directory,
+                    ));
+                    for file in VaultFile::ALL
+                        .into_iter()
+                        .filter(|f| vault_file(vs, *f).is_some())
+                    {
                         out.push(entry(
                             file.file_name(),
                             Node::VaultFile(vs.name.clone(), file),
@@ -400,6 +428,13 @@ impl VaultService {
                     let version = cs.version(id).ok_or_else(|| not_found(id.as_str()))?;
                     version_entries(cs, version, false, v, c, &mut out);
                 }
+                Node::Issuers(v) => {
+                    let vs = vault(&st, v)?;
+                    for name in vs.issuers.keys() {
+                        let node = Node::IssuerFile(vs.name.clone(), name.clone());
+                        out.push(entry(&format!("{name}.json"), node, Kind::File));
+                    }
+                }
                 Node::Deleted(v) => {
                     let vs = vault(&st, v)?;
                     for c in vs.deleted.keys() {
@@ -421,6 +456,7 @@ impl VaultService {
                 Node::VersionFile { .. }
                 | Node::CertificateFile(..)
                 | Node::VaultFile(..)
+                | Node::IssuerFile(..)
                 | Node::DeletedFile(..)
                 | Node::Side(..) => {
                     return Err(VaultError::NotDirectory("not a directory".into()));
@@ -483,9 +519,20 @@ impl VaultService {
                     None => Err(not_found(file.file_name())),
                 }
             }
-            Node::VaultFile(v, VaultFile::Settings) => {
+            Node::VaultFile(v, file) => {
                 let st = self.state.read();
-                Ok(Arc::from(vault(&st, v)?.settings.to_json().into_bytes()))
+                // Absent contacts read as empty while being created.
+                Ok(vault_file(vault(&st, v)?, *file).unwrap_or_else(|| Arc::from(&b""[..])))
+            }
+            Node::IssuerFile(v, name) => {
+                let st = self.state.read();
+                let vs = vault(&st, v)?;
+                let text = vs
+                    .issuers
+                    .get(name)
+                    .map(|b| b.to_json())
+                    .unwrap_or_default();
+                Ok(Arc::from(text.into_bytes()))
             }
             Node::DeletedFile(v, c, file) => {
                 let st = self.state.read();
@@ -525,6 +572,17 @@ pub(super) fn version_entries(
 
 pub(super) fn vault<'a>(st: &'a State, v: &VaultName) -> Result<&'a VaultState, VaultError> {
     st.vaults.get(v).ok_or_else(|| not_found(v.as_str()))
+}
+
+/// The bytes of the vault file `file`, if it exists.
+fn vault_file(vs: &VaultState, file: VaultFile) -> Option<Arc<[u8]>> {
+    match file {
+        VaultFile::Settings => Some(Arc::from(vs.settings.to_json().into_bytes())),
+        VaultFile::Contacts => vs
+            .contacts
+            .as_ref()
+            .map(|c| Arc::from(c.to_json().into_bytes())),
+    }
 }
 
 /// The bytes of `file` of `version`, in a vault with `settings`.

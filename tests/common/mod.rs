@@ -247,8 +247,14 @@ pub fn sh_err(dir: &Path, script: &str) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-/// certfs' own entries of a vault directory: its drop-box, its deleted certificates, its settings.
-pub const VAULT_OWN: &[&str] = &["deleted", "import", "vault.json"];
+/// certfs' own entries of a vault directory: its drop-box, issuers, deleted certificates, settings, contacts.
+pub const VAULT_OWN: &[&str] = &[
+    "contacts.json",
+    "deleted",
+    "import",
+    "issuers",
+    "vault.json",
+];
 
 /// The sorted names in `dir`, without certfs' own entries of a vault ([`VAULT_OWN`]).
 pub fn certificates_in(dir: &Path) -> Vec<String> {

@@ -1,0 +1,415 @@
+//! `issuers/<name>.json`: Key Vault's IssuerBundle (plus certfs' `endpoint`, ACME and Internal settings), validated per provider.
+//!
+//! Secrets (`credentials.pwd`, `eab.hmac_key`) are stored but never read
+//! back: a read shows them as `null`, and a write that leaves them `null`
+//! or out keeps the stored value, so a file read, edited and written back
+//! keeps its password.
+
+use serde::{Deserialize, Serialize};
+
+use super::contacts::is_email;
+use super::error::VaultError;
+use super::name::CertificateName;
+use crate::pki::dn::DistinguishedName;
+
+/// The prefix of an issuer's store key: `issuer/<name>`.
+pub const DOCUMENT_PREFIX: &str = "issuer/";
+
+/// The providers certfs accepts, as Key Vault and certfs spell them.
+pub const PROVIDERS: [&str; 4] = ["DigiCert", "GlobalSign", "ACME", "Internal"];
+
+/// An issuer's name: the rules of certificate names; `Self` and `Unknown` are Key Vault's own.
+pub fn parse_name(file_name: &str) -> Result<CertificateName, VaultError> {
+    let stem = file_name.strip_suffix(".json").ok_or_else(|| {
+        VaultError::BadParameter(format!(
+            "issuers/ holds <name>.json files; got '{file_name}'"
+        ))
+    })?;
+    let name = CertificateName::parse(stem).map_err(|e| VaultError::BadParameter(e.0))?;
+    if ["self", "unknown"].contains(&stem.to_ascii_lowercase().as_str()) {
+        return Err(VaultError::BadParameter(format!(
+            "'{stem}' is a built-in issuer of Key Vault and cannot be configured"
+        )));
+    }
+    Ok(name)
+}
+
+/// `credentials`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Credentials {
+    /// Account id (DigiCert, GlobalSign) or the ACME account's e-mail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
+    /// API key or password: stored, never read back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pwd: Option<String>,
+}
+
+/// One administrator of `org_details`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminDetail {
+    /// First name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_name: Option<String>,
+    /// Last name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_name: Option<String>,
+    /// E-mail address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Phone number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+}
+
+/// `org_details`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrgDetails {
+    /// The organization's id at the CA (DigiCert).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Administrators (GlobalSign needs one).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub admin_details: Vec<AdminDetail>,
+}
+
+/// `attributes`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssuerAttributes {
+    /// Whether new certificates may be ordered through the issuer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+}
+
+/// ACME external account binding.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Eab {
+    /// Key id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kid: Option<String>,
+    /// HMAC key: stored, never read back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hmac_key: Option<String>,
+}
+
+/// ACME challenge settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Challenge {
+    /// `http-01`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Where to put challenge files instead of certfs' own listener.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webroot: Option<String>,
+}
+
+/// The private CA of an `Internal` issuer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InternalCa {
+    /// The CA's subject.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// The CA's validity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validity_months: Option<u32>,
+    /// `RSA` or `EC`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kty: Option<String>,
+    /// `P-256`, `P-384` or `P-521` for EC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crv: Option<String>,
+}
+
+/// An issuer: Key Vault's IssuerBundle and certfs' additions.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssuerBundle {
+    /// `DigiCert`, `GlobalSign`, `ACME` or `Internal`.
+    pub provider: String,
+    /// Account and secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials: Option<Credentials>,
+    /// Organization and administrators.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org_details: Option<OrgDetails>,
+    /// Enabled or not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attributes: Option<IssuerAttributes>,
+    /// Overrides the provider's base URL; the directory URL for ACME.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// ACME external account binding.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eab: Option<Eab>,
+    /// ACME challenge.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub challenge: Option<Challenge>,
+    /// PEM bundle to trust for the ACME directory's TLS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<String>,
+    /// The private CA of an Internal issuer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca: Option<InternalCa>,
+}
+
+impl IssuerBundle {
+    /// Parses a write to an issuer file over what was stored (`previous`):
+    /// secrets left `null` or out keep their stored value. Validates per provider.
+    pub fn parse_update(bytes: &[u8], previous: Option<&IssuerBundle>) -> Result<Self, VaultError> {
+        let mut bundle: IssuerBundle = serde_json::from_slice(bytes).map_err(|e| {
+            VaultError::BadParameter(format!("The issuer file is not a valid IssuerBundle: {e}"))
+        })?;
+        bundle.provider = PROVIDERS
+            .iter()
+            .find(|p| p.eq_ignore_ascii_case(&bundle.provider))
+            .ok_or_else(|| {
+                VaultError::BadParameter(format!(
+                    "Unknown provider '{}': use one of {}",
+                    bundle.provider.chars().take(40).collect::<String>(),
+                    PROVIDERS.join(", ")
+                ))
+            })?
+            .to_string();
+        if let Some(previous) = previous {
+            keep_secret(
+                &mut bundle.credentials,
+                &previous.credentials,
+                |c| &mut c.pwd,
+                |c| &c.pwd,
+            );
+            keep_secret(
+                &mut bundle.eab,
+                &previous.eab,
+                |e| &mut e.hmac_key,
+                |e| &e.hmac_key,
+            );
+        }
+        bundle.validate()?;
+        Ok(bundle)
+    }
+
+    /// Reads the stored document.
+    pub fn from_stored(text: &str) -> Result<Self, VaultError> {
+        serde_json::from_str(text).map_err(|e| VaultError::Internal(format!("stored issuer: {e}")))
+    }
+
+    /// The stored text, secrets included.
+    pub fn to_stored(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// What a read shows: everything but the secrets, which show as `null`.
+    pub fn to_json(&self) -> String {
+        let mut value = serde_json::to_value(self).unwrap_or_default();
+        if let Some(pwd) = value.pointer_mut("/credentials/pwd") {
+            *pwd = serde_json::Value::Null;
+        }
+        if let Some(key) = value.pointer_mut("/eab/hmac_key") {
+            *key = serde_json::Value::Null;
+        }
+        let mut s = serde_json::to_string_pretty(&value).unwrap_or_default();
+        s.push('\n');
+        s
+    }
+
+    /// Whether new certificates may be ordered through it.
+    pub fn enabled(&self) -> bool {
+        self.attributes
+            .as_ref()
+            .and_then(|a| a.enabled)
+            .unwrap_or(true)
+    }
+
+    fn validate(&self) -> Result<(), VaultError> {
+        let need = |what: &str| {
+            VaultError::BadParameter(format!("A {} issuer needs {what}", self.provider))
+        };
+        let present = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.trim().is_empty());
+        let credentials = self.credentials.clone().unwrap_or_default();
+        if let Some(endpoint) = &self.endpoint {
+            if !(endpoint.starts_with("https://") || endpoint.starts_with("http://")) {
+                return Err(VaultError::BadParameter(format!(
+                    "endpoint must be an http:// or https:// URL; got '{}'",
+                    endpoint.chars().take(80).collect::<String>()
+                )));
+            }
+        }
+        match self.provider.as_str() {
+            "DigiCert" => {
+                if !present(&credentials.account_id) || !present(&credentials.pwd) {
+                    return Err(need(
+                        "credentials.account_id and credentials.pwd (the API key)",
+                    ));
+                }
+                if !self.org_details.as_ref().is_some_and(|o| present(&o.id)) {
+                    return Err(need("org_details.id (the organization id)"));
+                }
+            }
+            "GlobalSign" => {
+                if !present(&credentials.account_id) || !present(&credentials.pwd) {
+                    return Err(need("credentials.account_id and credentials.pwd"));
+                }
+                let admin = self
+                    .org_details
+                    .as_ref()
+                    .and_then(|o| o.admin_details.first())
+                    .ok_or_else(|| need("org_details.admin_details with an administrator"))?;
+                if !(present(&admin.first_name)
+                    && present(&admin.last_name)
+                    && present(&admin.phone))
+                {
+                    return Err(need(
+                        "the administrator's first_name, last_name, email and phone",
+                    ));
+                }
+                if !admin.email.as_deref().is_some_and(is_email) {
+                    return Err(need("a valid e-mail address for the administrator"));
+                }
+            }
+            "ACME" => {
+                if self.endpoint.is_none() {
+                    return Err(need("endpoint: the ACME directory URL"));
+                }
+                if let Some(account) = &credentials.account_id {
+                    if !is_email(account) {
+                        return Err(need(
+                            "credentials.account_id as the account's e-mail address",
+                        ));
+                    }
+                }
+                if let Some(eab) = &self.eab {
+                    if !present(&eab.kid) || !present(&eab.hmac_key) {
+                        return Err(need(
+                            "both eab.kid and eab.hmac_key for external account binding",
+                        ));
+                    }
+                }
+                if let Some(challenge) = &self.challenge {
+                    if challenge.kind != "http-01" {
+                        return Err(need("challenge.type http-01 (the one certfs answers)"));
+                    }
+                }
+            }
+            _ => {
+                if let Some(ca) = &self.ca {
+                    if let Some(subject) = &ca.subject {
+                        DistinguishedName::parse(subject).map_err(|e| {
+                            VaultError::BadParameter(format!(
+                                "ca.subject is not a valid X500 name: {e}"
+                            ))
+                        })?;
+                    }
+                    if ca.validity_months.is_some_and(|m| !(1..=1200).contains(&m)) {
+                        return Err(need("ca.validity_months between 1 and 1200"));
+                    }
+                    match (ca.kty.as_deref(), ca.crv.as_deref()) {
+                        (None | Some("RSA"), None) => {}
+                        (None | Some("EC"), Some("P-256" | "P-384" | "P-521")) => {}
+                        (Some("EC"), None) => {}
+                        _ => {
+                            return Err(need(
+                                "ca.kty RSA or EC, and ca.crv P-256, P-384 or P-521 for EC",
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Keeps a stored secret when a write leaves it out.
+fn keep_secret<T: Clone + Default>(
+    new: &mut Option<T>,
+    old: &Option<T>,
+    field: impl Fn(&mut T) -> &mut Option<String>,
+    read: impl Fn(&T) -> &Option<String>,
+) {
+    let Some(old_secret) = old.as_ref().and_then(|o| read(o).clone()) else {
+        return;
+    };
+    if let Some(new) = new.as_mut() {
+        let slot = field(new);
+        if slot.is_none() {
+            *slot = Some(old_secret);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DIGI: &[u8] = br#"{"provider":"DigiCert","credentials":{"account_id":"123456","pwd":"s3cr3t-api-key"},"org_details":{"id":"7890"}}"#;
+
+    #[test]
+    fn secrets_are_kept_but_never_shown() {
+        let b = IssuerBundle::parse_update(DIGI, None).unwrap();
+        let shown = b.to_json();
+        assert!(!shown.contains("s3cr3t"), "{shown}");
+        assert!(shown.contains("\"pwd\": null"), "{shown}");
+        // Read, edited, written back: the password stays.
+        let edited = shown.replace("7890", "7891");
+        let b2 = IssuerBundle::parse_update(edited.as_bytes(), Some(&b)).unwrap();
+        assert_eq!(
+            b2.credentials.unwrap().pwd.as_deref(),
+            Some("s3cr3t-api-key")
+        );
+        assert!(IssuerBundle::from_stored(&b.to_stored()).unwrap() == b);
+    }
+
+    #[test]
+    fn each_provider_needs_its_fields() {
+        for (bad, word) in [
+            (&br#"{"provider":"DigiCert","credentials":{"account_id":"1","pwd":"k"}}"#[..], "org_details.id"),
+            (br#"{"provider":"DigiCert","org_details":{"id":"1"}}"#, "API key"),
+            (br#"{"provider":"GlobalSign","credentials":{"account_id":"1","pwd":"p"}}"#, "administrator"),
+            (
+                br#"{"provider":"GlobalSign","credentials":{"account_id":"1","pwd":"p"},"org_details":{"admin_details":[{"first_name":"A","last_name":"B","email":"bad","phone":"1"}]}}"#,
+                "e-mail",
+            ),
+            (br#"{"provider":"ACME"}"#, "directory URL"),
+            (br#"{"provider":"ACME","endpoint":"ftp://x"}"#, "http"),
+            (br#"{"provider":"ACME","endpoint":"https://acme.test/dir","eab":{"kid":"k"}}"#, "hmac_key"),
+            (br#"{"provider":"Internal","ca":{"subject":"XX=1"}}"#, "X500"),
+            (br#"{"provider":"Internal","ca":{"kty":"EC","crv":"P-256K"}}"#, "P-256"),
+            (br#"{"provider":"Venafi"}"#, "Unknown provider"),
+            (br#"{"provider":"ACME","endpoint":"https://a/b","colour":1}"#, "colour"),
+            (b"garbage", "IssuerBundle"),
+        ] {
+            let err = IssuerBundle::parse_update(bad, None).unwrap_err();
+            assert!(err.message().contains(word), "{word}: {err}");
+        }
+    }
+
+    #[test]
+    fn good_bundles_of_every_provider_parse() {
+        for good in [
+            DIGI,
+            br#"{"provider":"globalsign","credentials":{"account_id":"1","pwd":"p"},"org_details":{"admin_details":[{"first_name":"A","last_name":"B","email":"a@b.co","phone":"+1 555"}]}}"#,
+            br#"{"provider":"ACME","endpoint":"https://acme.test/dir","credentials":{"account_id":"ops@contoso.com"},"eab":{"kid":"k","hmac_key":"h"},"challenge":{"type":"http-01","webroot":"/var/www"}}"#,
+            br#"{"provider":"Internal","ca":{"subject":"CN=Corp Root CA","validity_months":120,"kty":"EC","crv":"P-384"}}"#,
+            br#"{"provider":"Internal"}"#,
+        ] {
+            let b = IssuerBundle::parse_update(good, None).unwrap();
+            assert!(PROVIDERS.contains(&b.provider.as_str()));
+            assert!(b.enabled());
+        }
+    }
+
+    #[test]
+    fn names_follow_the_rules() {
+        assert_eq!(parse_name("digi.json").unwrap().as_str(), "digi");
+        for bad in ["digi", "Self.json", "unknown.json", "a_b.json", ".json"] {
+            assert!(parse_name(bad).is_err(), "{bad}");
+        }
+    }
+}
