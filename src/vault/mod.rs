@@ -7,6 +7,7 @@
 
 mod actions;
 mod attributes;
+pub mod backup;
 mod certificate;
 pub mod contacts;
 mod documents;
