@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 use crate::fuse::{self, MountOptions};
 use crate::store::sqlite::SqliteStore;
 use crate::vault::VaultService;
+use crate::vault::backup::BackupKey;
 
 /// certfs: certificates managed the way Azure Key Vault does it, as files.
 ///
@@ -107,9 +108,11 @@ fn mount(mountpoint: &Path, data: &Path, options: &MountOptions) -> Result<(), S
     let db = data.join("certfs.db");
     let store = SqliteStore::open(&db)
         .map_err(|e| format!("cannot open the store {}: {e}", db.display()))?;
+    let backup_key = BackupKey::load_or_create(&data.join("backup.key"))
+        .map_err(|e| format!("cannot open the backup key: {e}"))?;
     let vault = VaultService::open(Box::new(store))
         .map_err(|e| format!("cannot load the store {}: {e}", db.display()))?;
-    let vault = Arc::new(vault);
+    let vault = Arc::new(vault.with_backup_key(backup_key));
     // Deleted certificates past their retention are purged by themselves.
     vault.start_housekeeping(std::time::Duration::from_secs(60));
     let shown = mountpoint.display().to_string();

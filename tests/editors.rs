@@ -10,6 +10,7 @@ use common::{Mount, ec_policy, sh_in, sh_ok};
 /// The files a completed certificate directory lists, and nothing else.
 const CERT_FILES: &[&str] = &[
     "attributes.json",
+    "backup.blob",
     "bundle.pem",
     "cert.cer",
     "cert.pem",
@@ -491,6 +492,7 @@ fn scratch_files_in_a_vault_directory_trigger_nothing() {
             "deleted",
             "import",
             "issuers",
+            "restore",
             "vault.json",
             "web"
         ]
@@ -498,7 +500,14 @@ fn scratch_files_in_a_vault_directory_trigger_nothing() {
     sh_ok(&vault, "rm .notes.swp 4913");
     assert_eq!(
         listing(&vault),
-        ["deleted", "import", "issuers", "vault.json", "web"]
+        [
+            "deleted",
+            "import",
+            "issuers",
+            "restore",
+            "vault.json",
+            "web"
+        ]
     );
 }
 

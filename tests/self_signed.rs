@@ -62,6 +62,7 @@ fn listing_shows_every_export_file_with_sizes_equal_to_reads() {
         names,
         [
             "attributes.json",
+            "backup.blob",
             "bundle.pem",
             "cert.cer",
             "cert.pem",

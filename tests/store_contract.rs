@@ -74,6 +74,8 @@ macro_rules! store_contract_tests {
                 version_without_key_round_trips,
                 disabled_version_round_trips,
                 exportability_round_trips_and_updates,
+                restore_adds_a_certificate_with_all_its_versions,
+                restore_refuses_an_existing_name_and_rolls_back_whole,
                 chain_order_is_preserved,
                 large_blobs_round_trip,
                 operation_round_trips,
@@ -598,6 +600,55 @@ pub mod contract {
             .put_certificate(&certificate("prod", "web", "Self"), Some(&enabled))
             .unwrap();
         assert_eq!(load(store).versions, [disabled, enabled]);
+    }
+
+    /// A restore adds the certificate and every version, in order, at once.
+    pub fn restore_adds_a_certificate_with_all_its_versions(store: &mut dyn Store) {
+        store.create_vault(&vault("prod")).unwrap();
+        let mut pending = version("prod", "web", 3);
+        pending.certificate_der = None;
+        let versions = [
+            version("prod", "web", 1),
+            version("prod", "web", 2),
+            pending,
+        ];
+        store
+            .restore_certificate(&certificate("prod", "web", "Self"), &versions)
+            .unwrap();
+        let loaded = load(store);
+        assert_eq!(loaded.certificates, [certificate("prod", "web", "Self")]);
+        assert_eq!(loaded.versions, versions);
+        assert!(matches!(
+            store.restore_certificate(&certificate("nope", "web", "Self"), &[]),
+            Err(StoreError::NotFound(_))
+        ));
+    }
+
+    /// A restore onto an existing name (any case) is a conflict, and a
+    /// version id that is taken undoes the whole restore.
+    pub fn restore_refuses_an_existing_name_and_rolls_back_whole(store: &mut dyn Store) {
+        store.create_vault(&vault("prod")).unwrap();
+        store
+            .put_certificate(
+                &certificate("prod", "web", "Self"),
+                Some(&version("prod", "web", 1)),
+            )
+            .unwrap();
+        let before = load(store);
+        assert!(matches!(
+            store.restore_certificate(
+                &certificate("prod", "WEB", "Self"),
+                &[version("prod", "WEB", 9)]
+            ),
+            Err(StoreError::Conflict(_))
+        ));
+        // Version 1's id is taken by web: restoring api with it changes nothing.
+        let clash = [version("prod", "api", 5), version("prod", "api", 1)];
+        assert!(matches!(
+            store.restore_certificate(&certificate("prod", "api", "Self"), &clash),
+            Err(StoreError::Conflict(_))
+        ));
+        assert_eq!(load(store), before);
     }
 
     /// Whether a key may be exported is kept per version, and an update can change it.

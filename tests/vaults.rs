@@ -151,14 +151,14 @@ fn reserved_names_are_refused_with_a_clear_error() {
     let vault = m.path("prod");
     // import/, issuers/ and deleted/ are certfs' own: they exist already
     // (their names, like any file name certfs makes, are case-sensitive).
-    for name in ["import", "issuers", "deleted"] {
+    for name in ["import", "issuers", "deleted", "restore"] {
         assert_eq!(
             errno_of(&vault, &format!("mkdir('{name}')")),
             libc::EEXIST,
             "{name}"
         );
     }
-    for name in ["Import", "restore", "Issuers", "DELETED"] {
+    for name in ["Import", "Restore", "Issuers", "DELETED"] {
         assert_eq!(
             errno_of(&vault, &format!("mkdir('{name}')")),
             libc::EINVAL,
@@ -231,7 +231,7 @@ fn lookups_are_case_insensitive_and_listings_case_preserving() {
     assert_eq!(sh_ok(&m.mnt, "ls"), "Prod\n");
     assert_eq!(
         sh_ok(&m.mnt, "ls prod"),
-        "Web\ndeleted\nimport\nissuers\nvault.json\n"
+        "Web\ndeleted\nimport\nissuers\nrestore\nvault.json\n"
     );
     // File names inside a certificate are not names of Key Vault objects.
     assert!(!m.path("prod/web/CERT.PEM").exists());

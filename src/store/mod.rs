@@ -179,6 +179,16 @@ pub trait Store: Send {
         id: &str,
     ) -> Result<(), StoreError>;
 
+    /// Adds `certificate` with all its `versions` (oldest first), as a
+    /// restore does, in one transaction. `Conflict` if a certificate of
+    /// that name (any case) exists in the vault or a version id is taken;
+    /// `NotFound` if the vault is absent.
+    fn restore_certificate(
+        &mut self,
+        certificate: &CertificateRecord,
+        versions: &[VersionRecord],
+    ) -> Result<(), StoreError>;
+
     /// Purges certificate `name` of `vault` (any case): removes it with all
     /// its versions and their chains, in one transaction. The name and the
     /// version ids are free again afterwards.

@@ -496,46 +496,38 @@ impl Store for SqliteStore {
     ) -> Result<(), StoreError> {
         let tx = self.write_transaction()?;
         let (vault, name) = upsert_certificate(&tx, certificate)?;
-
         if let Some(version) = version {
-            check_belongs(version, &vault, &name)?;
-            let seq: i64 = tx
-                .query_row(
-                    "SELECT coalesce(max(seq), 0) + 1 FROM versions
-                     WHERE vault = ?1 AND certificate = ?2",
-                    (&vault, &name),
-                    |row| row.get(0),
-                )
-                .map_err(backend("cannot read the versions"))?;
-            tx.execute(
-                "INSERT INTO versions (id, vault, certificate, seq, created, updated, enabled,
-                                       certificate_der, key, exportable)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                (
-                    &version.id,
-                    &vault,
-                    &name,
-                    seq,
-                    version.created,
-                    version.updated,
-                    version.enabled,
-                    version.certificate_der.as_deref(),
-                    version.key.as_ref().map(|key| key.0.as_slice()),
-                    version.exportable,
-                ),
-            )
-            .map_err(|e| {
-                if is_duplicate(&e) {
-                    StoreError::Conflict(format!("version {}", version.id))
-                } else {
-                    backend("cannot insert the version")(e)
-                }
-            })?;
-            insert_chain(&tx, &version.id, &version.chain_der)?;
+            insert_version(&tx, &vault, &name, version)?;
         }
-
         tx.commit()
             .map_err(backend("cannot commit the certificate"))
+    }
+
+    fn restore_certificate(
+        &mut self,
+        certificate: &CertificateRecord,
+        versions: &[VersionRecord],
+    ) -> Result<(), StoreError> {
+        let tx = self.write_transaction()?;
+        let exists: bool = tx
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM certificates WHERE vault = ?1 AND name = ?2)",
+                (&certificate.vault, &certificate.name),
+                |row| row.get(0),
+            )
+            .map_err(backend("cannot read the certificates"))?;
+        if exists {
+            return Err(StoreError::Conflict(format!(
+                "certificate {} in vault {}",
+                certificate.name, certificate.vault
+            )));
+        }
+        let (vault, name) = upsert_certificate(&tx, certificate)?;
+        for version in versions {
+            insert_version(&tx, &vault, &name, version)?;
+        }
+        tx.commit()
+            .map_err(backend("cannot commit the restored certificate"))
     }
 
     fn update_version(
@@ -750,6 +742,49 @@ fn check_belongs(version: &VersionRecord, vault: &str, name: &str) -> Result<(),
 /// `NotFound` for a version `id` that `vault`/`name` does not have.
 fn version_not_found(id: &str, vault: &str, name: &str) -> StoreError {
     StoreError::NotFound(format!("version {id} of certificate {vault}/{name}"))
+}
+
+/// Appends `version` to certificate `name` of `vault` (stored names), with its chain.
+fn insert_version(
+    tx: &rusqlite::Transaction<'_>,
+    vault: &str,
+    name: &str,
+    version: &VersionRecord,
+) -> Result<(), StoreError> {
+    check_belongs(version, vault, name)?;
+    let seq: i64 = tx
+        .query_row(
+            "SELECT coalesce(max(seq), 0) + 1 FROM versions
+             WHERE vault = ?1 AND certificate = ?2",
+            (vault, name),
+            |row| row.get(0),
+        )
+        .map_err(backend("cannot read the versions"))?;
+    tx.execute(
+        "INSERT INTO versions (id, vault, certificate, seq, created, updated, enabled,
+                               certificate_der, key, exportable)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        (
+            &version.id,
+            vault,
+            name,
+            seq,
+            version.created,
+            version.updated,
+            version.enabled,
+            version.certificate_der.as_deref(),
+            version.key.as_ref().map(|key| key.0.as_slice()),
+            version.exportable,
+        ),
+    )
+    .map_err(|e| {
+        if is_duplicate(&e) {
+            StoreError::Conflict(format!("version {}", version.id))
+        } else {
+            backend("cannot insert the version")(e)
+        }
+    })?;
+    insert_chain(tx, &version.id, &version.chain_der)
 }
 
 /// Inserts the chain rows of version `id`, position 0 first.

@@ -11,8 +11,8 @@ use super::model::VaultState;
 use super::name::{CertificateName, VaultName};
 use super::node::{Attr, CertificateFile, Node, VaultFile, VersionFile};
 use super::service::{
-    Changes, DELETED_DIR, IMPORT_DIR, ISSUERS_DIR, MAX_WRITE_SIZE, MERGE_DIR, VERSIONS_DIR,
-    VaultService, dir_attr, not_found, now, vault,
+    Changes, DELETED_DIR, IMPORT_DIR, ISSUERS_DIR, MAX_WRITE_SIZE, MERGE_DIR, RESTORE_DIR,
+    VERSIONS_DIR, VaultService, dir_attr, not_found, now, vault,
 };
 use super::side;
 use super::{import, issuers, operation};
@@ -20,6 +20,8 @@ use crate::store::VaultRecord;
 
 /// What a file dropped into a drop-box does.
 enum DropAction<'a> {
+    /// A backup blob to restore.
+    Restore(&'a VaultName),
     /// A signed certificate for the pending version.
     Merge(&'a VaultName, &'a CertificateName),
     /// A PFX or PEM to import, by its file name.
@@ -34,6 +36,7 @@ fn drop_action(node: &Node) -> Option<DropAction<'_>> {
     match &**dir {
         Node::Merge(v, c) if !side::is_scratch(name) => Some(DropAction::Merge(v, c)),
         Node::Import(v) if import::is_import(name) => Some(DropAction::Import(v, name)),
+        Node::Restore(v) if !side::is_scratch(name) => Some(DropAction::Restore(v)),
         _ => None,
     }
 }
@@ -91,7 +94,9 @@ impl VaultService {
     /// Whether `dir` may hold the side file `name`.
     fn check_side_dir(&self, dir: &Node, name: &str) -> Result<(), VaultError> {
         match dir {
-            Node::Import(_) | Node::Merge(..) | Node::Issuers(_) => self.getattr(dir).map(|_| ()),
+            Node::Import(_) | Node::Merge(..) | Node::Issuers(_) | Node::Restore(_) => {
+                self.getattr(dir).map(|_| ())
+            }
             Node::Vault(_) | Node::Certificate(..) => {
                 self.getattr(dir)?;
                 let reserved = [
@@ -99,6 +104,7 @@ impl VaultService {
                     MERGE_DIR,
                     IMPORT_DIR,
                     ISSUERS_DIR,
+                    RESTORE_DIR,
                     DELETED_DIR,
                 ]
                 .contains(&name)
@@ -144,6 +150,7 @@ impl VaultService {
             match (node, drop_box) {
                 (_, Some(DropAction::Merge(v, c))) => self.merge(v, c, data),
                 (_, Some(DropAction::Import(v, name))) => self.import(v, name, data),
+                (_, Some(DropAction::Restore(v))) => self.restore(v, data),
                 (Node::CertificateFile(v, c, CertificateFile::Policy), None) => {
                     self.write_policy(v, c, data)
                 }
@@ -386,6 +393,7 @@ impl VaultService {
             | Node::Merge(..)
             | Node::Import(_)
             | Node::Issuers(_)
+            | Node::Restore(_)
             | Node::Deleted(_) => Ok(Changes::default()),
             Node::Side(..) => Err(VaultError::NotDirectory(format!(
                 "{name} is not a directory"

@@ -23,6 +23,7 @@ pub mod node;
 pub mod operation;
 mod pending;
 pub mod policy;
+mod restore;
 pub mod service;
 pub mod settings;
 mod side;

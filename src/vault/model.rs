@@ -118,7 +118,7 @@ impl CertificateState {
     /// Whether the certificate file `file` exists now.
     pub fn has_file(&self, file: CertificateFile) -> bool {
         match file {
-            CertificateFile::Policy | CertificateFile::Tags => true,
+            CertificateFile::Policy | CertificateFile::Tags | CertificateFile::Backup => true,
             CertificateFile::Operation => self.operation.is_some(),
             CertificateFile::Request => self.pending.is_some(),
         }
@@ -129,6 +129,8 @@ impl CertificateState {
         match file {
             CertificateFile::Policy => Some(self.policy_json.clone()),
             CertificateFile::Tags => Some(self.tags_json.clone()),
+            // Sealed by the service, which holds the backup key.
+            CertificateFile::Backup => None,
             CertificateFile::Operation => self.operation.as_ref().map(|(_, json)| json.clone()),
             CertificateFile::Request => self.pending.as_ref().map(|p| p.csr_pem.clone()),
         }

@@ -80,6 +80,8 @@ pub enum CertificateFile {
     Policy,
     /// `tags.json` (rw).
     Tags,
+    /// `backup.blob` (r): the certificate with all its versions, sealed.
+    Backup,
     /// `operation.json` (rw): the pending or last certificate operation.
     Operation,
     /// `request.csr` (r): the pending CSR, PEM, while an operation waits for a merge.
@@ -88,9 +90,10 @@ pub enum CertificateFile {
 
 impl CertificateFile {
     /// Every certificate file, in listing order.
-    pub const ALL: [CertificateFile; 4] = [
+    pub const ALL: [CertificateFile; 5] = [
         CertificateFile::Policy,
         CertificateFile::Tags,
+        CertificateFile::Backup,
         CertificateFile::Operation,
         CertificateFile::Request,
     ];
@@ -100,6 +103,7 @@ impl CertificateFile {
         match self {
             CertificateFile::Policy => "policy.json",
             CertificateFile::Tags => "tags.json",
+            CertificateFile::Backup => "backup.blob",
             CertificateFile::Operation => "operation.json",
             CertificateFile::Request => "request.csr",
         }
@@ -189,6 +193,8 @@ pub enum Node {
     Import(VaultName),
     /// `<vault>/vault.json` and the vault's other files.
     VaultFile(VaultName, VaultFile),
+    /// `<vault>/restore/`: drop-box for `backup.blob` files.
+    Restore(VaultName),
     /// `<vault>/issuers/`: the vault's configured issuers.
     Issuers(VaultName),
     /// `<vault>/issuers/<name>.json`
@@ -233,6 +239,7 @@ impl Node {
                 | Node::Vault(_)
                 | Node::Import(_)
                 | Node::Issuers(_)
+                | Node::Restore(_)
                 | Node::Deleted(_)
                 | Node::DeletedCertificate(..)
                 | Node::Certificate(..)

@@ -14,6 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use parking_lot::{Mutex, RwLock};
 
 use super::attributes::{self, DISABLED};
+use super::backup::BackupKey;
 use super::error::VaultError;
 use super::issuers;
 use super::load::state_from_snapshot;
@@ -32,6 +33,8 @@ pub(super) const VERSIONS_DIR: &str = "versions";
 pub(super) const IMPORT_DIR: &str = "import";
 /// The merge drop-box of a certificate.
 pub(super) const MERGE_DIR: &str = "merge";
+/// The restore drop-box of a vault.
+pub(super) const RESTORE_DIR: &str = "restore";
 /// The configured issuers of a vault.
 pub(super) const ISSUERS_DIR: &str = "issuers";
 /// The soft-deleted certificates of a vault.
@@ -50,6 +53,8 @@ pub struct VaultService {
     pub(super) state: RwLock<State>,
     pub(super) side: RwLock<SideFiles>,
     pub(super) store: Mutex<Box<dyn Store>>,
+    /// Seals and opens `backup.blob` files; without one, backups are refused.
+    pub(super) backup_key: Option<BackupKey>,
 }
 
 pub(super) fn now() -> i64 {
@@ -97,7 +102,14 @@ impl VaultService {
             state: RwLock::new(state),
             side: RwLock::new(SideFiles::default()),
             store: Mutex::new(store),
+            backup_key: None,
         })
+    }
+
+    /// The service with `key` for `backup.blob` and `restore/`.
+    pub fn with_backup_key(mut self, key: BackupKey) -> Self {
+        self.backup_key = Some(key);
+        self
     }
 
     // ----- reading the tree -------------------------------------------------
@@ -131,6 +143,9 @@ impl VaultService {
                 }
                 if name == ISSUERS_DIR {
                     return Ok(Node::Issuers(vs.name.clone()));
+                }
+                if name == RESTORE_DIR {
+                    return Ok(Node::Restore(vs.name.clone()));
                 }
                 if let Some(file) = VaultFile::from_name(name) {
                     if file == VaultFile::Contacts && vs.contacts.is_none() {
@@ -212,7 +227,7 @@ impl VaultService {
                 Ok(Node::DeletedFile(v.clone(), c.clone(), file))
             }
             // Drop-boxes hold only what was dropped (side files, found above).
-            Node::Import(_) | Node::Merge(..) => Err(missing()),
+            Node::Import(_) | Node::Merge(..) | Node::Restore(_) => Err(missing()),
             Node::VersionFile { .. }
             | Node::CertificateFile(..)
             | Node::VaultFile(..)
@@ -231,7 +246,7 @@ impl VaultService {
             let f = side.get(dir, name).ok_or_else(|| not_found(name))?;
             // What is dropped for import or merge may hold keys and passwords.
             let mode = match **dir {
-                Node::Import(_) | Node::Merge(..) => 0o600,
+                Node::Import(_) | Node::Merge(..) | Node::Restore(_) => 0o600,
                 _ => 0o644,
             };
             return Ok(file_attr(f.data.len(), mode, f.mtime, false));
@@ -239,7 +254,9 @@ impl VaultService {
         let st = self.state.read();
         match node {
             Node::Root => Ok(dir_attr(0)),
-            Node::Vault(v) | Node::Import(v) => Ok(dir_attr(vault(&st, v)?.created)),
+            Node::Vault(v) | Node::Import(v) | Node::Restore(v) => {
+                Ok(dir_attr(vault(&st, v)?.created))
+            }
             Node::Merge(v, c) => Ok(dir_attr(certificate(&st, v, c)?.updated)),
             Node::Deleted(v) => Ok(dir_attr(vault(&st, v)?.created)),
             Node::DeletedCertificate(v, c) => {
@@ -309,6 +326,12 @@ impl VaultService {
                 attr.switches = *current;
                 Ok(attr)
             }
+            Node::CertificateFile(v, c, CertificateFile::Backup) => {
+                let updated = certificate(&st, v, c)?.updated;
+                drop(st);
+                let size = self.backup_blob(v, c)?.len();
+                Ok(file_attr(size, 0o600, updated, false))
+            }
             Node::CertificateFile(v, c, file) => {
                 let vs = vault(&st, v)?;
                 match vs.certificates.get(c) {
@@ -369,6 +392,11 @@ impl VaultService {
                     out.push(entry(
                         ISSUERS_DIR,
                         Node::Issuers(vs.name.clone()),
+                        Kind::Directory,
+                    ));
+                    out.push(entry(
+                        RESTORE_DIR,
+                        Node::Restore(vs.name.clone()),
                         Kind::Directory,
                     ));
                     for file in VaultFile::ALL
@@ -452,7 +480,7 @@ impl VaultService {
                     }
                 }
                 // Drop-boxes list only what was dropped (side files, below).
-                Node::Import(_) | Node::Merge(..) => {}
+                Node::Import(_) | Node::Merge(..) | Node::Restore(_) => {}
                 Node::VersionFile { .. }
                 | Node::CertificateFile(..)
                 | Node::VaultFile(..)
@@ -508,6 +536,7 @@ impl VaultService {
                 }
                 version_file(&version, *file, &settings)
             }
+            Node::CertificateFile(v, c, CertificateFile::Backup) => self.backup_blob(v, c),
             Node::CertificateFile(v, c, file) => {
                 let st = self.state.read();
                 let vs = vault(&st, v)?;

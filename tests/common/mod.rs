@@ -253,6 +253,7 @@ pub const VAULT_OWN: &[&str] = &[
     "deleted",
     "import",
     "issuers",
+    "restore",
     "vault.json",
 ];
 
