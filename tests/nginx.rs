@@ -353,3 +353,28 @@ fn nginx_serves_a_merged_and_an_imported_certificate_verified_against_the_test_r
         );
     }
 }
+
+#[test]
+fn nginx_serves_a_recovered_certificate_again() {
+    if !Path::new(NGINX).exists() {
+        eprintln!("SKIP: nginx is not installed at {NGINX}");
+        return;
+    }
+    let m = Mount::start();
+    fs::create_dir_all(m.path("prod/web")).unwrap();
+    fs::write(m.path("prod/web/policy.json"), ec_policy("web.example.com")).unwrap();
+    let serial = serial_of_file(&m.mnt, "prod/web/cert.pem");
+    sh_ok(&m.mnt, "rm -r prod/web");
+    assert!(
+        !m.path("prod/web/fullchain.pem").exists(),
+        "deleted: nothing to serve"
+    );
+    sh_ok(&m.mnt, "mv prod/deleted/web prod/web");
+    let nginx = Nginx::start(&m.root.path().join("nginx"), &m.path("prod/web"));
+    assert_eq!(curl(&m.mnt, nginx.port), "served by nginx from certfs\n");
+    assert_eq!(
+        served_serial(&m.mnt, nginx.port),
+        serial,
+        "the same certificate is back"
+    );
+}

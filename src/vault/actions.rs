@@ -48,6 +48,10 @@ impl VaultService {
             Node::CertificateFile(_, _, CertificateFile::Request) => Err(VaultError::NotPermitted(
                 "request.csr is read-only: it is the pending operation's CSR".into(),
             )),
+            Node::CertificateFile(_, _, CertificateFile::Backup) => Err(VaultError::NotPermitted(
+                "backup.blob is read-only: to restore, write a blob into the vault's restore/"
+                    .into(),
+            )),
             Node::Side(..)
             | Node::CertificateFile(..)
             | Node::VaultFile(..)
@@ -362,8 +366,10 @@ impl VaultService {
                     }
                 }
                 store.delete_vault(v.as_str())?;
-                // Passwords and policies left in import/ go with the vault.
-                self.side.write().remove_dir(&Node::Import(v.clone()));
+                // Scratch files, reports, and passwords left in import/ go with the vault.
+                self.side
+                    .write()
+                    .remove_dirs_where(|dir| dir.vault() == Some(v));
                 self.state.write().vaults.remove(v);
                 log::info!("vault {v} removed");
                 Ok(Changes::default())

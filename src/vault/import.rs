@@ -7,6 +7,7 @@
 //! `Unknown`, `EmailContacts` at 80 % of the lifetime, exportable.
 
 use super::error::VaultError;
+use super::lifecycle::deleted_but_recoverable;
 use super::name::{CertificateName, VaultName};
 use super::node::Node;
 use super::policy::{
@@ -132,6 +133,10 @@ impl VaultService {
             .vaults
             .get_mut(v)
             .ok_or_else(|| VaultError::NotFound(format!("{v} not found")))?;
+        // Checked again under the write guard: a delete may have landed while the file was read.
+        if let Some((deleted, _)) = vs.deleted.get_key_value(name) {
+            return Err(deleted_but_recoverable(deleted));
+        }
         if !vs.certificates.contains_key(name) {
             vs.drafts.insert(name.clone());
         }

@@ -34,8 +34,8 @@ pub fn parse_name(file_name: &str) -> Result<CertificateName, VaultError> {
     Ok(name)
 }
 
-/// `credentials`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// `credentials`. `Debug` leaves out the password.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Credentials {
     /// Account id (DigiCert, GlobalSign) or the ACME account's e-mail.
@@ -85,8 +85,8 @@ pub struct IssuerAttributes {
     pub enabled: Option<bool>,
 }
 
-/// ACME external account binding.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// ACME external account binding. `Debug` leaves out the HMAC key.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Eab {
     /// Key id.
@@ -164,7 +164,20 @@ impl IssuerBundle {
     /// secrets left `null` or out keep their stored value. Validates per provider.
     pub fn parse_update(bytes: &[u8], previous: Option<&IssuerBundle>) -> Result<Self, VaultError> {
         let mut bundle: IssuerBundle = serde_json::from_slice(bytes).map_err(|e| {
-            VaultError::BadParameter(format!("The issuer file is not a valid IssuerBundle: {e}"))
+            // serde's words may quote a value (a password): keep only field names.
+            let text = e.to_string();
+            let reason = if text.starts_with("unknown field") || text.starts_with("missing field") {
+                text
+            } else {
+                format!(
+                    "a field has the wrong type or value (line {}, column {})",
+                    e.line(),
+                    e.column()
+                )
+            };
+            VaultError::BadParameter(format!(
+                "The issuer file is not a valid IssuerBundle: {reason}"
+            ))
         })?;
         bundle.provider = PROVIDERS
             .iter()
@@ -197,7 +210,13 @@ impl IssuerBundle {
 
     /// Reads the stored document.
     pub fn from_stored(text: &str) -> Result<Self, VaultError> {
-        serde_json::from_str(text).map_err(|e| VaultError::Internal(format!("stored issuer: {e}")))
+        serde_json::from_str(text).map_err(|e| {
+            VaultError::Internal(format!(
+                "stored issuer (line {}, column {})",
+                e.line(),
+                e.column()
+            ))
+        })
     }
 
     /// The stored text, secrets included.
@@ -326,6 +345,24 @@ impl IssuerBundle {
     }
 }
 
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("account_id", &self.account_id)
+            .field("pwd", &self.pwd.as_ref().map(|_| "<elided>"))
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for Eab {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Eab")
+            .field("kid", &self.kid)
+            .field("hmac_key", &self.hmac_key.as_ref().map(|_| "<elided>"))
+            .finish()
+    }
+}
+
 /// Keeps a stored secret when a write leaves it out.
 fn keep_secret<T: Clone + Default>(
     new: &mut Option<T>,
@@ -403,6 +440,18 @@ mod tests {
             assert!(PROVIDERS.contains(&b.provider.as_str()));
             assert!(b.enabled());
         }
+    }
+
+    #[test]
+    fn secrets_stay_out_of_debug_and_error_messages() {
+        let b = IssuerBundle::parse_update(DIGI, None).unwrap();
+        assert!(!format!("{b:?}").contains("s3cr3t"));
+        let err = IssuerBundle::parse_update(
+            br#"{"provider":"DigiCert","credentials":{"pwd":12345678}}"#,
+            None,
+        )
+        .unwrap_err();
+        assert!(!err.message().contains("12345678"), "{err}");
     }
 
     #[test]

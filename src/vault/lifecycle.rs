@@ -56,6 +56,11 @@ impl VaultService {
         cs.purge_at = record.purge_at;
         cs.updated = t;
         vs.deleted.insert(cs.name.clone(), cs);
+        drop(st);
+        // Scratch files and reports of the certificate go with it.
+        self.side.write().remove_dirs_where(|dir| {
+            matches!(dir, Node::Certificate(dv, dc) | Node::Merge(dv, dc) if dv == v && dc == c)
+        });
         log::info!("{v}/{name}: deleted; recoverable until {}", t + retention);
         Ok(Changes {
             dirs: vec![Node::Vault(v.clone()), Node::Deleted(v.clone())],
@@ -71,6 +76,16 @@ impl VaultService {
         let mut store = self.store.lock();
         let record = {
             let st = self.state.read();
+            if let Some(holder) = vault(&st, v)?
+                .certificates
+                .get_key_value(c)
+                .map(|(k, _)| k)
+                .or_else(|| vault(&st, v).ok()?.drafts.get(c))
+            {
+                return Err(VaultError::AlreadyExists(format!(
+                    "{holder} exists: a deleted certificate is recovered only while its name is free"
+                )));
+            }
             let cs = deleted(&st, v, c)?;
             let mut record = record_of(&vault(&st, v)?.name, cs);
             record.deleted = None;
@@ -106,11 +121,27 @@ impl VaultService {
         c: &CertificateName,
         at: i64,
     ) -> Result<Changes, VaultError> {
+        self.purge_if(v, c, at, false)
+    }
+
+    /// [`purge`](Self::purge); when `scheduled`, only if its purge date
+    /// has come (checked under the writer lock: it may have been
+    /// recovered and deleted again since the schedule was read).
+    fn purge_if(
+        &self,
+        v: &VaultName,
+        c: &CertificateName,
+        at: i64,
+        scheduled: bool,
+    ) -> Result<Changes, VaultError> {
         let mut store = self.store.lock();
         let name = {
             let st = self.state.read();
             let vs = vault(&st, v)?;
             let cs = deleted(&st, v, c)?;
+            if scheduled && cs.purge_at.is_none_or(|p| p > at) {
+                return Ok(Changes::default());
+            }
             if vs.settings.purge_protection && cs.purge_at.is_some_and(|p| at < p) {
                 return Err(VaultError::Forbidden(format!(
                     "Operation \"purge\" is not allowed because purge protection is enabled for this vault. \
@@ -147,8 +178,9 @@ impl VaultService {
                 .collect()
         };
         due.iter()
-            .filter(|(v, c)| match self.purge(v, c, at) {
-                Ok(_) => true,
+            .filter(|(v, c)| match self.purge_if(v, c, at, true) {
+                Ok(changes) => !changes.dirs.is_empty(),
+                Err(VaultError::NotFound(_)) => false,
                 Err(e) => {
                     log::error!("{v}/{c}: scheduled purge failed: {e}");
                     false

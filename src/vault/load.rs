@@ -33,22 +33,36 @@ pub(super) fn state_from_snapshot(snapshot: Snapshot) -> Result<State, VaultErro
             .vaults
             .get_mut(&vault)
             .ok_or_else(|| bad(format!("document {} has no vault", d.key)))?;
+        // A document this certfs cannot read is skipped (and said): one bad
+        // setting must not keep every certificate from being served.
+        let skip =
+            |e: VaultError| log::error!("vault {vault}: stored {} skipped: {}", d.key, e.message());
         if d.key.eq_ignore_ascii_case(settings::DOCUMENT_KEY) {
-            vs.settings = VaultSettings::from_stored(&d.value)?;
+            match VaultSettings::from_stored(&d.value) {
+                Ok(settings) => vs.settings = settings,
+                Err(e) => skip(e),
+            }
         } else if d.key.eq_ignore_ascii_case(contacts::DOCUMENT_KEY) {
-            let parsed = Contacts::parse(d.value.as_bytes())
-                .map_err(|e| bad(format!("contacts of {vault}: {}", e.message())))?;
-            vs.contacts = Some(parsed);
+            match Contacts::parse(d.value.as_bytes()) {
+                Ok(parsed) => vs.contacts = Some(parsed),
+                Err(e) => skip(e),
+            }
         } else if let Some(name) = d
             .key
             .get(..issuers::DOCUMENT_PREFIX.len())
             .filter(|p| p.eq_ignore_ascii_case(issuers::DOCUMENT_PREFIX))
             .map(|p| &d.key[p.len()..])
         {
-            let name =
-                CertificateName::parse(name).map_err(|e| bad(format!("issuer name: {e}")))?;
-            vs.issuers
-                .insert(name, IssuerBundle::from_stored(&d.value)?);
+            match (
+                CertificateName::parse(name),
+                IssuerBundle::from_stored(&d.value),
+            ) {
+                (Ok(name), Ok(bundle)) => {
+                    vs.issuers.insert(name, bundle);
+                }
+                (Err(e), _) => skip(VaultError::Internal(e.0)),
+                (_, Err(e)) => skip(e),
+            }
         } else {
             log::warn!("vault {vault}: unknown stored document {}", d.key);
         }

@@ -231,6 +231,29 @@ pub enum Node {
 }
 
 impl Node {
+    /// The vault this node belongs to (none for the root).
+    pub fn vault(&self) -> Option<&VaultName> {
+        match self {
+            Node::Root => None,
+            Node::Vault(v)
+            | Node::Import(v)
+            | Node::VaultFile(v, _)
+            | Node::Restore(v)
+            | Node::Issuers(v)
+            | Node::IssuerFile(v, _)
+            | Node::Deleted(v)
+            | Node::DeletedCertificate(v, _)
+            | Node::DeletedFile(v, _, _)
+            | Node::Certificate(v, _)
+            | Node::Merge(v, _)
+            | Node::Versions(v, _)
+            | Node::Version(v, _, _)
+            | Node::CertificateFile(v, _, _)
+            | Node::VersionFile { vault: v, .. } => Some(v),
+            Node::Side(dir, _) => dir.vault(),
+        }
+    }
+
     /// Whether this node is a directory.
     pub fn is_dir(&self) -> bool {
         matches!(

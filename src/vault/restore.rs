@@ -18,7 +18,7 @@ use super::model::CertificateState;
 use super::name::{CertificateName, VaultName};
 use super::node::Node;
 use super::service::{Changes, VaultService, certificate, not_found, vault};
-use crate::store::VersionRecord;
+use crate::store::{StoreError, VersionRecord};
 
 impl VaultService {
     /// The `backup.blob` of certificate `c`: sealed anew on every call (a
@@ -75,11 +75,19 @@ impl VaultService {
                 cs.versions.push(Arc::new(restored));
             }
         }
-        store.restore_certificate(&record, &versions)?;
+        store.restore_certificate(&record, &versions).map_err(|e| match e {
+            StoreError::Conflict(_) => VaultError::AlreadyExists(format!(
+                "The versions of {} are already in this store (the certificate it was backed up from, \
+                 live or deleted, in this or another vault): restore it into another store, or purge the original first.",
+                record.name
+            )),
+            other => other.into(),
+        })?;
         let mut st = self.state.write();
         let vs = st.vaults.get_mut(v).ok_or_else(|| not_found(v.as_str()))?;
         log::info!("{v}/{}: restored with {} versions", cs.name, versions.len());
         let restored = cs.name.clone();
+        vs.drafts.remove(&restored);
         vs.certificates.insert(restored.clone(), cs);
         let mut changes = Changes::of_certificate(v, &restored);
         changes.dirs.push(Node::Restore(v.clone()));

@@ -246,7 +246,7 @@ impl VaultService {
             let f = side.get(dir, name).ok_or_else(|| not_found(name))?;
             // What is dropped for import or merge may hold keys and passwords.
             let mode = match **dir {
-                Node::Import(_) | Node::Merge(..) | Node::Restore(_) => 0o600,
+                Node::Import(_) | Node::Merge(..) | Node::Restore(_) | Node::Issuers(_) => 0o600,
                 _ => 0o644,
             };
             return Ok(file_attr(f.data.len(), mode, f.mtime, false));
@@ -268,12 +268,12 @@ impl VaultService {
                 let bytes = cs
                     .deleted_file(v, *file)
                     .ok_or_else(|| not_found(file.file_name()))?;
-                Ok(file_attr(
-                    bytes.len(),
-                    0o444,
-                    cs.deleted.unwrap_or(cs.updated),
-                    false,
-                ))
+                let mut attr =
+                    file_attr(bytes.len(), 0o444, cs.deleted.unwrap_or(cs.updated), false);
+                // Once recovered, the directory shows the live certificate:
+                // these names must not stay cached.
+                attr.switches = true;
+                Ok(attr)
             }
             Node::VaultFile(v, file) => {
                 let vs = vault(&st, v)?;
@@ -330,7 +330,7 @@ impl VaultService {
                 let updated = certificate(&st, v, c)?.updated;
                 drop(st);
                 let size = self.backup_blob(v, c)?.len();
-                Ok(file_attr(size, 0o600, updated, false))
+                Ok(file_attr(size, 0o400, updated, false))
             }
             Node::CertificateFile(v, c, file) => {
                 let vs = vault(&st, v)?;

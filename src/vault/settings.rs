@@ -70,6 +70,11 @@ impl VaultSettings {
                                  {MIN_RETENTION_DAYS} and {MAX_RETENTION_DAYS}"
                             ))
                         })?;
+                    if current.purge_protection && (days as u32) < current.retention_days {
+                        return Err(bad(
+                            "soft_delete_retention_days cannot be lowered while purge protection is on".into(),
+                        ));
+                    }
                     next.retention_days = days as u32;
                 }
                 "purge_protection" => {

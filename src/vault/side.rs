@@ -68,9 +68,9 @@ impl SideFiles {
         removed
     }
 
-    /// Forgets every side file of `dir` (the directory went away).
-    pub fn remove_dir(&mut self, dir: &Node) {
-        self.dirs.remove(dir);
+    /// Forgets every side file in any directory `gone` says went away.
+    pub fn remove_dirs_where(&mut self, gone: impl Fn(&Node) -> bool) {
+        self.dirs.retain(|dir, _| !gone(dir));
     }
 
     /// Whether `dir` holds any side file.
