@@ -307,6 +307,9 @@ impl VaultService {
             Node::Vault(v) => {
                 let cert =
                     CertificateName::parse(name).map_err(|e| VaultError::BadParameter(e.0))?;
+                // Drafts change under the writer lock too, so no create,
+                // import or restore of the same name is half-way meanwhile.
+                let _writer = self.store.lock();
                 let mut st = self.state.write();
                 let vs = st.vaults.get_mut(v).ok_or_else(|| not_found(v.as_str()))?;
                 if let Some((name, _)) = vs.deleted.get_key_value(&cert) {
@@ -387,8 +390,16 @@ impl VaultService {
                         "{name} holds files; remove them first"
                     )));
                 }
+                // Under the writer lock: a policy write that found the draft
+                // finishes first, and then this is a certificate, not a draft.
+                let _writer = self.store.lock();
                 let mut st = self.state.write();
                 let vs = st.vaults.get_mut(v).ok_or_else(|| not_found(v.as_str()))?;
+                if vs.certificates.contains_key(c) {
+                    drop(st);
+                    drop(_writer);
+                    return self.soft_delete(v, c);
+                }
                 vs.drafts.remove(c);
                 Ok(Changes::default())
             }
