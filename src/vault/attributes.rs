@@ -32,9 +32,7 @@ pub(super) fn render(version: &Version, settings: &VaultSettings) -> String {
         "recoveryLevel": settings.recovery_level(),
         "recoverableDays": settings.retention_days,
     });
-    let mut s = serde_json::to_string_pretty(&value).unwrap_or_default();
-    s.push('\n');
-    s
+    super::pretty_json(&value)
 }
 
 /// What a write to `attributes.json` asks for: the new `enabled`.

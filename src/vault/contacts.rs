@@ -65,9 +65,7 @@ impl Contacts {
 
     /// The stored and shown text: pretty JSON ending in a newline.
     pub fn to_json(&self) -> String {
-        let mut s = serde_json::to_string_pretty(self).unwrap_or_default();
-        s.push('\n');
-        s
+        super::pretty_json(self)
     }
 }
 

@@ -233,9 +233,7 @@ impl IssuerBundle {
         if let Some(key) = value.pointer_mut("/eab/hmac_key") {
             *key = serde_json::Value::Null;
         }
-        let mut s = serde_json::to_string_pretty(&value).unwrap_or_default();
-        s.push('\n');
-        s
+        super::pretty_json(&value)
     }
 
     /// Whether new certificates may be ordered through it.

@@ -32,3 +32,11 @@ pub mod tags;
 pub use error::VaultError;
 pub use node::{Attr, Entry, Kind, Node};
 pub use service::{Changes, MAX_WRITE_SIZE, VaultService};
+
+/// JSON as certfs shows it in a file: pretty, with a final newline.
+pub(crate) fn pretty_json<T: serde::Serialize + ?Sized>(value: &T) -> String {
+    // Serializing maps with string keys and plain values cannot fail.
+    let mut text = serde_json::to_string_pretty(value).unwrap_or_default();
+    text.push('\n');
+    text
+}

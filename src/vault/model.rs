@@ -146,9 +146,7 @@ impl CertificateState {
                     "deletedDate": self.deleted,
                     "scheduledPurgeDate": self.purge_at,
                 });
-                let mut s = serde_json::to_string_pretty(&value).unwrap_or_default();
-                s.push('\n');
-                Some(Arc::from(s.into_bytes()))
+                Some(Arc::from(super::pretty_json(&value).into_bytes()))
             }
             DeletedFile::Policy => Some(self.policy_json.clone()),
             DeletedFile::CertPem => self.current()?.file(VersionFile::CertPem).ok(),

@@ -110,9 +110,7 @@ impl Operation {
 
     /// The stored JSON text.
     pub fn to_json(&self) -> String {
-        let mut s = serde_json::to_string_pretty(self).unwrap_or_default();
-        s.push('\n');
-        s
+        super::pretty_json(self)
     }
 
     /// Reads the stored JSON text.

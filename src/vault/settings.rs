@@ -113,9 +113,7 @@ impl VaultSettings {
             "soft_delete_retention_days": self.retention_days,
             "purge_protection": self.purge_protection,
         });
-        let mut s = serde_json::to_string_pretty(&value).unwrap_or_default();
-        s.push('\n');
-        s
+        super::pretty_json(&value)
     }
 
     /// Key Vault's `recoveryLevel` for certificates in a vault with these settings.

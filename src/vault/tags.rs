@@ -53,9 +53,7 @@ pub fn parse(bytes: &[u8]) -> Result<BTreeMap<String, String>, VaultError> {
 
 /// The tags as JSON text, pretty and sorted, ending in a newline.
 pub fn to_json(tags: &BTreeMap<String, String>) -> String {
-    let mut s = serde_json::to_string_pretty(tags).unwrap_or_else(|_| "{}".into());
-    s.push('\n');
-    s
+    super::pretty_json(tags)
 }
 
 #[cfg(test)]
