@@ -7,22 +7,7 @@ use std::path::{Path, PathBuf};
 
 use common::{Mount, ec_policy, sh_in, sh_ok};
 
-/// The files a completed certificate directory lists, and nothing else.
-const CERT_FILES: &[&str] = &[
-    "attributes.json",
-    "backup.blob",
-    "bundle.pem",
-    "cert.cer",
-    "cert.pem",
-    "cert.pfx",
-    "chain.pem",
-    "fullchain.pem",
-    "merge",
-    "policy.json",
-    "privkey.pem",
-    "tags.json",
-    "versions",
-];
+use common::CERT_FILES;
 
 /// Makes vault `prod` and certificate `prod/web` (EC P-256, Self); returns the certificate's directory.
 fn web(m: &Mount) -> PathBuf {

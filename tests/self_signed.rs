@@ -58,24 +58,7 @@ fn listing_shows_every_export_file_with_sizes_equal_to_reads() {
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     names.sort();
-    assert_eq!(
-        names,
-        [
-            "attributes.json",
-            "backup.blob",
-            "bundle.pem",
-            "cert.cer",
-            "cert.pem",
-            "cert.pfx",
-            "chain.pem",
-            "fullchain.pem",
-            "merge",
-            "policy.json",
-            "privkey.pem",
-            "tags.json",
-            "versions"
-        ]
-    );
+    assert_eq!(names, common::CERT_FILES);
     for name in &names {
         let path = m.path(&format!("prod/web/{name}"));
         let meta = fs::metadata(&path).unwrap();

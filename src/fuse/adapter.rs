@@ -83,6 +83,22 @@ impl CertFs {
         self.inodes.node(ino.0).ok_or(Errno::ENOENT)
     }
 
+    /// Replies to an `unlink` or `rmdir`, then drops what the kernel cached
+    /// of the changed directories — from another thread, since the kernel
+    /// may still hold the directory's lock.
+    fn reply_removed(&self, result: Result<Changes, Errno>, reply: ReplyEmpty) {
+        match result {
+            Ok(changes) => {
+                reply.ok();
+                if !changes.dirs.is_empty() {
+                    let worker = self.worker();
+                    std::thread::spawn(move || worker.invalidate(&changes));
+                }
+            }
+            Err(e) => reply.error(e),
+        }
+    }
+
     /// A state that outlives one callback, for work moved to another thread.
     fn worker(&self) -> Worker {
         Worker {
@@ -313,17 +329,7 @@ impl Filesystem for CertFs {
                 .unlink(&dir, name_str(name)?)
                 .map_err(|e| errno(&e))
         });
-        match result {
-            Ok(changes) => {
-                reply.ok();
-                if !changes.dirs.is_empty() {
-                    // Not from this kernel thread: the unlink may still hold the directory's lock.
-                    let worker = self.worker();
-                    std::thread::spawn(move || worker.invalidate(&changes));
-                }
-            }
-            Err(e) => reply.error(e),
-        }
+        self.reply_removed(result, reply);
     }
 
     fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
@@ -332,17 +338,7 @@ impl Filesystem for CertFs {
                 .rmdir(&dir, name_str(name)?)
                 .map_err(|e| errno(&e))
         });
-        match result {
-            Ok(changes) => {
-                reply.ok();
-                if !changes.dirs.is_empty() {
-                    // Not from this kernel thread: the rmdir may still hold the directory's lock.
-                    let worker = self.worker();
-                    std::thread::spawn(move || worker.invalidate(&changes));
-                }
-            }
-            Err(e) => reply.error(e),
-        }
+        self.reply_removed(result, reply);
     }
 
     fn rename(

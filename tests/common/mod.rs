@@ -247,6 +247,23 @@ pub fn sh_err(dir: &Path, script: &str) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// What a completed certificate directory lists, sorted, and nothing else.
+pub const CERT_FILES: &[&str] = &[
+    "attributes.json",
+    "backup.blob",
+    "bundle.pem",
+    "cert.cer",
+    "cert.pem",
+    "cert.pfx",
+    "chain.pem",
+    "fullchain.pem",
+    "merge",
+    "policy.json",
+    "privkey.pem",
+    "tags.json",
+    "versions",
+];
+
 /// certfs' own entries of a vault directory: its drop-box, issuers, deleted certificates, settings, contacts.
 pub const VAULT_OWN: &[&str] = &[
     "contacts.json",
