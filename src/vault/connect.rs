@@ -1,0 +1,36 @@
+//! From an issuer file to a working issuer: one `match` on the provider, mapping Key Vault's IssuerBundle onto each provider's settings.
+
+use super::error::VaultError;
+use super::issuers::IssuerBundle;
+use crate::issuers::{CertificateAuthority, Issuer, IssuerMemory};
+
+/// How a configured issuer issues.
+#[allow(dead_code)] // wired by the worker commit
+pub(super) enum Authority {
+    /// At once, before `close` returns (Internal).
+    Now(Box<dyn Issuer>),
+    /// Through an order the background worker follows (DigiCert, GlobalSign, ACME).
+    Later(Box<dyn CertificateAuthority>),
+}
+
+/// The issuer that `bundle` (the file `issuers/<name>.json`) configures.
+/// `memory` keeps the provider's private state (an ACME account, the
+/// Internal CA's key) in the store.
+#[allow(dead_code)]
+pub(super) fn connect(
+    name: &str,
+    bundle: &IssuerBundle,
+    memory: Box<dyn IssuerMemory>,
+) -> Result<Authority, VaultError> {
+    let _ = memory;
+    match bundle.provider.as_str() {
+        "DigiCert" | "GlobalSign" | "ACME" | "Internal" => Err(VaultError::BadParameter(format!(
+            "Issuer {name} ({}) is configured, but this certfs does not issue through {} issuers yet; \
+             use Self, or Unknown and merge/.",
+            bundle.provider, bundle.provider
+        ))),
+        other => Err(VaultError::Internal(format!(
+            "issuer {name} has an unknown provider {other}"
+        ))),
+    }
+}
