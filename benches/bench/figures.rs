@@ -1,0 +1,401 @@
+//! The figures of the benchmark (issue 8): each runs certfs and its baseline in the same run and returns report lines.
+
+use std::ffi::OsStr;
+use std::fs;
+use std::io::Write;
+use std::os::fd::IntoRawFd;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use certfs::pki::key::{Curve, KeySpec, PrivateKey, RsaSize};
+use certfs::pki::x509;
+use certfs::vault::policy::Policy;
+
+use crate::Scale;
+use crate::fill::{self, ec_policy};
+use crate::load::{self, Background};
+use crate::mounts::{Mount, Scratch};
+use crate::report::{Goal, Line, mean_sd, median, ms};
+
+/// Writes `data` to `path` and closes it, returning close's error: certfs
+/// acts on a written file at `close`, and says there if it refused it.
+pub fn write_and_close(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(path)?;
+    f.write_all(data)?;
+    let fd = f.into_raw_fd();
+    // SAFETY: `fd` was just released by `f`, so it is open and owned here.
+    if unsafe { libc::close(fd) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// A policy for a self-signed RSA certificate of `bits`.
+fn rsa_policy(name: &str, bits: u32) -> String {
+    format!(
+        r#"{{"key_props":{{"kty":"RSA","key_size":{bits}}},"x509_props":{{"subject":"CN={name}.bench.example"}},"issuer":{{"name":"Self"}}}}"#
+    )
+}
+
+/// Creates certificate `name` in `vault_dir` through the mount: mkdir, then policy.json.
+fn create(vault_dir: &Path, name: &str, policy: &str) {
+    let dir = vault_dir.join(name);
+    fs::create_dir(&dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
+    write_and_close(&dir.join("policy.json"), policy.as_bytes())
+        .unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
+}
+
+/// The certificates every figure of the first mount reads: `c0` … in vault `bench`.
+pub fn bench_paths(m: &Mount, count: usize, file: &str) -> Vec<PathBuf> {
+    (0..count)
+        .map(|i| m.path(&format!("bench/c{i}/{file}")))
+        .collect()
+}
+
+/// Figure 3a: EC P-256 self-signed creates through the mount, against
+/// making the same key and certificate in-process (the crypto alone).
+pub fn ec_creates(m: &Mount, scale: &Scale, count: usize) -> Line {
+    fs::create_dir(m.path("bench")).expect("mkdir bench");
+    let vault = m.path("bench");
+    let took = load::parallel(count, scale.create_threads, |i| {
+        let name = format!("c{i}");
+        create(&vault, &name, &ec_policy(&name));
+    });
+    for i in 0..count {
+        let p = vault.join(format!("c{i}/fullchain.pem"));
+        assert!(p.exists(), "{} missing after its create", p.display());
+    }
+    let raw = load::parallel(count, scale.create_threads, |i| {
+        let policy = Policy::parse(ec_policy(&format!("c{i}")).as_bytes()).expect("policy");
+        let key = PrivateKey::generate(KeySpec::Ec(Curve::P256)).expect("key");
+        x509::self_signed(&policy.certificate_spec(), &key).expect("cert");
+    });
+    Line {
+        name: format!(
+            "3a create EC P-256 self-signed ({} threads)",
+            scale.create_threads
+        ),
+        certfs: count as f64 / took.as_secs_f64(),
+        baseline: Some(count as f64 / raw.as_secs_f64()),
+        unit: "/s",
+        goal: Goal::AtLeast(300.0),
+        note: format!("{count} creates; baseline: key + certificate in-process, no filesystem"),
+    }
+}
+
+/// Figure 3b: RSA-2048 creates through the mount against raw RSA-2048 key
+/// generation with the same backend, interleaved so drift hits both.
+pub fn rsa_creates(m: &Mount, count: usize) -> Line {
+    fs::create_dir(m.path("rsa")).expect("mkdir rsa");
+    let vault = m.path("rsa");
+    let (mut raw, mut through) = (Vec::new(), Vec::new());
+    for i in 0..count {
+        let t = Instant::now();
+        PrivateKey::generate(KeySpec::Rsa(RsaSize::B2048)).expect("RSA key");
+        raw.push(ms(t.elapsed()));
+        let t = Instant::now();
+        let name = format!("r{i}");
+        create(&vault, &name, &rsa_policy(&name, 2048));
+        through.push(ms(t.elapsed()));
+    }
+    let (mc, sc) = mean_sd(&through);
+    let (mr, sr) = mean_sd(&raw);
+    let n = count as f64;
+    // Standard error of the ratio of two independent means (delta method).
+    let ratio = mc / mr;
+    let se = ratio * ((sc / mc).powi(2) / n + (sr / mr).powi(2) / n).sqrt();
+    Line {
+        name: "3b create RSA-2048 vs raw RSA-2048 keygen (mean)".into(),
+        certfs: mc,
+        baseline: Some(mr),
+        unit: "ms",
+        goal: Goal::RatioAtMost(1.1),
+        note: format!(
+            "{count} each, interleaved; ratio {ratio:.3} +/- {:.3} (95%): RSA key generation time varies a lot",
+            1.96 * se
+        ),
+    }
+}
+
+/// Figure 1: open+read+close of fullchain.pem on 1 and 8 threads, against the same files on tmpfs.
+pub fn reads(m: &Mount, tmpfs: &Scratch, scale: &Scale) -> Vec<Line> {
+    let ours = bench_paths(m, scale.read_files, "fullchain.pem");
+    let theirs = copy_to(&ours, &tmpfs.path("read"));
+    let mut lines = Vec::new();
+    for threads in [1, 8] {
+        // One pass first, on both: the first read of a file is not the loop's.
+        load::read_rate(&ours, threads, scale.read_time / 10);
+        load::read_rate(&theirs, threads, scale.read_time / 10);
+        let c = load::read_rate(&ours, threads, scale.read_time);
+        let b = load::read_rate(&theirs, threads, scale.read_time);
+        lines.push(Line {
+            name: format!("1  open+read+close fullchain.pem, {threads} thread(s)"),
+            certfs: c,
+            baseline: Some(b),
+            unit: "op/s",
+            goal: Goal::RatioAtLeast(0.5),
+            note: format!("{} files, baseline: copies on tmpfs", ours.len()),
+        });
+    }
+    lines
+}
+
+/// Copies each of `files` to `dir/<n>/<file name>`; returns the copies.
+fn copy_to(files: &[PathBuf], dir: &Path) -> Vec<PathBuf> {
+    files
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let d = dir.join(i.to_string());
+            fs::create_dir_all(&d).expect("mkdir copy");
+            let to = d.join(f.file_name().expect("file name"));
+            fs::copy(f, &to).unwrap_or_else(|e| panic!("copy {}: {e}", f.display()));
+            to
+        })
+        .collect()
+}
+
+/// Figure 4: importing PFX files through `import/`, against `openssl pkcs12` parsing the same files.
+pub fn imports(m: &Mount, tmpfs: &Scratch, count: usize) -> Line {
+    let pfx = copy_to(&bench_paths(m, count, "cert.pfx"), &tmpfs.path("pfx"));
+    fs::create_dir(m.path("imp")).expect("mkdir imp");
+    let drop_box = m.path("imp/import");
+    let mut ours = Duration::ZERO;
+    for (i, file) in pfx.iter().enumerate() {
+        let bytes = fs::read(file).expect("read pfx");
+        let t = Instant::now();
+        write_and_close(&drop_box.join(format!("i{i}.pfx")), &bytes)
+            .unwrap_or_else(|e| panic!("import i{i}: {e}"));
+        ours += t.elapsed();
+    }
+    for i in 0..count {
+        let p = m.path(&format!("imp/i{i}/cert.pem"));
+        assert!(p.exists(), "{} missing after its import", p.display());
+    }
+    let mut theirs = Duration::ZERO;
+    for file in &pfx {
+        theirs += load::timed_command(
+            "openssl",
+            &[
+                OsStr::new("pkcs12"),
+                OsStr::new("-in"),
+                file.as_os_str(),
+                OsStr::new("-passin"),
+                OsStr::new("pass:"),
+                OsStr::new("-nodes"),
+                OsStr::new("-out"),
+                OsStr::new("/dev/null"),
+            ],
+        );
+    }
+    Line {
+        name: format!("4  import {count} PFX vs openssl pkcs12 parsing them"),
+        certfs: ms(ours),
+        baseline: Some(ms(theirs)),
+        unit: "ms",
+        goal: Goal::RatioAtMost(2.0),
+        note: "one at a time; certfs: write into import/ until close returns (stored, fsync'ed); \
+               baseline: one `openssl pkcs12 -nodes` process per file"
+            .into(),
+    }
+}
+
+/// Figure 6: latency of reading small files while RSA-4096 keys are made,
+/// against the same files on tmpfs while the same keys are made in-process.
+pub fn latency(m: &Mount, tmpfs: &Scratch, scale: &Scale) -> Vec<Line> {
+    let ours = bench_paths(m, scale.read_files.min(20), "cert.pem");
+    let theirs = copy_to(&ours, &tmpfs.path("small"));
+    load::read_rate(&ours, 1, Duration::from_millis(50));
+    fs::create_dir(m.path("rsa4k")).expect("mkdir rsa4k");
+    let vault = m.path("rsa4k");
+    let busy = Background::start(2, move |t, round| {
+        let name = format!("t{t}r{round}");
+        create(&vault, &name, &rsa_policy(&name, 4096));
+    });
+    let c = load::read_latencies(&ours, scale.latency_time);
+    let made = busy.finish();
+    let busy = Background::start(2, |_, _| {
+        PrivateKey::generate(KeySpec::Rsa(RsaSize::B4096)).expect("RSA key");
+    });
+    let b = load::read_latencies(&theirs, scale.latency_time);
+    busy.finish();
+    let at = |s: &[u64], q| load::quantile(s, q) as f64 / 1e6;
+    let note = format!(
+        "{} and {} reads; certfs made {made} RSA-4096 certificates meanwhile (2 at a time); \
+         baseline: tmpfs while 2 threads make RSA-4096 keys",
+        c.len(),
+        b.len()
+    );
+    vec![
+        Line {
+            name: "6  read latency p50 during RSA-4096 creates".into(),
+            certfs: at(&c, 0.5),
+            baseline: Some(at(&b, 0.5)),
+            unit: "ms",
+            goal: Goal::None,
+            note: String::new(),
+        },
+        Line {
+            name: "6  read latency p99 during RSA-4096 creates".into(),
+            certfs: at(&c, 0.99),
+            baseline: Some(at(&b, 0.99)),
+            unit: "ms",
+            goal: Goal::Below(5.0),
+            note,
+        },
+    ]
+}
+
+/// Fills a store with `count` certificates of vault `vault` in tmpfs and copies it to `data`.
+pub fn filled_store(tmpfs: &Scratch, data: &Path, vault: &str, count: usize) -> Duration {
+    let t = Instant::now();
+    let staging = tmpfs.path(&format!("fill-{vault}"));
+    fs::create_dir_all(&staging).expect("staging");
+    fill::fill(&staging.join("certfs.db"), vault, count, crate::nproc());
+    fs::create_dir_all(data).expect("data dir");
+    fs::copy(staging.join("certfs.db"), data.join("certfs.db")).expect("copy store");
+    let _ = fs::remove_dir_all(&staging);
+    t.elapsed()
+}
+
+/// Figure 2: `stat` of every certificate directory and `ls -l` of a vault
+/// of `scale.tree` certificates, against the same tree on tmpfs.
+pub fn tree(disk: &Scratch, tmpfs: &Scratch, scale: &Scale) -> Vec<Line> {
+    let n = scale.tree;
+    let data = disk.path("tree-data");
+    filled_store(tmpfs, &data, "tenk", n);
+    let mirror = tmpfs.path("tree");
+    let rel: Vec<String> = (0..n).map(|i| format!("tenk/c{i}")).collect();
+    let mut lines = Vec::new();
+
+    // ls -l: the first run right after mounting (nothing cached), then repeats.
+    let mut m = Mount::start(&data, &disk.path("tree-mnt"), Some("tenk"));
+    let ls = |dir: &Path| load::timed_command("ls", &[OsStr::new("-l"), dir.as_os_str()]);
+    let ls_cold = ls(&m.path("tenk"));
+    // Repeats come a while apart, as a monitor's do (longer than a 1 s cache lasts).
+    let later = || std::thread::sleep(scale.pause);
+    let mut ls_warm: Vec<f64> = (0..scale.passes)
+        .map(|_| {
+            later();
+            ms(ls(&m.path("tenk")))
+        })
+        .collect();
+    load::mirror_names(&m.path("tenk"), &mirror.join("tenk"), 1);
+    m.stop();
+    let mut ls_tmpfs: Vec<f64> = (0..scale.passes)
+        .map(|_| ms(ls(&mirror.join("tenk"))))
+        .collect();
+    let ls_tmpfs = median(&mut ls_tmpfs);
+
+    // stat: again from a fresh mount.
+    let m = Mount::start(&data, &disk.path("tree-mnt"), Some("tenk"));
+    let ours: Vec<PathBuf> = rel.iter().map(|r| m.path(r)).collect();
+    let theirs: Vec<PathBuf> = rel.iter().map(|r| mirror.join(r)).collect();
+    let stat_cold = load::stat_pass(&ours);
+    let mut stat_warm: Vec<f64> = (0..scale.passes)
+        .map(|_| {
+            later();
+            ms(load::stat_pass(&ours))
+        })
+        .collect();
+    let mut stat_tmpfs: Vec<f64> = (0..scale.passes)
+        .map(|_| ms(load::stat_pass(&theirs)))
+        .collect();
+    let stat_tmpfs = median(&mut stat_tmpfs);
+    drop(m);
+
+    let line = |name: String, certfs: f64, baseline: f64| Line {
+        name,
+        certfs,
+        baseline: Some(baseline),
+        unit: "ms",
+        goal: Goal::RatioAtMost(3.0),
+        note: String::new(),
+    };
+    lines.push(line(
+        format!("2  stat {n} certificate dirs, first after mount"),
+        ms(stat_cold),
+        stat_tmpfs,
+    ));
+    lines.push(line(
+        format!(
+            "2  stat {n} certificate dirs, {:.0} s later",
+            scale.pause.as_secs_f64()
+        ),
+        median(&mut stat_warm),
+        stat_tmpfs,
+    ));
+    lines.push(line(
+        format!("2  ls -l of a vault of {n}, first after mount"),
+        ms(ls_cold),
+        ls_tmpfs,
+    ));
+    let mut last = line(
+        format!(
+            "2  ls -l of a vault of {n}, {:.0} s later",
+            scale.pause.as_secs_f64()
+        ),
+        median(&mut ls_warm),
+        ls_tmpfs,
+    );
+    last.note = format!(
+        "baseline: the same names on tmpfs; repeats {} times {:.1} s apart, median",
+        scale.passes,
+        scale.pause.as_secs_f64()
+    );
+    lines.push(last);
+    lines
+}
+
+/// Figure 5: mount time and resident memory with a store of `scale.store`
+/// certificates, against the same for an empty store.
+pub fn big_store(disk: &Scratch, tmpfs: &Scratch, scale: &Scale) -> Vec<Line> {
+    let n = scale.store;
+    let empty = disk.path("empty-data");
+    fs::create_dir_all(&empty).expect("empty data");
+    let mut e = Mount::start(&empty, &disk.path("empty-mnt"), None);
+    let (empty_time, empty_rss) = (e.ready_after, e.rss());
+    e.stop();
+
+    let data = disk.path("big-data");
+    let filled = filled_store(tmpfs, &data, "big", n);
+    let mut m = Mount::start(&data, &disk.path("big-mnt"), Some("big/c0/fullchain.pem"));
+    let (time, rss) = (m.ready_after, m.rss());
+    load::timed_command("ls", &[OsStr::new("-l"), m.path("big").as_os_str()]);
+    let rss_listed = m.rss();
+    m.stop();
+    let mb = |b: u64| b as f64 / (1024.0 * 1024.0);
+    vec![
+        Line {
+            name: format!("5  mount time, {n} certificates (until a read)"),
+            certfs: ms(time),
+            baseline: Some(ms(empty_time)),
+            unit: "ms",
+            goal: Goal::Below(1000.0),
+            note: format!(
+                "baseline: an empty store; the store was filled in {:.1} s by the bulk loader",
+                filled.as_secs_f64()
+            ),
+        },
+        Line {
+            name: format!("5  resident memory after mount, {n} certificates"),
+            certfs: mb(rss),
+            baseline: Some(mb(empty_rss)),
+            unit: "MB",
+            goal: Goal::Below(150.0),
+            note: String::new(),
+        },
+        Line {
+            name: format!("5  resident memory after ls -l of all {n}"),
+            certfs: mb(rss_listed),
+            baseline: Some(mb(empty_rss)),
+            unit: "MB",
+            goal: Goal::Below(150.0),
+            note: "baseline: an empty store, mounted".into(),
+        },
+    ]
+}

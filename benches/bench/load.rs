@@ -1,0 +1,189 @@
+//! The load generator: threaded open+read+close loops, stat passes, timed commands and latency samples, run the same way against certfs and tmpfs.
+
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// Opens, reads to the end and closes one file; returns its length.
+fn read_whole(path: &Path, buf: &mut [u8]) -> usize {
+    let mut f = fs::File::open(path).unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
+    let mut total = 0;
+    loop {
+        match f.read(buf) {
+            Ok(0) => return total,
+            Ok(n) => total += n,
+            Err(e) => panic!("read {}: {e}", path.display()),
+        }
+    }
+}
+
+/// open+read+close of `paths` (round robin, each thread from its own
+/// start) on `threads` threads for `time`; returns operations per second.
+pub fn read_rate(paths: &[PathBuf], threads: usize, time: Duration) -> f64 {
+    let paths: Arc<Vec<PathBuf>> = Arc::new(paths.to_vec());
+    let stop = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let workers: Vec<_> = (0..threads)
+        .map(|t| {
+            let (paths, stop, done) = (paths.clone(), stop.clone(), done.clone());
+            std::thread::spawn(move || {
+                let mut buf = vec![0u8; 64 * 1024];
+                let mut i = t * paths.len() / threads.max(1);
+                let mut n = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    read_whole(&paths[i % paths.len()], &mut buf);
+                    i += 1;
+                    n += 1;
+                }
+                done.fetch_add(n, Ordering::Relaxed);
+            })
+        })
+        .collect();
+    std::thread::sleep(time);
+    stop.store(true, Ordering::Relaxed);
+    for w in workers {
+        w.join().expect("reader");
+    }
+    done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
+}
+
+/// One `stat` of every path; returns the time it took.
+pub fn stat_pass(paths: &[PathBuf]) -> Duration {
+    let started = Instant::now();
+    for p in paths {
+        fs::metadata(p).unwrap_or_else(|e| panic!("stat {}: {e}", p.display()));
+    }
+    started.elapsed()
+}
+
+/// Runs `program args` with output discarded; returns its wall time. Panics if it fails.
+pub fn timed_command(program: &str, args: &[&std::ffi::OsStr]) -> Duration {
+    let started = Instant::now();
+    let status = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap_or_else(|e| panic!("{program}: {e}"));
+    let took = started.elapsed();
+    assert!(status.success(), "{program} {args:?} failed: {status}");
+    took
+}
+
+/// Runs `job(i)` for i in 0..count on `threads` threads; returns the wall time.
+pub fn parallel(count: usize, threads: usize, job: impl Fn(usize) + Send + Sync) -> Duration {
+    let next = AtomicUsize::new(0);
+    let started = Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..threads.max(1) {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= count {
+                        break;
+                    }
+                    job(i);
+                }
+            });
+        }
+    });
+    started.elapsed()
+}
+
+/// Latencies of open+read+close of `paths`, one reader, for `time`, in
+/// nanoseconds, sorted.
+pub fn read_latencies(paths: &[PathBuf], time: Duration) -> Vec<u64> {
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut out = Vec::new();
+    let started = Instant::now();
+    let mut i = 0;
+    while started.elapsed() < time {
+        let t = Instant::now();
+        read_whole(&paths[i % paths.len()], &mut buf);
+        out.push(t.elapsed().as_nanos() as u64);
+        i += 1;
+        // A reader that sleeps between reads, as a server's does: each read
+        // starts cold on the CPU, the way latency hurts in production.
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    out.sort_unstable();
+    out
+}
+
+/// The `q` quantile (0..=1) of sorted `samples`.
+pub fn quantile(samples: &[u64], q: f64) -> u64 {
+    if samples.is_empty() {
+        return 0;
+    }
+    let i = ((samples.len() - 1) as f64 * q).round() as usize;
+    samples[i.min(samples.len() - 1)]
+}
+
+/// Runs `work` on `threads` threads until the returned guard is dropped.
+pub struct Background {
+    stop: Arc<AtomicBool>,
+    workers: Vec<std::thread::JoinHandle<u64>>,
+    /// How many rounds of work finished, known once stopped.
+    pub rounds: u64,
+}
+
+impl Background {
+    /// Starts `threads` threads each calling `work(thread, round)` until stopped.
+    pub fn start(threads: usize, work: impl Fn(usize, u64) + Send + Sync + 'static) -> Background {
+        let stop = Arc::new(AtomicBool::new(false));
+        let work = Arc::new(work);
+        let workers = (0..threads)
+            .map(|t| {
+                let (stop, work) = (stop.clone(), work.clone());
+                std::thread::spawn(move || {
+                    let mut round = 0;
+                    while !stop.load(Ordering::Relaxed) {
+                        work(t, round);
+                        round += 1;
+                    }
+                    round
+                })
+            })
+            .collect();
+        Background {
+            stop,
+            workers,
+            rounds: 0,
+        }
+    }
+
+    /// Stops and waits for the threads (each finishes its round).
+    pub fn finish(mut self) -> u64 {
+        self.stop.store(true, Ordering::Relaxed);
+        self.rounds = self
+            .workers
+            .drain(..)
+            .map(|w| w.join().expect("background worker"))
+            .sum();
+        self.rounds
+    }
+}
+
+/// A copy of the directory tree under `from` (names only, files empty) at `to`.
+pub fn mirror_names(from: &Path, to: &Path, depth: usize) {
+    fs::create_dir_all(to).expect("mkdir mirror");
+    for entry in fs::read_dir(from).expect("readdir") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("type").is_dir() {
+            if depth > 0 {
+                mirror_names(&entry.path(), &target, depth - 1);
+            } else {
+                fs::create_dir_all(&target).expect("mkdir");
+            }
+        } else {
+            fs::write(&target, b"").expect("touch");
+        }
+    }
+}

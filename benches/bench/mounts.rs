@@ -1,0 +1,182 @@
+//! Running certfs for the benchmark: a release `certfs mount` in a temporary folder, its mount time and memory, and a clean unmount.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The certfs binary cargo built for this benchmark (release).
+pub fn certfs_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_certfs")
+}
+
+/// A running `certfs mount`, unmounted on drop.
+pub struct Mount {
+    /// The mountpoint.
+    pub mnt: PathBuf,
+    /// How long from starting the process until a file inside could be read.
+    pub ready_after: Duration,
+    child: Option<Child>,
+    log: PathBuf,
+}
+
+/// Whether a FUSE filesystem is mounted at `mnt`.
+fn is_mounted(mnt: &Path) -> bool {
+    let target = mnt.to_string_lossy();
+    fs::read_to_string("/proc/self/mountinfo")
+        .map(|m| {
+            m.lines()
+                .any(|l| l.split(' ').nth(4) == Some(&*target) && l.contains(" - fuse"))
+        })
+        .unwrap_or(false)
+}
+
+impl Mount {
+    /// Mounts the store in `data` on `mnt` (created if missing) and waits
+    /// until `probe` (a path inside the mount, or the mountpoint itself)
+    /// can be stat'ed and, if a file, read. Logs go to `data/../certfs.log`.
+    pub fn start(data: &Path, mnt: &Path, probe: Option<&str>) -> Mount {
+        fs::create_dir_all(mnt).expect("mkdir mountpoint");
+        let log = data.with_extension("log");
+        let log_file = fs::File::create(&log).expect("log file");
+        let started = Instant::now();
+        let mut command = Command::new(certfs_bin());
+        command.arg("mount").arg(mnt).arg("--data").arg(data);
+        // BENCH_THREADS: certfs' --threads (default: certfs' own default).
+        if let Ok(threads) = std::env::var("BENCH_THREADS") {
+            command.arg("--threads").arg(threads);
+        }
+        let child = command
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone().expect("log"))
+            .stderr(log_file)
+            .spawn()
+            .expect("spawn certfs");
+        let mut m = Mount {
+            mnt: mnt.to_path_buf(),
+            ready_after: Duration::ZERO,
+            child: Some(child),
+            log,
+        };
+        let deadline = started + Duration::from_secs(300);
+        loop {
+            if is_mounted(mnt) {
+                let ready = match probe {
+                    None => true,
+                    Some(rel) => {
+                        let p = mnt.join(rel);
+                        match fs::metadata(&p) {
+                            Ok(meta) if meta.is_file() => fs::read(&p).is_ok(),
+                            Ok(_) => true,
+                            Err(_) => false,
+                        }
+                    }
+                };
+                if ready {
+                    break;
+                }
+            }
+            if let Some(status) = m.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                panic!("certfs exited with {status} before mounting:\n{}", m.logs());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "certfs did not mount in time:\n{}",
+                m.logs()
+            );
+            std::thread::sleep(Duration::from_micros(500));
+        }
+        m.ready_after = started.elapsed();
+        m
+    }
+
+    /// A path inside the mount.
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.mnt.join(rel)
+    }
+
+    /// The daemon's resident memory now, in bytes (VmRSS).
+    pub fn rss(&self) -> u64 {
+        let pid = self.child.as_ref().map(|c| c.id()).unwrap_or(0);
+        rss_of(pid)
+    }
+
+    /// What certfs logged.
+    pub fn logs(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGTERM, and wait for certfs to unmount and exit.
+    pub fn stop(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        // SAFETY: kill(2) on the pid of a child we spawned; no memory is touched.
+        unsafe {
+            libc::kill(child.id() as i32, libc::SIGTERM);
+        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(Some(_)) = child.try_wait() {
+                break;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        if is_mounted(&self.mnt) {
+            let _ = Command::new("fusermount3")
+                .arg("-u")
+                .arg("-z")
+                .arg(&self.mnt)
+                .status();
+        }
+    }
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// VmRSS of process `pid`, in bytes (0 if unknown).
+pub fn rss_of(pid: u32) -> u64 {
+    fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map(|kb| kb * 1024)
+        .unwrap_or(0)
+}
+
+/// A directory removed (with everything in it) on drop.
+pub struct Scratch(pub PathBuf);
+
+impl Scratch {
+    /// A new, empty directory under `base`.
+    pub fn new(base: &Path, label: &str) -> Scratch {
+        let dir = base.join(format!("certfs-bench-{label}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).expect("scratch dir");
+        Scratch(dir)
+    }
+
+    /// A path inside.
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.0.join(rel)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
