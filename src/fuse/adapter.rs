@@ -5,26 +5,68 @@
 //! thread, which replies when done, so the kernel's other requests keep
 //! flowing; kernel caches are invalidated after the reply, never while a
 //! request that may hold the same kernel locks is waiting on us.
+//!
+//! Kernel caching: directories and the immutable files of a version are
+//! cached for [`LONG`] (entries and attributes), since everything that
+//! changes them is invalidated explicitly: a file operation's [`Changes`],
+//! or what the vault does in the background (it announces those). Files
+//! whose bytes change in place keep [`SHORT`]. A lookup that raced with a
+//! change cannot leave a stale entry behind: invalidation first waits for
+//! replies in flight ([`Cache`]).
 
 use std::ffi::OsStr;
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
 use fuser::{
     Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation, INodeNo, InitFlags,
     KernelConfig, LockOwner, Notifier, OpenAccMode, OpenFlags, RenameFlags, ReplyAttr, ReplyCreate,
-    ReplyData, ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyWrite, Request, TimeOrNow,
-    WriteFlags,
+    ReplyData, ReplyDirectory, ReplyDirectoryPlus, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyWrite,
+    Request, TimeOrNow, WriteFlags,
 };
+use parking_lot::RwLock;
 
 use super::error::errno;
-use super::handles::{Handle, Handles, WriteBuffer};
+use super::handles::{Handle, Handles, Listing, WriteBuffer};
 use super::inodes::{Inodes, ROOT_INO};
 use crate::vault::{Attr, Changes, Kind, MAX_WRITE_SIZE, Node, VaultService};
 
-/// How long the kernel may cache entries and attributes. Changes made
-/// through certfs are invalidated explicitly; this bounds anything missed.
-const TTL: Duration = Duration::from_secs(1);
+/// How long the kernel may cache what only changes with an invalidation:
+/// directories, and the files of a version whose bytes never change.
+const LONG: Duration = Duration::from_secs(3600);
+
+/// How long the kernel may cache the attributes of a file whose bytes
+/// change in place (`policy.json`, `attributes.json`, reports, ...) and the
+/// entries of other files: changes to them are invalidated too, this only
+/// bounds anything missed.
+const SHORT: Duration = Duration::from_secs(1);
+
+/// The kernel-cache lifetimes (entry, attributes) of a node with `attr`.
+fn ttls(attr: &Attr) -> (Duration, Duration) {
+    if attr.kind == Kind::Directory || attr.immutable {
+        // A current version's file names switch to a new version's nodes:
+        // that change invalidates them.
+        (LONG, LONG)
+    } else if attr.switches {
+        // Names that may switch without a change to their directory.
+        (Duration::ZERO, SHORT)
+    } else {
+        (SHORT, SHORT)
+    }
+}
+
+/// What keeps kernel caches right while entries are handed out.
+#[derive(Default)]
+struct Cache {
+    /// Held (shared) while an entry is computed and replied; invalidation
+    /// takes it exclusively once, so replies computed before a change are
+    /// in the kernel before their invalidation is.
+    replies: RwLock<()>,
+    /// Bumped by every invalidation: a directory listing made before one
+    /// hands out entries the kernel must not cache.
+    generation: AtomicU64,
+}
 
 /// The filesystem handed to fuser.
 pub struct CertFs {
@@ -32,6 +74,7 @@ pub struct CertFs {
     inodes: Arc<Inodes>,
     handles: Handles,
     notifier: Arc<OnceLock<Notifier>>,
+    cache: Arc<Cache>,
     uid: u32,
     gid: u32,
 }
@@ -45,14 +88,36 @@ impl CertFs {
         gid: u32,
         notifier: Arc<OnceLock<Notifier>>,
     ) -> Self {
-        CertFs {
+        let fs = CertFs {
             vault,
             inodes: Arc::new(Inodes::new()),
             handles: Handles::new(),
             notifier,
+            cache: Arc::new(Cache::default()),
             uid,
             gid,
-        }
+        };
+        // What the vault changes by itself (scheduled purges, background
+        // issuance) leaves the kernel's caches the same way.
+        let (vault, inodes, notifier, cache) = (
+            Arc::downgrade(&fs.vault),
+            fs.inodes.clone(),
+            fs.notifier.clone(),
+            fs.cache.clone(),
+        );
+        fs.vault.on_background_change(move |changes| {
+            let Some(vault) = Weak::upgrade(&vault) else {
+                return;
+            };
+            let worker = Worker {
+                vault,
+                inodes: inodes.clone(),
+                notifier: notifier.clone(),
+                cache: cache.clone(),
+            };
+            worker.invalidate(changes);
+        });
+        fs
     }
 
     fn file_attr(&self, ino: u64, attr: &Attr) -> FileAttr {
@@ -105,6 +170,7 @@ impl CertFs {
             vault: self.vault.clone(),
             inodes: self.inodes.clone(),
             notifier: self.notifier.clone(),
+            cache: self.cache.clone(),
         }
     }
 }
@@ -114,32 +180,70 @@ struct Worker {
     vault: Arc<VaultService>,
     inodes: Arc<Inodes>,
     notifier: Arc<OnceLock<Notifier>>,
+    cache: Arc<Cache>,
 }
 
 impl Worker {
-    /// Drops the kernel's cached entries and attributes under each changed directory.
-    fn invalidate(&self, changes: &Changes) {
-        for dir in &changes.dirs {
-            if let Some(ino) = self.inodes.get(dir) {
-                self.invalidate_dir(ino);
-            }
-        }
+    /// Waits until every entry computed before now has been replied, so
+    /// that invalidations sent next reach the kernel after them.
+    fn barrier(&self) {
+        self.cache.generation.fetch_add(1, Ordering::SeqCst);
+        drop(self.cache.replies.write());
     }
 
-    /// Drops the kernel's cached entries and attributes under directory `parent`.
-    fn invalidate_dir(&self, parent: u64) {
+    /// Drops what the kernel cached of each changed directory: its
+    /// attributes and listing, the files in it that changed, and the
+    /// directory itself if it is gone (other than by the kernel's own
+    /// `rmdir` or `rename`, which drop their entries themselves).
+    fn invalidate(&self, changes: &Changes) {
+        self.barrier();
         let Some(notifier) = self.notifier.get() else {
             return;
         };
-        for (name, child) in self.inodes.children(parent) {
-            // A directory keeps its node (and inode) for life: dropping its
-            // entry would only orphan processes whose cwd is inside it.
-            // A file name may now mean another node (a new version).
-            // Errors only mean the kernel had nothing cached.
-            if !self.inodes.node(child).is_some_and(|n| n.is_dir()) {
+        for dir in &changes.dirs {
+            let Some(ino) = self.inodes.get(dir) else {
+                continue;
+            };
+            if self.vault.getattr(dir).is_err() {
+                // Errors only mean the kernel had nothing cached.
+                for (parent, name) in self.inodes.names_of(ino) {
+                    let _ = notifier.inval_entry(INodeNo(parent), OsStr::new(&name));
+                }
+                continue;
+            }
+            self.refresh_dir(notifier, ino, dir);
+        }
+    }
+
+    /// Drops the kernel's cached attributes of directory `parent` and what
+    /// changed among the files in it.
+    fn invalidate_dir(&self, parent: u64) {
+        self.barrier();
+        let (Some(notifier), Some(dir)) = (self.notifier.get(), self.inodes.node(parent)) else {
+            return;
+        };
+        self.refresh_dir(notifier, parent, &dir);
+    }
+
+    fn refresh_dir(&self, notifier: &Notifier, parent: u64, dir: &Node) {
+        // A directory's subdirectories keep their nodes for life (a name
+        // under a directory always means the same directory node); one that
+        // changed or went is a change of its own. Files are few per
+        // directory: each is checked. Errors only mean the kernel had
+        // nothing cached.
+        for (name, child) in self.inodes.files(parent) {
+            let now = self.vault.lookup(dir, &name).ok();
+            let same = now
+                .as_ref()
+                .is_some_and(|(node, _)| self.inodes.node(child).as_ref() == Some(node));
+            if !same {
+                // Gone, or the name now means another node (a new version).
                 let _ = notifier.inval_entry(INodeNo(parent), OsStr::new(&name));
             }
-            let _ = notifier.inval_inode(INodeNo(child), 0, 0);
+            // An immutable file's bytes and size never change: keep its page cache.
+            if !(same && now.is_some_and(|(_, attr)| attr.immutable)) {
+                let _ = notifier.inval_inode(INodeNo(child), 0, 0);
+            }
         }
         let _ = notifier.inval_inode(INodeNo(parent), 0, 0);
     }
@@ -177,6 +281,13 @@ fn process_of(tid: u32) -> u32 {
         .unwrap_or(tid)
 }
 
+fn file_type(kind: Kind) -> FileType {
+    match kind {
+        Kind::Directory => FileType::Directory,
+        Kind::File => FileType::RegularFile,
+    }
+}
+
 fn name_str(name: &OsStr) -> Result<&str, Errno> {
     // certfs names are ASCII; other bytes can name nothing here.
     name.to_str().ok_or(Errno::ENOENT)
@@ -211,24 +322,39 @@ impl Filesystem for CertFs {
         if let Err(missing) = config.add_capabilities(InitFlags::FUSE_ATOMIC_O_TRUNC) {
             log::warn!("kernel lacks {missing:?}; O_TRUNC opens may misbehave");
         }
+        // Listings hand out attributes with the names (`ls -l` needs no
+        // lookup per entry), when the kernel sees they are wanted; lookups
+        // in one directory run in parallel. Both are only speed.
+        let speed = InitFlags::FUSE_DO_READDIRPLUS
+            | InitFlags::FUSE_READDIRPLUS_AUTO
+            | InitFlags::FUSE_PARALLEL_DIROPS;
+        if let Err(missing) = config.add_capabilities(speed) {
+            log::info!("kernel lacks {missing:?}: listings and lookups are slower");
+        }
         Ok(())
     }
 
     fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
+        // Computed and replied before any invalidation of a change it may miss.
+        let _replying = self.cache.replies.read();
         let result = (|| {
             let dir = self.node(parent)?;
             let name = name_str(name)?;
             let (node, attr) = self.vault.lookup(&dir, name).map_err(|e| errno(&e))?;
             let ino = self.inodes.intern(parent.0, name, &node);
-            // A name that may switch to another node is not cached: its
-            // lookup is cheap, and a stale one would serve an old version.
-            let entry_ttl = if attr.switches { Duration::ZERO } else { TTL };
-            Ok((self.file_attr(ino, &attr), entry_ttl))
+            Ok((self.file_attr(ino, &attr), ttls(&attr)))
         })();
         match result {
-            Ok((attr, entry_ttl)) => reply.entry_with_ttls(&TTL, &entry_ttl, &attr, Generation(0)),
+            Ok((attr, (entry_ttl, attr_ttl))) => {
+                reply.entry_with_ttls(&attr_ttl, &entry_ttl, &attr, Generation(0))
+            }
             Err(e) => reply.error(e),
         }
+    }
+
+    // fuser's default `batch_forget` calls this for each node.
+    fn forget(&self, _req: &Request, ino: INodeNo, nlookup: u64) {
+        self.inodes.forget(ino.0, nlookup);
     }
 
     fn getattr(&self, _req: &Request, ino: INodeNo, fh: Option<FileHandle>, reply: ReplyAttr) {
@@ -238,10 +364,10 @@ impl Filesystem for CertFs {
             if let Some(Handle::Write(buf)) = fh.and_then(|fh| self.handles.get(fh.0)).as_deref() {
                 attr.size = buf.lock().data.len() as u64;
             }
-            Ok(self.file_attr(ino.0, &attr))
+            Ok((self.file_attr(ino.0, &attr), ttls(&attr).1))
         })();
         match result {
-            Ok(attr) => reply.attr(&TTL, &attr),
+            Ok((attr, ttl)) => reply.attr(&ttl, &attr),
             Err(e) => reply.error(e),
         }
     }
@@ -288,10 +414,10 @@ impl Filesystem for CertFs {
                 self.vault.truncate(&node).map_err(|e| errno(&e))?;
                 attr = self.vault.getattr(&node).map_err(|e| errno(&e))?;
             }
-            Ok(self.file_attr(ino.0, &attr))
+            Ok((self.file_attr(ino.0, &attr), ttls(&attr).1))
         })();
         match result {
-            Ok(attr) => reply.attr(&TTL, &attr),
+            Ok((attr, ttl)) => reply.attr(&ttl, &attr),
             Err(e) => reply.error(e),
         }
     }
@@ -310,10 +436,12 @@ impl Filesystem for CertFs {
             let name = name_str(name).map_err(|_| Errno::EINVAL)?;
             let (node, attr) = self.vault.mkdir(&dir, name).map_err(|e| errno(&e))?;
             let ino = self.inodes.intern(parent.0, name, &node);
-            Ok(self.file_attr(ino, &attr))
+            Ok((self.file_attr(ino, &attr), ttls(&attr)))
         })();
         match result {
-            Ok(attr) => reply.entry(&TTL, &attr, Generation(0)),
+            Ok((attr, (entry_ttl, attr_ttl))) => {
+                reply.entry_with_ttls(&attr_ttl, &entry_ttl, &attr, Generation(0))
+            }
             Err(e) => {
                 reply.error(e);
                 // A refused mkdir may have left `<name>.error` beside it.
@@ -417,7 +545,9 @@ impl Filesystem for CertFs {
                 } else {
                     FopenFlags::FOPEN_DIRECT_IO
                 };
-                return Ok((self.handles.insert(Handle::Read(data)), keep));
+                // A reader's close has nothing to act on: no FLUSH round trip.
+                let flags = keep | FopenFlags::FOPEN_NOFLUSH;
+                return Ok((self.handles.insert(Handle::Read(data)), flags));
             }
             self.vault.check_writable(&node).map_err(|e| errno(&e))?;
             let truncate = flags.0 & libc::O_TRUNC != 0;
@@ -477,8 +607,9 @@ impl Filesystem for CertFs {
             Ok((attr, fh))
         })();
         match result {
+            // What is being written is not what the file will hold.
             Ok((attr, fh)) => reply.created(
-                &TTL,
+                &SHORT,
                 &attr,
                 Generation(0),
                 FileHandle(fh),
@@ -638,18 +769,12 @@ impl Filesystem for CertFs {
     fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
         let result = (|| {
             let node = self.node(ino)?;
+            let generation = self.cache.generation.load(Ordering::SeqCst);
             let entries = self.vault.readdir(&node).map_err(|e| errno(&e))?;
-            let mut listing = Vec::with_capacity(entries.len() + 2);
-            listing.push((ino.0, FileType::Directory, ".".to_owned()));
-            listing.push((ROOT_INO, FileType::Directory, "..".to_owned()));
-            for e in entries {
-                let child = self.inodes.intern(ino.0, &e.name, &e.node);
-                let kind = match e.kind {
-                    Kind::Directory => FileType::Directory,
-                    Kind::File => FileType::RegularFile,
-                };
-                listing.push((child, kind, e.name));
-            }
+            let listing = Listing {
+                generation,
+                entries,
+            };
             Ok(self.handles.insert(Handle::Dir(listing)))
         })();
         match result {
@@ -661,7 +786,7 @@ impl Filesystem for CertFs {
     fn readdir(
         &self,
         _req: &Request,
-        _ino: INodeNo,
+        ino: INodeNo,
         fh: FileHandle,
         offset: u64,
         mut reply: ReplyDirectory,
@@ -672,9 +797,96 @@ impl Filesystem for CertFs {
         let Handle::Dir(listing) = &*handle else {
             return reply.error(Errno::ENOTDIR);
         };
+        // Entries 0 and 1 are `.` and `..`; offsets count from there.
         let skip = usize::try_from(offset).unwrap_or(usize::MAX);
-        for (i, (ino, kind, name)) in listing.iter().enumerate().skip(skip) {
-            if reply.add(INodeNo(*ino), (i + 1) as u64, *kind, name) {
+        for i in skip..listing.entries.len() + 2 {
+            let next = (i + 1) as u64;
+            let full = match i {
+                0 => reply.add(ino, next, FileType::Directory, "."),
+                1 => reply.add(INodeNo(ROOT_INO), next, FileType::Directory, ".."),
+                _ => {
+                    let e = &listing.entries[i - 2];
+                    let child = self.inodes.number(&e.node);
+                    reply.add(INodeNo(child), next, file_type(e.kind), &e.name)
+                }
+            };
+            if full {
+                break;
+            }
+        }
+        reply.ok();
+    }
+
+    fn readdirplus(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        mut reply: ReplyDirectoryPlus,
+    ) {
+        let Some(handle) = self.handles.get(fh.0) else {
+            return reply.error(Errno::EBADF);
+        };
+        let Handle::Dir(listing) = &*handle else {
+            return reply.error(Errno::ENOTDIR);
+        };
+        let _replying = self.cache.replies.read();
+        // A listing older than a change may name what is gone or switched:
+        // its entries are handed out, but not for the kernel to keep.
+        let fresh = self.cache.generation.load(Ordering::SeqCst) == listing.generation;
+        let skip = usize::try_from(offset).unwrap_or(usize::MAX);
+        for i in skip..listing.entries.len() + 2 {
+            let next = (i + 1) as u64;
+            // `.` and `..` count no lookup in the kernel.
+            let full = match i {
+                0 | 1 => {
+                    let (node, at) = if i == 0 {
+                        (self.node(ino).ok(), ino.0)
+                    } else {
+                        (Some(Node::Root), ROOT_INO)
+                    };
+                    let Some(attr) = node.and_then(|n| self.vault.getattr(&n).ok()) else {
+                        continue;
+                    };
+                    let name = if i == 0 { "." } else { ".." };
+                    let attr = self.file_attr(at, &attr);
+                    reply.add(
+                        INodeNo(at),
+                        next,
+                        name,
+                        &Duration::ZERO,
+                        &attr,
+                        Generation(0),
+                    )
+                }
+                _ => {
+                    let e = &listing.entries[i - 2];
+                    // Gone since the listing was made: left out.
+                    let Ok(attr) = self.vault.getattr(&e.node) else {
+                        continue;
+                    };
+                    // One lifetime for both here: the shorter.
+                    let ttl = if fresh {
+                        let (entry_ttl, attr_ttl) = ttls(&attr);
+                        entry_ttl.min(attr_ttl)
+                    } else {
+                        Duration::ZERO
+                    };
+                    // Counted as a lookup only once it is in the reply.
+                    !self.inodes.intern_if(ino.0, &e.name, &e.node, |child| {
+                        !reply.add(
+                            INodeNo(child),
+                            next,
+                            &e.name,
+                            &ttl,
+                            &self.file_attr(child, &attr),
+                            Generation(0),
+                        )
+                    })
+                }
+            };
+            if full {
                 break;
             }
         }

@@ -4,10 +4,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use fuser::{Errno, FileType};
+use fuser::Errno;
 use parking_lot::{Mutex, RwLock};
 
-use crate::vault::Node;
+use crate::vault::{Entry, Node};
 
 /// A file opened for writing: bytes are buffered and handed to the vault on the first `flush` after a change.
 pub struct WriteBuffer {
@@ -34,7 +34,16 @@ pub enum Handle {
     /// Opened for writing (or reading and writing).
     Write(Mutex<WriteBuffer>),
     /// An open directory: its entries as they were at `opendir`.
-    Dir(Vec<(u64, FileType, String)>),
+    Dir(Listing),
+}
+
+/// A directory's entries as they were at `opendir` (without `.` and `..`).
+pub struct Listing {
+    /// The adapter's invalidation count when it was made: a listing older
+    /// than a change may name what is gone.
+    pub generation: u64,
+    /// The entries.
+    pub entries: Vec<Entry>,
 }
 
 /// All open handles, by number.

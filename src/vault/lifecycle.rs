@@ -158,7 +158,11 @@ impl VaultService {
         }
         log::info!("{v}/{name}: purged");
         Ok(Changes {
-            dirs: vec![Node::Deleted(v.clone())],
+            // The purged directory goes too (the kernel knows when an rmdir did it).
+            dirs: vec![
+                Node::Deleted(v.clone()),
+                Node::DeletedCertificate(v.clone(), name),
+            ],
         })
     }
 
@@ -179,7 +183,10 @@ impl VaultService {
         };
         due.iter()
             .filter(|(v, c)| match self.purge_if(v, c, at, true) {
-                Ok(changes) => !changes.dirs.is_empty(),
+                Ok(changes) => {
+                    self.announce(&changes);
+                    !changes.dirs.is_empty()
+                }
                 Err(VaultError::NotFound(_)) => false,
                 Err(e) => {
                     log::error!("{v}/{c}: scheduled purge failed: {e}");

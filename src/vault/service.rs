@@ -7,8 +7,8 @@
 //! write lock. A reader therefore never waits for the disk, a key or a CA,
 //! and sees a new version everywhere at once.
 
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use parking_lot::{Mutex, RwLock};
@@ -44,9 +44,15 @@ pub(super) const DELETED_DIR: &str = "deleted";
 /// drops the kernel's cached entries and attributes under them.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Changes {
-    /// The changed directories.
+    /// The changed directories: each one whose attributes, listing or files
+    /// changed. A directory removed other than by the `rmdir` or `rename`
+    /// that returns these changes (a scheduled purge, say) is listed too,
+    /// so its cached entry goes.
     pub dirs: Vec<Node>,
 }
+
+/// Told of changes the service makes by itself.
+type Listener = Box<dyn Fn(&Changes) + Send + Sync>;
 
 /// The vault service. Cheap to share behind an `Arc`; every method takes `&self`.
 pub struct VaultService {
@@ -55,6 +61,9 @@ pub struct VaultService {
     pub(super) store: Mutex<Box<dyn Store>>,
     /// Seals and opens `backup.blob` files; without one, backups are refused.
     pub(super) backup_key: Option<BackupKey>,
+    /// Told of what changes in the background, not through a file operation
+    /// (which returns its own [`Changes`]).
+    listener: OnceLock<Listener>,
 }
 
 pub(super) fn now() -> i64 {
@@ -103,7 +112,25 @@ impl VaultService {
             side: RwLock::new(SideFiles::default()),
             store: Mutex::new(store),
             backup_key: None,
+            listener: OnceLock::new(),
         })
+    }
+
+    /// Has `listener` told of every change the service makes by itself
+    /// (scheduled purges, background issuance), so that kernel caches
+    /// follow. Only the first listener set is kept.
+    pub fn on_background_change(&self, listener: impl Fn(&Changes) + Send + Sync + 'static) {
+        let _ = self.listener.set(Box::new(listener));
+    }
+
+    /// Tells the listener of `changes` made in the background. Call with no
+    /// lock held: the listener talks to the kernel.
+    pub(crate) fn announce(&self, changes: &Changes) {
+        if let Some(listener) = self.listener.get() {
+            if !changes.dirs.is_empty() {
+                listener(changes);
+            }
+        }
     }
 
     /// The service with `key` for `backup.blob` and `restore/`.
