@@ -26,10 +26,13 @@
 //! - a failing call changes nothing, and the store stays usable after it;
 //! - the order of vaults, certificates and documents in a [`Snapshot`] is
 //!   not part of the contract, the order of a certificate's versions
-//!   (oldest first) is.
+//!   (oldest first) is;
+//! - the [`Index`] is `load` summarized; a store's reader (if it has one)
+//!   reads any certificate, by names in any case, as `load` gives it, and
+//!   sees every write committed before it reads.
 
 use certfs::store::{
-    CertificateRecord, DocumentRecord, KeyBytes, Snapshot, Store, StoreError, VaultRecord,
+    CertificateRecord, DocumentRecord, Index, KeyBytes, Snapshot, Store, StoreError, VaultRecord,
     VersionRecord,
 };
 
@@ -100,7 +103,10 @@ macro_rules! store_contract_tests {
                 remove_absent_document_is_ok,
                 document_of_missing_vault_is_not_found,
                 delete_vault_removes_its_documents,
-                vault_with_certificates_and_documents_is_not_empty
+                vault_with_certificates_and_documents_is_not_empty,
+                index_is_load_summarized,
+                reader_reads_certificates_as_load_gives_them,
+                reader_sees_later_writes
             );
             store_contract_tests!(@fixture
                 reopen_keeps_everything,
@@ -1627,6 +1633,114 @@ pub mod contract {
                 .contains(&document("Prod", "Issuer/Digi", "{}"))
         );
         assert_eq!(snapshot.versions.len(), 2);
+    }
+
+    // ---- reading on demand -------------------------------------------------
+
+    /// A store with one of everything: vaults, documents, a certificate with
+    /// two versions, one with a pending version and its operation, a
+    /// soft-deleted one, and one without versions.
+    fn store_with_one_of_everything(store: &mut dyn Store) {
+        store.create_vault(&vault("Prod")).unwrap();
+        store.create_vault(&vault("test")).unwrap();
+        store.put_document("prod", "vault", Some("{}")).unwrap();
+        store
+            .put_certificate(
+                &certificate("Prod", "Web", "Self"),
+                Some(&version("Prod", "Web", 1)),
+            )
+            .unwrap();
+        store
+            .put_certificate(
+                &certificate("prod", "web", "Self"),
+                Some(&version("prod", "web", 2)),
+            )
+            .unwrap();
+        let mut pending = version("Prod", "api", 3);
+        pending.certificate_der = None;
+        let mut api = certificate("Prod", "api", "Unknown");
+        api.operation = Some(operation("inProgress"));
+        store.put_certificate(&api, Some(&pending)).unwrap();
+        store
+            .put_certificate(
+                &soft_deleted(certificate("test", "old", "Self"), 1_800_000_000),
+                Some(&version("test", "old", 4)),
+            )
+            .unwrap();
+        store
+            .put_certificate(&certificate("test", "bare", "Self"), None)
+            .unwrap();
+    }
+
+    /// The index holds what `load` holds, without policies, tags or versions.
+    pub fn index_is_load_summarized(store: &mut dyn Store) {
+        store_with_one_of_everything(store);
+        let sorted = |mut index: Index| {
+            index.vaults.sort_by_key(|v| v.name.to_ascii_lowercase());
+            index
+                .certificates
+                .sort_by_key(|c| (c.vault.to_ascii_lowercase(), c.name.to_ascii_lowercase()));
+            index
+                .documents
+                .sort_by_key(|d| (d.vault.to_ascii_lowercase(), d.key.to_ascii_lowercase()));
+            index
+        };
+        let index = sorted(store.load_index().expect("load_index"));
+        assert_eq!(index, sorted(Index::of(&load(store))));
+        assert_eq!(index.certificates.len(), 4);
+        let api = &index.certificates[0];
+        assert_eq!((api.name.as_str(), api.has_operation), ("api", true));
+        let old = &index.certificates[3];
+        assert_eq!(old.deleted, Some(1_800_000_000));
+        assert!(!old.has_operation);
+    }
+
+    /// Each certificate, asked for by names in another case, comes with its
+    /// versions as `load` gives them; an absent one is `None`.
+    pub fn reader_reads_certificates_as_load_gives_them(store: &mut dyn Store) {
+        store_with_one_of_everything(store);
+        let Some(reader) = store.reader().expect("reader") else {
+            return; // A store without a reader is loaded whole.
+        };
+        let snapshot = load(store);
+        for c in &snapshot.certificates {
+            let (record, versions) = reader
+                .certificate(&c.vault.to_uppercase(), &c.name.to_uppercase())
+                .expect("read")
+                .unwrap_or_else(|| panic!("{}/{} not read", c.vault, c.name));
+            assert_eq!(&record, c);
+            let expected: Vec<VersionRecord> = versions_of(&snapshot, &c.vault, &c.name)
+                .into_iter()
+                .cloned()
+                .collect();
+            assert_eq!(versions, expected, "{}/{}", c.vault, c.name);
+        }
+        assert_eq!(reader.certificate("prod", "nothing").expect("read"), None);
+        assert_eq!(reader.certificate("nowhere", "web").expect("read"), None);
+    }
+
+    /// A reader made before a write reads what the write committed.
+    pub fn reader_sees_later_writes(store: &mut dyn Store) {
+        store_with_one_of_everything(store);
+        let Some(reader) = store.reader().expect("reader") else {
+            return;
+        };
+        let before = reader.certificate("prod", "web").expect("read");
+        assert_eq!(before.map(|(_, v)| v.len()), Some(2));
+        store
+            .put_certificate(
+                &certificate("prod", "web", "Unknown"),
+                Some(&version("prod", "web", 5)),
+            )
+            .unwrap();
+        store.delete_certificate("test", "bare").unwrap();
+        let (record, versions) = reader
+            .certificate("prod", "web")
+            .expect("read")
+            .expect("still there");
+        assert!(record.policy.contains("Unknown"), "{}", record.policy);
+        assert_eq!(versions.last().map(|v| v.id.clone()), Some(id(5)));
+        assert_eq!(reader.certificate("test", "bare").expect("read"), None);
     }
 }
 

@@ -44,14 +44,28 @@ impl Children {
 
 struct Table {
     slots: HashMap<u64, Slot>,
-    by_node: HashMap<Node, u64>,
+    /// Nodes held under another number than their hash (the root, a
+    /// renamed inode, a hash taken by another node): few.
+    moved: HashMap<Node, u64>,
     children: HashMap<u64, Children>,
 }
 
 impl Table {
+    /// The inode of `node`, if the table holds it.
+    fn get(&self, node: &Node) -> Option<u64> {
+        if let Some(&ino) = self.moved.get(node) {
+            return Some(ino);
+        }
+        let ino = hash_of(node);
+        self.slots
+            .get(&ino)
+            .is_some_and(|slot| slot.node == *node)
+            .then_some(ino)
+    }
+
     /// The number `node` has, or would get now.
     fn number(&self, node: &Node) -> u64 {
-        if let Some(&ino) = self.by_node.get(node) {
+        if let Some(ino) = self.get(node) {
             return ino;
         }
         let mut ino = hash_of(node);
@@ -73,7 +87,9 @@ impl Table {
         if !slot.names.iter().any(|(p, n)| *p == parent && &**n == name) {
             slot.names.push((parent, name.into()));
         }
-        self.by_node.entry(node.clone()).or_insert(ino);
+        if ino != hash_of(node) {
+            self.moved.entry(node.clone()).or_insert(ino);
+        }
         let previous = self
             .children
             .entry(parent)
@@ -94,8 +110,8 @@ impl Table {
         let Some(slot) = self.slots.remove(&ino) else {
             return;
         };
-        if self.by_node.get(&slot.node) == Some(&ino) {
-            self.by_node.remove(&slot.node);
+        if self.moved.get(&slot.node) == Some(&ino) {
+            self.moved.remove(&slot.node);
         }
         let dir = slot.node.is_dir();
         for (parent, name) in &slot.names {
@@ -138,12 +154,12 @@ impl Inodes {
                 names: Vec::new(),
             },
         );
-        let mut by_node = HashMap::new();
-        by_node.insert(Node::Root, ROOT_INO);
+        let mut moved = HashMap::new();
+        moved.insert(Node::Root, ROOT_INO);
         Inodes {
             table: RwLock::new(Table {
                 slots,
-                by_node,
+                moved,
                 children: HashMap::new(),
             }),
         }
@@ -205,7 +221,7 @@ impl Inodes {
 
     /// The inode of `node` if the kernel holds it.
     pub fn get(&self, node: &Node) -> Option<u64> {
-        self.table.read().by_node.get(node).copied()
+        self.table.read().get(node)
     }
 
     /// Every (parent inode, name) under which the kernel was shown `ino`.
@@ -281,12 +297,14 @@ impl Inodes {
         {
             slot.names.push((new_parent, new_name.into()));
         }
-        if t.by_node.get(&old) == Some(&ino) {
-            t.by_node.remove(&old);
+        if t.moved.get(&old) == Some(&ino) {
+            t.moved.remove(&old);
         }
         // Later lookups of the new name find the inode the kernel already
         // shows there (another inode the node had stays until forgotten).
-        t.by_node.insert(node.clone(), ino);
+        if ino != hash_of(node) {
+            t.moved.insert(node.clone(), ino);
+        }
         if let Some(children) = t.children.get_mut(&old_parent) {
             let names = children.of_kind(old.is_dir());
             if names.get(old_name) == Some(&ino) {

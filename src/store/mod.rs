@@ -1,7 +1,10 @@
 //! Persistence of vaults, certificates and versions behind the [`Store`] trait.
 //!
-//! The vault service loads everything once at mount ([`Store::load`]) and
-//! then writes each accepted action as **one transaction**. Names are
+//! The vault service loads what it shows at mount — everything
+//! ([`Store::load`]), or, from a store that can read single certificates
+//! on the side ([`Store::reader`]), only the [`Index`] of names and times,
+//! reading each certificate the first time it is looked into — and then
+//! writes each accepted action as **one transaction**. Names are
 //! stored as the user wrote them and compared case-insensitively (ASCII).
 //! Implementations: [`sqlite::SqliteStore`] (embedded, the default); a
 //! PostgreSQL store for fleets follows. The trait speaks only in the plain
@@ -118,11 +121,92 @@ pub struct Snapshot {
     pub documents: Vec<DocumentRecord>,
 }
 
+/// What listing and `stat` need of a certificate, without its policy,
+/// tags, operation or versions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateSummary {
+    /// Owning vault's name.
+    pub vault: String,
+    /// Certificate name as created (case preserved).
+    pub name: String,
+    /// Creation time, Unix seconds.
+    pub created: i64,
+    /// Last update time, Unix seconds.
+    pub updated: i64,
+    /// When it was soft-deleted, Unix seconds; `None` while it is live.
+    pub deleted: Option<i64>,
+    /// When a soft-deleted certificate will be purged, Unix seconds.
+    pub purge_at: Option<i64>,
+    /// Whether it has a certificate operation (pending or last); those are
+    /// read at mount, since work may be waiting on them.
+    pub has_operation: bool,
+}
+
+/// What a service that reads certificates on demand loads at mount.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Index {
+    /// All vaults.
+    pub vaults: Vec<VaultRecord>,
+    /// All certificates of all vaults, summarized.
+    pub certificates: Vec<CertificateSummary>,
+    /// All documents of all vaults.
+    pub documents: Vec<DocumentRecord>,
+}
+
+impl Index {
+    /// The index of everything in `snapshot`.
+    pub fn of(snapshot: &Snapshot) -> Index {
+        Index {
+            vaults: snapshot.vaults.clone(),
+            certificates: snapshot
+                .certificates
+                .iter()
+                .map(|c| CertificateSummary {
+                    vault: c.vault.clone(),
+                    name: c.name.clone(),
+                    created: c.created,
+                    updated: c.updated,
+                    deleted: c.deleted,
+                    purge_at: c.purge_at,
+                    has_operation: c.operation.is_some(),
+                })
+                .collect(),
+            documents: snapshot.documents.clone(),
+        }
+    }
+}
+
+/// Reads single certificates on its own connection, while the store it
+/// came from writes on another thread. It sees every committed write.
+pub trait CertificateReader: Send {
+    /// Certificate `name` of `vault` (names in any case) with all its
+    /// versions, oldest first, as [`Store::load`] would give them; `None`
+    /// if there is no such certificate.
+    fn certificate(
+        &self,
+        vault: &str,
+        name: &str,
+    ) -> Result<Option<(CertificateRecord, Vec<VersionRecord>)>, StoreError>;
+}
+
 /// Durable storage for the vault service. Every method is atomic: it
 /// commits whole or changes nothing, also if the process dies midway.
 pub trait Store: Send {
     /// Reads the whole store.
     fn load(&self) -> Result<Snapshot, StoreError>;
+
+    /// Reads the index: vaults, documents and a summary of every
+    /// certificate, in [`Store::load`]'s order. By default made from `load`.
+    fn load_index(&self) -> Result<Index, StoreError> {
+        Ok(Index::of(&self.load()?))
+    }
+
+    /// A reader of single certificates, for a service that loads only the
+    /// index at mount; `None` (the default) if this store has none, and the
+    /// service then loads everything.
+    fn reader(&self) -> Result<Option<Box<dyn CertificateReader>>, StoreError> {
+        Ok(None)
+    }
 
     /// Adds a vault; `Conflict` if one with the same name (any case) exists.
     fn create_vault(&mut self, vault: &VaultRecord) -> Result<(), StoreError>;

@@ -19,6 +19,7 @@
 
 mod migrations;
 mod open;
+mod reader;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -30,9 +31,10 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, ff
 use self::migrations::SCHEMA_VERSION;
 use self::open::open_connection;
 use super::{
-    CertificateRecord, DocumentRecord, KeyBytes, Snapshot, Store, StoreError, VaultRecord,
-    VersionRecord,
+    CertificateReader, CertificateRecord, DocumentRecord, Index, KeyBytes, Snapshot, Store,
+    StoreError, VaultRecord, VersionRecord,
 };
+pub use reader::SqliteReader;
 
 /// How long a statement waits for another connection's lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -255,6 +257,17 @@ impl Store for SqliteStore {
             versions,
             documents,
         })
+    }
+
+    /// One pass over the certificates table that reads no policy, tags,
+    /// version or key.
+    fn load_index(&self) -> Result<Index, StoreError> {
+        reader::load_index(&self.conn)
+    }
+
+    /// A [`SqliteReader`] on a connection of its own.
+    fn reader(&self) -> Result<Option<Box<dyn CertificateReader>>, StoreError> {
+        Ok(Some(Box::new(SqliteReader::open(&self.path)?)))
     }
 
     fn create_vault(&mut self, vault: &VaultRecord) -> Result<(), StoreError> {

@@ -175,9 +175,9 @@ impl VaultService {
                 .values()
                 .flat_map(|vs| {
                     vs.deleted
-                        .values()
-                        .filter(|cs| cs.purge_at.is_some_and(|p| p <= at))
-                        .map(|cs| (vs.name.clone(), cs.name.clone()))
+                        .summaries()
+                        .filter(|(_, s)| s.purge_at.is_some_and(|p| p <= at))
+                        .map(|(name, _)| (vs.name.clone(), name.clone()))
                 })
                 .collect()
         };
@@ -288,11 +288,22 @@ mod tests {
             );
             assert!(s.lookup(&Node::Deleted(vault_name.clone()), "web").is_ok());
         }
-        // A restart does not lose the schedule; past it, the purge happens.
+        // A restart does not lose the schedule; past it, the purge happens,
+        // and is announced (the adapter drops what the kernel cached of it).
         let s = service(&db);
+        let announced = std::sync::Arc::new(parking_lot::Mutex::new(Vec::new()));
+        let heard = announced.clone();
+        s.on_background_change(move |changes| heard.lock().extend(changes.dirs.clone()));
         assert!(s.lookup(&Node::Deleted(vault_name.clone()), "web").is_ok());
         assert_eq!(s.purge_expired(now() + 7 * 86_400 + 60), 1);
         assert!(s.lookup(&Node::Deleted(vault_name.clone()), "web").is_err());
+        assert_eq!(
+            *announced.lock(),
+            vec![
+                Node::Deleted(vault_name.clone()),
+                Node::DeletedCertificate(vault_name.clone(), cert.clone())
+            ]
+        );
         drop(s);
         let s = service(&db);
         assert!(

@@ -1,8 +1,11 @@
-//! Turning the store's records into the in-memory model, at mount.
+//! Turning the store's records into the in-memory model: everything at mount, or the index at mount and each certificate on first use.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64};
 
+use parking_lot::Mutex;
+
+use super::certificates::{Certificates, Loader, Summary};
 use super::contacts::{self, Contacts};
 use super::error::VaultError;
 use super::issuers::{self, IssuerBundle};
@@ -15,19 +18,110 @@ use super::settings::{self, VaultSettings};
 use super::tags;
 use crate::pki::key::PrivateKey;
 use crate::pki::x509::{self, CertificateInfo};
-use crate::store::{CertificateRecord, Snapshot, VersionRecord};
+use crate::store::{
+    CertificateReader, CertificateRecord, DocumentRecord, Index, Snapshot, VaultRecord,
+    VersionRecord,
+};
 
-/// The whole model from what the store holds.
-pub(super) fn state_from_snapshot(snapshot: Snapshot) -> Result<State, VaultError> {
-    let bad = |what: String| VaultError::Internal(format!("stored {what}"));
+fn bad(what: String) -> VaultError {
+    VaultError::Internal(format!("stored {what}"))
+}
+
+/// The model from the store's index: every vault and document, every
+/// certificate's name and times; each certificate is read through
+/// `reader` when first used, except those with an operation (work may be
+/// waiting on them), which are read now.
+pub(super) fn state_from_index(
+    index: Index,
+    reader: Box<dyn CertificateReader>,
+) -> Result<State, VaultError> {
+    let loader: Arc<dyn Loader> = Arc::new(StoreLoader {
+        reader: Mutex::new(reader),
+    });
+    let mut state = vaults_and_documents(index.vaults, index.documents)?;
+    for vs in state.vaults.values_mut() {
+        vs.certificates = Certificates::lazy(vs.name.clone(), loader.clone());
+        vs.deleted = Certificates::lazy(vs.name.clone(), loader.clone());
+    }
+    for c in index.certificates {
+        let vault = VaultName::parse(&c.vault).map_err(|e| bad(format!("vault name: {e}")))?;
+        let name =
+            CertificateName::parse(&c.name).map_err(|e| bad(format!("certificate name: {e}")))?;
+        let vs = state
+            .vaults
+            .get_mut(&vault)
+            .ok_or_else(|| bad(format!("certificate {} has no vault", c.name)))?;
+        let home = if c.deleted.is_some() {
+            &mut vs.deleted
+        } else {
+            &mut vs.certificates
+        };
+        home.add_unread(
+            name.clone(),
+            Summary {
+                updated: c.updated,
+                deleted: c.deleted,
+                purge_at: c.purge_at,
+            },
+        );
+        if c.has_operation && home.get(&name).is_none() {
+            return Err(bad(format!("certificate {vault}/{name} cannot be read")));
+        }
+    }
+    Ok(state)
+}
+
+/// Reads certificates through a store's reader.
+struct StoreLoader {
+    reader: Mutex<Box<dyn CertificateReader>>,
+}
+
+impl Loader for StoreLoader {
+    fn load(
+        &self,
+        vault: &VaultName,
+        name: &CertificateName,
+    ) -> Result<Option<CertificateState>, VaultError> {
+        let found = self
+            .reader
+            .lock()
+            .certificate(vault.as_str(), name.as_str())?;
+        found
+            .map(|(c, versions)| certificate_with_versions(&c, versions))
+            .transpose()
+    }
+}
+
+/// Certificate `c` with its `versions` (oldest first), as the model holds it.
+fn certificate_with_versions(
+    c: &CertificateRecord,
+    versions: Vec<VersionRecord>,
+) -> Result<CertificateState, VaultError> {
+    let mut cs = certificate_from_record(c)?;
+    for v in versions {
+        if v.certificate_der.is_none() {
+            let operation = cs.operation.as_ref().map(|(op, _)| op);
+            cs.pending = pending_from_record(&v, operation)?.map(Arc::new);
+        } else if let Some(version) = version_from_record(&v, cs.name.as_str())? {
+            cs.versions.push(Arc::new(version));
+        }
+    }
+    Ok(cs)
+}
+
+/// The vaults, with their documents, and no certificates yet.
+fn vaults_and_documents(
+    vaults: Vec<VaultRecord>,
+    documents: Vec<DocumentRecord>,
+) -> Result<State, VaultError> {
     let mut state = State::default();
-    for v in snapshot.vaults {
+    for v in vaults {
         let name = VaultName::parse(&v.name).map_err(|e| bad(format!("vault name: {e}")))?;
         state
             .vaults
             .insert(name.clone(), VaultState::new(name, v.created));
     }
-    for d in snapshot.documents {
+    for d in documents {
         let vault = VaultName::parse(&d.vault).map_err(|e| bad(format!("vault name: {e}")))?;
         let vs = state
             .vaults
@@ -67,6 +161,12 @@ pub(super) fn state_from_snapshot(snapshot: Snapshot) -> Result<State, VaultErro
             log::warn!("vault {vault}: unknown stored document {}", d.key);
         }
     }
+    Ok(state)
+}
+
+/// The whole model from what the store holds.
+pub(super) fn state_from_snapshot(snapshot: Snapshot) -> Result<State, VaultError> {
+    let mut state = vaults_and_documents(snapshot.vaults, snapshot.documents)?;
     for c in snapshot.certificates {
         let cert = certificate_from_record(&c)?;
         let vault = VaultName::parse(&c.vault).map_err(|e| bad(format!("vault name: {e}")))?;
@@ -218,4 +318,58 @@ fn id_and_key(v: &VersionRecord) -> Result<(VersionId, Option<PrivateKey>), Vaul
         .transpose()
         .map_err(|e| VaultError::Internal(format!("stored key of version {id}: {e}")))?;
     Ok((id, key))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::store::sqlite::SqliteStore;
+    use crate::vault::VaultService;
+    use crate::vault::name::{CertificateName, VaultName};
+    use crate::vault::node::{CertificateFile, Node};
+
+    const POLICY: &[u8] =
+        br#"{"key_props":{"kty":"EC"},"x509_props":{"subject":"CN=web"},"issuer":{"name":"Self"}}"#;
+
+    fn service(db: &std::path::Path) -> VaultService {
+        VaultService::open(Box::new(SqliteStore::open(db).unwrap())).unwrap()
+    }
+
+    #[test]
+    fn a_certificate_changed_before_it_was_read_keeps_what_it_had() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("certfs.db");
+        let v = VaultName::parse("prod").unwrap();
+        let c = CertificateName::parse("web").unwrap();
+        let policy = Node::CertificateFile(v.clone(), c.clone(), CertificateFile::Policy);
+        let tags = Node::CertificateFile(v.clone(), c.clone(), CertificateFile::Tags);
+        let versions = Node::Versions(v.clone(), c.clone());
+        {
+            let s = service(&db);
+            s.mkdir(&Node::Root, "prod").unwrap();
+            s.mkdir(&Node::Vault(v.clone()), "web").unwrap();
+            s.write(&policy, POLICY).unwrap();
+        }
+        // Reopened: the certificate is known by name only until these writes.
+        {
+            let s = service(&db);
+            s.write(&tags, br#"{"env":"prod"}"#).unwrap();
+            assert!(
+                String::from_utf8_lossy(&s.read(&tags).unwrap()).contains("prod"),
+                "the new tags"
+            );
+            assert_eq!(
+                s.readdir(&versions).unwrap().len(),
+                1,
+                "the old version kept"
+            );
+        }
+        {
+            let s = service(&db);
+            s.write(&policy, POLICY).unwrap();
+            assert_eq!(s.readdir(&versions).unwrap().len(), 2);
+        }
+        let s = service(&db);
+        assert_eq!(s.readdir(&versions).unwrap().len(), 2, "as stored");
+        assert!(String::from_utf8_lossy(&s.read(&tags).unwrap()).contains("prod"));
+    }
 }

@@ -9,6 +9,7 @@ mod actions;
 mod attributes;
 pub mod backup;
 mod certificate;
+mod certificates;
 mod connect;
 pub mod contacts;
 mod documents;

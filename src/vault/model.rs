@@ -1,7 +1,9 @@
 //! The in-memory model the service answers from: vaults, certificates and versions, loaded from the store at mount.
 //!
 //! File operations read this model under a short read lock and never wait
-//! for the store, key generation or a CA. The files of a version are
+//! for key generation or a CA, nor for the store once a certificate has
+//! been read (a store with a reader gives only names and times at mount;
+//! see [`Certificates`]). The files of a version are
 //! rendered once, on first use, and kept: their bytes (and so their sizes)
 //! never change, which is what lets the kernel cache them.
 
@@ -9,6 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicI64};
 use std::sync::{Arc, OnceLock};
 
+use super::certificates::Certificates;
 use super::contacts::Contacts;
 use super::error::VaultError;
 use super::export;
@@ -31,11 +34,11 @@ pub(crate) struct State {
 pub(crate) struct VaultState {
     pub name: VaultName,
     pub created: i64,
-    pub certificates: BTreeMap<CertificateName, CertificateState>,
+    pub certificates: Certificates,
     /// Directories made with `mkdir` whose policy has not been written yet (not persisted).
     pub drafts: BTreeSet<CertificateName>,
     /// Soft-deleted certificates, recoverable until purged.
-    pub deleted: BTreeMap<CertificateName, CertificateState>,
+    pub deleted: Certificates,
     /// `vault.json`.
     pub settings: VaultSettings,
     /// `contacts.json`, once written.
@@ -50,9 +53,9 @@ impl VaultState {
         VaultState {
             name,
             created,
-            certificates: BTreeMap::new(),
+            certificates: Certificates::new(),
             drafts: BTreeSet::new(),
-            deleted: BTreeMap::new(),
+            deleted: Certificates::new(),
             settings: VaultSettings::default(),
             contacts: None,
             issuers: BTreeMap::new(),
@@ -62,10 +65,9 @@ impl VaultState {
     /// The certificate, draft or deleted certificate that holds `name`, if any.
     pub fn holder_of(&self, name: &CertificateName) -> Option<&CertificateName> {
         self.certificates
-            .get_key_value(name)
-            .map(|(k, _)| k)
+            .key(name)
             .or_else(|| self.drafts.get(name))
-            .or_else(|| self.deleted.get_key_value(name).map(|(k, _)| k))
+            .or_else(|| self.deleted.key(name))
     }
 }
 

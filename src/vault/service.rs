@@ -17,7 +17,7 @@ use super::attributes::{self, DISABLED};
 use super::backup::BackupKey;
 use super::error::VaultError;
 use super::issuers;
-use super::load::state_from_snapshot;
+use super::load::{state_from_index, state_from_snapshot};
 use super::model::{CertificateState, State, VaultState, Version};
 use super::name::{CertificateName, VaultName, VersionId};
 use super::node::{Attr, CertificateFile, DeletedFile, Entry, Kind, Node, VaultFile, VersionFile};
@@ -104,9 +104,14 @@ pub(super) fn not_found(what: &str) -> VaultError {
 }
 
 impl VaultService {
-    /// Opens the service on `store`, loading everything it holds.
+    /// Opens the service on `store`: loads its index (names and times)
+    /// and reads each certificate when first used, or, from a store without
+    /// a reader, loads everything.
     pub fn open(store: Box<dyn Store>) -> Result<Self, VaultError> {
-        let state = state_from_snapshot(store.load()?)?;
+        let state = match store.reader()? {
+            Some(reader) => state_from_index(store.load_index()?, reader)?,
+            None => state_from_snapshot(store.load()?)?,
+        };
         Ok(VaultService {
             state: RwLock::new(state),
             side: RwLock::new(SideFiles::default()),
@@ -181,8 +186,8 @@ impl VaultService {
                     return Ok(Node::VaultFile(vs.name.clone(), file));
                 }
                 let cert = CertificateName::parse(name).map_err(|_| missing())?;
-                if let Some(cs) = vs.certificates.get(&cert) {
-                    return Ok(Node::Certificate(vs.name.clone(), cs.name.clone()));
+                if let Some(stored) = vs.certificates.key(&cert) {
+                    return Ok(Node::Certificate(vs.name.clone(), stored.clone()));
                 }
                 let draft = vs.drafts.get(&cert).ok_or_else(missing)?;
                 Ok(Node::Certificate(vs.name.clone(), draft.clone()))
@@ -244,7 +249,7 @@ impl VaultService {
             Node::Deleted(v) => {
                 let vs = st.vaults.get(v).ok_or_else(missing)?;
                 let cert = CertificateName::parse(name).map_err(|_| missing())?;
-                let (name, _) = vs.deleted.get_key_value(&cert).ok_or_else(missing)?;
+                let name = vs.deleted.key(&cert).ok_or_else(missing)?;
                 Ok(Node::DeletedCertificate(vs.name.clone(), name.clone()))
             }
             Node::DeletedCertificate(v, c) => {
@@ -287,8 +292,11 @@ impl VaultService {
             Node::Merge(v, c) => Ok(dir_attr(certificate(&st, v, c)?.updated)),
             Node::Deleted(v) => Ok(dir_attr(vault(&st, v)?.created)),
             Node::DeletedCertificate(v, c) => {
-                let cs = deleted(&st, v, c)?;
-                Ok(dir_attr(cs.deleted.unwrap_or(cs.updated)))
+                let summary = vault(&st, v)?
+                    .deleted
+                    .summary(c)
+                    .ok_or_else(|| not_found(c.as_str()))?;
+                Ok(dir_attr(summary.deleted.unwrap_or(summary.updated)))
             }
             Node::DeletedFile(v, c, file) => {
                 let cs = deleted(&st, v, c)?;
@@ -317,8 +325,9 @@ impl VaultService {
             }
             Node::Certificate(v, c) => {
                 let vs = vault(&st, v)?;
-                match vs.certificates.get(c) {
-                    Some(cs) => Ok(dir_attr(cs.updated)),
+                // Stat of a certificate directory reads nothing from the store.
+                match vs.certificates.summary(c) {
+                    Some(summary) => Ok(dir_attr(summary.updated)),
                     None if vs.drafts.contains(c) => Ok(dir_attr(vs.created)),
                     None => Err(not_found(c.as_str())),
                 }

@@ -1,0 +1,175 @@
+//! Reading on demand: the mount-time [`Index`] and [`SqliteReader`], which reads single certificates on a connection of its own.
+//!
+//! With these the vault service mounts a store of 100,000 certificates by
+//! reading names and times only (one pass over the certificates table),
+//! and reads a certificate's policy, versions and keys the first time it is
+//! looked into. The reader's connection is separate from the writer's, so a
+//! read never waits for the writer's lock, and in WAL mode it sees every
+//! committed transaction.
+
+use std::path::Path;
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
+
+use super::{BUSY_TIMEOUT, backend};
+use crate::store::{
+    CertificateReader, CertificateRecord, CertificateSummary, DocumentRecord, Index, KeyBytes,
+    StoreError, VaultRecord, VersionRecord,
+};
+
+/// Reads the index in one read transaction (a consistent snapshot that does
+/// not hold up writers), in the order `load` gives.
+pub(super) fn load_index(conn: &Connection) -> Result<Index, StoreError> {
+    let read = backend("cannot read the store");
+    let tx = conn.unchecked_transaction().map_err(&read)?;
+    let vaults = tx
+        .prepare("SELECT name, created FROM vaults ORDER BY name")
+        .and_then(|mut stmt| {
+            stmt.query_map([], |row| {
+                Ok(VaultRecord {
+                    name: row.get(0)?,
+                    created: row.get(1)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()
+        })
+        .map_err(&read)?;
+    let certificates = tx
+        .prepare(
+            "SELECT vault, name, created, updated, deleted, purge_at, operation IS NOT NULL
+             FROM certificates ORDER BY vault, name",
+        )
+        .and_then(|mut stmt| {
+            stmt.query_map([], |row| {
+                Ok(CertificateSummary {
+                    vault: row.get(0)?,
+                    name: row.get(1)?,
+                    created: row.get(2)?,
+                    updated: row.get(3)?,
+                    deleted: row.get(4)?,
+                    purge_at: row.get(5)?,
+                    has_operation: row.get(6)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()
+        })
+        .map_err(&read)?;
+    let documents = tx
+        .prepare("SELECT vault, key, value FROM documents ORDER BY vault, key")
+        .and_then(|mut stmt| {
+            stmt.query_map([], |row| {
+                Ok(DocumentRecord {
+                    vault: row.get(0)?,
+                    key: row.get(1)?,
+                    value: row.get(2)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()
+        })
+        .map_err(&read)?;
+    tx.commit().map_err(&read)?;
+    Ok(Index {
+        vaults,
+        certificates,
+        documents,
+    })
+}
+
+/// Reads single certificates of the store at a path, on its own connection.
+pub struct SqliteReader {
+    conn: Connection,
+}
+
+impl SqliteReader {
+    /// A reader of the (existing, migrated) store at `path`.
+    pub(super) fn open(path: &Path) -> Result<SqliteReader, StoreError> {
+        let unavailable = |e: rusqlite::Error| {
+            StoreError::Unavailable(format!("{}: cannot open a reader: {e}", path.display()))
+        };
+        // No SQLITE_OPEN_URI: a path starting with "file:" is a path.
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags).map_err(unavailable)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(unavailable)?;
+        conn.pragma_update(None, "query_only", true)
+            .map_err(unavailable)?;
+        Ok(SqliteReader { conn })
+    }
+}
+
+impl CertificateReader for SqliteReader {
+    fn certificate(
+        &self,
+        vault: &str,
+        name: &str,
+    ) -> Result<Option<(CertificateRecord, Vec<VersionRecord>)>, StoreError> {
+        let read = backend("cannot read a certificate");
+        // One read transaction: the certificate and its versions as of one commit.
+        let tx = self.conn.unchecked_transaction().map_err(&read)?;
+        let certificate = tx
+            .prepare_cached(
+                "SELECT vault, name, policy, tags, created, updated, operation, deleted, purge_at
+                 FROM certificates WHERE vault = ?1 AND name = ?2",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_row((vault, name), |row| {
+                    Ok(CertificateRecord {
+                        vault: row.get(0)?,
+                        name: row.get(1)?,
+                        policy: row.get(2)?,
+                        tags: row.get(3)?,
+                        created: row.get(4)?,
+                        updated: row.get(5)?,
+                        operation: row.get(6)?,
+                        deleted: row.get(7)?,
+                        purge_at: row.get(8)?,
+                    })
+                })
+                .optional()
+            })
+            .map_err(&read)?;
+        let Some(certificate) = certificate else {
+            tx.commit().map_err(&read)?;
+            return Ok(None);
+        };
+        let mut versions = tx
+            .prepare_cached(
+                "SELECT id, vault, certificate, created, updated, enabled, certificate_der, key,
+                        exportable
+                 FROM versions WHERE vault = ?1 AND certificate = ?2 ORDER BY seq",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_map((&certificate.vault, &certificate.name), |row| {
+                    Ok(VersionRecord {
+                        id: row.get(0)?,
+                        vault: row.get(1)?,
+                        certificate: row.get(2)?,
+                        created: row.get(3)?,
+                        updated: row.get(4)?,
+                        enabled: row.get(5)?,
+                        certificate_der: row.get(6)?,
+                        chain_der: Vec::new(),
+                        // Straight from SQLite's buffer into zeroizing memory.
+                        key: row
+                            .get::<_, Option<Vec<u8>>>(7)?
+                            .map(|key| KeyBytes(zeroize::Zeroizing::new(key))),
+                        exportable: row.get(8)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()
+            })
+            .map_err(&read)?;
+        {
+            let mut stmt = tx
+                .prepare_cached("SELECT der FROM chain WHERE version_id = ?1 ORDER BY position")
+                .map_err(&read)?;
+            for version in &mut versions {
+                version.chain_der = stmt
+                    .query_map([&version.id], |row| row.get(0))
+                    .and_then(|rows| rows.collect::<Result<Vec<Vec<u8>>, _>>())
+                    .map_err(&read)?;
+            }
+        }
+        tx.commit().map_err(&read)?;
+        Ok(Some((certificate, versions)))
+    }
+}
