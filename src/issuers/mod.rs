@@ -14,6 +14,7 @@
 
 pub mod error;
 pub mod http;
+pub mod internal;
 pub mod self_signed;
 
 pub use error::IssuerError;
