@@ -15,6 +15,7 @@ use super::name::{CertificateName, VaultName};
 use super::node::Node;
 use super::service::{Changes, VaultService, deleted, not_found, now, vault};
 use super::settings::{self, VaultSettings};
+use super::{hooks, status};
 
 impl VaultService {
     /// Key Vault's refusal to reuse the name of a soft-deleted certificate.
@@ -151,6 +152,11 @@ impl VaultService {
             }
             cs.name.clone()
         };
+        // Its run log and hooks first: left behind by a crash, they would
+        // attach to a new certificate of the same name.
+        for prefix in [status::DOCUMENT_PREFIX, hooks::DOCUMENT_PREFIX] {
+            store.put_document(v.as_str(), &format!("{prefix}{name}"), None)?;
+        }
         store.delete_certificate(v.as_str(), name.as_str())?;
         let mut st = self.state.write();
         if let Some(vs) = st.vaults.get_mut(v) {

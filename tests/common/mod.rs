@@ -259,9 +259,11 @@ pub const CERT_FILES: &[&str] = &[
     "cert.pfx",
     "chain.pem",
     "fullchain.pem",
+    "hooks.json",
     "merge",
     "policy.json",
     "privkey.pem",
+    "status.json",
     "tags.json",
     "versions",
 ];
