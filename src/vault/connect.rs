@@ -2,6 +2,7 @@
 
 use super::error::VaultError;
 use super::issuers::IssuerBundle;
+use crate::issuers::digicert::DigiCert;
 use crate::issuers::{CertificateAuthority, Issuer, IssuerMemory};
 
 /// How a configured issuer issues.
@@ -24,7 +25,35 @@ pub(super) fn connect(
 ) -> Result<Authority, VaultError> {
     let _ = memory;
     match bundle.provider.as_str() {
-        "DigiCert" | "GlobalSign" | "ACME" | "Internal" => Err(VaultError::BadParameter(format!(
+        "DigiCert" => {
+            // Validated when the file was written; checked again for a stored one.
+            let api_key = bundle
+                .credentials
+                .as_ref()
+                .and_then(|c| c.pwd.as_deref())
+                .filter(|k| !k.is_empty())
+                .ok_or_else(|| {
+                    VaultError::BadParameter(format!(
+                        "Issuer {name} (DigiCert) has no API key in credentials.pwd"
+                    ))
+                })?;
+            let organization_id = bundle
+                .org_details
+                .as_ref()
+                .and_then(|o| o.id.as_deref())
+                .filter(|id| !id.trim().is_empty())
+                .ok_or_else(|| {
+                    VaultError::BadParameter(format!(
+                        "Issuer {name} (DigiCert) has no org_details.id"
+                    ))
+                })?;
+            Ok(Authority::Later(Box::new(DigiCert::new(
+                bundle.endpoint.as_deref(),
+                api_key,
+                organization_id,
+            ))))
+        }
+        "GlobalSign" | "ACME" | "Internal" => Err(VaultError::BadParameter(format!(
             "Issuer {name} ({}) is configured, but this certfs does not issue through {} issuers yet; \
              use Self, or Unknown and merge/.",
             bundle.provider, bundle.provider
