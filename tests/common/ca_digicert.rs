@@ -23,16 +23,23 @@ pub struct DigiCertStandIn {
     child: Option<Child>,
     port: u16,
     polls: u32,
+    extra: Vec<String>,
 }
 
 impl DigiCertStandIn {
     /// Starts a stand-in that issues an order at its `polls`-th status call (0: at once).
     pub fn start_with_polls(polls: u32) -> Self {
+        Self::start_with(polls, &[])
+    }
+
+    /// The same, with more command-line options (`--rate-burst 1`).
+    pub fn start_with(polls: u32, extra: &[&str]) -> Self {
         let mut server = DigiCertStandIn {
             dir: tempfile::tempdir().expect("tempdir"),
             child: None,
             port: 0,
             polls,
+            extra: extra.iter().map(|s| s.to_string()).collect(),
         };
         server.spawn();
         server
@@ -58,7 +65,7 @@ impl DigiCertStandIn {
         assert_eq!(answer.status, 200, "{}", answer.text());
     }
 
-    /// Every order the stand-in has: `[{id, common_name, status, polls, cancel_note}]`.
+    /// Every order the stand-in has: `[{id, common_name, status, product, days, polls, cancel_note}]`.
     pub fn orders(&self) -> Vec<serde_json::Value> {
         let answer = self
             .control()
@@ -90,6 +97,7 @@ impl DigiCertStandIn {
             .args(["--port", &self.port.to_string()])
             .args(["--api-key", API_KEY, "--org-id", ORG_ID])
             .args(["--polls", &self.polls.to_string()])
+            .args(&self.extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)

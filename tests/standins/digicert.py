@@ -34,13 +34,17 @@ Stand-in extension (not DigiCert's API), for tests to script the CA per
 host name (the order's common_name):
 
   POST /_standin/hosts/<host>  {"mode": "issue"|"hold"|"refuse"|"error",
-                                "polls": N, "message": "...", "code": "..."}
+                                "polls": N, "delay": SECONDS, "message": "...", "code": "..."}
+      The rule applies to the host's orders from then on (a held order is
+      released by scripting "issue"); "polls" counts the order's status
+      calls since it was placed; "delay" makes the order and status calls
+      for the host answer that much later (a slow CA).
       issue:  pending, issued at the N-th order-info call (0: at once)
       hold:   pending until cancelled
       refuse: pending, then "rejected" at the N-th order-info call, with
               `message` as the request's processor_comment
       error:  the order itself is refused: 400 {"errors":[{code, message}]}
-  GET  /_standin/orders        every order: id, common_name, status, polls, cancel note
+  GET  /_standin/orders        every order: id, common_name, status, product, days, polls, cancel_note
   GET  /_standin/health        200 "ok"
 
 Run: digicert.py --dir DIR [--port 0] [--api-key KEY] [--org-id 7890]
@@ -96,6 +100,13 @@ def validity_cap(today):
         if today.isoformat() >= start:
             return days
     return 397
+
+
+def delay(rule):
+    """Answers slowly for a host whose rule asks for it (a slow CA)."""
+    seconds = float(rule.get("delay", 0) or 0)
+    if seconds > 0:
+        time.sleep(min(seconds, 60.0))
 
 
 class ApiError(Exception):
@@ -334,7 +345,8 @@ class Handler(BaseHTTPRequestHandler):
             with self.state.lock:
                 orders = [
                     {"id": int(i), "common_name": o["common_name"], "status": o["status"],
-                     "polls": o["polls"], "cancel_note": o.get("cancel_note")}
+                     "product": o["product"], "days": o["days"], "polls": o["polls"],
+                     "cancel_note": o.get("cancel_note")}
                     for i, o in sorted(self.state.data["orders"].items())
                 ]
             return self._send(200, {"orders": orders})
@@ -344,7 +356,8 @@ class Handler(BaseHTTPRequestHandler):
             mode = body.get("mode", "issue")
             if mode not in ("issue", "hold", "refuse", "error"):
                 raise ApiError(400, "bad_request_format", "mode must be issue, hold, refuse or error")
-            rule = {"mode": mode, "polls": int(body.get("polls", self.state.default_polls))}
+            rule = {"mode": mode, "polls": int(body.get("polls", self.state.default_polls)),
+                    "delay": float(body.get("delay", 0))}
             for key in ("message", "code"):
                 if key in body:
                     rule[key] = str(body[key])
@@ -391,6 +404,7 @@ class Handler(BaseHTTPRequestHandler):
         days = self._validity_days(body)
 
         rule = self.state.rule(common_name)
+        delay(rule)
         if rule["mode"] == "error":
             raise ApiError(400, rule.get("code", "caa_check_failed|" + common_name),
                            rule.get("message", "CAA records for %s do not allow DigiCert to issue." % common_name))
@@ -400,7 +414,7 @@ class Handler(BaseHTTPRequestHandler):
             d["next_order"] += 1
             d["next_request"] += 1
             order = {
-                "status": "pending", "polls": 0, "rule": rule, "product": name_id,
+                "status": "pending", "polls": 0, "product": name_id,
                 "common_name": common_name, "dns_names": dns_names, "days": days,
                 "csr": cert["csr"], "signature_hash": cert["signature_hash"],
                 "comments": str(body.get("comments", ""))[:1000],
@@ -480,9 +494,12 @@ class Handler(BaseHTTPRequestHandler):
 
     def order_info(self, order_id):
         with self.state.lock:
+            host = self.state.data["orders"].get(order_id, {}).get("common_name", "")
+        delay(self.state.rule(host))
+        with self.state.lock:
             order = self._order(order_id)
             order["polls"] += 1
-            rule = order["rule"]
+            rule = self.state.rule(order["common_name"])
             if order["status"] == "pending" and order["polls"] >= rule["polls"]:
                 if rule["mode"] == "issue":
                     self._issue(int(order_id), order)
