@@ -15,6 +15,7 @@
 pub mod digicert;
 pub mod error;
 pub mod http;
+pub mod internal;
 pub mod self_signed;
 
 pub use error::IssuerError;
