@@ -2,6 +2,7 @@
 
 use super::error::VaultError;
 use super::issuers::IssuerBundle;
+use crate::issuers::digicert::DigiCert;
 use crate::issuers::internal::InternalCa;
 use crate::issuers::{CertificateAuthority, Issuer, IssuerMemory};
 
@@ -10,7 +11,6 @@ pub(super) enum Authority {
     /// At once, before `close` returns (Internal).
     Now(Box<dyn Issuer>),
     /// Through an order the background worker follows (DigiCert, GlobalSign, ACME).
-    #[allow(dead_code)] // until the first network provider is wired in
     Later(Box<dyn CertificateAuthority>),
 }
 
@@ -23,6 +23,34 @@ pub(super) fn connect(
     memory: Box<dyn IssuerMemory>,
 ) -> Result<Authority, VaultError> {
     match bundle.provider.as_str() {
+        "DigiCert" => {
+            // Validated when the file was written; checked again for a stored one.
+            let api_key = bundle
+                .credentials
+                .as_ref()
+                .and_then(|c| c.pwd.as_deref())
+                .filter(|k| !k.is_empty())
+                .ok_or_else(|| {
+                    VaultError::BadParameter(format!(
+                        "Issuer {name} (DigiCert) has no API key in credentials.pwd"
+                    ))
+                })?;
+            let organization_id = bundle
+                .org_details
+                .as_ref()
+                .and_then(|o| o.id.as_deref())
+                .filter(|id| !id.trim().is_empty())
+                .ok_or_else(|| {
+                    VaultError::BadParameter(format!(
+                        "Issuer {name} (DigiCert) has no org_details.id"
+                    ))
+                })?;
+            Ok(Authority::Later(Box::new(DigiCert::new(
+                bundle.endpoint.as_deref(),
+                api_key,
+                organization_id,
+            ))))
+        }
         "Internal" => {
             let text = memory.load().ok_or_else(|| {
                 VaultError::Internal(format!("the private CA of issuer {name} is missing"))
@@ -31,7 +59,7 @@ pub(super) fn connect(
                 .map_err(|e| VaultError::Internal(e.to_string()))?;
             Ok(Authority::Now(Box::new(ca)))
         }
-        "DigiCert" | "GlobalSign" | "ACME" => Err(VaultError::BadParameter(format!(
+        "GlobalSign" | "ACME" => Err(VaultError::BadParameter(format!(
             "Issuer {name} ({}) is configured, but this certfs does not issue through {} issuers yet; \
              use Self, or Unknown and merge/.",
             bundle.provider, bundle.provider
