@@ -13,6 +13,7 @@
 //! - `Unknown` is no issuer at all: the user gets the CSR signed and merges.
 
 pub mod error;
+pub mod globalsign;
 pub mod http;
 pub mod self_signed;
 
