@@ -7,6 +7,8 @@
 
 #[path = "common/ca.rs"]
 mod ca;
+#[path = "common/ca_globalsign.rs"]
+mod ca_globalsign;
 
 use std::time::{Duration, Instant};
 
@@ -207,3 +209,4 @@ macro_rules! ca_contract_tests {
 
 // Providers add their line here, e.g.:
 // ca_contract_tests!(digicert, ca::digicert::DigiCertStandIn);
+ca_contract_tests!(globalsign, crate::ca_globalsign::GlobalSignStandIn);
