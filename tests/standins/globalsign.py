@@ -107,6 +107,17 @@ def now():
     return datetime.datetime.now(datetime.timezone.utc)
 
 
+def valid_after(cert):
+    """notAfter as an aware datetime (cryptography < 42 has no *_utc)."""
+    t = getattr(cert, "not_valid_after_utc", None)
+    return t if t is not None else cert.not_valid_after.replace(tzinfo=datetime.timezone.utc)
+
+
+def valid_before(cert):
+    t = getattr(cert, "not_valid_before_utc", None)
+    return t if t is not None else cert.not_valid_before.replace(tzinfo=datetime.timezone.utc)
+
+
 def stamp(t=None):
     return (t or now()).strftime("%Y-%m-%dT%H:%M:%S.000+00:00")
 
@@ -186,7 +197,7 @@ class TestCA:
 
     def issue(self, csr, names, months, organization):
         start = now() - datetime.timedelta(minutes=5)
-        end = min(start + datetime.timedelta(days=min(31 * months, 397)), self.inter.not_valid_after_utc)
+        end = min(start + datetime.timedelta(days=min(31 * months, 397)), valid_after(self.inter))
         cn = names[0]
         subject = x509.Name([
             x509.NameAttribute(NameOID.COUNTRY_NAME, organization["country"]),
@@ -480,8 +491,8 @@ class GlobalSign:
         parts = [xml_value("CertificateStatus", order["status"])]
         if order["cert"]:
             cert = x509.load_pem_x509_certificate(order["cert"].encode())
-            parts += [xml_value("StartDate", stamp(cert.not_valid_before_utc)),
-                      xml_value("EndDate", stamp(cert.not_valid_after_utc)),
+            parts += [xml_value("StartDate", stamp(valid_before(cert))),
+                      xml_value("EndDate", stamp(valid_after(cert))),
                       xml_value("CommonName", order["cn"]),
                       xml_value("SerialNumber", format(cert.serial_number, "X")),
                       xml_value("SubjectName", cert.subject.rfc4514_string()),
