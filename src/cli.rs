@@ -115,6 +115,7 @@ fn mount(mountpoint: &Path, data: &Path, options: &MountOptions) -> Result<(), S
     let vault = Arc::new(vault.with_backup_key(backup_key));
     // Deleted certificates past their retention are purged by themselves.
     vault.start_housekeeping(std::time::Duration::from_secs(60));
+    vault.start_worker();
     let shown = mountpoint.display().to_string();
     fuse::run(vault, mountpoint, options, || {
         log::info!("certfs mounted at {shown} (store {})", db.display())

@@ -45,14 +45,20 @@ impl CertFs {
         gid: u32,
         notifier: Arc<OnceLock<Notifier>>,
     ) -> Self {
-        CertFs {
+        let fs = CertFs {
             vault,
             inodes: Arc::new(Inodes::new()),
             handles: Handles::new(),
             notifier,
             uid,
             gid,
-        }
+        };
+        // Changes made in the background (CA orders, purges) drop what the
+        // kernel caches, as changes made through a callback do.
+        let worker = fs.worker();
+        fs.vault
+            .set_listener(Box::new(move |changes| worker.invalidate(changes)));
+        fs
     }
 
     fn file_attr(&self, ino: u64, attr: &Attr) -> FileAttr {

@@ -60,6 +60,9 @@ impl VaultService {
                 file: VersionFile::Attributes,
                 ..
             } => self.getattr(node).map(|_| ()),
+            Node::IssuerCa(_, name) => Err(VaultError::NotPermitted(format!(
+                "issuers/{name}.pem is read-only: it is the Internal issuer's CA certificate"
+            ))),
             Node::VersionFile { file, .. } => Err(VaultError::NotPermitted(format!(
                 "{} is read-only: it is made from the certificate's version",
                 file.file_name()

@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use super::connect::{Authority, connect};
 use super::error::VaultError;
 use super::load::{certificate_from_record, version_from_parts};
 use super::model::CertificateState;
@@ -28,6 +29,8 @@ enum IssuerChoice {
     Now(Box<dyn Issuer>),
     /// `Unknown`: a CSR the user gets signed anywhere and merges.
     Merge,
+    /// A CA of `issuers/` that takes orders: the worker follows the order.
+    Order(CertificateName),
 }
 
 impl VaultService {
@@ -45,7 +48,14 @@ impl VaultService {
         };
         match issuer {
             IssuerChoice::Now(issuer) => self.create_issued(v, c, policy, key, issuer.as_ref()),
-            IssuerChoice::Merge => self.create_pending(v, c, policy, key),
+            IssuerChoice::Merge => self
+                .create_pending(v, c, policy, key, "Unknown")
+                .map(|(changes, _)| changes),
+            IssuerChoice::Order(issuer) => {
+                let (changes, version) = self.create_pending(v, c, policy, key, issuer.as_str())?;
+                self.orders.wake(&(v.clone(), c.clone(), version));
+                Ok(changes)
+            }
         }
     }
 
@@ -57,22 +67,27 @@ impl VaultService {
             _ => {}
         }
         let name = &policy.issuer.name;
-        let st = self.state.read();
-        let configured = CertificateName::parse(name)
-            .ok()
-            .and_then(|n| vault(&st, v).ok()?.issuers.get(&n).cloned());
+        let configured = {
+            let st = self.state.read();
+            CertificateName::parse(name).ok().and_then(|n| {
+                let (n, bundle) = vault(&st, v).ok()?.issuers.get_key_value(&n)?;
+                Some((n.clone(), bundle.clone()))
+            })
+        };
         match configured {
             None => Err(VaultError::BadParameter(format!(
                 "Issuer not found: {name}. Configure it in issuers/{name}.json, or use Self or Unknown."
             ))),
-            Some(bundle) if !bundle.enabled() => Err(VaultError::Forbidden(format!(
+            Some((_, bundle)) if !bundle.enabled() => Err(VaultError::Forbidden(format!(
                 "Issuer {name} is disabled: new certificates cannot be ordered through it."
             ))),
-            Some(bundle) => Err(VaultError::BadParameter(format!(
-                "Issuer {name} ({}) is configured, but this certfs does not issue through {} issuers yet; \
-                 use Self, or Unknown and merge/.",
-                bundle.provider, bundle.provider
-            ))),
+            Some((issuer, bundle)) => {
+                let memory = self.memory_cell(v, &issuer);
+                match connect(issuer.as_str(), &bundle, Box::new(memory))? {
+                    Authority::Now(now) => Ok(IssuerChoice::Now(now)),
+                    Authority::Later(_) => Ok(IssuerChoice::Order(issuer)),
+                }
+            }
         }
     }
 

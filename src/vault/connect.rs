@@ -3,10 +3,10 @@
 use super::error::VaultError;
 use super::issuers::IssuerBundle;
 use crate::issuers::globalsign::{self, GlobalSign};
+use crate::issuers::internal::InternalCa;
 use crate::issuers::{CertificateAuthority, Issuer, IssuerMemory};
 
 /// How a configured issuer issues.
-#[allow(dead_code)] // wired by the worker commit
 pub(super) enum Authority {
     /// At once, before `close` returns (Internal).
     Now(Box<dyn Issuer>),
@@ -17,18 +17,24 @@ pub(super) enum Authority {
 /// The issuer that `bundle` (the file `issuers/<name>.json`) configures.
 /// `memory` keeps the provider's private state (an ACME account, the
 /// Internal CA's key) in the store.
-#[allow(dead_code)]
 pub(super) fn connect(
     name: &str,
     bundle: &IssuerBundle,
     memory: Box<dyn IssuerMemory>,
 ) -> Result<Authority, VaultError> {
-    let _ = memory;
     match bundle.provider.as_str() {
         "GlobalSign" => Ok(Authority::Later(Box::new(GlobalSign::new(
             globalsign_settings(bundle),
         )))),
-        "DigiCert" | "ACME" | "Internal" => Err(VaultError::BadParameter(format!(
+        "Internal" => {
+            let text = memory.load().ok_or_else(|| {
+                VaultError::Internal(format!("the private CA of issuer {name} is missing"))
+            })?;
+            let ca = InternalCa::from_memory(name, &text)
+                .map_err(|e| VaultError::Internal(e.to_string()))?;
+            Ok(Authority::Now(Box::new(ca)))
+        }
+        "DigiCert" | "ACME" => Err(VaultError::BadParameter(format!(
             "Issuer {name} ({}) is configured, but this certfs does not issue through {} issuers yet; \
              use Self, or Unknown and merge/.",
             bundle.provider, bundle.provider

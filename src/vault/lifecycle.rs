@@ -179,7 +179,10 @@ impl VaultService {
         };
         due.iter()
             .filter(|(v, c)| match self.purge_if(v, c, at, true) {
-                Ok(changes) => !changes.dirs.is_empty(),
+                Ok(changes) => {
+                    self.announce(&changes);
+                    !changes.dirs.is_empty()
+                }
                 Err(VaultError::NotFound(_)) => false,
                 Err(e) => {
                     log::error!("{v}/{c}: scheduled purge failed: {e}");

@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64};
 
 use super::contacts::{self, Contacts};
 use super::error::VaultError;
+use super::issuer_memory;
 use super::issuers::{self, IssuerBundle};
 use super::model::{CertificateState, PendingVersion, State, VaultState, Version};
 use super::name::{CertificateName, VaultName, VersionId};
@@ -16,6 +17,7 @@ use super::tags;
 use crate::pki::key::PrivateKey;
 use crate::pki::x509::{self, CertificateInfo};
 use crate::store::{CertificateRecord, Snapshot, VersionRecord};
+use zeroize::Zeroizing;
 
 /// The whole model from what the store holds.
 pub(super) fn state_from_snapshot(snapshot: Snapshot) -> Result<State, VaultError> {
@@ -46,6 +48,19 @@ pub(super) fn state_from_snapshot(snapshot: Snapshot) -> Result<State, VaultErro
             match Contacts::parse(d.value.as_bytes()) {
                 Ok(parsed) => vs.contacts = Some(parsed),
                 Err(e) => skip(e),
+            }
+        } else if let Some(name) = d
+            .key
+            .get(..issuer_memory::DOCUMENT_PREFIX.len())
+            .filter(|p| p.eq_ignore_ascii_case(issuer_memory::DOCUMENT_PREFIX))
+            .map(|p| &d.key[p.len()..])
+        {
+            match CertificateName::parse(name) {
+                Ok(name) => {
+                    let text = issuer_memory::memory_text(&name, Zeroizing::new(d.value));
+                    vs.issuer_memory.insert(name, text);
+                }
+                Err(e) => skip(VaultError::Internal(e.0)),
             }
         } else if let Some(name) = d
             .key

@@ -42,6 +42,16 @@ pub(crate) struct VaultState {
     pub contacts: Option<Contacts>,
     /// `issuers/<name>.json`.
     pub issuers: BTreeMap<CertificateName, IssuerBundle>,
+    /// Private state of issuers (ACME accounts, Internal CAs), by issuer name.
+    pub issuer_memory: BTreeMap<CertificateName, IssuerMemoryText>,
+}
+
+/// An issuer's private state as stored (may hold keys: never shown, never
+/// logged), and what the mount shows of it: an Internal CA's certificate.
+pub(crate) struct IssuerMemoryText {
+    pub text: Arc<zeroize::Zeroizing<String>>,
+    /// `issuers/<name>.pem`, for an Internal issuer.
+    pub ca_pem: Option<Arc<[u8]>>,
 }
 
 impl VaultState {
@@ -56,6 +66,7 @@ impl VaultState {
             settings: VaultSettings::default(),
             contacts: None,
             issuers: BTreeMap::new(),
+            issuer_memory: BTreeMap::new(),
         }
     }
 

@@ -199,6 +199,8 @@ pub enum Node {
     Issuers(VaultName),
     /// `<vault>/issuers/<name>.json`
     IssuerFile(VaultName, CertificateName),
+    /// `<vault>/issuers/<name>.pem`: an Internal issuer's CA certificate.
+    IssuerCa(VaultName, CertificateName),
     /// `<vault>/deleted/`: soft-deleted certificates.
     Deleted(VaultName),
     /// `<vault>/deleted/<cert>/`
@@ -241,6 +243,7 @@ impl Node {
             | Node::Restore(v)
             | Node::Issuers(v)
             | Node::IssuerFile(v, _)
+            | Node::IssuerCa(v, _)
             | Node::Deleted(v)
             | Node::DeletedCertificate(v, _)
             | Node::DeletedFile(v, _, _)

@@ -7,8 +7,8 @@
 //! write lock. A reader therefore never waits for the disk, a key or a CA,
 //! and sees a new version everywhere at once.
 
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use parking_lot::{Mutex, RwLock};
@@ -23,6 +23,7 @@ use super::name::{CertificateName, VaultName, VersionId};
 use super::node::{Attr, CertificateFile, DeletedFile, Entry, Kind, Node, VaultFile, VersionFile};
 use super::settings::VaultSettings;
 use super::side::SideFiles;
+use super::worker::Orders;
 use crate::store::Store;
 
 /// The largest file certfs accepts from a writer (policy, tags, imports).
@@ -48,6 +49,9 @@ pub struct Changes {
     pub dirs: Vec<Node>,
 }
 
+/// Who is told of changes made in the background.
+pub type Listener = Box<dyn Fn(&Changes) + Send + Sync>;
+
 /// The vault service. Cheap to share behind an `Arc`; every method takes `&self`.
 pub struct VaultService {
     pub(super) state: RwLock<State>,
@@ -55,6 +59,11 @@ pub struct VaultService {
     pub(super) store: Mutex<Box<dyn Store>>,
     /// Seals and opens `backup.blob` files; without one, backups are refused.
     pub(super) backup_key: Option<BackupKey>,
+    /// The CA orders the background worker follows.
+    pub(super) orders: Arc<Orders>,
+    /// Told of changes made in the background (CA orders, purges), so the
+    /// FUSE layer can drop what the kernel caches.
+    listener: OnceLock<Listener>,
 }
 
 pub(super) fn now() -> i64 {
@@ -103,6 +112,8 @@ impl VaultService {
             side: RwLock::new(SideFiles::default()),
             store: Mutex::new(store),
             backup_key: None,
+            orders: Arc::default(),
+            listener: OnceLock::new(),
         })
     }
 
@@ -110,6 +121,18 @@ impl VaultService {
     pub fn with_backup_key(mut self, key: BackupKey) -> Self {
         self.backup_key = Some(key);
         self
+    }
+
+    /// Sets who is told of changes made in the background (once).
+    pub fn set_listener(&self, listener: Listener) {
+        let _ = self.listener.set(listener);
+    }
+
+    /// Tells the listener of a change made in the background.
+    pub(super) fn announce(&self, changes: &Changes) {
+        if let Some(listener) = self.listener.get() {
+            listener(changes);
+        }
     }
 
     // ----- reading the tree -------------------------------------------------
@@ -210,6 +233,15 @@ impl VaultService {
             }
             Node::Issuers(v) => {
                 let vs = st.vaults.get(v).ok_or_else(missing)?;
+                if let Some(stem) = name.strip_suffix(".pem") {
+                    let issuer = CertificateName::parse(stem).map_err(|_| missing())?;
+                    let (issuer, _) = vs
+                        .issuer_memory
+                        .get_key_value(&issuer)
+                        .filter(|(_, m)| m.ca_pem.is_some())
+                        .ok_or_else(missing)?;
+                    return Ok(Node::IssuerCa(vs.name.clone(), issuer.clone()));
+                }
                 let issuer = issuers::parse_name(name).map_err(|_| missing())?;
                 let (issuer, _) = vs.issuers.get_key_value(&issuer).ok_or_else(missing)?;
                 Ok(Node::IssuerFile(vs.name.clone(), issuer.clone()))
@@ -232,6 +264,7 @@ impl VaultService {
             | Node::CertificateFile(..)
             | Node::VaultFile(..)
             | Node::IssuerFile(..)
+            | Node::IssuerCa(..)
             | Node::DeletedFile(..)
             | Node::Side(..) => Err(VaultError::NotDirectory(format!(
                 "{name}: parent is not a directory"
@@ -287,6 +320,16 @@ impl VaultService {
                 // Holds account ids and (hidden) secrets: the owner's only.
                 let size = vs.issuers.get(name).map(|b| b.to_json().len()).unwrap_or(0);
                 Ok(file_attr(size, 0o600, vs.created, false))
+            }
+            Node::IssuerCa(v, name) => {
+                let vs = vault(&st, v)?;
+                let size = issuer_ca_pem(vs, name).map(|b| b.len()).unwrap_or(0);
+                // Goes when its issuer file is removed (an unlink of another
+                // name) and comes back as a new CA when it is written again:
+                // neither its name nor its bytes may stay cached.
+                let mut attr = file_attr(size, 0o444, vs.created, false);
+                attr.switches = true;
+                Ok(attr)
             }
             Node::Certificate(v, c) => {
                 let vs = vault(&st, v)?;
@@ -462,6 +505,12 @@ impl VaultService {
                         let node = Node::IssuerFile(vs.name.clone(), name.clone());
                         out.push(entry(&format!("{name}.json"), node, Kind::File));
                     }
+                    for (name, memory) in &vs.issuer_memory {
+                        if memory.ca_pem.is_some() {
+                            let node = Node::IssuerCa(vs.name.clone(), name.clone());
+                            out.push(entry(&format!("{name}.pem"), node, Kind::File));
+                        }
+                    }
                 }
                 Node::Deleted(v) => {
                     let vs = vault(&st, v)?;
@@ -485,6 +534,7 @@ impl VaultService {
                 | Node::CertificateFile(..)
                 | Node::VaultFile(..)
                 | Node::IssuerFile(..)
+                | Node::IssuerCa(..)
                 | Node::DeletedFile(..)
                 | Node::Side(..) => {
                     return Err(VaultError::NotDirectory("not a directory".into()));
@@ -553,6 +603,10 @@ impl VaultService {
                 // Absent contacts read as empty while being created.
                 Ok(vault_file(vault(&st, v)?, *file).unwrap_or_else(|| Arc::from(&b""[..])))
             }
+            Node::IssuerCa(v, name) => {
+                let st = self.state.read();
+                issuer_ca_pem(vault(&st, v)?, name).ok_or_else(|| not_found(&format!("{name}.pem")))
+            }
             Node::IssuerFile(v, name) => {
                 let st = self.state.read();
                 let vs = vault(&st, v)?;
@@ -597,6 +651,11 @@ pub(super) fn version_entries(
             });
         }
     }
+}
+
+/// `issuers/<name>.pem` of an Internal issuer.
+fn issuer_ca_pem(vs: &super::model::VaultState, name: &CertificateName) -> Option<Arc<[u8]>> {
+    vs.issuer_memory.get(name)?.ca_pem.clone()
 }
 
 pub(super) fn vault<'a>(st: &'a State, v: &VaultName) -> Result<&'a VaultState, VaultError> {
