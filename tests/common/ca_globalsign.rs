@@ -18,6 +18,9 @@ pub const PASSWORD: &str = "s3cret<&>\"pass'";
 /// The MSSL domain the stand-in's account has; hosts under it are issued.
 pub const DOMAIN: &str = "certfs.test";
 
+/// A second MSSL domain, for the name the nginx tests serve (web.example.com).
+pub const WEB_DOMAIN: &str = "example.com";
+
 /// A running stand-in of GlobalSign's GCC SOAP API.
 pub struct GlobalSignStandIn {
     dir: tempfile::TempDir,
@@ -48,6 +51,8 @@ impl GlobalSignStandIn {
             .arg(PASSWORD)
             .arg("--domain")
             .arg(DOMAIN)
+            .arg("--domain")
+            .arg(WEB_DOMAIN)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)

@@ -40,7 +40,8 @@ Stand-in extension, not GlobalSign's API, for tests to script behaviour:
       issue: issued after N GetOrderByOrderID calls (0: at once in PVOrder);
       hold: pending approval (8) until cancelled; refuse: PVOrder answers
       with error `code`/`message`; deny: denied (10) after N polls;
-      delay_ms: PVOrder for that host answers that much later.
+      delay_ms: PVOrder for that host answers that much later. Open orders
+      follow the rule as it is at each poll (hold, then issue, releases one).
   GET /_standin/calls          every SOAP call seen, as JSON
   GET /_standin/orders/<id>    one order, as JSON
   GET /_standin/health         "ok"
@@ -359,8 +360,8 @@ class GlobalSign:
         self.organization = {"name": "certfs Test Organization", "country": "GB"}
         self.profiles = {"MP_CERTFS_0001": {"ev": True}, "MP_OTHER_0002": {"ev": False}}
         self.domains = [
-            {"id": "DSMS20000000001", "profile": "MP_CERTFS_0001", "name": name, "status": "3"}
-            for name in args.domain
+            {"id": "DSMS2000000%04d" % (i + 1), "profile": "MP_CERTFS_0001", "name": name, "status": "3"}
+            for i, name in enumerate(args.domain)
         ] + [{"id": "DSMS20000000099", "profile": "MP_OTHER_0002", "name": "other.test", "status": "3"}]
 
     # Every operation: (request element) -> inner response XML.
@@ -451,10 +452,10 @@ class GlobalSign:
             order = {
                 "id": order_id, "product": product, "cn": cn, "names": names, "months": int(months),
                 "csr": csr_text, "contact": contact, "status": "1", "polls_seen": 0,
-                "mode": rule["mode"], "polls": int(rule["polls"]), "date": stamp(),
+                "date": stamp(),
                 "complete_date": None, "canceled_date": None, "cert": None,
             }
-            if order["mode"] == "issue" and order["polls"] <= 0:
+            if rule["mode"] == "issue" and int(rule["polls"]) <= 0:
                 self._issue(order)
             self.state.data["orders"][order_id] = order
             self.state.save()
@@ -470,17 +471,20 @@ class GlobalSign:
         order["complete_date"] = stamp()
 
     def _advance(self, order):
-        """One GetOrderByOrderID moves a pending order on, as the rule says."""
+        """One GetOrderByOrderID moves a pending order on, as its host's rule
+        says now (a test may change the rule while an order is open)."""
         if order["status"] == "6":
             order["status"] = "7"
             return
         if order["status"] not in PENDING:
             return
         order["polls_seen"] += 1
-        if order["mode"] == "hold":
+        rule = self.state.rule(order["cn"])
+        mode, polls = rule["mode"], int(rule["polls"])
+        if mode == "hold":
             order["status"] = "8"
-        elif order["polls_seen"] >= order["polls"]:
-            if order["mode"] == "deny":
+        elif order["polls_seen"] >= polls:
+            if mode == "deny":
                 order["status"] = "10"
             else:
                 self._issue(order)
