@@ -9,6 +9,8 @@
 mod ca;
 #[path = "common/ca_digicert.rs"]
 mod ca_digicert;
+#[path = "common/ca_globalsign.rs"]
+mod ca_globalsign;
 
 use std::time::{Duration, Instant};
 
@@ -208,5 +210,6 @@ macro_rules! ca_contract_tests {
 }
 
 // Providers add their line here, e.g.:
-// ca_contract_tests!(digicert, ca::digicert::DigiCertStandIn);
+// ca_contract_tests!(provider, crate::ca_provider::ProviderStandIn);
 ca_contract_tests!(digicert, crate::ca_digicert::DigiCertStandIn);
+ca_contract_tests!(globalsign, crate::ca_globalsign::GlobalSignStandIn);

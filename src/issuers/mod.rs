@@ -14,6 +14,7 @@
 
 pub mod digicert;
 pub mod error;
+pub mod globalsign;
 pub mod http;
 pub mod internal;
 pub mod self_signed;
