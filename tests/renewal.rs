@@ -40,7 +40,10 @@ fn json(path: &Path) -> serde_json::Value {
 fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
     let start = Instant::now();
     while !check() {
-        assert!(start.elapsed() < Duration::from_secs(60), "timed out waiting for {what}");
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "timed out waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -75,12 +78,18 @@ fn auto_renew_through_self_replaces_a_certificate_inside_its_window() {
     wait_until("a renewed version", || versions(&m, "site") == 2);
     let status = json(&m.path("prod/site/status.json"));
     let days: i64 = status["days_left"].as_i64().unwrap();
-    assert!(days > 300, "the current version is the renewed one: {status}");
+    assert!(
+        days > 300,
+        "the current version is the renewed one: {status}"
+    );
     assert_eq!(status["last_renewal"]["outcome"], "succeeded", "{status}");
     assert_eq!(status["last_renewal"]["action"], "AutoRenew");
     assert_eq!(status["key_matches_certificate"], true);
     assert_eq!(status["chain_complete"], true);
-    let text = sh_ok(&m.mnt, "openssl x509 -in prod/site/cert.pem -noout -subject -issuer");
+    let text = sh_ok(
+        &m.mnt,
+        "openssl x509 -in prod/site/cert.pem -noout -subject -issuer",
+    );
     assert!(text.contains("site.example.com"), "{text}");
     // Once: no third version.
     std::thread::sleep(Duration::from_millis(1500));
@@ -109,10 +118,15 @@ fn auto_renew_of_an_unknown_certificate_makes_a_csr_and_status_says_so() {
         "AutoRenew",
     );
     import_expiring(&m, "api", "api.example.com", 1, &policy);
-    wait_until("a pending renewal", || m.path("prod/api/request.csr").exists());
+    wait_until("a pending renewal", || {
+        m.path("prod/api/request.csr").exists()
+    });
     let op = json(&m.path("prod/api/operation.json"));
     assert_eq!(op["status"], "inProgress");
-    sh_ok(&m.mnt, "openssl req -in prod/api/request.csr -noout -verify");
+    sh_ok(
+        &m.mnt,
+        "openssl req -in prod/api/request.csr -noout -verify",
+    );
     wait_until("the run log", || {
         json(&m.path("prod/api/status.json"))["last_renewal"]["outcome"] == "succeeded"
     });
@@ -150,16 +164,27 @@ fn a_failed_renewal_shows_in_status_and_is_retried_with_backoff() {
     });
     let status = json(&m.path("prod/web/status.json"));
     assert!(
-        status["last_renewal"]["message"].as_str().unwrap().contains("disabled"),
+        status["last_renewal"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("disabled"),
         "{status}"
     );
     assert!(status["last_renewal"]["retry_at"].is_string(), "{status}");
     let metrics = fs::read_to_string(m.path("metrics.prom")).unwrap();
     assert!(
-        metrics.contains("certfs_certificate_last_renewal_success{vault=\"prod\",certificate=\"web\""),
+        metrics
+            .contains("certfs_certificate_last_renewal_success{vault=\"prod\",certificate=\"web\""),
         "{metrics}"
     );
-    assert!(metrics.lines().any(|l| l.starts_with("certfs_certificate_renewal_due{") && l.contains("\"web\"") && l.ends_with(" 1")), "{metrics}");
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("certfs_certificate_renewal_due{")
+                && l.contains("\"web\"")
+                && l.ends_with(" 1")),
+        "{metrics}"
+    );
     // The issuer comes back: the retry (15 s after the first failure) renews.
     fs::write(
         m.path("prod/issuers/corp.json"),
@@ -214,13 +239,26 @@ fn hooks_run_after_a_switch_with_certbots_environment_and_failures_never_undo_it
         json(&m.path("prod/web/status.json"))["last_hook"]["outcome"] == "failed"
     });
     let status = json(&m.path("prod/web/status.json"));
-    assert!(status["last_hook"]["message"].as_str().unwrap().contains("failed"), "{status}");
+    assert!(
+        status["last_hook"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("failed"),
+        "{status}"
+    );
     assert_eq!(versions(&m, "web"), 3);
     // Bad hooks are refused with a reason.
-    let err = sh_err(&m.mnt, "echo '{\"signal\": \"HUP\"}' > prod/web/hooks.json");
+    // (cp reports close(); a shell's echo > f does not.)
+    let err = sh_err(
+        &m.mnt,
+        "echo '{\"signal\": \"HUP\"}' > ../bad.json && cp ../bad.json prod/web/hooks.json",
+    );
     assert!(err.contains("Invalid argument"), "{err}");
     let report = fs::read_to_string(m.path("prod/web/hooks.json.error")).unwrap();
-    assert!(report.contains("signal and pidfile go together"), "{report}");
+    assert!(
+        report.contains("signal and pidfile go together"),
+        "{report}"
+    );
 }
 
 #[test]
@@ -245,7 +283,13 @@ fn a_renewal_reloads_nginx_through_its_hook_and_s_client_sees_the_new_serial() {
         )
     };
     let first = served();
-    assert_eq!(first, sh_ok(&m.mnt, "openssl x509 -in live/prod.web/cert.pem -noout -serial"));
+    assert_eq!(
+        first,
+        sh_ok(
+            &m.mnt,
+            "openssl x509 -in live/prod.web/cert.pem -noout -serial"
+        )
+    );
     let hooks = serde_json::json!({
         "signal": "HUP",
         "pidfile": prefix.join("logs/nginx.pid").display().to_string(),
@@ -265,10 +309,15 @@ fn a_renewal_reloads_nginx_through_its_hook_and_s_client_sees_the_new_serial() {
     wait_until("the renewal", || versions(&m, "web") == 3);
     let renewed = sh_ok(&m.mnt, "openssl x509 -in prod/web/cert.pem -noout -serial");
     assert_ne!(renewed, first);
-    wait_until("nginx serving the renewed certificate", || served() == renewed);
+    wait_until("nginx serving the renewed certificate", || {
+        served() == renewed
+    });
     let status = json(&m.path("prod/web/status.json"));
     assert!(
-        status["last_hook"]["message"].as_str().unwrap().contains("SIGHUP sent"),
+        status["last_hook"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("SIGHUP sent"),
         "{status}"
     );
 }
@@ -299,7 +348,10 @@ fn live_is_certbots_layout_of_every_certificate_and_follows_switches() {
     assert_eq!(after, fs::read(m.path("prod/web/cert.pem")).unwrap());
     // live/ is read-only and not a vault name.
     let err = sh_err(&m.mnt, "echo x > live/prod.web/cert.pem");
-    assert!(err.contains("not permitted") || err.contains("denied") || err.contains("Read-only"), "{err}");
+    assert!(
+        err.contains("not permitted") || err.contains("denied") || err.contains("Read-only"),
+        "{err}"
+    );
     let err = sh_err(&m.mnt, "mkdir live/x");
     assert!(!err.is_empty());
     assert!(!m.path("live/prod.nothing").exists());
@@ -312,7 +364,11 @@ fn metrics_prom_parses_as_prometheus_text_and_tracks_each_certificate() {
     fs::write(m.path("prod/web/policy.json"), ec_policy("web.example.com")).unwrap();
     fs::create_dir(m.path("stage")).unwrap();
     fs::create_dir(m.path("stage/api")).unwrap();
-    fs::write(m.path("stage/api/policy.json"), ec_policy("api.example.com")).unwrap();
+    fs::write(
+        m.path("stage/api/policy.json"),
+        ec_policy("api.example.com"),
+    )
+    .unwrap();
     let text = fs::read_to_string(m.path("metrics.prom")).unwrap();
     assert_eq!(
         fs::metadata(m.path("metrics.prom")).unwrap().len() as usize,
@@ -334,7 +390,10 @@ for key in sorted(seen):
     fs::write(m.root.path().join("parse.py"), script).unwrap();
     let parsed = sh_ok(
         m.root.path(),
-        &format!("/usr/bin/python3 parse.py {}", m.path("metrics.prom").display()),
+        &format!(
+            "/usr/bin/python3 parse.py {}",
+            m.path("metrics.prom").display()
+        ),
     );
     for line in [
         "certfs_certificate_key_matches prod web 1.0",
