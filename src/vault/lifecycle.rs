@@ -224,18 +224,19 @@ impl VaultService {
         let mut store = self.store.lock();
         let current = {
             let st = self.state.read();
-            vault(&st, v)?.settings
+            vault(&st, v)?.settings.clone()
         };
-        let next = VaultSettings::parse_update(data, current)?;
+        let next = VaultSettings::parse_update(data, &current)?;
         store.put_document(v.as_str(), settings::DOCUMENT_KEY, Some(&next.to_json()))?;
         let mut st = self.state.write();
         let vs = st.vaults.get_mut(v).ok_or_else(|| not_found(v.as_str()))?;
-        vs.settings = next;
         log::info!(
-            "vault {v}: soft-delete retention {} days, purge protection {}",
+            "vault {v}: soft-delete retention {} days, purge protection {}, access {:?}",
             next.retention_days,
-            if next.purge_protection { "on" } else { "off" }
+            if next.purge_protection { "on" } else { "off" },
+            next.access
         );
+        vs.settings = next;
         Ok(Changes {
             dirs: vec![Node::Vault(v.clone())],
         })

@@ -428,7 +428,7 @@ impl VaultService {
                 file,
                 current,
             } => {
-                let settings = vault(&st, v)?.settings;
+                let settings = vault(&st, v)?.settings.clone();
                 let version = certificate(&st, v, c)?
                     .version(version)
                     .ok_or_else(|| not_found(file.file_name()))?
@@ -686,7 +686,7 @@ impl VaultService {
                     if !cs.shows(version, *file) {
                         return Err(not_found(file.file_name()));
                     }
-                    (version.clone(), vault(&st, v)?.settings)
+                    (version.clone(), vault(&st, v)?.settings.clone())
                 };
                 if file.holds_key() && !version.enabled.load(Ordering::Acquire) {
                     return Err(VaultError::Forbidden(DISABLED.into()));
