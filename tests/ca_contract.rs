@@ -7,6 +7,10 @@
 
 #[path = "common/ca.rs"]
 mod ca;
+#[path = "common/ca_acme.rs"]
+mod ca_acme;
+#[path = "common/pebble.rs"]
+mod pebble;
 
 use std::time::{Duration, Instant};
 
@@ -207,3 +211,4 @@ macro_rules! ca_contract_tests {
 
 // Providers add their line here, e.g.:
 // ca_contract_tests!(digicert, ca::digicert::DigiCertStandIn);
+ca_contract_tests!(acme, crate::ca_acme::PebbleStandIn);
