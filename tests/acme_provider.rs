@@ -257,3 +257,40 @@ fn a_ca_file_that_does_not_sign_the_servers_certificate_is_a_tls_failure() {
     let err = Acme::new(s, Box::new(Memory::default())).unwrap_err();
     assert!(err.contains("CERTIFICATE"), "{err}");
 }
+
+#[test]
+fn an_order_of_another_account_is_placed_again_for_this_one() {
+    // Two first orders through a new issuer registered two accounts at
+    // once; the memory kept one of them. The other's order is out of reach.
+    let pebble = Pebble::start(true);
+    let theirs = Acme::new(
+        settings(&pebble, listener(&pebble), EAB_HMAC),
+        Box::new(Memory::default()),
+    )
+    .unwrap();
+    let ours = Acme::new(
+        settings(&pebble, listener(&pebble), EAB_HMAC),
+        Box::new(Memory::default()),
+    )
+    .unwrap();
+    let (_key, der, spec) = request(&["race.certfs.test"]);
+    let order = order(&der, &spec);
+    let their_order = submitted(&theirs, &order);
+    drop(theirs);
+    match ours.poll(&order, &their_order).expect("recovers") {
+        Progress::Pending {
+            request_id,
+            details,
+        } => {
+            assert_ne!(request_id, their_order);
+            assert!(details.contains("new order"), "{details}");
+            let Progress::Issued { issued, .. } =
+                drive(&ours, &order, &request_id).expect("issued")
+            else {
+                unreachable!()
+            };
+            ca::assert_chain_verifies(&issued, &pebble.root_pem());
+        }
+        other => panic!("expected a new order, got {other:?}"),
+    }
+}

@@ -9,6 +9,8 @@
 mod ca;
 #[path = "common/ca_acme.rs"]
 mod ca_acme;
+#[path = "common/ca_digicert.rs"]
+mod ca_digicert;
 #[path = "common/pebble.rs"]
 mod pebble;
 
@@ -211,4 +213,5 @@ macro_rules! ca_contract_tests {
 
 // Providers add their line here, e.g.:
 // ca_contract_tests!(digicert, ca::digicert::DigiCertStandIn);
+ca_contract_tests!(digicert, crate::ca_digicert::DigiCertStandIn);
 ca_contract_tests!(acme, crate::ca_acme::PebbleStandIn);

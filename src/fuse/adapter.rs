@@ -45,14 +45,20 @@ impl CertFs {
         gid: u32,
         notifier: Arc<OnceLock<Notifier>>,
     ) -> Self {
-        CertFs {
+        let fs = CertFs {
             vault,
             inodes: Arc::new(Inodes::new()),
             handles: Handles::new(),
             notifier,
             uid,
             gid,
-        }
+        };
+        // Changes made in the background (CA orders, purges) drop what the
+        // kernel caches, as changes made through a callback do.
+        let worker = fs.worker();
+        fs.vault
+            .set_listener(Box::new(move |changes| worker.invalidate(changes)));
+        fs
     }
 
     fn file_attr(&self, ino: u64, attr: &Attr) -> FileAttr {
@@ -420,6 +426,9 @@ impl Filesystem for CertFs {
                 return Ok((self.handles.insert(Handle::Read(data)), keep));
             }
             self.vault.check_writable(&node).map_err(|e| errno(&e))?;
+            self.vault
+                .check_writer(&node, req.uid(), self.uid)
+                .map_err(|e| errno(&e))?;
             let truncate = flags.0 & libc::O_TRUNC != 0;
             let data = if truncate {
                 Vec::new()
@@ -460,6 +469,9 @@ impl Filesystem for CertFs {
             let dir = self.node(parent)?;
             let name = name_str(name).map_err(|_| Errno::EINVAL)?;
             let (node, attr) = self.vault.create(&dir, name).map_err(|e| errno(&e))?;
+            self.vault
+                .check_writer(&node, req.uid(), self.uid)
+                .map_err(|e| errno(&e))?;
             let ino = self.inodes.intern(parent.0, name, &node);
             let buffer = WriteBuffer {
                 node,

@@ -147,13 +147,17 @@ impl Acme {
     ) -> Result<Progress, Failure> {
         let mut acme_order = match account.order(url.to_owned()).await {
             Ok(o) => o,
-            Err(Error::Api(p)) if p.status == Some(404) => {
-                // The CA forgot the order (a test CA restarted, or it was purged): order again.
-                log::warn!("acme: the CA no longer knows order {url}; ordering again");
+            Err(Error::Api(p)) if out_of_reach(&p) => {
+                // The CA forgot the order (a test CA restarted, or it was
+                // purged), or it belongs to another account (two first
+                // orders registered two accounts at once; the account in
+                // the memory changed): order again with this account.
+                let why = p.detail.unwrap_or_default();
+                log::warn!("acme: order {url} is out of reach ({why}); ordering again");
                 return self.place(account, order).await.map(|p| match p {
                     Progress::Pending { request_id, .. } => Progress::Pending {
                         details: format!(
-                            "The CA no longer knew order {url}; a new order was placed."
+                            "The CA no longer knew order {url} for this account; a new order was placed."
                         ),
                         request_id,
                     },
@@ -304,8 +308,8 @@ impl Acme {
     async fn deactivate(&self, account: &Account, url: &str) -> Result<(), Failure> {
         let mut acme_order = match account.order(url.to_owned()).await {
             Ok(o) => o,
-            // Gone or already deactivated: nothing left to stop.
-            Err(Error::Api(p)) if p.status == Some(404) => return Ok(()),
+            // Gone, not ours, or already deactivated: nothing left to stop.
+            Err(Error::Api(p)) if out_of_reach(&p) => return Ok(()),
             Err(e) if is_pebble_deactivated(&e) => return Ok(()),
             Err(e) => return Err(e.into()),
         };
@@ -353,6 +357,13 @@ impl CertificateAuthority for Acme {
     fn cancel(&self, _order: &Order<'_>, request_id: &str) -> Result<(), CaError> {
         self.with_account(|account| async move { self.deactivate(&account, request_id).await })
     }
+}
+
+/// Whether fetching an order was refused because this account cannot see
+/// it: the CA does not know it (404: Boulder also answers so for another
+/// account's order) or says it is not this account's (pebble: `unauthorized`).
+fn out_of_reach(problem: &instant_acme::Problem) -> bool {
+    problem.status == Some(404) || is_type(problem, "unauthorized")
 }
 
 /// The order's identifiers: DNS names (the CN first when not a SAN), then IP addresses.

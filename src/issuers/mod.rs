@@ -13,8 +13,10 @@
 //! - `Unknown` is no issuer at all: the user gets the CSR signed and merges.
 
 pub mod acme;
+pub mod digicert;
 pub mod error;
 pub mod http;
+pub mod internal;
 pub mod self_signed;
 
 pub use error::IssuerError;

@@ -5,10 +5,11 @@ use std::path::PathBuf;
 use super::error::VaultError;
 use super::issuers::IssuerBundle;
 use crate::issuers::acme::{Acme, AcmeSettings, ChallengeMethod, ExternalAccount};
+use crate::issuers::digicert::DigiCert;
+use crate::issuers::internal::InternalCa;
 use crate::issuers::{CertificateAuthority, Issuer, IssuerMemory};
 
 /// How a configured issuer issues.
-#[allow(dead_code)] // wired by the worker commit
 pub(super) enum Authority {
     /// At once, before `close` returns (Internal).
     Now(Box<dyn Issuer>),
@@ -19,7 +20,6 @@ pub(super) enum Authority {
 /// The issuer that `bundle` (the file `issuers/<name>.json`) configures.
 /// `memory` keeps the provider's private state (an ACME account, the
 /// Internal CA's key) in the store.
-#[allow(dead_code)]
 pub(super) fn connect(
     name: &str,
     bundle: &IssuerBundle,
@@ -31,7 +31,43 @@ pub(super) fn connect(
                 .map_err(|e| VaultError::BadParameter(format!("Issuer {name}: {e}")))?;
             Ok(Authority::Later(Box::new(ca)))
         }
-        "DigiCert" | "GlobalSign" | "Internal" => Err(VaultError::BadParameter(format!(
+        "DigiCert" => {
+            // Validated when the file was written; checked again for a stored one.
+            let api_key = bundle
+                .credentials
+                .as_ref()
+                .and_then(|c| c.pwd.as_deref())
+                .filter(|k| !k.is_empty())
+                .ok_or_else(|| {
+                    VaultError::BadParameter(format!(
+                        "Issuer {name} (DigiCert) has no API key in credentials.pwd"
+                    ))
+                })?;
+            let organization_id = bundle
+                .org_details
+                .as_ref()
+                .and_then(|o| o.id.as_deref())
+                .filter(|id| !id.trim().is_empty())
+                .ok_or_else(|| {
+                    VaultError::BadParameter(format!(
+                        "Issuer {name} (DigiCert) has no org_details.id"
+                    ))
+                })?;
+            Ok(Authority::Later(Box::new(DigiCert::new(
+                bundle.endpoint.as_deref(),
+                api_key,
+                organization_id,
+            ))))
+        }
+        "Internal" => {
+            let text = memory.load().ok_or_else(|| {
+                VaultError::Internal(format!("the private CA of issuer {name} is missing"))
+            })?;
+            let ca = InternalCa::from_memory(name, &text)
+                .map_err(|e| VaultError::Internal(e.to_string()))?;
+            Ok(Authority::Now(Box::new(ca)))
+        }
+        "GlobalSign" => Err(VaultError::BadParameter(format!(
             "Issuer {name} ({}) is configured, but this certfs does not issue through {} issuers yet; \
              use Self, or Unknown and merge/.",
             bundle.provider, bundle.provider

@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 use super::contacts::is_email;
 use super::error::VaultError;
 use super::name::CertificateName;
+use crate::issuers::internal::CaSettings;
 use crate::pki::dn::DistinguishedName;
+use crate::pki::key::{Curve, KeySpec, RsaSize};
 
 /// The prefix of an issuer's store key: `issuer/<name>`.
 pub const DOCUMENT_PREFIX: &str = "issuer/";
@@ -245,6 +247,31 @@ impl IssuerBundle {
             .as_ref()
             .and_then(|a| a.enabled)
             .unwrap_or(true)
+    }
+
+    /// For an `Internal` issuer named `name`: the CA its `ca` settings
+    /// describe, with defaults (`CN=<name> Root CA`, 120 months, EC P-384;
+    /// RSA 4096 when `kty` is RSA). `None` for other providers.
+    pub fn internal_ca_settings(&self, name: &str) -> Result<Option<CaSettings>, VaultError> {
+        if self.provider != "Internal" {
+            return Ok(None);
+        }
+        let ca = self.ca.clone().unwrap_or_default();
+        let subject = ca.subject.unwrap_or_else(|| format!("CN={name} Root CA"));
+        let subject = DistinguishedName::parse(&subject).map_err(|e| {
+            VaultError::BadParameter(format!("ca.subject is not a valid X500 name: {e}"))
+        })?;
+        let key = match (ca.kty.as_deref(), ca.crv.as_deref()) {
+            (Some("RSA"), _) => KeySpec::Rsa(RsaSize::B4096),
+            (_, Some("P-256")) => KeySpec::Ec(Curve::P256),
+            (_, Some("P-521")) => KeySpec::Ec(Curve::P521),
+            _ => KeySpec::Ec(Curve::P384),
+        };
+        Ok(Some(CaSettings {
+            subject,
+            validity_months: ca.validity_months.unwrap_or(120),
+            key,
+        }))
     }
 
     fn validate(&self) -> Result<(), VaultError> {

@@ -15,6 +15,7 @@ use super::name::{CertificateName, VaultName};
 use super::node::Node;
 use super::service::{Changes, VaultService, deleted, not_found, now, vault};
 use super::settings::{self, VaultSettings};
+use super::{hooks, status};
 
 impl VaultService {
     /// Key Vault's refusal to reuse the name of a soft-deleted certificate.
@@ -151,6 +152,11 @@ impl VaultService {
             }
             cs.name.clone()
         };
+        // Its run log and hooks first: left behind by a crash, they would
+        // attach to a new certificate of the same name.
+        for prefix in [status::DOCUMENT_PREFIX, hooks::DOCUMENT_PREFIX] {
+            store.put_document(v.as_str(), &format!("{prefix}{name}"), None)?;
+        }
         store.delete_certificate(v.as_str(), name.as_str())?;
         let mut st = self.state.write();
         if let Some(vs) = st.vaults.get_mut(v) {
@@ -179,7 +185,10 @@ impl VaultService {
         };
         due.iter()
             .filter(|(v, c)| match self.purge_if(v, c, at, true) {
-                Ok(changes) => !changes.dirs.is_empty(),
+                Ok(changes) => {
+                    self.announce(&changes);
+                    !changes.dirs.is_empty()
+                }
                 Err(VaultError::NotFound(_)) => false,
                 Err(e) => {
                     log::error!("{v}/{c}: scheduled purge failed: {e}");

@@ -1,6 +1,8 @@
 //! Test harness: a real certfs mounted in a temporary folder, unmounted on drop, and helpers to drive it with real tools.
 #![allow(dead_code)]
 
+pub mod nginx;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -257,9 +259,11 @@ pub const CERT_FILES: &[&str] = &[
     "cert.pfx",
     "chain.pem",
     "fullchain.pem",
+    "hooks.json",
     "merge",
     "policy.json",
     "privkey.pem",
+    "status.json",
     "tags.json",
     "versions",
 ];
