@@ -17,6 +17,7 @@ command -v ps >/dev/null || need_pkgs+=(procps)
 command -v pebble >/dev/null || need_pkgs+=(pebble)
 command -v python3 >/dev/null || need_pkgs+=(python3)
 /usr/bin/python3 -c 'import cryptography' 2>/dev/null || need_pkgs+=(python3-cryptography)
+/usr/bin/python3 -c 'import prometheus_client' 2>/dev/null || need_pkgs+=(python3-prometheus-client)
 
 if [ "${#need_pkgs[@]}" -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then

@@ -11,6 +11,8 @@ mod ca;
 mod ca_acme;
 #[path = "common/ca_digicert.rs"]
 mod ca_digicert;
+#[path = "common/ca_globalsign.rs"]
+mod ca_globalsign;
 #[path = "common/pebble.rs"]
 mod pebble;
 
@@ -212,6 +214,7 @@ macro_rules! ca_contract_tests {
 }
 
 // Providers add their line here, e.g.:
-// ca_contract_tests!(digicert, ca::digicert::DigiCertStandIn);
+// ca_contract_tests!(provider, crate::ca_provider::ProviderStandIn);
 ca_contract_tests!(digicert, crate::ca_digicert::DigiCertStandIn);
+ca_contract_tests!(globalsign, crate::ca_globalsign::GlobalSignStandIn);
 ca_contract_tests!(acme, crate::ca_acme::PebbleStandIn);

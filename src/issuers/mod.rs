@@ -15,6 +15,7 @@
 pub mod acme;
 pub mod digicert;
 pub mod error;
+pub mod globalsign;
 pub mod http;
 pub mod internal;
 pub mod self_signed;

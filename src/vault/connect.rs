@@ -6,6 +6,7 @@ use super::error::VaultError;
 use super::issuers::IssuerBundle;
 use crate::issuers::acme::{Acme, AcmeSettings, ChallengeMethod, ExternalAccount};
 use crate::issuers::digicert::DigiCert;
+use crate::issuers::globalsign::{self, GlobalSign};
 use crate::issuers::internal::InternalCa;
 use crate::issuers::{CertificateAuthority, Issuer, IssuerMemory};
 
@@ -59,6 +60,9 @@ pub(super) fn connect(
                 organization_id,
             ))))
         }
+        "GlobalSign" => Ok(Authority::Later(Box::new(GlobalSign::new(
+            globalsign_settings(bundle),
+        )))),
         "Internal" => {
             let text = memory.load().ok_or_else(|| {
                 VaultError::Internal(format!("the private CA of issuer {name} is missing"))
@@ -67,11 +71,6 @@ pub(super) fn connect(
                 .map_err(|e| VaultError::Internal(e.to_string()))?;
             Ok(Authority::Now(Box::new(ca)))
         }
-        "GlobalSign" => Err(VaultError::BadParameter(format!(
-            "Issuer {name} ({}) is configured, but this certfs does not issue through {} issuers yet; \
-             use Self, or Unknown and merge/.",
-            bundle.provider, bundle.provider
-        ))),
         other => Err(VaultError::Internal(format!(
             "issuer {name} has an unknown provider {other}"
         ))),
@@ -117,6 +116,30 @@ fn acme_settings(bundle: &IssuerBundle) -> Result<AcmeSettings, VaultError> {
         challenge,
         ca_file: bundle.ca_file.as_ref().map(PathBuf::from),
     })
+}
+
+/// A GlobalSign issuer's settings: `credentials` are the GCC API user and
+/// password, `org_details.admin_details[0]` the order contact (the bundle
+/// was validated to have them), `endpoint` the GCC host.
+fn globalsign_settings(bundle: &IssuerBundle) -> globalsign::Settings {
+    let credentials = bundle.credentials.clone().unwrap_or_default();
+    let admin = bundle
+        .org_details
+        .as_ref()
+        .and_then(|o| o.admin_details.first())
+        .cloned()
+        .unwrap_or_default();
+    globalsign::Settings {
+        endpoint: bundle.endpoint.clone(),
+        account_id: credentials.account_id.unwrap_or_default(),
+        password: zeroize::Zeroizing::new(credentials.pwd.unwrap_or_default()),
+        contact: globalsign::Contact {
+            first_name: admin.first_name.unwrap_or_default(),
+            last_name: admin.last_name.unwrap_or_default(),
+            email: admin.email.unwrap_or_default(),
+            phone: admin.phone.unwrap_or_default(),
+        },
+    }
 }
 
 #[cfg(test)]
@@ -168,5 +191,35 @@ mod tests {
             acme_settings(&bare).unwrap().challenge,
             ChallengeMethod::Listen("0.0.0.0:80".parse().unwrap())
         );
+    }
+
+    struct NoMemory;
+    impl IssuerMemory for NoMemory {
+        fn load(&self) -> Option<String> {
+            None
+        }
+        fn save(&self, _: &str) -> Result<(), String> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_globalsign_bundle_connects_to_an_order_taking_authority() {
+        let bundle = IssuerBundle::parse_update(
+            br#"{"provider":"GlobalSign","credentials":{"account_id":"PAR1","pwd":"p<&"},
+                 "org_details":{"admin_details":[{"first_name":"A","last_name":"B",
+                 "email":"a@b.example","phone":"1"}]},"endpoint":"http://127.0.0.1:9"}"#,
+            None,
+        )
+        .unwrap();
+        let settings = globalsign_settings(&bundle);
+        assert_eq!(settings.account_id, "PAR1");
+        assert_eq!(settings.password.as_str(), "p<&");
+        assert_eq!(settings.contact.email, "a@b.example");
+        assert_eq!(settings.endpoint.as_deref(), Some("http://127.0.0.1:9"));
+        match connect("gs", &bundle, Box::new(NoMemory)) {
+            Ok(Authority::Later(ca)) => assert_eq!(ca.provider(), "GlobalSign"),
+            _ => panic!("GlobalSign takes orders"),
+        }
     }
 }

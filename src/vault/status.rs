@@ -331,7 +331,7 @@ mod tests {
     #[test]
     fn rfc3339_is_utc_with_seconds() {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(1_795_000_000), "2026-11-18T05:46:40Z");
+        assert_eq!(rfc3339(1_795_000_000), "2026-11-18T11:06:40Z");
     }
 
     #[test]
