@@ -313,7 +313,7 @@ impl VaultService {
             Node::Root => {
                 if name.eq_ignore_ascii_case(LIVE_DIR) {
                     return Err(VaultError::AlreadyExists(format!(
-                        "{LIVE_DIR} is the certbot-compatible view of every certificate, not a vault name"
+                        "{LIVE_DIR} is reserved: it is the certbot-compatible view of every certificate"
                     )));
                 }
                 let name = VaultName::parse(name).map_err(|e| VaultError::BadParameter(e.0))?;
