@@ -3,7 +3,6 @@
 use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 
@@ -112,9 +111,15 @@ fn mount(mountpoint: &Path, data: &Path, options: &MountOptions) -> Result<(), S
         .map_err(|e| format!("cannot open the backup key: {e}"))?;
     let vault = VaultService::open(Box::new(store))
         .map_err(|e| format!("cannot load the store {}: {e}", db.display()))?;
-    let vault = Arc::new(vault.with_backup_key(backup_key));
-    // Deleted certificates past their retention are purged by themselves.
+    let vault = vault.with_backup_key(backup_key).into_shared();
+    vault.set_mount_path(
+        std::fs::canonicalize(mountpoint).unwrap_or_else(|_| mountpoint.to_path_buf()),
+    );
+    // Deleted certificates past their retention are purged by themselves;
+    // CA orders and lifetime actions go on in the background.
     vault.start_housekeeping(std::time::Duration::from_secs(60));
+    vault.start_worker();
+    vault.start_renewals();
     let shown = mountpoint.display().to_string();
     fuse::run(vault, mountpoint, options, || {
         log::info!("certfs mounted at {shown} (store {})", db.display())

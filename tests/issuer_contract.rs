@@ -125,3 +125,15 @@ macro_rules! issuer_contract_tests {
 }
 
 issuer_contract_tests!(self_signed, || certfs::issuers::self_signed::SelfSigned);
+issuer_contract_tests!(internal, || {
+    use certfs::issuers::internal::{CaSettings, InternalCa};
+    InternalCa::create(
+        "corp",
+        &CaSettings {
+            subject: DistinguishedName::parse("CN=Contract Root CA").unwrap(),
+            validity_months: 24,
+            key: KeySpec::Ec(Curve::P384),
+        },
+    )
+    .unwrap()
+});

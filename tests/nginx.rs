@@ -3,159 +3,11 @@
 mod common;
 
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::Duration;
 
-use common::{Mount, WEB_POLICY, ec_policy, make_test_ca, sh_in, sh_ok, sign_csr, wait_timeout};
-
-const NGINX: &str = "/usr/sbin/nginx";
-
-/// An nginx master in the foreground with its own prefix, config, pid and logs; stopped on drop.
-struct Nginx {
-    prefix: PathBuf,
-    child: Child,
-    port: u16,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-impl Nginx {
-    fn start(prefix: &Path, cert_dir: &Path) -> Nginx {
-        let port = free_port();
-        for d in ["logs", "tmp"] {
-            fs::create_dir_all(prefix.join(d)).unwrap();
-        }
-        let p = prefix.display();
-        let c = cert_dir.display();
-        let conf = format!(
-            r#"worker_processes 1;
-error_log {p}/logs/error.log notice;
-pid {p}/logs/nginx.pid;
-events {{ worker_connections 64; }}
-http {{
-    access_log {p}/logs/access.log;
-    client_body_temp_path {p}/tmp/body;
-    proxy_temp_path {p}/tmp/proxy;
-    fastcgi_temp_path {p}/tmp/fastcgi;
-    uwsgi_temp_path {p}/tmp/uwsgi;
-    scgi_temp_path {p}/tmp/scgi;
-    server {{
-        listen 127.0.0.1:{port} ssl;
-        server_name web.example.com;
-        ssl_certificate {c}/fullchain.pem;
-        ssl_certificate_key {c}/privkey.pem;
-        location / {{ return 200 "served by nginx from certfs\n"; }}
-    }}
-}}
-"#
-        );
-        fs::write(prefix.join("nginx.conf"), conf).unwrap();
-        let check = Command::new(NGINX)
-            .args(Self::args(prefix))
-            .arg("-t")
-            .output()
-            .unwrap();
-        assert!(
-            check.status.success(),
-            "nginx -t: {}",
-            String::from_utf8_lossy(&check.stderr)
-        );
-        let child = Command::new(NGINX)
-            .args(Self::args(prefix))
-            .args(["-g", "daemon off;"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut nginx = Nginx {
-            prefix: prefix.to_path_buf(),
-            child,
-            port,
-        };
-        // Ready when the port accepts connections.
-        for _ in 0..400 {
-            if let Ok(Some(status)) = nginx.child.try_wait() {
-                panic!("nginx exited with {status}:\n{}", nginx.error_log());
-            }
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return nginx;
-            }
-            std::thread::sleep(Duration::from_millis(25));
-        }
-        panic!("nginx did not listen:\n{}", nginx.error_log());
-    }
-
-    fn args(prefix: &Path) -> Vec<String> {
-        vec![
-            "-p".into(),
-            format!("{}/", prefix.display()),
-            "-c".into(),
-            prefix.join("nginx.conf").display().to_string(),
-        ]
-    }
-
-    fn error_log(&self) -> String {
-        fs::read_to_string(self.prefix.join("logs/error.log")).unwrap_or_default()
-    }
-
-    /// `nginx -s reload`; returns once the master has read the new configuration.
-    fn reload(&self) {
-        let before = self.error_log().matches("reconfiguring").count();
-        let out = Command::new(NGINX)
-            .args(Self::args(&self.prefix))
-            .args(["-s", "reload"])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "nginx -s reload: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        for _ in 0..400 {
-            // Reloaded once the master reconfigured and the old worker (which
-            // may still accept a connection or two) has gone.
-            if self.error_log().matches("reconfiguring").count() > before && self.workers() == 1 {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(25));
-        }
-        panic!("nginx did not reload:\n{}", self.error_log());
-    }
-
-    /// How many worker processes the master has (old ones linger while shutting down).
-    fn workers(&self) -> usize {
-        let out = Command::new("ps")
-            .args(["--ppid", &self.child.id().to_string(), "-o", "pid="])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .count()
-    }
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = Command::new(NGINX)
-            .args(Self::args(&self.prefix))
-            .args(["-s", "stop"])
-            .stderr(Stdio::null())
-            .status();
-        if wait_timeout(&mut self.child, Duration::from_secs(10)).is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
+use common::nginx::{NGINX, Nginx, curl_trusting};
+use common::{Mount, WEB_POLICY, ec_policy, make_test_ca, sh_in, sh_ok, sign_csr};
 
 fn serial_of_file(dir: &Path, file: &str) -> String {
     sh_ok(dir, &format!("openssl x509 -in {file} -noout -serial"))
@@ -274,18 +126,6 @@ fn nginx_serves_an_rsa_2048_certificate_and_a_reload_picks_up_the_new_version() 
 #[test]
 fn nginx_serves_an_ec_p256_certificate_and_a_reload_picks_up_the_new_version() {
     serves_and_renews(&ec_policy("web.example.com"), "NIST CURVE: P-256");
-}
-
-/// curl trusting only `ca` (a file), with web.example.com resolved to 127.0.0.1.
-fn curl_trusting(dir: &Path, port: u16, ca: &Path) -> String {
-    sh_ok(
-        dir,
-        &format!(
-            "curl -sS --fail --max-time 20 --cacert {} \
-             --resolve web.example.com:{port}:127.0.0.1 https://web.example.com:{port}/",
-            ca.display()
-        ),
-    )
 }
 
 #[test]

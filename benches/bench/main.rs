@@ -8,6 +8,7 @@
 //! `BENCH_DIR` holds the stores (default: the temp dir, a disk here),
 //! `BENCH_TMPFS` the baselines' copies (default `/dev/shm`).
 
+mod ca;
 mod figures;
 mod fill;
 mod load;
@@ -67,7 +68,7 @@ impl Scale {
             pause: Duration::from_secs_f64(if factor == 0.0 { 0.05 } else { 2.0 }),
             ec_creates: count(1_000, 8),
             create_threads: 4,
-            rsa_creates: count(60, 2),
+            rsa_creates: count(160, 2),
             imports: count(1_000, 4),
             store: count(100_000, 200),
             latency_time: time(6.0, 0.3),
@@ -157,7 +158,7 @@ fn main() {
         if wanted("create") {
             show(vec![ec], &mut lines);
             show(
-                vec![figures::rsa_creates(&m, scale.rsa_creates)],
+                vec![figures::rsa_creates(&m, scale.rsa_creates, nproc())],
                 &mut lines,
             );
         }

@@ -10,9 +10,11 @@
 //! cached for [`LONG`] (entries and attributes), since everything that
 //! changes them is invalidated explicitly: a file operation's [`Changes`],
 //! or what the vault does in the background (it announces those). Files
-//! whose bytes change in place keep [`SHORT`]. A lookup that raced with a
-//! change cannot leave a stale entry behind: invalidation first waits for
-//! replies in flight ([`Cache`]).
+//! whose bytes change in place keep [`SHORT`]; names that switch to
+//! another node (a certificate's top-level files) are looked up at every
+//! path walk, so that a new version shows in all of them at once. A lookup
+//! that raced with a change cannot leave a stale entry behind:
+//! invalidation first waits for replies in flight ([`Cache`]).
 
 use std::ffi::OsStr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -44,15 +46,16 @@ const SHORT: Duration = Duration::from_secs(1);
 
 /// The kernel-cache lifetimes (entry, attributes) of a node with `attr`.
 fn ttls(attr: &Attr) -> (Duration, Duration) {
-    if attr.kind == Kind::Directory || attr.immutable {
-        // A current version's file names switch to a new version's nodes:
-        // that change invalidates them.
-        (LONG, LONG)
-    } else if attr.switches {
-        // Names that may switch without a change to their directory.
-        (Duration::ZERO, SHORT)
-    } else {
-        (SHORT, SHORT)
+    // A name that switches to another node (a certificate's top-level
+    // files, to the next version's) is looked up at every path walk: the
+    // kernel drops cached names one at a time, so a cached one could show
+    // the old version's key beside the new version's certificate. Its
+    // node's attributes never change.
+    let entry = |long| if attr.switches { Duration::ZERO } else { long };
+    match (attr.kind, attr.immutable) {
+        (Kind::Directory, _) if attr.switches => (Duration::ZERO, SHORT),
+        (Kind::Directory, _) | (Kind::File, true) => (entry(LONG), LONG),
+        (Kind::File, false) => (entry(SHORT), SHORT),
     }
 }
 
@@ -97,15 +100,16 @@ impl CertFs {
             uid,
             gid,
         };
-        // What the vault changes by itself (scheduled purges, background
-        // issuance) leaves the kernel's caches the same way.
+        // What the vault changes by itself (scheduled purges, CA orders,
+        // renewals) leaves the kernel's caches the same way. The listener
+        // holds the vault weakly: the vault holds the listener.
         let (vault, inodes, notifier, cache) = (
             Arc::downgrade(&fs.vault),
             fs.inodes.clone(),
             fs.notifier.clone(),
             fs.cache.clone(),
         );
-        fs.vault.on_background_change(move |changes| {
+        fs.vault.set_listener(Box::new(move |changes| {
             let Some(vault) = Weak::upgrade(&vault) else {
                 return;
             };
@@ -116,7 +120,7 @@ impl CertFs {
                 cache: cache.clone(),
             };
             worker.invalidate(changes);
-        });
+        }));
         fs
     }
 
@@ -550,6 +554,9 @@ impl Filesystem for CertFs {
                 return Ok((self.handles.insert(Handle::Read(data)), flags));
             }
             self.vault.check_writable(&node).map_err(|e| errno(&e))?;
+            self.vault
+                .check_writer(&node, req.uid(), self.uid)
+                .map_err(|e| errno(&e))?;
             let truncate = flags.0 & libc::O_TRUNC != 0;
             let data = if truncate {
                 Vec::new()
@@ -590,6 +597,9 @@ impl Filesystem for CertFs {
             let dir = self.node(parent)?;
             let name = name_str(name).map_err(|_| Errno::EINVAL)?;
             let (node, attr) = self.vault.create(&dir, name).map_err(|e| errno(&e))?;
+            self.vault
+                .check_writer(&node, req.uid(), self.uid)
+                .map_err(|e| errno(&e))?;
             let ino = self.inodes.intern(parent.0, name, &node);
             let buffer = WriteBuffer {
                 node,

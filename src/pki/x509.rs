@@ -108,20 +108,87 @@ pub struct CertificateInfo {
 /// `validity_months` calendar months (the day of month clamped, so
 /// 31 January + 1 month is 28/29 February).
 pub fn self_signed(spec: &CertificateSpec, key: &PrivateKey) -> Result<Vec<u8>, PkiError> {
+    let mut params = params_for(spec)?;
+    params.is_ca = IsCa::ExplicitNoCa;
+    sign_self(params, spec, key)
+}
+
+/// Builds a self-signed CA certificate (basic constraints CA:true, key
+/// usage keyCertSign, cRLSign and digitalSignature) for a private root:
+/// `spec`'s subject and validity; its key usage and EKUs are ignored.
+pub fn certificate_authority(
+    spec: &CertificateSpec,
+    key: &PrivateKey,
+) -> Result<Vec<u8>, PkiError> {
+    let mut params = params_for(&CertificateSpec {
+        key_usage: Vec::new(),
+        extended_key_usage: Vec::new(),
+        ..spec.clone()
+    })?;
+    params.is_ca = IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    sign_self(params, spec, key)
+}
+
+/// Builds a certificate for `spec` and the public half of `subject_key`,
+/// signed by the CA whose certificate is `ca_der` and key `ca_key`: the
+/// issuer is the CA's subject byte for byte, with an authority key
+/// identifier, basic constraints CA:false, and a not-after never past the
+/// CA's. Returns DER.
+pub fn signed_by_ca(
+    spec: &CertificateSpec,
+    subject_key: &PrivateKey,
+    ca_der: &[u8],
+    ca_key: &PrivateKey,
+) -> Result<Vec<u8>, PkiError> {
     let name = spec.subject.to_der()?;
+    let ca_subject = super::x509_read::raw_subject(ca_der)?;
+    let ca_not_after = super::x509_read::inspect(ca_der)?.not_after;
+    let mut params = params_for(spec)?;
+    set_validity(&mut params, spec.validity_months)?;
+    let ca_end = OffsetDateTime::from_unix_timestamp(ca_not_after).map_err(crypto)?;
+    params.not_after = params.not_after.min(ca_end);
+    params.serial_number = Some(random_serial()?.into());
+    params.is_ca = IsCa::ExplicitNoCa;
+    params.use_authority_key_identifier_extension = true;
+    let ca_pair = ca_key.signing_key_pair()?;
+    let subject_pair = subject_key.signing_key_pair()?;
+    let issuer = rcgen::Issuer::from_ca_cert_der(&ca_der.into(), &ca_pair).map_err(crypto)?;
+    let cert = params.signed_by(&subject_pair, &issuer).map_err(crypto)?;
+    resign(
+        cert.der(),
+        &[(TBS_ISSUER, &ca_subject), (TBS_SUBJECT, &name)],
+        &ca_pair,
+    )
+}
+
+/// Validity: not before = now − 5 minutes, not after = now + `months`.
+fn set_validity(params: &mut CertificateParams, months: u32) -> Result<(), PkiError> {
     let now = OffsetDateTime::now_utc()
         .replace_nanosecond(0)
         .map_err(crypto)?;
-    let mut params = params_for(spec)?;
     params.not_before = now - Duration::minutes(5);
-    params.not_after = add_months(now, spec.validity_months).ok_or_else(|| {
+    params.not_after = add_months(now, months).ok_or_else(|| {
         PkiError::Malformed(format!(
-            "a validity of {} months ends after the year 9999",
-            spec.validity_months
+            "a validity of {months} months ends after the year 9999"
         ))
     })?;
+    Ok(())
+}
+
+/// Signs `params` (with `spec`'s subject and validity) by `key` itself.
+fn sign_self(
+    mut params: CertificateParams,
+    spec: &CertificateSpec,
+    key: &PrivateKey,
+) -> Result<Vec<u8>, PkiError> {
+    let name = spec.subject.to_der()?;
+    set_validity(&mut params, spec.validity_months)?;
     params.serial_number = Some(random_serial()?.into());
-    params.is_ca = IsCa::ExplicitNoCa;
     let pair = key.signing_key_pair()?;
     let cert = params.self_signed(&pair).map_err(crypto)?;
     // rcgen keeps one value per attribute type and no multi-valued RDNs, so

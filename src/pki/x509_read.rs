@@ -35,6 +35,11 @@ fn name_text(name: &x509_parser::x509::X509Name<'_>) -> String {
         .unwrap_or_else(|_| name.to_string())
 }
 
+/// The subject of a DER certificate, as the DER Name it holds (byte for byte).
+pub(super) fn raw_subject(der_bytes: &[u8]) -> Result<Vec<u8>, PkiError> {
+    Ok(parse(der_bytes)?.tbs_certificate.subject.as_raw().to_vec())
+}
+
 /// Reads the facts of a DER certificate; any garbage gives `Malformed`.
 ///
 /// The serial is written as `openssl x509 -serial` does (two hex digits a

@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use super::connect::{Authority, connect};
 use super::error::VaultError;
 use super::load::{certificate_from_record, version_from_parts};
 use super::model::CertificateState;
@@ -28,6 +29,8 @@ enum IssuerChoice {
     Now(Box<dyn Issuer>),
     /// `Unknown`: a CSR the user gets signed anywhere and merges.
     Merge,
+    /// A CA of `issuers/` that takes orders: the worker follows the order.
+    Order(CertificateName),
 }
 
 impl VaultService {
@@ -38,6 +41,18 @@ impl VaultService {
         data: &[u8],
     ) -> Result<Changes, VaultError> {
         let policy = Policy::parse(data).map_err(|e| VaultError::BadParameter(e.message))?;
+        self.create_version(v, c, policy)
+    }
+
+    /// Starts a new version of `c` under `policy` (a policy write, or a
+    /// renewal under the stored policy): made at once by `Self` or
+    /// `Internal`, pending for `Unknown`, ordered from a CA of `issuers/`.
+    pub(super) fn create_version(
+        &self,
+        v: &VaultName,
+        c: &CertificateName,
+        policy: Policy,
+    ) -> Result<Changes, VaultError> {
         let issuer = self.issuer_for(v, &policy)?;
         let key = match self.reusable_key(v, c, &policy)? {
             Some(key) => key,
@@ -45,7 +60,14 @@ impl VaultService {
         };
         match issuer {
             IssuerChoice::Now(issuer) => self.create_issued(v, c, policy, key, issuer.as_ref()),
-            IssuerChoice::Merge => self.create_pending(v, c, policy, key),
+            IssuerChoice::Merge => self
+                .create_pending(v, c, policy, key, "Unknown")
+                .map(|(changes, _)| changes),
+            IssuerChoice::Order(issuer) => {
+                let (changes, version) = self.create_pending(v, c, policy, key, issuer.as_str())?;
+                self.orders.wake(&(v.clone(), c.clone(), version));
+                Ok(changes)
+            }
         }
     }
 
@@ -57,22 +79,27 @@ impl VaultService {
             _ => {}
         }
         let name = &policy.issuer.name;
-        let st = self.state.read();
-        let configured = CertificateName::parse(name)
-            .ok()
-            .and_then(|n| vault(&st, v).ok()?.issuers.get(&n).cloned());
+        let configured = {
+            let st = self.state.read();
+            CertificateName::parse(name).ok().and_then(|n| {
+                let (n, bundle) = vault(&st, v).ok()?.issuers.get_key_value(&n)?;
+                Some((n.clone(), bundle.clone()))
+            })
+        };
         match configured {
             None => Err(VaultError::BadParameter(format!(
                 "Issuer not found: {name}. Configure it in issuers/{name}.json, or use Self or Unknown."
             ))),
-            Some(bundle) if !bundle.enabled() => Err(VaultError::Forbidden(format!(
+            Some((_, bundle)) if !bundle.enabled() => Err(VaultError::Forbidden(format!(
                 "Issuer {name} is disabled: new certificates cannot be ordered through it."
             ))),
-            Some(bundle) => Err(VaultError::BadParameter(format!(
-                "Issuer {name} ({}) is configured, but this certfs does not issue through {} issuers yet; \
-                 use Self, or Unknown and merge/.",
-                bundle.provider, bundle.provider
-            ))),
+            Some((issuer, bundle)) => {
+                let memory = self.memory_cell(v, &issuer);
+                match connect(issuer.as_str(), &bundle, Box::new(memory))? {
+                    Authority::Now(now) => Ok(IssuerChoice::Now(now)),
+                    Authority::Later(_) => Ok(IssuerChoice::Order(issuer)),
+                }
+            }
         }
     }
 
@@ -167,6 +194,8 @@ impl VaultService {
             cs.policy_json = Arc::from(policy_json.into_bytes());
             cs.versions.push(Arc::new(version));
         })?;
+        drop(store);
+        self.switched(v, &name, &id);
         Ok(id)
     }
 
@@ -283,6 +312,8 @@ impl Changes {
                 Node::Certificate(v.clone(), c.clone()),
                 Node::Versions(v.clone(), c.clone()),
                 Node::Merge(v.clone(), c.clone()),
+                Node::LiveCertificate(v.clone(), c.clone()),
+                Node::Live,
             ],
         }
     }

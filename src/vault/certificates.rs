@@ -188,6 +188,22 @@ impl Certificates {
         self.map.keys()
     }
 
+    /// Every certificate, in order, reading each one not read yet (all of
+    /// them, in a big store: to find those with an operation in progress,
+    /// [`loaded`](Self::loaded) is enough).
+    pub fn values(&self) -> impl Iterator<Item = &CertificateState> {
+        self.map.iter().filter_map(|(k, slot)| self.state(k, slot))
+    }
+
+    /// The certificates read so far, in order. Every certificate with an
+    /// operation is among them: those are read at mount, and an operation
+    /// starts by an action, which reads its certificate.
+    pub fn loaded(&self) -> impl Iterator<Item = &CertificateState> {
+        self.map
+            .values()
+            .filter_map(|slot| slot.state.get().map(|cs| &**cs))
+    }
+
     /// Names and summaries, in order (reads nothing).
     pub fn summaries(&self) -> impl Iterator<Item = (&CertificateName, Summary)> {
         self.map.iter().map(|(k, slot)| (k, slot.summary()))

@@ -2,10 +2,12 @@
 
 use super::contacts::{self, Contacts};
 use super::error::VaultError;
+use super::issuer_memory::has_memory;
 use super::issuers::{self, IssuerBundle};
 use super::name::{CertificateName, VaultName};
 use super::node::Node;
 use super::service::{Changes, VaultService, not_found, vault};
+use crate::issuers::internal::InternalCa;
 
 impl VaultService {
     /// A write to `contacts.json`.
@@ -50,16 +52,37 @@ impl VaultService {
         name: &CertificateName,
         data: &[u8],
     ) -> Result<Changes, VaultError> {
-        let mut store = self.store.lock();
-        let (previous, stored_name) = {
+        // An Internal issuer's CA is made when its file is first written:
+        // the key is generated before the writer lock is taken.
+        let new_ca = {
             let st = self.state.read();
             let vs = vault(&st, v)?;
+            let previous = vs.issuers.get(name);
+            let bundle = IssuerBundle::parse_update(data, previous)?;
+            match bundle.internal_ca_settings(name.as_str())? {
+                Some(settings) if !has_memory(vs, name) => Some(settings),
+                _ => None,
+            }
+        };
+        let new_ca = new_ca
+            .map(|settings| InternalCa::create(name.as_str(), &settings))
+            .transpose()
+            .map_err(|e| VaultError::BadParameter(format!("The private CA cannot be made: {e}")))?;
+        let mut store = self.store.lock();
+        let (previous, stored_name, has_ca) = {
+            let st = self.state.read();
+            let vs = vault(&st, v)?;
+            let has_ca = has_memory(vs, name);
             match vs.issuers.get_key_value(name) {
-                Some((n, b)) => (Some(b.clone()), n.clone()),
-                None => (None, name.clone()),
+                Some((n, b)) => (Some(b.clone()), n.clone(), has_ca),
+                None => (None, name.clone(), has_ca),
             }
         };
         let bundle = IssuerBundle::parse_update(data, previous.as_ref())?;
+        if let Some(ca) = new_ca.filter(|_| !has_ca) {
+            self.put_memory(&mut **store, v, &stored_name, ca.to_memory())?;
+            log::info!("vault {v}: issuer {stored_name} has a new private CA");
+        }
         let key = format!("{}{stored_name}", issuers::DOCUMENT_PREFIX);
         store.put_document(v.as_str(), &key, Some(&bundle.to_stored()))?;
         let provider = bundle.provider.clone();
@@ -92,6 +115,9 @@ impl VaultService {
             &format!("{}{stored_name}", issuers::DOCUMENT_PREFIX),
             None,
         )?;
+        // The issuer's private state (an ACME account, an Internal CA's key)
+        // goes with it: writing the file again makes a new one.
+        self.drop_memory(&mut **store, v, &stored_name)?;
         let mut st = self.state.write();
         st.vaults
             .get_mut(v)

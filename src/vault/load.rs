@@ -1,5 +1,6 @@
 //! Turning the store's records into the in-memory model: everything at mount, or the index at mount and each certificate on first use.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64};
 
@@ -8,6 +9,8 @@ use parking_lot::Mutex;
 use super::certificates::{Certificates, Loader, Summary};
 use super::contacts::{self, Contacts};
 use super::error::VaultError;
+use super::hooks::{self, Hooks};
+use super::issuer_memory;
 use super::issuers::{self, IssuerBundle};
 use super::model::{CertificateState, PendingVersion, State, VaultState, Version};
 use super::name::{CertificateName, VaultName, VersionId};
@@ -15,6 +18,7 @@ use super::operation::Operation;
 use super::pending::{csr_pem, with_json};
 use super::policy::Policy;
 use super::settings::{self, VaultSettings};
+use super::status::{self, RunLog};
 use super::tags;
 use crate::pki::key::PrivateKey;
 use crate::pki::x509::{self, CertificateInfo};
@@ -22,6 +26,36 @@ use crate::store::{
     CertificateReader, CertificateRecord, DocumentRecord, Index, Snapshot, VaultRecord,
     VersionRecord,
 };
+use zeroize::Zeroizing;
+
+/// `key` without `prefix` (compared case-insensitively), if it starts with it.
+fn strip_prefix_ci<'a>(key: &'a str, prefix: &str) -> Option<&'a str> {
+    key.get(..prefix.len())
+        .filter(|p| p.eq_ignore_ascii_case(prefix))
+        .map(|p| &key[p.len()..])
+}
+
+/// What vault documents hold for single certificates (their run logs and
+/// hooks), by vault and certificate.
+#[derive(Default)]
+struct CertificateDocuments {
+    run_logs: BTreeMap<(VaultName, CertificateName), RunLog>,
+    hook_sets: BTreeMap<(VaultName, CertificateName), Hooks>,
+}
+
+impl CertificateDocuments {
+    /// Gives `cs`, of vault `vault`, what its documents hold.
+    fn attach(&self, vault: &VaultName, cs: &mut CertificateState) {
+        let key = (vault.clone(), cs.name.clone());
+        if let Some(log) = self.run_logs.get(&key) {
+            cs.run_log = log.clone();
+        }
+        if let Some(parsed) = self.hook_sets.get(&key) {
+            cs.hooks_json = Arc::from(parsed.to_json().into_bytes());
+            cs.hooks = parsed.clone();
+        }
+    }
+}
 
 fn bad(what: String) -> VaultError {
     VaultError::Internal(format!("stored {what}"))
@@ -35,10 +69,11 @@ pub(super) fn state_from_index(
     index: Index,
     reader: Box<dyn CertificateReader>,
 ) -> Result<State, VaultError> {
+    let (mut state, documents) = vaults_and_documents(index.vaults, index.documents)?;
     let loader: Arc<dyn Loader> = Arc::new(StoreLoader {
         reader: Mutex::new(reader),
+        documents,
     });
-    let mut state = vaults_and_documents(index.vaults, index.documents)?;
     for vs in state.vaults.values_mut() {
         vs.certificates = Certificates::lazy(vs.name.clone(), loader.clone());
         vs.deleted = Certificates::lazy(vs.name.clone(), loader.clone());
@@ -74,6 +109,9 @@ pub(super) fn state_from_index(
 /// Reads certificates through a store's reader.
 struct StoreLoader {
     reader: Mutex<Box<dyn CertificateReader>>,
+    /// As of mount. A certificate is read once and changed in memory from
+    /// then on, so these are never stale when used.
+    documents: CertificateDocuments,
 }
 
 impl Loader for StoreLoader {
@@ -86,9 +124,12 @@ impl Loader for StoreLoader {
             .reader
             .lock()
             .certificate(vault.as_str(), name.as_str())?;
-        found
-            .map(|(c, versions)| certificate_with_versions(&c, versions))
-            .transpose()
+        let Some((c, versions)) = found else {
+            return Ok(None);
+        };
+        let mut cs = certificate_with_versions(&c, versions)?;
+        self.documents.attach(vault, &mut cs);
+        Ok(Some(cs))
     }
 }
 
@@ -109,11 +150,12 @@ fn certificate_with_versions(
     Ok(cs)
 }
 
-/// The vaults, with their documents, and no certificates yet.
+/// The vaults, with their documents, and no certificates yet; what the
+/// documents hold for single certificates.
 fn vaults_and_documents(
     vaults: Vec<VaultRecord>,
     documents: Vec<DocumentRecord>,
-) -> Result<State, VaultError> {
+) -> Result<(State, CertificateDocuments), VaultError> {
     let mut state = State::default();
     for v in vaults {
         let name = VaultName::parse(&v.name).map_err(|e| bad(format!("vault name: {e}")))?;
@@ -121,6 +163,9 @@ fn vaults_and_documents(
             .vaults
             .insert(name.clone(), VaultState::new(name, v.created));
     }
+    // Run logs and hooks belong to certificates, which are loaded after.
+    let mut run_logs = BTreeMap::new();
+    let mut hook_sets = BTreeMap::new();
     for d in documents {
         let vault = VaultName::parse(&d.vault).map_err(|e| bad(format!("vault name: {e}")))?;
         let vs = state
@@ -140,6 +185,37 @@ fn vaults_and_documents(
             match Contacts::parse(d.value.as_bytes()) {
                 Ok(parsed) => vs.contacts = Some(parsed),
                 Err(e) => skip(e),
+            }
+        } else if let Some(name) = strip_prefix_ci(&d.key, status::DOCUMENT_PREFIX) {
+            match (CertificateName::parse(name), RunLog::from_stored(&d.value)) {
+                (Ok(name), Some(log)) => {
+                    run_logs.insert((vault.clone(), name), log);
+                }
+                _ => skip(VaultError::Internal("unreadable run log".into())),
+            }
+        } else if let Some(name) = strip_prefix_ci(&d.key, hooks::DOCUMENT_PREFIX) {
+            match (
+                CertificateName::parse(name),
+                Hooks::parse(d.value.as_bytes()),
+            ) {
+                (Ok(name), Ok(parsed)) => {
+                    hook_sets.insert((vault.clone(), name), parsed);
+                }
+                (Err(e), _) => skip(VaultError::Internal(e.0)),
+                (_, Err(e)) => skip(e),
+            }
+        } else if let Some(name) = d
+            .key
+            .get(..issuer_memory::DOCUMENT_PREFIX.len())
+            .filter(|p| p.eq_ignore_ascii_case(issuer_memory::DOCUMENT_PREFIX))
+            .map(|p| &d.key[p.len()..])
+        {
+            match CertificateName::parse(name) {
+                Ok(name) => {
+                    let text = issuer_memory::memory_text(&name, Zeroizing::new(d.value));
+                    vs.issuer_memory.insert(name, text);
+                }
+                Err(e) => skip(VaultError::Internal(e.0)),
             }
         } else if let Some(name) = d
             .key
@@ -161,15 +237,22 @@ fn vaults_and_documents(
             log::warn!("vault {vault}: unknown stored document {}", d.key);
         }
     }
-    Ok(state)
+    Ok((
+        state,
+        CertificateDocuments {
+            run_logs,
+            hook_sets,
+        },
+    ))
 }
 
 /// The whole model from what the store holds.
 pub(super) fn state_from_snapshot(snapshot: Snapshot) -> Result<State, VaultError> {
-    let mut state = vaults_and_documents(snapshot.vaults, snapshot.documents)?;
+    let (mut state, documents) = vaults_and_documents(snapshot.vaults, snapshot.documents)?;
     for c in snapshot.certificates {
-        let cert = certificate_from_record(&c)?;
+        let mut cert = certificate_from_record(&c)?;
         let vault = VaultName::parse(&c.vault).map_err(|e| bad(format!("vault name: {e}")))?;
+        documents.attach(&vault, &mut cert);
         let vs = state
             .vaults
             .get_mut(&vault)
@@ -235,6 +318,9 @@ pub(super) fn certificate_from_record(
         pending: None,
         deleted: c.deleted,
         purge_at: c.purge_at,
+        run_log: RunLog::default(),
+        hooks: Hooks::default(),
+        hooks_json: Arc::from(Hooks::default().to_json().into_bytes()),
     })
 }
 

@@ -15,12 +15,14 @@ use super::certificates::Certificates;
 use super::contacts::Contacts;
 use super::error::VaultError;
 use super::export;
+use super::hooks::Hooks;
 use super::issuers::IssuerBundle;
 use super::name::{CertificateName, VaultName, VersionId};
 use super::node::{CertificateFile, DeletedFile, VersionFile};
 use super::operation::Operation;
 use super::policy::Policy;
 use super::settings::VaultSettings;
+use super::status::RunLog;
 use crate::pki::key::PrivateKey;
 use crate::pki::x509::CertificateInfo;
 
@@ -45,6 +47,16 @@ pub(crate) struct VaultState {
     pub contacts: Option<Contacts>,
     /// `issuers/<name>.json`.
     pub issuers: BTreeMap<CertificateName, IssuerBundle>,
+    /// Private state of issuers (ACME accounts, Internal CAs), by issuer name.
+    pub issuer_memory: BTreeMap<CertificateName, IssuerMemoryText>,
+}
+
+/// An issuer's private state as stored (may hold keys: never shown, never
+/// logged), and what the mount shows of it: an Internal CA's certificate.
+pub(crate) struct IssuerMemoryText {
+    pub text: Arc<zeroize::Zeroizing<String>>,
+    /// `issuers/<name>.pem`, for an Internal issuer.
+    pub ca_pem: Option<Arc<[u8]>>,
 }
 
 impl VaultState {
@@ -59,6 +71,7 @@ impl VaultState {
             settings: VaultSettings::default(),
             contacts: None,
             issuers: BTreeMap::new(),
+            issuer_memory: BTreeMap::new(),
         }
     }
 
@@ -92,6 +105,12 @@ pub(crate) struct CertificateState {
     pub deleted: Option<i64>,
     /// When a soft-deleted certificate is purged.
     pub purge_at: Option<i64>,
+    /// How the last lifetime action and hook went.
+    pub run_log: RunLog,
+    /// `hooks.json`.
+    pub hooks: Hooks,
+    /// `hooks.json` as read back.
+    pub hooks_json: Arc<[u8]>,
 }
 
 /// A version waiting for its certificate: the key and the CSR made for it.
@@ -120,7 +139,11 @@ impl CertificateState {
     /// Whether the certificate file `file` exists now.
     pub fn has_file(&self, file: CertificateFile) -> bool {
         match file {
-            CertificateFile::Policy | CertificateFile::Tags | CertificateFile::Backup => true,
+            CertificateFile::Policy
+            | CertificateFile::Tags
+            | CertificateFile::Backup
+            | CertificateFile::Status
+            | CertificateFile::Hooks => true,
             CertificateFile::Operation => self.operation.is_some(),
             CertificateFile::Request => self.pending.is_some(),
         }
@@ -131,8 +154,10 @@ impl CertificateState {
         match file {
             CertificateFile::Policy => Some(self.policy_json.clone()),
             CertificateFile::Tags => Some(self.tags_json.clone()),
-            // Sealed by the service, which holds the backup key.
-            CertificateFile::Backup => None,
+            // Sealed by the service, which holds the backup key; made from
+            // the clock on each read.
+            CertificateFile::Backup | CertificateFile::Status => None,
+            CertificateFile::Hooks => Some(self.hooks_json.clone()),
             CertificateFile::Operation => self.operation.as_ref().map(|(_, json)| json.clone()),
             CertificateFile::Request => self.pending.as_ref().map(|p| p.csr_pem.clone()),
         }

@@ -22,15 +22,17 @@ pub const KEY_MISMATCH: &str = "The public key of the end-entity certificate in 
      does not match the public part of the specified private key. Please check if certificate is valid";
 
 impl VaultService {
-    /// Issuer `Unknown`: stores the key as a pending version with an
-    /// in-progress operation whose CSR the user gets signed.
+    /// Stores the key as a pending version with an in-progress operation:
+    /// for `issuer` `Unknown` the user gets its CSR signed and merges; for a
+    /// configured CA the worker orders the certificate. Returns the version.
     pub(super) fn create_pending(
         &self,
         v: &VaultName,
         c: &CertificateName,
         policy: Policy,
         key: PrivateKey,
-    ) -> Result<Changes, VaultError> {
+        issuer: &str,
+    ) -> Result<(Changes, VersionId), VaultError> {
         let csr = x509::certificate_signing_request(&policy.certificate_spec(), &key)?;
         let policy_json = policy.to_json();
         let mut store = self.store.lock();
@@ -38,7 +40,12 @@ impl VaultService {
         self.refuse_while_pending(v, c)?;
         let (mut record, name) = self.record_for(v, c, t)?;
         let id = VersionId::random();
-        let operation = Operation::pending(v.as_str(), name.as_str(), "Unknown", &csr, id.as_str());
+        let mut operation =
+            Operation::pending(v.as_str(), name.as_str(), issuer, &csr, id.as_str());
+        if !is_unknown(issuer) {
+            operation.status_details =
+                format!("The certificate request is being submitted to issuer {issuer}.");
+        }
         record.policy = policy_json.clone();
         record.operation = Some(operation.to_json());
         let version_record = VersionRecord {
@@ -67,8 +74,12 @@ impl VaultService {
             cs.operation = Some(with_json(operation));
             cs.pending = Some(Arc::new(pending));
         })?;
-        log::info!("{v}/{name}: pending version {id} waits for a signed certificate in merge/");
-        Ok(Changes::of_certificate(v, c))
+        if is_unknown(issuer) {
+            log::info!("{v}/{name}: pending version {id} waits for a signed certificate in merge/");
+        } else {
+            log::info!("{v}/{name}: pending version {id} will be ordered from issuer {issuer}");
+        }
+        Ok((Changes::of_certificate(v, c), id))
     }
 
     /// A file dropped into `merge/`: completes the pending version with the
@@ -80,18 +91,59 @@ impl VaultService {
         data: &[u8],
     ) -> Result<Changes, VaultError> {
         let certificates = bundle::certificates_from_any(data)?;
+        let version = {
+            let st = self.state.read();
+            let cs = certificate(&st, v, c)?;
+            let op = cs
+                .operation_in_progress()
+                .filter(|_| cs.pending.is_some())
+                .ok_or_else(|| {
+                    VaultError::NotFound(format!("Pending certificate not found: {}", cs.name))
+                })?;
+            if !is_unknown(&op.issuer.name) {
+                return Err(VaultError::Forbidden(format!(
+                    "Merge is forbidden on pending object created with issuer other than Unknown: \
+                     '{}' was ordered from issuer {}, which completes it",
+                    cs.name, op.issuer.name
+                )));
+            }
+            cs.pending.as_ref().map(|p| p.id.clone())
+        };
+        let version = version.ok_or_else(|| not_found(c.as_str()))?;
+        self.complete_pending(
+            v,
+            c,
+            &version,
+            &certificates,
+            "The certificate was merged.".into(),
+            None,
+        )
+    }
+
+    /// Completes pending version `version` of `c` with the certificate of
+    /// `certificates` whose key is the pending key, the others that chain
+    /// up from it as its chain (left out otherwise). `details` and
+    /// `request_id` go into the completed operation.
+    pub(super) fn complete_pending(
+        &self,
+        v: &VaultName,
+        c: &CertificateName,
+        version: &VersionId,
+        certificates: &[Vec<u8>],
+        details: String,
+        request_id: Option<String>,
+    ) -> Result<Changes, VaultError> {
         let pending = {
             let st = self.state.read();
             let cs = certificate(&st, v, c)?;
             cs.pending
                 .clone()
-                .filter(|_| cs.operation_in_progress().is_some())
+                .filter(|p| &p.id == version && cs.operation_in_progress().is_some())
                 .ok_or_else(|| {
                     VaultError::NotFound(format!("Pending certificate not found: {}", cs.name))
                 })?
         };
-        // Certificates that do not chain up from the leaf are left out.
-        let (leaf, chain) = x509::leaf_and_chain(&pending.key.public_key_der(), &certificates)
+        let (leaf, chain) = x509::leaf_and_chain(&pending.key.public_key_der(), certificates)
             .map_err(|_| VaultError::BadParameter(KEY_MISMATCH.into()))?;
         let info = x509::inspect(&leaf)?;
 
@@ -111,7 +163,10 @@ impl VaultService {
             }
         };
         operation.status = Status::Completed;
-        operation.status_details = "The certificate was merged.".into();
+        operation.status_details = details;
+        if request_id.is_some() {
+            operation.request_id = request_id;
+        }
         operation.target = Some(format!("{v}/{name}/{}", pending.id));
         record.operation = Some(operation.to_json());
         let version_record = VersionRecord {
@@ -134,7 +189,9 @@ impl VaultService {
             cs.operation = Some(with_json(operation));
             cs.versions.push(Arc::new(version));
         })?;
-        log::info!("{v}/{name}: version {} completed by merge", pending.id);
+        drop(store);
+        log::info!("{v}/{name}: version {} completed", pending.id);
+        self.switched(v, &name, &pending.id);
         Ok(Changes::of_certificate(v, c))
     }
 
@@ -145,7 +202,10 @@ impl VaultService {
         v: &VaultName,
         c: &CertificateName,
     ) -> Result<Changes, VaultError> {
-        self.end_operation(v, c, |op| {
+        if let Some(changes) = self.request_order_cancel(v, c)? {
+            return Ok(changes);
+        }
+        self.end_operation(v, c, None, |op| {
             op.cancellation_requested = true;
             op.status = Status::Cancelled;
             op.status_details = "The certificate operation was cancelled.".into();
@@ -157,21 +217,15 @@ impl VaultService {
         })
     }
 
-    /// `rm operation.json`: deletes the operation and its pending version.
-    pub(super) fn delete_operation(
-        &self,
-        v: &VaultName,
-        c: &CertificateName,
-    ) -> Result<Changes, VaultError> {
-        self.end_operation(v, c, |_| None)
-    }
-
     /// Ends the certificate's operation: `next` gives what `operation.json`
-    /// shows afterwards (`None`: no operation). A pending version is dropped.
-    fn end_operation(
+    /// shows afterwards (`None`: no operation). A pending version is
+    /// dropped. With `expect`, only the operation of that pending version
+    /// is ended (`NotFound` otherwise).
+    pub(super) fn end_operation(
         &self,
         v: &VaultName,
         c: &CertificateName,
+        expect: Option<&VersionId>,
         next: impl FnOnce(&mut Operation) -> Option<Operation>,
     ) -> Result<Changes, VaultError> {
         let mut store = self.store.lock();
@@ -185,6 +239,11 @@ impl VaultService {
                 cs.pending.clone(),
             )
         };
+        if let Some(expected) = expect {
+            if !(operation.is_pending() && operation.version == expected.as_str()) {
+                return Err(not_found("operation.json"));
+            }
+        }
         let was_pending = operation.is_pending();
         let after = next(&mut operation);
         if after.is_some() && !was_pending {
@@ -205,6 +264,11 @@ impl VaultService {
         })?;
         Ok(Changes::of_certificate(v, c))
     }
+}
+
+/// Whether `issuer` is Key Vault's `Unknown` (the user merges).
+pub(super) fn is_unknown(issuer: &str) -> bool {
+    issuer.eq_ignore_ascii_case("Unknown")
 }
 
 /// An operation with its `operation.json` bytes.

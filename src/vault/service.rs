@@ -21,8 +21,10 @@ use super::load::{state_from_index, state_from_snapshot};
 use super::model::{CertificateState, State, VaultState, Version};
 use super::name::{CertificateName, VaultName, VersionId};
 use super::node::{Attr, CertificateFile, DeletedFile, Entry, Kind, Node, VaultFile, VersionFile};
+use super::renewal::Renewals;
 use super::settings::VaultSettings;
 use super::side::SideFiles;
+use super::worker::Orders;
 use crate::store::Store;
 
 /// The largest file certfs accepts from a writer (policy, tags, imports).
@@ -51,8 +53,8 @@ pub struct Changes {
     pub dirs: Vec<Node>,
 }
 
-/// Told of changes the service makes by itself.
-type Listener = Box<dyn Fn(&Changes) + Send + Sync>;
+/// Who is told of changes made in the background.
+pub type Listener = Box<dyn Fn(&Changes) + Send + Sync>;
 
 /// The vault service. Cheap to share behind an `Arc`; every method takes `&self`.
 pub struct VaultService {
@@ -61,8 +63,16 @@ pub struct VaultService {
     pub(super) store: Mutex<Box<dyn Store>>,
     /// Seals and opens `backup.blob` files; without one, backups are refused.
     pub(super) backup_key: Option<BackupKey>,
-    /// Told of what changes in the background, not through a file operation
-    /// (which returns its own [`Changes`]).
+    /// The CA orders the background worker follows.
+    pub(super) orders: Arc<Orders>,
+    /// Wakes the renewal scheduler.
+    pub(super) renewals: Arc<Renewals>,
+    /// Where the tree is mounted (for hooks' `RENEWED_LINEAGE` and e-mails).
+    pub(super) mount_path: OnceLock<std::path::PathBuf>,
+    /// The service itself, for threads it starts (set by `into_shared`).
+    pub(super) me: OnceLock<std::sync::Weak<VaultService>>,
+    /// Told of changes made in the background (CA orders, purges), so the
+    /// FUSE layer can drop what the kernel caches.
     listener: OnceLock<Listener>,
 }
 
@@ -117,31 +127,42 @@ impl VaultService {
             side: RwLock::new(SideFiles::default()),
             store: Mutex::new(store),
             backup_key: None,
+            orders: Arc::default(),
+            renewals: Arc::default(),
+            mount_path: OnceLock::new(),
+            me: OnceLock::new(),
             listener: OnceLock::new(),
         })
-    }
-
-    /// Has `listener` told of every change the service makes by itself
-    /// (scheduled purges, background issuance), so that kernel caches
-    /// follow. Only the first listener set is kept.
-    pub fn on_background_change(&self, listener: impl Fn(&Changes) + Send + Sync + 'static) {
-        let _ = self.listener.set(Box::new(listener));
-    }
-
-    /// Tells the listener of `changes` made in the background. Call with no
-    /// lock held: the listener talks to the kernel.
-    pub(crate) fn announce(&self, changes: &Changes) {
-        if let Some(listener) = self.listener.get() {
-            if !changes.dirs.is_empty() {
-                listener(changes);
-            }
-        }
     }
 
     /// The service with `key` for `backup.blob` and `restore/`.
     pub fn with_backup_key(mut self, key: BackupKey) -> Self {
         self.backup_key = Some(key);
         self
+    }
+
+    /// The service behind an `Arc`, able to start background threads of its own (hooks).
+    pub fn into_shared(self) -> Arc<Self> {
+        let shared = Arc::new(self);
+        let _ = shared.me.set(Arc::downgrade(&shared));
+        shared
+    }
+
+    /// Sets where the tree is mounted (once), for hooks and e-mails.
+    pub fn set_mount_path(&self, path: std::path::PathBuf) {
+        let _ = self.mount_path.set(path);
+    }
+
+    /// Sets who is told of changes made in the background (once).
+    pub fn set_listener(&self, listener: Listener) {
+        let _ = self.listener.set(listener);
+    }
+
+    /// Tells the listener of a change made in the background.
+    pub(super) fn announce(&self, changes: &Changes) {
+        if let Some(listener) = self.listener.get() {
+            listener(changes);
+        }
     }
 
     // ----- reading the tree -------------------------------------------------
@@ -161,9 +182,40 @@ impl VaultService {
         let missing = || not_found(name);
         match dir {
             Node::Root => {
+                if name == METRICS_FILE {
+                    return Ok(Node::Metrics);
+                }
+                if name == LIVE_DIR {
+                    return Ok(Node::Live);
+                }
                 let vault = VaultName::parse(name).map_err(|_| missing())?;
                 let vs = st.vaults.get(&vault).ok_or_else(missing)?;
                 Ok(Node::Vault(vs.name.clone()))
+            }
+            Node::Live => {
+                let (v, c) = name.split_once('.').ok_or_else(missing)?;
+                let v = VaultName::parse(v).map_err(|_| missing())?;
+                let c = CertificateName::parse(c).map_err(|_| missing())?;
+                let vs = st.vaults.get(&v).ok_or_else(missing)?;
+                let cs = vs.certificates.get(&c).ok_or_else(missing)?;
+                cs.current().ok_or_else(missing)?;
+                Ok(Node::LiveCertificate(vs.name.clone(), cs.name.clone()))
+            }
+            Node::LiveCertificate(v, c) => {
+                let cs = certificate(&st, v, c)?;
+                let current = cs.current().ok_or_else(missing)?;
+                let file = LIVE_FILES
+                    .into_iter()
+                    .find(|f| f.file_name() == name)
+                    .filter(|f| cs.shows(current, *f))
+                    .ok_or_else(missing)?;
+                Ok(Node::VersionFile {
+                    vault: v.clone(),
+                    cert: c.clone(),
+                    version: current.id.clone(),
+                    file,
+                    current: true,
+                })
             }
             Node::Vault(v) => {
                 let vs = st.vaults.get(v).ok_or_else(missing)?;
@@ -242,6 +294,15 @@ impl VaultService {
             }
             Node::Issuers(v) => {
                 let vs = st.vaults.get(v).ok_or_else(missing)?;
+                if let Some(stem) = name.strip_suffix(".pem") {
+                    let issuer = CertificateName::parse(stem).map_err(|_| missing())?;
+                    let (issuer, _) = vs
+                        .issuer_memory
+                        .get_key_value(&issuer)
+                        .filter(|(_, m)| m.ca_pem.is_some())
+                        .ok_or_else(missing)?;
+                    return Ok(Node::IssuerCa(vs.name.clone(), issuer.clone()));
+                }
                 let issuer = issuers::parse_name(name).map_err(|_| missing())?;
                 let (issuer, _) = vs.issuers.get_key_value(&issuer).ok_or_else(missing)?;
                 Ok(Node::IssuerFile(vs.name.clone(), issuer.clone()))
@@ -264,6 +325,8 @@ impl VaultService {
             | Node::CertificateFile(..)
             | Node::VaultFile(..)
             | Node::IssuerFile(..)
+            | Node::IssuerCa(..)
+            | Node::Metrics
             | Node::DeletedFile(..)
             | Node::Side(..) => Err(VaultError::NotDirectory(format!(
                 "{name}: parent is not a directory"
@@ -285,7 +348,28 @@ impl VaultService {
         }
         let st = self.state.read();
         match node {
-            Node::Root => Ok(dir_attr(0)),
+            Node::Root | Node::Live => Ok(dir_attr(0)),
+            Node::LiveCertificate(v, c) => {
+                let cs = certificate(&st, v, c)?;
+                let current = cs.current().ok_or_else(|| not_found(c.as_str()))?;
+                let mut attr = dir_attr(current.created);
+                // Follows the current version: its listing must not stay cached.
+                attr.switches = true;
+                Ok(attr)
+            }
+            Node::Metrics => {
+                drop(st);
+                let mut attr = file_attr(self.metrics_bytes().len(), 0o444, now(), false);
+                attr.switches = true;
+                Ok(attr)
+            }
+            Node::CertificateFile(v, c, CertificateFile::Status) => {
+                let updated = certificate(&st, v, c)?.updated;
+                drop(st);
+                let mut attr = file_attr(self.status_bytes(v, c)?.len(), 0o444, updated, false);
+                attr.switches = true;
+                Ok(attr)
+            }
             Node::Vault(v) | Node::Import(v) | Node::Restore(v) => {
                 Ok(dir_attr(vault(&st, v)?.created))
             }
@@ -323,6 +407,16 @@ impl VaultService {
                 let size = vs.issuers.get(name).map(|b| b.to_json().len()).unwrap_or(0);
                 Ok(file_attr(size, 0o600, vs.created, false))
             }
+            Node::IssuerCa(v, name) => {
+                let vs = vault(&st, v)?;
+                let size = issuer_ca_pem(vs, name).map(|b| b.len()).unwrap_or(0);
+                // Goes when its issuer file is removed (an unlink of another
+                // name) and comes back as a new CA when it is written again:
+                // neither its name nor its bytes may stay cached.
+                let mut attr = file_attr(size, 0o444, vs.created, false);
+                attr.switches = true;
+                Ok(attr)
+            }
             Node::Certificate(v, c) => {
                 let vs = vault(&st, v)?;
                 // Stat of a certificate directory reads nothing from the store.
@@ -346,7 +440,7 @@ impl VaultService {
                 file,
                 current,
             } => {
-                let settings = vault(&st, v)?.settings;
+                let settings = vault(&st, v)?.settings.clone();
                 let version = certificate(&st, v, c)?
                     .version(version)
                     .ok_or_else(|| not_found(file.file_name()))?
@@ -375,10 +469,11 @@ impl VaultService {
                         let bytes = cs
                             .file_bytes(*file)
                             .ok_or_else(|| not_found(file.file_name()))?;
-                        let mode = if *file == CertificateFile::Request {
-                            0o444
-                        } else {
-                            0o644
+                        let mode = match file {
+                            CertificateFile::Request => 0o444,
+                            // Only the mount's owner runs commands as the daemon.
+                            CertificateFile::Hooks => 0o600,
+                            _ => 0o644,
                         };
                         Ok(file_attr(bytes.len(), mode, cs.updated, false))
                     }
@@ -405,12 +500,40 @@ impl VaultService {
             };
             match dir {
                 Node::Root => {
+                    out.push(entry(METRICS_FILE, Node::Metrics, Kind::File));
+                    out.push(entry(LIVE_DIR, Node::Live, Kind::Directory));
                     for vs in st.vaults.values() {
                         out.push(entry(
                             vs.name.as_str(),
                             Node::Vault(vs.name.clone()),
                             Kind::Directory,
                         ));
+                    }
+                }
+                Node::Live => {
+                    for vs in st.vaults.values() {
+                        for cs in vs.certificates.values().filter(|cs| cs.current().is_some()) {
+                            out.push(entry(
+                                &format!("{}.{}", vs.name, cs.name),
+                                Node::LiveCertificate(vs.name.clone(), cs.name.clone()),
+                                Kind::Directory,
+                            ));
+                        }
+                    }
+                }
+                Node::LiveCertificate(v, c) => {
+                    let cs = certificate(&st, v, c)?;
+                    if let Some(current) = cs.current() {
+                        for file in LIVE_FILES.into_iter().filter(|f| cs.shows(current, *f)) {
+                            let node = Node::VersionFile {
+                                vault: v.clone(),
+                                cert: c.clone(),
+                                version: current.id.clone(),
+                                file,
+                                current: true,
+                            };
+                            out.push(entry(file.file_name(), node, Kind::File));
+                        }
                     }
                 }
                 Node::Vault(v) => {
@@ -498,6 +621,12 @@ impl VaultService {
                         let node = Node::IssuerFile(vs.name.clone(), name.clone());
                         out.push(entry(&format!("{name}.json"), node, Kind::File));
                     }
+                    for (name, memory) in &vs.issuer_memory {
+                        if memory.ca_pem.is_some() {
+                            let node = Node::IssuerCa(vs.name.clone(), name.clone());
+                            out.push(entry(&format!("{name}.pem"), node, Kind::File));
+                        }
+                    }
                 }
                 Node::Deleted(v) => {
                     let vs = vault(&st, v)?;
@@ -521,6 +650,8 @@ impl VaultService {
                 | Node::CertificateFile(..)
                 | Node::VaultFile(..)
                 | Node::IssuerFile(..)
+                | Node::IssuerCa(..)
+                | Node::Metrics
                 | Node::DeletedFile(..)
                 | Node::Side(..) => {
                     return Err(VaultError::NotDirectory("not a directory".into()));
@@ -541,6 +672,8 @@ impl VaultService {
     /// The bytes of file `node`, as one snapshot (an open file keeps it).
     pub fn read(&self, node: &Node) -> Result<Arc<[u8]>, VaultError> {
         match node {
+            Node::Metrics => Ok(self.metrics_bytes()),
+            Node::CertificateFile(v, c, CertificateFile::Status) => self.status_bytes(v, c),
             Node::Side(dir, name) => {
                 let side = self.side.read();
                 Ok(side
@@ -565,7 +698,7 @@ impl VaultService {
                     if !cs.shows(version, *file) {
                         return Err(not_found(file.file_name()));
                     }
-                    (version.clone(), vault(&st, v)?.settings)
+                    (version.clone(), vault(&st, v)?.settings.clone())
                 };
                 if file.holds_key() && !version.enabled.load(Ordering::Acquire) {
                     return Err(VaultError::Forbidden(DISABLED.into()));
@@ -588,6 +721,10 @@ impl VaultService {
                 let st = self.state.read();
                 // Absent contacts read as empty while being created.
                 Ok(vault_file(vault(&st, v)?, *file).unwrap_or_else(|| Arc::from(&b""[..])))
+            }
+            Node::IssuerCa(v, name) => {
+                let st = self.state.read();
+                issuer_ca_pem(vault(&st, v)?, name).ok_or_else(|| not_found(&format!("{name}.pem")))
             }
             Node::IssuerFile(v, name) => {
                 let st = self.state.read();
@@ -633,6 +770,23 @@ pub(super) fn version_entries(
             });
         }
     }
+}
+
+/// `metrics.prom` at the mount root.
+pub const METRICS_FILE: &str = "metrics.prom";
+/// `live/` at the mount root.
+pub const LIVE_DIR: &str = "live";
+/// The files of `live/<vault>.<cert>/`, as certbot lays them out.
+const LIVE_FILES: [VersionFile; 4] = [
+    VersionFile::CertPem,
+    VersionFile::ChainPem,
+    VersionFile::FullchainPem,
+    VersionFile::PrivkeyPem,
+];
+
+/// `issuers/<name>.pem` of an Internal issuer.
+fn issuer_ca_pem(vs: &super::model::VaultState, name: &CertificateName) -> Option<Arc<[u8]>> {
+    vs.issuer_memory.get(name)?.ca_pem.clone()
 }
 
 pub(super) fn vault<'a>(st: &'a State, v: &VaultName) -> Result<&'a VaultState, VaultError> {

@@ -1,6 +1,8 @@
 //! Test harness: a real certfs mounted in a temporary folder, unmounted on drop, and helpers to drive it with real tools.
 #![allow(dead_code)]
 
+pub mod nginx;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -257,12 +259,17 @@ pub const CERT_FILES: &[&str] = &[
     "cert.pfx",
     "chain.pem",
     "fullchain.pem",
+    "hooks.json",
     "merge",
     "policy.json",
     "privkey.pem",
+    "status.json",
     "tags.json",
     "versions",
 ];
+
+/// certfs' own entries of the mount root: the certbot view and the metrics.
+pub const ROOT_OWN: &[&str] = &["live", "metrics.prom"];
 
 /// certfs' own entries of a vault directory: its drop-box, issuers, deleted certificates, settings, contacts.
 pub const VAULT_OWN: &[&str] = &[
@@ -279,7 +286,7 @@ pub fn certificates_in(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .filter(|n| !VAULT_OWN.contains(&n.as_str()))
+        .filter(|n| !VAULT_OWN.contains(&n.as_str()) && !ROOT_OWN.contains(&n.as_str()))
         .collect();
     names.sort();
     names

@@ -1,0 +1,126 @@
+//! Issuers' private state (an ACME account, an Internal CA's key and certificate): stored beside the issuer file, handed to providers as an [`IssuerMemory`].
+//!
+//! A provider reads and saves through a [`MemoryCell`] while no lock is
+//! held; the service stores what it saved afterwards, under the writer
+//! lock. The state may hold keys: it is never shown in the mount (only an
+//! Internal CA's certificate is, as `issuers/<name>.pem`) and never logged.
+
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use zeroize::Zeroizing;
+
+use super::error::VaultError;
+use super::model::{IssuerMemoryText, VaultState};
+use super::name::{CertificateName, VaultName};
+use super::service::{VaultService, not_found, vault};
+use crate::issuers::IssuerMemory;
+use crate::issuers::internal::InternalCa;
+use crate::pki::pem;
+
+/// The prefix of an issuer's private state in the store: `issuer-memory/<name>`.
+pub const DOCUMENT_PREFIX: &str = "issuer-memory/";
+
+/// One issuer's memory during a provider call: what was stored, and what
+/// the provider saved since.
+pub(super) struct MemoryCell {
+    stored: Option<Arc<Zeroizing<String>>>,
+    saved: Mutex<Option<Zeroizing<String>>>,
+}
+
+impl IssuerMemory for Arc<MemoryCell> {
+    fn load(&self) -> Option<String> {
+        if let Some(saved) = self.saved.lock().as_ref() {
+            return Some(saved.to_string());
+        }
+        self.stored.as_ref().map(|s| s.to_string())
+    }
+
+    fn save(&self, value: &str) -> Result<(), String> {
+        *self.saved.lock() = Some(Zeroizing::new(value.to_owned()));
+        Ok(())
+    }
+}
+
+impl MemoryCell {
+    /// What the provider saved during the call, if anything.
+    fn take_saved(&self) -> Option<Zeroizing<String>> {
+        self.saved.lock().take()
+    }
+}
+
+/// The stored form of `text`, with the CA certificate it shows if it is an Internal CA.
+pub(super) fn memory_text(name: &CertificateName, text: Zeroizing<String>) -> IssuerMemoryText {
+    let ca_pem = InternalCa::from_memory(name.as_str(), &text)
+        .ok()
+        .map(|ca| Arc::from(pem::encode("CERTIFICATE", ca.certificate_der()).into_bytes()));
+    IssuerMemoryText {
+        text: Arc::new(text),
+        ca_pem,
+    }
+}
+
+impl VaultService {
+    /// The memory of issuer `name` of vault `v`, for one provider call.
+    pub(super) fn memory_cell(&self, v: &VaultName, name: &CertificateName) -> Arc<MemoryCell> {
+        let st = self.state.read();
+        let stored = vault(&st, v)
+            .ok()
+            .and_then(|vs| vs.issuer_memory.get(name))
+            .map(|m| m.text.clone());
+        Arc::new(MemoryCell {
+            stored,
+            saved: Mutex::new(None),
+        })
+    }
+
+    /// Stores what a provider saved in `cell` during a call, if anything.
+    pub(super) fn keep_memory(
+        &self,
+        v: &VaultName,
+        name: &CertificateName,
+        cell: &MemoryCell,
+    ) -> Result<(), VaultError> {
+        let Some(text) = cell.take_saved() else {
+            return Ok(());
+        };
+        let mut store = self.store.lock();
+        self.put_memory(&mut **store, v, name, text)
+    }
+
+    /// Stores `text` as the memory of issuer `name` and shows it. Call with
+    /// the writer lock held (`store`).
+    pub(super) fn put_memory(
+        &self,
+        store: &mut dyn crate::store::Store,
+        v: &VaultName,
+        name: &CertificateName,
+        text: Zeroizing<String>,
+    ) -> Result<(), VaultError> {
+        store.put_document(v.as_str(), &format!("{DOCUMENT_PREFIX}{name}"), Some(&text))?;
+        let mut st = self.state.write();
+        let vs = st.vaults.get_mut(v).ok_or_else(|| not_found(v.as_str()))?;
+        vs.issuer_memory
+            .insert(name.clone(), memory_text(name, text));
+        Ok(())
+    }
+
+    /// Forgets the memory of issuer `name` (with the writer lock held).
+    pub(super) fn drop_memory(
+        &self,
+        store: &mut dyn crate::store::Store,
+        vs_name: &VaultName,
+        name: &CertificateName,
+    ) -> Result<(), VaultError> {
+        store.put_document(vs_name.as_str(), &format!("{DOCUMENT_PREFIX}{name}"), None)?;
+        if let Some(vs) = self.state.write().vaults.get_mut(vs_name) {
+            vs.issuer_memory.remove(name);
+        }
+        Ok(())
+    }
+}
+
+/// Whether issuer `name` of `vs` has stored memory.
+pub(super) fn has_memory(vs: &VaultState, name: &CertificateName) -> bool {
+    vs.issuer_memory.contains_key(name)
+}

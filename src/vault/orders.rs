@@ -1,0 +1,395 @@
+//! Certificate operations completed by a CA of `issuers/`: each step of an order (submit, poll, cancel) and what it does to the operation.
+//!
+//! [`super::worker`] decides when a step runs; a step reads what it needs
+//! under a brief read lock, talks to the CA with no lock held, then
+//! records the outcome like any other change (store first, then the
+//! model), checking that the operation is still the one it drove: a user
+//! may cancel or delete it meanwhile.
+
+use super::connect::{Authority, connect};
+use super::error::VaultError;
+use super::issuers::IssuerBundle;
+use super::name::{CertificateName, VaultName, VersionId};
+use super::operation::{Operation, OperationError, Status};
+use super::pending::{is_unknown, with_json};
+use super::service::{Changes, VaultService, certificate, now, vault};
+use super::worker::{Next, OrderKey};
+use crate::issuers::{CaError, Order, Progress};
+use crate::pki::x509::CertificateSpec;
+
+/// What a step needs to know about an order, read under the read lock.
+struct OrderView {
+    operation: Operation,
+    csr_der: Vec<u8>,
+    spec: CertificateSpec,
+    certificate_type: Option<String>,
+    /// The issuer's stored name and file, if it still exists.
+    issuer: Option<(CertificateName, IssuerBundle)>,
+}
+
+impl OrderView {
+    fn order<'a>(&'a self, certificate_name: &'a str) -> Order<'a> {
+        Order {
+            certificate_name,
+            csr_der: &self.csr_der,
+            spec: &self.spec,
+            certificate_type: self.certificate_type.as_deref(),
+        }
+    }
+}
+
+impl VaultService {
+    /// Every operation in progress that a CA of `issuers/` completes.
+    pub(super) fn open_orders(&self) -> Vec<OrderKey> {
+        let st = self.state.read();
+        let mut out = Vec::new();
+        for vs in st.vaults.values() {
+            // Those with an operation are read (a big store's others need not be).
+            for cs in vs.certificates.loaded() {
+                if let (Some(op), Some(pending)) = (cs.operation_in_progress(), &cs.pending) {
+                    if !is_unknown(&op.issuer.name) && op.version == pending.id.as_str() {
+                        out.push((vs.name.clone(), cs.name.clone(), pending.id.clone()));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// One step of order `key`; what is left to do. Never panics, never
+    /// holds a lock while the CA is asked.
+    pub(super) fn drive_order(&self, key: &OrderKey) -> Next {
+        match self.try_drive_order(key) {
+            Ok(next) => next,
+            Err(e) => {
+                log::error!(
+                    "{}/{}: the order step failed: {}",
+                    key.0,
+                    key.1,
+                    e.message()
+                );
+                Next::Retry
+            }
+        }
+    }
+
+    fn try_drive_order(&self, key: &OrderKey) -> Result<Next, VaultError> {
+        let (v, c, version) = key;
+        let Some(view) = self.order_view(key)? else {
+            return Ok(Next::Done);
+        };
+        let issuer_name = &view.operation.issuer.name;
+        let Some((issuer, bundle)) = &view.issuer else {
+            let message = format!(
+                "Issuer not found: {issuer_name}. The issuer was deleted while the order was open."
+            );
+            self.fail_order(key, "IssuerNotFound", &message)?;
+            return Ok(Next::Done);
+        };
+        let memory = self.memory_cell(v, issuer);
+        let ca = match connect(issuer.as_str(), bundle, Box::new(memory.clone())) {
+            Ok(Authority::Later(ca)) => ca,
+            Ok(Authority::Now(_)) => {
+                let message = format!("Issuer {issuer} issues at once and takes no orders.");
+                self.fail_order(key, "BadParameter", &message)?;
+                return Ok(Next::Done);
+            }
+            Err(e) => {
+                self.fail_order(key, "BadParameter", e.message())?;
+                return Ok(Next::Done);
+            }
+        };
+        let provider = ca.provider();
+        let order = view.order(c.as_str());
+        let request_id = view.operation.request_id.clone();
+
+        if view.operation.cancellation_requested {
+            let outcome = match &request_id {
+                Some(id) => ca.cancel(&order, id),
+                None => Ok(()),
+            };
+            self.keep_memory(v, issuer, &memory)?;
+            return match outcome {
+                Ok(()) => {
+                    self.finish_cancelled(key, format!("{provider} cancelled the order."))?;
+                    Ok(Next::Done)
+                }
+                Err(CaError::Rejected { message, .. }) => {
+                    // The CA would not cancel (issued or gone): certfs stops following it.
+                    self.finish_cancelled(
+                        key,
+                        format!("The operation was cancelled; {provider} answered: {message}"),
+                    )?;
+                    Ok(Next::Done)
+                }
+                Err(CaError::Unavailable(m)) => {
+                    self.note_order(
+                        key,
+                        None,
+                        format!(
+                            "Cancellation requested; {provider} cannot be reached ({m}). Retrying."
+                        ),
+                    )?;
+                    Ok(Next::Retry)
+                }
+            };
+        }
+
+        let outcome = match &request_id {
+            None => ca.submit(&order),
+            Some(id) => ca.poll(&order, id),
+        };
+        self.keep_memory(v, issuer, &memory)?;
+        match outcome {
+            Ok(Progress::Pending {
+                request_id: id,
+                details,
+            }) => {
+                let details = format!("{provider}: {details}");
+                if !self.note_order(key, Some(id.clone()), details)? {
+                    // Deleted or cancelled while the CA was asked: do not leave the order open.
+                    log::info!(
+                        "{v}/{c}: order {id} is no longer wanted; asking {provider} to cancel it"
+                    );
+                    if let Err(e) = ca.cancel(&order, &id) {
+                        log::warn!("{v}/{c}: {provider} did not cancel order {id}: {e}");
+                    }
+                }
+                Ok(Next::Poll)
+            }
+            Ok(Progress::Issued {
+                request_id: id,
+                issued,
+            }) => {
+                let mut certificates = vec![issued.leaf];
+                certificates.extend(issued.chain);
+                let details = format!("The certificate was issued by {provider}.");
+                match self.complete_pending(v, c, version, &certificates, details, Some(id)) {
+                    Ok(changes) => {
+                        self.announce(&changes);
+                        Ok(Next::Done)
+                    }
+                    Err(VaultError::NotFound(_)) => Ok(Next::Done),
+                    Err(VaultError::BadParameter(m)) => {
+                        self.fail_order(key, "CertificateMismatch", &m)?;
+                        Ok(Next::Done)
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            Err(CaError::Rejected { code, message }) => {
+                log::warn!("{v}/{c}: {provider} refused the order ({code}): {message}");
+                self.fail_order(key, &code, &message)?;
+                Ok(Next::Done)
+            }
+            Err(CaError::Unavailable(m)) => {
+                log::warn!("{v}/{c}: {provider} is unavailable: {m}");
+                let details =
+                    format!("Waiting for {provider}, which cannot be reached ({m}). Retrying.");
+                self.note_order(key, None, details)?;
+                Ok(Next::Retry)
+            }
+        }
+    }
+
+    /// What a step needs, if `key` is still an open order.
+    fn order_view(&self, key: &OrderKey) -> Result<Option<OrderView>, VaultError> {
+        let (v, c, version) = key;
+        let st = self.state.read();
+        let vs = vault(&st, v)?;
+        let Some(cs) = vs.certificates.get(c) else {
+            return Ok(None);
+        };
+        let Some(op) = cs.operation_in_progress() else {
+            return Ok(None);
+        };
+        if op.version != version.as_str() {
+            return Ok(None);
+        }
+        let issuer = CertificateName::parse(&op.issuer.name)
+            .ok()
+            .and_then(|n| vs.issuers.get_key_value(&n))
+            .map(|(n, b)| (n.clone(), b.clone()));
+        Ok(Some(OrderView {
+            operation: op.clone(),
+            csr_der: op.csr_der()?,
+            spec: cs.policy.certificate_spec(),
+            certificate_type: cs.policy.issuer.cert_type.clone(),
+            issuer,
+        }))
+    }
+
+    /// Records the CA's order id and words on an open order. `false` if the
+    /// order is no longer open (or its cancellation was asked for meanwhile).
+    fn note_order(
+        &self,
+        key: &OrderKey,
+        request_id: Option<String>,
+        details: String,
+    ) -> Result<bool, VaultError> {
+        let (v, c, version) = key;
+        let mut wanted = None;
+        let open = self.update_order(v, c, Some(version), |op| {
+            let before = op.clone();
+            if request_id.is_some() {
+                op.request_id = request_id.clone();
+            }
+            op.status_details = details.clone();
+            // An unchanged answer (a CA still pending) is no reason to cancel.
+            wanted = Some(!op.cancellation_requested);
+            *op != before
+        })?;
+        Ok(open && wanted.unwrap_or(true))
+    }
+
+    /// A user's `{"cancellation_requested": true}` on an order of a CA: the
+    /// worker asks the CA to cancel, then marks the operation cancelled.
+    /// `None` when `c`'s operation is not such an order.
+    pub(super) fn request_order_cancel(
+        &self,
+        v: &VaultName,
+        c: &CertificateName,
+    ) -> Result<Option<Changes>, VaultError> {
+        let version = {
+            let st = self.state.read();
+            let cs = certificate(&st, v, c)?;
+            match cs.operation_in_progress() {
+                Some(op) if !is_unknown(&op.issuer.name) => op.version.clone(),
+                _ => return Ok(None),
+            }
+        };
+        let version = VersionId::parse(&version)
+            .map_err(|_| VaultError::Internal("stored operation: bad version id".into()))?;
+        self.update_order(v, c, Some(&version), |op| {
+            op.cancellation_requested = true;
+            op.status_details = format!(
+                "Cancellation requested: asking issuer {} to cancel the order.",
+                op.issuer.name
+            );
+            true
+        })?;
+        self.orders.wake(&(v.clone(), c.clone(), version));
+        Ok(Some(Changes::of_certificate(v, c)))
+    }
+
+    /// Changes the open operation of `c` (of pending version `expect`, if
+    /// given) with `change`, which says whether it changed anything.
+    /// `false` if there is no such open operation.
+    fn update_order(
+        &self,
+        v: &VaultName,
+        c: &CertificateName,
+        expect: Option<&VersionId>,
+        change: impl FnOnce(&mut Operation) -> bool,
+    ) -> Result<bool, VaultError> {
+        let mut store = self.store.lock();
+        let (mut record, name) = self.record_for(v, c, now())?;
+        let mut operation = {
+            let st = self.state.read();
+            let cs = certificate(&st, v, c)?;
+            match cs.operation_in_progress() {
+                Some(op) if expect.is_none_or(|id| op.version == id.as_str()) => op.clone(),
+                _ => return Ok(false),
+            }
+        };
+        if !change(&mut operation) {
+            return Ok(true);
+        }
+        record.operation = Some(operation.to_json());
+        store.put_certificate(&record, None)?;
+        self.publish(v, &name, &record, |cs| {
+            cs.operation = Some(with_json(operation))
+        })?;
+        drop(store);
+        self.announce(&Changes::of_certificate(v, c));
+        Ok(true)
+    }
+
+    /// Fails order `key` with the CA's `code` and `message`; its pending version is dropped.
+    fn fail_order(&self, key: &OrderKey, code: &str, message: &str) -> Result<(), VaultError> {
+        let (v, c, version) = key;
+        let ended = self.end_operation(v, c, Some(version), |op| {
+            op.status = Status::Failed;
+            op.status_details = format!("The issuer {} refused the request.", op.issuer.name);
+            op.error = Some(OperationError {
+                code: code.to_owned(),
+                message: message.to_owned(),
+            });
+            Some(op.clone())
+        });
+        self.ended(ended)
+    }
+
+    /// Marks order `key` cancelled after the CA was asked.
+    fn finish_cancelled(&self, key: &OrderKey, details: String) -> Result<(), VaultError> {
+        let (v, c, version) = key;
+        let ended = self.end_operation(v, c, Some(version), |op| {
+            op.status = Status::Cancelled;
+            op.status_details = details;
+            op.error = Some(OperationError {
+                code: "Cancelled".into(),
+                message: "The user cancelled the certificate operation.".into(),
+            });
+            Some(op.clone())
+        });
+        self.ended(ended)
+    }
+
+    /// Announces an ended order; one that was already gone is fine.
+    fn ended(&self, ended: Result<Changes, VaultError>) -> Result<(), VaultError> {
+        match ended {
+            Ok(changes) => {
+                self.announce(&changes);
+                Ok(())
+            }
+            Err(VaultError::NotFound(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `rm operation.json`: deletes the operation and its pending version;
+    /// an order already placed with a CA is cancelled there, best effort,
+    /// in the background.
+    pub(super) fn delete_operation(
+        &self,
+        v: &VaultName,
+        c: &CertificateName,
+    ) -> Result<Changes, VaultError> {
+        let abandoned = {
+            let st = self.state.read();
+            let cs = certificate(&st, v, c)?;
+            cs.pending
+                .as_ref()
+                .map(|p| (v.clone(), c.clone(), p.id.clone()))
+        };
+        let abandoned = match abandoned {
+            Some(key) => self
+                .order_view(&key)?
+                .filter(|view| view.operation.request_id.is_some())
+                .map(|view| (key, view)),
+            None => None,
+        };
+        let changes = self.end_operation(v, c, None, |_| None)?;
+        if let Some(((v, c, _), view)) = abandoned {
+            if let Some((issuer, bundle)) = view.issuer.clone() {
+                let memory = self.memory_cell(&v, &issuer);
+                std::thread::spawn(move || {
+                    let Ok(Authority::Later(ca)) =
+                        connect(issuer.as_str(), &bundle, Box::new(memory))
+                    else {
+                        return;
+                    };
+                    let id = view.operation.request_id.clone().unwrap_or_default();
+                    match ca.cancel(&view.order(c.as_str()), &id) {
+                        Ok(()) => log::info!("{v}/{c}: order {id} cancelled at {}", ca.provider()),
+                        Err(e) => log::warn!(
+                            "{v}/{c}: order {id} not cancelled at {}: {e}",
+                            ca.provider()
+                        ),
+                    }
+                });
+            }
+        }
+        Ok(changes)
+    }
+}

@@ -1,0 +1,199 @@
+//! The background worker that follows CA orders: one scheduler thread, one short-lived thread per step, backoff per order.
+//!
+//! The scheduler looks at the model for operations in progress with a
+//! configured CA issuer, and runs a step ([`VaultService::drive_order`]:
+//! submit, poll or cancel) for each one that is due, each on its own
+//! thread so a slow CA never holds up another order. Nothing here is
+//! persisted: after a restart every open operation is due at once, which
+//! is how orders resume.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex};
+
+use super::name::{CertificateName, VaultName, VersionId};
+use super::service::VaultService;
+
+/// One order: the pending version of a certificate.
+pub(super) type OrderKey = (VaultName, CertificateName, VersionId);
+
+/// What a step left to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Next {
+    /// The operation ended (completed, failed, cancelled or gone).
+    Done,
+    /// The CA has the order and has not issued: ask again later.
+    Poll,
+    /// The CA could not be reached: try again after a growing pause.
+    Retry,
+}
+
+/// The first pause between polls of a pending order; each one is 1.5 times the last.
+const FIRST_POLL: Duration = Duration::from_millis(500);
+/// The longest pause between polls.
+const MAX_POLL: Duration = Duration::from_secs(60);
+/// The first pause after the CA could not be reached; each one doubles.
+const FIRST_RETRY: Duration = Duration::from_secs(1);
+/// The longest pause after failures.
+const MAX_RETRY: Duration = Duration::from_secs(300);
+/// How often the scheduler looks at the model even when nobody wakes it.
+const IDLE: Duration = Duration::from_secs(30);
+
+/// Where one order stands in the scheduler.
+#[derive(Debug)]
+struct Track {
+    due: Instant,
+    running: bool,
+    polls: u32,
+    failures: u32,
+}
+
+/// The scheduler's state, shared by the service (to wake it) and the threads.
+#[derive(Default)]
+pub(super) struct Orders {
+    tracks: Mutex<BTreeMap<OrderKey, Track>>,
+    wake: Condvar,
+    started: Mutex<bool>,
+}
+
+impl Orders {
+    /// Makes the scheduler look at the model now, with order `key` due at
+    /// once (a new order, a cancellation).
+    pub(super) fn wake(&self, key: &OrderKey) {
+        if let Some(track) = self.tracks.lock().get_mut(key) {
+            track.due = Instant::now();
+        }
+        self.wake.notify_all();
+    }
+}
+
+/// The pause before the next step, after `next`.
+fn pause(next: &Next, track: &Track) -> Duration {
+    match next {
+        Next::Done => Duration::ZERO,
+        Next::Poll => FIRST_POLL
+            .mul_f64(1.5f64.powi(track.polls.min(30) as i32))
+            .min(MAX_POLL),
+        Next::Retry => FIRST_RETRY
+            .saturating_mul(1u32 << track.failures.min(16))
+            .min(MAX_RETRY),
+    }
+}
+
+impl VaultService {
+    /// Starts the worker that follows CA orders (once; later calls do nothing).
+    pub fn start_worker(self: &Arc<Self>) {
+        {
+            let mut started = self.orders.started.lock();
+            if *started {
+                return;
+            }
+            *started = true;
+        }
+        let service = Arc::downgrade(self);
+        let orders = self.orders.clone();
+        let spawned = std::thread::Builder::new()
+            .name("certfs-orders".into())
+            .spawn(move || schedule(service, orders));
+        if let Err(e) = spawned {
+            log::error!("cannot start the CA order worker: {e}");
+        }
+    }
+}
+
+/// The scheduler loop: runs due steps until the service is gone.
+fn schedule(service: Weak<VaultService>, orders: Arc<Orders>) {
+    loop {
+        let Some(strong) = service.upgrade() else {
+            return;
+        };
+        let open = strong.open_orders();
+        drop(strong);
+        let mut tracks = orders.tracks.lock();
+        tracks.retain(|key, track| track.running || open.contains(key));
+        let now = Instant::now();
+        for key in open {
+            let track = tracks.entry(key.clone()).or_insert(Track {
+                due: now,
+                running: false,
+                polls: 0,
+                failures: 0,
+            });
+            if track.running || track.due > now {
+                continue;
+            }
+            track.running = true;
+            let (service, orders) = (service.clone(), orders.clone());
+            let spawned = std::thread::Builder::new()
+                .name(format!("certfs-order-{}", key.1))
+                .spawn(move || step(service, orders, key));
+            if let Err(e) = spawned {
+                log::error!("cannot start a CA order step: {e}");
+            }
+        }
+        let next = tracks
+            .values()
+            .filter(|t| !t.running)
+            .map(|t| t.due)
+            .min()
+            .unwrap_or(now + IDLE)
+            .min(now + IDLE);
+        orders.wake.wait_until(&mut tracks, next);
+    }
+}
+
+/// Runs one step of order `key` and schedules the next.
+fn step(service: Weak<VaultService>, orders: Arc<Orders>, key: OrderKey) {
+    let next = match service.upgrade() {
+        Some(service) => service.drive_order(&key),
+        None => Next::Done,
+    };
+    let mut tracks = orders.tracks.lock();
+    if let Some(track) = tracks.get_mut(&key) {
+        track.running = false;
+        track.due = Instant::now() + pause(&next, track);
+        match next {
+            Next::Done => {
+                tracks.remove(&key);
+            }
+            Next::Poll => {
+                track.polls += 1;
+                track.failures = 0;
+            }
+            Next::Retry => track.failures += 1,
+        }
+    }
+    drop(tracks);
+    orders.wake.notify_all();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn track(polls: u32, failures: u32) -> Track {
+        Track {
+            due: Instant::now(),
+            running: false,
+            polls,
+            failures,
+        }
+    }
+
+    #[test]
+    fn polls_slow_down_and_stay_bounded() {
+        assert_eq!(pause(&Next::Poll, &track(0, 0)), FIRST_POLL);
+        assert!(pause(&Next::Poll, &track(3, 0)) > pause(&Next::Poll, &track(2, 0)));
+        assert_eq!(pause(&Next::Poll, &track(1000, 0)), MAX_POLL);
+    }
+
+    #[test]
+    fn retries_double_and_stay_bounded() {
+        assert_eq!(pause(&Next::Retry, &track(0, 0)), FIRST_RETRY);
+        assert_eq!(pause(&Next::Retry, &track(0, 2)), FIRST_RETRY * 4);
+        assert_eq!(pause(&Next::Retry, &track(0, 1000)), MAX_RETRY);
+        assert_eq!(pause(&Next::Done, &track(5, 5)), Duration::ZERO);
+    }
+}
