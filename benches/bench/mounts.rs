@@ -102,6 +102,23 @@ impl Mount {
         rss_of(pid)
     }
 
+    /// Waits until the daemon has used no CPU for a second (its background
+    /// work after mount is done), at most `limit`; returns how long it took.
+    pub fn settle(&self, limit: Duration) -> Duration {
+        let pid = self.child.as_ref().map(|c| c.id()).unwrap_or(0);
+        let started = Instant::now();
+        let mut last = cpu_ticks(pid);
+        while started.elapsed() < limit {
+            std::thread::sleep(Duration::from_secs(1));
+            let now = cpu_ticks(pid);
+            if now == last {
+                break;
+            }
+            last = now;
+        }
+        started.elapsed()
+    }
+
     /// What certfs logged.
     pub fn logs(&self) -> String {
         fs::read_to_string(&self.log).unwrap_or_default()
@@ -155,6 +172,22 @@ pub fn rss_of(pid: u32) -> u64 {
         })
         .map(|kb| kb * 1024)
         .unwrap_or(0)
+}
+
+/// CPU time process `pid` used so far, in clock ticks (user + system).
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name, which is in parentheses.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let field = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 here.
+    field(11) + field(12)
 }
 
 /// A directory removed (with everything in it) on drop.

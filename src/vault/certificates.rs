@@ -6,13 +6,25 @@
 //! first use and keeps it. A change to a certificate reads it before it
 //! writes the store (every action asks for the certificate first), so what
 //! is read is never newer than what is published.
+//!
+//! The renewal scheduler needs, of every certificate, when its lifetime
+//! action is due: [`VaultService::survey_dues`] reads that of each unread
+//! certificate once (without keeping the certificate), so a pass reads only
+//! the certificates whose action is due.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use super::error::VaultError;
 use super::model::CertificateState;
 use super::name::{CertificateName, VaultName};
+use super::service::VaultService;
+
+/// A surveyed due time: not surveyed yet.
+pub(crate) const DUE_UNKNOWN: i64 = i64::MIN;
+/// A surveyed due time: no lifetime action will ever be due (no action, or no completed version).
+pub(crate) const DUE_NEVER: i64 = i64::MAX;
 
 /// Reads one certificate from the store.
 pub(crate) trait Loader: Send + Sync {
@@ -22,6 +34,10 @@ pub(crate) trait Loader: Send + Sync {
         vault: &VaultName,
         name: &CertificateName,
     ) -> Result<Option<CertificateState>, VaultError>;
+
+    /// When certificate `name`'s lifetime action is due for its current
+    /// version (Unix seconds; `None`: never), read without keeping it.
+    fn due(&self, vault: &VaultName, name: &CertificateName) -> Result<Option<i64>, VaultError>;
 }
 
 /// What is known of a certificate without reading it.
@@ -48,6 +64,8 @@ impl Summary {
 struct Slot {
     /// As of mount (the state, once read, is what counts).
     summary: Summary,
+    /// When its lifetime action is due, while unread ([`DUE_UNKNOWN`] until surveyed).
+    due: AtomicI64,
     state: OnceLock<Box<CertificateState>>,
 }
 
@@ -55,6 +73,7 @@ impl Slot {
     fn read(state: CertificateState) -> Slot {
         Slot {
             summary: Summary::of(&state),
+            due: AtomicI64::new(DUE_UNKNOWN),
             state: OnceLock::from(Box::new(state)),
         }
     }
@@ -96,6 +115,7 @@ impl Certificates {
             name,
             Slot {
                 summary,
+                due: AtomicI64::new(DUE_UNKNOWN),
                 state: OnceLock::new(),
             },
         );
@@ -204,6 +224,22 @@ impl Certificates {
             .filter_map(|slot| slot.state.get().map(|cs| &**cs))
     }
 
+    /// The certificates not read yet, with when their lifetime action is
+    /// due as surveyed ([`DUE_UNKNOWN`], [`DUE_NEVER`] or Unix seconds).
+    pub fn unread(&self) -> impl Iterator<Item = (&CertificateName, i64)> {
+        self.map
+            .iter()
+            .filter(|(_, slot)| slot.state.get().is_none())
+            .map(|(k, slot)| (k, slot.due.load(Ordering::Relaxed)))
+    }
+
+    /// Records when unread certificate `name`'s lifetime action is due.
+    pub fn set_due(&self, name: &CertificateName, due: i64) {
+        if let Some(slot) = self.map.get(name) {
+            slot.due.store(due, Ordering::Relaxed);
+        }
+    }
+
     /// Names and summaries, in order (reads nothing).
     pub fn summaries(&self) -> impl Iterator<Item = (&CertificateName, Summary)> {
         self.map.iter().map(|(k, slot)| (k, slot.summary()))
@@ -212,6 +248,53 @@ impl Certificates {
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
         self.map.is_empty()
+    }
+}
+
+impl VaultService {
+    /// Surveys when the lifetime action of every unread certificate not
+    /// surveyed yet is due, reading each without keeping it and holding no
+    /// lock while it reads. A certificate is surveyed once: until it is
+    /// read, nothing changes it (every change reads it first).
+    pub(super) fn survey_dues(&self) {
+        let todo: Vec<(VaultName, Arc<dyn Loader>, Vec<CertificateName>)> = {
+            let st = self.state.read();
+            st.vaults
+                .values()
+                .filter_map(|vs| {
+                    let (vault, loader) = vs.certificates.source.clone()?;
+                    let names: Vec<CertificateName> = vs
+                        .certificates
+                        .unread()
+                        .filter(|(_, due)| *due == DUE_UNKNOWN)
+                        .map(|(name, _)| name.clone())
+                        .collect();
+                    (!names.is_empty()).then_some((vault, loader, names))
+                })
+                .collect()
+        };
+        for (vault, loader, names) in todo {
+            let started = std::time::Instant::now();
+            let count = names.len();
+            for name in names {
+                let due = match loader.due(&vault, &name) {
+                    Ok(due) => due.unwrap_or(DUE_NEVER),
+                    Err(e) => {
+                        // Left unknown: the scheduler reads it.
+                        log::error!("{vault}/{name}: cannot be surveyed: {}", e.message());
+                        continue;
+                    }
+                };
+                let st = self.state.read();
+                if let Some(vs) = st.vaults.get(&vault) {
+                    vs.certificates.set_due(&name, due);
+                }
+            }
+            log::info!(
+                "vault {vault}: when {count} certificates renew, surveyed in {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
+        }
     }
 }
 
@@ -255,6 +338,14 @@ mod tests {
                 "web" | "api" => Ok(Some(state(name.as_str(), 200))),
                 _ => Ok(None),
             }
+        }
+
+        fn due(
+            &self,
+            _vault: &VaultName,
+            name: &CertificateName,
+        ) -> Result<Option<i64>, VaultError> {
+            Ok((name.as_str() == "api").then_some(1_000))
         }
     }
 

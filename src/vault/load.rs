@@ -131,6 +131,35 @@ impl Loader for StoreLoader {
         self.documents.attach(vault, &mut cs);
         Ok(Some(cs))
     }
+
+    fn due(&self, vault: &VaultName, name: &CertificateName) -> Result<Option<i64>, VaultError> {
+        let found = self
+            .reader
+            .lock()
+            .certificate(vault.as_str(), name.as_str())?;
+        let Some((c, versions)) = found else {
+            return Ok(None);
+        };
+        let policy = Policy::parse(c.policy.as_bytes()).map_err(|e| {
+            VaultError::Internal(format!("stored policy of {}: {}", c.name, e.message))
+        })?;
+        let (Some(action), Some(leaf)) = (
+            policy.lifetime_actions.first(),
+            versions
+                .iter()
+                .rev()
+                .find_map(|v| v.certificate_der.as_ref()),
+        ) else {
+            return Ok(None);
+        };
+        let info = x509::inspect(leaf)
+            .map_err(|e| VaultError::Internal(format!("stored certificate of {}: {e}", c.name)))?;
+        Ok(Some(status::due_between(
+            action,
+            info.not_before,
+            info.not_after,
+        )))
+    }
 }
 
 /// Certificate `c` with its `versions` (oldest first), as the model holds it.
@@ -418,6 +447,68 @@ mod tests {
 
     fn service(db: &std::path::Path) -> VaultService {
         VaultService::open(Box::new(SqliteStore::open(db).unwrap())).unwrap()
+    }
+
+    /// An EC policy for `cn` whose AutoRenew is due at `percent` of its lifetime.
+    fn renewing_at(cn: &str, percent: u32) -> Vec<u8> {
+        format!(
+            r#"{{"key_props":{{"kty":"EC"}},"x509_props":{{"subject":"CN={cn}"}},"issuer":{{"name":"Self"}},
+            "lifetime_actions":[{{"trigger":{{"lifetime_percentage":{percent}}},"action":{{"action_type":"AutoRenew"}}}}]}}"#
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn renewals_read_only_the_certificates_whose_action_is_due() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("certfs.db");
+        let v = VaultName::parse("prod").unwrap();
+        {
+            let s = service(&db);
+            s.mkdir(&Node::Root, "prod").unwrap();
+            for (name, percent) in [("soon", 1), ("later", 80)] {
+                s.mkdir(&Node::Vault(v.clone()), name).unwrap();
+                let c = CertificateName::parse(name).unwrap();
+                let policy = Node::CertificateFile(v.clone(), c, CertificateFile::Policy);
+                s.write(&policy, &renewing_at(name, percent)).unwrap();
+            }
+        }
+        let s = service(&db);
+        let loaded = |s: &VaultService| -> Vec<String> {
+            let st = s.state.read();
+            st.vaults[&v]
+                .certificates
+                .loaded()
+                .map(|cs| cs.name.to_string())
+                .collect()
+        };
+        assert!(loaded(&s).is_empty(), "nothing read at mount");
+        // Now: nothing is due; the pass reads nothing and knows when to come back.
+        let now = super::super::service::now();
+        let next = s.renewal_pass(now);
+        assert!(
+            loaded(&s).is_empty(),
+            "a pass with nothing due reads nothing"
+        );
+        assert!(next > now, "{next} {now}");
+        {
+            let st = s.state.read();
+            let dues: Vec<i64> = st.vaults[&v]
+                .certificates
+                .unread()
+                .map(|(_, due)| due)
+                .collect();
+            assert_eq!(dues.len(), 2);
+            assert!(
+                dues.iter().all(|d| *d > now && *d < now + 400 * 86_400),
+                "{dues:?}"
+            );
+        }
+        // Five days on, 1 % of a year has passed: only `soon` is read, and renewed.
+        s.renewal_pass(now + 5 * 86_400);
+        assert_eq!(loaded(&s), ["soon"]);
+        let soon = Node::Versions(v.clone(), CertificateName::parse("soon").unwrap());
+        assert_eq!(s.readdir(&soon).unwrap().len(), 2, "renewed");
     }
 
     #[test]

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use parking_lot::{Condvar, Mutex};
 
+use super::certificates::{DUE_NEVER, DUE_UNKNOWN};
 use super::error::VaultError;
 use super::hooks::Hooks;
 use super::model::CertificateState;
@@ -113,10 +114,29 @@ impl VaultService {
     pub(super) fn renewal_pass(&self, at: i64) -> i64 {
         let mut next = at + IDLE.as_secs() as i64;
         let mut work = Vec::new();
+        // Of certificates not read yet (a big store's), only those whose
+        // action is due are read; the survey says when.
+        self.survey_dues();
         {
             let st = self.state.read();
             for vs in st.vaults.values() {
-                for cs in vs.certificates.values() {
+                let unread_due: Vec<&CertificateName> = vs
+                    .certificates
+                    .unread()
+                    .filter_map(|(name, due)| match due {
+                        DUE_NEVER => None,
+                        DUE_UNKNOWN => Some(name),
+                        due if due > at => {
+                            next = next.min(due);
+                            None
+                        }
+                        _ => Some(name),
+                    })
+                    .collect();
+                let due_now = unread_due
+                    .into_iter()
+                    .filter_map(|name| vs.certificates.get(name));
+                for cs in vs.certificates.loaded().chain(due_now) {
                     let (Some(action), Some(version)) =
                         (cs.policy.lifetime_actions.first(), cs.current())
                     else {

@@ -78,7 +78,11 @@ impl RunLog {
 
 /// The action of `policy` and when it is due for `version` (Unix seconds).
 pub(crate) fn due(action: &LifetimeAction, version: &Version) -> i64 {
-    let (nb, na) = (version.info.not_before, version.info.not_after);
+    due_between(action, version.info.not_before, version.info.not_after)
+}
+
+/// When `action` is due for a certificate valid from `nb` to `na` (Unix seconds).
+pub(crate) fn due_between(action: &LifetimeAction, nb: i64, na: i64) -> i64 {
     match action.trigger {
         Trigger::LifetimePercentage(p) => nb + (na - nb).max(0) * i64::from(p) / 100,
         Trigger::DaysBeforeExpiry(d) => na - i64::from(d) * DAY,
