@@ -148,7 +148,15 @@ fn main() {
         .any(|f| wanted(f))
     {
         let m = Mount::start(&disk.path("a-data"), &disk.path("a-mnt"), None);
-        let needed = scale.read_files.max(scale.imports).max(20);
+        // The certificates the other figures read (or import from).
+        let needed = [
+            (wanted("read"), scale.read_files),
+            (wanted("import"), scale.imports),
+        ]
+        .iter()
+        .filter(|(w, _)| *w)
+        .map(|(_, n)| *n)
+        .fold(20, usize::max);
         let count = if wanted("create") {
             scale.ec_creates.max(needed)
         } else {
