@@ -68,7 +68,7 @@ impl Scale {
             pause: Duration::from_secs_f64(if factor == 0.0 { 0.05 } else { 2.0 }),
             ec_creates: count(1_000, 8),
             create_threads: 4,
-            rsa_creates: count(160, 2),
+            rsa_creates: count(120, 2),
             imports: count(1_000, 4),
             store: count(100_000, 200),
             latency_time: time(6.0, 0.3),
@@ -165,10 +165,7 @@ fn main() {
         let ec = figures::ec_creates(&m, &scale, count);
         if wanted("create") {
             show(vec![ec], &mut lines);
-            show(
-                vec![figures::rsa_creates(&m, scale.rsa_creates, nproc())],
-                &mut lines,
-            );
+            show(figures::rsa_creates(&m, scale.rsa_creates), &mut lines);
         }
         if wanted("read") {
             show(figures::reads(&m, &tmpfs, &scale), &mut lines);

@@ -119,6 +119,14 @@ impl Mount {
         started.elapsed()
     }
 
+    /// CPU time the daemon has used so far (user and system, in clock ticks of 10 ms).
+    pub fn cpu(&self) -> Duration {
+        let pid = self.child.as_ref().map(|c| c.id()).unwrap_or(0);
+        // SAFETY: sysconf only reads a constant.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+        Duration::from_millis(cpu_ticks(pid) * 1000 / hz)
+    }
+
     /// What certfs logged.
     pub fn logs(&self) -> String {
         fs::read_to_string(&self.log).unwrap_or_default()
