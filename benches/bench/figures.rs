@@ -325,6 +325,8 @@ pub fn tree(disk: &Scratch, tmpfs: &Scratch, scale: &Scale) -> Vec<Line> {
 
     // ls -l: the first run right after mounting (nothing cached), then repeats.
     let mut m = Mount::start(&data, &disk.path("tree-mnt"), Some("tenk"));
+    // Cold is the kernel's caches, not a daemon busy with its first renewal survey.
+    m.settle(Duration::from_secs(120));
     let ls = |dir: &Path| load::timed_command("ls", &[OsStr::new("-l"), dir.as_os_str()]);
     let ls_cold = ls(&m.path("tenk"));
     // Repeats come a while apart, as a monitor's do (longer than a 1 s cache lasts).
@@ -344,6 +346,7 @@ pub fn tree(disk: &Scratch, tmpfs: &Scratch, scale: &Scale) -> Vec<Line> {
 
     // stat: again from a fresh mount.
     let m = Mount::start(&data, &disk.path("tree-mnt"), Some("tenk"));
+    m.settle(Duration::from_secs(120));
     let ours: Vec<PathBuf> = rel.iter().map(|r| m.path(r)).collect();
     let theirs: Vec<PathBuf> = rel.iter().map(|r| mirror.join(r)).collect();
     let stat_cold = load::stat_pass(&ours);
