@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use crate::fuse::{self, MountOptions};
 use crate::store::sqlite::SqliteStore;
 use crate::vault::VaultService;
+use crate::vault::audit::AuditLog;
 use crate::vault::backup::BackupKey;
 
 /// certfs: certificates managed the way Azure Key Vault does it, as files.
@@ -36,10 +37,15 @@ pub enum Command {
         /// for root, else $XDG_DATA_HOME/certfs or ~/.local/share/certfs.
         #[arg(long, value_name = "DIR")]
         data: Option<PathBuf>,
-        /// Let other users use the mount; the kernel then enforces file modes
-        /// (needs user_allow_other in /etc/fuse.conf when not root).
+        /// Let other users use the mount; certfs then checks file modes,
+        /// owners and the vaults' access roles on every request (needs
+        /// user_allow_other in /etc/fuse.conf when not root).
         #[arg(long)]
         allow_other: bool,
+        /// Append one JSON line per action and per read of a key or secret
+        /// file to FILE (created 0600).
+        #[arg(long, value_name = "FILE")]
+        audit: Option<PathBuf>,
         /// Threads serving kernel requests.
         #[arg(long, default_value_t = 4, value_name = "N")]
         threads: usize,
@@ -70,12 +76,14 @@ pub fn main() -> ExitCode {
             mountpoint,
             data,
             allow_other,
+            audit,
             threads,
         } => {
             let data = data.unwrap_or_else(default_data_dir);
             match mount(
                 &mountpoint,
                 &data,
+                audit.as_deref(),
                 &MountOptions {
                     allow_other,
                     threads,
@@ -91,7 +99,12 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn mount(mountpoint: &Path, data: &Path, options: &MountOptions) -> Result<(), String> {
+fn mount(
+    mountpoint: &Path,
+    data: &Path,
+    audit: Option<&Path>,
+    options: &MountOptions,
+) -> Result<(), String> {
     check_mountpoint(mountpoint)?;
     if data.exists() && !data.is_dir() {
         return Err(format!(
@@ -111,7 +124,13 @@ fn mount(mountpoint: &Path, data: &Path, options: &MountOptions) -> Result<(), S
         .map_err(|e| format!("cannot open the backup key: {e}"))?;
     let vault = VaultService::open(Box::new(store))
         .map_err(|e| format!("cannot load the store {}: {e}", db.display()))?;
-    let vault = vault.with_backup_key(backup_key).into_shared();
+    let mut vault = vault.with_backup_key(backup_key);
+    if let Some(path) = audit {
+        let log = AuditLog::open(path)
+            .map_err(|e| format!("cannot open the audit log {}: {e}", path.display()))?;
+        vault = vault.with_audit(log);
+    }
+    let vault = vault.into_shared();
     vault.set_mount_path(
         std::fs::canonicalize(mountpoint).unwrap_or_else(|_| mountpoint.to_path_buf()),
     );
