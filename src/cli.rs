@@ -1,4 +1,6 @@
-//! The command line: `certfs mount MOUNTPOINT [--data DIR] [--allow-other]`.
+//! The command line: `certfs mount MOUNTPOINT [--data DIR] [--key-file PATH] [--allow-other]`.
+
+mod open_store;
 
 use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
@@ -7,7 +9,6 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::fuse::{self, MountOptions};
-use crate::store::sqlite::SqliteStore;
 use crate::vault::VaultService;
 use crate::vault::backup::BackupKey;
 
@@ -36,6 +37,13 @@ pub enum Command {
         /// for root, else $XDG_DATA_HOME/certfs or ~/.local/share/certfs.
         #[arg(long, value_name = "DIR")]
         data: Option<PathBuf>,
+        /// The master key that seals private keys and issuer secrets in the
+        /// store: a file of 32 random bytes (raw, 64 hex digits or base64),
+        /// mode 0600. Default: the systemd credential certfs.key if
+        /// $CREDENTIALS_DIRECTORY holds one, else DIR/master.key (created
+        /// on first use).
+        #[arg(long, value_name = "PATH")]
+        key_file: Option<PathBuf>,
         /// Let other users use the mount; the kernel then enforces file modes
         /// (needs user_allow_other in /etc/fuse.conf when not root).
         #[arg(long)]
@@ -69,6 +77,7 @@ pub fn main() -> ExitCode {
         Command::Mount {
             mountpoint,
             data,
+            key_file,
             allow_other,
             threads,
         } => {
@@ -76,6 +85,7 @@ pub fn main() -> ExitCode {
             match mount(
                 &mountpoint,
                 &data,
+                key_file.as_deref(),
                 &MountOptions {
                     allow_other,
                     threads,
@@ -91,7 +101,12 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn mount(mountpoint: &Path, data: &Path, options: &MountOptions) -> Result<(), String> {
+fn mount(
+    mountpoint: &Path,
+    data: &Path,
+    key_file: Option<&Path>,
+    options: &MountOptions,
+) -> Result<(), String> {
     check_mountpoint(mountpoint)?;
     if data.exists() && !data.is_dir() {
         return Err(format!(
@@ -105,8 +120,7 @@ fn mount(mountpoint: &Path, data: &Path, options: &MountOptions) -> Result<(), S
         .create(data)
         .map_err(|e| format!("cannot create the store directory {}: {e}", data.display()))?;
     let db = data.join("certfs.db");
-    let store = SqliteStore::open(&db)
-        .map_err(|e| format!("cannot open the store {}: {e}", db.display()))?;
+    let store = open_store::open_store(&db, data, key_file)?;
     let backup_key = BackupKey::load_or_create(&data.join("backup.key"))
         .map_err(|e| format!("cannot open the backup key: {e}"))?;
     let vault = VaultService::open(Box::new(store))
