@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use certfs::store::Store;
-use certfs::store::encrypted::{EncryptedStore, is_sealed_document};
+use certfs::store::encrypted::{
+    EncryptedStore, KEY_CHECK_DOCUMENT, RESERVED_VAULT, is_sealed_document,
+};
 use certfs::store::master_key::MasterKey;
 use certfs::store::seal::TEXT_PREFIX;
 use certfs::store::sqlite::SqliteStore;
@@ -490,6 +492,11 @@ fn a_store_from_before_encryption_is_sealed_at_the_next_mount() {
                 .put_document(&doc.vault, &doc.key, Some(&doc.value))
                 .unwrap();
         }
+        // An old store has no key check either.
+        plain
+            .put_document(RESERVED_VAULT, KEY_CHECK_DOCUMENT, None)
+            .unwrap();
+        plain.delete_vault(RESERVED_VAULT).unwrap();
     }
     let files = area.database_bytes();
     assert!(

@@ -22,12 +22,14 @@
 //! nothing of a backend but to accept `.certfs` as a vault name.
 //!
 //! **Migration.** A store written before encryption at rest holds clear
-//! keys and documents. [`Store::load`] accepts a clear value wherever a
-//! sealed one is expected (told apart by their first bytes), and
-//! [`EncryptedStore::open`] re-seals each clear value once, through the
-//! trait, one transaction per record (a crash midway resumes at the next
-//! open), then calls [`Store::scrub`] so the clear bytes leave the
-//! backend's files (SQLite: `secure_delete` and a WAL checkpoint).
+//! keys and documents (told apart from sealed ones by their first bytes).
+//! [`EncryptedStore::open`] on a store without a key check re-seals each
+//! clear value once, through the trait, one transaction per record, calls
+//! [`Store::scrub`] so the clear bytes leave the backend's files (SQLite:
+//! `secure_delete` and a WAL checkpoint), and only then writes the key
+//! check: a crash midway resumes at the next open. Once the check exists,
+//! a clear value where a sealed one belongs is refused by [`Store::load`]
+//! (something wrote around certfs), so no key can be slipped in unsealed.
 
 use std::fmt;
 
@@ -119,18 +121,24 @@ fn sealing_failed(place: &Place<'_>, e: SealError) -> StoreError {
     StoreError::Backend(format!("cannot seal {place}: {e}"))
 }
 
+fn stored_in_clear(place: &Place<'_>) -> StoreError {
+    StoreError::Backend(format!(
+        "{place} is stored in clear in a sealed store (written by something other than certfs?)"
+    ))
+}
+
 fn opening_failed(place: &Place<'_>, e: SealError) -> StoreError {
     StoreError::Backend(format!("{place} cannot be opened: {e}"))
 }
 
 impl EncryptedStore {
     /// Wraps `inner` under `key`: checks the key against the store's key
-    /// check (writing one into a store that has none), then re-seals any
-    /// clear private key or secret document left from before encryption.
+    /// check; a store without one has its clear private keys and secret
+    /// documents (from before encryption) sealed, then gets its check.
     ///
     /// `WrongKey` if the store's key check, or (without one) a sealed
     /// value, does not open under `key`; the store is then unchanged.
-    pub fn open(mut inner: Box<dyn Store>, key: MasterKey) -> Result<Self, OpenError> {
+    pub fn open(inner: Box<dyn Store>, key: MasterKey) -> Result<Self, OpenError> {
         let raw = inner.load()?;
         let check = raw
             .documents
@@ -138,30 +146,38 @@ impl EncryptedStore {
             .find(|d| reserved(&d.vault) && d.key.eq_ignore_ascii_case(KEY_CHECK_DOCUMENT));
         match check {
             Some(doc) => match seal::open_text(&key, &Place::KeyCheck, &doc.value) {
-                Ok(text) if text.as_str() == KEY_CHECK_VALUE => {}
-                Ok(_) | Err(SealError::Refused) => return Err(OpenError::WrongKey),
-                Err(e) => {
-                    return Err(OpenError::Store(StoreError::Backend(format!(
-                        "the master key check is damaged: {e}"
-                    ))));
-                }
+                Ok(text) if text.as_str() == KEY_CHECK_VALUE => Ok(EncryptedStore { inner, key }),
+                Ok(_) | Err(SealError::Refused) => Err(OpenError::WrongKey),
+                Err(e) => Err(OpenError::Store(StoreError::Backend(format!(
+                    "the master key check is damaged: {e}"
+                )))),
             },
             None => {
+                // A new store, one from before encryption at rest, or one
+                // whose first sealing was cut short: seal what is clear,
+                // then write the check, which ends accepting clear values.
                 check_any_sealed_value(&raw, &key)?;
-                if !raw.vaults.iter().any(|v| reserved(&v.name)) {
-                    inner.create_vault(&VaultRecord {
-                        name: RESERVED_VAULT.into(),
-                        created: now(),
-                    })?;
-                }
-                let value = seal::seal_text(&key, &Place::KeyCheck, KEY_CHECK_VALUE)
-                    .map_err(|e| sealing_failed(&Place::KeyCheck, e))?;
-                inner.put_document(RESERVED_VAULT, KEY_CHECK_DOCUMENT, Some(&value))?;
+                let has_vault = raw.vaults.iter().any(|v| reserved(&v.name));
+                let mut store = EncryptedStore { inner, key };
+                store.seal_clear_records(raw)?;
+                store.write_key_check(has_vault)?;
+                Ok(store)
             }
         }
-        let mut store = EncryptedStore { inner, key };
-        store.seal_clear_records(raw)?;
-        Ok(store)
+    }
+
+    /// Writes the key check (and the pseudo-vault that holds it, unless it exists).
+    fn write_key_check(&mut self, has_vault: bool) -> Result<(), StoreError> {
+        if !has_vault {
+            self.inner.create_vault(&VaultRecord {
+                name: RESERVED_VAULT.into(),
+                created: now(),
+            })?;
+        }
+        let value = seal::seal_text(&self.key, &Place::KeyCheck, KEY_CHECK_VALUE)
+            .map_err(|e| sealing_failed(&Place::KeyCheck, e))?;
+        self.inner
+            .put_document(RESERVED_VAULT, KEY_CHECK_DOCUMENT, Some(&value))
     }
 
     /// Whether `store` (not wrapped) already holds a key check or any
@@ -247,25 +263,33 @@ impl EncryptedStore {
         })
     }
 
-    /// Opens the sealed values of `snapshot` in place; clear ones stay as they are.
+    /// Opens the sealed values of `snapshot` in place. A clear value where
+    /// a sealed one belongs is an error: after [`EncryptedStore::open`]
+    /// only something writing around certfs can have put it there.
     fn open_snapshot(&self, snapshot: &mut Snapshot) -> Result<(), StoreError> {
         for v in &mut snapshot.versions {
-            let Some(k) = v.key.as_ref().filter(|k| seal::is_sealed(&k.0)) else {
+            let Some(k) = v.key.as_ref() else {
                 continue;
             };
             let place = version_place(v);
+            if !seal::is_sealed(&k.0) {
+                return Err(stored_in_clear(&place));
+            }
             let plain =
                 seal::open(&self.key, &place, &k.0).map_err(|e| opening_failed(&place, e))?;
             v.key = Some(KeyBytes(plain));
         }
         for d in &mut snapshot.documents {
-            if !is_sealed_document(&d.key) || !seal::is_sealed_text(&d.value) {
+            if !is_sealed_document(&d.key) {
                 continue;
             }
             let place = Place::Document {
                 vault: &d.vault,
                 key: &d.key,
             };
+            if !seal::is_sealed_text(&d.value) {
+                return Err(stored_in_clear(&place));
+            }
             let mut plain = seal::open_text(&self.key, &place, &d.value)
                 .map_err(|e| opening_failed(&place, e))?;
             d.value = std::mem::take(&mut *plain);

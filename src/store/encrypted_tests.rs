@@ -331,13 +331,58 @@ fn a_store_from_before_encryption_is_sealed_once_at_open() {
     assert_everything_clear(&store.load().unwrap());
     drop(store);
     assert_nothing_clear_in_the_file(&db);
-    // A clear record that appears later (a crash midway, an old binary) is accepted and sealed at the next open.
+    assert_eq!(db.open(KEY_B).unwrap_err(), OpenError::WrongKey);
+    // Once sealed, a clear key or document written around certfs is refused, not served.
     db.plain()
         .update_version(&certificate("prod", "api"), &version("prod", "api", 3))
         .unwrap();
+    let err = db.open(KEY_A).unwrap().load().unwrap_err().to_string();
+    assert!(
+        err.contains("stored in clear") && err.contains("api"),
+        "{err}"
+    );
+    db.open(KEY_A)
+        .unwrap()
+        .update_version(&certificate("prod", "api"), &version("prod", "api", 3))
+        .unwrap();
+    db.plain()
+        .put_document("prod", "issuer/digi", Some(&issuer_json()))
+        .unwrap();
+    let err = db.open(KEY_A).unwrap().load().unwrap_err().to_string();
+    assert!(
+        err.contains("stored in clear") && err.contains("issuer/digi"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_first_sealing_cut_short_resumes_at_the_next_open() {
+    let db = Db::new();
+    fill(&mut db.plain());
+    // As if the first open had sealed one key and died before its check.
+    {
+        let mut store = db.open(KEY_A).unwrap();
+        store
+            .update_version(&certificate("prod", "web"), &version("prod", "web", 1))
+            .unwrap();
+    }
+    db.sql()
+        .execute("DELETE FROM documents WHERE key = ?1", [KEY_CHECK_DOCUMENT])
+        .unwrap();
+    let conn = db.sql();
+    conn.execute(
+        "UPDATE versions SET key = ?1 WHERE id = ?2",
+        rusqlite::params![key_bytes(2), format!("{:032x}", 2)],
+    )
+    .unwrap();
+    conn.execute(
+        "UPDATE documents SET value = ?1 WHERE key = 'issuer/digi'",
+        [issuer_json()],
+    )
+    .unwrap();
+    assert_eq!(db.open(KEY_B).unwrap_err(), OpenError::WrongKey);
     assert_everything_clear(&db.open(KEY_A).unwrap().load().unwrap());
     assert_nothing_clear_in_the_file(&db);
-    assert_eq!(db.open(KEY_B).unwrap_err(), OpenError::WrongKey);
 }
 
 #[test]
