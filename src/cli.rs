@@ -1,4 +1,4 @@
-//! The command line: `certfs mount MOUNTPOINT [--data DIR] [--key-file PATH] [--allow-other]`.
+//! The command line: `certfs mount MOUNTPOINT [--data DIR] [--key-file PATH] [--allow-other] [--audit FILE]`.
 
 mod open_store;
 
@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 
 use crate::fuse::{self, MountOptions};
 use crate::vault::VaultService;
+use crate::vault::audit::AuditLog;
 use crate::vault::backup::BackupKey;
 
 /// certfs: certificates managed the way Azure Key Vault does it, as files.
@@ -44,10 +45,15 @@ pub enum Command {
         /// on first use).
         #[arg(long, value_name = "PATH")]
         key_file: Option<PathBuf>,
-        /// Let other users use the mount; the kernel then enforces file modes
-        /// (needs user_allow_other in /etc/fuse.conf when not root).
+        /// Let other users use the mount; certfs then checks file modes,
+        /// owners and the vaults' access roles on every request (needs
+        /// user_allow_other in /etc/fuse.conf when not root).
         #[arg(long)]
         allow_other: bool,
+        /// Append one JSON line per action and per read of a key or secret
+        /// file to FILE (created 0600).
+        #[arg(long, value_name = "FILE")]
+        audit: Option<PathBuf>,
         /// Threads serving kernel requests.
         #[arg(long, default_value_t = 4, value_name = "N")]
         threads: usize,
@@ -79,6 +85,7 @@ pub fn main() -> ExitCode {
             data,
             key_file,
             allow_other,
+            audit,
             threads,
         } => {
             let data = data.unwrap_or_else(default_data_dir);
@@ -86,6 +93,7 @@ pub fn main() -> ExitCode {
                 &mountpoint,
                 &data,
                 key_file.as_deref(),
+                audit.as_deref(),
                 &MountOptions {
                     allow_other,
                     threads,
@@ -105,6 +113,7 @@ fn mount(
     mountpoint: &Path,
     data: &Path,
     key_file: Option<&Path>,
+    audit: Option<&Path>,
     options: &MountOptions,
 ) -> Result<(), String> {
     check_mountpoint(mountpoint)?;
@@ -125,7 +134,13 @@ fn mount(
         .map_err(|e| format!("cannot open the backup key: {e}"))?;
     let vault = VaultService::open(Box::new(store))
         .map_err(|e| format!("cannot load the store {}: {e}", db.display()))?;
-    let vault = vault.with_backup_key(backup_key).into_shared();
+    let mut vault = vault.with_backup_key(backup_key);
+    if let Some(path) = audit {
+        let log = AuditLog::open(path)
+            .map_err(|e| format!("cannot open the audit log {}: {e}", path.display()))?;
+        vault = vault.with_audit(log);
+    }
+    let vault = vault.into_shared();
     vault.set_mount_path(
         std::fs::canonicalize(mountpoint).unwrap_or_else(|_| mountpoint.to_path_buf()),
     );

@@ -481,3 +481,29 @@ fn pem_block(text: &[u8], label: &str) -> Option<Vec<u8>> {
     let body: String = text[start..stop].split_whitespace().collect();
     base64::engine::general_purpose::STANDARD.decode(body).ok()
 }
+
+#[test]
+fn an_open_file_keeps_the_version_it_opened_and_new_opens_see_the_new_one() {
+    use std::io::Read;
+    let m = Mount::start();
+    fs::create_dir_all(m.path("prod/web")).unwrap();
+    fs::write(m.path("prod/web/policy.json"), ec_policy("web.example.com")).unwrap();
+    let before = fs::read(m.path("prod/web/fullchain.pem")).unwrap();
+    let mut open = fs::File::open(m.path("prod/web/fullchain.pem")).unwrap();
+    let mut first = vec![0u8; 10];
+    open.read_exact(&mut first).unwrap();
+    fs::write(m.path("prod/web/policy.json"), ec_policy("web.example.com")).unwrap();
+    let after = fs::read(m.path("prod/web/fullchain.pem")).unwrap();
+    assert_ne!(before, after, "a new version is current");
+    assert_eq!(
+        fs::metadata(m.path("prod/web/fullchain.pem"))
+            .unwrap()
+            .len() as usize,
+        after.len(),
+        "stat shows the new size"
+    );
+    let mut rest = Vec::new();
+    open.read_to_end(&mut rest).unwrap();
+    first.extend(rest);
+    assert_eq!(first, before, "the open file kept the version it opened");
+}

@@ -17,6 +17,8 @@ pub struct Mount {
     /// The store directory (`--data`).
     pub data: PathBuf,
     log: PathBuf,
+    /// More `certfs mount` options, kept for remounts.
+    args: Vec<String>,
     child: Option<Child>,
 }
 
@@ -50,7 +52,23 @@ impl Mount {
         Self::start_in(root, data.to_path_buf())
     }
 
+    /// Mounts certfs with a new, empty store and more options (`--allow-other`, ...);
+    /// `{root}` in an argument is replaced by the test's temporary directory.
+    pub fn start_with_args(args: &[&str]) -> Mount {
+        let root = tempfile::tempdir().expect("tempdir");
+        let data = root.path().join("data");
+        let args = args
+            .iter()
+            .map(|a| a.replace("{root}", &root.path().display().to_string()))
+            .collect();
+        Self::start_in_with(root, data, args)
+    }
+
     fn start_in(root: tempfile::TempDir, data: PathBuf) -> Mount {
+        Self::start_in_with(root, data, Vec::new())
+    }
+
+    fn start_in_with(root: tempfile::TempDir, data: PathBuf, args: Vec<String>) -> Mount {
         let mnt = root.path().join("mnt");
         fs::create_dir_all(&mnt).expect("mkdir mnt");
         let log = root
@@ -61,6 +79,7 @@ impl Mount {
             mnt,
             data,
             log,
+            args,
             child: None,
         };
         m.spawn();
@@ -78,6 +97,7 @@ impl Mount {
             .arg(&self.mnt)
             .arg("--data")
             .arg(&self.data)
+            .args(&self.args)
             .env("RUST_LOG", "debug")
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
@@ -268,6 +288,9 @@ pub const CERT_FILES: &[&str] = &[
     "versions",
 ];
 
+/// certfs' own entries of the mount root: the certbot view and the metrics.
+pub const ROOT_OWN: &[&str] = &["live", "metrics.prom"];
+
 /// certfs' own entries of a vault directory: its drop-box, issuers, deleted certificates, settings, contacts.
 pub const VAULT_OWN: &[&str] = &[
     "contacts.json",
@@ -283,7 +306,7 @@ pub fn certificates_in(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .filter(|n| !VAULT_OWN.contains(&n.as_str()))
+        .filter(|n| !VAULT_OWN.contains(&n.as_str()) && !ROOT_OWN.contains(&n.as_str()))
         .collect();
     names.sort();
     names
