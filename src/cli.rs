@@ -1,4 +1,6 @@
-//! The command line: `certfs mount MOUNTPOINT [--data DIR] [--allow-other]`.
+//! The command line: `certfs mount MOUNTPOINT [--data DIR] [--key-file PATH] [--allow-other] [--audit FILE]`.
+
+mod open_store;
 
 use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
@@ -7,7 +9,6 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::fuse::{self, MountOptions};
-use crate::store::sqlite::SqliteStore;
 use crate::vault::VaultService;
 use crate::vault::audit::AuditLog;
 use crate::vault::backup::BackupKey;
@@ -37,6 +38,13 @@ pub enum Command {
         /// for root, else $XDG_DATA_HOME/certfs or ~/.local/share/certfs.
         #[arg(long, value_name = "DIR")]
         data: Option<PathBuf>,
+        /// The master key that seals private keys and issuer secrets in the
+        /// store: a file of 32 random bytes (raw, 64 hex digits or base64),
+        /// mode 0600. Default: the systemd credential certfs.key if
+        /// $CREDENTIALS_DIRECTORY holds one, else DIR/master.key (created
+        /// on first use).
+        #[arg(long, value_name = "PATH")]
+        key_file: Option<PathBuf>,
         /// Let other users use the mount; certfs then checks file modes,
         /// owners and the vaults' access roles on every request (needs
         /// user_allow_other in /etc/fuse.conf when not root).
@@ -75,6 +83,7 @@ pub fn main() -> ExitCode {
         Command::Mount {
             mountpoint,
             data,
+            key_file,
             allow_other,
             audit,
             threads,
@@ -83,6 +92,7 @@ pub fn main() -> ExitCode {
             match mount(
                 &mountpoint,
                 &data,
+                key_file.as_deref(),
                 audit.as_deref(),
                 &MountOptions {
                     allow_other,
@@ -102,6 +112,7 @@ pub fn main() -> ExitCode {
 fn mount(
     mountpoint: &Path,
     data: &Path,
+    key_file: Option<&Path>,
     audit: Option<&Path>,
     options: &MountOptions,
 ) -> Result<(), String> {
@@ -118,8 +129,7 @@ fn mount(
         .create(data)
         .map_err(|e| format!("cannot create the store directory {}: {e}", data.display()))?;
     let db = data.join("certfs.db");
-    let store = SqliteStore::open(&db)
-        .map_err(|e| format!("cannot open the store {}: {e}", db.display()))?;
+    let store = open_store::open_store(&db, data, key_file)?;
     let backup_key = BackupKey::load_or_create(&data.join("backup.key"))
         .map_err(|e| format!("cannot open the backup key: {e}"))?;
     let vault = VaultService::open(Box::new(store))
