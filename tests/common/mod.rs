@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod nginx;
+pub mod smtp;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -18,6 +19,8 @@ pub struct Mount {
     pub data: PathBuf,
     log: PathBuf,
     child: Option<Child>,
+    /// More `certfs mount` options (`--smtp URL`, ...), kept for remounts.
+    args: Vec<std::ffi::OsString>,
 }
 
 /// The certfs binary under test.
@@ -44,6 +47,13 @@ impl Mount {
         Self::start_in(root, data)
     }
 
+    /// Mounts certfs with a new, empty store and more options (`--smtp URL`, ...).
+    pub fn start_args<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Mount {
+        let root = tempfile::tempdir().expect("tempdir");
+        let data = root.path().join("data");
+        Self::start_in_with(root, data, args)
+    }
+
     /// Mounts certfs on a new mountpoint with the store in `data` (kept by the caller).
     pub fn start_with_data(data: &Path) -> Mount {
         let root = tempfile::tempdir().expect("tempdir");
@@ -51,6 +61,14 @@ impl Mount {
     }
 
     fn start_in(root: tempfile::TempDir, data: PathBuf) -> Mount {
+        Self::start_in_with::<&str>(root, data, &[])
+    }
+
+    fn start_in_with<S: AsRef<std::ffi::OsStr>>(
+        root: tempfile::TempDir,
+        data: PathBuf,
+        args: &[S],
+    ) -> Mount {
         let mnt = root.path().join("mnt");
         fs::create_dir_all(&mnt).expect("mkdir mnt");
         let log = root
@@ -62,6 +80,7 @@ impl Mount {
             data,
             log,
             child: None,
+            args: args.iter().map(|a| a.as_ref().to_owned()).collect(),
         };
         m.spawn();
         m
@@ -78,6 +97,7 @@ impl Mount {
             .arg(&self.mnt)
             .arg("--data")
             .arg(&self.data)
+            .args(&self.args)
             .env("RUST_LOG", "debug")
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
