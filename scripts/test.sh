@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every certfs test. As root it first installs what the tests drive
-# (FUSE, openssl, nginx, rsync, vim, Python's cryptography); otherwise
+# (FUSE, openssl, nginx, rsync, vim, pebble, Python's cryptography); otherwise
 # those must already be there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,8 +13,11 @@ command -v rsync >/dev/null || need_pkgs+=(rsync)
 command -v vim >/dev/null || need_pkgs+=(vim)
 command -v curl >/dev/null || need_pkgs+=(curl)
 command -v ps >/dev/null || need_pkgs+=(procps)
+# pebble: Let's Encrypt's ACME test server (with pebble-challtestsrv), for the ACME issuer.
+command -v pebble >/dev/null || need_pkgs+=(pebble)
 command -v python3 >/dev/null || need_pkgs+=(python3)
 /usr/bin/python3 -c 'import cryptography' 2>/dev/null || need_pkgs+=(python3-cryptography)
+/usr/bin/python3 -c 'import prometheus_client' 2>/dev/null || need_pkgs+=(python3-prometheus-client)
 
 if [ "${#need_pkgs[@]}" -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then

@@ -181,10 +181,15 @@ fn mount(
     if let Some(mailer) = mailer {
         vault = vault.with_mailer(mailer);
     }
-    let vault = Arc::new(vault);
-    // Deleted certificates past their retention are purged by themselves.
+    let vault = vault.into_shared();
+    vault.set_mount_path(
+        std::fs::canonicalize(mountpoint).unwrap_or_else(|_| mountpoint.to_path_buf()),
+    );
+    // Deleted certificates past their retention are purged by themselves;
+    // CA orders and lifetime actions go on in the background.
     vault.start_housekeeping(std::time::Duration::from_secs(60));
     vault.start_worker();
+    vault.start_renewals();
     let shown = mountpoint.display().to_string();
     fuse::run(vault, mountpoint, options, || {
         log::info!("certfs mounted at {shown} (store {})", db.display())

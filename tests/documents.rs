@@ -140,16 +140,6 @@ fn policies_name_issuers_that_exist() {
             .unwrap()
             .contains("Issuer not found: digi")
     );
-    fs::write(m.path("prod/issuers/digi.json"), DIGI).unwrap();
-    sh_err(
-        &m.mnt,
-        &format!("cp {} prod/shop/policy.json", src.display()),
-    );
-    let report = fs::read_to_string(m.path("prod/shop/policy.json.error")).unwrap();
-    assert!(
-        report.contains("configured") && report.contains("DigiCert"),
-        "{report}"
-    );
     // A disabled issuer refuses new creates.
     let disabled = DIGI.replace(
         r#""org_details":{"id":"7890"}}"#,
@@ -165,5 +155,21 @@ fn policies_name_issuers_that_exist() {
         fs::read_to_string(m.path("prod/shop/policy.json.error"))
             .unwrap()
             .contains("disabled")
+    );
+    // Enabled (and pointing at a port where no CA listens, so nothing leaves
+    // the machine): the create is accepted and the order is in progress.
+    let enabled = DIGI.replace(
+        r#""org_details":{"id":"7890"}}"#,
+        r#""org_details":{"id":"7890"},"endpoint":"http://127.0.0.1:9/services/v2"}"#,
+    );
+    fs::write(m.path("prod/issuers/digi.json"), enabled).unwrap();
+    sh_ok(
+        &m.mnt,
+        &format!("cp {} prod/shop/policy.json", src.display()),
+    );
+    let op = fs::read_to_string(m.path("prod/shop/operation.json")).unwrap();
+    assert!(
+        op.contains("\"inProgress\"") && op.contains("\"digi\""),
+        "{op}"
     );
 }

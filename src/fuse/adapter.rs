@@ -426,6 +426,9 @@ impl Filesystem for CertFs {
                 return Ok((self.handles.insert(Handle::Read(data)), keep));
             }
             self.vault.check_writable(&node).map_err(|e| errno(&e))?;
+            self.vault
+                .check_writer(&node, req.uid(), self.uid)
+                .map_err(|e| errno(&e))?;
             let truncate = flags.0 & libc::O_TRUNC != 0;
             let data = if truncate {
                 Vec::new()
@@ -466,6 +469,9 @@ impl Filesystem for CertFs {
             let dir = self.node(parent)?;
             let name = name_str(name).map_err(|_| Errno::EINVAL)?;
             let (node, attr) = self.vault.create(&dir, name).map_err(|e| errno(&e))?;
+            self.vault
+                .check_writer(&node, req.uid(), self.uid)
+                .map_err(|e| errno(&e))?;
             let ino = self.inodes.intern(parent.0, name, &node);
             let buffer = WriteBuffer {
                 node,

@@ -12,7 +12,10 @@
 //!   fails the version; no FUSE thread ever waits on the network.
 //! - `Unknown` is no issuer at all: the user gets the CSR signed and merges.
 
+pub mod acme;
+pub mod digicert;
 pub mod error;
+pub mod globalsign;
 pub mod http;
 pub mod internal;
 pub mod self_signed;

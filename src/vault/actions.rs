@@ -11,8 +11,8 @@ use super::model::VaultState;
 use super::name::{CertificateName, VaultName};
 use super::node::{Attr, CertificateFile, Node, VaultFile, VersionFile};
 use super::service::{
-    Changes, DELETED_DIR, IMPORT_DIR, ISSUERS_DIR, MAX_WRITE_SIZE, MERGE_DIR, RESTORE_DIR,
-    VERSIONS_DIR, VaultService, dir_attr, not_found, now, vault,
+    Changes, DELETED_DIR, IMPORT_DIR, ISSUERS_DIR, LIVE_DIR, MAX_WRITE_SIZE, MERGE_DIR,
+    RESTORE_DIR, VERSIONS_DIR, VaultService, dir_attr, not_found, now, vault,
 };
 use super::side;
 use super::{import, issuers, operation};
@@ -48,6 +48,12 @@ impl VaultService {
             Node::CertificateFile(_, _, CertificateFile::Request) => Err(VaultError::NotPermitted(
                 "request.csr is read-only: it is the pending operation's CSR".into(),
             )),
+            Node::CertificateFile(_, _, CertificateFile::Status) => Err(VaultError::NotPermitted(
+                "status.json is read-only: certfs writes it as renewals and hooks run".into(),
+            )),
+            Node::Metrics => Err(VaultError::NotPermitted(
+                "metrics.prom is read-only: certfs makes it from every certificate".into(),
+            )),
             Node::CertificateFile(_, _, CertificateFile::Backup) => Err(VaultError::NotPermitted(
                 "backup.blob is read-only: to restore, write a blob into the vault's restore/"
                     .into(),
@@ -68,6 +74,21 @@ impl VaultService {
                 file.file_name()
             ))),
             _ => Err(VaultError::IsDirectory("is a directory".into())),
+        }
+    }
+
+    /// Checks that the user `uid` may write `node` on a mount owned by
+    /// `owner`: `hooks.json` runs commands as the daemon's user, so only
+    /// the owner (or root) writes it.
+    pub fn check_writer(&self, node: &Node, uid: u32, owner: u32) -> Result<(), VaultError> {
+        match node {
+            Node::CertificateFile(_, _, CertificateFile::Hooks) if uid != owner && uid != 0 => {
+                Err(VaultError::Forbidden(
+                    "hooks.json runs commands as certfs' user: only the mount's owner may write it"
+                        .into(),
+                ))
+            }
+            _ => Ok(()),
         }
     }
 
@@ -181,6 +202,9 @@ impl VaultService {
                     operation::parse_update(data)?;
                     self.cancel_operation(v, c)
                 }
+                (Node::CertificateFile(v, c, CertificateFile::Hooks), None) => {
+                    self.write_hooks(v, c, data)
+                }
                 _ => Err(VaultError::NotPermitted("this file is read-only".into())),
             }
         };
@@ -287,6 +311,11 @@ impl VaultService {
         }
         match dir {
             Node::Root => {
+                if name.eq_ignore_ascii_case(LIVE_DIR) {
+                    return Err(VaultError::AlreadyExists(format!(
+                        "{LIVE_DIR} is reserved: it is the certbot-compatible view of every certificate"
+                    )));
+                }
                 let name = VaultName::parse(name).map_err(|e| VaultError::BadParameter(e.0))?;
                 let t = now();
                 let mut store = self.store.lock();

@@ -41,6 +41,18 @@ impl VaultService {
         data: &[u8],
     ) -> Result<Changes, VaultError> {
         let policy = Policy::parse(data).map_err(|e| VaultError::BadParameter(e.message))?;
+        self.create_version(v, c, policy)
+    }
+
+    /// Starts a new version of `c` under `policy` (a policy write, or a
+    /// renewal under the stored policy): made at once by `Self` or
+    /// `Internal`, pending for `Unknown`, ordered from a CA of `issuers/`.
+    pub(super) fn create_version(
+        &self,
+        v: &VaultName,
+        c: &CertificateName,
+        policy: Policy,
+    ) -> Result<Changes, VaultError> {
         let issuer = self.issuer_for(v, &policy)?;
         let key = match self.reusable_key(v, c, &policy)? {
             Some(key) => key,
@@ -182,6 +194,8 @@ impl VaultService {
             cs.policy_json = Arc::from(policy_json.into_bytes());
             cs.versions.push(Arc::new(version));
         })?;
+        drop(store);
+        self.switched(v, &name, &id);
         Ok(id)
     }
 
@@ -298,6 +312,8 @@ impl Changes {
                 Node::Certificate(v.clone(), c.clone()),
                 Node::Versions(v.clone(), c.clone()),
                 Node::Merge(v.clone(), c.clone()),
+                Node::LiveCertificate(v.clone(), c.clone()),
+                Node::Live,
             ],
         }
     }

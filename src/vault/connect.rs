@@ -1,7 +1,12 @@
 //! From an issuer file to a working issuer: one `match` on the provider, mapping Key Vault's IssuerBundle onto each provider's settings.
 
+use std::path::PathBuf;
+
 use super::error::VaultError;
 use super::issuers::IssuerBundle;
+use crate::issuers::acme::{Acme, AcmeSettings, ChallengeMethod, ExternalAccount};
+use crate::issuers::digicert::DigiCert;
+use crate::issuers::globalsign::{self, GlobalSign};
 use crate::issuers::internal::InternalCa;
 use crate::issuers::{CertificateAuthority, Issuer, IssuerMemory};
 
@@ -10,7 +15,6 @@ pub(super) enum Authority {
     /// At once, before `close` returns (Internal).
     Now(Box<dyn Issuer>),
     /// Through an order the background worker follows (DigiCert, GlobalSign, ACME).
-    #[allow(dead_code)] // until the first network provider is wired in
     Later(Box<dyn CertificateAuthority>),
 }
 
@@ -23,6 +27,42 @@ pub(super) fn connect(
     memory: Box<dyn IssuerMemory>,
 ) -> Result<Authority, VaultError> {
     match bundle.provider.as_str() {
+        "ACME" => {
+            let ca = Acme::new(acme_settings(bundle)?, memory)
+                .map_err(|e| VaultError::BadParameter(format!("Issuer {name}: {e}")))?;
+            Ok(Authority::Later(Box::new(ca)))
+        }
+        "DigiCert" => {
+            // Validated when the file was written; checked again for a stored one.
+            let api_key = bundle
+                .credentials
+                .as_ref()
+                .and_then(|c| c.pwd.as_deref())
+                .filter(|k| !k.is_empty())
+                .ok_or_else(|| {
+                    VaultError::BadParameter(format!(
+                        "Issuer {name} (DigiCert) has no API key in credentials.pwd"
+                    ))
+                })?;
+            let organization_id = bundle
+                .org_details
+                .as_ref()
+                .and_then(|o| o.id.as_deref())
+                .filter(|id| !id.trim().is_empty())
+                .ok_or_else(|| {
+                    VaultError::BadParameter(format!(
+                        "Issuer {name} (DigiCert) has no org_details.id"
+                    ))
+                })?;
+            Ok(Authority::Later(Box::new(DigiCert::new(
+                bundle.endpoint.as_deref(),
+                api_key,
+                organization_id,
+            ))))
+        }
+        "GlobalSign" => Ok(Authority::Later(Box::new(GlobalSign::new(
+            globalsign_settings(bundle),
+        )))),
         "Internal" => {
             let text = memory.load().ok_or_else(|| {
                 VaultError::Internal(format!("the private CA of issuer {name} is missing"))
@@ -31,13 +71,155 @@ pub(super) fn connect(
                 .map_err(|e| VaultError::Internal(e.to_string()))?;
             Ok(Authority::Now(Box::new(ca)))
         }
-        "DigiCert" | "GlobalSign" | "ACME" => Err(VaultError::BadParameter(format!(
-            "Issuer {name} ({}) is configured, but this certfs does not issue through {} issuers yet; \
-             use Self, or Unknown and merge/.",
-            bundle.provider, bundle.provider
-        ))),
         other => Err(VaultError::Internal(format!(
             "issuer {name} has an unknown provider {other}"
         ))),
+    }
+}
+
+/// An ACME issuer file as the provider's settings: `endpoint` is the
+/// directory, `credentials.account_id` the contact, `challenge.webroot`
+/// or `challenge.listen` (default `0.0.0.0:80`) how http-01 is answered.
+fn acme_settings(bundle: &IssuerBundle) -> Result<AcmeSettings, VaultError> {
+    let directory_url = bundle.endpoint.clone().ok_or_else(|| {
+        VaultError::BadParameter("An ACME issuer needs endpoint: the ACME directory URL".into())
+    })?;
+    let challenge = match &bundle.challenge {
+        Some(c) => match (&c.webroot, &c.listen) {
+            (Some(webroot), _) => ChallengeMethod::Webroot(PathBuf::from(webroot)),
+            (None, Some(listen)) => ChallengeMethod::Listen(listen.parse().map_err(|_| {
+                VaultError::BadParameter(format!(
+                    "challenge.listen must be an address and port such as 0.0.0.0:80; got '{listen}'"
+                ))
+            })?),
+            (None, None) => ChallengeMethod::default(),
+        },
+        None => ChallengeMethod::default(),
+    };
+    let eab = bundle
+        .eab
+        .as_ref()
+        .and_then(|e| match (&e.kid, &e.hmac_key) {
+            (Some(kid), Some(hmac_key)) => Some(ExternalAccount {
+                kid: kid.clone(),
+                hmac_key: hmac_key.clone().into(),
+            }),
+            _ => None,
+        });
+    Ok(AcmeSettings {
+        directory_url,
+        contact: bundle
+            .credentials
+            .as_ref()
+            .and_then(|c| c.account_id.clone()),
+        eab,
+        challenge,
+        ca_file: bundle.ca_file.as_ref().map(PathBuf::from),
+    })
+}
+
+/// A GlobalSign issuer's settings: `credentials` are the GCC API user and
+/// password, `org_details.admin_details[0]` the order contact (the bundle
+/// was validated to have them), `endpoint` the GCC host.
+fn globalsign_settings(bundle: &IssuerBundle) -> globalsign::Settings {
+    let credentials = bundle.credentials.clone().unwrap_or_default();
+    let admin = bundle
+        .org_details
+        .as_ref()
+        .and_then(|o| o.admin_details.first())
+        .cloned()
+        .unwrap_or_default();
+    globalsign::Settings {
+        endpoint: bundle.endpoint.clone(),
+        account_id: credentials.account_id.unwrap_or_default(),
+        password: zeroize::Zeroizing::new(credentials.pwd.unwrap_or_default()),
+        contact: globalsign::Contact {
+            first_name: admin.first_name.unwrap_or_default(),
+            last_name: admin.last_name.unwrap_or_default(),
+            email: admin.email.unwrap_or_default(),
+            phone: admin.phone.unwrap_or_default(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_acme_file_maps_onto_the_providers_settings() {
+        let bundle = IssuerBundle::parse_update(
+            br#"{"provider":"ACME","endpoint":"https://acme.test/dir","credentials":{"account_id":"ops@contoso.com"},
+                 "eab":{"kid":"k1","hmac_key":"c2VjcmV0"},"challenge":{"type":"http-01","webroot":"/var/www/html"},
+                 "ca_file":"/etc/ssl/acme-ca.pem"}"#,
+            None,
+        )
+        .unwrap();
+        let s = acme_settings(&bundle).unwrap();
+        assert_eq!(s.directory_url, "https://acme.test/dir");
+        assert_eq!(s.contact.as_deref(), Some("ops@contoso.com"));
+        assert_eq!(s.eab.as_ref().unwrap().kid, "k1");
+        assert_eq!(s.eab.as_ref().unwrap().hmac_key.as_str(), "c2VjcmV0");
+        assert!(
+            !format!("{s:?}").contains("c2VjcmV0"),
+            "the HMAC key stays out of Debug"
+        );
+        assert_eq!(
+            s.challenge,
+            ChallengeMethod::Webroot("/var/www/html".into())
+        );
+        assert_eq!(s.ca_file, Some(PathBuf::from("/etc/ssl/acme-ca.pem")));
+
+        let listen = IssuerBundle::parse_update(
+            br#"{"provider":"ACME","endpoint":"https://acme.test/dir","challenge":{"type":"http-01","listen":"127.0.0.1:8080"}}"#,
+            None,
+        )
+        .unwrap();
+        let s = acme_settings(&listen).unwrap();
+        assert_eq!(
+            s.challenge,
+            ChallengeMethod::Listen("127.0.0.1:8080".parse().unwrap())
+        );
+        assert!(s.eab.is_none() && s.contact.is_none() && s.ca_file.is_none());
+
+        let bare = IssuerBundle::parse_update(
+            br#"{"provider":"ACME","endpoint":"https://acme.test/dir"}"#,
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            acme_settings(&bare).unwrap().challenge,
+            ChallengeMethod::Listen("0.0.0.0:80".parse().unwrap())
+        );
+    }
+
+    struct NoMemory;
+    impl IssuerMemory for NoMemory {
+        fn load(&self) -> Option<String> {
+            None
+        }
+        fn save(&self, _: &str) -> Result<(), String> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_globalsign_bundle_connects_to_an_order_taking_authority() {
+        let bundle = IssuerBundle::parse_update(
+            br#"{"provider":"GlobalSign","credentials":{"account_id":"PAR1","pwd":"p<&"},
+                 "org_details":{"admin_details":[{"first_name":"A","last_name":"B",
+                 "email":"a@b.example","phone":"1"}]},"endpoint":"http://127.0.0.1:9"}"#,
+            None,
+        )
+        .unwrap();
+        let settings = globalsign_settings(&bundle);
+        assert_eq!(settings.account_id, "PAR1");
+        assert_eq!(settings.password.as_str(), "p<&");
+        assert_eq!(settings.contact.email, "a@b.example");
+        assert_eq!(settings.endpoint.as_deref(), Some("http://127.0.0.1:9"));
+        match connect("gs", &bundle, Box::new(NoMemory)) {
+            Ok(Authority::Later(ca)) => assert_eq!(ca.provider(), "GlobalSign"),
+            _ => panic!("GlobalSign takes orders"),
+        }
     }
 }

@@ -1,10 +1,12 @@
 //! Turning the store's records into the in-memory model, at mount.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64};
 
 use super::contacts::{self, Contacts};
 use super::error::VaultError;
+use super::hooks::{self, Hooks};
 use super::issuer_memory;
 use super::issuers::{self, IssuerBundle};
 use super::model::{CertificateState, PendingVersion, State, VaultState, Version};
@@ -13,11 +15,19 @@ use super::operation::Operation;
 use super::pending::{csr_pem, with_json};
 use super::policy::Policy;
 use super::settings::{self, VaultSettings};
+use super::status::{self, RunLog};
 use super::tags;
 use crate::pki::key::PrivateKey;
 use crate::pki::x509::{self, CertificateInfo};
 use crate::store::{CertificateRecord, Snapshot, VersionRecord};
 use zeroize::Zeroizing;
+
+/// `key` without `prefix` (compared case-insensitively), if it starts with it.
+fn strip_prefix_ci<'a>(key: &'a str, prefix: &str) -> Option<&'a str> {
+    key.get(..prefix.len())
+        .filter(|p| p.eq_ignore_ascii_case(prefix))
+        .map(|p| &key[p.len()..])
+}
 
 /// The whole model from what the store holds.
 pub(super) fn state_from_snapshot(snapshot: Snapshot) -> Result<State, VaultError> {
@@ -29,6 +39,9 @@ pub(super) fn state_from_snapshot(snapshot: Snapshot) -> Result<State, VaultErro
             .vaults
             .insert(name.clone(), VaultState::new(name, v.created));
     }
+    // Run logs and hooks belong to certificates, which are loaded after.
+    let mut run_logs = BTreeMap::new();
+    let mut hook_sets = BTreeMap::new();
     for d in snapshot.documents {
         let vault = VaultName::parse(&d.vault).map_err(|e| bad(format!("vault name: {e}")))?;
         let vs = state
@@ -48,6 +61,24 @@ pub(super) fn state_from_snapshot(snapshot: Snapshot) -> Result<State, VaultErro
             match Contacts::parse(d.value.as_bytes()) {
                 Ok(parsed) => vs.contacts = Some(parsed),
                 Err(e) => skip(e),
+            }
+        } else if let Some(name) = strip_prefix_ci(&d.key, status::DOCUMENT_PREFIX) {
+            match (CertificateName::parse(name), RunLog::from_stored(&d.value)) {
+                (Ok(name), Some(log)) => {
+                    run_logs.insert((vault.clone(), name), log);
+                }
+                _ => skip(VaultError::Internal("unreadable run log".into())),
+            }
+        } else if let Some(name) = strip_prefix_ci(&d.key, hooks::DOCUMENT_PREFIX) {
+            match (
+                CertificateName::parse(name),
+                Hooks::parse(d.value.as_bytes()),
+            ) {
+                (Ok(name), Ok(parsed)) => {
+                    hook_sets.insert((vault.clone(), name), parsed);
+                }
+                (Err(e), _) => skip(VaultError::Internal(e.0)),
+                (_, Err(e)) => skip(e),
             }
         } else if let Some(name) = d
             .key
@@ -83,8 +114,16 @@ pub(super) fn state_from_snapshot(snapshot: Snapshot) -> Result<State, VaultErro
         }
     }
     for c in snapshot.certificates {
-        let cert = certificate_from_record(&c)?;
+        let mut cert = certificate_from_record(&c)?;
         let vault = VaultName::parse(&c.vault).map_err(|e| bad(format!("vault name: {e}")))?;
+        let key = (vault.clone(), cert.name.clone());
+        if let Some(log) = run_logs.remove(&key) {
+            cert.run_log = log;
+        }
+        if let Some(parsed) = hook_sets.remove(&key) {
+            cert.hooks_json = Arc::from(parsed.to_json().into_bytes());
+            cert.hooks = parsed;
+        }
         let vs = state
             .vaults
             .get_mut(&vault)
@@ -150,6 +189,9 @@ pub(super) fn certificate_from_record(
         pending: None,
         deleted: c.deleted,
         purge_at: c.purge_at,
+        run_log: RunLog::default(),
+        hooks: Hooks::default(),
+        hooks_json: Arc::from(Hooks::default().to_json().into_bytes()),
     })
 }
 

@@ -12,12 +12,14 @@ use std::sync::{Arc, OnceLock};
 use super::contacts::Contacts;
 use super::error::VaultError;
 use super::export;
+use super::hooks::Hooks;
 use super::issuers::IssuerBundle;
 use super::name::{CertificateName, VaultName, VersionId};
 use super::node::{CertificateFile, DeletedFile, VersionFile};
 use super::operation::Operation;
 use super::policy::Policy;
 use super::settings::VaultSettings;
+use super::status::RunLog;
 use crate::pki::key::PrivateKey;
 use crate::pki::x509::CertificateInfo;
 
@@ -101,6 +103,12 @@ pub(crate) struct CertificateState {
     pub deleted: Option<i64>,
     /// When a soft-deleted certificate is purged.
     pub purge_at: Option<i64>,
+    /// How the last lifetime action and hook went.
+    pub run_log: RunLog,
+    /// `hooks.json`.
+    pub hooks: Hooks,
+    /// `hooks.json` as read back.
+    pub hooks_json: Arc<[u8]>,
 }
 
 /// A version waiting for its certificate: the key and the CSR made for it.
@@ -129,7 +137,11 @@ impl CertificateState {
     /// Whether the certificate file `file` exists now.
     pub fn has_file(&self, file: CertificateFile) -> bool {
         match file {
-            CertificateFile::Policy | CertificateFile::Tags | CertificateFile::Backup => true,
+            CertificateFile::Policy
+            | CertificateFile::Tags
+            | CertificateFile::Backup
+            | CertificateFile::Status
+            | CertificateFile::Hooks => true,
             CertificateFile::Operation => self.operation.is_some(),
             CertificateFile::Request => self.pending.is_some(),
         }
@@ -140,8 +152,10 @@ impl CertificateState {
         match file {
             CertificateFile::Policy => Some(self.policy_json.clone()),
             CertificateFile::Tags => Some(self.tags_json.clone()),
-            // Sealed by the service, which holds the backup key.
-            CertificateFile::Backup => None,
+            // Sealed by the service, which holds the backup key; made from
+            // the clock on each read.
+            CertificateFile::Backup | CertificateFile::Status => None,
+            CertificateFile::Hooks => Some(self.hooks_json.clone()),
             CertificateFile::Operation => self.operation.as_ref().map(|(_, json)| json.clone()),
             CertificateFile::Request => self.pending.as_ref().map(|p| p.csr_pem.clone()),
         }

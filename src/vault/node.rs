@@ -86,16 +86,22 @@ pub enum CertificateFile {
     Operation,
     /// `request.csr` (r): the pending CSR, PEM, while an operation waits for a merge.
     Request,
+    /// `status.json` (r): expiry, the next lifetime action, the last renewal and hook.
+    Status,
+    /// `hooks.json` (rw, owner only): what runs after a new version becomes current.
+    Hooks,
 }
 
 impl CertificateFile {
     /// Every certificate file, in listing order.
-    pub const ALL: [CertificateFile; 5] = [
+    pub const ALL: [CertificateFile; 7] = [
         CertificateFile::Policy,
         CertificateFile::Tags,
         CertificateFile::Backup,
         CertificateFile::Operation,
         CertificateFile::Request,
+        CertificateFile::Status,
+        CertificateFile::Hooks,
     ];
 
     /// The file name.
@@ -106,6 +112,8 @@ impl CertificateFile {
             CertificateFile::Backup => "backup.blob",
             CertificateFile::Operation => "operation.json",
             CertificateFile::Request => "request.csr",
+            CertificateFile::Status => "status.json",
+            CertificateFile::Hooks => "hooks.json",
         }
     }
 
@@ -195,6 +203,12 @@ pub enum Node {
     VaultFile(VaultName, VaultFile),
     /// `<vault>/restore/`: drop-box for `backup.blob` files.
     Restore(VaultName),
+    /// `metrics.prom` at the mount root.
+    Metrics,
+    /// `live/`: the certbot-compatible view.
+    Live,
+    /// `live/<vault>.<cert>/`
+    LiveCertificate(VaultName, CertificateName),
     /// `<vault>/issuers/`: the vault's configured issuers.
     Issuers(VaultName),
     /// `<vault>/issuers/<name>.json`
@@ -236,7 +250,8 @@ impl Node {
     /// The vault this node belongs to (none for the root).
     pub fn vault(&self) -> Option<&VaultName> {
         match self {
-            Node::Root => None,
+            Node::Root | Node::Metrics | Node::Live => None,
+            Node::LiveCertificate(v, _) => Some(v),
             Node::Vault(v)
             | Node::Import(v)
             | Node::VaultFile(v, _)
@@ -262,6 +277,8 @@ impl Node {
         matches!(
             self,
             Node::Root
+                | Node::Live
+                | Node::LiveCertificate(..)
                 | Node::Vault(_)
                 | Node::Import(_)
                 | Node::Issuers(_)

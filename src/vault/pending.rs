@@ -189,7 +189,9 @@ impl VaultService {
             cs.operation = Some(with_json(operation));
             cs.versions.push(Arc::new(version));
         })?;
+        drop(store);
         log::info!("{v}/{name}: version {} completed", pending.id);
+        self.switched(v, &name, &pending.id);
         Ok(Changes::of_certificate(v, c))
     }
 

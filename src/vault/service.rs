@@ -21,6 +21,7 @@ use super::load::state_from_snapshot;
 use super::model::{CertificateState, State, VaultState, Version};
 use super::name::{CertificateName, VaultName, VersionId};
 use super::node::{Attr, CertificateFile, DeletedFile, Entry, Kind, Node, VaultFile, VersionFile};
+use super::renewal::Renewals;
 use super::settings::VaultSettings;
 use super::side::SideFiles;
 use super::worker::Orders;
@@ -62,6 +63,12 @@ pub struct VaultService {
     pub(super) backup_key: Option<BackupKey>,
     /// The CA orders the background worker follows.
     pub(super) orders: Arc<Orders>,
+    /// Wakes the renewal scheduler.
+    pub(super) renewals: Arc<Renewals>,
+    /// Where the tree is mounted (for hooks' `RENEWED_LINEAGE` and e-mails).
+    pub(super) mount_path: OnceLock<std::path::PathBuf>,
+    /// The service itself, for threads it starts (set by `into_shared`).
+    pub(super) me: OnceLock<std::sync::Weak<VaultService>>,
     /// Told of changes made in the background (CA orders, purges), so the
     /// FUSE layer can drop what the kernel caches.
     listener: OnceLock<Listener>,
@@ -117,6 +124,9 @@ impl VaultService {
             store: Mutex::new(store),
             backup_key: None,
             orders: Arc::default(),
+            renewals: Arc::default(),
+            mount_path: OnceLock::new(),
+            me: OnceLock::new(),
             listener: OnceLock::new(),
             mailer: None,
         })
@@ -132,6 +142,18 @@ impl VaultService {
     pub fn with_mailer(mut self, mailer: Arc<dyn Mailer>) -> Self {
         self.mailer = Some(mailer);
         self
+    }
+
+    /// The service behind an `Arc`, able to start background threads of its own (hooks).
+    pub fn into_shared(self) -> Arc<Self> {
+        let shared = Arc::new(self);
+        let _ = shared.me.set(Arc::downgrade(&shared));
+        shared
+    }
+
+    /// Sets where the tree is mounted (once), for hooks and e-mails.
+    pub fn set_mount_path(&self, path: std::path::PathBuf) {
+        let _ = self.mount_path.set(path);
     }
 
     /// Sets who is told of changes made in the background (once).
@@ -163,9 +185,40 @@ impl VaultService {
         let missing = || not_found(name);
         match dir {
             Node::Root => {
+                if name == METRICS_FILE {
+                    return Ok(Node::Metrics);
+                }
+                if name == LIVE_DIR {
+                    return Ok(Node::Live);
+                }
                 let vault = VaultName::parse(name).map_err(|_| missing())?;
                 let vs = st.vaults.get(&vault).ok_or_else(missing)?;
                 Ok(Node::Vault(vs.name.clone()))
+            }
+            Node::Live => {
+                let (v, c) = name.split_once('.').ok_or_else(missing)?;
+                let v = VaultName::parse(v).map_err(|_| missing())?;
+                let c = CertificateName::parse(c).map_err(|_| missing())?;
+                let vs = st.vaults.get(&v).ok_or_else(missing)?;
+                let cs = vs.certificates.get(&c).ok_or_else(missing)?;
+                cs.current().ok_or_else(missing)?;
+                Ok(Node::LiveCertificate(vs.name.clone(), cs.name.clone()))
+            }
+            Node::LiveCertificate(v, c) => {
+                let cs = certificate(&st, v, c)?;
+                let current = cs.current().ok_or_else(missing)?;
+                let file = LIVE_FILES
+                    .into_iter()
+                    .find(|f| f.file_name() == name)
+                    .filter(|f| cs.shows(current, *f))
+                    .ok_or_else(missing)?;
+                Ok(Node::VersionFile {
+                    vault: v.clone(),
+                    cert: c.clone(),
+                    version: current.id.clone(),
+                    file,
+                    current: true,
+                })
             }
             Node::Vault(v) => {
                 let vs = st.vaults.get(v).ok_or_else(missing)?;
@@ -276,6 +329,7 @@ impl VaultService {
             | Node::VaultFile(..)
             | Node::IssuerFile(..)
             | Node::IssuerCa(..)
+            | Node::Metrics
             | Node::DeletedFile(..)
             | Node::Side(..) => Err(VaultError::NotDirectory(format!(
                 "{name}: parent is not a directory"
@@ -297,7 +351,28 @@ impl VaultService {
         }
         let st = self.state.read();
         match node {
-            Node::Root => Ok(dir_attr(0)),
+            Node::Root | Node::Live => Ok(dir_attr(0)),
+            Node::LiveCertificate(v, c) => {
+                let cs = certificate(&st, v, c)?;
+                let current = cs.current().ok_or_else(|| not_found(c.as_str()))?;
+                let mut attr = dir_attr(current.created);
+                // Follows the current version: its listing must not stay cached.
+                attr.switches = true;
+                Ok(attr)
+            }
+            Node::Metrics => {
+                drop(st);
+                let mut attr = file_attr(self.metrics_bytes().len(), 0o444, now(), false);
+                attr.switches = true;
+                Ok(attr)
+            }
+            Node::CertificateFile(v, c, CertificateFile::Status) => {
+                let updated = certificate(&st, v, c)?.updated;
+                drop(st);
+                let mut attr = file_attr(self.status_bytes(v, c)?.len(), 0o444, updated, false);
+                attr.switches = true;
+                Ok(attr)
+            }
             Node::Vault(v) | Node::Import(v) | Node::Restore(v) => {
                 Ok(dir_attr(vault(&st, v)?.created))
             }
@@ -364,7 +439,7 @@ impl VaultService {
                 file,
                 current,
             } => {
-                let settings = vault(&st, v)?.settings;
+                let settings = vault(&st, v)?.settings.clone();
                 let version = certificate(&st, v, c)?
                     .version(version)
                     .ok_or_else(|| not_found(file.file_name()))?
@@ -393,10 +468,11 @@ impl VaultService {
                         let bytes = cs
                             .file_bytes(*file)
                             .ok_or_else(|| not_found(file.file_name()))?;
-                        let mode = if *file == CertificateFile::Request {
-                            0o444
-                        } else {
-                            0o644
+                        let mode = match file {
+                            CertificateFile::Request => 0o444,
+                            // Only the mount's owner runs commands as the daemon.
+                            CertificateFile::Hooks => 0o600,
+                            _ => 0o644,
                         };
                         Ok(file_attr(bytes.len(), mode, cs.updated, false))
                     }
@@ -423,12 +499,40 @@ impl VaultService {
             };
             match dir {
                 Node::Root => {
+                    out.push(entry(METRICS_FILE, Node::Metrics, Kind::File));
+                    out.push(entry(LIVE_DIR, Node::Live, Kind::Directory));
                     for vs in st.vaults.values() {
                         out.push(entry(
                             vs.name.as_str(),
                             Node::Vault(vs.name.clone()),
                             Kind::Directory,
                         ));
+                    }
+                }
+                Node::Live => {
+                    for vs in st.vaults.values() {
+                        for cs in vs.certificates.values().filter(|cs| cs.current().is_some()) {
+                            out.push(entry(
+                                &format!("{}.{}", vs.name, cs.name),
+                                Node::LiveCertificate(vs.name.clone(), cs.name.clone()),
+                                Kind::Directory,
+                            ));
+                        }
+                    }
+                }
+                Node::LiveCertificate(v, c) => {
+                    let cs = certificate(&st, v, c)?;
+                    if let Some(current) = cs.current() {
+                        for file in LIVE_FILES.into_iter().filter(|f| cs.shows(current, *f)) {
+                            let node = Node::VersionFile {
+                                vault: v.clone(),
+                                cert: c.clone(),
+                                version: current.id.clone(),
+                                file,
+                                current: true,
+                            };
+                            out.push(entry(file.file_name(), node, Kind::File));
+                        }
                     }
                 }
                 Node::Vault(v) => {
@@ -546,6 +650,7 @@ impl VaultService {
                 | Node::VaultFile(..)
                 | Node::IssuerFile(..)
                 | Node::IssuerCa(..)
+                | Node::Metrics
                 | Node::DeletedFile(..)
                 | Node::Side(..) => {
                     return Err(VaultError::NotDirectory("not a directory".into()));
@@ -566,6 +671,8 @@ impl VaultService {
     /// The bytes of file `node`, as one snapshot (an open file keeps it).
     pub fn read(&self, node: &Node) -> Result<Arc<[u8]>, VaultError> {
         match node {
+            Node::Metrics => Ok(self.metrics_bytes()),
+            Node::CertificateFile(v, c, CertificateFile::Status) => self.status_bytes(v, c),
             Node::Side(dir, name) => {
                 let side = self.side.read();
                 Ok(side
@@ -590,7 +697,7 @@ impl VaultService {
                     if !cs.shows(version, *file) {
                         return Err(not_found(file.file_name()));
                     }
-                    (version.clone(), vault(&st, v)?.settings)
+                    (version.clone(), vault(&st, v)?.settings.clone())
                 };
                 if file.holds_key() && !version.enabled.load(Ordering::Acquire) {
                     return Err(VaultError::Forbidden(DISABLED.into()));
@@ -663,6 +770,18 @@ pub(super) fn version_entries(
         }
     }
 }
+
+/// `metrics.prom` at the mount root.
+pub const METRICS_FILE: &str = "metrics.prom";
+/// `live/` at the mount root.
+pub const LIVE_DIR: &str = "live";
+/// The files of `live/<vault>.<cert>/`, as certbot lays them out.
+const LIVE_FILES: [VersionFile; 4] = [
+    VersionFile::CertPem,
+    VersionFile::ChainPem,
+    VersionFile::FullchainPem,
+    VersionFile::PrivkeyPem,
+];
 
 /// `issuers/<name>.pem` of an Internal issuer.
 fn issuer_ca_pem(vs: &super::model::VaultState, name: &CertificateName) -> Option<Arc<[u8]>> {

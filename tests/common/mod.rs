@@ -279,12 +279,17 @@ pub const CERT_FILES: &[&str] = &[
     "cert.pfx",
     "chain.pem",
     "fullchain.pem",
+    "hooks.json",
     "merge",
     "policy.json",
     "privkey.pem",
+    "status.json",
     "tags.json",
     "versions",
 ];
+
+/// certfs' own entries of the mount root: the certbot view and the metrics.
+pub const ROOT_OWN: &[&str] = &["live", "metrics.prom"];
 
 /// certfs' own entries of a vault directory: its drop-box, issuers, deleted certificates, settings, contacts.
 pub const VAULT_OWN: &[&str] = &[
@@ -301,7 +306,7 @@ pub fn certificates_in(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .filter(|n| !VAULT_OWN.contains(&n.as_str()))
+        .filter(|n| !VAULT_OWN.contains(&n.as_str()) && !ROOT_OWN.contains(&n.as_str()))
         .collect();
     names.sort();
     names

@@ -1,0 +1,297 @@
+//! `hooks.json`: what runs after a new version of a certificate becomes current (a command, a signal to a pidfile's process), and running it.
+//!
+//! Hooks run as the daemon's user, on a thread of their own, after the
+//! switch is published: a hook's failure is logged and shown in
+//! `status.json`, never undoes the switch. The command gets certbot's
+//! `RENEWED_LINEAGE` (the certificate's directory in the mount) and
+//! `RENEWED_DOMAINS` (its DNS names, space-separated).
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use super::error::VaultError;
+
+/// The prefix of a certificate's hooks in the store: `hooks/<name>`.
+pub const DOCUMENT_PREFIX: &str = "hooks/";
+
+/// The default time a command may run.
+const DEFAULT_TIMEOUT: u32 = 60;
+
+/// The signals a hook may send, by name.
+const SIGNALS: [(&str, i32); 7] = [
+    ("HUP", libc::SIGHUP),
+    ("USR1", libc::SIGUSR1),
+    ("USR2", libc::SIGUSR2),
+    ("TERM", libc::SIGTERM),
+    ("INT", libc::SIGINT),
+    ("QUIT", libc::SIGQUIT),
+    ("WINCH", libc::SIGWINCH),
+];
+
+/// A certificate's hooks, as `hooks.json` holds them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hooks {
+    /// The program and its arguments (no shell).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub command: Vec<String>,
+    /// A signal name (`HUP`, `USR1`, ...) to send to the process in `pidfile`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signal: Option<String>,
+    /// The file holding the process id to signal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pidfile: Option<String>,
+    /// How long the command may run, in seconds (default 60).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<u32>,
+}
+
+impl Hooks {
+    /// Parses and checks a write to `hooks.json`. `{}` means no hooks.
+    pub fn parse(bytes: &[u8]) -> Result<Self, VaultError> {
+        let bad = |m: String| VaultError::BadParameter(m);
+        let hooks: Hooks = serde_json::from_slice(bytes)
+            .map_err(|e| bad(format!("hooks.json is not valid: {e}")))?;
+        if hooks.command.first().is_some_and(|p| p.trim().is_empty()) {
+            return Err(bad("hooks.json: command[0] must name a program".into()));
+        }
+        match (&hooks.signal, &hooks.pidfile) {
+            (None, None) => {}
+            (Some(signal), Some(pidfile)) => {
+                signal_number(signal).ok_or_else(|| {
+                    bad(format!(
+                        "hooks.json: unknown signal '{signal}'; use one of {}",
+                        SIGNALS.map(|(n, _)| n).join(", ")
+                    ))
+                })?;
+                if !pidfile.starts_with('/') {
+                    return Err(bad("hooks.json: pidfile must be an absolute path".into()));
+                }
+            }
+            _ => {
+                return Err(bad(
+                    "hooks.json: signal and pidfile go together ({\"signal\": \"HUP\", \"pidfile\": \"/run/nginx.pid\"})".into(),
+                ));
+            }
+        }
+        if hooks
+            .timeout_seconds
+            .is_some_and(|t| !(1..=3600).contains(&t))
+        {
+            return Err(bad("hooks.json: timeout_seconds must be 1 to 3600".into()));
+        }
+        Ok(hooks)
+    }
+
+    /// Whether there is anything to run.
+    pub fn is_empty(&self) -> bool {
+        self.command.is_empty() && self.signal.is_none()
+    }
+
+    /// `hooks.json` as read back.
+    pub fn to_json(&self) -> String {
+        super::pretty_json(self)
+    }
+
+    /// Runs the hooks for the certificate at `lineage` with DNS names
+    /// `domains`: the command (with its timeout), then the signal. Returns
+    /// whether all succeeded and what happened, in words. Blocks: call it
+    /// on a thread of its own.
+    pub fn run(&self, lineage: &str, domains: &[String]) -> (bool, String) {
+        let mut ok = true;
+        let mut said = Vec::new();
+        if !self.command.is_empty() {
+            let timeout =
+                Duration::from_secs(self.timeout_seconds.unwrap_or(DEFAULT_TIMEOUT).into());
+            match run_command(&self.command, lineage, domains, timeout) {
+                Ok(words) => said.push(words),
+                Err(words) => {
+                    ok = false;
+                    said.push(words);
+                }
+            }
+        }
+        if let (Some(signal), Some(pidfile)) = (&self.signal, &self.pidfile) {
+            match send_signal(signal, pidfile) {
+                Ok(words) => said.push(words),
+                Err(words) => {
+                    ok = false;
+                    said.push(words);
+                }
+            }
+        }
+        (ok, said.join("; "))
+    }
+}
+
+fn signal_number(name: &str) -> Option<i32> {
+    let name = name.trim_start_matches("SIG");
+    SIGNALS.iter().find(|(n, _)| *n == name).map(|&(_, s)| s)
+}
+
+/// Runs `command`, logs its output, kills it after `timeout`.
+fn run_command(
+    command: &[String],
+    lineage: &str,
+    domains: &[String],
+    timeout: Duration,
+) -> Result<String, String> {
+    let program = &command[0];
+    let mut child = Command::new(program)
+        .args(&command[1..])
+        .env("RENEWED_LINEAGE", lineage)
+        .env("RENEWED_DOMAINS", domains.join(" "))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("command {program} could not start: {e}"))?;
+    // Read output on threads so a chatty command cannot fill a pipe and stall.
+    let readers: Vec<_> = [
+        child
+            .stdout
+            .take()
+            .map(|r| Box::new(r) as Box<dyn Read + Send>),
+        child
+            .stderr
+            .take()
+            .map(|r| Box::new(r) as Box<dyn Read + Send>),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|mut r| {
+        std::thread::spawn(move || {
+            let mut text = Vec::new();
+            let _ = r.by_ref().take(64 * 1024).read_to_end(&mut text);
+            // Drain the rest so the command never blocks on a full pipe.
+            let _ = std::io::copy(&mut r, &mut std::io::sink());
+            String::from_utf8_lossy(&text).into_owned()
+        })
+    })
+    .collect();
+    let start = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break Some(status),
+            Ok(None) if start.elapsed() >= timeout => {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) => return Err(format!("command {program}: {e}")),
+        }
+    };
+    for reader in readers {
+        for line in reader.join().unwrap_or_default().lines() {
+            log::info!("hook {program}: {line}");
+        }
+    }
+    match status {
+        None => Err(format!(
+            "command {program} was killed after {}s",
+            timeout.as_secs()
+        )),
+        Some(s) if s.success() => Ok(format!("command {program} succeeded")),
+        Some(s) => Err(format!("command {program} failed ({s})")),
+    }
+}
+
+/// Sends `signal` to the process whose id is in `pidfile`.
+fn send_signal(signal: &str, pidfile: &str) -> Result<String, String> {
+    let number = signal_number(signal).ok_or_else(|| format!("unknown signal {signal}"))?;
+    let text = std::fs::read_to_string(PathBuf::from(pidfile))
+        .map_err(|e| format!("pidfile {pidfile}: {e}"))?;
+    let pid: i32 = text
+        .trim()
+        .parse()
+        .ok()
+        .filter(|&p| p > 1)
+        .ok_or_else(|| format!("pidfile {pidfile} holds no process id"))?;
+    // SAFETY: kill(2) with a checked pid (> 1) and a known signal number.
+    if unsafe { libc::kill(pid, number) } == 0 {
+        Ok(format!(
+            "SIG{} sent to process {pid}",
+            signal.trim_start_matches("SIG")
+        ))
+    } else {
+        Err(format!(
+            "SIG{} to process {pid}: {}",
+            signal.trim_start_matches("SIG"),
+            std::io::Error::last_os_error()
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hooks_parse_and_refuse_what_cannot_run() {
+        let h = Hooks::parse(br#"{"command": ["systemctl", "reload", "nginx"], "signal": "HUP", "pidfile": "/run/nginx.pid"}"#).unwrap();
+        assert_eq!(h.command, ["systemctl", "reload", "nginx"]);
+        assert!(Hooks::parse(b"{}").unwrap().is_empty());
+        for bad in [
+            &br#"{"signal": "HUP"}"#[..],
+            br#"{"signal": "BOOM", "pidfile": "/x"}"#,
+            br#"{"signal": "HUP", "pidfile": "relative"}"#,
+            br#"{"command": [""]}"#,
+            br#"{"command": "nginx -s reload"}"#,
+            br#"{"timeout_seconds": 0}"#,
+            br#"{"other": 1}"#,
+            b"garbage",
+            b"",
+        ] {
+            assert!(
+                Hooks::parse(bad).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+
+    #[test]
+    fn a_command_gets_the_certbot_environment_and_its_outcome_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("env");
+        let script = format!(
+            "echo \"$RENEWED_LINEAGE|$RENEWED_DOMAINS\" > {}",
+            out.display()
+        );
+        let hooks = Hooks {
+            command: vec!["sh".into(), "-c".into(), script],
+            ..Default::default()
+        };
+        let (ok, words) = hooks.run("/mnt/prod/web", &["a.example".into(), "b.example".into()]);
+        assert!(ok, "{words}");
+        assert_eq!(
+            std::fs::read_to_string(&out).unwrap(),
+            "/mnt/prod/web|a.example b.example\n"
+        );
+        let failing = Hooks {
+            command: vec!["sh".into(), "-c".into(), "exit 3".into()],
+            ..Default::default()
+        };
+        let (ok, words) = failing.run("/x", &[]);
+        assert!(!ok && words.contains("failed"), "{words}");
+        let slow = Hooks {
+            command: vec!["sleep".into(), "30".into()],
+            timeout_seconds: Some(1),
+            ..Default::default()
+        };
+        let (ok, words) = slow.run("/x", &[]);
+        assert!(!ok && words.contains("killed after 1s"), "{words}");
+        let missing = Hooks {
+            signal: Some("HUP".into()),
+            pidfile: Some("/nonexistent/pid".into()),
+            ..Default::default()
+        };
+        let (ok, words) = missing.run("/x", &[]);
+        assert!(!ok && words.contains("/nonexistent/pid"), "{words}");
+    }
+}

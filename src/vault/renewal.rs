@@ -1,0 +1,584 @@
+//! Renewal and delivery: lifetime actions on a scheduler (AutoRenew, EmailContacts), hooks after a switch, `hooks.json` writes, and the run log behind `status.json`.
+//!
+//! The scheduler keeps no clock of its own: each pass computes every
+//! certificate's due time from its current version's dates and its
+//! policy, and the stored run log says what already ran for that version.
+//! So a pass after a restart (or after the machine slept through the due
+//! time) does what is overdue, and an action runs once per trigger.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::{Condvar, Mutex};
+
+use super::error::VaultError;
+use super::hooks::Hooks;
+use super::model::CertificateState;
+use super::name::{CertificateName, VaultName, VersionId};
+use super::node::Node;
+use super::operation::Status;
+use super::policy::ActionType;
+use super::service::{Changes, VaultService, certificate, not_found, now, vault};
+use super::status::{self, ActionRun, HookRun, RunLog, action_name, due};
+
+/// The first pause before a failed lifetime action runs again; it doubles.
+const FIRST_RETRY: i64 = 15;
+/// The longest pause before a failed lifetime action runs again.
+const MAX_RETRY: i64 = 86_400;
+/// How long the scheduler sleeps at most between passes.
+const IDLE: Duration = Duration::from_secs(3600);
+
+/// Wakes the renewal scheduler when something changed.
+#[derive(Default)]
+pub(super) struct Renewals {
+    woken: Mutex<bool>,
+    wake: Condvar,
+    started: Mutex<bool>,
+}
+
+impl Renewals {
+    /// Makes the scheduler run a pass now.
+    pub(super) fn wake(&self) {
+        *self.woken.lock() = true;
+        self.wake.notify_all();
+    }
+}
+
+/// A lifetime action due now.
+struct DueAction {
+    vault: VaultName,
+    certificate: CertificateName,
+    version: VersionId,
+    action: ActionType,
+    attempts: u32,
+}
+
+/// The pause after `attempts` failed runs, seconds.
+fn retry_after(attempts: u32) -> i64 {
+    FIRST_RETRY
+        .saturating_mul(1 << attempts.saturating_sub(1).min(20))
+        .min(MAX_RETRY)
+}
+
+/// Whether the last run settled the action for `version`: it succeeded and,
+/// for a renewal that started an operation, that operation did not fail.
+fn settled(cs: &CertificateState, run: &ActionRun) -> bool {
+    if !run.succeeded {
+        return false;
+    }
+    match (&cs.operation, &run.pending_version) {
+        (Some((op, _)), Some(pending)) if &op.version == pending => op.status != Status::Failed,
+        _ => true,
+    }
+}
+
+impl VaultService {
+    /// Starts the renewal scheduler (once; later calls do nothing).
+    pub fn start_renewals(self: &Arc<Self>) {
+        {
+            let mut started = self.renewals.started.lock();
+            if *started {
+                return;
+            }
+            *started = true;
+        }
+        let service = Arc::downgrade(self);
+        let renewals = self.renewals.clone();
+        let spawned = std::thread::Builder::new()
+            .name("certfs-renewals".into())
+            .spawn(move || {
+                loop {
+                    let Some(strong) = service.upgrade() else {
+                        return;
+                    };
+                    let next = strong.renewal_pass(now());
+                    drop(strong);
+                    let wait = u64::try_from(next - now()).unwrap_or(0);
+                    let wait = Duration::from_secs(wait).min(IDLE);
+                    let mut woken = renewals.woken.lock();
+                    if !*woken {
+                        renewals
+                            .wake
+                            .wait_for(&mut woken, wait.max(Duration::from_millis(200)));
+                    }
+                    *woken = false;
+                }
+            });
+        if let Err(e) = spawned {
+            log::error!("cannot start the renewal scheduler: {e}");
+        }
+    }
+
+    /// Runs every lifetime action due at `at`; returns when the next one is due.
+    pub(super) fn renewal_pass(&self, at: i64) -> i64 {
+        let mut next = at + IDLE.as_secs() as i64;
+        let mut work = Vec::new();
+        {
+            let st = self.state.read();
+            for vs in st.vaults.values() {
+                for cs in vs.certificates.values() {
+                    let (Some(action), Some(version)) =
+                        (cs.policy.lifetime_actions.first(), cs.current())
+                    else {
+                        continue;
+                    };
+                    let when = due(action, version);
+                    if when > at {
+                        next = next.min(when);
+                        continue;
+                    }
+                    let mut attempts = 0;
+                    if let Some(run) = cs
+                        .run_log
+                        .action
+                        .as_ref()
+                        .filter(|r| r.version == version.id.as_str())
+                    {
+                        if settled(cs, run) {
+                            continue;
+                        }
+                        let retry = run.retry_at.unwrap_or(run.at + retry_after(run.attempts));
+                        if retry > at {
+                            next = next.min(retry);
+                            continue;
+                        }
+                        attempts = run.attempts;
+                    }
+                    // A renewal already on its way (a merge awaited, an order open).
+                    if action.action == ActionType::AutoRenew
+                        && cs.operation_in_progress().is_some()
+                    {
+                        continue;
+                    }
+                    work.push(DueAction {
+                        vault: vs.name.clone(),
+                        certificate: cs.name.clone(),
+                        version: version.id.clone(),
+                        action: action.action,
+                        attempts,
+                    });
+                }
+            }
+        }
+        for item in work {
+            let (succeeded, message, pending_version) = match item.action {
+                ActionType::AutoRenew => self.auto_renew(&item),
+                ActionType::EmailContacts => match self.mail_expiry(&item) {
+                    Ok(m) => (true, m, None),
+                    Err(m) => (false, m, None),
+                },
+            };
+            let attempts = item.attempts + 1;
+            let retry_at = (!succeeded).then(|| at + retry_after(attempts));
+            if let Some(retry) = retry_at {
+                next = next.min(retry);
+                log::warn!(
+                    "{}/{}: {} failed (attempt {attempts}): {message}",
+                    item.vault,
+                    item.certificate,
+                    action_name(item.action)
+                );
+            } else {
+                log::info!(
+                    "{}/{}: {}: {message}",
+                    item.vault,
+                    item.certificate,
+                    action_name(item.action)
+                );
+            }
+            let run = ActionRun {
+                version: item.version.to_string(),
+                action: action_name(item.action).into(),
+                at,
+                succeeded,
+                message,
+                attempts,
+                retry_at,
+                pending_version,
+            };
+            if let Err(e) =
+                self.update_run_log(&item.vault, &item.certificate, |log| log.action = Some(run))
+            {
+                log::error!(
+                    "{}/{}: cannot record the lifetime action: {e}",
+                    item.vault,
+                    item.certificate
+                );
+            }
+        }
+        next
+    }
+
+    /// AutoRenew: a new version under the stored policy, through its issuer.
+    fn auto_renew(&self, item: &DueAction) -> (bool, String, Option<String>) {
+        let (v, c) = (&item.vault, &item.certificate);
+        let policy = {
+            let st = self.state.read();
+            match certificate(&st, v, c) {
+                Ok(cs) => (*cs.policy).clone(),
+                Err(e) => return (false, e.message().to_owned(), None),
+            }
+        };
+        let issuer = policy.issuer.name.clone();
+        match self.create_version(v, c, policy) {
+            Ok(changes) => {
+                self.announce(&changes);
+                let st = self.state.read();
+                let Ok(cs) = certificate(&st, v, c) else {
+                    return (false, "the certificate went away".into(), None);
+                };
+                match (cs.operation_in_progress(), cs.current()) {
+                    (Some(op), _) => {
+                        let pending = op.version.clone();
+                        let unknown = issuer.eq_ignore_ascii_case("Unknown");
+                        drop(st);
+                        let mut message = if unknown {
+                            "renewal started: a new CSR waits in request.csr for a signed certificate in merge/".to_owned()
+                        } else {
+                            format!("renewal ordered from issuer {issuer}")
+                        };
+                        if unknown {
+                            match self.mail_renewal_needed(v, c) {
+                                Ok(m) => message.push_str(&format!("; {m}")),
+                                Err(m) => message.push_str(&format!("; contacts not told: {m}")),
+                            }
+                        }
+                        (true, message, Some(pending))
+                    }
+                    (None, Some(new)) => (
+                        true,
+                        format!("renewed: version {} is current", new.id),
+                        None,
+                    ),
+                    (None, None) => (false, "no version was made".into(), None),
+                }
+            }
+            Err(e) => (false, e.message().to_owned(), None),
+        }
+    }
+
+    /// Changes the run log of `c` with `change` and stores it.
+    fn update_run_log(
+        &self,
+        v: &VaultName,
+        c: &CertificateName,
+        change: impl FnOnce(&mut RunLog),
+    ) -> Result<(), VaultError> {
+        let mut store = self.store.lock();
+        let (name, mut log) = {
+            let st = self.state.read();
+            let cs = certificate(&st, v, c)?;
+            (cs.name.clone(), cs.run_log.clone())
+        };
+        change(&mut log);
+        let key = format!("{}{name}", status::DOCUMENT_PREFIX);
+        store.put_document(v.as_str(), &key, Some(&log.to_stored()))?;
+        let mut st = self.state.write();
+        if let Some(cs) = st
+            .vaults
+            .get_mut(v)
+            .and_then(|vs| vs.certificates.get_mut(c))
+        {
+            cs.run_log = log;
+        }
+        Ok(())
+    }
+
+    /// After version `id` of `c` became current: the scheduler looks again,
+    /// and the certificate's hooks run on a thread of their own.
+    pub(super) fn switched(&self, v: &VaultName, c: &CertificateName, id: &VersionId) {
+        self.renewals.wake();
+        let (hooks, domains) = {
+            let st = self.state.read();
+            let Ok(cs) = certificate(&st, v, c) else {
+                return;
+            };
+            if cs.hooks.is_empty() {
+                return;
+            }
+            let domains = cs
+                .current()
+                .and_then(|ver| crate::pki::x509::certificate_spec(&ver.leaf).ok())
+                .map(|spec| spec.sans.dns_names)
+                .unwrap_or_default();
+            (cs.hooks.clone(), domains)
+        };
+        let lineage = self.lineage(v, c);
+        let Some(service) = self.me.get().and_then(|w| w.upgrade()) else {
+            // No background threads (a service not behind an Arc): run here.
+            let (ok, words) = hooks.run(&lineage, &domains);
+            self.record_hook(v, c, id, ok, words);
+            return;
+        };
+        let (v, c, id) = (v.clone(), c.clone(), id.clone());
+        let spawned = std::thread::Builder::new()
+            .name(format!("certfs-hook-{c}"))
+            .spawn(move || {
+                log::info!("{v}/{c}: running hooks for version {id}");
+                let (ok, words) = hooks.run(&lineage, &domains);
+                service.record_hook(&v, &c, &id, ok, words);
+            });
+        if let Err(e) = spawned {
+            log::error!("cannot start a hook: {e}");
+        }
+    }
+
+    fn record_hook(
+        &self,
+        v: &VaultName,
+        c: &CertificateName,
+        id: &VersionId,
+        ok: bool,
+        words: String,
+    ) {
+        if ok {
+            log::info!("{v}/{c}: hooks: {words}");
+        } else {
+            log::warn!("{v}/{c}: hooks failed: {words}");
+        }
+        let run = HookRun {
+            version: id.to_string(),
+            at: now(),
+            succeeded: ok,
+            message: words,
+        };
+        if let Err(e) = self.update_run_log(v, c, |log| log.hook = Some(run)) {
+            log::error!("{v}/{c}: cannot record the hook run: {e}");
+        }
+        self.announce(&Changes {
+            dirs: vec![Node::Certificate(v.clone(), c.clone())],
+        });
+    }
+
+    /// The certificate's directory in the mount (certbot's `RENEWED_LINEAGE`).
+    pub(super) fn lineage(&self, v: &VaultName, c: &CertificateName) -> String {
+        let base = self
+            .mount_path
+            .get()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        format!("{base}/{v}/{c}")
+    }
+
+    /// A write to `hooks.json`.
+    pub(super) fn write_hooks(
+        &self,
+        v: &VaultName,
+        c: &CertificateName,
+        data: &[u8],
+    ) -> Result<Changes, VaultError> {
+        let hooks = Hooks::parse(data)?;
+        let json = hooks.to_json();
+        let mut store = self.store.lock();
+        let name = {
+            let st = self.state.read();
+            certificate(&st, v, c)?.name.clone()
+        };
+        let key = format!("{}{name}", super::hooks::DOCUMENT_PREFIX);
+        let stored = (!hooks.is_empty()).then(|| json.clone());
+        store.put_document(v.as_str(), &key, stored.as_deref())?;
+        let mut st = self.state.write();
+        let cs = st
+            .vaults
+            .get_mut(v)
+            .and_then(|vs| vs.certificates.get_mut(c))
+            .ok_or_else(|| not_found(c.as_str()))?;
+        cs.hooks = hooks;
+        cs.hooks_json = Arc::from(json.into_bytes());
+        log::info!("{v}/{name}: hooks set");
+        Ok(Changes {
+            dirs: vec![Node::Certificate(v.clone(), c.clone())],
+        })
+    }
+
+    /// `status.json` of `c`, now.
+    pub(super) fn status_bytes(
+        &self,
+        v: &VaultName,
+        c: &CertificateName,
+    ) -> Result<Arc<[u8]>, VaultError> {
+        let st = self.state.read();
+        let cs = certificate(&st, v, c)?;
+        Ok(Arc::from(status::status_json(cs, now()).into_bytes()))
+    }
+
+    /// `metrics.prom`, now.
+    pub(super) fn metrics_bytes(&self) -> Arc<[u8]> {
+        let st = self.state.read();
+        let all = st.vaults.values().flat_map(|vs| {
+            vs.certificates
+                .values()
+                .map(move |cs| (vs.name.as_str(), cs))
+        });
+        Arc::from(status::metrics(all, now()).into_bytes())
+    }
+
+    /// EmailContacts: tells the vault's contacts that `item`'s certificate expires.
+    fn mail_expiry(&self, item: &DueAction) -> Result<String, String> {
+        let (to, not_after) = self.contacts_and_expiry(&item.vault, &item.certificate)?;
+        let days = (not_after - now()).div_euclid(86_400);
+        let subject = format!(
+            "Certificate {}/{} expires in {days} days",
+            item.vault, item.certificate
+        );
+        let body = format!(
+            "The certificate {c} in vault {v} expires on {at} ({days} days from now).\n\
+             Its directory: {dir}\n\
+             Renew it by writing its policy.json again, or let an AutoRenew lifetime action do it.\n",
+            c = item.certificate,
+            v = item.vault,
+            at = status::rfc3339(not_after),
+            dir = self.lineage(&item.vault, &item.certificate),
+        );
+        self.send_mail(&to, &subject, &body)
+    }
+
+    /// An AutoRenew of an `Unknown` certificate: tells the contacts a CSR waits.
+    fn mail_renewal_needed(&self, v: &VaultName, c: &CertificateName) -> Result<String, String> {
+        let (to, not_after) = self.contacts_and_expiry(v, c)?;
+        let dir = self.lineage(v, c);
+        let subject = format!("Certificate {v}/{c} needs a signed renewal");
+        let body = format!(
+            "The certificate {c} in vault {v} expires on {at}. certfs made a new key and CSR for its renewal.\n\
+             1. Get {dir}/request.csr signed by your CA.\n\
+             2. Copy the signed certificate (PEM, DER or PKCS#7) into {dir}/merge/.\n\
+             Servers keep reading the current certificate until then.\n",
+            at = status::rfc3339(not_after),
+        );
+        self.send_mail(&to, &subject, &body)
+    }
+
+    /// The vault's contacts' addresses and `c`'s expiry.
+    fn contacts_and_expiry(
+        &self,
+        v: &VaultName,
+        c: &CertificateName,
+    ) -> Result<(Vec<String>, i64), String> {
+        let st = self.state.read();
+        let vs = vault(&st, v).map_err(|e| e.message().to_owned())?;
+        let to: Vec<String> = vs
+            .contacts
+            .as_ref()
+            .map(|cs| cs.contacts.iter().map(|c| c.email.clone()).collect())
+            .unwrap_or_default();
+        if to.is_empty() {
+            return Err(format!("vault {v} has no contacts (contacts.json)"));
+        }
+        let cs = vs
+            .certificates
+            .get(c)
+            .ok_or_else(|| format!("{c} is gone"))?;
+        let not_after = cs.current().map(|v| v.info.not_after).unwrap_or_default();
+        Ok((to, not_after))
+    }
+
+    /// Sends one message to `to`.
+    fn send_mail(&self, to: &[String], subject: &str, body: &str) -> Result<String, String> {
+        let _ = (subject, body);
+        Err(format!(
+            "no SMTP server is configured (mount with --smtp) to mail {}",
+            to.join(", ")
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_double_from_fifteen_seconds_up_to_a_day() {
+        assert_eq!(retry_after(1), 15);
+        assert_eq!(retry_after(2), 30);
+        assert_eq!(retry_after(3), 60);
+        assert_eq!(retry_after(1000), MAX_RETRY);
+        assert_eq!(retry_after(0), 15);
+    }
+}
+
+#[cfg(test)]
+mod service_tests {
+    use super::*;
+    use crate::store::sqlite::SqliteStore;
+    use crate::vault::node::CertificateFile;
+
+    /// A 1-month certificate renewed 10 days before expiry: not due when
+    /// made, so the tests drive passes at chosen times.
+    const POLICY: &[u8] = br#"{"key_props":{"kty":"EC"},"x509_props":{"subject":"CN=web","validity_months":1},
+        "issuer":{"name":"Self"},
+        "lifetime_actions":[{"trigger":{"days_before_expiry":10},"action":{"action_type":"AutoRenew"}}]}"#;
+
+    fn service(db: &std::path::Path) -> VaultService {
+        VaultService::open(Box::new(SqliteStore::open(db).unwrap())).unwrap()
+    }
+
+    fn names() -> (VaultName, CertificateName) {
+        (
+            VaultName::parse("prod").unwrap(),
+            CertificateName::parse("web").unwrap(),
+        )
+    }
+
+    fn created(s: &VaultService) {
+        let (v, c) = names();
+        s.mkdir(&Node::Root, "prod").unwrap();
+        s.mkdir(&Node::Vault(v.clone()), "web").unwrap();
+        s.write(
+            &Node::CertificateFile(v, c, CertificateFile::Policy),
+            POLICY,
+        )
+        .unwrap();
+    }
+
+    fn version_count(s: &VaultService) -> usize {
+        let (v, c) = names();
+        let st = s.state.read();
+        certificate(&st, &v, &c).unwrap().versions.len()
+    }
+
+    #[test]
+    fn an_overdue_auto_renew_runs_once_per_version_and_survives_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("certfs.db");
+        {
+            let s = service(&db);
+            created(&s);
+            // Not due now: nothing happens, and the next pass is at the due time.
+            let next = s.renewal_pass(now());
+            assert_eq!(version_count(&s), 1);
+            assert!(next > now(), "nothing is due now");
+            // A pass after the due moment (the daemon slept through it) renews.
+            let late = now() + 25 * 86_400;
+            s.renewal_pass(late);
+            assert_eq!(version_count(&s), 2);
+        }
+        // After a restart the log is there; the new version is not due.
+        let s = service(&db);
+        let (v, c) = names();
+        {
+            let st = s.state.read();
+            let cs = certificate(&st, &v, &c).unwrap();
+            let run = cs.run_log.action.as_ref().expect("stored run log");
+            assert!(run.succeeded);
+            assert_eq!(run.version, cs.versions[0].id.as_str());
+        }
+        s.renewal_pass(now());
+        assert_eq!(version_count(&s), 2);
+    }
+
+    #[test]
+    fn only_the_mount_owner_or_root_may_write_hooks() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = service(&dir.path().join("certfs.db"));
+        let (v, c) = names();
+        let hooks = Node::CertificateFile(v.clone(), c.clone(), CertificateFile::Hooks);
+        let tags = Node::CertificateFile(v, c, CertificateFile::Tags);
+        assert!(s.check_writer(&hooks, 1000, 1000).is_ok());
+        assert!(s.check_writer(&hooks, 0, 1000).is_ok());
+        assert!(matches!(
+            s.check_writer(&hooks, 1001, 1000),
+            Err(VaultError::Forbidden(_))
+        ));
+        assert!(s.check_writer(&tags, 1001, 1000).is_ok());
+    }
+}
