@@ -1,5 +1,6 @@
 //! The command line: `certfs mount MOUNTPOINT [--data DIR] [--key-file PATH] [--allow-other] [--audit FILE] [--smtp URL ...]`.
 
+mod daemon;
 mod open_store;
 
 use std::os::unix::fs::{DirBuilderExt, MetadataExt};
@@ -56,6 +57,9 @@ pub enum Command {
         /// file to FILE (created 0600).
         #[arg(long, value_name = "FILE")]
         audit: Option<PathBuf>,
+        /// Serve from a detached process; return once mounted.
+        #[arg(long)]
+        daemon: bool,
         /// Threads serving kernel requests.
         #[arg(long, default_value_t = 4, value_name = "N")]
         threads: usize,
@@ -139,11 +143,21 @@ pub fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     match cli.command {
         Command::Mount {
+            mountpoint, daemon, ..
+        } if daemon => {
+            let args = std::env::args_os()
+                .skip(1)
+                .filter(|a| a != "--daemon")
+                .collect();
+            daemon::run_detached(args, &mountpoint)
+        }
+        Command::Mount {
             mountpoint,
             data,
             key_file,
             allow_other,
             audit,
+            daemon: _,
             threads,
             mail,
         } => {
