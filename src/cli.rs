@@ -1,14 +1,19 @@
-//! The command line: `certfs mount MOUNTPOINT [--data DIR] [--allow-other]`.
+//! The command line: `certfs mount MOUNTPOINT [--data DIR] [--key-file PATH] [--allow-other] [--audit FILE] [--smtp URL ...]`.
+
+mod daemon;
+mod open_store;
 
 use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 use crate::fuse::{self, MountOptions};
-use crate::store::sqlite::SqliteStore;
+use crate::mail::{MailConfig, MailOptions, Mailer, SmtpMailer};
 use crate::vault::VaultService;
+use crate::vault::audit::AuditLog;
 use crate::vault::backup::BackupKey;
 
 /// certfs: certificates managed the way Azure Key Vault does it, as files.
@@ -36,14 +41,85 @@ pub enum Command {
         /// for root, else $XDG_DATA_HOME/certfs or ~/.local/share/certfs.
         #[arg(long, value_name = "DIR")]
         data: Option<PathBuf>,
-        /// Let other users use the mount; the kernel then enforces file modes
-        /// (needs user_allow_other in /etc/fuse.conf when not root).
+        /// The master key that seals private keys and issuer secrets in the
+        /// store: a file of 32 random bytes (raw, 64 hex digits or base64),
+        /// mode 0600. Default: the systemd credential certfs.key if
+        /// $CREDENTIALS_DIRECTORY holds one, else DIR/master.key (created
+        /// on first use).
+        #[arg(long, value_name = "PATH")]
+        key_file: Option<PathBuf>,
+        /// Let other users use the mount; certfs then checks file modes,
+        /// owners and the vaults' access roles on every request (needs
+        /// user_allow_other in /etc/fuse.conf when not root).
         #[arg(long)]
         allow_other: bool,
+        /// Append one JSON line per action and per read of a key or secret
+        /// file to FILE (created 0600).
+        #[arg(long, value_name = "FILE")]
+        audit: Option<PathBuf>,
+        /// Serve from a detached process; return once mounted.
+        #[arg(long)]
+        daemon: bool,
         /// Threads serving kernel requests.
         #[arg(long, default_value_t = 4, value_name = "N")]
         threads: usize,
+        /// E-mail to the vaults' contacts.
+        #[command(flatten)]
+        mail: MailArgs,
     },
+}
+
+/// The mail options of `certfs mount`.
+#[derive(Debug, Args)]
+pub struct MailArgs {
+    /// SMTP server for e-mail to certificate contacts (expiring
+    /// certificates, renewals that need a signed CSR): smtp://host[:port]
+    /// (no TLS, port 25), smtp+starttls://host[:port] (STARTTLS required,
+    /// 587) or smtps://host[:port] (TLS, 465). Without it nothing is mailed.
+    #[arg(long, value_name = "URL")]
+    pub smtp: Option<String>,
+    /// Sender of that mail. Default: certfs@<hostname>.
+    #[arg(long, value_name = "ADDRESS", requires = "smtp")]
+    pub smtp_from: Option<String>,
+    /// User for SMTP AUTH (with --smtp-password-file; never in the URL).
+    #[arg(long, value_name = "USER", requires_all = ["smtp", "smtp_password_file"])]
+    pub smtp_user: Option<String>,
+    /// File whose first line is the SMTP password, read once at mount
+    /// (keeps it out of ps; make it mode 0600).
+    #[arg(long, value_name = "PATH", requires_all = ["smtp", "smtp_user"])]
+    pub smtp_password_file: Option<PathBuf>,
+    /// PEM file of CA certificates to trust for the SMTP server besides the
+    /// system's (a relay with a private CA).
+    #[arg(long, value_name = "PATH", requires = "smtp")]
+    pub smtp_ca_file: Option<PathBuf>,
+}
+
+impl MailArgs {
+    /// The mailer these options describe, or none without `--smtp`.
+    pub fn mailer(&self) -> Result<Option<Arc<dyn Mailer>>, String> {
+        let Some(smtp) = &self.smtp else {
+            return Ok(None);
+        };
+        let config = MailConfig::load(&MailOptions {
+            smtp: smtp.clone(),
+            from: self.smtp_from.clone(),
+            user: self.smtp_user.clone(),
+            password_file: self.smtp_password_file.clone(),
+            ca_file: self.smtp_ca_file.clone(),
+        })
+        .map_err(|e| e.to_string())?;
+        let from = config.from.clone();
+        let mailer = SmtpMailer::new(config).map_err(|e| e.to_string())?;
+        log::info!(
+            "mail to contacts goes through {} from {from}{}",
+            mailer.server(),
+            match &self.smtp_user {
+                Some(user) => format!(" as user {user}"),
+                None => String::new(),
+            }
+        );
+        Ok(Some(Arc::new(mailer)))
+    }
 }
 
 /// The store directory used when `--data` is absent.
@@ -67,19 +143,35 @@ pub fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     match cli.command {
         Command::Mount {
+            mountpoint, daemon, ..
+        } if daemon => {
+            let args = std::env::args_os()
+                .skip(1)
+                .filter(|a| a != "--daemon")
+                .collect();
+            daemon::run_detached(args, &mountpoint)
+        }
+        Command::Mount {
             mountpoint,
             data,
+            key_file,
             allow_other,
+            audit,
+            daemon: _,
             threads,
+            mail,
         } => {
             let data = data.unwrap_or_else(default_data_dir);
             match mount(
                 &mountpoint,
                 &data,
+                key_file.as_deref(),
+                audit.as_deref(),
                 &MountOptions {
                     allow_other,
                     threads,
                 },
+                &mail,
             ) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(message) => {
@@ -91,8 +183,16 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn mount(mountpoint: &Path, data: &Path, options: &MountOptions) -> Result<(), String> {
+fn mount(
+    mountpoint: &Path,
+    data: &Path,
+    key_file: Option<&Path>,
+    audit: Option<&Path>,
+    options: &MountOptions,
+    mail: &MailArgs,
+) -> Result<(), String> {
     check_mountpoint(mountpoint)?;
+    let mailer = mail.mailer()?;
     if data.exists() && !data.is_dir() {
         return Err(format!(
             "the store directory {} is not a directory (--data names a directory that holds certfs.db)",
@@ -105,13 +205,21 @@ fn mount(mountpoint: &Path, data: &Path, options: &MountOptions) -> Result<(), S
         .create(data)
         .map_err(|e| format!("cannot create the store directory {}: {e}", data.display()))?;
     let db = data.join("certfs.db");
-    let store = SqliteStore::open(&db)
-        .map_err(|e| format!("cannot open the store {}: {e}", db.display()))?;
+    let store = open_store::open_store(&db, data, key_file)?;
     let backup_key = BackupKey::load_or_create(&data.join("backup.key"))
         .map_err(|e| format!("cannot open the backup key: {e}"))?;
     let vault = VaultService::open(Box::new(store))
         .map_err(|e| format!("cannot load the store {}: {e}", db.display()))?;
-    let vault = vault.with_backup_key(backup_key).into_shared();
+    let mut vault = vault.with_backup_key(backup_key);
+    if let Some(path) = audit {
+        let log = AuditLog::open(path)
+            .map_err(|e| format!("cannot open the audit log {}: {e}", path.display()))?;
+        vault = vault.with_audit(log);
+    }
+    if let Some(mailer) = mailer {
+        vault = vault.with_mailer(mailer);
+    }
+    let vault = vault.into_shared();
     vault.set_mount_path(
         std::fs::canonicalize(mountpoint).unwrap_or_else(|_| mountpoint.to_path_buf()),
     );

@@ -162,3 +162,22 @@ fn a_remounted_store_reads_each_certificate_when_first_used() {
             .contains("prod")
     );
 }
+
+#[test]
+fn a_certificate_directory_keeps_its_stored_mode_before_it_is_read() {
+    let mut m = Mount::start();
+    create(&m, "prod", "web");
+    create(&m, "prod", "api");
+    sh_ok(&m.mnt, "chmod 750 prod/web");
+    let mode = |m: &Mount, p: &str| sh_ok(&m.mnt, &format!("stat -c %a {p}")).trim().to_owned();
+    assert_eq!(mode(&m, "prod/web"), "750");
+    m.remount();
+    // Not read since the remount: the mode comes from the store's index.
+    assert_eq!(mode(&m, "prod/web"), "750");
+    assert_eq!(mode(&m, "prod/api"), "755");
+    let listed = sh_ok(&m.mnt, "ls -l prod | grep -E ' (web|api)$'");
+    assert!(listed.contains("drwxr-x--- "), "{listed}");
+    // And once read, the same.
+    assert!(fs::read(m.path("prod/web/cert.pem")).is_ok());
+    assert_eq!(mode(&m, "prod/web"), "750");
+}

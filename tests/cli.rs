@@ -511,3 +511,66 @@ fn without_data_a_user_gets_xdg_data_home_or_local_share() {
         }
     }
 }
+
+#[test]
+fn daemon_returns_once_mounted_and_umount_ends_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mnt = dir.path().join("mnt");
+    fs::create_dir(&mnt).unwrap();
+    let log = fs::File::create(dir.path().join("daemon.log")).unwrap();
+    // The daemon inherits the command's standard error: give it a file,
+    // so the command's own pipe closes when the command ends.
+    let mut command = Command::new(certfs_bin());
+    command
+        .args([os("mount"), mnt.as_os_str(), os("--daemon"), os("--data")])
+        .arg(dir.path().join("data"))
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log);
+    let mut child = command.spawn().unwrap();
+    let status = wait_timeout(&mut child, Duration::from_secs(30)).expect("--daemon returns");
+    assert!(status.success(), "{status}");
+    // Mounted when the command returned, served by a process of its own.
+    assert!(is_mounted(&mnt));
+    fs::create_dir(mnt.join("prod")).unwrap();
+    fs::create_dir(mnt.join("prod/web")).unwrap();
+    fs::write(
+        mnt.join("prod/web/policy.json"),
+        ec_policy("web.example.com"),
+    )
+    .unwrap();
+    assert!(mnt.join("prod/web/fullchain.pem").exists());
+    let pids = sh_ok(
+        dir.path(),
+        &format!("pgrep -f '[c]ertfs mount {}' || true", mnt.display()),
+    );
+    assert_eq!(pids.lines().count(), 1, "one daemon: {pids}");
+    let pid: u32 = pids.trim().parse().unwrap();
+    // Its own session: a terminal's hangup does not reach it.
+    let sid = sh_ok(dir.path(), &format!("ps -o sid= -p {pid}"));
+    assert_eq!(sid.trim(), pid.to_string());
+    sh_ok(dir.path(), &format!("umount {}", mnt.display()));
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while std::path::Path::new(&format!("/proc/{pid}")).exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the daemon ends after umount"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn daemon_reports_a_refusal_with_the_daemons_exit_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let mnt = dir.path().join("nowhere");
+    let out = certfs(&[
+        os("mount"),
+        mnt.as_os_str(),
+        os("--daemon"),
+        os("--data"),
+        dir.path().join("data").as_os_str(),
+    ]);
+    let line = refused(&out);
+    assert!(line.contains("does not exist"), "{line}");
+}

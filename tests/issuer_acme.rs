@@ -300,17 +300,20 @@ fn a_restart_mid_operation_resumes_the_same_order() {
 /// The ACME account the vault keeps for issuer `name` (the store's
 /// document; never shown in the mount), read from the SQLite file.
 fn stored_account(m: &Mount, name: &str) -> String {
-    let db = rusqlite::Connection::open_with_flags(
-        m.data.join("certfs.db"),
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )
-    .unwrap();
-    db.query_row(
-        "SELECT value FROM documents WHERE key = ?1",
-        [format!("issuer-memory/{name}")],
-        |row| row.get(0),
-    )
-    .unwrap()
+    // Issuer memories are sealed under the master key: read them through the store.
+    let sqlite = certfs::store::sqlite::SqliteStore::open(&m.data.join("certfs.db")).unwrap();
+    let key = certfs::store::master_key::MasterKey::load(&m.data.join("master.key")).unwrap();
+    let store = certfs::store::encrypted::EncryptedStore::open(Box::new(sqlite), key).unwrap();
+    use certfs::store::Store;
+    let wanted = format!("issuer-memory/{name}");
+    store
+        .load()
+        .unwrap()
+        .documents
+        .into_iter()
+        .find(|d| d.key.eq_ignore_ascii_case(&wanted))
+        .map(|d| d.value)
+        .expect("the issuer's stored account")
 }
 
 #[test]

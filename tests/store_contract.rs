@@ -1767,3 +1767,31 @@ impl StoreFixture for SqliteFixture {
 }
 
 store_contract_tests!(sqlite, SqliteFixture::new);
+
+/// The same SQLite file wrapped in `EncryptedStore`: encryption at rest
+/// must not change a single behaviour of the contract.
+struct EncryptedSqliteFixture {
+    dir: tempfile::TempDir,
+}
+
+impl EncryptedSqliteFixture {
+    fn new() -> Self {
+        EncryptedSqliteFixture {
+            dir: tempfile::tempdir().expect("temporary directory"),
+        }
+    }
+}
+
+impl StoreFixture for EncryptedSqliteFixture {
+    fn open(&self) -> Box<dyn Store> {
+        let path = self.dir.path().join("certfs.db");
+        let inner = certfs::store::sqlite::SqliteStore::open(&path).expect("open SQLite store");
+        let key = certfs::store::master_key::MasterKey::from_bytes([0x5a; 32]);
+        Box::new(
+            certfs::store::encrypted::EncryptedStore::open(Box::new(inner), key)
+                .expect("open the encrypted store"),
+        )
+    }
+}
+
+store_contract_tests!(encrypted_sqlite, EncryptedSqliteFixture::new);

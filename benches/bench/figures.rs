@@ -306,9 +306,17 @@ pub fn filled_store(tmpfs: &Scratch, data: &Path, vault: &str, count: usize) -> 
     let t = Instant::now();
     let staging = tmpfs.path(&format!("fill-{vault}"));
     fs::create_dir_all(&staging).expect("staging");
-    fill::fill(&staging.join("certfs.db"), vault, count, crate::nproc());
+    fill::fill(
+        &staging.join("certfs.db"),
+        &staging.join("master.key"),
+        vault,
+        count,
+        crate::nproc(),
+    );
     fs::create_dir_all(data).expect("data dir");
-    fs::copy(staging.join("certfs.db"), data.join("certfs.db")).expect("copy store");
+    for file in ["certfs.db", "master.key"] {
+        fs::copy(staging.join(file), data.join(file)).expect("copy store");
+    }
     let _ = fs::remove_dir_all(&staging);
     t.elapsed()
 }

@@ -218,7 +218,7 @@ impl VaultService {
     }
 
     /// Leaves `<name>.error` for a refusal, or removes a stale one after success.
-    fn report<T>(&self, node: &Node, result: &Result<T, VaultError>) {
+    pub(super) fn report<T>(&self, node: &Node, result: &Result<T, VaultError>) {
         let Some((dir, name)) = self.location(node) else {
             return;
         };

@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, OnceLock};
 
+use super::access::{DIRECTORY, Perm};
 use super::error::VaultError;
 use super::model::CertificateState;
 use super::name::{CertificateName, VaultName};
@@ -49,6 +50,8 @@ pub(crate) struct Summary {
     pub deleted: Option<i64>,
     /// When a soft-deleted certificate is purged.
     pub purge_at: Option<i64>,
+    /// The stored mode and owner of its directory, if any.
+    pub directory: Option<Perm>,
 }
 
 impl Summary {
@@ -57,6 +60,7 @@ impl Summary {
             updated: cs.updated,
             deleted: cs.deleted,
             purge_at: cs.purge_at,
+            directory: cs.perms.get(DIRECTORY).copied(),
         }
     }
 }
@@ -359,6 +363,7 @@ mod tests {
             updated: 100,
             deleted: None,
             purge_at: None,
+            directory: None,
         };
         for n in ["Web", "api", "broken", "gone"] {
             c.add_unread(name(n), summary);

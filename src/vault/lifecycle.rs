@@ -154,7 +154,11 @@ impl VaultService {
         };
         // Its run log and hooks first: left behind by a crash, they would
         // attach to a new certificate of the same name.
-        for prefix in [status::DOCUMENT_PREFIX, hooks::DOCUMENT_PREFIX] {
+        for prefix in [
+            status::DOCUMENT_PREFIX,
+            hooks::DOCUMENT_PREFIX,
+            super::access::DOCUMENT_PREFIX,
+        ] {
             store.put_document(v.as_str(), &format!("{prefix}{name}"), None)?;
         }
         store.delete_certificate(v.as_str(), name.as_str())?;

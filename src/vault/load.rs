@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64};
 
 use parking_lot::Mutex;
 
+use super::access::{self, Perm, Perms};
 use super::certificates::{Certificates, Loader, Summary};
 use super::contacts::{self, Contacts};
 use super::error::VaultError;
@@ -41,6 +42,7 @@ fn strip_prefix_ci<'a>(key: &'a str, prefix: &str) -> Option<&'a str> {
 struct CertificateDocuments {
     run_logs: BTreeMap<(VaultName, CertificateName), RunLog>,
     hook_sets: BTreeMap<(VaultName, CertificateName), Hooks>,
+    perm_sets: BTreeMap<(VaultName, CertificateName), Perms>,
 }
 
 impl CertificateDocuments {
@@ -49,6 +51,9 @@ impl CertificateDocuments {
         let key = (vault.clone(), cs.name.clone());
         if let Some(log) = self.run_logs.get(&key) {
             cs.run_log = log.clone();
+        }
+        if let Some(perms) = self.perm_sets.get(&key) {
+            cs.perms = perms.clone();
         }
         if let Some(parsed) = self.hook_sets.get(&key) {
             cs.hooks_json = Arc::from(parsed.to_json().into_bytes());
@@ -70,6 +75,12 @@ pub(super) fn state_from_index(
     reader: Box<dyn CertificateReader>,
 ) -> Result<State, VaultError> {
     let (mut state, documents) = vaults_and_documents(index.vaults, index.documents)?;
+    // A directory's stored mode shows in stat, which reads no certificate.
+    let directories: BTreeMap<(VaultName, CertificateName), Perm> = documents
+        .perm_sets
+        .iter()
+        .filter_map(|(key, perms)| Some((key.clone(), *perms.get(access::DIRECTORY)?)))
+        .collect();
     let loader: Arc<dyn Loader> = Arc::new(StoreLoader {
         reader: Mutex::new(reader),
         documents,
@@ -97,6 +108,7 @@ pub(super) fn state_from_index(
                 updated: c.updated,
                 deleted: c.deleted,
                 purge_at: c.purge_at,
+                directory: directories.get(&(vault.clone(), name.clone())).copied(),
             },
         );
         if c.has_operation && home.get(&name).is_none() {
@@ -195,6 +207,7 @@ fn vaults_and_documents(
     // Run logs and hooks belong to certificates, which are loaded after.
     let mut run_logs = BTreeMap::new();
     let mut hook_sets = BTreeMap::new();
+    let mut perm_sets = BTreeMap::new();
     for d in documents {
         let vault = VaultName::parse(&d.vault).map_err(|e| bad(format!("vault name: {e}")))?;
         let vs = state
@@ -221,6 +234,16 @@ fn vaults_and_documents(
                     run_logs.insert((vault.clone(), name), log);
                 }
                 _ => skip(VaultError::Internal("unreadable run log".into())),
+            }
+        } else if let Some(name) = strip_prefix_ci(&d.key, access::DOCUMENT_PREFIX) {
+            match (
+                CertificateName::parse(name),
+                access::perms_from_stored(&d.value),
+            ) {
+                (Ok(name), Some(perms)) => {
+                    perm_sets.insert((vault.clone(), name), perms);
+                }
+                _ => skip(VaultError::Internal("unreadable modes".into())),
             }
         } else if let Some(name) = strip_prefix_ci(&d.key, hooks::DOCUMENT_PREFIX) {
             match (
@@ -271,6 +294,7 @@ fn vaults_and_documents(
         CertificateDocuments {
             run_logs,
             hook_sets,
+            perm_sets,
         },
     ))
 }
@@ -350,6 +374,7 @@ pub(super) fn certificate_from_record(
         run_log: RunLog::default(),
         hooks: Hooks::default(),
         hooks_json: Arc::from(Hooks::default().to_json().into_bytes()),
+        perms: Default::default(),
     })
 }
 

@@ -5,8 +5,10 @@
 //! file holds and what each write does, and reports refusals as
 //! [`VaultError`]s in Key Vault's words.
 
+pub mod access;
 mod actions;
 mod attributes;
+pub mod audit;
 pub mod backup;
 mod certificate;
 mod certificates;
@@ -20,6 +22,7 @@ mod import;
 mod issuer_memory;
 pub mod issuers;
 mod lifecycle;
+mod listing;
 mod load;
 mod model;
 pub mod name;
@@ -29,6 +32,7 @@ mod orders;
 mod pending;
 pub mod policy;
 mod renewal;
+mod requests;
 mod restore;
 pub mod service;
 pub mod settings;
@@ -37,6 +41,7 @@ mod status;
 pub mod tags;
 mod worker;
 
+pub use access::{Caller, Want};
 pub use error::VaultError;
 pub use node::{Attr, Entry, Kind, Node};
 pub use service::{Changes, MAX_WRITE_SIZE, VaultService};

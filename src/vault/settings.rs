@@ -135,6 +135,9 @@ impl VaultSettings {
                     next.purge_protection = on;
                 }
                 "access" => {
+                    if !value.is_object() {
+                        return Err(bad("access must be a JSON object".into()));
+                    }
                     next.access = serde_json::from_value(value.clone()).map_err(|e| {
                         bad(format!(
                             "access must be {{\"manage\"|\"read_keys\"|\"read_certificates\": \

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod nginx;
+pub mod smtp;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -17,6 +18,8 @@ pub struct Mount {
     /// The store directory (`--data`).
     pub data: PathBuf,
     log: PathBuf,
+    /// More `certfs mount` options, kept for remounts.
+    args: Vec<String>,
     child: Option<Child>,
 }
 
@@ -44,13 +47,40 @@ impl Mount {
         Self::start_in(root, data)
     }
 
+    /// Mounts certfs with a new, empty store and more options (`--smtp URL`, ...).
+    pub fn start_args<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Mount {
+        let root = tempfile::tempdir().expect("tempdir");
+        let data = root.path().join("data");
+        let args = args
+            .iter()
+            .map(|a| a.as_ref().to_string_lossy().into_owned())
+            .collect();
+        Self::start_in_with(root, data, args)
+    }
+
     /// Mounts certfs on a new mountpoint with the store in `data` (kept by the caller).
     pub fn start_with_data(data: &Path) -> Mount {
         let root = tempfile::tempdir().expect("tempdir");
         Self::start_in(root, data.to_path_buf())
     }
 
+    /// Mounts certfs with a new, empty store and more options (`--allow-other`, ...);
+    /// `{root}` in an argument is replaced by the test's temporary directory.
+    pub fn start_with_args(args: &[&str]) -> Mount {
+        let root = tempfile::tempdir().expect("tempdir");
+        let data = root.path().join("data");
+        let args = args
+            .iter()
+            .map(|a| a.replace("{root}", &root.path().display().to_string()))
+            .collect();
+        Self::start_in_with(root, data, args)
+    }
+
     fn start_in(root: tempfile::TempDir, data: PathBuf) -> Mount {
+        Self::start_in_with(root, data, Vec::new())
+    }
+
+    fn start_in_with(root: tempfile::TempDir, data: PathBuf, args: Vec<String>) -> Mount {
         let mnt = root.path().join("mnt");
         fs::create_dir_all(&mnt).expect("mkdir mnt");
         let log = root
@@ -61,6 +91,7 @@ impl Mount {
             mnt,
             data,
             log,
+            args,
             child: None,
         };
         m.spawn();
@@ -78,6 +109,7 @@ impl Mount {
             .arg(&self.mnt)
             .arg("--data")
             .arg(&self.data)
+            .args(&self.args)
             .env("RUST_LOG", "debug")
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
