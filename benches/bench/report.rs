@@ -83,7 +83,7 @@ pub fn ms(d: Duration) -> f64 {
 /// The header printed before the lines.
 pub fn header() -> String {
     format!(
-        "{:<54} {:>18} {:>18} {:>8} {:>16} {:>6}",
+        "{:<58} {:>16} {:>16} {:>8} {:>14} {:>6}",
         "figure", "certfs", "baseline", "ratio", "goal", "result"
     )
 }
@@ -92,7 +92,7 @@ pub fn header() -> String {
 pub fn render(line: &Line) -> String {
     let value = |v: f64| format!("{} {}", number(v), line.unit);
     let mut out = format!(
-        "{:<54} {:>18} {:>18} {:>8} {:>16} {:>6}",
+        "{:<58} {:>16} {:>16} {:>8} {:>14} {:>6}",
         line.name,
         value(line.certfs),
         line.baseline.map(value).unwrap_or_else(|| "-".into()),
