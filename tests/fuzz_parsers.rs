@@ -705,3 +705,123 @@ fn the_samples_are_valid() {
     let (key, blob) = backup_blob();
     backup::open(key, blob).unwrap();
 }
+
+/// A DER element: `tag`, definite length, `content`.
+fn der(tag: u8, content: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    let len = content.len();
+    if len < 0x80 {
+        out.push(len as u8);
+    } else {
+        let bytes: Vec<u8> = len
+            .to_be_bytes()
+            .into_iter()
+            .skip_while(|&b| b == 0)
+            .collect();
+        out.push(0x80 | bytes.len() as u8);
+        out.extend(bytes);
+    }
+    out.extend(content);
+    out
+}
+
+fn der_uint(value: u64) -> Vec<u8> {
+    let mut bytes: Vec<u8> = value
+        .to_be_bytes()
+        .into_iter()
+        .skip_while(|&b| b == 0)
+        .collect();
+    if bytes.first().is_none_or(|&b| b & 0x80 != 0) {
+        bytes.insert(0, 0);
+    }
+    der(0x02, &bytes)
+}
+
+/// An `ENCRYPTED PRIVATE KEY` (PBES2, AES-256-CBC) whose key derivation
+/// is `kdf` (an AlgorithmIdentifier), as PEM text with a certificate, the
+/// way a PEM import file holds it. The encrypted bytes are noise: the
+/// question is whether certfs runs the derivation at all.
+fn pem_with_encrypted_key(kdf: Vec<u8>) -> Vec<u8> {
+    const PBES2: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x05, 0x0d];
+    const AES256_CBC: &[u8] = &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x01, 0x2a];
+    let cipher = der(0x30, &[der(0x06, AES256_CBC), der(0x04, &[9; 16])].concat());
+    let params = der(0x30, &[kdf, cipher].concat());
+    let algorithm = der(0x30, &[der(0x06, PBES2), params].concat());
+    let info = der(0x30, &[algorithm, der(0x04, &[0x5a; 48])].concat());
+    let mut text = certfs::pki::pem::encode("ENCRYPTED PRIVATE KEY", &info).into_bytes();
+    text.extend(samples().file("ec.pem"));
+    text
+}
+
+fn pbkdf2(iterations: u64) -> Vec<u8> {
+    const PBKDF2: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x05, 0x0c];
+    const HMAC_SHA256: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x02, 0x09];
+    let prf = der(0x30, &[der(0x06, HMAC_SHA256), vec![0x05, 0x00]].concat());
+    let params = der(
+        0x30,
+        &[der(0x04, &[1; 8]), der_uint(iterations), prf].concat(),
+    );
+    der(0x30, &[der(0x06, PBKDF2), params].concat())
+}
+
+fn scrypt(n: u64, r: u64, p: u64) -> Vec<u8> {
+    const SCRYPT: &[u8] = &[0x2b, 0x06, 0x01, 0x04, 0x01, 0xda, 0x47, 0x04, 0x0b];
+    let params = der(
+        0x30,
+        &[der(0x04, &[1; 8]), der_uint(n), der_uint(r), der_uint(p)].concat(),
+    );
+    der(0x30, &[der(0x06, SCRYPT), params].concat())
+}
+
+/// Runs `f` on another thread; fails if it takes longer than `limit` (a
+/// key derivation that would run for minutes, or allocate without bound).
+fn within<T: Send + 'static>(
+    limit: std::time::Duration,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(limit)
+        .expect("the parser did not answer in time: it ran a costly key derivation")
+}
+
+/// An encrypted key that asks for billions of PBKDF2 rounds, or for scrypt
+/// with terabytes of memory, is refused at once instead of tying up (or
+/// killing) the daemon; a normal one still reads (wrong password here).
+#[test]
+fn costly_key_derivations_are_refused_before_they_run() {
+    let limit = std::time::Duration::from_secs(20);
+    for (what, kdf) in [
+        ("pbkdf2 4294967295 rounds", pbkdf2(u64::from(u32::MAX))),
+        ("pbkdf2 2^31 rounds", pbkdf2(1 << 31)),
+        ("scrypt N=2^40", scrypt(1 << 40, 8, 1)),
+        ("scrypt N=2^20 r=1024", scrypt(1 << 20, 1024, 1)),
+        ("scrypt p=65535", scrypt(1 << 14, 8, 65535)),
+    ] {
+        let text = pem_with_encrypted_key(kdf);
+        let result = within(limit, move || import::pem(&text, Some("pw")).map(|_| ()));
+        let e = result.expect_err(what);
+        assert!(
+            matches!(e, certfs::pki::PkiError::Malformed(_)),
+            "{what}: {e:?}"
+        );
+        assert!(
+            e.message().contains("too costly"),
+            "{what}: {}",
+            e.message()
+        );
+    }
+    for (what, kdf) in [
+        ("pbkdf2 2048 rounds", pbkdf2(2048)),
+        ("scrypt N=2^14", scrypt(1 << 14, 8, 1)),
+    ] {
+        let text = pem_with_encrypted_key(kdf);
+        let result = within(limit, move || import::pem(&text, Some("pw")).map(|_| ()));
+        assert!(
+            matches!(result, Err(certfs::pki::PkiError::WrongPassword(_))),
+            "{what}: {result:?}"
+        );
+    }
+}
