@@ -825,3 +825,50 @@ fn costly_key_derivations_are_refused_before_they_run() {
         );
     }
 }
+
+/// Nesting deep enough to overflow a recursive parser's stack (which
+/// would kill the daemon, not just fail) is refused. Runs on a thread
+/// with the 2 MiB stack the daemon's action threads have.
+#[test]
+fn deep_nesting_is_refused_without_overflowing_the_stack() {
+    const DEPTH: usize = 200_000;
+    let mut indefinite = [0x30, 0x80].repeat(DEPTH);
+    indefinite.extend([0, 0].repeat(DEPTH));
+    let mut definite = Vec::new();
+    for _ in 0..DEPTH / 50 {
+        definite = der(0x30, &definite);
+    }
+    let p7_like = [
+        0x30, 0x80, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02, 0xa0, 0x80,
+    ]
+    .iter()
+    .copied()
+    .chain(indefinite.clone())
+    .collect::<Vec<u8>>();
+    let json = format!("{}{}", "[".repeat(DEPTH), "]".repeat(DEPTH)).into_bytes();
+    let json_in_policy = format!(
+        r#"{{"x509_props": {{"subject": "CN=x", "ekus": {}{}}}}}"#,
+        "[".repeat(DEPTH),
+        "]".repeat(DEPTH)
+    )
+    .into_bytes();
+    let subject = "CN=".to_string() + &"\\".repeat(DEPTH) + &"+CN=a".repeat(DEPTH / 10);
+    let handle = std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(move || {
+            for bytes in [&indefinite, &definite, &p7_like] {
+                assert!(bundle::certificates_from_any(bytes).is_err());
+                assert!(pkcs7::certificates(bytes).is_err());
+                assert!(import::pkcs12(bytes, None).is_err());
+                assert!(x509::inspect(bytes).is_err());
+                assert!(DistinguishedName::from_der(bytes).is_err());
+            }
+            for bytes in [&json, &json_in_policy] {
+                assert!(Policy::parse(bytes).is_err());
+                check_documents(bytes).unwrap();
+            }
+            let _ = DistinguishedName::parse(&subject);
+        })
+        .unwrap();
+    handle.join().expect("no panic");
+}
