@@ -25,7 +25,7 @@ use certfs::vault::operation::{self, Operation};
 use certfs::vault::policy::Policy;
 use certfs::vault::settings::VaultSettings;
 use certfs::vault::{backup, tags};
-use samples::{PFX_PASSWORD, Sample, Samples};
+use samples::{PFX_PASSWORD, Sample, Samples, der, pbkdf2, pem_with_encrypted_key, scrypt};
 
 fn samples() -> &'static Samples {
     static SAMPLES: OnceLock<Samples> = OnceLock::new();
@@ -706,73 +706,6 @@ fn the_samples_are_valid() {
     backup::open(key, blob).unwrap();
 }
 
-/// A DER element: `tag`, definite length, `content`.
-fn der(tag: u8, content: &[u8]) -> Vec<u8> {
-    let mut out = vec![tag];
-    let len = content.len();
-    if len < 0x80 {
-        out.push(len as u8);
-    } else {
-        let bytes: Vec<u8> = len
-            .to_be_bytes()
-            .into_iter()
-            .skip_while(|&b| b == 0)
-            .collect();
-        out.push(0x80 | bytes.len() as u8);
-        out.extend(bytes);
-    }
-    out.extend(content);
-    out
-}
-
-fn der_uint(value: u64) -> Vec<u8> {
-    let mut bytes: Vec<u8> = value
-        .to_be_bytes()
-        .into_iter()
-        .skip_while(|&b| b == 0)
-        .collect();
-    if bytes.first().is_none_or(|&b| b & 0x80 != 0) {
-        bytes.insert(0, 0);
-    }
-    der(0x02, &bytes)
-}
-
-/// An `ENCRYPTED PRIVATE KEY` (PBES2, AES-256-CBC) whose key derivation
-/// is `kdf` (an AlgorithmIdentifier), as PEM text with a certificate, the
-/// way a PEM import file holds it. The encrypted bytes are noise: the
-/// question is whether certfs runs the derivation at all.
-fn pem_with_encrypted_key(kdf: Vec<u8>) -> Vec<u8> {
-    const PBES2: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x05, 0x0d];
-    const AES256_CBC: &[u8] = &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x01, 0x2a];
-    let cipher = der(0x30, &[der(0x06, AES256_CBC), der(0x04, &[9; 16])].concat());
-    let params = der(0x30, &[kdf, cipher].concat());
-    let algorithm = der(0x30, &[der(0x06, PBES2), params].concat());
-    let info = der(0x30, &[algorithm, der(0x04, &[0x5a; 48])].concat());
-    let mut text = certfs::pki::pem::encode("ENCRYPTED PRIVATE KEY", &info).into_bytes();
-    text.extend(samples().file("ec.pem"));
-    text
-}
-
-fn pbkdf2(iterations: u64) -> Vec<u8> {
-    const PBKDF2: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x05, 0x0c];
-    const HMAC_SHA256: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x02, 0x09];
-    let prf = der(0x30, &[der(0x06, HMAC_SHA256), vec![0x05, 0x00]].concat());
-    let params = der(
-        0x30,
-        &[der(0x04, &[1; 8]), der_uint(iterations), prf].concat(),
-    );
-    der(0x30, &[der(0x06, PBKDF2), params].concat())
-}
-
-fn scrypt(n: u64, r: u64, p: u64) -> Vec<u8> {
-    const SCRYPT: &[u8] = &[0x2b, 0x06, 0x01, 0x04, 0x01, 0xda, 0x47, 0x04, 0x0b];
-    let params = der(
-        0x30,
-        &[der(0x04, &[1; 8]), der_uint(n), der_uint(r), der_uint(p)].concat(),
-    );
-    der(0x30, &[der(0x06, SCRYPT), params].concat())
-}
-
 /// Runs `f` on another thread; fails if it takes longer than `limit` (a
 /// key derivation that would run for minutes, or allocate without bound).
 fn within<T: Send + 'static>(
@@ -800,7 +733,7 @@ fn costly_key_derivations_are_refused_before_they_run() {
         ("scrypt N=2^20 r=1024", scrypt(1 << 20, 1024, 1)),
         ("scrypt p=65535", scrypt(1 << 14, 8, 65535)),
     ] {
-        let text = pem_with_encrypted_key(kdf);
+        let text = pem_with_encrypted_key(kdf, &samples().file("ec.pem"));
         let result = within(limit, move || import::pem(&text, Some("pw")).map(|_| ()));
         let e = result.expect_err(what);
         assert!(
@@ -817,7 +750,7 @@ fn costly_key_derivations_are_refused_before_they_run() {
         ("pbkdf2 2048 rounds", pbkdf2(2048)),
         ("scrypt N=2^14", scrypt(1 << 14, 8, 1)),
     ] {
-        let text = pem_with_encrypted_key(kdf);
+        let text = pem_with_encrypted_key(kdf, &samples().file("ec.pem"));
         let result = within(limit, move || import::pem(&text, Some("pw")).map(|_| ()));
         assert!(
             matches!(result, Err(certfs::pki::PkiError::WrongPassword(_))),
@@ -871,4 +804,67 @@ fn deep_nesting_is_refused_without_overflowing_the_stack() {
         })
         .unwrap();
     handle.join().expect("no panic");
+}
+
+/// The DER of a PEM certificate file among the samples.
+fn cert_der(name: &str) -> Vec<u8> {
+    pem::parse(samples().file(name)).unwrap().into_contents()
+}
+
+/// Found by the storm (tests/storm.rs): a chain was built by names alone,
+/// so an intermediate damaged in transit, or another CA certificate with
+/// the same name, went into chain.pem and TLS clients rejected the chain.
+/// Now a link needs the issuer's key to verify the signature.
+#[test]
+fn the_chain_is_linked_by_signatures_not_names() {
+    let key = PrivateKey::from_pkcs8_der(&samples().keys_der[1]).unwrap();
+    let spki = key.public_key_der();
+    let (leaf, int, root) = (
+        cert_der("ec.pem"),
+        cert_der("int.pem"),
+        cert_der("root.pem"),
+    );
+    let rekeyed = cert_der("int-rekeyed.pem");
+    let (_, chain) =
+        x509::leaf_and_chain(&spki, &[leaf.clone(), int.clone(), root.clone()]).unwrap();
+    assert_eq!(chain, [int.clone(), root.clone()]);
+    // The right intermediate is picked from two with the same name, in either order.
+    for certs in [
+        [leaf.clone(), rekeyed.clone(), int.clone(), root.clone()],
+        [leaf.clone(), int.clone(), rekeyed.clone(), root.clone()],
+    ] {
+        let (_, chain) = x509::leaf_and_chain(&spki, &certs).unwrap();
+        assert_eq!(chain, [int.clone(), root.clone()]);
+    }
+    // Only the wrong one: refused, saying why.
+    let e = x509::leaf_and_chain(&spki, &[leaf.clone(), rekeyed, root.clone()]).unwrap_err();
+    assert!(e.message().contains("is not signed by"), "{}", e.message());
+    // A bit flipped inside the intermediate (its subject key identifier):
+    // still parses, but the root's signature on it no longer holds.
+    const SKI: &[u8] = &[0x06, 0x03, 0x55, 0x1d, 0x0e];
+    let at = int.windows(SKI.len()).position(|w| w == SKI).unwrap() + SKI.len() + 6;
+    let mut damaged = int.clone();
+    damaged[at] ^= 0x01;
+    x509::inspect(&damaged).expect("the damage is not in the syntax");
+    let e =
+        x509::leaf_and_chain(&spki, &[leaf.clone(), damaged.clone(), root.clone()]).unwrap_err();
+    assert!(e.message().contains("damaged"), "{}", e.message());
+    // Read from a PEM import file, the same (the vault orders what it read).
+    let mut file = samples().file("ec.key");
+    file.extend(samples().file("ec.pem"));
+    file.extend(certfs::pki::pem::certificates(&[damaged, root.clone()]).into_bytes());
+    let read = import::pem(&file, None).unwrap();
+    assert!(x509::leaf_and_chain(&spki, &read.certificates).is_err());
+    // A damaged root (its own signature fails) is refused too.
+    let mut bad_root = root.clone();
+    let last = bad_root.len() - 40;
+    bad_root[last] ^= 0x01;
+    if x509::inspect(&bad_root).is_ok() {
+        let e = x509::leaf_and_chain(&spki, &[leaf.clone(), int.clone(), bad_root]).unwrap_err();
+        assert!(e.message().contains("damaged"), "{}", e.message());
+    }
+    // A leaf alone, or with an issuer that is not in the file, still reads.
+    assert!(x509::leaf_and_chain(&spki, std::slice::from_ref(&leaf)).is_ok());
+    let (_, chain) = x509::leaf_and_chain(&spki, &[leaf, int.clone()]).unwrap();
+    assert_eq!(chain, [int]);
 }

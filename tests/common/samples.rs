@@ -162,6 +162,44 @@ impl Samples {
             "-out",
             "int.pem",
         ]);
+        // The issuing CA again, same name, another key (a re-keyed CA).
+        o(&[
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+            "int2.key",
+        ]);
+        o(&[
+            "req",
+            "-new",
+            "-key",
+            "int2.key",
+            "-subj",
+            "/C=US/O=Storm/OU=Issuing/CN=Storm Issuing CA",
+            "-out",
+            "int2.csr",
+        ]);
+        o(&[
+            "x509",
+            "-req",
+            "-in",
+            "int2.csr",
+            "-CA",
+            "root.pem",
+            "-CAkey",
+            "root.key",
+            "-set_serial",
+            "5",
+            "-days",
+            "30",
+            "-extfile",
+            "ca.ext",
+            "-out",
+            "int-rekeyed.pem",
+        ]);
         o(&[
             "genpkey",
             "-algorithm",
@@ -457,4 +495,73 @@ fn documents() -> Vec<Sample> {
             br#"{"cancellation_requested": true}"#.to_vec(),
         ),
     ]
+}
+
+// ---- hostile encrypted keys, built by hand ----
+
+/// A DER element: `tag`, definite length, `content`.
+pub fn der(tag: u8, content: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    let len = content.len();
+    if len < 0x80 {
+        out.push(len as u8);
+    } else {
+        let bytes: Vec<u8> = len
+            .to_be_bytes()
+            .into_iter()
+            .skip_while(|&b| b == 0)
+            .collect();
+        out.push(0x80 | bytes.len() as u8);
+        out.extend(bytes);
+    }
+    out.extend(content);
+    out
+}
+
+pub fn der_uint(value: u64) -> Vec<u8> {
+    let mut bytes: Vec<u8> = value
+        .to_be_bytes()
+        .into_iter()
+        .skip_while(|&b| b == 0)
+        .collect();
+    if bytes.first().is_none_or(|&b| b & 0x80 != 0) {
+        bytes.insert(0, 0);
+    }
+    der(0x02, &bytes)
+}
+
+/// An `ENCRYPTED PRIVATE KEY` (PBES2, AES-256-CBC) whose key derivation
+/// is `kdf` (an AlgorithmIdentifier), as PEM text before `certificate_pem`, the
+/// way a PEM import file holds it. The encrypted bytes are noise: the
+/// question is whether certfs runs the derivation at all.
+pub fn pem_with_encrypted_key(kdf: Vec<u8>, certificate_pem: &[u8]) -> Vec<u8> {
+    const PBES2: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x05, 0x0d];
+    const AES256_CBC: &[u8] = &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x01, 0x2a];
+    let cipher = der(0x30, &[der(0x06, AES256_CBC), der(0x04, &[9; 16])].concat());
+    let params = der(0x30, &[kdf, cipher].concat());
+    let algorithm = der(0x30, &[der(0x06, PBES2), params].concat());
+    let info = der(0x30, &[algorithm, der(0x04, &[0x5a; 48])].concat());
+    let mut text = pem::encode(&pem::Pem::new("ENCRYPTED PRIVATE KEY", info)).into_bytes();
+    text.extend(certificate_pem);
+    text
+}
+
+pub fn pbkdf2(iterations: u64) -> Vec<u8> {
+    const PBKDF2: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x05, 0x0c];
+    const HMAC_SHA256: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x02, 0x09];
+    let prf = der(0x30, &[der(0x06, HMAC_SHA256), vec![0x05, 0x00]].concat());
+    let params = der(
+        0x30,
+        &[der(0x04, &[1; 8]), der_uint(iterations), prf].concat(),
+    );
+    der(0x30, &[der(0x06, PBKDF2), params].concat())
+}
+
+pub fn scrypt(n: u64, r: u64, p: u64) -> Vec<u8> {
+    const SCRYPT: &[u8] = &[0x2b, 0x06, 0x01, 0x04, 0x01, 0xda, 0x47, 0x04, 0x0b];
+    let params = der(
+        0x30,
+        &[der(0x04, &[1; 8]), der_uint(n), der_uint(r), der_uint(p)].concat(),
+    );
+    der(0x30, &[der(0x06, SCRYPT), params].concat())
 }
