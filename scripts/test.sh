@@ -12,6 +12,7 @@ command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need_pkgs+=(nginx-light
 command -v rsync >/dev/null || need_pkgs+=(rsync)
 command -v vim >/dev/null || need_pkgs+=(vim)
 command -v curl >/dev/null || need_pkgs+=(curl)
+command -v sqlite3 >/dev/null || need_pkgs+=(sqlite3)
 command -v ps >/dev/null || need_pkgs+=(procps)
 command -v python3 >/dev/null || need_pkgs+=(python3)
 /usr/bin/python3 -c 'import cryptography' 2>/dev/null || need_pkgs+=(python3-cryptography)
