@@ -594,6 +594,24 @@ proptest! {
         let bytes = mutated(&samples().pem_import, &pick, &muts);
         check_import(&bytes)?;
         check_merge(&bytes)?;
+        // Refusals go to .error files and the log: they quote no key.
+        let key_text = key_lines(&pick.get(&samples().pem_import).1);
+        for message in [
+            import::pem(&bytes, Some(PFX_PASSWORD)).err().map(|e| e.message().to_string()),
+            import::pem(&bytes, None).err().map(|e| e.message().to_string()),
+            bundle::certificates_from_any(&bytes).err().map(|e| e.message().to_string()),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            prop_assert!(!message.contains("-----"), "{}", message);
+            for line in &key_text {
+                for window in line.as_bytes().windows(16) {
+                    let window = std::str::from_utf8(window).unwrap();
+                    prop_assert!(!message.contains(window), "{} quotes the key: {}", message, window);
+                }
+            }
+        }
     }
 
     #[test]
@@ -663,6 +681,45 @@ proptest! {
         if bytes != blob {
             prop_assert!(opened.is_err(), "a changed blob must not open");
         }
+    }
+}
+
+/// The base64 lines of the private key blocks in PEM text.
+fn key_lines(pem_text: &[u8]) -> Vec<String> {
+    let text = String::from_utf8_lossy(pem_text);
+    let mut inside = false;
+    let mut out = Vec::new();
+    for line in text.lines() {
+        if line.starts_with("-----BEGIN") {
+            inside = line.contains("PRIVATE KEY");
+        } else if line.starts_with("-----END") {
+            inside = false;
+        } else if inside && !line.contains(':') && line.len() >= 16 {
+            out.push(line.to_string());
+        }
+    }
+    out
+}
+
+/// Found by the storm: two armour lines run together by a lost newline
+/// were quoted whole as a "label" in the error message (and so in the
+/// log and the .error file). Labels are RFC 7468's now: no `-`.
+#[test]
+fn a_damaged_armour_line_is_not_quoted() {
+    let mut file = samples().file("ec.key");
+    file.extend(samples().file("ec.pem"));
+    file.extend(samples().file("chain.pem"));
+    // -----END CERTIFICATE----------BEGIN CERTIFICATE-----
+    let at = file
+        .windows(16)
+        .position(|w| w == b"-----\n-----BEGIN")
+        .unwrap();
+    file.remove(at + 5);
+    for e in [
+        import::pem(&file, None).unwrap_err(),
+        bundle::certificates_from_any(&file).unwrap_err(),
+    ] {
+        assert!(!e.message().contains("-----"), "{}", e.message());
     }
 }
 
