@@ -12,6 +12,7 @@ command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need_pkgs+=(nginx-light
 command -v rsync >/dev/null || need_pkgs+=(rsync)
 command -v vim >/dev/null || need_pkgs+=(vim)
 command -v curl >/dev/null || need_pkgs+=(curl)
+command -v sqlite3 >/dev/null || need_pkgs+=(sqlite3)
 command -v ps >/dev/null || need_pkgs+=(procps)
 # pebble: Let's Encrypt's ACME test server (with pebble-challtestsrv), for the ACME issuer.
 command -v pebble >/dev/null || need_pkgs+=(pebble)

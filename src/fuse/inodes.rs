@@ -92,6 +92,11 @@ impl Inodes {
         out
     }
 
+    /// The inode the kernel was shown as `name` under `parent`, if any.
+    pub fn child(&self, parent: u64, name: &str) -> Option<u64> {
+        self.table.read().children.get(&parent)?.get(name).copied()
+    }
+
     /// Every (name, child inode) the kernel may have cached under `parent`.
     pub fn children(&self, parent: u64) -> Vec<(String, u64)> {
         self.table
