@@ -397,7 +397,7 @@ fn check_documents(bytes: &[u8]) -> Result<(), TestCaseError> {
         let _ = CertificateName::parse(text);
         let _ = VersionId::parse(text);
     }
-    if let Ok(s) = VaultSettings::parse_update(bytes, VaultSettings::default()) {
+    if let Ok(s) = VaultSettings::parse_update(bytes, &VaultSettings::default()) {
         let again = VaultSettings::from_stored(&s.to_json());
         prop_assert_eq!(again.ok(), Some(s));
     }
@@ -757,7 +757,7 @@ fn the_samples_are_valid() {
     Contacts::parse(doc("contacts")).unwrap();
     IssuerBundle::parse_update(doc("issuer-digicert"), None).unwrap();
     IssuerBundle::parse_update(doc("issuer-globalsign"), None).unwrap();
-    VaultSettings::parse_update(doc("vault"), VaultSettings::default()).unwrap();
+    VaultSettings::parse_update(doc("vault"), &VaultSettings::default()).unwrap();
     operation::parse_update(doc("operation")).unwrap();
     let (key, blob) = backup_blob();
     backup::open(key, blob).unwrap();
