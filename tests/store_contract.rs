@@ -1,4 +1,4 @@
-//! The contract every [`Store`] implementation must pass, and its instantiation for SQLite.
+//! The contract every [`Store`] implementation must pass, and its instantiation for SQLite and PostgreSQL.
 //!
 //! A backend provides a [`StoreFixture`] (empty storage that can be opened
 //! again and again) and instantiates the whole suite with one line:
@@ -1653,3 +1653,42 @@ impl StoreFixture for SqliteFixture {
 }
 
 store_contract_tests!(sqlite, SqliteFixture::new);
+
+// ---- PostgreSQL ----------------------------------------------------------
+
+#[path = "common/postgres.rs"]
+mod pg;
+
+/// A database of its own on the test process's PostgreSQL server, dropped
+/// after the test.
+struct PostgresFixture {
+    database: String,
+    url: certfs::store::postgres::PostgresUrl,
+}
+
+impl PostgresFixture {
+    fn new() -> Self {
+        let database = pg::PgServer::shared().create_database();
+        let url = pg::PgServer::shared()
+            .url(&database)
+            .parse()
+            .expect("a valid URL");
+        PostgresFixture { database, url }
+    }
+}
+
+impl StoreFixture for PostgresFixture {
+    fn open(&self) -> Box<dyn Store> {
+        Box::new(
+            certfs::store::postgres::PostgresStore::open(&self.url).expect("open PostgreSQL store"),
+        )
+    }
+}
+
+impl Drop for PostgresFixture {
+    fn drop(&mut self) {
+        pg::PgServer::shared().drop_database(&self.database);
+    }
+}
+
+store_contract_tests!(postgres, PostgresFixture::new);

@@ -3,14 +3,18 @@
 //! The vault service loads everything once at mount ([`Store::load`]) and
 //! then writes each accepted action as **one transaction**. Names are
 //! stored as the user wrote them and compared case-insensitively (ASCII).
-//! Implementations: [`sqlite::SqliteStore`] (embedded, the default); a
-//! PostgreSQL store for fleets follows. The trait speaks only in the plain
-//! records below, so no engine type leaks out.
+//! Implementations: [`sqlite::SqliteStore`] (embedded, the default) and
+//! [`postgres::PostgresStore`] (one database shared by a fleet of daemons);
+//! [`location::StoreLocation`] names either and opens it. The trait speaks
+//! only in the plain records below, so no engine type leaks out.
 
 pub mod error;
+pub mod location;
+pub mod postgres;
 pub mod sqlite;
 
 pub use error::StoreError;
+pub use location::StoreLocation;
 
 /// Private key bytes (PKCS#8 DER) as stored: zeroed on drop, never printed.
 #[derive(Clone, PartialEq, Eq)]
@@ -118,6 +122,42 @@ pub struct Snapshot {
     pub documents: Vec<DocumentRecord>,
 }
 
+/// What another process changed in a shared store, as told by
+/// [`Store::watch`]. A hint, not the change itself: the receiver reloads
+/// what it names from the store. Hints may repeat and may name something
+/// that changed again since (or no longer exists); a receiver treats each
+/// as "look again".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChangeHint {
+    /// The vault itself was created or deleted (its certificates and
+    /// documents are unchanged unless told separately).
+    Vault {
+        /// The vault's name as the writer spelled it (compare case-insensitively).
+        vault: String,
+    },
+    /// A certificate changed: its record, or any of its versions (added,
+    /// completed, updated, removed), or it was restored or purged.
+    Certificate {
+        /// The vault's name as the writer spelled it.
+        vault: String,
+        /// The certificate's name as the writer spelled it.
+        certificate: String,
+    },
+    /// A vault document (`vault`, `contacts`, `issuer/<name>`, ...) was set or removed.
+    Document {
+        /// The vault's name as the writer spelled it.
+        vault: String,
+        /// The document's key as the writer spelled it.
+        key: String,
+    },
+    /// Changes may have been missed (the watch was interrupted, e.g. the
+    /// connection to the database was lost and is back): reload everything.
+    Everything,
+}
+
+/// The callback [`Store::watch`] calls, on a thread of the store's own.
+pub type ChangeCallback = Box<dyn Fn(ChangeHint) + Send + Sync>;
+
 /// Durable storage for the vault service. Every method is atomic: it
 /// commits whole or changes nothing, also if the process dies midway.
 pub trait Store: Send {
@@ -206,4 +246,27 @@ pub trait Store: Send {
         key: &str,
         value: Option<&str>,
     ) -> Result<(), StoreError>;
+
+    /// Starts telling `on_change` about changes that **other processes**
+    /// commit to this store (several daemons sharing one database); a
+    /// store's own writes are not reported back to it, the caller made
+    /// them. `on_change` runs on a thread the store owns, once per
+    /// committed change, shortly after the commit; it must return quickly
+    /// (hand the hint to a queue or take a short lock) and may read the
+    /// store through the caller's own handle.
+    ///
+    /// Once `watch` returns `Ok`, every later commit by another process is
+    /// reported. If the store loses track (its connection drops), it
+    /// re-establishes the watch by itself and reports
+    /// [`ChangeHint::Everything`]. Calling `watch` again replaces the
+    /// previous callback. The watch ends when the store is dropped.
+    ///
+    /// The default does nothing and returns `Ok`: a store that only this
+    /// process writes (SQLite) has nothing to report.
+    /// [`postgres::PostgresStore`] reports through PostgreSQL's
+    /// `LISTEN`/`NOTIFY`.
+    fn watch(&self, on_change: ChangeCallback) -> Result<(), StoreError> {
+        drop(on_change);
+        Ok(())
+    }
 }
