@@ -1,4 +1,4 @@
-//! The command line: `certfs mount MOUNTPOINT [--data DIR] [--allow-other]`.
+//! The command line: `certfs mount MOUNTPOINT [--data DIR] [--store URL] [--allow-other]`.
 
 use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::fuse::{self, MountOptions};
-use crate::store::sqlite::SqliteStore;
+use crate::store::StoreLocation;
 use crate::vault::VaultService;
 use crate::vault::backup::BackupKey;
 
@@ -36,6 +36,14 @@ pub enum Command {
         /// for root, else $XDG_DATA_HOME/certfs or ~/.local/share/certfs.
         #[arg(long, value_name = "DIR")]
         data: Option<PathBuf>,
+        /// The store, when not certfs.db in --data: sqlite:///path/certfs.db,
+        /// or postgres://user@host/database for one database shared by
+        /// several certfs daemons (no TLS: see docs/deployment.md). Also read
+        /// from $CERTFS_STORE, the place for a URL with a password (command
+        /// lines are visible to all users); a password is never printed.
+        /// --data still holds backup.key.
+        #[arg(long, value_name = "URL")]
+        store: Option<String>,
         /// Let other users use the mount; the kernel then enforces file modes
         /// (needs user_allow_other in /etc/fuse.conf when not root).
         #[arg(long)]
@@ -69,13 +77,22 @@ pub fn main() -> ExitCode {
         Command::Mount {
             mountpoint,
             data,
+            store,
             allow_other,
             threads,
         } => {
             let data = data.unwrap_or_else(default_data_dir);
+            let store = match store_location(store, &data) {
+                Ok(store) => store,
+                Err(message) => {
+                    eprintln!("certfs: {message}");
+                    return ExitCode::FAILURE;
+                }
+            };
             match mount(
                 &mountpoint,
                 &data,
+                &store,
                 &MountOptions {
                     allow_other,
                     threads,
@@ -91,7 +108,25 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn mount(mountpoint: &Path, data: &Path, options: &MountOptions) -> Result<(), String> {
+/// The store `--store` (or `$CERTFS_STORE`) names, else certfs.db in `data`.
+/// Errors never repeat the URL: it may hold a password.
+fn store_location(store: Option<String>, data: &Path) -> Result<StoreLocation, String> {
+    let (text, origin) = match store {
+        Some(text) => (text, "--store"),
+        None => match std::env::var("CERTFS_STORE") {
+            Ok(text) if !text.is_empty() => (text, "CERTFS_STORE"),
+            _ => return Ok(StoreLocation::in_data_dir(data)),
+        },
+    };
+    text.parse().map_err(|e| format!("{origin}: {e}"))
+}
+
+fn mount(
+    mountpoint: &Path,
+    data: &Path,
+    store: &StoreLocation,
+    options: &MountOptions,
+) -> Result<(), String> {
     check_mountpoint(mountpoint)?;
     if data.exists() && !data.is_dir() {
         return Err(format!(
@@ -104,13 +139,13 @@ fn mount(mountpoint: &Path, data: &Path, options: &MountOptions) -> Result<(), S
         .mode(0o700)
         .create(data)
         .map_err(|e| format!("cannot create the store directory {}: {e}", data.display()))?;
-    let db = data.join("certfs.db");
-    let store = SqliteStore::open(&db)
-        .map_err(|e| format!("cannot open the store {}: {e}", db.display()))?;
+    let opened = store
+        .open()
+        .map_err(|e| format!("cannot open the store {store}: {e}"))?;
     let backup_key = BackupKey::load_or_create(&data.join("backup.key"))
         .map_err(|e| format!("cannot open the backup key: {e}"))?;
-    let vault = VaultService::open(Box::new(store))
-        .map_err(|e| format!("cannot load the store {}: {e}", db.display()))?;
+    let vault =
+        VaultService::open(opened).map_err(|e| format!("cannot load the store {store}: {e}"))?;
     let vault = vault.with_backup_key(backup_key).into_shared();
     vault.set_mount_path(
         std::fs::canonicalize(mountpoint).unwrap_or_else(|_| mountpoint.to_path_buf()),
@@ -122,7 +157,7 @@ fn mount(mountpoint: &Path, data: &Path, options: &MountOptions) -> Result<(), S
     vault.start_renewals();
     let shown = mountpoint.display().to_string();
     fuse::run(vault, mountpoint, options, || {
-        log::info!("certfs mounted at {shown} (store {})", db.display())
+        log::info!("certfs mounted at {shown} (store {store})")
     })
     .map_err(|e| format!("cannot mount at {}: {e}", mountpoint.display()))?;
     log::info!("certfs unmounted from {}", mountpoint.display());

@@ -18,6 +18,8 @@ pub struct Mount {
     pub data: PathBuf,
     log: PathBuf,
     child: Option<Child>,
+    /// `--store` when given.
+    store: Option<String>,
 }
 
 /// The certfs binary under test.
@@ -50,7 +52,18 @@ impl Mount {
         Self::start_in(root, data.to_path_buf())
     }
 
+    /// Mounts certfs on a new mountpoint with `--store URL` (and a `--data` of its own for backup.key).
+    pub fn start_with_store(url: &str) -> Mount {
+        let root = tempfile::tempdir().expect("tempdir");
+        let data = root.path().join("data");
+        Self::start_with(root, data, Some(url.to_owned()))
+    }
+
     fn start_in(root: tempfile::TempDir, data: PathBuf) -> Mount {
+        Self::start_with(root, data, None)
+    }
+
+    fn start_with(root: tempfile::TempDir, data: PathBuf, store: Option<String>) -> Mount {
         let mnt = root.path().join("mnt");
         fs::create_dir_all(&mnt).expect("mkdir mnt");
         let log = root
@@ -62,6 +75,7 @@ impl Mount {
             data,
             log,
             child: None,
+            store,
         };
         m.spawn();
         m
@@ -73,11 +87,15 @@ impl Mount {
             .append(true)
             .open(&self.log)
             .expect("log file");
-        let child = Command::new(certfs_bin())
-            .arg("mount")
+        let mut cmd = Command::new(certfs_bin());
+        cmd.arg("mount")
             .arg(&self.mnt)
             .arg("--data")
-            .arg(&self.data)
+            .arg(&self.data);
+        if let Some(store) = &self.store {
+            cmd.arg("--store").arg(store);
+        }
+        let child = cmd
             .env("RUST_LOG", "debug")
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
