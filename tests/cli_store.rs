@@ -218,3 +218,106 @@ fn two_daemons_on_one_database_share_it() {
     assert_eq!(fs::read(first.path("prod/web/cert.pem")).unwrap(), web);
     second.stop();
 }
+
+/// Lazily unmounts a mountpoint on drop (the daemon then exits by itself).
+struct Unmount(std::path::PathBuf);
+
+impl Drop for Unmount {
+    fn drop(&mut self) {
+        if common::is_mounted(&self.0) {
+            common::lazy_unmount(&self.0);
+        }
+    }
+}
+
+/// Runs `scripts/mount.certfs args` as mount(8) would; it must finish within 90 s.
+fn mount_helper(args: &[&OsStr], log: &std::path::Path) -> Output {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/mount.certfs");
+    let mut child = Command::new("sh")
+        .arg(script)
+        .args(args)
+        .env("CERTFS_BIN", certfs_bin())
+        .env("CERTFS_LOG", log)
+        .env_remove("CERTFS_STORE")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run mount.certfs");
+    if wait_timeout(&mut child, Duration::from_secs(90)).is_none() {
+        let _ = child.kill();
+        panic!("mount.certfs did not return");
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn the_fstab_helper_mounts_a_store_url_and_umount_ends_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mnt = dir.path().join("mnt");
+    fs::create_dir(&mnt).unwrap();
+    let _guard = Unmount(mnt.clone());
+    let db = dir.path().join("store/certfs.db");
+    fs::create_dir_all(db.parent().unwrap()).unwrap();
+    let url = format!("sqlite://{}", db.display());
+    let options = format!(
+        "rw,_netdev,nofail,data={},threads=2",
+        dir.path().join("data").display()
+    );
+    let log = dir.path().join("certfs.log");
+    let out = mount_helper(&[os(&url), mnt.as_os_str(), os("-o"), os(&options)], &log);
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        fs::read_to_string(&log).unwrap_or_default()
+    );
+    assert!(common::is_mounted(&mnt), "mounted when the helper returns");
+    fs::create_dir_all(mnt.join("prod/web")).unwrap();
+    fs::write(
+        mnt.join("prod/web/policy.json"),
+        ec_policy("web.example.com"),
+    )
+    .unwrap();
+    assert!(!fs::read(mnt.join("prod/web/cert.pem")).unwrap().is_empty());
+    assert!(db.exists(), "the store is the SOURCE's");
+    assert!(
+        dir.path().join("data/backup.key").exists(),
+        "data= is --data"
+    );
+
+    let status = Command::new("umount").arg(&mnt).status().unwrap();
+    assert!(status.success());
+    assert!(!common::is_mounted(&mnt));
+}
+
+#[test]
+fn the_fstab_helper_reports_a_refusal_without_the_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let mnt = dir.path().join("mnt");
+    fs::create_dir(&mnt).unwrap();
+    let _guard = Unmount(mnt.clone());
+    let secret = dir.path().join("store.url");
+    fs::write(
+        &secret,
+        "postgres://certfs:hunter2-secret@127.0.0.1:1/certfs",
+    )
+    .unwrap();
+    let options = format!(
+        "data={},store_file={}",
+        dir.path().join("data").display(),
+        secret.display()
+    );
+    let out = mount_helper(
+        &[os("certfs"), mnt.as_os_str(), os("-o"), os(&options)],
+        &dir.path().join("certfs.log"),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("cannot open the store postgres://certfs@127.0.0.1:1/certfs"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+    assert!(!common::is_mounted(&mnt));
+}
