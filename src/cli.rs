@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use crate::fuse::{self, MountOptions};
 use crate::store::StoreLocation;
 use crate::vault::VaultService;
+use crate::vault::audit::AuditLog;
 use crate::vault::backup::BackupKey;
 
 /// certfs: certificates managed the way Azure Key Vault does it, as files.
@@ -44,10 +45,15 @@ pub enum Command {
         /// --data still holds backup.key.
         #[arg(long, value_name = "URL")]
         store: Option<String>,
-        /// Let other users use the mount; the kernel then enforces file modes
-        /// (needs user_allow_other in /etc/fuse.conf when not root).
+        /// Let other users use the mount; certfs then checks file modes,
+        /// owners and the vaults' access roles on every request (needs
+        /// user_allow_other in /etc/fuse.conf when not root).
         #[arg(long)]
         allow_other: bool,
+        /// Append one JSON line per action and per read of a key or secret
+        /// file to FILE (created 0600).
+        #[arg(long, value_name = "FILE")]
+        audit: Option<PathBuf>,
         /// Threads serving kernel requests.
         #[arg(long, default_value_t = 4, value_name = "N")]
         threads: usize,
@@ -79,6 +85,7 @@ pub fn main() -> ExitCode {
             data,
             store,
             allow_other,
+            audit,
             threads,
         } => {
             let data = data.unwrap_or_else(default_data_dir);
@@ -93,6 +100,7 @@ pub fn main() -> ExitCode {
                 &mountpoint,
                 &data,
                 &store,
+                audit.as_deref(),
                 &MountOptions {
                     allow_other,
                     threads,
@@ -125,6 +133,7 @@ fn mount(
     mountpoint: &Path,
     data: &Path,
     store: &StoreLocation,
+    audit: Option<&Path>,
     options: &MountOptions,
 ) -> Result<(), String> {
     check_mountpoint(mountpoint)?;
@@ -146,7 +155,13 @@ fn mount(
         .map_err(|e| format!("cannot open the backup key: {e}"))?;
     let vault =
         VaultService::open(opened).map_err(|e| format!("cannot load the store {store}: {e}"))?;
-    let vault = vault.with_backup_key(backup_key).into_shared();
+    let mut vault = vault.with_backup_key(backup_key);
+    if let Some(path) = audit {
+        let log = AuditLog::open(path)
+            .map_err(|e| format!("cannot open the audit log {}: {e}", path.display()))?;
+        vault = vault.with_audit(log);
+    }
+    let vault = vault.into_shared();
     vault.set_mount_path(
         std::fs::canonicalize(mountpoint).unwrap_or_else(|_| mountpoint.to_path_buf()),
     );

@@ -7,10 +7,14 @@
 
 #[path = "common/ca.rs"]
 mod ca;
+#[path = "common/ca_acme.rs"]
+mod ca_acme;
 #[path = "common/ca_digicert.rs"]
 mod ca_digicert;
 #[path = "common/ca_globalsign.rs"]
 mod ca_globalsign;
+#[path = "common/pebble.rs"]
+mod pebble;
 
 use std::time::{Duration, Instant};
 
@@ -213,3 +217,4 @@ macro_rules! ca_contract_tests {
 // ca_contract_tests!(provider, crate::ca_provider::ProviderStandIn);
 ca_contract_tests!(digicert, crate::ca_digicert::DigiCertStandIn);
 ca_contract_tests!(globalsign, crate::ca_globalsign::GlobalSignStandIn);
+ca_contract_tests!(acme, crate::ca_acme::PebbleStandIn);

@@ -303,3 +303,26 @@ fn a_slow_ca_never_stalls_ls_or_cat_of_other_certificates() {
     assert_eq!(op["status"], "inProgress", "{op:#}");
     assert_eq!(orders_for(&ca, host).len(), 1, "the order was placed");
 }
+
+#[test]
+fn a_held_order_stays_open_across_unchanged_polls() {
+    // Regression: the worker took an unchanged poll answer ("pending" twice)
+    // for a withdrawn operation and cancelled the order at the CA.
+    let ca = DigiCertStandIn::start();
+    let m = setup(&ca);
+    let host = "patient.contoso.com";
+    ca.hold_orders(host);
+    fs::create_dir(m.path("prod/patient")).unwrap();
+    fs::write(m.path("prod/patient/policy.json"), policy(host)).unwrap();
+    wait_request_id(&m, "patient");
+    let start = Instant::now();
+    while orders_for(&ca, host)[0]["polls"].as_u64().unwrap_or(0) < 3 {
+        assert!(start.elapsed() < LIMIT, "{:?}", orders_for(&ca, host));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let orders = orders_for(&ca, host);
+    assert_ne!(orders[0]["status"], "canceled", "{orders:?}");
+    assert_eq!(operation(&m, "patient")["status"], "inProgress");
+    ca.script(host, json!({"mode": "issue", "polls": 1}));
+    wait_status(&m, "patient", "completed");
+}

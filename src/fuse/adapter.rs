@@ -17,10 +17,11 @@ use fuser::{
     WriteFlags,
 };
 
+use super::caller::caller_of;
 use super::error::errno;
 use super::handles::{Handle, Handles, WriteBuffer};
 use super::inodes::{Inodes, ROOT_INO};
-use crate::vault::{Attr, Changes, Kind, MAX_WRITE_SIZE, Node, VaultService};
+use crate::vault::{Attr, Caller, Changes, Kind, MAX_WRITE_SIZE, Node, VaultService};
 
 /// How long the kernel may cache entries and attributes. Changes made
 /// through certfs are invalidated explicitly; this bounds anything missed.
@@ -77,8 +78,8 @@ impl CertFs {
             kind,
             perm: attr.mode,
             nlink: if kind == FileType::Directory { 2 } else { 1 },
-            uid: self.uid,
-            gid: self.gid,
+            uid: attr.owner.map_or(self.uid, |(uid, _)| uid),
+            gid: attr.owner.map_or(self.gid, |(_, gid)| gid),
             rdev: 0,
             blksize: 4096,
             flags: 0,
@@ -103,6 +104,11 @@ impl CertFs {
             }
             Err(e) => reply.error(e),
         }
+    }
+
+    /// Who made `req` (supplementary groups only when others may come in).
+    fn caller(&self, req: &Request) -> Caller {
+        caller_of(req, self.uid != req.uid() && req.uid() != 0)
     }
 
     /// A state that outlives one callback, for work moved to another thread.
@@ -197,8 +203,8 @@ fn window(data: &[u8], offset: u64, size: u32) -> &[u8] {
     &data[start..end]
 }
 
-fn commit(worker: &Worker, node: &Node, data: &[u8]) -> Result<(), Errno> {
-    match worker.vault.write(node, data) {
+fn commit(worker: &Worker, caller: &Caller, node: &Node, data: &[u8]) -> Result<(), Errno> {
+    match worker.vault.write_as(caller, node, data) {
         Ok(changes) => {
             worker.invalidate(&changes);
             Ok(())
@@ -254,11 +260,11 @@ impl Filesystem for CertFs {
 
     fn setattr(
         &self,
-        _req: &Request,
+        req: &Request,
         ino: INodeNo,
-        _mode: Option<u32>,
-        _uid: Option<u32>,
-        _gid: Option<u32>,
+        mode: Option<u32>,
+        uid: Option<u32>,
+        gid: Option<u32>,
         size: Option<u64>,
         _atime: Option<TimeOrNow>,
         _mtime: Option<TimeOrNow>,
@@ -270,9 +276,21 @@ impl Filesystem for CertFs {
         _flags: Option<fuser::BsdFileFlags>,
         reply: ReplyAttr,
     ) {
-        // Modes, owners and times are certfs' own; changing them is accepted and has no effect.
+        // Times are certfs' own (changing them is accepted and has no
+        // effect); modes and owners of key files and certificate
+        // directories are kept, others refused unless unchanged.
         let result = (|| {
             let node = self.node(ino)?;
+            let caller = self.caller(req);
+            if mode.is_some() || uid.is_some() || gid.is_some() {
+                let mode = mode.map(|m| (m & 0o7777) as u16);
+                let changes = self
+                    .vault
+                    .set_permissions(&caller, &node, mode, uid, gid)
+                    .map_err(|e| errno(&e))?;
+                let worker = self.worker();
+                std::thread::spawn(move || worker.invalidate(&changes));
+            }
             let mut attr = self.vault.getattr(&node).map_err(|e| errno(&e))?;
             let handle = fh.and_then(|fh| self.handles.get(fh.0));
             if let Some(Handle::Write(buf)) = handle.as_deref() {
@@ -291,7 +309,9 @@ impl Filesystem for CertFs {
                 if size != 0 {
                     return Err(Errno::EINVAL);
                 }
-                self.vault.truncate(&node).map_err(|e| errno(&e))?;
+                self.vault
+                    .truncate_as(&caller, &node)
+                    .map_err(|e| errno(&e))?;
                 attr = self.vault.getattr(&node).map_err(|e| errno(&e))?;
             }
             Ok(self.file_attr(ino.0, &attr))
@@ -304,7 +324,7 @@ impl Filesystem for CertFs {
 
     fn mkdir(
         &self,
-        _req: &Request,
+        req: &Request,
         parent: INodeNo,
         name: &OsStr,
         _mode: u32,
@@ -314,7 +334,10 @@ impl Filesystem for CertFs {
         let result = (|| {
             let dir = self.node(parent)?;
             let name = name_str(name).map_err(|_| Errno::EINVAL)?;
-            let (node, attr) = self.vault.mkdir(&dir, name).map_err(|e| errno(&e))?;
+            let (node, attr) = self
+                .vault
+                .mkdir_as(&self.caller(req), &dir, name)
+                .map_err(|e| errno(&e))?;
             let ino = self.inodes.intern(parent.0, name, &node);
             Ok(self.file_attr(ino, &attr))
         })();
@@ -329,19 +352,19 @@ impl Filesystem for CertFs {
         }
     }
 
-    fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+    fn unlink(&self, req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
         let result = self.node(parent).and_then(|dir| {
             self.vault
-                .unlink(&dir, name_str(name)?)
+                .unlink_as(&self.caller(req), &dir, name_str(name)?)
                 .map_err(|e| errno(&e))
         });
         self.reply_removed(result, reply);
     }
 
-    fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+    fn rmdir(&self, req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
         let result = self.node(parent).and_then(|dir| {
             self.vault
-                .rmdir(&dir, name_str(name)?)
+                .rmdir_as(&self.caller(req), &dir, name_str(name)?)
                 .map_err(|e| errno(&e))
         });
         self.reply_removed(result, reply);
@@ -349,7 +372,7 @@ impl Filesystem for CertFs {
 
     fn rename(
         &self,
-        _req: &Request,
+        req: &Request,
         parent: INodeNo,
         name: &OsStr,
         newparent: INodeNo,
@@ -371,6 +394,7 @@ impl Filesystem for CertFs {
         };
         let (name, new_name) = (name.to_owned(), new_name.to_owned());
         let no_replace = flags.contains(RenameFlags::RENAME_NOREPLACE);
+        let caller = self.caller(req);
         let worker = self.worker();
         // A rename onto policy.json creates a version: not on a kernel thread.
         std::thread::spawn(move || {
@@ -381,7 +405,7 @@ impl Filesystem for CertFs {
                 .and_then(|(n, _)| worker.inodes.get(&n));
             match worker
                 .vault
-                .rename(&dir, &name, &new_dir, &new_name, no_replace)
+                .rename_as(&caller, &dir, &name, &new_dir, &new_name, no_replace)
             {
                 Ok(changes) => {
                     // The kernel now believes the source inode lives at the new
@@ -409,12 +433,16 @@ impl Filesystem for CertFs {
     fn open(&self, req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
         let result = (|| {
             let node = self.node(ino)?;
+            let caller = self.caller(req);
             if flags.acc_mode() == OpenAccMode::O_RDONLY {
                 let attr = self.vault.getattr(&node).map_err(|e| errno(&e))?;
                 if attr.kind == Kind::Directory {
                     return Err(Errno::EISDIR);
                 }
-                let data = self.vault.read(&node).map_err(|e| errno(&e))?;
+                let data = self
+                    .vault
+                    .open_read(&caller, &node)
+                    .map_err(|e| errno(&e))?;
                 // Immutable bytes may stay in the page cache. Files that change
                 // (policy.json, reports) bypass it, so a read never stops at a
                 // size the kernel cached before the change.
@@ -425,10 +453,11 @@ impl Filesystem for CertFs {
                 };
                 return Ok((self.handles.insert(Handle::Read(data)), keep));
             }
-            self.vault.check_writable(&node).map_err(|e| errno(&e))?;
-            self.vault
-                .check_writer(&node, req.uid(), self.uid)
-                .map_err(|e| errno(&e))?;
+            if let Err(e) = self.vault.open_write(&caller, &node) {
+                // A refusal may have left `<name>.error` beside the file.
+                self.worker().forget_refused(&node);
+                return Err(errno(&e));
+            }
             let truncate = flags.0 & libc::O_TRUNC != 0;
             let data = if truncate {
                 Vec::new()
@@ -441,6 +470,7 @@ impl Filesystem for CertFs {
                 dirty: truncate,
                 written: false,
                 opener: process_of(req.pid()),
+                caller,
                 outcome: Ok(()),
             };
             Ok((
@@ -468,9 +498,10 @@ impl Filesystem for CertFs {
         let result = (|| {
             let dir = self.node(parent)?;
             let name = name_str(name).map_err(|_| Errno::EINVAL)?;
-            let (node, attr) = self.vault.create(&dir, name).map_err(|e| errno(&e))?;
-            self.vault
-                .check_writer(&node, req.uid(), self.uid)
+            let caller = self.caller(req);
+            let (node, attr) = self
+                .vault
+                .create_as(&caller, &dir, name)
                 .map_err(|e| errno(&e))?;
             let ino = self.inodes.intern(parent.0, name, &node);
             let buffer = WriteBuffer {
@@ -479,6 +510,7 @@ impl Filesystem for CertFs {
                 dirty: true,
                 written: false,
                 opener: process_of(req.pid()),
+                caller,
                 outcome: Ok(()),
             };
             let fh = self
@@ -588,11 +620,11 @@ impl Filesystem for CertFs {
                 (b.dirty && b.written && caller == b.opener).then(|| {
                     b.dirty = false;
                     b.written = false;
-                    (b.node.clone(), b.data.clone())
+                    (b.node.clone(), b.data.clone(), b.caller.clone())
                 })
             };
-            if let Some((node, data)) = action {
-                let outcome = commit(&worker, &node, &data);
+            if let Some((node, data, who)) = action {
+                let outcome = commit(&worker, &who, &node, &data);
                 buf.lock().outcome = outcome;
             }
             let outcome = buf.lock().outcome;
@@ -624,13 +656,17 @@ impl Filesystem for CertFs {
             let mut b = buf.lock();
             b.dirty.then(|| {
                 b.dirty = false;
-                (b.node.clone(), std::mem::take(&mut b.data))
+                (
+                    b.node.clone(),
+                    std::mem::take(&mut b.data),
+                    b.caller.clone(),
+                )
             })
         };
-        if let Some((node, data)) = action {
+        if let Some((node, data, who)) = action {
             let worker = self.worker();
             std::thread::spawn(move || {
-                let _ = commit(&worker, &node, &data);
+                let _ = commit(&worker, &who, &node, &data);
             });
         }
     }
@@ -703,6 +739,20 @@ impl Filesystem for CertFs {
     ) {
         self.handles.remove(fh.0);
         reply.ok();
+    }
+
+    fn access(&self, req: &Request, ino: INodeNo, mask: fuser::AccessFlags, reply: ReplyEmpty) {
+        let result = self.node(ino).and_then(|node| {
+            let read = mask.contains(fuser::AccessFlags::R_OK);
+            let write = mask.contains(fuser::AccessFlags::W_OK);
+            self.vault
+                .access_as(&self.caller(req), &node, read, write)
+                .map_err(|e| errno(&e))
+        });
+        match result {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(e),
+        }
     }
 
     fn statfs(&self, _req: &Request, _ino: INodeNo, reply: fuser::ReplyStatfs) {

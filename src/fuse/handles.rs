@@ -23,6 +23,8 @@ pub struct WriteBuffer {
     pub written: bool,
     /// The process (thread group id) that opened the file: its `close` is the one that acts.
     pub opener: u32,
+    /// Who opened it (for the audit log).
+    pub caller: crate::vault::Caller,
     /// The errno of the last commit, returned again by later `flush`es.
     pub outcome: Result<(), Errno>,
 }

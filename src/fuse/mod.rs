@@ -6,6 +6,7 @@
 //! session until it is unmounted or signalled.
 
 pub mod adapter;
+pub mod caller;
 pub mod error;
 pub mod handles;
 pub mod inodes;

@@ -14,7 +14,7 @@ use crate::vault::VaultService;
 /// How to mount.
 #[derive(Debug, Clone)]
 pub struct MountOptions {
-    /// Let other users in (`allow_other`), with the kernel enforcing modes (`default_permissions`).
+    /// Let other users in (`allow_other`); certfs checks modes, owners and vault roles itself.
     pub allow_other: bool,
     /// Threads reading kernel requests.
     pub threads: usize,
@@ -38,7 +38,7 @@ pub fn run(
     options: &MountOptions,
     ready: impl FnOnce(),
 ) -> io::Result<()> {
-    let mut mount_options = vec![
+    let mount_options = vec![
         MountOption::FSName("certfs".into()),
         MountOption::Subtype("certfs".into()),
         MountOption::NoSuid,
@@ -46,11 +46,14 @@ pub fn run(
         MountOption::NoExec,
         MountOption::NoAtime,
     ];
-    let mut acl = SessionACL::Owner;
-    if options.allow_other {
-        mount_options.push(MountOption::DefaultPermissions);
-        acl = SessionACL::All;
-    }
+    // With --allow-other every user reaches certfs, which decides each
+    // request itself (modes and owners, and the vaults' roles, which one
+    // mode word cannot say): no `default_permissions`.
+    let acl = if options.allow_other {
+        SessionACL::All
+    } else {
+        SessionACL::Owner
+    };
     let mut config = Config::default();
     config.mount_options = mount_options;
     config.acl = acl;
@@ -61,6 +64,7 @@ pub fn run(
     // Files show the daemon's own user and group.
     // SAFETY: geteuid and getegid cannot fail and touch no memory.
     let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    vault.set_mount_owner(uid, gid, options.allow_other);
     let fs = CertFs::new(vault, uid, gid, notifier.clone());
     let mut session = Session::new(fs, mountpoint, &config)?;
     let _ = notifier.set(session.notifier());

@@ -12,6 +12,7 @@
 //!   fails the version; no FUSE thread ever waits on the network.
 //! - `Unknown` is no issuer at all: the user gets the CSR signed and merges.
 
+pub mod acme;
 pub mod digicert;
 pub mod error;
 pub mod globalsign;

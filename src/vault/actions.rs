@@ -218,7 +218,7 @@ impl VaultService {
     }
 
     /// Leaves `<name>.error` for a refusal, or removes a stale one after success.
-    fn report<T>(&self, node: &Node, result: &Result<T, VaultError>) {
+    pub(super) fn report<T>(&self, node: &Node, result: &Result<T, VaultError>) {
         let Some((dir, name)) = self.location(node) else {
             return;
         };
@@ -313,7 +313,7 @@ impl VaultService {
             Node::Root => {
                 if name.eq_ignore_ascii_case(LIVE_DIR) {
                     return Err(VaultError::AlreadyExists(format!(
-                        "{LIVE_DIR} is the certbot-compatible view of every certificate, not a vault name"
+                        "{LIVE_DIR} is reserved: it is the certbot-compatible view of every certificate"
                     )));
                 }
                 let name = VaultName::parse(name).map_err(|e| VaultError::BadParameter(e.0))?;

@@ -133,6 +133,6 @@ impl VaultService {
             .version(id)
             .cloned()
             .ok_or_else(|| not_found(id.as_str()))?;
-        Ok((version, vault(&st, v)?.settings))
+        Ok((version, vault(&st, v)?.settings.clone()))
     }
 }

@@ -1,7 +1,10 @@
 //! From an issuer file to a working issuer: one `match` on the provider, mapping Key Vault's IssuerBundle onto each provider's settings.
 
+use std::path::PathBuf;
+
 use super::error::VaultError;
 use super::issuers::IssuerBundle;
+use crate::issuers::acme::{Acme, AcmeSettings, ChallengeMethod, ExternalAccount};
 use crate::issuers::digicert::DigiCert;
 use crate::issuers::globalsign::{self, GlobalSign};
 use crate::issuers::internal::InternalCa;
@@ -24,6 +27,11 @@ pub(super) fn connect(
     memory: Box<dyn IssuerMemory>,
 ) -> Result<Authority, VaultError> {
     match bundle.provider.as_str() {
+        "ACME" => {
+            let ca = Acme::new(acme_settings(bundle)?, memory)
+                .map_err(|e| VaultError::BadParameter(format!("Issuer {name}: {e}")))?;
+            Ok(Authority::Later(Box::new(ca)))
+        }
         "DigiCert" => {
             // Validated when the file was written; checked again for a stored one.
             let api_key = bundle
@@ -63,15 +71,51 @@ pub(super) fn connect(
                 .map_err(|e| VaultError::Internal(e.to_string()))?;
             Ok(Authority::Now(Box::new(ca)))
         }
-        "ACME" => Err(VaultError::BadParameter(format!(
-            "Issuer {name} ({}) is configured, but this certfs does not issue through {} issuers yet; \
-             use Self, or Unknown and merge/.",
-            bundle.provider, bundle.provider
-        ))),
         other => Err(VaultError::Internal(format!(
             "issuer {name} has an unknown provider {other}"
         ))),
     }
+}
+
+/// An ACME issuer file as the provider's settings: `endpoint` is the
+/// directory, `credentials.account_id` the contact, `challenge.webroot`
+/// or `challenge.listen` (default `0.0.0.0:80`) how http-01 is answered.
+fn acme_settings(bundle: &IssuerBundle) -> Result<AcmeSettings, VaultError> {
+    let directory_url = bundle.endpoint.clone().ok_or_else(|| {
+        VaultError::BadParameter("An ACME issuer needs endpoint: the ACME directory URL".into())
+    })?;
+    let challenge = match &bundle.challenge {
+        Some(c) => match (&c.webroot, &c.listen) {
+            (Some(webroot), _) => ChallengeMethod::Webroot(PathBuf::from(webroot)),
+            (None, Some(listen)) => ChallengeMethod::Listen(listen.parse().map_err(|_| {
+                VaultError::BadParameter(format!(
+                    "challenge.listen must be an address and port such as 0.0.0.0:80; got '{listen}'"
+                ))
+            })?),
+            (None, None) => ChallengeMethod::default(),
+        },
+        None => ChallengeMethod::default(),
+    };
+    let eab = bundle
+        .eab
+        .as_ref()
+        .and_then(|e| match (&e.kid, &e.hmac_key) {
+            (Some(kid), Some(hmac_key)) => Some(ExternalAccount {
+                kid: kid.clone(),
+                hmac_key: hmac_key.clone().into(),
+            }),
+            _ => None,
+        });
+    Ok(AcmeSettings {
+        directory_url,
+        contact: bundle
+            .credentials
+            .as_ref()
+            .and_then(|c| c.account_id.clone()),
+        eab,
+        challenge,
+        ca_file: bundle.ca_file.as_ref().map(PathBuf::from),
+    })
 }
 
 /// A GlobalSign issuer's settings: `credentials` are the GCC API user and
@@ -101,6 +145,53 @@ fn globalsign_settings(bundle: &IssuerBundle) -> globalsign::Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_acme_file_maps_onto_the_providers_settings() {
+        let bundle = IssuerBundle::parse_update(
+            br#"{"provider":"ACME","endpoint":"https://acme.test/dir","credentials":{"account_id":"ops@contoso.com"},
+                 "eab":{"kid":"k1","hmac_key":"c2VjcmV0"},"challenge":{"type":"http-01","webroot":"/var/www/html"},
+                 "ca_file":"/etc/ssl/acme-ca.pem"}"#,
+            None,
+        )
+        .unwrap();
+        let s = acme_settings(&bundle).unwrap();
+        assert_eq!(s.directory_url, "https://acme.test/dir");
+        assert_eq!(s.contact.as_deref(), Some("ops@contoso.com"));
+        assert_eq!(s.eab.as_ref().unwrap().kid, "k1");
+        assert_eq!(s.eab.as_ref().unwrap().hmac_key.as_str(), "c2VjcmV0");
+        assert!(
+            !format!("{s:?}").contains("c2VjcmV0"),
+            "the HMAC key stays out of Debug"
+        );
+        assert_eq!(
+            s.challenge,
+            ChallengeMethod::Webroot("/var/www/html".into())
+        );
+        assert_eq!(s.ca_file, Some(PathBuf::from("/etc/ssl/acme-ca.pem")));
+
+        let listen = IssuerBundle::parse_update(
+            br#"{"provider":"ACME","endpoint":"https://acme.test/dir","challenge":{"type":"http-01","listen":"127.0.0.1:8080"}}"#,
+            None,
+        )
+        .unwrap();
+        let s = acme_settings(&listen).unwrap();
+        assert_eq!(
+            s.challenge,
+            ChallengeMethod::Listen("127.0.0.1:8080".parse().unwrap())
+        );
+        assert!(s.eab.is_none() && s.contact.is_none() && s.ca_file.is_none());
+
+        let bare = IssuerBundle::parse_update(
+            br#"{"provider":"ACME","endpoint":"https://acme.test/dir"}"#,
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            acme_settings(&bare).unwrap().challenge,
+            ChallengeMethod::Listen("0.0.0.0:80".parse().unwrap())
+        );
+    }
 
     struct NoMemory;
     impl IssuerMemory for NoMemory {

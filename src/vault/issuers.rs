@@ -109,6 +109,9 @@ pub struct Challenge {
     /// Where to put challenge files instead of certfs' own listener.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webroot: Option<String>,
+    /// The address certfs' own listener binds (`0.0.0.0:80` when left out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
 }
 
 /// The private CA of an `Internal` issuer.
@@ -335,9 +338,33 @@ impl IssuerBundle {
                         ));
                     }
                 }
+                if self.ca_file.as_deref().is_some_and(|f| !f.starts_with('/')) {
+                    return Err(need("ca_file as an absolute path to a PEM bundle"));
+                }
                 if let Some(challenge) = &self.challenge {
                     if challenge.kind != "http-01" {
                         return Err(need("challenge.type http-01 (the one certfs answers)"));
+                    }
+                    if challenge.webroot.is_some() && challenge.listen.is_some() {
+                        return Err(need(
+                            "either challenge.webroot (a web server serves the files) or challenge.listen (certfs listens), not both",
+                        ));
+                    }
+                    if challenge
+                        .webroot
+                        .as_deref()
+                        .is_some_and(|w| !w.starts_with('/'))
+                    {
+                        return Err(need("challenge.webroot as an absolute path"));
+                    }
+                    if challenge
+                        .listen
+                        .as_deref()
+                        .is_some_and(|l| l.parse::<std::net::SocketAddr>().is_err())
+                    {
+                        return Err(need(
+                            "challenge.listen as an address and port, such as 0.0.0.0:80 or [::]:80",
+                        ));
                     }
                 }
             }
@@ -441,6 +468,11 @@ mod tests {
             (br#"{"provider":"ACME"}"#, "directory URL"),
             (br#"{"provider":"ACME","endpoint":"ftp://x"}"#, "http"),
             (br#"{"provider":"ACME","endpoint":"https://acme.test/dir","eab":{"kid":"k"}}"#, "hmac_key"),
+            (br#"{"provider":"ACME","endpoint":"https://a/d","challenge":{"type":"http-01","listen":"port 80"}}"#, "0.0.0.0:80"),
+            (br#"{"provider":"ACME","endpoint":"https://a/d","challenge":{"type":"http-01","webroot":"www"}}"#, "absolute"),
+            (br#"{"provider":"ACME","endpoint":"https://a/d","challenge":{"type":"http-01","webroot":"/w","listen":"[::]:80"}}"#, "not both"),
+            (br#"{"provider":"ACME","endpoint":"https://a/d","challenge":{"type":"dns-01"}}"#, "http-01"),
+            (br#"{"provider":"ACME","endpoint":"https://a/d","ca_file":"ca.pem"}"#, "absolute"),
             (br#"{"provider":"Internal","ca":{"subject":"XX=1"}}"#, "X500"),
             (br#"{"provider":"Internal","ca":{"kty":"EC","crv":"P-256K"}}"#, "P-256"),
             (br#"{"provider":"Venafi"}"#, "Unknown provider"),
@@ -458,6 +490,7 @@ mod tests {
             DIGI,
             br#"{"provider":"globalsign","credentials":{"account_id":"1","pwd":"p"},"org_details":{"admin_details":[{"first_name":"A","last_name":"B","email":"a@b.co","phone":"+1 555"}]}}"#,
             br#"{"provider":"ACME","endpoint":"https://acme.test/dir","credentials":{"account_id":"ops@contoso.com"},"eab":{"kid":"k","hmac_key":"h"},"challenge":{"type":"http-01","webroot":"/var/www"}}"#,
+            br#"{"provider":"ACME","endpoint":"https://acme.test/dir","challenge":{"type":"http-01","listen":"[::]:8080"},"ca_file":"/etc/ssl/ca.pem"}"#,
             br#"{"provider":"Internal","ca":{"subject":"CN=Corp Root CA","validity_months":120,"kty":"EC","crv":"P-384"}}"#,
             br#"{"provider":"Internal"}"#,
         ] {

@@ -154,7 +154,11 @@ impl VaultService {
         };
         // Its run log and hooks first: left behind by a crash, they would
         // attach to a new certificate of the same name.
-        for prefix in [status::DOCUMENT_PREFIX, hooks::DOCUMENT_PREFIX] {
+        for prefix in [
+            status::DOCUMENT_PREFIX,
+            hooks::DOCUMENT_PREFIX,
+            super::access::DOCUMENT_PREFIX,
+        ] {
             store.put_document(v.as_str(), &format!("{prefix}{name}"), None)?;
         }
         store.delete_certificate(v.as_str(), name.as_str())?;
@@ -224,18 +228,19 @@ impl VaultService {
         let mut store = self.store.lock();
         let current = {
             let st = self.state.read();
-            vault(&st, v)?.settings
+            vault(&st, v)?.settings.clone()
         };
-        let next = VaultSettings::parse_update(data, current)?;
+        let next = VaultSettings::parse_update(data, &current)?;
         store.put_document(v.as_str(), settings::DOCUMENT_KEY, Some(&next.to_json()))?;
         let mut st = self.state.write();
         let vs = st.vaults.get_mut(v).ok_or_else(|| not_found(v.as_str()))?;
-        vs.settings = next;
         log::info!(
-            "vault {v}: soft-delete retention {} days, purge protection {}",
+            "vault {v}: soft-delete retention {} days, purge protection {}, access {:?}",
             next.retention_days,
-            if next.purge_protection { "on" } else { "off" }
+            if next.purge_protection { "on" } else { "off" },
+            next.access
         );
+        vs.settings = next;
         Ok(Changes {
             dirs: vec![Node::Vault(v.clone())],
         })

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64};
 
+use super::access;
 use super::contacts::{self, Contacts};
 use super::error::VaultError;
 use super::hooks::{self, Hooks};
@@ -42,6 +43,7 @@ pub(super) fn state_from_snapshot(snapshot: Snapshot) -> Result<State, VaultErro
     // Run logs and hooks belong to certificates, which are loaded after.
     let mut run_logs = BTreeMap::new();
     let mut hook_sets = BTreeMap::new();
+    let mut perm_sets = BTreeMap::new();
     for d in snapshot.documents {
         let vault = VaultName::parse(&d.vault).map_err(|e| bad(format!("vault name: {e}")))?;
         let vs = state
@@ -68,6 +70,16 @@ pub(super) fn state_from_snapshot(snapshot: Snapshot) -> Result<State, VaultErro
                     run_logs.insert((vault.clone(), name), log);
                 }
                 _ => skip(VaultError::Internal("unreadable run log".into())),
+            }
+        } else if let Some(name) = strip_prefix_ci(&d.key, access::DOCUMENT_PREFIX) {
+            match (
+                CertificateName::parse(name),
+                access::perms_from_stored(&d.value),
+            ) {
+                (Ok(name), Some(perms)) => {
+                    perm_sets.insert((vault.clone(), name), perms);
+                }
+                _ => skip(VaultError::Internal("unreadable modes".into())),
             }
         } else if let Some(name) = strip_prefix_ci(&d.key, hooks::DOCUMENT_PREFIX) {
             match (
@@ -119,6 +131,9 @@ pub(super) fn state_from_snapshot(snapshot: Snapshot) -> Result<State, VaultErro
         let key = (vault.clone(), cert.name.clone());
         if let Some(log) = run_logs.remove(&key) {
             cert.run_log = log;
+        }
+        if let Some(perms) = perm_sets.remove(&key) {
+            cert.perms = perms;
         }
         if let Some(parsed) = hook_sets.remove(&key) {
             cert.hooks_json = Arc::from(parsed.to_json().into_bytes());
@@ -192,6 +207,7 @@ pub(super) fn certificate_from_record(
         run_log: RunLog::default(),
         hooks: Hooks::default(),
         hooks_json: Arc::from(Hooks::default().to_json().into_bytes()),
+        perms: Default::default(),
     })
 }
 

@@ -5,8 +5,10 @@
 //! file holds and what each write does, and reports refusals as
 //! [`VaultError`]s in Key Vault's words.
 
+pub mod access;
 mod actions;
 mod attributes;
+pub mod audit;
 pub mod backup;
 mod certificate;
 mod connect;
@@ -28,6 +30,7 @@ mod orders;
 mod pending;
 pub mod policy;
 mod renewal;
+mod requests;
 mod restore;
 pub mod service;
 pub mod settings;
@@ -36,6 +39,7 @@ mod status;
 pub mod tags;
 mod worker;
 
+pub use access::{Caller, Want};
 pub use error::VaultError;
 pub use node::{Attr, Entry, Kind, Node};
 pub use service::{Changes, MAX_WRITE_SIZE, VaultService};

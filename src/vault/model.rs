@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicI64};
 use std::sync::{Arc, OnceLock};
 
+use super::access::Perms;
 use super::contacts::Contacts;
 use super::error::VaultError;
 use super::export;
@@ -109,6 +110,8 @@ pub(crate) struct CertificateState {
     pub hooks: Hooks,
     /// `hooks.json` as read back.
     pub hooks_json: Arc<[u8]>,
+    /// Stored modes and owners of its key files and directory.
+    pub perms: Perms,
 }
 
 /// A version waiting for its certificate: the key and the CSR made for it.

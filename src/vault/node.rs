@@ -319,6 +319,8 @@ pub struct Attr {
     /// any moment (the top-level files of a certificate switch to a new
     /// version): the kernel must not cache the name.
     pub switches: bool,
+    /// Owner and group when not the mount's owner (a stored `chown`/`chgrp`).
+    pub owner: Option<(u32, u32)>,
 }
 
 /// A named child of a directory.

@@ -227,17 +227,18 @@ impl VaultService {
         details: String,
     ) -> Result<bool, VaultError> {
         let (v, c, version) = key;
-        let mut changed = None;
+        let mut wanted = None;
         let open = self.update_order(v, c, Some(version), |op| {
             let before = op.clone();
             if request_id.is_some() {
                 op.request_id = request_id.clone();
             }
             op.status_details = details.clone();
-            changed = Some(*op != before && !op.cancellation_requested);
+            // An unchanged answer (a CA still pending) is no reason to cancel.
+            wanted = Some(!op.cancellation_requested);
             *op != before
         })?;
-        Ok(open && changed.unwrap_or(true))
+        Ok(open && wanted.unwrap_or(true))
     }
 
     /// A user's `{"cancellation_requested": true}` on an order of a CA: the

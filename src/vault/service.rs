@@ -14,6 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use parking_lot::{Mutex, RwLock};
 
 use super::attributes::{self, DISABLED};
+use super::audit::AuditLog;
 use super::backup::BackupKey;
 use super::error::VaultError;
 use super::issuers;
@@ -62,6 +63,12 @@ pub struct VaultService {
     pub(super) backup_key: Option<BackupKey>,
     /// The CA orders the background worker follows.
     pub(super) orders: Arc<Orders>,
+    /// The mount's owner (uid, gid).
+    pub(super) owner: OnceLock<(u32, u32)>,
+    /// Where actions and key reads are recorded (`--audit`).
+    pub(super) audit: Option<AuditLog>,
+    /// Whether users other than the owner may come in (`--allow-other`).
+    pub(super) others: std::sync::atomic::AtomicBool,
     /// Wakes the renewal scheduler.
     pub(super) renewals: Arc<Renewals>,
     /// Where the tree is mounted (for hooks' `RENEWED_LINEAGE` and e-mails).
@@ -92,6 +99,7 @@ pub(super) fn dir_attr(mtime: i64) -> Attr {
         mtime: to_time(mtime),
         immutable: false,
         switches: false,
+        owner: None,
     }
 }
 
@@ -103,6 +111,7 @@ pub(super) fn file_attr(size: usize, mode: u16, mtime: i64, immutable: bool) -> 
         mtime: to_time(mtime),
         immutable,
         switches: false,
+        owner: None,
     }
 }
 
@@ -120,6 +129,9 @@ impl VaultService {
             store: Mutex::new(store),
             backup_key: None,
             orders: Arc::default(),
+            owner: OnceLock::new(),
+            audit: None,
+            others: std::sync::atomic::AtomicBool::new(false),
             renewals: Arc::default(),
             mount_path: OnceLock::new(),
             me: OnceLock::new(),
@@ -326,8 +338,15 @@ impl VaultService {
         }
     }
 
-    /// What `stat` shows for `node`.
+    /// What `stat` shows for `node`, with stored modes and owners.
     pub fn getattr(&self, node: &Node) -> Result<Attr, VaultError> {
+        let mut attr = self.base_attr(node)?;
+        self.apply_perms(node, &mut attr);
+        Ok(attr)
+    }
+
+    /// What `stat` shows for `node` before stored modes and owners.
+    fn base_attr(&self, node: &Node) -> Result<Attr, VaultError> {
         if let Node::Side(dir, name) = node {
             let side = self.side.read();
             let f = side.get(dir, name).ok_or_else(|| not_found(name))?;
@@ -428,7 +447,7 @@ impl VaultService {
                 file,
                 current,
             } => {
-                let settings = vault(&st, v)?.settings;
+                let settings = vault(&st, v)?.settings.clone();
                 let version = certificate(&st, v, c)?
                     .version(version)
                     .ok_or_else(|| not_found(file.file_name()))?
@@ -686,7 +705,7 @@ impl VaultService {
                     if !cs.shows(version, *file) {
                         return Err(not_found(file.file_name()));
                     }
-                    (version.clone(), vault(&st, v)?.settings)
+                    (version.clone(), vault(&st, v)?.settings.clone())
                 };
                 if file.holds_key() && !version.enabled.load(Ordering::Acquire) {
                     return Err(VaultError::Forbidden(DISABLED.into()));

@@ -17,9 +17,9 @@ pub struct Mount {
     /// The store directory (`--data`).
     pub data: PathBuf,
     log: PathBuf,
+    /// More `certfs mount` options, kept for remounts.
+    args: Vec<String>,
     child: Option<Child>,
-    /// `--store` when given.
-    store: Option<String>,
 }
 
 /// The certfs binary under test.
@@ -52,18 +52,28 @@ impl Mount {
         Self::start_in(root, data.to_path_buf())
     }
 
-    /// Mounts certfs on a new mountpoint with `--store URL` (and a `--data` of its own for backup.key).
-    pub fn start_with_store(url: &str) -> Mount {
+    /// Mounts certfs with a new, empty store and more options (`--allow-other`, ...);
+    /// `{root}` in an argument is replaced by the test's temporary directory.
+    pub fn start_with_args(args: &[&str]) -> Mount {
         let root = tempfile::tempdir().expect("tempdir");
         let data = root.path().join("data");
-        Self::start_with(root, data, Some(url.to_owned()))
+        let args = args
+            .iter()
+            .map(|a| a.replace("{root}", &root.path().display().to_string()))
+            .collect();
+        Self::start_in_with(root, data, args)
+    }
+
+    /// Mounts certfs on a new mountpoint with `--store URL` (and a `--data` of its own for backup.key).
+    pub fn start_with_store(url: &str) -> Mount {
+        Self::start_with_args(&["--store", url])
     }
 
     fn start_in(root: tempfile::TempDir, data: PathBuf) -> Mount {
-        Self::start_with(root, data, None)
+        Self::start_in_with(root, data, Vec::new())
     }
 
-    fn start_with(root: tempfile::TempDir, data: PathBuf, store: Option<String>) -> Mount {
+    fn start_in_with(root: tempfile::TempDir, data: PathBuf, args: Vec<String>) -> Mount {
         let mnt = root.path().join("mnt");
         fs::create_dir_all(&mnt).expect("mkdir mnt");
         let log = root
@@ -74,8 +84,8 @@ impl Mount {
             mnt,
             data,
             log,
+            args,
             child: None,
-            store,
         };
         m.spawn();
         m
@@ -87,15 +97,12 @@ impl Mount {
             .append(true)
             .open(&self.log)
             .expect("log file");
-        let mut cmd = Command::new(certfs_bin());
-        cmd.arg("mount")
+        let child = Command::new(certfs_bin())
+            .arg("mount")
             .arg(&self.mnt)
             .arg("--data")
-            .arg(&self.data);
-        if let Some(store) = &self.store {
-            cmd.arg("--store").arg(store);
-        }
-        let child = cmd
+            .arg(&self.data)
+            .args(&self.args)
             .env("RUST_LOG", "debug")
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
@@ -286,6 +293,9 @@ pub const CERT_FILES: &[&str] = &[
     "versions",
 ];
 
+/// certfs' own entries of the mount root: the certbot view and the metrics.
+pub const ROOT_OWN: &[&str] = &["live", "metrics.prom"];
+
 /// certfs' own entries of a vault directory: its drop-box, issuers, deleted certificates, settings, contacts.
 pub const VAULT_OWN: &[&str] = &[
     "contacts.json",
@@ -301,7 +311,7 @@ pub fn certificates_in(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .filter(|n| !VAULT_OWN.contains(&n.as_str()))
+        .filter(|n| !VAULT_OWN.contains(&n.as_str()) && !ROOT_OWN.contains(&n.as_str()))
         .collect();
     names.sort();
     names

@@ -1,0 +1,378 @@
+//! Answering http-01 challenges: a file in a webroot that a web server already serves (like certbot `--webroot`), or certfs' own small listener.
+//!
+//! The CA fetches `http://<name>/.well-known/acme-challenge/<token>` and
+//! expects the key authorization. Either way the answer is public by
+//! design (it proves control of the name, not a secret).
+//!
+//! - **Webroot**: `<webroot>/.well-known/acme-challenge/<token>`, mode
+//!   0644, directories created 0755; removed once the authorization is
+//!   decided.
+//! - **Listener**: a std `TcpListener` thread on the configured address
+//!   (default `0.0.0.0:80`) answering only that path. Listeners are shared
+//!   by address within the process, so two ACME issuers on port 80 use one
+//!   socket; the last one dropped stops it.
+
+use std::collections::HashMap;
+use std::fs;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, LazyLock, Mutex, Weak};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// The path under which http-01 answers are served.
+pub const WELL_KNOWN: &str = "/.well-known/acme-challenge/";
+
+/// How certfs answers http-01 challenges.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChallengeMethod {
+    /// Files in a directory a web server serves at the names' root.
+    Webroot(PathBuf),
+    /// certfs' own listener on this address.
+    Listen(SocketAddr),
+}
+
+impl Default for ChallengeMethod {
+    /// A built-in listener on port 80 of every IPv4 address.
+    fn default() -> Self {
+        ChallengeMethod::Listen(SocketAddr::from(([0, 0, 0, 0], 80)))
+    }
+}
+
+/// Publishes and withdraws key authorizations by one [`ChallengeMethod`].
+#[derive(Debug)]
+pub struct Responder {
+    method: ChallengeMethod,
+    listener: Mutex<Option<Arc<Listener>>>,
+}
+
+impl Responder {
+    /// A responder; a listener is bound on first use.
+    pub fn new(method: ChallengeMethod) -> Self {
+        Responder {
+            method,
+            listener: Mutex::new(None),
+        }
+    }
+
+    /// Serves `key_authorization` for `token` until withdrawn.
+    pub fn publish(&self, token: &str, key_authorization: &str) -> Result<(), String> {
+        check_token(token)?;
+        match &self.method {
+            ChallengeMethod::Webroot(root) => write_file(root, token, key_authorization),
+            ChallengeMethod::Listen(addr) => {
+                let listener = {
+                    let mut slot = self.listener.lock().unwrap_or_else(|e| e.into_inner());
+                    match slot.as_ref() {
+                        Some(l) => Arc::clone(l),
+                        None => {
+                            let l = Listener::shared(*addr)?;
+                            *slot = Some(Arc::clone(&l));
+                            l
+                        }
+                    }
+                };
+                listener
+                    .answers
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(token.to_owned(), key_authorization.to_owned());
+                Ok(())
+            }
+        }
+    }
+
+    /// Stops serving `token` (nothing happens if it was not served).
+    pub fn withdraw(&self, token: &str) {
+        if check_token(token).is_err() {
+            return;
+        }
+        match &self.method {
+            ChallengeMethod::Webroot(root) => {
+                let path = challenge_dir(root).join(token);
+                match fs::remove_file(&path) {
+                    Ok(()) => log::debug!("acme: removed {}", path.display()),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => log::warn!("acme: cannot remove {}: {e}", path.display()),
+                }
+            }
+            ChallengeMethod::Listen(_) => {
+                if let Some(l) = self
+                    .listener
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .as_ref()
+                {
+                    l.answers
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .remove(token);
+                }
+            }
+        }
+    }
+}
+
+/// ACME tokens are base64url; anything else could climb out of the webroot.
+fn check_token(token: &str) -> Result<(), String> {
+    if !token.is_empty()
+        && token.len() <= 256
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        Ok(())
+    } else {
+        Err(format!(
+            "the CA sent an http-01 token that is not base64url: {:?}",
+            token.chars().take(80).collect::<String>()
+        ))
+    }
+}
+
+fn challenge_dir(root: &Path) -> PathBuf {
+    root.join(WELL_KNOWN.trim_matches('/'))
+}
+
+/// Writes the answer whole (temporary file, then rename), mode 0644.
+fn write_file(root: &Path, token: &str, key_authorization: &str) -> Result<(), String> {
+    let dir = challenge_dir(root);
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o755)
+        .create(&dir)
+        .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let path = dir.join(token);
+    let temporary = dir.join(format!(".{token}.certfs-tmp"));
+    let write = || -> std::io::Result<()> {
+        let mut file = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o644)
+            .open(&temporary)?;
+        file.write_all(key_authorization.as_bytes())?;
+        // The umask may have taken bits away: the web server must read it.
+        file.set_permissions(fs::Permissions::from_mode(0o644))?;
+        file.sync_all()?;
+        fs::rename(&temporary, &path)
+    };
+    write().map_err(|e| {
+        let _ = fs::remove_file(&temporary);
+        format!("cannot write {}: {e}", path.display())
+    })?;
+    log::debug!("acme: wrote {}", path.display());
+    Ok(())
+}
+
+/// Listeners by configured address.
+static LISTENERS: LazyLock<Mutex<HashMap<SocketAddr, Weak<Listener>>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
+
+/// How many connections are served at once; more are closed at once.
+const MAX_CONNECTIONS: usize = 32;
+
+/// How long a client may take to send its request.
+const READ_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A thread answering `GET /.well-known/acme-challenge/<token>`.
+#[derive(Debug)]
+pub struct Listener {
+    address: SocketAddr,
+    answers: Arc<Mutex<HashMap<String, String>>>,
+    stop: Arc<AtomicBool>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Listener {
+    /// The running listener for `address`, started if none is.
+    pub fn shared(address: SocketAddr) -> Result<Arc<Listener>, String> {
+        let mut all = LISTENERS.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(l) = all.get(&address).and_then(Weak::upgrade) {
+            return Ok(l);
+        }
+        let l = Arc::new(Listener::start(address)?);
+        all.insert(address, Arc::downgrade(&l));
+        Ok(l)
+    }
+
+    fn start(address: SocketAddr) -> Result<Listener, String> {
+        let socket = TcpListener::bind(address)
+            .map_err(|e| format!("cannot listen on {address} to answer http-01 challenges: {e}"))?;
+        let bound = socket.local_addr().map_err(|e| e.to_string())?;
+        let answers: Arc<Mutex<HashMap<String, String>>> = Arc::default();
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let answers = Arc::clone(&answers);
+            let stop = Arc::clone(&stop);
+            std::thread::Builder::new()
+                .name(format!("acme-http01-{}", bound.port()))
+                .spawn(move || accept_loop(socket, answers, stop))
+                .map_err(|e| format!("cannot start the http-01 listener: {e}"))?
+        };
+        log::info!("acme: answering http-01 challenges on {bound}");
+        Ok(Listener {
+            address: bound,
+            answers,
+            stop,
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Wake the blocked accept with a connection of our own.
+        let mut wake = self.address;
+        if wake.ip().is_unspecified() {
+            wake.set_ip(if wake.is_ipv4() {
+                [127, 0, 0, 1].into()
+            } else {
+                std::net::Ipv6Addr::LOCALHOST.into()
+            });
+        }
+        let _ = TcpStream::connect_timeout(&wake, Duration::from_secs(1));
+        if let Some(thread) = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = thread.join();
+        }
+        log::info!("acme: stopped the http-01 listener on {}", self.address);
+    }
+}
+
+fn accept_loop(
+    socket: TcpListener,
+    answers: Arc<Mutex<HashMap<String, String>>>,
+    stop: Arc<AtomicBool>,
+) {
+    let busy = Arc::new(AtomicUsize::new(0));
+    for stream in socket.incoming() {
+        if stop.load(Ordering::SeqCst) {
+            return;
+        }
+        let Ok(stream) = stream else { continue };
+        if busy.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
+            busy.fetch_sub(1, Ordering::SeqCst);
+            continue;
+        }
+        let answers = Arc::clone(&answers);
+        let done = Arc::clone(&busy);
+        let spawned = std::thread::Builder::new()
+            .name("acme-http01-conn".into())
+            .spawn(move || {
+                serve(stream, &answers);
+                done.fetch_sub(1, Ordering::SeqCst);
+            });
+        if spawned.is_err() {
+            busy.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+/// Answers one HTTP/1.x request.
+fn serve(mut stream: TcpStream, answers: &Mutex<HashMap<String, String>>) {
+    let _ = stream.set_read_timeout(Some(READ_TIMEOUT));
+    let _ = stream.set_write_timeout(Some(READ_TIMEOUT));
+    let mut head = Vec::with_capacity(1024);
+    let mut buf = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 8192 {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+        }
+    }
+    let line = String::from_utf8_lossy(&head);
+    let mut words = line.lines().next().unwrap_or("").split_whitespace();
+    let (method, target) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
+    let answer = target
+        .strip_prefix(WELL_KNOWN)
+        .filter(|_| method == "GET" || method == "HEAD")
+        .and_then(|token| {
+            answers
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(token)
+                .cloned()
+        });
+    let response = match &answer {
+        Some(body) => {
+            log::info!("acme: answered an http-01 challenge ({target})");
+            let body = if method == "HEAD" { "" } else { body.as_str() };
+            format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                answer.as_ref().map_or(0, String::len)
+            )
+        }
+        None => "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: 10\r\nConnection: close\r\n\r\nnot found\n".to_owned(),
+    };
+    let _ = stream.write_all(response.as_bytes());
+    let _ = stream.flush();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn get(address: SocketAddr, path: &str) -> String {
+        let mut s = TcpStream::connect(address).unwrap();
+        write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn the_listener_serves_published_tokens_only_until_withdrawn() {
+        let r = Responder::new(ChallengeMethod::Listen("127.0.0.1:0".parse().unwrap()));
+        r.publish("tok-EN_1", "tok-EN_1.thumb").unwrap();
+        let address = r.listener.lock().unwrap().as_ref().unwrap().address;
+        let ok = get(address, "/.well-known/acme-challenge/tok-EN_1");
+        assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
+        assert!(ok.ends_with("\r\n\r\ntok-EN_1.thumb"), "{ok}");
+        assert!(get(address, "/.well-known/acme-challenge/other").starts_with("HTTP/1.1 404"));
+        assert!(get(address, "/").starts_with("HTTP/1.1 404"));
+        r.withdraw("tok-EN_1");
+        assert!(get(address, "/.well-known/acme-challenge/tok-EN_1").starts_with("HTTP/1.1 404"));
+        drop(r);
+        // Stopped: nothing listens any more.
+        assert!(TcpStream::connect(address).is_err());
+    }
+
+    #[test]
+    fn webroot_files_are_world_readable_and_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = Responder::new(ChallengeMethod::Webroot(dir.path().to_path_buf()));
+        r.publish("abc_DEF-1", "abc_DEF-1.thumb").unwrap();
+        let path = dir.path().join(".well-known/acme-challenge/abc_DEF-1");
+        assert_eq!(fs::read_to_string(&path).unwrap(), "abc_DEF-1.thumb");
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o644
+        );
+        let parent = path.parent().unwrap();
+        assert_eq!(
+            fs::metadata(parent).unwrap().permissions().mode() & 0o777,
+            0o755
+        );
+        assert_eq!(
+            fs::read_dir(parent).unwrap().count(),
+            1,
+            "no temporary left"
+        );
+        r.withdraw("abc_DEF-1");
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn tokens_that_could_escape_the_webroot_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = Responder::new(ChallengeMethod::Webroot(dir.path().join("www")));
+        for bad in ["../x", "a/b", "", ".hidden", "a b"] {
+            assert!(r.publish(bad, "k").is_err(), "{bad:?}");
+        }
+        assert!(!dir.path().join("x").exists());
+    }
+}

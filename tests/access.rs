@@ -1,0 +1,233 @@
+//! Who may read a key: with --allow-other, a second Unix user reads certificates but not keys by default, reads keys after chgrp/chmod (kept across renewals and remounts) or a vault.json grant, writes only as a manager, and every such access is in the audit log.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+
+use common::{Mount, ec_policy, sh_ok};
+
+const USER: &str = "certfs-reader";
+const GROUP: &str = "certfs-ssl";
+
+/// Creates the test user (in the test group) once; false when not root.
+fn test_user() -> Option<(u32, u32)> {
+    // SAFETY: geteuid cannot fail and touches no memory.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("SKIP: needs root to create a second user");
+        return None;
+    }
+    let _ = Command::new("groupadd").arg("-f").arg(GROUP).status();
+    let exists = Command::new("id")
+        .arg(USER)
+        .output()
+        .unwrap()
+        .status
+        .success();
+    if !exists {
+        let status = Command::new("useradd")
+            .args(["-M", "-N", "-s", "/bin/sh", "-G", GROUP, USER])
+            .status()
+            .unwrap();
+        assert!(status.success(), "useradd");
+    }
+    let id = |flag: &str| -> u32 {
+        let out = Command::new("id").arg(flag).arg(USER).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+    };
+    let gid = {
+        let out = Command::new("getent")
+            .args(["group", GROUP])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .split(':')
+            .nth(2)
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    Some((id("-u"), gid))
+}
+
+/// Runs `script` in `dir` as the test user; (success, stdout + stderr).
+fn as_user(dir: &Path, script: &str) -> (bool, String) {
+    let out = Command::new("runuser")
+        .args(["-u", USER, "--", "sh", "-c", script])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
+
+fn audit_lines(m: &Mount) -> Vec<serde_json::Value> {
+    fs::read_to_string(m.root.path().join("audit.log"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect()
+}
+
+#[test]
+fn a_second_user_reads_keys_only_when_modes_or_vault_roles_say_so_and_the_audit_log_shows_it() {
+    let Some((uid, gid)) = test_user() else {
+        return;
+    };
+    let mut m = Mount::start_with_args(&["--allow-other", "--audit", "{root}/audit.log"]);
+    // The user must be able to reach the mountpoint.
+    sh_ok(m.root.path(), "chmod 755 .");
+    fs::create_dir_all(m.path("prod/web")).unwrap();
+    fs::write(m.path("prod/web/policy.json"), ec_policy("web.example.com")).unwrap();
+    let staged = m.root.path().join("policy.json");
+    fs::write(&staged, ec_policy("web.example.com")).unwrap();
+    sh_ok(m.root.path(), "chmod 644 policy.json");
+
+    // Certificates: yes. The key: no.
+    let (ok, out) = as_user(&m.mnt, "cat prod/web/cert.pem");
+    assert!(ok && out.contains("BEGIN CERTIFICATE"), "{out}");
+    let (ok, out) = as_user(&m.mnt, "cat prod/web/privkey.pem");
+    assert!(!ok && out.contains("Permission denied"), "{out}");
+    let (ok, _) = as_user(&m.mnt, "test -r prod/web/privkey.pem");
+    assert!(!ok, "access(2) agrees with open");
+    // No writes without the manage role; the refusal is explained.
+    let (ok, out) = as_user(
+        &m.mnt,
+        &format!("cp {} prod/web/policy.json", staged.display()),
+    );
+    assert!(!ok && out.contains("Permission denied"), "{out}");
+    let report = fs::read_to_string(m.path("prod/web/policy.json.error")).unwrap();
+    assert!(
+        report.contains("Access denied") && report.contains("manage"),
+        "{report}"
+    );
+    let (ok, out) = as_user(&m.mnt, "mkdir prod/other");
+    assert!(!ok && out.contains("Permission denied"), "{out}");
+    // Only root and the owner change modes and owners.
+    let (ok, out) = as_user(&m.mnt, "chmod 644 prod/web/privkey.pem");
+    assert!(!ok && out.contains("not permitted"), "{out}");
+
+    // chgrp + chmod 640, as for nginx's ssl-cert group.
+    sh_ok(
+        &m.mnt,
+        &format!("chgrp {GROUP} prod/web/privkey.pem && chmod 640 prod/web/privkey.pem"),
+    );
+    assert_eq!(
+        sh_ok(&m.mnt, "stat -c '%a %g' prod/web/privkey.pem").trim(),
+        format!("640 {gid}")
+    );
+    let (ok, out) = as_user(&m.mnt, "cat prod/web/privkey.pem");
+    assert!(ok && out.contains("PRIVATE KEY"), "{out}");
+    // It holds for the next version (a renewal) and after a remount.
+    fs::write(m.path("prod/web/policy.json"), ec_policy("web.example.com")).unwrap();
+    m.remount();
+    assert_eq!(
+        sh_ok(
+            &m.mnt,
+            "stat -c '%a %g' prod/web/privkey.pem live/prod.web/privkey.pem"
+        )
+        .trim(),
+        format!("640 {gid}\n640 {gid}")
+    );
+    let (ok, out) = as_user(&m.mnt, "cat prod/web/privkey.pem");
+    assert!(ok && out.contains("PRIVATE KEY"), "{out}");
+
+    // Back to 0600: denied again; a vault role grants it instead.
+    sh_ok(&m.mnt, "chmod 600 prod/web/privkey.pem");
+    let (ok, _) = as_user(&m.mnt, "cat prod/web/privkey.pem");
+    assert!(!ok);
+    fs::write(
+        m.path("prod/vault.json"),
+        format!(r#"{{"access": {{"read_keys": {{"uids": [{uid}]}}}}}}"#),
+    )
+    .unwrap();
+    let (ok, out) = as_user(&m.mnt, "cat prod/web/privkey.pem prod/web/bundle.pem");
+    assert!(ok && out.contains("PRIVATE KEY"), "{out}");
+    let (ok, _) = as_user(
+        &m.mnt,
+        &format!("cp {} prod/web/policy.json", staged.display()),
+    );
+    assert!(!ok, "reading keys is not managing");
+    // The manage role writes policies (and hooks.json stays the owner's).
+    fs::write(
+        m.path("prod/vault.json"),
+        format!(r#"{{"access": {{"manage": {{"uids": [{uid}]}}}}}}"#),
+    )
+    .unwrap();
+    let before = fs::read_dir(m.path("prod/web/versions")).unwrap().count();
+    let (ok, out) = as_user(
+        &m.mnt,
+        &format!("cp {} prod/web/policy.json", staged.display()),
+    );
+    assert!(ok, "{out}");
+    assert_eq!(
+        fs::read_dir(m.path("prod/web/versions")).unwrap().count(),
+        before + 1
+    );
+    let (ok, out) = as_user(
+        &m.mnt,
+        "echo '{}' > ../hooks.json; cp ../hooks.json prod/web/hooks.json",
+    );
+    assert!(!ok && out.contains("Permission denied"), "{out}");
+
+    // The audit log: who read or tried to read the key, who wrote what.
+    let lines = audit_lines(&m);
+    let mine = |action: &str, file: &str, outcome: &str| {
+        lines.iter().any(|l| {
+            l["uid"] == uid
+                && l["action"] == action
+                && l["file"] == file
+                && l["outcome"] == outcome
+                && l["vault"] == "prod"
+                && l["certificate"] == "web"
+        })
+    };
+    assert!(mine("read", "privkey.pem", "denied"), "{lines:#?}");
+    assert!(mine("read", "privkey.pem", "ok"), "{lines:#?}");
+    assert!(
+        mine("open for writing", "policy.json", "denied"),
+        "{lines:#?}"
+    );
+    assert!(mine("write", "policy.json", "ok"), "{lines:#?}");
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["time"].as_str().is_some_and(|t| t.ends_with('Z')))
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["uid"] == 0 && l["action"] == "write")
+    );
+    let text = fs::read_to_string(m.root.path().join("audit.log")).unwrap();
+    assert!(
+        !text.contains("PRIVATE KEY") && !text.contains("BEGIN"),
+        "no key material"
+    );
+    assert_eq!(sh_ok(m.root.path(), "stat -c %a audit.log").trim(), "600");
+}
+
+#[test]
+fn without_allow_other_modes_change_only_key_files_and_directories() {
+    let m = Mount::start();
+    fs::create_dir_all(m.path("prod/web")).unwrap();
+    fs::write(m.path("prod/web/policy.json"), ec_policy("web.example.com")).unwrap();
+    sh_ok(
+        &m.mnt,
+        "chmod 640 prod/web/privkey.pem prod/web/cert.pfx && chmod 750 prod/web",
+    );
+    assert_eq!(
+        sh_ok(
+            &m.mnt,
+            "stat -c %a prod/web/privkey.pem prod/web/cert.pfx prod/web"
+        )
+        .trim(),
+        "640\n640\n750"
+    );
+    // A mode certfs does not keep is refused, not silently dropped; an unchanged one is fine.
+    let out = common::sh_err(&m.mnt, "chmod 600 prod/web/cert.pem");
+    assert!(out.contains("not permitted"), "{out}");
+    sh_ok(&m.mnt, "chmod 444 prod/web/cert.pem");
+}
