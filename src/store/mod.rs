@@ -122,6 +122,16 @@ pub struct Snapshot {
     pub documents: Vec<DocumentRecord>,
 }
 
+/// One certificate with all its versions (oldest first), as
+/// [`Store::load_certificate`] reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateSnapshot {
+    /// The certificate.
+    pub certificate: CertificateRecord,
+    /// Its versions, oldest first.
+    pub versions: Vec<VersionRecord>,
+}
+
 /// What another process changed in a shared store, as told by
 /// [`Store::watch`]. A hint, not the change itself: the receiver reloads
 /// what it names from the store. Hints may repeat and may name something
@@ -246,6 +256,38 @@ pub trait Store: Send {
         key: &str,
         value: Option<&str>,
     ) -> Result<(), StoreError>;
+
+    /// Reads certificate `name` of `vault` (both any case) with its
+    /// versions, in one consistent read; `None` if either is absent. What
+    /// a daemon re-reads after a [`ChangeHint::Certificate`]: the records
+    /// equal those [`Store::load`] returns for that certificate.
+    ///
+    /// The default filters [`Store::load`]; stores may read less.
+    fn load_certificate(
+        &self,
+        vault: &str,
+        name: &str,
+    ) -> Result<Option<CertificateSnapshot>, StoreError> {
+        let snapshot = self.load()?;
+        let Some(certificate) = snapshot
+            .certificates
+            .into_iter()
+            .find(|c| c.vault.eq_ignore_ascii_case(vault) && c.name.eq_ignore_ascii_case(name))
+        else {
+            return Ok(None);
+        };
+        let versions = snapshot
+            .versions
+            .into_iter()
+            .filter(|v| {
+                v.vault.eq_ignore_ascii_case(vault) && v.certificate.eq_ignore_ascii_case(name)
+            })
+            .collect();
+        Ok(Some(CertificateSnapshot {
+            certificate,
+            versions,
+        }))
+    }
 
     /// Starts telling `on_change` about changes that **other processes**
     /// commit to this store (several daemons sharing one database); a

@@ -48,8 +48,8 @@ use postgres::{Client, IsolationLevel, Transaction};
 pub use self::connect::PostgresUrl;
 use self::watch::{Watcher, notify};
 use super::{
-    CertificateRecord, ChangeCallback, ChangeHint, DocumentRecord, KeyBytes, Snapshot, Store,
-    StoreError, VaultRecord, VersionRecord,
+    CertificateRecord, CertificateSnapshot, ChangeCallback, ChangeHint, DocumentRecord, KeyBytes,
+    Snapshot, Store, StoreError, VaultRecord, VersionRecord,
 };
 
 /// The advisory lock key (`pg_advisory_xact_lock`) every write transaction
@@ -212,62 +212,34 @@ impl Store for PostgresStore {
 
         let certificates = tx
             .query(
-                "SELECT vault, name, policy, tags, created, updated, operation, deleted, purge_at
-                 FROM certificates ORDER BY vault_key, name_key",
+                &format!(
+                    "SELECT {CERTIFICATE_COLUMNS} FROM certificates ORDER BY vault_key, name_key"
+                ),
                 &[],
             )
             .map_err(&read)?
             .iter()
-            .map(|row| CertificateRecord {
-                vault: row.get(0),
-                name: row.get(1),
-                policy: row.get(2),
-                tags: row.get(3),
-                created: row.get(4),
-                updated: row.get(5),
-                operation: row.get(6),
-                deleted: row.get(7),
-                purge_at: row.get(8),
-            })
+            .map(certificate_from_row)
             .collect();
 
-        let mut chains: HashMap<String, Vec<Vec<u8>>> = HashMap::new();
-        for row in tx
-            .query(
+        let mut chains = chains_from_rows(
+            tx.query(
                 "SELECT version_id, der FROM chain ORDER BY version_id, position",
                 &[],
             )
-            .map_err(&read)?
-        {
-            chains.entry(row.get(0)).or_default().push(row.get(1));
-        }
-
+            .map_err(&read)?,
+        );
         let versions = tx
             .query(
-                "SELECT id, vault, certificate, created, updated, enabled, exportable,
-                        certificate_der, key
-                 FROM versions ORDER BY vault_key, certificate_key, seq",
+                &format!(
+                    "SELECT {VERSION_COLUMNS} FROM versions
+                     ORDER BY vault_key, certificate_key, seq"
+                ),
                 &[],
             )
             .map_err(&read)?
             .iter()
-            .map(|row| {
-                let id: String = row.get(0);
-                VersionRecord {
-                    vault: row.get(1),
-                    certificate: row.get(2),
-                    created: row.get(3),
-                    updated: row.get(4),
-                    enabled: row.get(5),
-                    exportable: row.get(6),
-                    certificate_der: row.get(7),
-                    chain_der: chains.remove(&id).unwrap_or_default(),
-                    key: row
-                        .get::<_, Option<Vec<u8>>>(8)
-                        .map(|key| KeyBytes(zeroize::Zeroizing::new(key))),
-                    id,
-                }
-            })
+            .map(|row| version_from_row(row, &mut chains))
             .collect();
 
         let documents = tx
@@ -291,6 +263,65 @@ impl Store for PostgresStore {
             versions,
             documents,
         })
+    }
+
+    /// Reads only the certificate's rows, in one `REPEATABLE READ` snapshot.
+    fn load_certificate(
+        &self,
+        vault: &str,
+        name: &str,
+    ) -> Result<Option<CertificateSnapshot>, StoreError> {
+        let read = backend("cannot read the certificate");
+        let mut client = self.conn.lock();
+        revive(&self.url, &self.own_pid, &mut client)?;
+        let mut tx = client
+            .build_transaction()
+            .isolation_level(IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .map_err(&read)?;
+        let keys: [&(dyn postgres::types::ToSql + Sync); 2] = [&fold(vault), &fold(name)];
+        let Some(certificate) = tx
+            .query_opt(
+                &format!(
+                    "SELECT {CERTIFICATE_COLUMNS} FROM certificates
+                     WHERE vault_key = $1 AND name_key = $2"
+                ),
+                &keys,
+            )
+            .map_err(&read)?
+            .as_ref()
+            .map(certificate_from_row)
+        else {
+            tx.commit().map_err(&read)?;
+            return Ok(None);
+        };
+        let mut chains = chains_from_rows(
+            tx.query(
+                "SELECT c.version_id, c.der FROM chain c JOIN versions v ON v.id = c.version_id
+                 WHERE v.vault_key = $1 AND v.certificate_key = $2
+                 ORDER BY c.version_id, c.position",
+                &keys,
+            )
+            .map_err(&read)?,
+        );
+        let versions = tx
+            .query(
+                &format!(
+                    "SELECT {VERSION_COLUMNS} FROM versions
+                     WHERE vault_key = $1 AND certificate_key = $2 ORDER BY seq"
+                ),
+                &keys,
+            )
+            .map_err(&read)?
+            .iter()
+            .map(|row| version_from_row(row, &mut chains))
+            .collect();
+        tx.commit().map_err(&read)?;
+        Ok(Some(CertificateSnapshot {
+            certificate,
+            versions,
+        }))
     }
 
     fn create_vault(&mut self, vault: &VaultRecord) -> Result<(), StoreError> {
@@ -514,6 +545,61 @@ impl Store for PostgresStore {
             .map_err(|cause| StoreError::Unavailable(format!("{}: {cause}", self.url)))?;
         *slot = Some(watcher);
         Ok(())
+    }
+}
+
+/// The columns [`certificate_from_row`] reads, in its order.
+const CERTIFICATE_COLUMNS: &str =
+    "vault, name, policy, tags, created, updated, operation, deleted, purge_at";
+
+/// The columns [`version_from_row`] reads, in its order.
+const VERSION_COLUMNS: &str =
+    "id, vault, certificate, created, updated, enabled, exportable, certificate_der, key";
+
+/// A certificate from a row of [`CERTIFICATE_COLUMNS`].
+fn certificate_from_row(row: &postgres::Row) -> CertificateRecord {
+    CertificateRecord {
+        vault: row.get(0),
+        name: row.get(1),
+        policy: row.get(2),
+        tags: row.get(3),
+        created: row.get(4),
+        updated: row.get(5),
+        operation: row.get(6),
+        deleted: row.get(7),
+        purge_at: row.get(8),
+    }
+}
+
+/// Chains by version id from rows of `(version_id, der)` in position order.
+fn chains_from_rows(rows: Vec<postgres::Row>) -> HashMap<String, Vec<Vec<u8>>> {
+    let mut chains: HashMap<String, Vec<Vec<u8>>> = HashMap::new();
+    for row in rows {
+        chains.entry(row.get(0)).or_default().push(row.get(1));
+    }
+    chains
+}
+
+/// A version from a row of [`VERSION_COLUMNS`], taking its chain from `chains`.
+fn version_from_row(
+    row: &postgres::Row,
+    chains: &mut HashMap<String, Vec<Vec<u8>>>,
+) -> VersionRecord {
+    let id: String = row.get(0);
+    VersionRecord {
+        vault: row.get(1),
+        certificate: row.get(2),
+        created: row.get(3),
+        updated: row.get(4),
+        enabled: row.get(5),
+        exportable: row.get(6),
+        certificate_der: row.get(7),
+        chain_der: chains.remove(&id).unwrap_or_default(),
+        // Straight from the row into zeroizing memory.
+        key: row
+            .get::<_, Option<Vec<u8>>>(8)
+            .map(|key| KeyBytes(zeroize::Zeroizing::new(key))),
+        id,
     }
 }
 
