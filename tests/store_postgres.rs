@@ -611,3 +611,85 @@ fn a_server_restart_is_survived_by_store_and_watch() {
     assert_eq!(next(&rx), cert_hint("prod", "web"));
     assert_eq!(watcher.load().unwrap().certificates.len(), 1);
 }
+
+#[test]
+fn a_claim_excludes_other_daemons_until_dropped() {
+    let (db, a) = fresh();
+    let b = open(&db);
+    let held = a
+        .claim("renew/prod/web/1")
+        .unwrap()
+        .expect("the first claim wins");
+    assert!(held.is_held());
+    assert!(
+        b.claim("renew/prod/web/1").unwrap().is_none(),
+        "another daemon"
+    );
+    assert!(
+        a.claim("renew/prod/web/1").unwrap().is_none(),
+        "the same store again"
+    );
+    let other = b
+        .claim("renew/prod/web/2")
+        .unwrap()
+        .expect("other work is free");
+    drop(held);
+    let taken = b
+        .claim("renew/prod/web/1")
+        .unwrap()
+        .expect("free once dropped");
+    assert!(taken.is_held() && other.is_held());
+    assert!(a.claim("renew/prod/web/1").unwrap().is_none());
+}
+
+#[test]
+fn a_claim_passes_to_another_daemon_when_its_holder_dies() {
+    let (db, b) = fresh();
+    let a = open(&db);
+    let held = a.claim("order/prod/web").unwrap().expect("claimed");
+    assert!(b.claim("order/prod/web").unwrap().is_none());
+    // The holder's claims session ends (a crash, a cut connection).
+    assert_eq!(
+        terminate(
+            &db,
+            "pid IN (SELECT pid FROM pg_locks WHERE locktype = 'advisory')"
+        ),
+        1
+    );
+    let deadline = std::time::Instant::now() + NOTICE_LIMIT;
+    let taken = loop {
+        if let Some(claim) = b.claim("order/prod/web").unwrap() {
+            break claim;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the work was not released"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(taken.is_held());
+    assert!(!held.is_held(), "the old holder learns it lost the claim");
+    drop(held);
+    assert!(
+        taken.is_held(),
+        "dropping a lost claim releases nothing of the new holder's"
+    );
+    // The old holder's store claims again on a new session.
+    assert!(a.claim("order/prod/web").unwrap().is_none());
+    assert!(a.claim("order/prod/api").unwrap().is_some());
+}
+
+#[test]
+fn a_claim_lasts_until_its_guard_goes_even_past_its_store() {
+    let (db, b) = fresh();
+    let a = open(&db);
+    let held = a.claim("purge/prod/web").unwrap().expect("claimed");
+    drop(a);
+    assert!(held.is_held());
+    assert!(b.claim("purge/prod/web").unwrap().is_none());
+    drop(held);
+    assert!(
+        b.claim("purge/prod/web").unwrap().is_some(),
+        "released with its guard"
+    );
+}

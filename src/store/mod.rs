@@ -165,6 +165,26 @@ pub enum ChangeHint {
     Everything,
 }
 
+/// Proof that this process holds a claim on a piece of background work
+/// ([`Store::claim`]). Dropping it releases the claim.
+pub trait Claim: Send + Sync {
+    /// Whether the claim still holds. `false` once the store lost the
+    /// session that held it: another process may have claimed the work
+    /// since, so its holder must not record an outcome without claiming
+    /// again. Always `true` for a store only this process uses.
+    fn is_held(&self) -> bool;
+}
+
+/// The claim of a store that no other process shares: always held.
+#[derive(Debug)]
+pub struct SoleClaim;
+
+impl Claim for SoleClaim {
+    fn is_held(&self) -> bool {
+        true
+    }
+}
+
 /// The callback [`Store::watch`] calls, on a thread of the store's own.
 pub type ChangeCallback = Box<dyn Fn(ChangeHint) + Send + Sync>;
 
@@ -287,6 +307,27 @@ pub trait Store: Send {
             certificate,
             versions,
         }))
+    }
+
+    /// Claims the background work named `work` for this process, so that
+    /// of several daemons sharing the store only one does it: `Ok(None)` if
+    /// another holder (another process, or an earlier claim through this
+    /// store that is still held) has it. Names are compared exactly; use one
+    /// spelling per piece of work, e.g. `renew/<vault>/<certificate>/<version>`
+    /// or `order/<vault>/<certificate>` with names in lower case.
+    ///
+    /// A claim lasts until its guard is dropped, or until the process dies
+    /// or loses its connection to the store: the work is then free for
+    /// another daemon to claim and take over ([`Claim::is_held`] tells the
+    /// old holder). Claiming does not wait and writes nothing.
+    ///
+    /// The default grants every claim ([`SoleClaim`]): a store that only
+    /// this process uses has nobody to share work with.
+    /// [`postgres::PostgresStore`] holds session-level advisory locks on a
+    /// connection of its own.
+    fn claim(&self, work: &str) -> Result<Option<Box<dyn Claim>>, StoreError> {
+        let _ = work;
+        Ok(Some(Box::new(SoleClaim)))
     }
 
     /// Starts telling `on_change` about changes that **other processes**

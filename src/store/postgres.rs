@@ -21,6 +21,9 @@
 //! daemons cannot interleave. `load` reads in one `REPEATABLE READ READ
 //! ONLY` transaction: a consistent snapshot that does not block writers.
 //!
+//! Background work once: [`Store::claim`] takes a session-level advisory
+//! lock per piece of work on a connection of its own (see [`claims`]).
+//!
 //! Change notification: each write sends `NOTIFY certfs_changes,
 //! '<payload>'` in its own transaction (PostgreSQL delivers it at commit,
 //! never for a rollback); [`Store::watch`] listens on a second connection
@@ -31,6 +34,7 @@
 //! PostgreSQL's message and SQLSTATE, never its `DETAIL`, which may quote
 //! a row's values (a key).
 
+mod claims;
 mod connect;
 mod migrations;
 mod watch;
@@ -48,8 +52,8 @@ use postgres::{Client, IsolationLevel, Transaction};
 pub use self::connect::PostgresUrl;
 use self::watch::{Watcher, notify};
 use super::{
-    CertificateRecord, CertificateSnapshot, ChangeCallback, ChangeHint, DocumentRecord, KeyBytes,
-    Snapshot, Store, StoreError, VaultRecord, VersionRecord,
+    CertificateRecord, CertificateSnapshot, ChangeCallback, ChangeHint, Claim, DocumentRecord,
+    KeyBytes, Snapshot, Store, StoreError, VaultRecord, VersionRecord,
 };
 
 /// The advisory lock key (`pg_advisory_xact_lock`) every write transaction
@@ -70,6 +74,8 @@ pub struct PostgresStore {
     /// The backend pid of `conn`, so the watcher can skip our own writes.
     own_pid: Arc<AtomicI32>,
     watcher: Mutex<Option<Watcher>>,
+    /// The session holding this store's claims (see [`claims`]).
+    claims: Arc<Mutex<claims::ClaimSession>>,
 }
 
 impl fmt::Debug for PostgresStore {
@@ -105,6 +111,7 @@ impl PostgresStore {
             conn: Mutex::new(client),
             own_pid: Arc::new(AtomicI32::new(pid)),
             watcher: Mutex::new(None),
+            claims: Arc::default(),
         })
     }
 
@@ -532,6 +539,13 @@ impl Store for PostgresStore {
             },
         )?;
         commit(tx, "cannot commit the document")
+    }
+
+    /// A session-level advisory lock on a connection kept for claims (see
+    /// [`claims`]): released by dropping the claim, or by PostgreSQL when
+    /// this daemon's session ends, so another daemon can take over.
+    fn claim(&self, work: &str) -> Result<Option<Box<dyn Claim>>, StoreError> {
+        claims::claim(&self.claims, &self.url, work)
     }
 
     /// Listens on [`PostgresStore::CHANNEL`] on a connection of its own,
