@@ -1,4 +1,6 @@
-//! The command line: `certfs mount MOUNTPOINT [--data DIR] [--store URL] [--allow-other]`.
+//! The command line: `certfs mount MOUNTPOINT [--data DIR] [--store URL] [--key-file PATH] [--allow-other] [--audit FILE]`.
+
+mod open_store;
 
 use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
@@ -45,6 +47,13 @@ pub enum Command {
         /// --data still holds backup.key.
         #[arg(long, value_name = "URL")]
         store: Option<String>,
+        /// The master key that seals private keys and issuer secrets in the
+        /// store: a file of 32 random bytes (raw, 64 hex digits or base64),
+        /// mode 0600. Default: the systemd credential certfs.key if
+        /// $CREDENTIALS_DIRECTORY holds one, else DIR/master.key (created
+        /// on first use).
+        #[arg(long, value_name = "PATH")]
+        key_file: Option<PathBuf>,
         /// Let other users use the mount; certfs then checks file modes,
         /// owners and the vaults' access roles on every request (needs
         /// user_allow_other in /etc/fuse.conf when not root).
@@ -78,12 +87,17 @@ pub fn default_data_dir() -> PathBuf {
 /// Runs the program.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
+        // At debug level tokio-postgres logs every statement's parameters:
+        // keys, documents, secrets. Never below info, whatever RUST_LOG says.
+        .filter_module("tokio_postgres", log::LevelFilter::Info)
+        .init();
     match cli.command {
         Command::Mount {
             mountpoint,
             data,
             store,
+            key_file,
             allow_other,
             audit,
             threads,
@@ -100,6 +114,7 @@ pub fn main() -> ExitCode {
                 &mountpoint,
                 &data,
                 &store,
+                key_file.as_deref(),
                 audit.as_deref(),
                 &MountOptions {
                     allow_other,
@@ -133,6 +148,7 @@ fn mount(
     mountpoint: &Path,
     data: &Path,
     store: &StoreLocation,
+    key_file: Option<&Path>,
     audit: Option<&Path>,
     options: &MountOptions,
 ) -> Result<(), String> {
@@ -148,13 +164,11 @@ fn mount(
         .mode(0o700)
         .create(data)
         .map_err(|e| format!("cannot create the store directory {}: {e}", data.display()))?;
-    let opened = store
-        .open()
-        .map_err(|e| format!("cannot open the store {store}: {e}"))?;
+    let opened = open_store::open_store(store, data, key_file)?;
     let backup_key = BackupKey::load_or_create(&data.join("backup.key"))
         .map_err(|e| format!("cannot open the backup key: {e}"))?;
-    let vault =
-        VaultService::open(opened).map_err(|e| format!("cannot load the store {store}: {e}"))?;
+    let vault = VaultService::open(Box::new(opened))
+        .map_err(|e| format!("cannot load the store {store}: {e}"))?;
     let mut vault = vault.with_backup_key(backup_key);
     if let Some(path) = audit {
         let log = AuditLog::open(path)

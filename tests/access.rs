@@ -210,7 +210,7 @@ fn a_second_user_reads_keys_only_when_modes_or_vault_roles_say_so_and_the_audit_
 }
 
 #[test]
-fn without_allow_other_modes_change_only_key_files_and_directories() {
+fn modes_are_kept_for_key_files_and_directories_and_ignored_elsewhere() {
     let m = Mount::start();
     fs::create_dir_all(m.path("prod/web")).unwrap();
     fs::write(m.path("prod/web/policy.json"), ec_policy("web.example.com")).unwrap();
@@ -226,8 +226,13 @@ fn without_allow_other_modes_change_only_key_files_and_directories() {
         .trim(),
         "640\n640\n750"
     );
-    // A mode certfs does not keep is refused, not silently dropped; an unchanged one is fine.
-    let out = common::sh_err(&m.mnt, "chmod 600 prod/web/cert.pem");
-    assert!(out.contains("not permitted"), "{out}");
-    sh_ok(&m.mnt, "chmod 444 prod/web/cert.pem");
+    // Other files keep their modes: a change is accepted (copying tools
+    // set modes) and changes nothing.
+    sh_ok(&m.mnt, "chmod 600 prod/web/cert.pem");
+    assert_eq!(sh_ok(&m.mnt, "stat -c %a prod/web/cert.pem").trim(), "444");
+    sh_ok(
+        &m.mnt,
+        "python3 -c \"import shutil; shutil.copy('prod/web/cert.pem', 'prod/web/cert.pem~')\"",
+    );
+    assert!(m.path("prod/web/cert.pem~").exists());
 }

@@ -186,6 +186,26 @@ fn certfs_on_postgres_creates_reads_and_remounts() {
         "the log names the store:\n{}",
         m.logs()
     );
+    // At debug level the PostgreSQL client would log statement parameters.
+    assert!(
+        !m.logs().contains("with parameters") && !m.logs().contains("tokio_postgres"),
+        "{}",
+        m.logs()
+    );
+    // Encryption at rest applies: the database holds the key sealed.
+    let der = pem::parse(fs::read(m.path("prod/web/privkey.pem")).unwrap()).unwrap();
+    let stored: Vec<u8> = server
+        .connect(&db)
+        .query_one("SELECT key FROM versions", &[])
+        .unwrap()
+        .get(0);
+    assert!(!stored.is_empty());
+    assert!(
+        !stored
+            .windows(der.contents().len())
+            .any(|w| w == der.contents()),
+        "the private key is in the database in clear"
+    );
 
     m.remount();
     assert_eq!(fs::read(m.path("prod/web/cert.pem")).unwrap(), pem);
@@ -201,11 +221,39 @@ fn two_daemons_on_one_database_share_it() {
     let server = PgServer::shared();
     let db = server.create_database();
     let url = server.url(&db);
-    let mut first = Mount::start_with_store(&url);
+    // Every daemon of a fleet needs the master key the keys are sealed with.
+    let keys = tempfile::tempdir().unwrap();
+    let key_file = keys.path().join("master.key");
+    fs::write(&key_file, [0x42; 32]).unwrap();
+    fs::set_permissions(
+        &key_file,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    let key_file = key_file.display().to_string();
+    let args = ["--store", url.as_str(), "--key-file", key_file.as_str()];
+    let mut first = Mount::start_with_args(&args);
     let web = create(&first, "web");
 
+    // A daemon with another master key is refused in one line.
+    let refused_mnt = keys.path().join("mnt");
+    fs::create_dir(&refused_mnt).unwrap();
+    let out = certfs(
+        &[
+            os("mount"),
+            refused_mnt.as_os_str(),
+            os("--store"),
+            os(&url),
+            os("--data"),
+            keys.path().join("other-data").as_os_str(),
+        ],
+        &[],
+    );
+    let line = refused(&out);
+    assert!(line.contains("master key"), "{line}");
+
     // A second daemon, mounted later, sees what the first made...
-    let mut second = Mount::start_with_store(&url);
+    let mut second = Mount::start_with_args(&args);
     assert_eq!(fs::read(second.path("prod/web/cert.pem")).unwrap(), web);
     // ...and its own writes, with the first still mounted, land beside them.
     let api = create(&second, "api");

@@ -1703,16 +1703,45 @@ impl StoreFixture for SqliteFixture {
 
 store_contract_tests!(sqlite, SqliteFixture::new);
 
+/// The same SQLite file wrapped in `EncryptedStore`: encryption at rest
+/// must not change a single behaviour of the contract.
+struct EncryptedSqliteFixture {
+    dir: tempfile::TempDir,
+}
+
+impl EncryptedSqliteFixture {
+    fn new() -> Self {
+        EncryptedSqliteFixture {
+            dir: tempfile::tempdir().expect("temporary directory"),
+        }
+    }
+}
+
+impl StoreFixture for EncryptedSqliteFixture {
+    fn open(&self) -> Box<dyn Store> {
+        let path = self.dir.path().join("certfs.db");
+        let inner = certfs::store::sqlite::SqliteStore::open(&path).expect("open SQLite store");
+        let key = certfs::store::master_key::MasterKey::from_bytes([0x5a; 32]);
+        Box::new(
+            certfs::store::encrypted::EncryptedStore::open(Box::new(inner), key)
+                .expect("open the encrypted store"),
+        )
+    }
+}
+
+store_contract_tests!(encrypted_sqlite, EncryptedSqliteFixture::new);
+
 // ---- PostgreSQL ----------------------------------------------------------
 
 #[path = "common/postgres.rs"]
 mod pg;
 
 /// A database of its own on the test process's PostgreSQL server, dropped
-/// after the test.
+/// after the test; `encrypted` wraps the store in `EncryptedStore`.
 struct PostgresFixture {
     database: String,
     url: certfs::store::postgres::PostgresUrl,
+    encrypted: bool,
 }
 
 impl PostgresFixture {
@@ -1722,14 +1751,31 @@ impl PostgresFixture {
             .url(&database)
             .parse()
             .expect("a valid URL");
-        PostgresFixture { database, url }
+        PostgresFixture {
+            database,
+            url,
+            encrypted: false,
+        }
+    }
+
+    fn encrypted() -> Self {
+        let mut fixture = Self::new();
+        fixture.encrypted = true;
+        fixture
     }
 }
 
 impl StoreFixture for PostgresFixture {
     fn open(&self) -> Box<dyn Store> {
+        let store =
+            certfs::store::postgres::PostgresStore::open(&self.url).expect("open PostgreSQL store");
+        if !self.encrypted {
+            return Box::new(store);
+        }
+        let key = certfs::store::master_key::MasterKey::from_bytes([0x5a; 32]);
         Box::new(
-            certfs::store::postgres::PostgresStore::open(&self.url).expect("open PostgreSQL store"),
+            certfs::store::encrypted::EncryptedStore::open(Box::new(store), key)
+                .expect("open the encrypted store"),
         )
     }
 }
@@ -1741,3 +1787,4 @@ impl Drop for PostgresFixture {
 }
 
 store_contract_tests!(postgres, PostgresFixture::new);
+store_contract_tests!(encrypted_postgres, PostgresFixture::encrypted);

@@ -249,8 +249,15 @@ impl Acme {
                 .publish(&challenge.token, key_authorization.as_str())
                 .map_err(Failure::Local)?;
             if challenge.status == ChallengeStatus::Pending {
-                challenge.set_ready().await?;
-                log::info!("acme: http-01 for {name} is ready for the CA");
+                match challenge.set_ready().await {
+                    Ok(()) => log::info!("acme: http-01 for {name} is ready for the CA"),
+                    // The CA moved the challenge on between our read and our
+                    // answer (it was told already): the next poll sees where it went.
+                    Err(Error::Api(p)) if is_type(&p, "malformed") => {
+                        log::debug!("acme: http-01 for {name} was already being validated");
+                    }
+                    Err(e) => return Err(e.into()),
+                }
             }
             waiting.push(name);
         }

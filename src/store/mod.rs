@@ -7,10 +7,18 @@
 //! [`postgres::PostgresStore`] (one database shared by a fleet of daemons);
 //! [`location::StoreLocation`] names either and opens it. The trait speaks
 //! only in the plain records below, so no engine type leaks out.
+//! [`encrypted::EncryptedStore`] wraps any of them and seals private keys
+//! and issuer secrets under the master key ([`master_key::MasterKey`])
+//! before they reach it; a backend needs nothing for that beyond the trait
+//! (it must accept the reserved vault name [`encrypted::RESERVED_VAULT`],
+//! which holds the key check).
 
+pub mod encrypted;
 pub mod error;
 pub mod location;
+pub mod master_key;
 pub mod postgres;
+pub mod seal;
 pub mod sqlite;
 
 pub use error::StoreError;
@@ -350,6 +358,20 @@ pub trait Store: Send {
     /// `LISTEN`/`NOTIFY`.
     fn watch(&self, on_change: ChangeCallback) -> Result<(), StoreError> {
         drop(on_change);
+        Ok(())
+    }
+
+    /// Makes values that were overwritten or removed unrecoverable from the
+    /// store's own files, as far as the engine allows. Called after
+    /// records were rewritten to drop secrets (encryption at rest re-seals
+    /// clear keys of an older store). The default does nothing.
+    ///
+    /// SQLite: with `secure_delete` on, freed space is zeroed in the page
+    /// images written to the WAL; this checkpoints the WAL into the
+    /// database and truncates it, so the old pages leave the file at once.
+    /// PostgreSQL: `VACUUM` of the rewritten tables, which frees the dead
+    /// row versions (it cannot reach WAL archives, replicas or backups).
+    fn scrub(&mut self) -> Result<(), StoreError> {
         Ok(())
     }
 }

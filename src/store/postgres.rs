@@ -546,6 +546,19 @@ impl Store for PostgresStore {
         commit(tx, "cannot commit the document")
     }
 
+    /// `VACUUM` of the tables whose rows hold keys and secrets, so the
+    /// dead row versions of overwritten values are freed (their space is
+    /// reused; PostgreSQL does not zero it, and WAL archives, replicas and
+    /// backups keep what they got).
+    fn scrub(&mut self) -> Result<(), StoreError> {
+        let client = self.conn.get_mut();
+        revive(&self.url, &self.own_pid, client)?;
+        // VACUUM cannot run in a transaction: one statement on its own.
+        client
+            .batch_execute("VACUUM versions, documents")
+            .map_err(backend("cannot vacuum the store"))
+    }
+
     /// A session-level advisory lock on a connection kept for claims (see
     /// [`claims`]): released by dropping the claim, or by PostgreSQL when
     /// this daemon's session ends, so another daemon can take over.

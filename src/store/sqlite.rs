@@ -466,6 +466,25 @@ impl Store for SqliteStore {
         };
         tx.commit().map_err(backend("cannot commit the document"))
     }
+
+    /// `PRAGMA wal_checkpoint(TRUNCATE)`: the WAL, whose page images have
+    /// freed space zeroed (`secure_delete`), overwrites the database's old
+    /// pages, and the WAL file is emptied. `Backend` if another connection
+    /// kept the checkpoint from completing.
+    fn scrub(&mut self) -> Result<(), StoreError> {
+        let (busy, _, _): (i64, i64, i64) = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            })
+            .map_err(backend("cannot checkpoint the WAL"))?;
+        if busy != 0 {
+            return Err(StoreError::Backend(
+                "cannot checkpoint the WAL: another connection is using the database".into(),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// The stored spelling of vault `name`; `NotFound` if it is absent.

@@ -10,7 +10,9 @@
 //! `chmod`, `chown` and `chgrp` on a certificate's key and secret files
 //! (`privkey.pem`, `bundle.pem`, `cert.pfx`) and on its directory are
 //! stored per certificate and file name, so they hold for every version,
-//! in `versions/` and `live/` too, and survive renewals and remounts.
+//! in `versions/` and `live/` too, and survive renewals and remounts. On
+//! other files they are accepted and change nothing (copying tools set the
+//! mode of what they write).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
@@ -200,11 +202,13 @@ impl VaultService {
             return Ok(Changes::default());
         }
         let Some((v, c, file)) = perm_target(node) else {
-            return Err(VaultError::NotPermitted(
-                "certfs keeps modes and owners only for a certificate's key and secret files \
-                 (privkey.pem, bundle.pem, cert.pfx) and its directory"
-                    .into(),
-            ));
+            // Copying tools set the mode of what they write (Rust's fs::copy,
+            // Python's shutil.copy): accepted, with no effect, as before.
+            log::debug!(
+                "mode/owner change ignored: certfs keeps them only for a certificate's key and \
+                 secret files and its directory"
+            );
+            return Ok(Changes::default());
         };
         let privileged = caller.uid == 0 || caller.uid == owner;
         if (uid.is_some_and(|u| u != file_uid) || gid.is_some_and(|g| g != file_gid)) && !privileged

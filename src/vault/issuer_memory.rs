@@ -124,3 +124,19 @@ impl VaultService {
 pub(super) fn has_memory(vs: &VaultState, name: &CertificateName) -> bool {
     vs.issuer_memory.contains_key(name)
 }
+
+#[cfg(test)]
+mod tests {
+    /// Encryption at rest (`store::encrypted`) seals the documents under
+    /// these prefixes; the two lists must stay in step.
+    #[test]
+    fn issuer_documents_are_those_the_store_seals() {
+        assert_eq!(
+            crate::store::encrypted::SEALED_DOCUMENT_PREFIXES,
+            [
+                super::super::issuers::DOCUMENT_PREFIX,
+                super::DOCUMENT_PREFIX
+            ]
+        );
+    }
+}

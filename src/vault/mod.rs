@@ -21,6 +21,7 @@ mod import;
 mod issuer_memory;
 pub mod issuers;
 mod lifecycle;
+mod listing;
 mod load;
 mod model;
 pub mod name;

@@ -168,6 +168,18 @@ impl VaultService {
                     Err(m) => (false, m, None),
                 },
             };
+            let outcome: Result<(), VaultError> = if succeeded {
+                Ok(())
+            } else {
+                Err(VaultError::BadParameter(message.clone()))
+            };
+            self.audit(
+                &super::access::Caller::daemon(),
+                &Node::Certificate(item.vault.clone(), item.certificate.clone()),
+                None,
+                action_name(item.action),
+                &outcome,
+            );
             let attempts = item.attempts + 1;
             let retry_at = (!succeeded).then(|| at + retry_after(attempts));
             if let Some(retry) = retry_at {
