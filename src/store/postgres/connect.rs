@@ -55,6 +55,20 @@ impl FromStr for PostgresUrl {
         if !(text.starts_with("postgres://") || text.starts_with("postgresql://")) {
             return Err("a PostgreSQL URL starts with postgres:// or postgresql://".into());
         }
+        // The crate ends the user and password at the first '@': a second
+        // one before the host means an unencoded '@' in the password, and
+        // the password's tail would be taken (and shown) as the host.
+        let after_scheme = &text[text.find("://").map_or(0, |i| i + 3)..];
+        if let Some((_, rest)) = after_scheme.split_once('@') {
+            let host = rest.split(['/', '?']).next().unwrap_or_default();
+            if host.contains('@') {
+                return Err(
+                    "the URL has a second '@' before its database: write an '@' in a \
+                     user name or password as %40"
+                        .into(),
+                );
+            }
+        }
         // The crate's messages name the offending option, never a value.
         let mut config = Config::from_str(text)
             .map_err(|e| format!("not a valid PostgreSQL URL: {}", describe(&e)))?;
@@ -265,6 +279,22 @@ mod tests {
                 .is_ok()
         );
         assert!("mysql://u@h/d".parse::<PostgresUrl>().is_err());
+    }
+
+    #[test]
+    fn an_unencoded_at_in_the_password_is_refused_unshown() {
+        let err = "postgres://u:p@ss-word@db/d"
+            .parse::<PostgresUrl>()
+            .unwrap_err();
+        assert!(err.contains("%40") && !err.contains("ss-word"), "{err}");
+        let url: PostgresUrl = "postgres://u:p%40ss-word@db/d".parse().unwrap();
+        assert_eq!(url.to_string(), "postgres://u@db:5432/d");
+        // An '@' after the host belongs to the parameters.
+        assert!(
+            "postgres://u@db/d?application_name=a@b"
+                .parse::<PostgresUrl>()
+                .is_ok()
+        );
     }
 
     #[test]
