@@ -1,14 +1,16 @@
-//! The command line: `certfs mount MOUNTPOINT [--data DIR] [--store URL] [--key-file PATH] [--allow-other] [--audit FILE]`.
+//! The command line: `certfs mount MOUNTPOINT [--data DIR] [--store URL] [--key-file PATH] [--allow-other] [--audit FILE] [--smtp URL ...]`.
 
 mod open_store;
 
 use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 use crate::fuse::{self, MountOptions};
+use crate::mail::{MailConfig, MailOptions, Mailer, SmtpMailer};
 use crate::store::StoreLocation;
 use crate::vault::VaultService;
 use crate::vault::audit::AuditLog;
@@ -66,7 +68,63 @@ pub enum Command {
         /// Threads serving kernel requests.
         #[arg(long, default_value_t = 4, value_name = "N")]
         threads: usize,
+        /// E-mail to the vaults' contacts.
+        #[command(flatten)]
+        mail: MailArgs,
     },
+}
+
+/// The mail options of `certfs mount`.
+#[derive(Debug, Args)]
+pub struct MailArgs {
+    /// SMTP server for e-mail to certificate contacts (expiring
+    /// certificates, renewals that need a signed CSR): smtp://host[:port]
+    /// (no TLS, port 25), smtp+starttls://host[:port] (STARTTLS required,
+    /// 587) or smtps://host[:port] (TLS, 465). Without it nothing is mailed.
+    #[arg(long, value_name = "URL")]
+    pub smtp: Option<String>,
+    /// Sender of that mail. Default: certfs@<hostname>.
+    #[arg(long, value_name = "ADDRESS", requires = "smtp")]
+    pub smtp_from: Option<String>,
+    /// User for SMTP AUTH (with --smtp-password-file; never in the URL).
+    #[arg(long, value_name = "USER", requires_all = ["smtp", "smtp_password_file"])]
+    pub smtp_user: Option<String>,
+    /// File whose first line is the SMTP password, read once at mount
+    /// (keeps it out of ps; make it mode 0600).
+    #[arg(long, value_name = "PATH", requires_all = ["smtp", "smtp_user"])]
+    pub smtp_password_file: Option<PathBuf>,
+    /// PEM file of CA certificates to trust for the SMTP server besides the
+    /// system's (a relay with a private CA).
+    #[arg(long, value_name = "PATH", requires = "smtp")]
+    pub smtp_ca_file: Option<PathBuf>,
+}
+
+impl MailArgs {
+    /// The mailer these options describe, or none without `--smtp`.
+    pub fn mailer(&self) -> Result<Option<Arc<dyn Mailer>>, String> {
+        let Some(smtp) = &self.smtp else {
+            return Ok(None);
+        };
+        let config = MailConfig::load(&MailOptions {
+            smtp: smtp.clone(),
+            from: self.smtp_from.clone(),
+            user: self.smtp_user.clone(),
+            password_file: self.smtp_password_file.clone(),
+            ca_file: self.smtp_ca_file.clone(),
+        })
+        .map_err(|e| e.to_string())?;
+        let from = config.from.clone();
+        let mailer = SmtpMailer::new(config).map_err(|e| e.to_string())?;
+        log::info!(
+            "mail to contacts goes through {} from {from}{}",
+            mailer.server(),
+            match &self.smtp_user {
+                Some(user) => format!(" as user {user}"),
+                None => String::new(),
+            }
+        );
+        Ok(Some(Arc::new(mailer)))
+    }
 }
 
 /// The store directory used when `--data` is absent.
@@ -101,6 +159,7 @@ pub fn main() -> ExitCode {
             allow_other,
             audit,
             threads,
+            mail,
         } => {
             let data = data.unwrap_or_else(default_data_dir);
             let store = match store_location(store, &data) {
@@ -120,6 +179,7 @@ pub fn main() -> ExitCode {
                     allow_other,
                     threads,
                 },
+                &mail,
             ) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(message) => {
@@ -151,8 +211,10 @@ fn mount(
     key_file: Option<&Path>,
     audit: Option<&Path>,
     options: &MountOptions,
+    mail: &MailArgs,
 ) -> Result<(), String> {
     check_mountpoint(mountpoint)?;
+    let mailer = mail.mailer()?;
     if data.exists() && !data.is_dir() {
         return Err(format!(
             "the store directory {} is not a directory (--data names a directory that holds certfs.db)",
@@ -174,6 +236,9 @@ fn mount(
         let log = AuditLog::open(path)
             .map_err(|e| format!("cannot open the audit log {}: {e}", path.display()))?;
         vault = vault.with_audit(log);
+    }
+    if let Some(mailer) = mailer {
+        vault = vault.with_mailer(mailer);
     }
     let vault = vault.into_shared();
     vault.set_mount_path(

@@ -3,12 +3,13 @@
 //! Layers, each depending only on those below it (see `docs/ARCHITECTURE.md`):
 //!
 //! ```text
-//! cli → fuse → vault → { pki, store, issuers }
+//! cli → fuse → vault → { pki, store, issuers, mail }
 //! ```
 
 pub mod cli;
 pub mod fuse;
 pub mod issuers;
+pub mod mail;
 pub mod pki;
 pub mod store;
 pub mod vault;

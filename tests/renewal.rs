@@ -507,3 +507,85 @@ fn an_open_file_keeps_the_version_it_opened_and_new_opens_see_the_new_one() {
     first.extend(rest);
     assert_eq!(first, before, "the open file kept the version it opened");
 }
+
+const CONTACTS: &str =
+    r#"{"contacts": [{"email": "ops@contoso.com", "name": "Ops"}, {"email": "pki@contoso.com"}]}"#;
+
+#[test]
+fn email_contacts_mails_every_contact_once_per_trigger_also_across_a_restart() {
+    let sink = common::smtp::SmtpSink::start();
+    let mut m = Mount::start_args(&["--smtp", &sink.url()]);
+    fs::create_dir(m.path("prod")).unwrap();
+    fs::write(m.path("prod/contacts.json"), CONTACTS).unwrap();
+    let policy = policy_with_action(
+        "mail.example.com",
+        "Unknown",
+        r#"{"days_before_expiry":30}"#,
+        "EmailContacts",
+    );
+    import_expiring(&m, "mail", "mail.example.com", 2, &policy);
+    let mails = sink.wait_for(1);
+    let mail = &mails[0];
+    let mut to = mail.to.clone();
+    to.sort();
+    assert_eq!(to, ["ops@contoso.com", "pki@contoso.com"]);
+    let subject = mail.header("Subject").unwrap();
+    assert!(
+        subject.contains("mail") && subject.contains("prod"),
+        "{subject}"
+    );
+    let body = mail.body();
+    let lineage = m.mnt.canonicalize().unwrap().join("prod/mail");
+    assert!(body.contains(&lineage.display().to_string()), "{body}");
+    let expiry = sh_ok(
+        &m.mnt,
+        "date -u -d \"$(openssl x509 -in prod/mail/cert.pem -noout -enddate | cut -d= -f2)\" +%Y-%m-%d",
+    );
+    assert!(
+        body.contains(expiry.trim()),
+        "the expiry date {expiry} in:\n{body}"
+    );
+    wait_until("the run log", || {
+        json(&m.path("prod/mail/status.json"))["last_renewal"]["outcome"] == "succeeded"
+    });
+    let status = json(&m.path("prod/mail/status.json"));
+    assert!(
+        status["last_renewal"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("mailed"),
+        "{status}"
+    );
+    // Once per trigger: not again on later passes, nor after a restart.
+    m.remount();
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(sink.messages().len(), 1, "mailed once");
+    assert_eq!(versions(&m, "mail"), 1, "EmailContacts does not renew");
+}
+
+#[test]
+fn an_auto_renew_that_needs_a_signed_csr_mails_where_it_is() {
+    let sink = common::smtp::SmtpSink::start();
+    let m = Mount::start_args(&["--smtp", &sink.url()]);
+    fs::create_dir(m.path("prod")).unwrap();
+    fs::write(m.path("prod/contacts.json"), CONTACTS).unwrap();
+    let policy = policy_with_action(
+        "csr.example.com",
+        "Unknown",
+        r#"{"days_before_expiry":30}"#,
+        "AutoRenew",
+    );
+    import_expiring(&m, "csr", "csr.example.com", 2, &policy);
+    let mails = sink.wait_for(1);
+    let body = mails[0].body();
+    let lineage = m.mnt.canonicalize().unwrap().join("prod/csr");
+    assert!(
+        body.contains(&format!("{}/request.csr", lineage.display())),
+        "{body}"
+    );
+    assert!(
+        body.contains(&format!("{}/merge", lineage.display())),
+        "{body}"
+    );
+    assert!(m.path("prod/csr/request.csr").exists());
+}

@@ -6,6 +6,7 @@
 //! So a pass after a restart (or after the machine slept through the due
 //! time) does what is overdue, and an action runs once per trigger.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -427,37 +428,22 @@ impl VaultService {
 
     /// EmailContacts: tells the vault's contacts that `item`'s certificate expires.
     fn mail_expiry(&self, item: &DueAction) -> Result<String, String> {
-        let (to, not_after) = self.contacts_and_expiry(&item.vault, &item.certificate)?;
+        let (v, c) = (&item.vault, &item.certificate);
+        let (to, not_after) = self.contacts_and_expiry(v, c)?;
         let days = (not_after - now()).div_euclid(86_400);
-        let subject = format!(
-            "Certificate {}/{} expires in {days} days",
-            item.vault, item.certificate
-        );
-        let body = format!(
-            "The certificate {c} in vault {v} expires on {at} ({days} days from now).\n\
-             Its directory: {dir}\n\
-             Renew it by writing its policy.json again, or let an AutoRenew lifetime action do it.\n",
-            c = item.certificate,
-            v = item.vault,
-            at = status::rfc3339(not_after),
-            dir = self.lineage(&item.vault, &item.certificate),
-        );
-        self.send_mail(&to, &subject, &body)
+        let dir = self.lineage(v, c);
+        let notice =
+            crate::mail::expiry_notice(v.as_str(), c.as_str(), not_after, days, Path::new(&dir));
+        self.send_mail(to, notice)
     }
 
     /// An AutoRenew of an `Unknown` certificate: tells the contacts a CSR waits.
     fn mail_renewal_needed(&self, v: &VaultName, c: &CertificateName) -> Result<String, String> {
         let (to, not_after) = self.contacts_and_expiry(v, c)?;
         let dir = self.lineage(v, c);
-        let subject = format!("Certificate {v}/{c} needs a signed renewal");
-        let body = format!(
-            "The certificate {c} in vault {v} expires on {at}. certfs made a new key and CSR for its renewal.\n\
-             1. Get {dir}/request.csr signed by your CA.\n\
-             2. Copy the signed certificate (PEM, DER or PKCS#7) into {dir}/merge/.\n\
-             Servers keep reading the current certificate until then.\n",
-            at = status::rfc3339(not_after),
-        );
-        self.send_mail(&to, &subject, &body)
+        let notice =
+            crate::mail::renewal_needed_notice(v.as_str(), c.as_str(), not_after, Path::new(&dir));
+        self.send_mail(to, notice)
     }
 
     /// The vault's contacts' addresses and `c`'s expiry.
@@ -484,13 +470,20 @@ impl VaultService {
         Ok((to, not_after))
     }
 
-    /// Sends one message to `to`.
-    fn send_mail(&self, to: &[String], subject: &str, body: &str) -> Result<String, String> {
-        let _ = (subject, body);
-        Err(format!(
-            "no SMTP server is configured (mount with --smtp) to mail {}",
-            to.join(", ")
-        ))
+    /// Sends one message to `to` (blocks up to the mailer's timeout: call
+    /// with no lock held).
+    fn send_mail(&self, to: Vec<String>, notice: (String, String)) -> Result<String, String> {
+        let Some(mailer) = &self.mailer else {
+            return Err(format!(
+                "no SMTP server is configured (mount with --smtp) to mail {}",
+                to.join(", ")
+            ));
+        };
+        let said = format!("mailed {}", to.join(", "));
+        mailer
+            .send(&crate::mail::Mail::new(to, notice))
+            .map(|()| said)
+            .map_err(|e| format!("the mail was not sent: {e}"))
     }
 }
 

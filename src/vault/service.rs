@@ -26,6 +26,7 @@ use super::renewal::Renewals;
 use super::settings::VaultSettings;
 use super::side::SideFiles;
 use super::worker::Orders;
+use crate::mail::Mailer;
 use crate::store::Store;
 
 /// The largest file certfs accepts from a writer (policy, tags, imports).
@@ -78,6 +79,8 @@ pub struct VaultService {
     /// Told of changes made in the background (CA orders, purges), so the
     /// FUSE layer can drop what the kernel caches.
     listener: OnceLock<Listener>,
+    /// Mails contacts (lifetime actions); without one, nothing is mailed.
+    pub(super) mailer: Option<Arc<dyn Mailer>>,
 }
 
 pub(super) fn now() -> i64 {
@@ -136,12 +139,19 @@ impl VaultService {
             mount_path: OnceLock::new(),
             me: OnceLock::new(),
             listener: OnceLock::new(),
+            mailer: None,
         })
     }
 
     /// The service with `key` for `backup.blob` and `restore/`.
     pub fn with_backup_key(mut self, key: BackupKey) -> Self {
         self.backup_key = Some(key);
+        self
+    }
+
+    /// The service with `mailer` for e-mail to the vaults' contacts.
+    pub fn with_mailer(mut self, mailer: Arc<dyn Mailer>) -> Self {
+        self.mailer = Some(mailer);
         self
     }
 

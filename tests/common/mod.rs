@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod nginx;
+pub mod smtp;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -44,6 +45,17 @@ impl Mount {
         let root = tempfile::tempdir().expect("tempdir");
         let data = root.path().join("data");
         Self::start_in(root, data)
+    }
+
+    /// Mounts certfs with a new, empty store and more options (`--smtp URL`, ...).
+    pub fn start_args<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Mount {
+        let root = tempfile::tempdir().expect("tempdir");
+        let data = root.path().join("data");
+        let args = args
+            .iter()
+            .map(|a| a.as_ref().to_string_lossy().into_owned())
+            .collect();
+        Self::start_in_with(root, data, args)
     }
 
     /// Mounts certfs on a new mountpoint with the store in `data` (kept by the caller).
