@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every certfs test. As root it first installs what the tests drive
-# (FUSE, openssl, nginx, rsync, vim, pebble, Python's cryptography); otherwise
+# (FUSE, openssl, nginx, rsync, vim, pebble, Python's cryptography, the
+# PostgreSQL server the PostgreSQL store's tests start clusters of); otherwise
 # those must already be there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,9 +13,11 @@ command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need_pkgs+=(nginx-light
 command -v rsync >/dev/null || need_pkgs+=(rsync)
 command -v vim >/dev/null || need_pkgs+=(vim)
 command -v curl >/dev/null || need_pkgs+=(curl)
+command -v sqlite3 >/dev/null || need_pkgs+=(sqlite3)
 command -v ps >/dev/null || need_pkgs+=(procps)
 # pebble: Let's Encrypt's ACME test server (with pebble-challtestsrv), for the ACME issuer.
 command -v pebble >/dev/null || need_pkgs+=(pebble)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_pkgs+=(postgresql)
 command -v python3 >/dev/null || need_pkgs+=(python3)
 /usr/bin/python3 -c 'import cryptography' 2>/dev/null || need_pkgs+=(python3-cryptography)
 /usr/bin/python3 -c 'import prometheus_client' 2>/dev/null || need_pkgs+=(python3-prometheus-client)

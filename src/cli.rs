@@ -1,4 +1,4 @@
-//! The command line: `certfs mount MOUNTPOINT [--data DIR] [--key-file PATH] [--allow-other] [--audit FILE] [--smtp URL ...]`.
+//! The command line: `certfs mount MOUNTPOINT [--data DIR] [--store URL] [--key-file PATH] [--allow-other] [--audit FILE] [--smtp URL ...]`.
 
 mod daemon;
 mod open_store;
@@ -12,6 +12,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::fuse::{self, MountOptions};
 use crate::mail::{MailConfig, MailOptions, Mailer, SmtpMailer};
+use crate::store::StoreLocation;
 use crate::vault::VaultService;
 use crate::vault::audit::AuditLog;
 use crate::vault::backup::BackupKey;
@@ -41,6 +42,14 @@ pub enum Command {
         /// for root, else $XDG_DATA_HOME/certfs or ~/.local/share/certfs.
         #[arg(long, value_name = "DIR")]
         data: Option<PathBuf>,
+        /// The store, when not certfs.db in --data: sqlite:///path/certfs.db,
+        /// or postgres://user@host/database for one database shared by
+        /// several certfs daemons (no TLS: see docs/deployment.md). Also read
+        /// from $CERTFS_STORE, the place for a URL with a password (command
+        /// lines are visible to all users); a password is never printed.
+        /// --data still holds backup.key.
+        #[arg(long, value_name = "URL")]
+        store: Option<String>,
         /// The master key that seals private keys and issuer secrets in the
         /// store: a file of 32 random bytes (raw, 64 hex digits or base64),
         /// mode 0600. Default: the systemd credential certfs.key if
@@ -140,7 +149,11 @@ pub fn default_data_dir() -> PathBuf {
 /// Runs the program.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
+        // At debug level tokio-postgres logs every statement's parameters:
+        // keys, documents, secrets. Never below info, whatever RUST_LOG says.
+        .filter_module("tokio_postgres", log::LevelFilter::Info)
+        .init();
     match cli.command {
         Command::Mount {
             mountpoint, daemon, ..
@@ -154,6 +167,7 @@ pub fn main() -> ExitCode {
         Command::Mount {
             mountpoint,
             data,
+            store,
             key_file,
             allow_other,
             audit,
@@ -162,9 +176,17 @@ pub fn main() -> ExitCode {
             mail,
         } => {
             let data = data.unwrap_or_else(default_data_dir);
+            let store = match store_location(store, &data) {
+                Ok(store) => store,
+                Err(message) => {
+                    eprintln!("certfs: {message}");
+                    return ExitCode::FAILURE;
+                }
+            };
             match mount(
                 &mountpoint,
                 &data,
+                &store,
                 key_file.as_deref(),
                 audit.as_deref(),
                 &MountOptions {
@@ -183,9 +205,23 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// The store `--store` (or `$CERTFS_STORE`) names, else certfs.db in `data`.
+/// Errors never repeat the URL: it may hold a password.
+fn store_location(store: Option<String>, data: &Path) -> Result<StoreLocation, String> {
+    let (text, origin) = match store {
+        Some(text) => (text, "--store"),
+        None => match std::env::var("CERTFS_STORE") {
+            Ok(text) if !text.is_empty() => (text, "CERTFS_STORE"),
+            _ => return Ok(StoreLocation::in_data_dir(data)),
+        },
+    };
+    text.parse().map_err(|e| format!("{origin}: {e}"))
+}
+
 fn mount(
     mountpoint: &Path,
     data: &Path,
+    store: &StoreLocation,
     key_file: Option<&Path>,
     audit: Option<&Path>,
     options: &MountOptions,
@@ -204,12 +240,11 @@ fn mount(
         .mode(0o700)
         .create(data)
         .map_err(|e| format!("cannot create the store directory {}: {e}", data.display()))?;
-    let db = data.join("certfs.db");
-    let store = open_store::open_store(&db, data, key_file)?;
+    let opened = open_store::open_store(store, data, key_file)?;
     let backup_key = BackupKey::load_or_create(&data.join("backup.key"))
         .map_err(|e| format!("cannot open the backup key: {e}"))?;
-    let vault = VaultService::open(Box::new(store))
-        .map_err(|e| format!("cannot load the store {}: {e}", db.display()))?;
+    let vault = VaultService::open(Box::new(opened))
+        .map_err(|e| format!("cannot load the store {store}: {e}"))?;
     let mut vault = vault.with_backup_key(backup_key);
     if let Some(path) = audit {
         let log = AuditLog::open(path)
@@ -230,7 +265,7 @@ fn mount(
     vault.start_renewals();
     let shown = mountpoint.display().to_string();
     fuse::run(vault, mountpoint, options, || {
-        log::info!("certfs mounted at {shown} (store {})", db.display())
+        log::info!("certfs mounted at {shown} (store {store})")
     })
     .map_err(|e| format!("cannot mount at {}: {e}", mountpoint.display()))?;
     log::info!("certfs unmounted from {}", mountpoint.display());

@@ -1,4 +1,4 @@
-//! The contract every [`Store`] implementation must pass, and its instantiation for SQLite.
+//! The contract every [`Store`] implementation must pass, and its instantiation for SQLite and PostgreSQL.
 //!
 //! A backend provides a [`StoreFixture`] (empty storage that can be opened
 //! again and again) and instantiates the whole suite with one line:
@@ -106,7 +106,8 @@ macro_rules! store_contract_tests {
                 vault_with_certificates_and_documents_is_not_empty,
                 index_is_load_summarized,
                 reader_reads_certificates_as_load_gives_them,
-                reader_sees_later_writes
+                reader_sees_later_writes,
+                load_certificate_reads_one_certificate_as_load_does
             );
             store_contract_tests!(@fixture
                 reopen_keeps_everything,
@@ -1455,6 +1456,54 @@ pub mod contract {
     // ---- restarts ----------------------------------------------------------
 
     /// Everything written is there after the store is dropped and opened again.
+    pub fn load_certificate_reads_one_certificate_as_load_does(store: &mut dyn Store) {
+        store.create_vault(&vault("Prod")).unwrap();
+        store.create_vault(&vault("other")).unwrap();
+        store
+            .put_certificate(
+                &certificate("Prod", "Web", "Self"),
+                Some(&version("Prod", "Web", 1)),
+            )
+            .unwrap();
+        let mut pending = version("prod", "web", 2);
+        pending.certificate_der = None;
+        pending.chain_der = Vec::new();
+        store
+            .put_certificate(&certificate("prod", "web", "Self"), Some(&pending))
+            .unwrap();
+        for (v, c, n) in [("prod", "api", 3), ("other", "web", 4)] {
+            store
+                .put_certificate(&certificate(v, c, "Self"), Some(&version(v, c, n)))
+                .unwrap();
+        }
+        let all = load(store);
+        let got = store
+            .load_certificate("PROD", "wEB")
+            .unwrap()
+            .expect("the certificate is there");
+        let expected: Vec<&CertificateRecord> = all
+            .certificates
+            .iter()
+            .filter(|c| c.vault == "Prod" && c.name == "Web")
+            .collect();
+        assert_eq!(expected, [&got.certificate]);
+        let versions: Vec<VersionRecord> = all
+            .versions
+            .iter()
+            .filter(|v| v.vault == "Prod" && v.certificate == "Web")
+            .cloned()
+            .collect();
+        assert_eq!(got.versions, versions);
+        let ids: Vec<&str> = got.versions.iter().map(|v| v.id.as_str()).collect();
+        assert_eq!(ids, [id(1), id(2)], "oldest first");
+        assert_eq!(got.versions[0].chain_der.len(), 2);
+
+        assert_eq!(store.load_certificate("prod", "absent").unwrap(), None);
+        assert_eq!(store.load_certificate("absent", "web").unwrap(), None);
+        store.delete_certificate("prod", "api").unwrap();
+        assert_eq!(store.load_certificate("prod", "api").unwrap(), None);
+    }
+
     pub fn reopen_keeps_everything(fixture: &dyn StoreFixture) {
         let expected = {
             let mut store = fixture.open();
@@ -1795,3 +1844,61 @@ impl StoreFixture for EncryptedSqliteFixture {
 }
 
 store_contract_tests!(encrypted_sqlite, EncryptedSqliteFixture::new);
+
+// ---- PostgreSQL ----------------------------------------------------------
+
+#[path = "common/postgres.rs"]
+mod pg;
+
+/// A database of its own on the test process's PostgreSQL server, dropped
+/// after the test; `encrypted` wraps the store in `EncryptedStore`.
+struct PostgresFixture {
+    database: String,
+    url: certfs::store::postgres::PostgresUrl,
+    encrypted: bool,
+}
+
+impl PostgresFixture {
+    fn new() -> Self {
+        let database = pg::PgServer::shared().create_database();
+        let url = pg::PgServer::shared()
+            .url(&database)
+            .parse()
+            .expect("a valid URL");
+        PostgresFixture {
+            database,
+            url,
+            encrypted: false,
+        }
+    }
+
+    fn encrypted() -> Self {
+        let mut fixture = Self::new();
+        fixture.encrypted = true;
+        fixture
+    }
+}
+
+impl StoreFixture for PostgresFixture {
+    fn open(&self) -> Box<dyn Store> {
+        let store =
+            certfs::store::postgres::PostgresStore::open(&self.url).expect("open PostgreSQL store");
+        if !self.encrypted {
+            return Box::new(store);
+        }
+        let key = certfs::store::master_key::MasterKey::from_bytes([0x5a; 32]);
+        Box::new(
+            certfs::store::encrypted::EncryptedStore::open(Box::new(store), key)
+                .expect("open the encrypted store"),
+        )
+    }
+}
+
+impl Drop for PostgresFixture {
+    fn drop(&mut self) {
+        pg::PgServer::shared().drop_database(&self.database);
+    }
+}
+
+store_contract_tests!(postgres, PostgresFixture::new);
+store_contract_tests!(encrypted_postgres, PostgresFixture::encrypted);

@@ -688,3 +688,14 @@ fn schema_3_database_migrates_keeping_its_data() {
         }]
     );
 }
+
+#[test]
+fn claims_are_always_granted_to_the_one_daemon_of_a_file() {
+    let (_dir, path) = temp();
+    let store = SqliteStore::open(&path).unwrap();
+    let first = store.claim("renew/prod/web/1").unwrap().expect("granted");
+    let second = store.claim("renew/prod/web/1").unwrap().expect("granted");
+    assert!(first.is_held() && second.is_held());
+    // And watching has nothing to report, but is no error.
+    store.watch(Box::new(|_| {})).unwrap();
+}

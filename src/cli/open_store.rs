@@ -1,12 +1,12 @@
-//! Opening the store for `certfs mount`: the SQLite file, the master key (`--key-file`, a systemd credential, or `<data>/master.key`), and encryption at rest around it.
+//! Opening the store for `certfs mount`: the backend `--store` names (SQLite by default), the master key (`--key-file`, a systemd credential, or `<data>/master.key`), and encryption at rest around it.
 
 use std::ffi::OsString;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use crate::store::StoreLocation;
 use crate::store::encrypted::{EncryptedStore, OpenError};
 use crate::store::master_key::{KeyFileError, MasterKey};
-use crate::store::sqlite::SqliteStore;
 
 /// The name of the systemd credential that holds the master key.
 pub const CREDENTIAL_NAME: &str = "certfs.key";
@@ -67,27 +67,28 @@ impl fmt::Display for KeySource {
     }
 }
 
-/// Opens the SQLite store `db`, reads (or, by default, creates) the master
-/// key, and wraps the store in [`EncryptedStore`]. Every error is one line
-/// for the user.
+/// Opens the store at `location` (SQLite or PostgreSQL), reads (or, by
+/// default, creates) the master key, and wraps the store in
+/// [`EncryptedStore`]. Every error is one line for the user; the location
+/// is shown without a password.
 pub fn open_store(
-    db: &Path,
+    location: &StoreLocation,
     data: &Path,
     key_file: Option<&Path>,
 ) -> Result<EncryptedStore, String> {
-    let store = SqliteStore::open(db)
-        .map_err(|e| format!("cannot open the store {}: {e}", db.display()))?;
+    let store = location
+        .open()
+        .map_err(|e| format!("cannot open the store {location}: {e}"))?;
     let source = KeySource::pick(key_file, data, std::env::var_os("CREDENTIALS_DIRECTORY"));
     let key = match MasterKey::load(source.path()) {
         Ok(key) => key,
         Err(KeyFileError::Missing(_)) if matches!(source, KeySource::Default(_)) => {
-            let sealed = EncryptedStore::is_sealed(&store)
-                .map_err(|e| format!("cannot open the store {}: {e}", db.display()))?;
+            let sealed = EncryptedStore::is_sealed(&*store)
+                .map_err(|e| format!("cannot open the store {location}: {e}"))?;
             if sealed {
                 return Err(format!(
-                    "the store {} was sealed with a master key, but {} is missing: \
+                    "the store {location} was sealed with a master key, but {} is missing: \
                      put that file back, or give the key with --key-file",
-                    db.display(),
                     source.path().display()
                 ));
             }
@@ -95,23 +96,21 @@ pub fn open_store(
                 MasterKey::load_or_create(source.path()).map_err(|e| e.to_string())?;
             if created {
                 log::warn!(
-                    "created the master key {} that seals the private keys in {}; \
+                    "created the master key {} that seals the private keys in {location}; \
                      keep a copy apart from the store: without it they cannot be read",
-                    source.path().display(),
-                    db.display()
+                    source.path().display()
                 );
             }
             key
         }
         Err(e) => return Err(e.to_string()),
     };
-    let store = EncryptedStore::open(Box::new(store), key).map_err(|e| match e {
+    let store = EncryptedStore::open(store, key).map_err(|e| match e {
         OpenError::WrongKey => format!(
-            "the store was sealed with another master key: {source} does not open {} \
-             (mount with the key it was sealed with)",
-            db.display()
+            "the store was sealed with another master key: {source} does not open {location} \
+             (mount with the key it was sealed with)"
         ),
-        OpenError::Store(e) => format!("cannot open the store {}: {e}", db.display()),
+        OpenError::Store(e) => format!("cannot open the store {location}: {e}"),
     })?;
     log::info!("private keys are sealed under {source}");
     Ok(store)

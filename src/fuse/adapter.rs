@@ -250,8 +250,13 @@ impl Worker {
                 // Gone, or the name now means another node (a new version).
                 let _ = notifier.inval_entry(INodeNo(parent), OsStr::new(&name));
             }
-            // An immutable file's bytes and size never change: keep its page cache.
-            if !(same && now.is_some_and(|(_, attr)| attr.immutable)) {
+            // An immutable file's bytes and size never change: keep its
+            // page cache. A dropped or scratch file changes only by its own
+            // writes, which the kernel makes (a drop-box may hold thousands).
+            let kept = now
+                .as_ref()
+                .is_some_and(|(node, attr)| attr.immutable || matches!(node, Node::Side(..)));
+            if !(same && kept) {
                 let _ = notifier.inval_inode(INodeNo(child), 0, 0);
             }
         }
@@ -262,16 +267,27 @@ impl Worker {
     /// `node` (the writer's size and bytes; the entry of a draft's
     /// `policy.json`, which does not exist) and of its directory, where the
     /// `.error` report changed.
+    ///
+    /// Only those entries: nothing else in the directory changed, and
+    /// dropping every entry of a drop-box holding thousands of reports on
+    /// each refusal made a storm of bad files quadratic.
     fn forget_refused(&self, node: &Node) {
         let Some(ino) = self.inodes.get(node) else {
             return;
         };
-        if let Some(notifier) = self.notifier.get() {
-            // Errors only mean the kernel had nothing cached.
-            let _ = notifier.inval_inode(INodeNo(ino), 0, 0);
-        }
-        for (parent, _) in self.inodes.names_of(ino) {
-            self.invalidate_dir(parent);
+        let Some(notifier) = self.notifier.get() else {
+            return;
+        };
+        // Errors only mean the kernel had nothing cached.
+        let _ = notifier.inval_inode(INodeNo(ino), 0, 0);
+        for (parent, name) in self.inodes.names_of(ino) {
+            let report = format!("{name}.error");
+            let _ = notifier.inval_entry(INodeNo(parent), OsStr::new(&name));
+            let _ = notifier.inval_entry(INodeNo(parent), OsStr::new(&report));
+            if let Some(report_ino) = self.inodes.child(parent, &report) {
+                let _ = notifier.inval_inode(INodeNo(report_ino), 0, 0);
+            }
+            let _ = notifier.inval_inode(INodeNo(parent), 0, 0);
         }
     }
 }

@@ -244,6 +244,17 @@ impl Inodes {
             .unwrap_or_default()
     }
 
+    /// The inode the kernel was shown as `name` under `parent`, if any.
+    pub fn child(&self, parent: u64, name: &str) -> Option<u64> {
+        let t = self.table.read();
+        let children = t.children.get(&parent)?;
+        children
+            .files
+            .get(name)
+            .or_else(|| children.dirs.get(name))
+            .copied()
+    }
+
     /// Every (name, inode) the kernel may have cached under `parent`, files and directories.
     pub fn children(&self, parent: u64) -> Vec<(String, u64)> {
         self.table

@@ -151,6 +151,57 @@ fn check_scheme(der: &[u8]) -> Result<(), PkiError> {
     )))
 }
 
+/// The most PBKDF2 rounds certfs runs for one key: the bound the PKCS#12
+/// reader (p12-keystore) applies too; OpenSSL writes 2048 by default.
+const MAX_PBKDF2_ROUNDS: u32 = 1_000_000;
+/// The most memory scrypt may use (`128 * r * (N + 2 + p)` bytes):
+/// OpenSSL's own default limit, so certfs reads every key OpenSSL reads.
+const MAX_SCRYPT_MEMORY: u64 = 1024 * 1024 * 32;
+/// The most scrypt lanes (`p`), each a full pass over that memory.
+const MAX_SCRYPT_LANES: u16 = 16;
+
+/// Refuses a key derivation that would tie up the daemon for minutes or
+/// exhaust its memory (the parameters are the file writer's to choose),
+/// before any of it runs.
+fn check_cost(info: &EncryptedPrivateKeyInfoRef<'_>) -> Result<(), PkiError> {
+    use pkcs8::pkcs5::{EncryptionScheme, pbes2::Kdf};
+    let costly = |what: String| {
+        Err(PkiError::Malformed(format!(
+            "the ENCRYPTED PRIVATE KEY asks for {what}, too costly to decrypt; {TO_PKCS8}"
+        )))
+    };
+    let EncryptionScheme::Pbes2(params) = &info.encryption_algorithm else {
+        return Ok(());
+    };
+    match &params.kdf {
+        Kdf::Pbkdf2(p) if p.iteration_count > MAX_PBKDF2_ROUNDS => costly(format!(
+            "{} PBKDF2 rounds (certfs runs at most {MAX_PBKDF2_ROUNDS})",
+            p.iteration_count
+        )),
+        Kdf::Scrypt(p) => {
+            let memory = 128u64
+                .saturating_mul(u64::from(p.block_size))
+                .saturating_mul(
+                    p.cost_parameter
+                        .saturating_add(2)
+                        .saturating_add(u64::from(p.parallelization)),
+                );
+            if memory > MAX_SCRYPT_MEMORY || p.parallelization > MAX_SCRYPT_LANES {
+                costly(format!(
+                    "scrypt with N={}, r={}, p={} (certfs allows {} MiB and p up to {MAX_SCRYPT_LANES}, as OpenSSL does)",
+                    p.cost_parameter,
+                    p.block_size,
+                    p.parallelization,
+                    MAX_SCRYPT_MEMORY >> 20
+                ))
+            } else {
+                Ok(())
+            }
+        }
+        _ => Ok(()),
+    }
+}
+
 /// An encrypted PKCS#8 key (`-----BEGIN ENCRYPTED PRIVATE KEY-----`, PBES2
 /// with AES or 3DES, PBKDF2 with HMAC-SHA-1/SHA-2, or scrypt).
 ///
@@ -167,6 +218,7 @@ pub(super) fn from_encrypted_pkcs8_der(
             scheme_error(&e)
         ))
     })?;
+    check_cost(&info)?;
     let Some(password) = password else {
         return Err(PkiError::WrongPassword(
             "the private key is encrypted (ENCRYPTED PRIVATE KEY) and needs a password".into(),

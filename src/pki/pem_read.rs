@@ -70,10 +70,15 @@ fn armour_label<'a>(line: &'a [u8], keyword: &[u8]) -> Option<&'a [u8]> {
     rest.strip_suffix(b"-----")
 }
 
+/// A label as RFC 7468 allows it (printable ASCII and spaces, no `-`):
+/// it is quoted in error messages, so anything else, such as two armour
+/// lines run together with what was between them, is not.
 fn label_text(raw: &[u8]) -> Result<String, PkiError> {
     let ok = !raw.is_empty()
         && raw.len() <= 64
-        && raw.iter().all(|b| b.is_ascii_graphic() || *b == b' ');
+        && raw
+            .iter()
+            .all(|b| (b.is_ascii_graphic() && *b != b'-') || *b == b' ');
     if ok {
         Ok(String::from_utf8_lossy(raw).into_owned())
     } else {

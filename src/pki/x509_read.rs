@@ -200,6 +200,24 @@ struct ChainOrder<'a> {
     chain_len: usize,
 }
 
+/// Whether `issuer`'s key verifies `cert`'s signature; `None` where
+/// certfs cannot tell (an algorithm aws-lc does not check, such as DSA or
+/// ECDSA with SHA-512, or an RSA key under 2048 bits, which it refuses).
+fn verifies(cert: &X509Certificate<'_>, issuer: &X509Certificate<'_>) -> Option<bool> {
+    use x509_parser::error::X509Error;
+    use x509_parser::public_key::PublicKey;
+    if let Ok(PublicKey::RSA(rsa)) = issuer.public_key().parsed() {
+        if rsa.key_size() < 2048 {
+            return None;
+        }
+    }
+    match cert.verify_signature(Some(issuer.public_key())) {
+        Ok(()) => Some(true),
+        Err(X509Error::SignatureVerificationError) => Some(false),
+        Err(_) => None,
+    }
+}
+
 /// Puts `certs` in chain order for the key `key_spki`.
 fn chain_order<'a>(key_spki: &[u8], certs: &'a [Vec<u8>]) -> Result<ChainOrder<'a>, PkiError> {
     let mut unique: Vec<&Vec<u8>> = Vec::new();
@@ -220,20 +238,45 @@ fn chain_order<'a>(key_spki: &[u8], certs: &'a [Vec<u8>]) -> Result<ChainOrder<'
         })?;
     let mut order = vec![leaf];
     let mut current = leaf;
+    // Each step goes to a certificate named as the issuer whose key
+    // verifies the signature: names alone would put a damaged certificate,
+    // or another one with the same name (a re-keyed CA), into the chain
+    // servers send, which TLS clients then reject.
     loop {
         let cert = &parsed[current];
-        if cert.issuer().as_raw() == cert.subject().as_raw() {
+        let named_self = cert.issuer().as_raw() == cert.subject().as_raw();
+        if named_self && verifies(cert, cert) != Some(false) {
             break; // self-signed: the root
         }
-        let next = (0..parsed.len()).find(|i| {
-            !order.contains(i) && parsed[*i].subject().as_raw() == cert.issuer().as_raw()
-        });
-        match next {
-            Some(i) => {
+        let named: Vec<usize> = (0..parsed.len())
+            .filter(|i| {
+                !order.contains(i) && parsed[*i].subject().as_raw() == cert.issuer().as_raw()
+            })
+            .collect();
+        match named
+            .iter()
+            .find(|i| verifies(cert, &parsed[**i]) != Some(false))
+        {
+            Some(&i) => {
                 order.push(i);
                 current = i;
             }
-            None => break,
+            // The issuer is not in the file (a leaf may carry its CA's name).
+            None if named.is_empty() && (!named_self || order.len() == 1) => break,
+            None => {
+                let what = if named.is_empty() {
+                    "its own (self-signed) signature does not verify".to_string()
+                } else {
+                    format!(
+                        "it is not signed by {} in the same file",
+                        name_text(cert.issuer())
+                    )
+                };
+                return Err(PkiError::Malformed(format!(
+                    "the certificate {} is damaged or the file mixes chains: {what}",
+                    name_text(cert.subject())
+                )));
+            }
         }
     }
     let chain_len = order.len();

@@ -39,8 +39,8 @@ use zeroize::Zeroizing;
 use super::master_key::MasterKey;
 use super::seal::{self, Place, SealError};
 use super::{
-    CertificateReader, CertificateRecord, DocumentRecord, Index, KeyBytes, Snapshot, Store,
-    StoreError, VaultRecord, VersionRecord,
+    CertificateReader, CertificateRecord, CertificateSnapshot, ChangeCallback, ChangeHint, Claim,
+    DocumentRecord, Index, KeyBytes, Snapshot, Store, StoreError, VaultRecord, VersionRecord,
 };
 
 /// Document key prefixes whose values are sealed: issuer files
@@ -510,6 +510,48 @@ impl Store for EncryptedStore {
 
     fn scrub(&mut self) -> Result<(), StoreError> {
         self.inner.scrub()
+    }
+
+    /// The inner store's read of one certificate, its versions' keys opened.
+    fn load_certificate(
+        &self,
+        vault: &str,
+        name: &str,
+    ) -> Result<Option<CertificateSnapshot>, StoreError> {
+        if reserved(vault) {
+            return Ok(None);
+        }
+        let Some(mut one) = self.inner.load_certificate(vault, name)? else {
+            return Ok(None);
+        };
+        let mut opened = Snapshot {
+            versions: std::mem::take(&mut one.versions),
+            ..Snapshot::default()
+        };
+        self.open_snapshot(&mut opened)?;
+        one.versions = opened.versions;
+        Ok(Some(one))
+    }
+
+    /// The inner store's claims: sealing has nothing to do with them.
+    fn claim(&self, work: &str) -> Result<Option<Box<dyn Claim>>, StoreError> {
+        self.inner.claim(work)
+    }
+
+    /// The inner store's watch, without hints about the reserved vault
+    /// (the key check), which [`EncryptedStore::load`] does not show either.
+    fn watch(&self, on_change: ChangeCallback) -> Result<(), StoreError> {
+        self.inner.watch(Box::new(move |hint| {
+            let vault = match &hint {
+                ChangeHint::Vault { vault }
+                | ChangeHint::Certificate { vault, .. }
+                | ChangeHint::Document { vault, .. } => Some(vault.as_str()),
+                ChangeHint::Everything => None,
+            };
+            if !vault.is_some_and(reserved) {
+                on_change(hint);
+            }
+        }))
     }
 }
 

@@ -6,21 +6,26 @@
 //! reading each certificate the first time it is looked into — and then
 //! writes each accepted action as **one transaction**. Names are
 //! stored as the user wrote them and compared case-insensitively (ASCII).
-//! Implementations: [`sqlite::SqliteStore`] (embedded, the default); a
-//! PostgreSQL store for fleets follows. The trait speaks only in the plain
-//! records below, so no engine type leaks out. [`encrypted::EncryptedStore`]
-//! wraps any of them and seals private keys and issuer secrets under the
-//! master key ([`master_key::MasterKey`]) before they reach it; a backend
-//! needs nothing for that beyond the trait (it must accept the reserved
-//! vault name [`encrypted::RESERVED_VAULT`], which holds the key check).
+//! Implementations: [`sqlite::SqliteStore`] (embedded, the default) and
+//! [`postgres::PostgresStore`] (one database shared by a fleet of daemons);
+//! [`location::StoreLocation`] names either and opens it. The trait speaks
+//! only in the plain records below, so no engine type leaks out.
+//! [`encrypted::EncryptedStore`] wraps any of them and seals private keys
+//! and issuer secrets under the master key ([`master_key::MasterKey`])
+//! before they reach it; a backend needs nothing for that beyond the trait
+//! (it must accept the reserved vault name [`encrypted::RESERVED_VAULT`],
+//! which holds the key check).
 
 pub mod encrypted;
 pub mod error;
+pub mod location;
 pub mod master_key;
+pub mod postgres;
 pub mod seal;
 pub mod sqlite;
 
 pub use error::StoreError;
+pub use location::StoreLocation;
 
 /// Private key bytes (PKCS#8 DER) as stored: zeroed on drop, never printed.
 #[derive(Clone, PartialEq, Eq)]
@@ -195,6 +200,71 @@ pub trait CertificateReader: Send {
         name: &str,
     ) -> Result<Option<(CertificateRecord, Vec<VersionRecord>)>, StoreError>;
 }
+/// One certificate with all its versions (oldest first), as
+/// [`Store::load_certificate`] reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateSnapshot {
+    /// The certificate.
+    pub certificate: CertificateRecord,
+    /// Its versions, oldest first.
+    pub versions: Vec<VersionRecord>,
+}
+
+/// What another process changed in a shared store, as told by
+/// [`Store::watch`]. A hint, not the change itself: the receiver reloads
+/// what it names from the store. Hints may repeat and may name something
+/// that changed again since (or no longer exists); a receiver treats each
+/// as "look again".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChangeHint {
+    /// The vault itself was created or deleted (its certificates and
+    /// documents are unchanged unless told separately).
+    Vault {
+        /// The vault's name as the writer spelled it (compare case-insensitively).
+        vault: String,
+    },
+    /// A certificate changed: its record, or any of its versions (added,
+    /// completed, updated, removed), or it was restored or purged.
+    Certificate {
+        /// The vault's name as the writer spelled it.
+        vault: String,
+        /// The certificate's name as the writer spelled it.
+        certificate: String,
+    },
+    /// A vault document (`vault`, `contacts`, `issuer/<name>`, ...) was set or removed.
+    Document {
+        /// The vault's name as the writer spelled it.
+        vault: String,
+        /// The document's key as the writer spelled it.
+        key: String,
+    },
+    /// Changes may have been missed (the watch was interrupted, e.g. the
+    /// connection to the database was lost and is back): reload everything.
+    Everything,
+}
+
+/// Proof that this process holds a claim on a piece of background work
+/// ([`Store::claim`]). Dropping it releases the claim.
+pub trait Claim: Send + Sync {
+    /// Whether the claim still holds. `false` once the store lost the
+    /// session that held it: another process may have claimed the work
+    /// since, so its holder must not record an outcome without claiming
+    /// again. Always `true` for a store only this process uses.
+    fn is_held(&self) -> bool;
+}
+
+/// The claim of a store that no other process shares: always held.
+#[derive(Debug)]
+pub struct SoleClaim;
+
+impl Claim for SoleClaim {
+    fn is_held(&self) -> bool {
+        true
+    }
+}
+
+/// The callback [`Store::watch`] calls, on a thread of the store's own.
+pub type ChangeCallback = Box<dyn Fn(ChangeHint) + Send + Sync>;
 
 /// Durable storage for the vault service. Every method is atomic: it
 /// commits whole or changes nothing, also if the process dies midway.
@@ -298,6 +368,82 @@ pub trait Store: Send {
         value: Option<&str>,
     ) -> Result<(), StoreError>;
 
+    /// Reads certificate `name` of `vault` (both any case) with its
+    /// versions, in one consistent read; `None` if either is absent. What
+    /// a daemon re-reads after a [`ChangeHint::Certificate`]: the records
+    /// equal those [`Store::load`] returns for that certificate.
+    ///
+    /// The default filters [`Store::load`]; stores may read less.
+    fn load_certificate(
+        &self,
+        vault: &str,
+        name: &str,
+    ) -> Result<Option<CertificateSnapshot>, StoreError> {
+        let snapshot = self.load()?;
+        let Some(certificate) = snapshot
+            .certificates
+            .into_iter()
+            .find(|c| c.vault.eq_ignore_ascii_case(vault) && c.name.eq_ignore_ascii_case(name))
+        else {
+            return Ok(None);
+        };
+        let versions = snapshot
+            .versions
+            .into_iter()
+            .filter(|v| {
+                v.vault.eq_ignore_ascii_case(vault) && v.certificate.eq_ignore_ascii_case(name)
+            })
+            .collect();
+        Ok(Some(CertificateSnapshot {
+            certificate,
+            versions,
+        }))
+    }
+
+    /// Claims the background work named `work` for this process, so that
+    /// of several daemons sharing the store only one does it: `Ok(None)` if
+    /// another holder (another process, or an earlier claim through this
+    /// store that is still held) has it. Names are compared exactly; use one
+    /// spelling per piece of work, e.g. `renew/<vault>/<certificate>/<version>`
+    /// or `order/<vault>/<certificate>` with names in lower case.
+    ///
+    /// A claim lasts until its guard is dropped, or until the process dies
+    /// or loses its connection to the store: the work is then free for
+    /// another daemon to claim and take over ([`Claim::is_held`] tells the
+    /// old holder). Claiming does not wait and writes nothing.
+    ///
+    /// The default grants every claim ([`SoleClaim`]): a store that only
+    /// this process uses has nobody to share work with.
+    /// [`postgres::PostgresStore`] holds session-level advisory locks on a
+    /// connection of its own.
+    fn claim(&self, work: &str) -> Result<Option<Box<dyn Claim>>, StoreError> {
+        let _ = work;
+        Ok(Some(Box::new(SoleClaim)))
+    }
+
+    /// Starts telling `on_change` about changes that **other processes**
+    /// commit to this store (several daemons sharing one database); a
+    /// store's own writes are not reported back to it, the caller made
+    /// them. `on_change` runs on a thread the store owns, once per
+    /// committed change, shortly after the commit; it must return quickly
+    /// (hand the hint to a queue or take a short lock) and may read the
+    /// store through the caller's own handle.
+    ///
+    /// Once `watch` returns `Ok`, every later commit by another process is
+    /// reported. If the store loses track (its connection drops), it
+    /// re-establishes the watch by itself and reports
+    /// [`ChangeHint::Everything`]. Calling `watch` again replaces the
+    /// previous callback. The watch ends when the store is dropped.
+    ///
+    /// The default does nothing and returns `Ok`: a store that only this
+    /// process writes (SQLite) has nothing to report.
+    /// [`postgres::PostgresStore`] reports through PostgreSQL's
+    /// `LISTEN`/`NOTIFY`.
+    fn watch(&self, on_change: ChangeCallback) -> Result<(), StoreError> {
+        drop(on_change);
+        Ok(())
+    }
+
     /// Makes values that were overwritten or removed unrecoverable from the
     /// store's own files, as far as the engine allows. Called after
     /// records were rewritten to drop secrets (encryption at rest re-seals
@@ -306,8 +452,8 @@ pub trait Store: Send {
     /// SQLite: with `secure_delete` on, freed space is zeroed in the page
     /// images written to the WAL; this checkpoints the WAL into the
     /// database and truncates it, so the old pages leave the file at once.
-    /// PostgreSQL (to come): `VACUUM` of the rewritten tables, which frees
-    /// the dead row versions (it cannot reach WAL archives or backups).
+    /// PostgreSQL: `VACUUM` of the rewritten tables, which frees the dead
+    /// row versions (it cannot reach WAL archives, replicas or backups).
     fn scrub(&mut self) -> Result<(), StoreError> {
         Ok(())
     }

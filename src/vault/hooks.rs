@@ -228,6 +228,10 @@ fn send_signal(signal: &str, pidfile: &str) -> Result<String, String> {
 }
 
 #[cfg(test)]
+#[path = "hooks_props.rs"]
+mod props;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -76,6 +76,11 @@ impl Mount {
         Self::start_in_with(root, data, args)
     }
 
+    /// Mounts certfs on a new mountpoint with `--store URL` (and a `--data` of its own for backup.key).
+    pub fn start_with_store(url: &str) -> Mount {
+        Self::start_with_args(&["--store", url])
+    }
+
     fn start_in(root: tempfile::TempDir, data: PathBuf) -> Mount {
         Self::start_in_with(root, data, Vec::new())
     }

@@ -1,0 +1,371 @@
+//! `certfs mount --store URL`: a SQLite file elsewhere, a PostgreSQL database (create, read, remount, two daemons on one database), refusals in one line that never show a password.
+
+mod common;
+#[path = "common/postgres.rs"]
+mod pg;
+
+use std::ffi::OsStr;
+use std::fs;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use common::{Mount, certfs_bin, ec_policy, sh_ok, wait_timeout};
+use pg::PgServer;
+
+/// Runs `certfs args` with `env`; it must finish within 30 s (a refusal, not a mount).
+fn certfs(args: &[&OsStr], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(certfs_bin());
+    cmd.args(args)
+        .env_remove("RUST_LOG")
+        .env_remove("CERTFS_STORE")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (key, value) in env {
+        cmd.env(key, value);
+    }
+    let mut child = cmd.spawn().expect("spawn certfs");
+    if wait_timeout(&mut child, Duration::from_secs(30)).is_none() {
+        let _ = child.kill();
+        let out = child.wait_with_output().unwrap();
+        panic!(
+            "certfs {args:?} did not finish (it probably mounted):\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn os(s: &str) -> &OsStr {
+    OsStr::new(s)
+}
+
+/// Asserts exit 1 with exactly one `certfs: ` line on stderr; returns it.
+#[track_caller]
+fn refused(out: &Output) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "stderr:\n{stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "one line:\n{stderr}");
+    assert!(lines[0].starts_with("certfs: "), "{stderr}");
+    lines[0].to_owned()
+}
+
+/// Creates vault `prod` with certificate `name` through the mount; returns its cert.pem.
+fn create(m: &Mount, name: &str) -> Vec<u8> {
+    fs::create_dir_all(m.path("prod")).unwrap();
+    fs::create_dir(m.path(&format!("prod/{name}"))).unwrap();
+    fs::write(
+        m.path(&format!("prod/{name}/policy.json")),
+        ec_policy(&format!("{name}.example.com")),
+    )
+    .unwrap();
+    fs::read(m.path(&format!("prod/{name}/cert.pem"))).unwrap()
+}
+
+fn count(db: &str, sql: &str) -> i64 {
+    PgServer::shared()
+        .connect(db)
+        .query_one(sql, &[])
+        .unwrap()
+        .get(0)
+}
+
+#[test]
+fn help_names_the_store_option() {
+    let out = certfs(&[os("mount"), os("--help")], &[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    for needle in ["--store", "sqlite://", "postgres://", "CERTFS_STORE"] {
+        assert!(
+            text.contains(needle),
+            "mount --help lacks {needle}:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn an_unknown_store_url_is_refused_in_one_line_without_echo() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = certfs(
+        &[
+            os("mount"),
+            dir.path().as_os_str(),
+            os("--store"),
+            os("mysql://certfs:hunter2-secret@db/certfs"),
+        ],
+        &[],
+    );
+    let line = refused(&out);
+    assert!(
+        line.contains("--store") && line.contains("postgres://"),
+        "{line}"
+    );
+    assert!(!line.contains("hunter2"), "{line}");
+}
+
+#[test]
+fn an_unreachable_database_is_refused_without_the_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let mnt = dir.path().join("mnt");
+    fs::create_dir(&mnt).unwrap();
+    for (args, env) in [
+        (
+            vec![
+                os("mount"),
+                mnt.as_os_str(),
+                os("--store"),
+                os("postgres://certfs:hunter2-secret@127.0.0.1:1/certfs"),
+            ],
+            vec![],
+        ),
+        (
+            vec![os("mount"), mnt.as_os_str()],
+            vec![(
+                "CERTFS_STORE",
+                "postgresql://certfs:hunter2-secret@127.0.0.1:1/certfs",
+            )],
+        ),
+    ] {
+        let mut args = args;
+        let data = dir.path().join("data");
+        args.extend([os("--data"), data.as_os_str()]);
+        let out = certfs(&args, &env);
+        let line = refused(&out);
+        assert!(
+            line.contains("cannot open the store postgres://certfs@127.0.0.1:1/certfs"),
+            "{line}"
+        );
+        assert!(!line.contains("hunter2"), "{line}");
+    }
+}
+
+#[test]
+fn tls_required_is_refused_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = certfs(
+        &[
+            os("mount"),
+            dir.path().as_os_str(),
+            os("--store"),
+            os("postgres://certfs@db/certfs?sslmode=require"),
+        ],
+        &[],
+    );
+    let line = refused(&out);
+    assert!(line.contains("TLS"), "{line}");
+}
+
+#[test]
+fn a_sqlite_url_puts_the_store_where_it_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("elsewhere/certs.db");
+    fs::create_dir_all(db.parent().unwrap()).unwrap();
+    let mut m = Mount::start_with_store(&format!("sqlite://{}", db.display()));
+    let pem = create(&m, "web");
+    assert!(db.exists(), "the database is at the URL's path");
+    assert!(!m.data.join("certfs.db").exists(), "not in --data");
+    m.remount();
+    assert_eq!(fs::read(m.path("prod/web/cert.pem")).unwrap(), pem);
+}
+
+#[test]
+fn certfs_on_postgres_creates_reads_and_remounts() {
+    let server = PgServer::shared();
+    let db = server.create_database();
+    let mut m = Mount::start_with_store(&server.url(&db));
+    let pem = create(&m, "web");
+    sh_ok(
+        &m.mnt,
+        "openssl x509 -in prod/web/cert.pem -noout -subject | grep -q web.example.com
+         openssl pkey -in prod/web/privkey.pem -noout",
+    );
+    assert!(!m.data.join("certfs.db").exists(), "no SQLite file");
+    assert_eq!(count(&db, "SELECT count(*) FROM versions"), 1);
+    assert!(
+        m.logs().contains(&format!("(store {})", server.url(&db))),
+        "the log names the store:\n{}",
+        m.logs()
+    );
+    // At debug level the PostgreSQL client would log statement parameters.
+    assert!(
+        !m.logs().contains("with parameters") && !m.logs().contains("tokio_postgres"),
+        "{}",
+        m.logs()
+    );
+    // Encryption at rest applies: the database holds the key sealed.
+    let der = pem::parse(fs::read(m.path("prod/web/privkey.pem")).unwrap()).unwrap();
+    let stored: Vec<u8> = server
+        .connect(&db)
+        .query_one("SELECT key FROM versions", &[])
+        .unwrap()
+        .get(0);
+    assert!(!stored.is_empty());
+    assert!(
+        !stored
+            .windows(der.contents().len())
+            .any(|w| w == der.contents()),
+        "the private key is in the database in clear"
+    );
+
+    m.remount();
+    assert_eq!(fs::read(m.path("prod/web/cert.pem")).unwrap(), pem);
+    let key = fs::read(m.path("prod/web/privkey.pem")).unwrap();
+    // A new version through the remounted daemon lands in the same database.
+    fs::write(m.path("prod/web/policy.json"), ec_policy("web.example.com")).unwrap();
+    assert_ne!(fs::read(m.path("prod/web/privkey.pem")).unwrap(), key);
+    assert_eq!(count(&db, "SELECT count(*) FROM versions"), 2);
+}
+
+#[test]
+fn two_daemons_on_one_database_share_it() {
+    let server = PgServer::shared();
+    let db = server.create_database();
+    let url = server.url(&db);
+    // Every daemon of a fleet needs the master key the keys are sealed with.
+    let keys = tempfile::tempdir().unwrap();
+    let key_file = keys.path().join("master.key");
+    fs::write(&key_file, [0x42; 32]).unwrap();
+    fs::set_permissions(
+        &key_file,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    let key_file = key_file.display().to_string();
+    let args = ["--store", url.as_str(), "--key-file", key_file.as_str()];
+    let mut first = Mount::start_with_args(&args);
+    let web = create(&first, "web");
+
+    // A daemon with another master key is refused in one line.
+    let refused_mnt = keys.path().join("mnt");
+    fs::create_dir(&refused_mnt).unwrap();
+    let out = certfs(
+        &[
+            os("mount"),
+            refused_mnt.as_os_str(),
+            os("--store"),
+            os(&url),
+            os("--data"),
+            keys.path().join("other-data").as_os_str(),
+        ],
+        &[],
+    );
+    let line = refused(&out);
+    assert!(line.contains("master key"), "{line}");
+
+    // A second daemon, mounted later, sees what the first made...
+    let mut second = Mount::start_with_args(&args);
+    assert_eq!(fs::read(second.path("prod/web/cert.pem")).unwrap(), web);
+    // ...and its own writes, with the first still mounted, land beside them.
+    let api = create(&second, "api");
+    assert_eq!(count(&db, "SELECT count(*) FROM certificates"), 2);
+
+    // Live propagation to a running daemon is the vault's part (Store::watch);
+    // a restart shows everything.
+    first.remount();
+    assert_eq!(fs::read(first.path("prod/api/cert.pem")).unwrap(), api);
+    assert_eq!(fs::read(first.path("prod/web/cert.pem")).unwrap(), web);
+    second.stop();
+}
+
+/// Lazily unmounts a mountpoint on drop (the daemon then exits by itself).
+struct Unmount(std::path::PathBuf);
+
+impl Drop for Unmount {
+    fn drop(&mut self) {
+        if common::is_mounted(&self.0) {
+            common::lazy_unmount(&self.0);
+        }
+    }
+}
+
+/// Runs `scripts/mount.certfs args` as mount(8) would; it must finish within 90 s.
+fn mount_helper(args: &[&OsStr], log: &std::path::Path) -> Output {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/mount.certfs");
+    let mut child = Command::new("sh")
+        .arg(script)
+        .args(args)
+        .env("CERTFS_BIN", certfs_bin())
+        .env("CERTFS_LOG", log)
+        .env_remove("CERTFS_STORE")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run mount.certfs");
+    if wait_timeout(&mut child, Duration::from_secs(90)).is_none() {
+        let _ = child.kill();
+        panic!("mount.certfs did not return");
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn the_fstab_helper_mounts_a_store_url_and_umount_ends_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mnt = dir.path().join("mnt");
+    fs::create_dir(&mnt).unwrap();
+    let _guard = Unmount(mnt.clone());
+    let db = dir.path().join("store/certfs.db");
+    fs::create_dir_all(db.parent().unwrap()).unwrap();
+    let url = format!("sqlite://{}", db.display());
+    let options = format!(
+        "rw,_netdev,nofail,data={},threads=2",
+        dir.path().join("data").display()
+    );
+    let log = dir.path().join("certfs.log");
+    let out = mount_helper(&[os(&url), mnt.as_os_str(), os("-o"), os(&options)], &log);
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        fs::read_to_string(&log).unwrap_or_default()
+    );
+    assert!(common::is_mounted(&mnt), "mounted when the helper returns");
+    fs::create_dir_all(mnt.join("prod/web")).unwrap();
+    fs::write(
+        mnt.join("prod/web/policy.json"),
+        ec_policy("web.example.com"),
+    )
+    .unwrap();
+    assert!(!fs::read(mnt.join("prod/web/cert.pem")).unwrap().is_empty());
+    assert!(db.exists(), "the store is the SOURCE's");
+    assert!(
+        dir.path().join("data/backup.key").exists(),
+        "data= is --data"
+    );
+
+    let status = Command::new("umount").arg(&mnt).status().unwrap();
+    assert!(status.success());
+    assert!(!common::is_mounted(&mnt));
+}
+
+#[test]
+fn the_fstab_helper_reports_a_refusal_without_the_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let mnt = dir.path().join("mnt");
+    fs::create_dir(&mnt).unwrap();
+    let _guard = Unmount(mnt.clone());
+    let secret = dir.path().join("store.url");
+    fs::write(
+        &secret,
+        "postgres://certfs:hunter2-secret@127.0.0.1:1/certfs",
+    )
+    .unwrap();
+    let options = format!(
+        "data={},store_file={}",
+        dir.path().join("data").display(),
+        secret.display()
+    );
+    let out = mount_helper(
+        &[os("certfs"), mnt.as_os_str(), os("-o"), os(&options)],
+        &dir.path().join("certfs.log"),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("cannot open the store postgres://certfs@127.0.0.1:1/certfs"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+    assert!(!common::is_mounted(&mnt));
+}
