@@ -11,5 +11,6 @@ pub mod error;
 pub mod handles;
 pub mod inodes;
 pub mod mount;
+mod worker;
 
 pub use mount::{MountOptions, run};
