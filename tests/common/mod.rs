@@ -163,7 +163,7 @@ impl Mount {
         let mut child = self.child.take().expect("running");
         signal(child.id(), libc::SIGTERM);
         let status = wait_timeout(&mut child, Duration::from_secs(20)).unwrap_or_else(|| {
-            let _ = child.kill();
+            kill_daemon(&mut child, &self.mnt);
             panic!("certfs did not exit after SIGTERM:\n{}", self.logs())
         });
         assert!(!is_mounted(&self.mnt), "still mounted after SIGTERM");
@@ -173,8 +173,10 @@ impl Mount {
     /// `kill -9` the daemon and clear the dead mount.
     pub fn kill9(&mut self) {
         if let Some(mut child) = self.child.take() {
-            signal(child.id(), libc::SIGKILL);
-            let _ = child.wait();
+            assert!(
+                kill_daemon(&mut child, &self.mnt),
+                "certfs did not exit after kill -9 and an abort of its connection"
+            );
         }
         lazy_unmount(&self.mnt);
     }
@@ -203,8 +205,7 @@ impl Drop for Mount {
         if let Some(mut child) = self.child.take() {
             signal(child.id(), libc::SIGTERM);
             if wait_timeout(&mut child, Duration::from_secs(10)).is_none() {
-                let _ = child.kill();
-                let _ = child.wait();
+                kill_daemon(&mut child, &self.mnt);
             }
         }
         if is_mounted(&self.mnt) {
@@ -219,6 +220,57 @@ pub fn signal(pid: u32, sig: i32) {
     unsafe {
         libc::kill(pid as i32, sig);
     }
+}
+
+/// The kernel's FUSE connection number of the filesystem mounted at `mnt`
+/// (the minor device number in `/proc/self/mountinfo`; read without
+/// touching the mount, which may be dead).
+fn fuse_connection(mnt: &Path) -> Option<String> {
+    let target = mnt.to_string_lossy().to_string();
+    let mountinfo = fs::read_to_string("/proc/self/mountinfo").ok()?;
+    mountinfo
+        .lines()
+        .filter(|l| l.split(' ').nth(4) == Some(target.as_str()) && l.contains(" - fuse"))
+        .last()
+        .and_then(|l| l.split(' ').nth(2))
+        .and_then(|dev| dev.split_once(':'))
+        .map(|(_, minor)| minor.to_string())
+}
+
+/// Aborts FUSE connection `id` through the fusectl filesystem (mounted
+/// first if it is not): every request waiting on it fails with ENOTCONN.
+fn abort_connection(id: &str) {
+    let connections = Path::new("/sys/fs/fuse/connections");
+    if !connections.join(id).exists() {
+        let _ = Command::new("mount")
+            .args(["-t", "fusectl", "fusectl"])
+            .arg(connections)
+            .stderr(Stdio::null())
+            .status();
+    }
+    let _ = fs::write(connections.join(id).join("abort"), "1");
+}
+
+/// `kill -9` a certfs daemon mounted at `mnt` and reap it.
+///
+/// A daemon killed while one of its threads tells the kernel to drop a
+/// cached name (`inval_entry`, which takes the directory's lock) can be
+/// left a zombie for good: that thread waits uninterruptibly for the lock,
+/// held by a process whose request the dead daemon will never answer, and
+/// the kernel aborts the connection only once every thread is gone. The
+/// administrator's way out, as here, is aborting the connection
+/// (docs/deployment.md). Returns whether the daemon is gone.
+pub fn kill_daemon(child: &mut Child, mnt: &Path) -> bool {
+    let connection = fuse_connection(mnt);
+    signal(child.id(), libc::SIGKILL);
+    if wait_timeout(child, Duration::from_secs(5)).is_some() {
+        return true;
+    }
+    eprintln!("certfs did not exit on kill -9: aborting its FUSE connection");
+    if let Some(id) = &connection {
+        abort_connection(id);
+    }
+    wait_timeout(child, Duration::from_secs(30)).is_some()
 }
 
 /// Waits up to `limit` for `child` to exit.
