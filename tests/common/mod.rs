@@ -230,8 +230,7 @@ fn fuse_connection(mnt: &Path) -> Option<String> {
     let mountinfo = fs::read_to_string("/proc/self/mountinfo").ok()?;
     mountinfo
         .lines()
-        .filter(|l| l.split(' ').nth(4) == Some(target.as_str()) && l.contains(" - fuse"))
-        .last()
+        .rfind(|l| l.split(' ').nth(4) == Some(target.as_str()) && l.contains(" - fuse"))
         .and_then(|l| l.split(' ').nth(2))
         .and_then(|dev| dev.split_once(':'))
         .map(|(_, minor)| minor.to_string())
