@@ -263,6 +263,10 @@ fn mount(
     vault.start_housekeeping(std::time::Duration::from_secs(60));
     vault.start_worker();
     vault.start_renewals();
+    // Other daemons sharing the store (PostgreSQL): their changes show here.
+    vault
+        .start_sync()
+        .map_err(|e| format!("cannot follow the store's changes: {e}"))?;
     let shown = mountpoint.display().to_string();
     fuse::run(vault, mountpoint, options, || {
         log::info!("certfs mounted at {shown} (store {store})")

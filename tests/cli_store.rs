@@ -223,14 +223,7 @@ fn two_daemons_on_one_database_share_it() {
     let url = server.url(&db);
     // Every daemon of a fleet needs the master key the keys are sealed with.
     let keys = tempfile::tempdir().unwrap();
-    let key_file = keys.path().join("master.key");
-    fs::write(&key_file, [0x42; 32]).unwrap();
-    fs::set_permissions(
-        &key_file,
-        std::os::unix::fs::PermissionsExt::from_mode(0o600),
-    )
-    .unwrap();
-    let key_file = key_file.display().to_string();
+    let key_file = common::master_key_file(keys.path(), 0x42);
     let args = ["--store", url.as_str(), "--key-file", key_file.as_str()];
     let mut first = Mount::start_with_args(&args);
     let web = create(&first, "web");
@@ -259,8 +252,7 @@ fn two_daemons_on_one_database_share_it() {
     let api = create(&second, "api");
     assert_eq!(count(&db, "SELECT count(*) FROM certificates"), 2);
 
-    // Live propagation to a running daemon is the vault's part (Store::watch);
-    // a restart shows everything.
+    // A restart reads everything back (tests/fleet.rs follows changes live).
     first.remount();
     assert_eq!(fs::read(first.path("prod/api/cert.pem")).unwrap(), api);
     assert_eq!(fs::read(first.path("prod/web/cert.pem")).unwrap(), web);

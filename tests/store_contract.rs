@@ -107,7 +107,8 @@ macro_rules! store_contract_tests {
                 index_is_load_summarized,
                 reader_reads_certificates_as_load_gives_them,
                 reader_sees_later_writes,
-                load_certificate_reads_one_certificate_as_load_does
+                load_certificate_reads_one_certificate_as_load_does,
+                load_document_reads_one_document_as_load_does
             );
             store_contract_tests!(@fixture
                 reopen_keeps_everything,
@@ -1362,6 +1363,37 @@ pub mod contract {
         );
         store.put_document("test", "contacts", None).unwrap();
         assert_eq!(load(store).documents, [document("prod", "contacts", "p")]);
+    }
+
+    /// `load_document` gives the value `load` gives for that vault and key
+    /// (both in any case), secrets opened; `None` for a removed document, a
+    /// missing key or vault.
+    pub fn load_document_reads_one_document_as_load_does(store: &mut dyn Store) {
+        store.create_vault(&vault("prod")).unwrap();
+        store.create_vault(&vault("test")).unwrap();
+        store.put_document("prod", "contacts", Some("p")).unwrap();
+        store.put_document("test", "contacts", Some("t")).unwrap();
+        // An issuer's file holds its credentials: sealed by an encrypting store.
+        store
+            .put_document("prod", "issuer/Digi", Some(r#"{"pwd":"s3cret"}"#))
+            .unwrap();
+        assert_eq!(
+            store.load_document("PROD", "Contacts").unwrap().as_deref(),
+            Some("p")
+        );
+        assert_eq!(
+            store.load_document("test", "contacts").unwrap().as_deref(),
+            Some("t")
+        );
+        let issuer = store.load_document("prod", "issuer/digi").unwrap();
+        let loaded = documents(&load(store));
+        let expected = loaded.iter().find(|d| d.key == "issuer/Digi").unwrap();
+        assert_eq!(issuer.as_deref(), Some(expected.value.as_str()));
+        assert_eq!(issuer.as_deref(), Some(r#"{"pwd":"s3cret"}"#));
+        store.put_document("prod", "contacts", None).unwrap();
+        assert_eq!(store.load_document("prod", "contacts").unwrap(), None);
+        assert_eq!(store.load_document("prod", "vault").unwrap(), None);
+        assert_eq!(store.load_document("nowhere", "contacts").unwrap(), None);
     }
 
     /// `None` removes the document (key in any case), and only it.

@@ -533,6 +533,28 @@ impl Store for EncryptedStore {
         Ok(Some(one))
     }
 
+    /// The wrapped store's document, opened if it is a sealed one.
+    fn load_document(&self, vault: &str, key: &str) -> Result<Option<String>, StoreError> {
+        if reserved(vault) {
+            return Ok(None);
+        }
+        let Some(value) = self.inner.load_document(vault, key)? else {
+            return Ok(None);
+        };
+        let mut one = [DocumentRecord {
+            vault: vault.to_owned(),
+            key: key.to_owned(),
+            value,
+        }];
+        self.open_documents(&mut one)?;
+        let [d] = one;
+        Ok(Some(d.value))
+    }
+
+    fn shared(&self) -> bool {
+        self.inner.shared()
+    }
+
     /// The inner store's claims: sealing has nothing to do with them.
     fn claim(&self, work: &str) -> Result<Option<Box<dyn Claim>>, StoreError> {
         self.inner.claim(work)

@@ -400,6 +400,27 @@ pub trait Store: Send {
         }))
     }
 
+    /// The value of vault `vault`'s document `key` (both compared
+    /// case-insensitively), as [`Store::load`] gives it; `None` if there is
+    /// none. What a daemon re-reads after a [`ChangeHint::Document`].
+    ///
+    /// The default searches [`Store::load_index`]; stores may read less.
+    fn load_document(&self, vault: &str, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .load_index()?
+            .documents
+            .into_iter()
+            .find(|d| d.vault.eq_ignore_ascii_case(vault) && d.key.eq_ignore_ascii_case(key))
+            .map(|d| d.value))
+    }
+
+    /// Whether other processes may write this store too (a database that
+    /// several daemons share): a holder of a fresh [`Store::claim`] must
+    /// then re-read what it is about to act on. `false` by default.
+    fn shared(&self) -> bool {
+        false
+    }
+
     /// Claims the background work named `work` for this process, so that
     /// of several daemons sharing the store only one does it: `Ok(None)` if
     /// another holder (another process, or an earlier claim through this

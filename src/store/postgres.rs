@@ -559,6 +559,24 @@ impl Store for PostgresStore {
             .map_err(backend("cannot vacuum the store"))
     }
 
+    /// One row, by the folded keys.
+    fn load_document(&self, vault: &str, key: &str) -> Result<Option<String>, StoreError> {
+        let mut client = self.conn.lock();
+        revive(&self.url, &self.own_pid, &mut client)?;
+        let row = client
+            .query_opt(
+                "SELECT value FROM documents WHERE vault_key = $1 AND key_key = $2",
+                &[&fold(vault), &fold(key)],
+            )
+            .map_err(backend("cannot read the document"))?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
+    /// Every daemon pointed at the database writes it.
+    fn shared(&self) -> bool {
+        true
+    }
+
     /// A session-level advisory lock on a connection kept for claims (see
     /// [`claims`]): released by dropping the claim, or by PostgreSQL when
     /// this daemon's session ends, so another daemon can take over.

@@ -15,6 +15,7 @@ use super::name::{CertificateName, VaultName};
 use super::node::Node;
 use super::service::{Changes, VaultService, deleted, not_found, now, vault};
 use super::settings::{self, VaultSettings};
+use super::sync::work_name;
 use super::{hooks, status};
 
 impl VaultService {
@@ -192,15 +193,21 @@ impl VaultService {
                 .collect()
         };
         due.iter()
-            .filter(|(v, c)| match self.purge_if(v, c, at, true) {
-                Ok(changes) => {
-                    self.announce(&changes);
-                    !changes.dirs.is_empty()
-                }
-                Err(VaultError::NotFound(_)) => false,
-                Err(e) => {
-                    log::error!("{v}/{c}: scheduled purge failed: {e}");
-                    false
+            .filter(|(v, c)| {
+                // One daemon of a fleet purges it, as the store has it now.
+                let Some(_claim) = self.claim_fresh(&work_name("purge", v, c), v, c) else {
+                    return false;
+                };
+                match self.purge_if(v, c, at, true) {
+                    Ok(changes) => {
+                        self.announce(&changes);
+                        !changes.dirs.is_empty()
+                    }
+                    Err(VaultError::NotFound(_)) => false,
+                    Err(e) => {
+                        log::error!("{v}/{c}: scheduled purge failed: {e}");
+                        false
+                    }
                 }
             })
             .count()

@@ -13,7 +13,9 @@ use super::error::VaultError;
 use super::hooks::{self, Hooks};
 use super::issuer_memory;
 use super::issuers::{self, IssuerBundle};
-use super::model::{CertificateState, PendingVersion, State, VaultState, Version};
+use super::model::{
+    CertificateState, IssuerMemoryText, PendingVersion, State, VaultState, Version,
+};
 use super::name::{CertificateName, VaultName, VersionId};
 use super::operation::Operation;
 use super::pending::{csr_pem, with_json};
@@ -175,7 +177,7 @@ impl Loader for StoreLoader {
 }
 
 /// Certificate `c` with its `versions` (oldest first), as the model holds it.
-fn certificate_with_versions(
+pub(super) fn certificate_with_versions(
     c: &CertificateRecord,
     versions: Vec<VersionRecord>,
 ) -> Result<CertificateState, VaultError> {
@@ -218,75 +220,36 @@ fn vaults_and_documents(
         // setting must not keep every certificate from being served.
         let skip =
             |e: VaultError| log::error!("vault {vault}: stored {} skipped: {}", d.key, e.message());
-        if d.key.eq_ignore_ascii_case(settings::DOCUMENT_KEY) {
-            match VaultSettings::from_stored(&d.value) {
-                Ok(settings) => vs.settings = settings,
-                Err(e) => skip(e),
+        let slot = match DocumentSlot::of(&d.key) {
+            Ok(Some(slot)) => slot,
+            Ok(None) => {
+                log::warn!("vault {vault}: unknown stored document {}", d.key);
+                continue;
             }
-        } else if d.key.eq_ignore_ascii_case(contacts::DOCUMENT_KEY) {
-            match Contacts::parse(d.value.as_bytes()) {
-                Ok(parsed) => vs.contacts = Some(parsed),
-                Err(e) => skip(e),
+            Err(e) => {
+                skip(e);
+                continue;
             }
-        } else if let Some(name) = strip_prefix_ci(&d.key, status::DOCUMENT_PREFIX) {
-            match (CertificateName::parse(name), RunLog::from_stored(&d.value)) {
-                (Ok(name), Some(log)) => {
-                    run_logs.insert((vault.clone(), name), log);
-                }
-                _ => skip(VaultError::Internal("unreadable run log".into())),
+        };
+        match slot.read(d.value) {
+            Ok(StoredDocument::Settings(settings)) => vs.settings = settings,
+            Ok(StoredDocument::Contacts(parsed)) => vs.contacts = Some(parsed),
+            Ok(StoredDocument::RunLog(name, log)) => {
+                run_logs.insert((vault.clone(), name), log);
             }
-        } else if let Some(name) = strip_prefix_ci(&d.key, access::DOCUMENT_PREFIX) {
-            match (
-                CertificateName::parse(name),
-                access::perms_from_stored(&d.value),
-            ) {
-                (Ok(name), Some(perms)) => {
-                    perm_sets.insert((vault.clone(), name), perms);
-                }
-                _ => skip(VaultError::Internal("unreadable modes".into())),
+            Ok(StoredDocument::Perms(name, perms)) => {
+                perm_sets.insert((vault.clone(), name), perms);
             }
-        } else if let Some(name) = strip_prefix_ci(&d.key, hooks::DOCUMENT_PREFIX) {
-            match (
-                CertificateName::parse(name),
-                Hooks::parse(d.value.as_bytes()),
-            ) {
-                (Ok(name), Ok(parsed)) => {
-                    hook_sets.insert((vault.clone(), name), parsed);
-                }
-                (Err(e), _) => skip(VaultError::Internal(e.0)),
-                (_, Err(e)) => skip(e),
+            Ok(StoredDocument::Hooks(name, parsed)) => {
+                hook_sets.insert((vault.clone(), name), parsed);
             }
-        } else if let Some(name) = d
-            .key
-            .get(..issuer_memory::DOCUMENT_PREFIX.len())
-            .filter(|p| p.eq_ignore_ascii_case(issuer_memory::DOCUMENT_PREFIX))
-            .map(|p| &d.key[p.len()..])
-        {
-            match CertificateName::parse(name) {
-                Ok(name) => {
-                    let text = issuer_memory::memory_text(&name, Zeroizing::new(d.value));
-                    vs.issuer_memory.insert(name, text);
-                }
-                Err(e) => skip(VaultError::Internal(e.0)),
+            Ok(StoredDocument::IssuerMemory(name, text)) => {
+                vs.issuer_memory.insert(name, text);
             }
-        } else if let Some(name) = d
-            .key
-            .get(..issuers::DOCUMENT_PREFIX.len())
-            .filter(|p| p.eq_ignore_ascii_case(issuers::DOCUMENT_PREFIX))
-            .map(|p| &d.key[p.len()..])
-        {
-            match (
-                CertificateName::parse(name),
-                IssuerBundle::from_stored(&d.value),
-            ) {
-                (Ok(name), Ok(bundle)) => {
-                    vs.issuers.insert(name, bundle);
-                }
-                (Err(e), _) => skip(VaultError::Internal(e.0)),
-                (_, Err(e)) => skip(e),
+            Ok(StoredDocument::Issuer(name, bundle)) => {
+                vs.issuers.insert(name, bundle);
             }
-        } else {
-            log::warn!("vault {vault}: unknown stored document {}", d.key);
+            Err(e) => skip(e),
         }
     }
     Ok((
@@ -297,6 +260,95 @@ fn vaults_and_documents(
             perm_sets,
         },
     ))
+}
+
+/// What a vault document's key names: a setting of the vault, or a
+/// document of one certificate or issuer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum DocumentSlot {
+    /// `vault.json`.
+    Settings,
+    /// `contacts.json`.
+    Contacts,
+    /// A certificate's run log (`status.json`).
+    RunLog(CertificateName),
+    /// A certificate's stored modes and owners.
+    Perms(CertificateName),
+    /// A certificate's `hooks.json`.
+    Hooks(CertificateName),
+    /// An issuer's private state.
+    IssuerMemory(CertificateName),
+    /// `issuers/<name>.json`.
+    Issuer(CertificateName),
+}
+
+/// A stored vault document, read.
+pub(super) enum StoredDocument {
+    Settings(VaultSettings),
+    Contacts(Contacts),
+    RunLog(CertificateName, RunLog),
+    Perms(CertificateName, Perms),
+    Hooks(CertificateName, Hooks),
+    IssuerMemory(CertificateName, IssuerMemoryText),
+    Issuer(CertificateName, IssuerBundle),
+}
+
+impl DocumentSlot {
+    /// What the stored key `key` names (in any case); `None` for a key
+    /// this certfs does not know.
+    pub(super) fn of(key: &str) -> Result<Option<DocumentSlot>, VaultError> {
+        let named = |name: &str, slot: fn(CertificateName) -> DocumentSlot| {
+            CertificateName::parse(name)
+                .map(|n| Some(slot(n)))
+                .map_err(|e| VaultError::Internal(e.0))
+        };
+        if key.eq_ignore_ascii_case(settings::DOCUMENT_KEY) {
+            Ok(Some(DocumentSlot::Settings))
+        } else if key.eq_ignore_ascii_case(contacts::DOCUMENT_KEY) {
+            Ok(Some(DocumentSlot::Contacts))
+        } else if let Some(name) = strip_prefix_ci(key, status::DOCUMENT_PREFIX) {
+            named(name, DocumentSlot::RunLog)
+        } else if let Some(name) = strip_prefix_ci(key, access::DOCUMENT_PREFIX) {
+            named(name, DocumentSlot::Perms)
+        } else if let Some(name) = strip_prefix_ci(key, hooks::DOCUMENT_PREFIX) {
+            named(name, DocumentSlot::Hooks)
+        } else if let Some(name) = strip_prefix_ci(key, issuer_memory::DOCUMENT_PREFIX) {
+            named(name, DocumentSlot::IssuerMemory)
+        } else if let Some(name) = strip_prefix_ci(key, issuers::DOCUMENT_PREFIX) {
+            named(name, DocumentSlot::Issuer)
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// The document in this slot whose stored value is `value`.
+    pub(super) fn read(self, value: String) -> Result<StoredDocument, VaultError> {
+        Ok(match self {
+            DocumentSlot::Settings => StoredDocument::Settings(VaultSettings::from_stored(&value)?),
+            DocumentSlot::Contacts => StoredDocument::Contacts(Contacts::parse(value.as_bytes())?),
+            DocumentSlot::RunLog(name) => StoredDocument::RunLog(
+                name,
+                RunLog::from_stored(&value)
+                    .ok_or_else(|| VaultError::Internal("unreadable run log".into()))?,
+            ),
+            DocumentSlot::Perms(name) => StoredDocument::Perms(
+                name,
+                access::perms_from_stored(&value)
+                    .ok_or_else(|| VaultError::Internal("unreadable modes".into()))?,
+            ),
+            DocumentSlot::Hooks(name) => {
+                let parsed = Hooks::parse(value.as_bytes())?;
+                StoredDocument::Hooks(name, parsed)
+            }
+            DocumentSlot::IssuerMemory(name) => {
+                let text = issuer_memory::memory_text(&name, Zeroizing::new(value));
+                StoredDocument::IssuerMemory(name, text)
+            }
+            DocumentSlot::Issuer(name) => {
+                StoredDocument::Issuer(name, IssuerBundle::from_stored(&value)?)
+            }
+        })
+    }
 }
 
 /// The whole model from what the store holds.

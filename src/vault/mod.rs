@@ -38,6 +38,7 @@ pub mod service;
 pub mod settings;
 mod side;
 mod status;
+mod sync;
 pub mod tags;
 mod worker;
 

@@ -22,6 +22,8 @@ use super::operation::Status;
 use super::policy::ActionType;
 use super::service::{Changes, VaultService, certificate, not_found, now, vault};
 use super::status::{self, ActionRun, HookRun, RunLog, action_name, due};
+use super::sync::work_name;
+use crate::store::Claim;
 
 /// The first pause before a failed lifetime action runs again; it doubles.
 const FIRST_RETRY: i64 = 15;
@@ -72,6 +74,40 @@ fn settled(cs: &CertificateState, run: &ActionRun) -> bool {
         (Some((op, _)), Some(pending)) if &op.version == pending => op.status != Status::Failed,
         _ => true,
     }
+}
+
+/// Whether the lifetime action of `cs` is due at `at`: the action, the
+/// version it is due for and how often it failed so far; otherwise when to
+/// look again (`None`: nothing will be due).
+fn due_action(cs: &CertificateState, at: i64) -> Result<(ActionType, VersionId, u32), Option<i64>> {
+    let (Some(action), Some(version)) = (cs.policy.lifetime_actions.first(), cs.current()) else {
+        return Err(None);
+    };
+    let when = due(action, version);
+    if when > at {
+        return Err(Some(when));
+    }
+    let mut attempts = 0;
+    if let Some(run) = cs
+        .run_log
+        .action
+        .as_ref()
+        .filter(|r| r.version == version.id.as_str())
+    {
+        if settled(cs, run) {
+            return Err(None);
+        }
+        let retry = run.retry_at.unwrap_or(run.at + retry_after(run.attempts));
+        if retry > at {
+            return Err(Some(retry));
+        }
+        attempts = run.attempts;
+    }
+    // A renewal already on its way (a merge awaited, an order open).
+    if action.action == ActionType::AutoRenew && cs.operation_in_progress().is_some() {
+        return Err(None);
+    }
+    Ok((action.action, version.id.clone(), attempts))
 }
 
 impl VaultService {
@@ -138,50 +174,25 @@ impl VaultService {
                     .into_iter()
                     .filter_map(|name| vs.certificates.get(name));
                 for cs in vs.certificates.loaded().chain(due_now) {
-                    let (Some(action), Some(version)) =
-                        (cs.policy.lifetime_actions.first(), cs.current())
-                    else {
-                        continue;
-                    };
-                    let when = due(action, version);
-                    if when > at {
-                        next = next.min(when);
-                        continue;
+                    match due_action(cs, at) {
+                        Ok((action, version, attempts)) => work.push(DueAction {
+                            vault: vs.name.clone(),
+                            certificate: cs.name.clone(),
+                            version,
+                            action,
+                            attempts,
+                        }),
+                        Err(Some(when)) => next = next.min(when),
+                        Err(None) => {}
                     }
-                    let mut attempts = 0;
-                    if let Some(run) = cs
-                        .run_log
-                        .action
-                        .as_ref()
-                        .filter(|r| r.version == version.id.as_str())
-                    {
-                        if settled(cs, run) {
-                            continue;
-                        }
-                        let retry = run.retry_at.unwrap_or(run.at + retry_after(run.attempts));
-                        if retry > at {
-                            next = next.min(retry);
-                            continue;
-                        }
-                        attempts = run.attempts;
-                    }
-                    // A renewal already on its way (a merge awaited, an order open).
-                    if action.action == ActionType::AutoRenew
-                        && cs.operation_in_progress().is_some()
-                    {
-                        continue;
-                    }
-                    work.push(DueAction {
-                        vault: vs.name.clone(),
-                        certificate: cs.name.clone(),
-                        version: version.id.clone(),
-                        action: action.action,
-                        attempts,
-                    });
                 }
             }
         }
         for item in work {
+            // Of a fleet, one daemon acts, on the certificate as stored now.
+            let Some(_claim) = self.claim_action(&item, at) else {
+                continue;
+            };
             let (succeeded, message, pending_version) = match item.action {
                 ActionType::AutoRenew => self.auto_renew(&item),
                 ActionType::EmailContacts => match self.mail_expiry(&item) {
@@ -240,6 +251,21 @@ impl VaultService {
             }
         }
         next
+    }
+
+    /// The claim on `item` for this daemon, if no other daemon has it and
+    /// the action is still due once the certificate is re-read (another
+    /// daemon may have just run it).
+    fn claim_action(&self, item: &DueAction, at: i64) -> Option<Box<dyn Claim>> {
+        let (v, c) = (&item.vault, &item.certificate);
+        let work = format!("{}/{}", work_name("renew", v, c), item.version);
+        let claim = self.claim_fresh(&work, v, c)?;
+        let st = self.state.read();
+        let cs = certificate(&st, v, c).ok()?;
+        match due_action(cs, at) {
+            Ok((_, version, _)) if version == item.version => Some(claim),
+            _ => None,
+        }
     }
 
     /// AutoRenew: a new version under the stored policy, through its issuer.

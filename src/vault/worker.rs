@@ -15,6 +15,8 @@ use parking_lot::{Condvar, Mutex};
 
 use super::name::{CertificateName, VaultName, VersionId};
 use super::service::VaultService;
+use super::sync::work_name;
+use crate::store::Claim;
 
 /// One order: the pending version of a certificate.
 pub(super) type OrderKey = (VaultName, CertificateName, VersionId);
@@ -28,6 +30,9 @@ pub(super) enum Next {
     Poll,
     /// The CA could not be reached: try again after a growing pause.
     Retry,
+    /// Another daemon sharing the store follows this order: look again
+    /// after a pause, and take it over if that daemon is gone.
+    Elsewhere,
 }
 
 /// The first pause between polls of a pending order; each one is 1.5 times the last.
@@ -38,6 +43,8 @@ const MAX_POLL: Duration = Duration::from_secs(60);
 const FIRST_RETRY: Duration = Duration::from_secs(1);
 /// The longest pause after failures.
 const MAX_RETRY: Duration = Duration::from_secs(300);
+/// How often a daemon looks whether another one still follows an order.
+const ELSEWHERE: Duration = Duration::from_secs(2);
 /// How often the scheduler looks at the model even when nobody wakes it.
 const IDLE: Duration = Duration::from_secs(30);
 
@@ -51,9 +58,17 @@ struct Track {
 }
 
 /// The scheduler's state, shared by the service (to wake it) and the threads.
+///
+/// Lock order: `tracks` and `claims` are never held together, and `claims`
+/// is taken before the service's store.
 #[derive(Default)]
 pub(super) struct Orders {
     tracks: Mutex<BTreeMap<OrderKey, Track>>,
+    /// This daemon's claims on the orders it follows, held for each order's
+    /// life so that of a fleet one daemon drives it ([`Store::claim`]).
+    ///
+    /// [`Store::claim`]: crate::store::Store::claim
+    claims: Mutex<BTreeMap<OrderKey, Box<dyn Claim>>>,
     wake: Condvar,
     started: Mutex<bool>,
 }
@@ -67,12 +82,18 @@ impl Orders {
         }
         self.wake.notify_all();
     }
+
+    /// Makes the scheduler look at the model now (orders may have come or gone).
+    pub(super) fn wake_all(&self) {
+        self.wake.notify_all();
+    }
 }
 
 /// The pause before the next step, after `next`.
 fn pause(next: &Next, track: &Track) -> Duration {
     match next {
         Next::Done => Duration::ZERO,
+        Next::Elsewhere => ELSEWHERE,
         Next::Poll => FIRST_POLL
             .mul_f64(1.5f64.powi(track.polls.min(30) as i32))
             .min(MAX_POLL),
@@ -103,6 +124,31 @@ impl VaultService {
     }
 }
 
+impl VaultService {
+    /// Whether this daemon holds (or now takes) the claim on order `key`;
+    /// a claim lost with the connection to the store is taken again.
+    fn hold_order(&self, orders: &Orders, key: &OrderKey) -> bool {
+        let mut claims = orders.claims.lock();
+        if claims.get(key).is_some_and(|claim| claim.is_held()) {
+            return true;
+        }
+        if claims.remove(key).is_some() {
+            log::warn!(
+                "{}/{}: the claim on its order was lost with the store's connection",
+                key.0,
+                key.1
+            );
+        }
+        let Some(claim) = self.claim_fresh(&work_name("order", &key.0, &key.1), &key.0, &key.1)
+        else {
+            return false;
+        };
+        log::debug!("{}/{}: this server follows the order", key.0, key.1);
+        claims.insert(key.clone(), claim);
+        true
+    }
+}
+
 /// The scheduler loop: runs due steps until the service is gone.
 fn schedule(service: Weak<VaultService>, orders: Arc<Orders>) {
     loop {
@@ -111,6 +157,8 @@ fn schedule(service: Weak<VaultService>, orders: Arc<Orders>) {
         };
         let open = strong.open_orders();
         drop(strong);
+        // Claims on orders that ended (here or on another daemon) go.
+        orders.claims.lock().retain(|key, _| open.contains(key));
         let mut tracks = orders.tracks.lock();
         tracks.retain(|key, track| track.running || open.contains(key));
         let now = Instant::now();
@@ -147,9 +195,13 @@ fn schedule(service: Weak<VaultService>, orders: Arc<Orders>) {
 /// Runs one step of order `key` and schedules the next.
 fn step(service: Weak<VaultService>, orders: Arc<Orders>, key: OrderKey) {
     let next = match service.upgrade() {
-        Some(service) => service.drive_order(&key),
+        Some(service) if service.hold_order(&orders, &key) => service.drive_order(&key),
+        Some(_) => Next::Elsewhere,
         None => Next::Done,
     };
+    if next == Next::Done {
+        orders.claims.lock().remove(&key);
+    }
     let mut tracks = orders.tracks.lock();
     if let Some(track) = tracks.get_mut(&key) {
         track.running = false;
@@ -163,6 +215,7 @@ fn step(service: Weak<VaultService>, orders: Arc<Orders>, key: OrderKey) {
                 track.failures = 0;
             }
             Next::Retry => track.failures += 1,
+            Next::Elsewhere => {}
         }
     }
     drop(tracks);

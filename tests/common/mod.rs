@@ -427,3 +427,16 @@ pub fn sign_csr(dir: &Path, csr: &Path, out: &str) {
         ),
     );
 }
+
+/// Writes a 32-byte master key file (mode 0600, filled with `byte`) into
+/// `dir`, as every daemon of a fleet needs the same one; returns its path.
+pub fn master_key_file(dir: &Path, byte: u8) -> String {
+    let key_file = dir.join("master.key");
+    fs::write(&key_file, [byte; 32]).unwrap();
+    fs::set_permissions(
+        &key_file,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    key_file.display().to_string()
+}

@@ -1,0 +1,492 @@
+//! Following the other daemons of a fleet: what they commit to a shared store is read back into this daemon's model, the kernel's caches of it are dropped, and hooks run where a certificate changed.
+//!
+//! A shared store ([`Store::watch`], PostgreSQL's `LISTEN`/`NOTIFY`) names
+//! what another daemon changed, as a [`ChangeHint`]. One thread of ours
+//! takes the hints in batches (repeats merged) and re-reads what each one
+//! names: a certificate with its versions and documents, one vault
+//! document, or, for a vault or after a gap in the notifications,
+//! everything. Each re-read takes the store's lock, then the model's, like
+//! every local change, so it never interleaves with one.
+//!
+//! What a re-read changes is announced as [`Changes`] (the FUSE layer
+//! drops the kernel's cached entries, attributes and pages), the renewal
+//! scheduler and the CA order worker look again, and when a certificate's
+//! current version changed the certificate's hooks run on this server too
+//! (every server reloads its own nginx).
+//!
+//! [`Store::watch`]: crate::store::Store::watch
+
+use std::collections::BTreeSet;
+use std::sync::mpsc::{Receiver, channel};
+use std::sync::{Arc, Weak};
+
+use super::certificates::Certificates;
+use super::error::VaultError;
+use super::load::{
+    DocumentSlot, StoredDocument, certificate_with_versions, state_from_index, state_from_snapshot,
+};
+use super::model::{CertificateState, State};
+use super::name::{CertificateName, VaultName, VersionId};
+use super::node::Node;
+use super::service::{Changes, VaultService};
+use super::{access, hooks, status};
+use crate::store::{ChangeHint, Claim, Store};
+
+/// The name of background work of kind `kind` (`order`, `renew`, `purge`)
+/// on certificate `c` of vault `v`, as every daemon spells it (names in
+/// lower case: they are case-insensitive).
+pub(super) fn work_name(kind: &str, v: &VaultName, c: &CertificateName) -> String {
+    format!(
+        "{kind}/{}/{}",
+        v.as_str().to_ascii_lowercase(),
+        c.as_str().to_ascii_lowercase()
+    )
+}
+
+/// What one hint asks to re-read, with names parsed (hints naming no valid
+/// vault or certificate are dropped: no daemon could have written those).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Reread {
+    /// Everything (a vault came or went, or hints may have been missed).
+    Everything,
+    /// One vault document.
+    Document(VaultName, String),
+    /// One certificate.
+    Certificate(VaultName, CertificateName),
+}
+
+impl Reread {
+    fn of(hint: ChangeHint) -> Option<Reread> {
+        match hint {
+            ChangeHint::Everything | ChangeHint::Vault { .. } => Some(Reread::Everything),
+            ChangeHint::Document { vault, key } => {
+                Some(Reread::Document(VaultName::parse(&vault).ok()?, key))
+            }
+            ChangeHint::Certificate { vault, certificate } => Some(Reread::Certificate(
+                VaultName::parse(&vault).ok()?,
+                CertificateName::parse(&certificate).ok()?,
+            )),
+        }
+    }
+}
+
+/// The hints waiting now, starting with `first`, as a set of re-reads: a
+/// repeat is read once, and "everything" covers the rest.
+fn batch(first: ChangeHint, rx: &Receiver<ChangeHint>) -> Vec<Reread> {
+    let mut rereads: BTreeSet<Reread> = std::iter::once(first)
+        .chain(rx.try_iter())
+        .filter_map(Reread::of)
+        .collect();
+    if rereads.contains(&Reread::Everything) {
+        rereads.retain(|r| r == &Reread::Everything);
+    } else {
+        // Documents first: a certificate re-read then sees its new hooks.
+        let (documents, certificates): (Vec<_>, Vec<_>) = rereads
+            .into_iter()
+            .partition(|r| matches!(r, Reread::Document(..)));
+        return documents.into_iter().chain(certificates).collect();
+    }
+    rereads.into_iter().collect()
+}
+
+/// The id of the current version of certificate `c` of vault `v`, if loaded.
+fn current_id(st: &State, v: &VaultName, c: &CertificateName) -> Option<VersionId> {
+    let vs = st.vaults.get(v)?;
+    vs.certificates
+        .loaded()
+        .chain(vs.deleted.loaded())
+        .find(|cs| &cs.name == c)
+        .and_then(|cs| cs.current())
+        .map(|ver| ver.id.clone())
+}
+
+impl VaultService {
+    /// Starts following what other daemons commit to a shared store (a
+    /// store only this daemon writes reports nothing: then this costs one
+    /// idle thread). Call once, after [`VaultService::into_shared`].
+    pub fn start_sync(self: &Arc<Self>) -> Result<(), VaultError> {
+        let (tx, rx) = channel();
+        self.store.lock().watch(Box::new(move |hint| {
+            // The receiver is gone only when the service is.
+            let _ = tx.send(hint);
+        }))?;
+        let service = Arc::downgrade(self);
+        std::thread::Builder::new()
+            .name("certfs-sync".into())
+            .spawn(move || follow(service, rx))
+            .map_err(|e| VaultError::Internal(format!("cannot start following the store: {e}")))?;
+        Ok(())
+    }
+
+    /// Claims the background work `work` on certificate `c` of vault `v`
+    /// for this daemon ([`Store::claim`]): `None` if another daemon has it,
+    /// or if the store cannot say (the work then waits for the next pass).
+    /// With a store other daemons write too, `c` is re-read once claimed,
+    /// so the work acts on what the store holds now, not on what the last
+    /// notification said.
+    pub(super) fn claim_fresh(
+        &self,
+        work: &str,
+        v: &VaultName,
+        c: &CertificateName,
+    ) -> Option<Box<dyn Claim>> {
+        let (claimed, shared) = {
+            let store = self.store.lock();
+            (store.claim(work), store.shared())
+        };
+        let claim = match claimed {
+            Ok(Some(claim)) => claim,
+            Ok(None) => {
+                log::debug!("{work}: another server has it");
+                return None;
+            }
+            Err(e) => {
+                log::warn!("{work}: cannot claim it: {e}");
+                return None;
+            }
+        };
+        if shared {
+            if let Err(e) = self.reread_certificate(v, c) {
+                log::warn!("{work}: cannot re-read {v}/{c}: {e}");
+                return None;
+            }
+        }
+        Some(claim)
+    }
+
+    /// Re-reads what `reread` names and says what changed.
+    fn apply(&self, reread: &Reread) -> Result<(), VaultError> {
+        match reread {
+            Reread::Everything => self.reread_everything(),
+            Reread::Document(v, key) => self.reread_document(v, key),
+            Reread::Certificate(v, c) => self.reread_certificate(v, c),
+        }
+    }
+
+    /// Re-reads certificate `c` of vault `v` with its versions and
+    /// documents from the store (or drops it, if the store has none), and
+    /// runs its hooks if its current version changed. Also used by a
+    /// daemon that has just claimed work on `c`, so it acts on what the
+    /// store holds now.
+    pub(super) fn reread_certificate(
+        &self,
+        v: &VaultName,
+        c: &CertificateName,
+    ) -> Result<(), VaultError> {
+        let switched = {
+            let store = self.store.lock();
+            let fresh = read_certificate(&**store, v, c)?;
+            let mut st = self.state.write();
+            let before = current_id(&st, v, c);
+            let Some(vs) = st.vaults.get_mut(v) else {
+                // A vault this daemon has not seen yet: its hint comes too.
+                return Ok(());
+            };
+            let old = vs.certificates.remove(c).or_else(|| vs.deleted.remove(c));
+            if let Some(mut cs) = fresh {
+                if let Some(old) = old {
+                    keep_rendered(&old, &mut cs);
+                }
+                // Another daemon's certificate takes a name only drafted here.
+                vs.drafts.remove(c);
+                let home: &mut Certificates = if cs.deleted.is_some() {
+                    &mut vs.deleted
+                } else {
+                    &mut vs.certificates
+                };
+                home.insert(cs.name.clone(), cs);
+            }
+            // A first version is no switch: no server had hooks for it.
+            let after = current_id(&st, v, c);
+            (before.is_some() && after.is_some() && after != before).then_some(after)
+        };
+        let mut changes = Changes::of_certificate(v, c);
+        changes.dirs.extend([
+            Node::Deleted(v.clone()),
+            Node::DeletedCertificate(v.clone(), c.clone()),
+        ]);
+        self.announce(&changes);
+        self.orders.wake_all();
+        match switched.flatten() {
+            Some(id) => {
+                log::info!("{v}/{c}: version {id} became current on another server");
+                self.switched(v, c, &id);
+            }
+            None => self.renewals.wake(),
+        }
+        Ok(())
+    }
+
+    /// Re-reads vault `v`'s document `key`.
+    fn reread_document(&self, v: &VaultName, key: &str) -> Result<(), VaultError> {
+        let Some(slot) = DocumentSlot::of(key)? else {
+            log::warn!("vault {v}: another server wrote an unknown document {key}");
+            return Ok(());
+        };
+        let dirs = {
+            let store = self.store.lock();
+            let value = store.load_document(v.as_str(), key)?;
+            let mut st = self.state.write();
+            let Some(vs) = st.vaults.get_mut(v) else {
+                return Ok(());
+            };
+            let dirs = match &slot {
+                DocumentSlot::Settings | DocumentSlot::Contacts => vec![Node::Vault(v.clone())],
+                DocumentSlot::Issuer(_) | DocumentSlot::IssuerMemory(_) => {
+                    vec![Node::Issuers(v.clone())]
+                }
+                DocumentSlot::RunLog(c) | DocumentSlot::Perms(c) | DocumentSlot::Hooks(c) => {
+                    Changes::of_certificate(v, c).dirs
+                }
+            };
+            match value {
+                None => forget_document(vs, slot),
+                Some(value) => remember_document(vs, slot.read(value)?),
+            }
+            dirs
+        };
+        self.announce(&Changes { dirs });
+        self.orders.wake_all();
+        self.renewals.wake();
+        Ok(())
+    }
+
+    /// Re-reads the whole store, as at mount, keeping this daemon's drafts.
+    fn reread_everything(&self) -> Result<(), VaultError> {
+        let (dirs, switched) = {
+            let store = self.store.lock();
+            let mut fresh = match store.reader()? {
+                Some(reader) => state_from_index(store.load_index()?, reader)?,
+                None => state_from_snapshot(store.load()?)?,
+            };
+            let mut st = self.state.write();
+            let mut dirs = vec![Node::Root, Node::Live];
+            let mut switched = Vec::new();
+            for (name, vs) in &st.vaults {
+                dirs.extend([
+                    Node::Vault(name.clone()),
+                    Node::Issuers(name.clone()),
+                    Node::Deleted(name.clone()),
+                ]);
+                for cs in vs.certificates.loaded().chain(vs.deleted.loaded()) {
+                    dirs.extend(Changes::of_certificate(name, &cs.name).dirs);
+                    dirs.push(Node::DeletedCertificate(name.clone(), cs.name.clone()));
+                    let before = cs.current().map(|ver| ver.id.clone());
+                    let after = current_id(&fresh, name, &cs.name);
+                    if before.is_some() && after.is_some() && after != before {
+                        switched.push((name.clone(), cs.name.clone(), after));
+                    }
+                }
+                if let Some(new) = fresh.vaults.get_mut(name) {
+                    new.drafts = vs
+                        .drafts
+                        .iter()
+                        .filter(|d| new.holder_of(d).is_none())
+                        .cloned()
+                        .collect();
+                }
+            }
+            *st = fresh;
+            (dirs, switched)
+        };
+        self.announce(&Changes { dirs });
+        self.orders.wake_all();
+        self.renewals.wake();
+        for (v, c, id) in switched {
+            if let Some(id) = id {
+                self.switched(&v, &c, &id);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The thread that applies hints until the service or the store is gone.
+fn follow(service: Weak<VaultService>, rx: Receiver<ChangeHint>) {
+    while let Ok(first) = rx.recv() {
+        let rereads = batch(first, &rx);
+        let Some(service) = service.upgrade() else {
+            return;
+        };
+        for reread in &rereads {
+            if let Err(e) = service.apply(reread) {
+                // The next hint about it, or the next gap, reads it again.
+                log::error!("cannot follow another server's change ({reread:?}): {e}");
+            }
+        }
+    }
+}
+
+/// Certificate `c` of vault `v` as the store holds it now, with the
+/// documents of its own (run log, modes, hooks); `None` if there is none.
+fn read_certificate(
+    store: &dyn Store,
+    v: &VaultName,
+    c: &CertificateName,
+) -> Result<Option<CertificateState>, VaultError> {
+    let Some(snapshot) = store.load_certificate(v.as_str(), c.as_str())? else {
+        return Ok(None);
+    };
+    let mut cs = certificate_with_versions(&snapshot.certificate, snapshot.versions)?;
+    let document = |prefix: &str| store.load_document(v.as_str(), &format!("{prefix}{}", cs.name));
+    if let Some(stored) = document(status::DOCUMENT_PREFIX)? {
+        cs.run_log = status::RunLog::from_stored(&stored).unwrap_or_default();
+    }
+    if let Some(stored) = document(access::DOCUMENT_PREFIX)? {
+        cs.perms = access::perms_from_stored(&stored).unwrap_or_default();
+    }
+    if let Some(stored) = document(hooks::DOCUMENT_PREFIX)? {
+        let parsed = hooks::Hooks::parse(stored.as_bytes()).unwrap_or_default();
+        cs.hooks_json = Arc::from(parsed.to_json().into_bytes());
+        cs.hooks = parsed;
+    }
+    Ok(Some(cs))
+}
+
+/// Keeps, in `fresh`, the versions `old` already had (same id), so their
+/// rendered files and the handles open on them stay as they are; what may
+/// change of a version (enabled, updated) is taken from `fresh`.
+fn keep_rendered(old: &CertificateState, fresh: &mut CertificateState) {
+    use std::sync::atomic::Ordering;
+    for slot in &mut fresh.versions {
+        if let Some(kept) = old.version(&slot.id) {
+            if kept.leaf == slot.leaf {
+                kept.enabled
+                    .store(slot.enabled.load(Ordering::SeqCst), Ordering::SeqCst);
+                kept.updated
+                    .store(slot.updated.load(Ordering::SeqCst), Ordering::SeqCst);
+                *slot = kept.clone();
+            }
+        }
+    }
+    if let (Some(kept), Some(pending)) = (&old.pending, &fresh.pending) {
+        if kept.id == pending.id {
+            fresh.pending = Some(kept.clone());
+        }
+    }
+}
+
+/// Certificate `c` of a vault, live or soft-deleted.
+fn certificate_mut<'a>(
+    vs: &'a mut super::model::VaultState,
+    c: &CertificateName,
+) -> Option<&'a mut CertificateState> {
+    if vs.certificates.contains_key(c) {
+        vs.certificates.get_mut(c)
+    } else {
+        vs.deleted.get_mut(c)
+    }
+}
+
+/// Puts a document another server wrote into the model.
+fn remember_document(vs: &mut super::model::VaultState, document: StoredDocument) {
+    match document {
+        StoredDocument::Settings(settings) => vs.settings = settings,
+        StoredDocument::Contacts(contacts) => vs.contacts = Some(contacts),
+        StoredDocument::Issuer(name, bundle) => {
+            vs.issuers.insert(name, bundle);
+        }
+        StoredDocument::IssuerMemory(name, text) => {
+            vs.issuer_memory.insert(name, text);
+        }
+        StoredDocument::RunLog(c, log) => {
+            if let Some(cs) = certificate_mut(vs, &c) {
+                cs.run_log = log;
+            }
+        }
+        StoredDocument::Perms(c, perms) => {
+            if let Some(cs) = certificate_mut(vs, &c) {
+                cs.perms = perms;
+            }
+        }
+        StoredDocument::Hooks(c, parsed) => {
+            if let Some(cs) = certificate_mut(vs, &c) {
+                cs.hooks_json = Arc::from(parsed.to_json().into_bytes());
+                cs.hooks = parsed;
+            }
+        }
+    }
+}
+
+/// Removes from the model what the document in `slot` held (it was removed).
+fn forget_document(vs: &mut super::model::VaultState, slot: DocumentSlot) {
+    match slot {
+        DocumentSlot::Settings => vs.settings = Default::default(),
+        DocumentSlot::Contacts => vs.contacts = None,
+        DocumentSlot::Issuer(name) => {
+            vs.issuers.remove(&name);
+        }
+        DocumentSlot::IssuerMemory(name) => {
+            vs.issuer_memory.remove(&name);
+        }
+        DocumentSlot::RunLog(c) => {
+            if let Some(cs) = certificate_mut(vs, &c) {
+                cs.run_log = Default::default();
+            }
+        }
+        DocumentSlot::Perms(c) => {
+            if let Some(cs) = certificate_mut(vs, &c) {
+                cs.perms = Default::default();
+            }
+        }
+        DocumentSlot::Hooks(c) => {
+            if let Some(cs) = certificate_mut(vs, &c) {
+                let none = hooks::Hooks::default();
+                cs.hooks_json = Arc::from(none.to_json().into_bytes());
+                cs.hooks = none;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn certificate(v: &str, c: &str) -> ChangeHint {
+        ChangeHint::Certificate {
+            vault: v.into(),
+            certificate: c.into(),
+        }
+    }
+
+    #[test]
+    fn a_batch_reads_each_thing_once_documents_first() {
+        let (tx, rx) = channel();
+        for hint in [
+            certificate("prod", "web"),
+            certificate("PROD", "Web"),
+            ChangeHint::Document {
+                vault: "prod".into(),
+                key: "hooks/web".into(),
+            },
+            certificate("prod", "api"),
+            certificate("prod", "not a name!"),
+        ] {
+            tx.send(hint).unwrap();
+        }
+        let first = rx.recv().unwrap();
+        let got = batch(first, &rx);
+        let v = VaultName::parse("prod").unwrap();
+        assert_eq!(
+            got,
+            [
+                Reread::Document(v.clone(), "hooks/web".into()),
+                Reread::Certificate(v.clone(), CertificateName::parse("api").unwrap()),
+                Reread::Certificate(v, CertificateName::parse("web").unwrap()),
+            ]
+        );
+    }
+
+    #[test]
+    fn everything_covers_the_rest_and_a_vault_means_everything() {
+        let (tx, rx) = channel();
+        tx.send(certificate("prod", "web")).unwrap();
+        tx.send(ChangeHint::Vault {
+            vault: "test".into(),
+        })
+        .unwrap();
+        let first = rx.recv().unwrap();
+        assert_eq!(batch(first, &rx), [Reread::Everything]);
+    }
+}

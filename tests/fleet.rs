@@ -1,0 +1,370 @@
+//! A fleet: two certfs daemons on two mountpoints sharing one real PostgreSQL database. What one server changes shows on the other with its kernel caches dropped, hooks run on both, a renewal due on both happens once, and a CA order whose daemon is killed is completed by the other.
+
+#[path = "common/ca.rs"]
+#[allow(dead_code)]
+mod ca;
+#[path = "common/ca_acme.rs"]
+#[allow(dead_code)]
+mod ca_acme;
+mod common;
+#[path = "common/pebble.rs"]
+mod pebble;
+#[path = "common/postgres.rs"]
+mod pg;
+#[path = "common/webroot_nginx.rs"]
+mod webroot_nginx;
+
+use std::fs;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::{Mount, certificates_in, ec_policy, sh_ok};
+use pebble::{EAB_HMAC, EAB_KID, Pebble};
+use pg::PgServer;
+use serde_json::{Value, json};
+use webroot_nginx::WebrootNginx;
+
+/// How long a change may take to show on the other server before the test
+/// calls it a hang (the figure itself is measured, not asserted).
+const LIMIT: Duration = Duration::from_secs(30);
+
+/// Two daemons on one new database of the shared PostgreSQL server, with
+/// the fleet's one master key.
+struct Fleet {
+    a: Mount,
+    b: Mount,
+    db: String,
+    _keys: tempfile::TempDir,
+}
+
+impl Fleet {
+    fn start() -> Fleet {
+        let server = PgServer::shared();
+        let db = server.create_database();
+        let url = server.url(&db);
+        let keys = tempfile::tempdir().unwrap();
+        let key_file = common::master_key_file(keys.path(), 0x5a);
+        let args = ["--store", url.as_str(), "--key-file", key_file.as_str()];
+        let a = Mount::start_with_args(&args);
+        let b = Mount::start_with_args(&args);
+        Fleet {
+            a,
+            b,
+            db,
+            _keys: keys,
+        }
+    }
+
+    /// One number from the database.
+    fn count(&self, sql: &str) -> i64 {
+        PgServer::shared()
+            .connect(&self.db)
+            .query_one(sql, &[])
+            .unwrap()
+            .get(0)
+    }
+}
+
+/// Waits until `check` holds; returns how long it took. The bound is a hang
+/// detector, not a timing assertion.
+fn wait_until(what: &str, logs: &dyn Fn() -> String, mut check: impl FnMut() -> bool) -> Duration {
+    let start = Instant::now();
+    while !check() {
+        assert!(
+            start.elapsed() < LIMIT,
+            "timed out waiting for {what}\n{}",
+            logs()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    start.elapsed()
+}
+
+fn read(m: &Mount, rel: &str) -> Option<Vec<u8>> {
+    fs::read(m.path(rel)).ok()
+}
+
+fn versions(m: &Mount, cert: &str) -> usize {
+    fs::read_dir(m.path(&format!("prod/{cert}/versions")))
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+fn json_of(m: &Mount, rel: &str) -> Value {
+    serde_json::from_slice(&fs::read(m.path(rel)).unwrap()).unwrap()
+}
+
+#[test]
+fn what_one_server_changes_shows_on_the_other_with_its_caches_dropped() {
+    let f = Fleet::start();
+    let (a, b) = (&f.a, &f.b);
+    let logs = || format!("A:\n{}\nB:\n{}", f.a.logs(), f.b.logs());
+
+    // A vault made on A.
+    assert!(!b.path("prod").exists(), "no vault yet (and B looked)");
+    fs::create_dir(a.path("prod")).unwrap();
+    wait_until("the vault on B", &logs, || b.path("prod").is_dir());
+
+    // A certificate made on A, after B looked for it (a cached miss).
+    assert!(!b.path("prod/web").exists());
+    fs::create_dir(a.path("prod/web")).unwrap();
+    fs::write(a.path("prod/web/policy.json"), ec_policy("web.example.com")).unwrap();
+    let first = read(a, "prod/web/fullchain.pem").unwrap();
+    let took = wait_until("the certificate on B", &logs, || {
+        read(b, "prod/web/fullchain.pem").as_ref() == Some(&first)
+    });
+    eprintln!("a new certificate showed on the other server after {took:?}");
+    assert_eq!(
+        read(b, "prod/web/privkey.pem"),
+        read(a, "prod/web/privkey.pem")
+    );
+    assert_eq!(certificates_in(&b.path("prod")), ["web"]);
+
+    // A new version made on A while B holds the old one in its caches.
+    let cached = sh_ok(
+        &b.mnt,
+        "cat prod/web/fullchain.pem; stat -c %s prod/web/cert.pem",
+    );
+    assert!(cached.contains("BEGIN CERTIFICATE"));
+    fs::write(a.path("prod/web/policy.json"), ec_policy("web.example.com")).unwrap();
+    let second = read(a, "prod/web/fullchain.pem").unwrap();
+    assert_ne!(first, second);
+    let took = wait_until("the new version on B", &logs, || {
+        read(b, "prod/web/fullchain.pem").as_ref() == Some(&second)
+    });
+    eprintln!("a new version showed on the other server after {took:?}");
+    assert_eq!(versions(b, "web"), 2);
+    // The key read on B is the one of the new certificate.
+    let pubkeys = sh_ok(
+        &b.mnt,
+        "openssl x509 -in prod/web/cert.pem -noout -pubkey; openssl pkey -in prod/web/privkey.pem -pubout",
+    );
+    let (cert_key, key_key) = pubkeys.split_at(pubkeys.len() / 2);
+    assert_eq!(cert_key, key_key, "B serves a matching pair");
+
+    // Tags and contacts (a vault document) written on B show on A.
+    fs::write(b.path("prod/web/tags.json"), r#"{"env":"prod"}"#).unwrap();
+    wait_until("the tags on A", &logs, || {
+        json_of(a, "prod/web/tags.json")["env"] == "prod"
+    });
+    let contacts = r#"{"contacts":[{"email":"ops@example.com"}]}"#;
+    fs::write(b.path("prod/contacts.json"), contacts).unwrap();
+    wait_until("the contacts on A", &logs, || {
+        fs::read_to_string(a.path("prod/contacts.json"))
+            .is_ok_and(|t| t.contains("ops@example.com"))
+    });
+
+    // A certificate made on B shows on A; a soft delete on A shows on B.
+    fs::create_dir(b.path("prod/api")).unwrap();
+    fs::write(b.path("prod/api/policy.json"), ec_policy("api.example.com")).unwrap();
+    wait_until("api on A", &logs, || a.path("prod/api/cert.pem").exists());
+    assert_eq!(certificates_in(&a.path("prod")), ["api", "web"]);
+    fs::remove_dir_all(a.path("prod/web")).unwrap();
+    wait_until("web deleted on B", &logs, || {
+        !b.path("prod/web").exists() && b.path("prod/deleted/web/deleted.json").exists()
+    });
+    assert_eq!(certificates_in(&b.path("prod")), ["api"]);
+    // Recovered on B, it is back on A with both versions.
+    fs::rename(b.path("prod/deleted/web"), b.path("prod/web")).unwrap();
+    wait_until("web recovered on A", &logs, || versions(a, "web") == 2);
+    assert_eq!(read(a, "prod/web/fullchain.pem"), Some(second));
+    assert_eq!(
+        f.count("SELECT count(*) FROM versions"),
+        3,
+        "each version stored once"
+    );
+}
+
+#[test]
+fn a_new_version_runs_the_hooks_on_every_server() {
+    let f = Fleet::start();
+    let (a, b) = (&f.a, &f.b);
+    let logs = || format!("A:\n{}\nB:\n{}", f.a.logs(), f.b.logs());
+    fs::create_dir_all(a.path("prod/web")).unwrap();
+    fs::write(a.path("prod/web/policy.json"), ec_policy("web.example.com")).unwrap();
+    let out = a.root.path().join("hooks.log");
+    let hooks = json!({
+        "command": ["sh", "-c", format!(
+            "echo \"$RENEWED_LINEAGE $(openssl x509 -in \"$RENEWED_LINEAGE/cert.pem\" -noout -serial)\" >> {}",
+            out.display()
+        )]
+    });
+    fs::write(a.path("prod/web/hooks.json"), hooks.to_string()).unwrap();
+    wait_until("the hooks on B", &logs, || {
+        fs::read_to_string(b.path("prod/web/hooks.json"))
+            .is_ok_and(|t| t.contains("RENEWED_LINEAGE"))
+    });
+
+    // A renewal on A: the hook runs on A and on B, each with its own
+    // lineage, each seeing the new certificate through its own mount.
+    fs::write(a.path("prod/web/policy.json"), ec_policy("web.example.com")).unwrap();
+    let serial = sh_ok(&a.mnt, "openssl x509 -in prod/web/cert.pem -noout -serial");
+    wait_until("the hook on both servers", &logs, || {
+        fs::read_to_string(&out).is_ok_and(|t| t.lines().count() >= 2)
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let mut lines: Vec<String> = fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    lines.sort();
+    let mut expected = vec![
+        format!(
+            "{} {}",
+            a.mnt.canonicalize().unwrap().join("prod/web").display(),
+            serial.trim()
+        ),
+        format!(
+            "{} {}",
+            b.mnt.canonicalize().unwrap().join("prod/web").display(),
+            serial.trim()
+        ),
+    ];
+    expected.sort();
+    assert_eq!(lines, expected, "once per server, with the new certificate");
+}
+
+/// A key and a self-signed certificate for `cn` valid `days` days, as one PEM.
+fn expiring_pem(dir: &Path, cn: &str, days: u32) -> Vec<u8> {
+    sh_ok(
+        dir,
+        &format!(
+            "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+             -keyout {cn}.key -out {cn}.crt -days {days} -subj /CN={cn} 2>/dev/null"
+        ),
+    );
+    let mut pem = fs::read(dir.join(format!("{cn}.key"))).unwrap();
+    pem.extend(fs::read(dir.join(format!("{cn}.crt"))).unwrap());
+    pem
+}
+
+#[test]
+fn a_renewal_due_on_both_servers_happens_once() {
+    let f = Fleet::start();
+    let logs = || format!("A:\n{}\nB:\n{}", f.a.logs(), f.b.logs());
+    fs::create_dir(f.a.path("prod")).unwrap();
+    wait_until("the vault on B", &logs, || f.b.path("prod").is_dir());
+    let policy = |cn: &str| {
+        json!({
+            "key_props": {"kty": "EC", "crv": "P-256"},
+            "x509_props": {"subject": format!("CN={cn}"), "validity_months": 12},
+            "issuer": {"name": "Self"},
+            "lifetime_actions": [{"trigger": {"days_before_expiry": 30}, "action": {"action_type": "AutoRenew"}}],
+        })
+        .to_string()
+    };
+    // Certificates that expire in 2 days, imported through both servers in
+    // turn: each is due at once on both.
+    let names: Vec<String> = (0..8).map(|i| format!("site{i}")).collect();
+    let work = tempfile::tempdir().unwrap();
+    for (i, name) in names.iter().enumerate() {
+        let m = if i % 2 == 0 { &f.a } else { &f.b };
+        fs::write(
+            m.path(&format!("prod/import/{name}.policy.json")),
+            policy(&format!("{name}.example.com")),
+        )
+        .unwrap();
+        let pem = expiring_pem(work.path(), &format!("{name}.example.com"), 2);
+        fs::write(m.path(&format!("prod/import/{name}.pem")), pem).unwrap();
+    }
+    for name in &names {
+        wait_until("the renewal on both servers", &logs, || {
+            versions(&f.a, name) == 2 && versions(&f.b, name) == 2
+        });
+    }
+    // Both schedulers have looked again since; nothing renews twice.
+    std::thread::sleep(Duration::from_secs(2));
+    for name in &names {
+        assert_eq!(versions(&f.a, name), 2, "{name} on A\n{}", logs());
+        assert_eq!(versions(&f.b, name), 2, "{name} on B\n{}", logs());
+        let status = json_of(&f.b, &format!("prod/{name}/status.json"));
+        assert_eq!(status["last_renewal"]["outcome"], "succeeded", "{status}");
+        assert!(status["days_left"].as_i64().unwrap() > 300, "{status}");
+    }
+    assert_eq!(
+        f.count("SELECT count(*) FROM versions"),
+        2 * names.len() as i64,
+        "one renewal per certificate across the fleet"
+    );
+}
+
+#[test]
+fn an_order_whose_daemon_is_killed_is_completed_by_the_other() {
+    let pebble = Pebble::start(true);
+    let site = tempfile::tempdir().unwrap();
+    let webroot = site.path().join("html");
+    let _web = WebrootNginx::start(&webroot, pebble.http_port, None);
+    // The webroot cannot take the answer yet: the order stays pending at pebble.
+    fs::create_dir_all(&webroot).unwrap();
+    fs::write(webroot.join(".well-known"), "not a directory").unwrap();
+
+    let mut f = Fleet::start();
+    fs::create_dir(f.a.path("prod")).unwrap();
+    let issuer = json!({
+        "provider": "ACME",
+        "endpoint": pebble.directory_url(),
+        "credentials": {"account_id": "ops@certfs.test"},
+        "eab": {"kid": EAB_KID, "hmac_key": EAB_HMAC},
+        "challenge": {"type": "http-01", "webroot": webroot},
+        "ca_file": pebble.tls_ca(),
+    });
+    fs::write(f.a.path("prod/issuers/le.json"), issuer.to_string()).unwrap();
+    let policy = json!({
+        "key_props": {"kty": "EC", "crv": "P-256"},
+        "x509_props": {"subject": "CN=fleet.certfs.test", "sans": {"dns_names": ["fleet.certfs.test"]}, "validity_months": 3},
+        "issuer": {"name": "le"},
+    });
+    fs::create_dir(f.a.path("prod/shop")).unwrap();
+    fs::write(f.a.path("prod/shop/policy.json"), policy.to_string()).unwrap();
+
+    // A orders; B sees the same operation, with the CA's order id.
+    let logs = || format!("A:\n{}\nB:\n{}", f.a.logs(), f.b.logs());
+    let mut request_id = String::new();
+    wait_until("the order's id on B", &logs, || {
+        let Ok(text) = fs::read_to_string(f.b.path("prod/shop/operation.json")) else {
+            return false;
+        };
+        let op: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(op["status"], "inProgress", "{op:#}");
+        let waiting = op["status_details"]
+            .as_str()
+            .is_some_and(|d| d.contains("acme-challenge"));
+        if let (true, Some(id)) = (waiting, op["request_id"].as_str()) {
+            request_id = id.to_owned();
+        }
+        !request_id.is_empty()
+    });
+
+    // A dies mid-order; the webroot works again. B takes the order over.
+    f.a.kill9();
+    fs::remove_file(webroot.join(".well-known")).unwrap();
+    let logs = || format!("B:\n{}", f.b.logs());
+    wait_until("B completes the order", &logs, || {
+        let op = json_of(&f.b, "prod/shop/operation.json");
+        assert_ne!(op["status"], "failed", "{op:#}");
+        op["status"] == "completed"
+    });
+    let op = json_of(&f.b, "prod/shop/operation.json");
+    assert_eq!(
+        op["request_id"],
+        request_id.as_str(),
+        "the same order: {op:#}"
+    );
+    let out = sh_ok(
+        &f.b.mnt,
+        &format!(
+            "openssl verify -CAfile {} -untrusted prod/shop/fullchain.pem prod/shop/cert.pem",
+            pebble.root_pem().display()
+        ),
+    );
+    assert!(out.trim().ends_with("OK"), "{out}");
+
+    // A, back, shows what B did.
+    f.a.remount();
+    assert_eq!(
+        read(&f.a, "prod/shop/fullchain.pem"),
+        read(&f.b, "prod/shop/fullchain.pem")
+    );
+    assert_eq!(f.count("SELECT count(*) FROM versions"), 1);
+}
