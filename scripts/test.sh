@@ -37,3 +37,16 @@ fi
 python3 -c 'import cryptography' 2>/dev/null || python3 -m pip install -q cryptography
 
 cargo test --all-targets "$@"
+
+# The tree's behaviour once more on PostgreSQL: the same mount suites, each
+# mount's store a new database of the tests' own PostgreSQL server
+# (tests/common/mod.rs, CERTFS_TEST_STORE). Suites that read the SQLite
+# file itself, and the store suites (which run both stores already), are
+# left out. Only for a whole run: arguments select tests of the first pass.
+if [ "$#" -eq 0 ]; then
+  pg_suites=(vaults self_signed lifecycle import merge attributes documents backup
+    renewal errors editors issuer_internal issuer_digicert issuer_globalsign
+    nginx caching concurrency access mail)
+  echo "test.sh: the mount suites again, on PostgreSQL: ${pg_suites[*]}" >&2
+  CERTFS_TEST_STORE=postgres cargo test $(printf -- '--test %s ' "${pg_suites[@]}")
+fi

@@ -1,8 +1,6 @@
 //! `certfs mount --store URL`: a SQLite file elsewhere, a PostgreSQL database (create, read, remount, two daemons on one database), refusals in one line that never show a password.
 
 mod common;
-#[path = "common/postgres.rs"]
-mod pg;
 
 use std::ffi::OsStr;
 use std::fs;
@@ -10,7 +8,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use common::{Mount, certfs_bin, ec_policy, sh_ok, wait_timeout};
-use pg::PgServer;
+use common::postgres::PgServer;
 
 /// Runs `certfs args` with `env`; it must finish within 30 s (a refusal, not a mount).
 fn certfs(args: &[&OsStr], env: &[(&str, &str)]) -> Output {

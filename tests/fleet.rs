@@ -9,8 +9,6 @@ mod ca_acme;
 mod common;
 #[path = "common/pebble.rs"]
 mod pebble;
-#[path = "common/postgres.rs"]
-mod pg;
 #[path = "common/webroot_nginx.rs"]
 mod webroot_nginx;
 
@@ -20,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use common::{Mount, certificates_in, ec_policy, sh_ok};
 use pebble::{EAB_HMAC, EAB_KID, Pebble};
-use pg::PgServer;
+use common::postgres::PgServer;
 use serde_json::{Value, json};
 use webroot_nginx::WebrootNginx;
 

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod nginx;
+pub mod postgres;
 pub mod smtp;
 
 use std::fs;
@@ -21,6 +22,22 @@ pub struct Mount {
     /// More `certfs mount` options, kept for remounts.
     args: Vec<String>,
     child: Option<Child>,
+}
+
+/// The store of a test mount that names none: the default SQLite store in
+/// `--data`, or, with `CERTFS_TEST_STORE=postgres`, a new database of the
+/// test process's PostgreSQL server (`scripts/test.sh` runs the suites of
+/// the tree's behaviour both ways). A remount keeps the same store.
+fn default_store() -> Vec<String> {
+    match std::env::var("CERTFS_TEST_STORE").as_deref() {
+        Ok("postgres") => {
+            let server = postgres::PgServer::shared();
+            let db = server.create_database();
+            vec!["--store".into(), server.url(&db)]
+        }
+        Ok("sqlite") | Err(_) => Vec::new(),
+        Ok(other) => panic!("CERTFS_TEST_STORE={other}: sqlite or postgres"),
+    }
 }
 
 /// The certfs binary under test.
@@ -85,7 +102,10 @@ impl Mount {
         Self::start_in_with(root, data, Vec::new())
     }
 
-    fn start_in_with(root: tempfile::TempDir, data: PathBuf, args: Vec<String>) -> Mount {
+    fn start_in_with(root: tempfile::TempDir, data: PathBuf, mut args: Vec<String>) -> Mount {
+        if !args.iter().any(|a| a == "--store") {
+            args.extend(default_store());
+        }
         let mnt = root.path().join("mnt");
         fs::create_dir_all(&mnt).expect("mkdir mnt");
         let log = root
