@@ -7,8 +7,8 @@ use std::fs;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use common::{Mount, certfs_bin, ec_policy, sh_ok, wait_timeout};
 use common::postgres::PgServer;
+use common::{Mount, certfs_bin, ec_policy, sh_ok, wait_timeout};
 
 /// Runs `certfs args` with `env`; it must finish within 30 s (a refusal, not a mount).
 fn certfs(args: &[&OsStr], env: &[(&str, &str)]) -> Output {

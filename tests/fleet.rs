@@ -16,9 +16,9 @@ use std::fs;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use common::postgres::PgServer;
 use common::{Mount, certificates_in, ec_policy, sh_ok};
 use pebble::{EAB_HMAC, EAB_KID, Pebble};
-use common::postgres::PgServer;
 use serde_json::{Value, json};
 use webroot_nginx::WebrootNginx;
 
@@ -298,6 +298,82 @@ fn an_order_whose_daemon_is_killed_is_completed_by_the_other() {
     fs::write(webroot.join(".well-known"), "not a directory").unwrap();
 
     let mut f = Fleet::start();
+    let logs = || format!("A:\n{}\nB:\n{}", f.a.logs(), f.b.logs());
+    let request_id = order_on_a_seen_on_b(&f, &pebble, &webroot, "shop", &logs);
+
+    // One daemon follows the order (the first to claim it); the other
+    // leaves it alone while that one lives.
+    let follows_a = follower(&f, "shop", &logs);
+    let Fleet { a, b, .. } = &mut f;
+    let (dead, survivor) = if follows_a { (a, &*b) } else { (b, &*a) };
+
+    // It dies mid-order; the webroot works again. The other takes the order over.
+    dead.kill9();
+    fs::remove_file(webroot.join(".well-known")).unwrap();
+    let logs = || survivor.logs();
+    wait_until("the survivor completing the order", &logs, || {
+        let op = json_of(survivor, "prod/shop/operation.json");
+        assert_ne!(op["status"], "failed", "{op:#}");
+        op["status"] == "completed"
+    });
+    assert!(
+        survivor
+            .logs()
+            .contains("prod/shop: this server follows the order"),
+        "the survivor claimed the order once the other was gone\n{}",
+        survivor.logs()
+    );
+    let op = json_of(survivor, "prod/shop/operation.json");
+    assert_eq!(
+        op["request_id"],
+        request_id.as_str(),
+        "the same order: {op:#}"
+    );
+    let out = sh_ok(
+        &survivor.mnt,
+        &format!(
+            "openssl verify -CAfile {} -untrusted prod/shop/fullchain.pem prod/shop/cert.pem",
+            pebble.root_pem().display()
+        ),
+    );
+    assert!(out.trim().ends_with("OK"), "{out}");
+
+    // The killed one, back, shows what the survivor did.
+    let done = read(survivor, "prod/shop/fullchain.pem");
+    dead.remount();
+    assert_eq!(read(dead, "prod/shop/fullchain.pem"), done);
+    assert_eq!(f.count("SELECT count(*) FROM versions"), 1);
+}
+
+/// Which daemon follows order `cert` (true: A), once one says it does and
+/// the other that another server has it.
+fn follower(f: &Fleet, cert: &str, logs: &dyn Fn() -> String) -> bool {
+    let follows = format!("prod/{cert}: this server follows the order");
+    let leaves = format!("order/prod/{cert}: another server has it");
+    let mut follows_a = false;
+    wait_until(
+        "one daemon following the order, the other leaving it",
+        logs,
+        || {
+            let (a, b) = (f.a.logs(), f.b.logs());
+            follows_a = a.contains(&follows) && b.contains(&leaves);
+            follows_a || (b.contains(&follows) && a.contains(&leaves))
+        },
+    );
+    follows_a
+}
+
+/// Makes vault `prod` with ACME issuer `le` (pebble, http-01 through
+/// `webroot`) on A, and certificate `name` ordered from it (by whichever
+/// daemon claims the order first); waits until B shows the operation
+/// waiting for the challenge, with the CA's order id, and returns that id.
+fn order_on_a_seen_on_b(
+    f: &Fleet,
+    pebble: &Pebble,
+    webroot: &Path,
+    name: &str,
+    logs: &dyn Fn() -> String,
+) -> String {
     fs::create_dir(f.a.path("prod")).unwrap();
     let issuer = json!({
         "provider": "ACME",
@@ -308,19 +384,21 @@ fn an_order_whose_daemon_is_killed_is_completed_by_the_other() {
         "ca_file": pebble.tls_ca(),
     });
     fs::write(f.a.path("prod/issuers/le.json"), issuer.to_string()).unwrap();
+    let host = format!("{name}.certfs.test");
     let policy = json!({
         "key_props": {"kty": "EC", "crv": "P-256"},
-        "x509_props": {"subject": "CN=fleet.certfs.test", "sans": {"dns_names": ["fleet.certfs.test"]}, "validity_months": 3},
+        "x509_props": {"subject": format!("CN={host}"), "sans": {"dns_names": [host]}, "validity_months": 3},
         "issuer": {"name": "le"},
     });
-    fs::create_dir(f.a.path("prod/shop")).unwrap();
-    fs::write(f.a.path("prod/shop/policy.json"), policy.to_string()).unwrap();
-
-    // A orders; B sees the same operation, with the CA's order id.
-    let logs = || format!("A:\n{}\nB:\n{}", f.a.logs(), f.b.logs());
+    fs::create_dir(f.a.path(&format!("prod/{name}"))).unwrap();
+    fs::write(
+        f.a.path(&format!("prod/{name}/policy.json")),
+        policy.to_string(),
+    )
+    .unwrap();
     let mut request_id = String::new();
-    wait_until("the order's id on B", &logs, || {
-        let Ok(text) = fs::read_to_string(f.b.path("prod/shop/operation.json")) else {
+    wait_until("the order's id on B", logs, || {
+        let Ok(text) = fs::read_to_string(f.b.path(&format!("prod/{name}/operation.json"))) else {
             return false;
         };
         let op: Value = serde_json::from_str(&text).unwrap();
@@ -333,36 +411,52 @@ fn an_order_whose_daemon_is_killed_is_completed_by_the_other() {
         }
         !request_id.is_empty()
     });
+    request_id
+}
 
-    // A dies mid-order; the webroot works again. B takes the order over.
-    f.a.kill9();
-    fs::remove_file(webroot.join(".well-known")).unwrap();
-    let logs = || format!("B:\n{}", f.b.logs());
-    wait_until("B completes the order", &logs, || {
-        let op = json_of(&f.b, "prod/shop/operation.json");
-        assert_ne!(op["status"], "failed", "{op:#}");
-        op["status"] == "completed"
-    });
-    let op = json_of(&f.b, "prod/shop/operation.json");
-    assert_eq!(
-        op["request_id"],
-        request_id.as_str(),
-        "the same order: {op:#}"
-    );
-    let out = sh_ok(
-        &f.b.mnt,
-        &format!(
-            "openssl verify -CAfile {} -untrusted prod/shop/fullchain.pem prod/shop/cert.pem",
-            pebble.root_pem().display()
-        ),
-    );
-    assert!(out.trim().ends_with("OK"), "{out}");
+#[test]
+fn a_cancel_written_on_one_server_is_done_by_the_server_that_follows_the_order() {
+    let pebble = Pebble::start(true);
+    let site = tempfile::tempdir().unwrap();
+    let webroot = site.path().join("html");
+    // No answer can be served: the order stays pending at pebble.
+    fs::create_dir_all(&webroot).unwrap();
+    fs::write(webroot.join(".well-known"), "not a directory").unwrap();
+    let f = Fleet::start();
+    let logs = || format!("A:\n{}\nB:\n{}", f.a.logs(), f.b.logs());
+    order_on_a_seen_on_b(&f, &pebble, &webroot, "gone", &logs);
 
-    // A, back, shows what B did.
-    f.a.remount();
+    // Cancelled on the daemon that does not follow the order: the other
+    // one asks the CA.
+    let follows_a = follower(&f, "gone", &logs);
+    let (follower, other) = if follows_a {
+        (&f.a, &f.b)
+    } else {
+        (&f.b, &f.a)
+    };
+    fs::write(
+        other.path("prod/gone/operation.json"),
+        r#"{"cancellation_requested": true}"#,
+    )
+    .unwrap();
+    for m in [&f.a, &f.b] {
+        wait_until("the cancellation on both servers", &logs, || {
+            json_of(m, "prod/gone/operation.json")["status"] == "cancelled"
+        });
+    }
+    let op = json_of(other, "prod/gone/operation.json");
     assert_eq!(
-        read(&f.a, "prod/shop/fullchain.pem"),
-        read(&f.b, "prod/shop/fullchain.pem")
+        op["status_details"], "ACME cancelled the order.",
+        "pebble was asked and agreed: {op:#}"
     );
-    assert_eq!(f.count("SELECT count(*) FROM versions"), 1);
+    assert!(
+        !other.logs().contains("deactivated the authorization"),
+        "the daemon that follows the order asked the CA, not the other\n{}",
+        logs()
+    );
+    assert!(
+        follower.logs().contains("deactivated the authorization"),
+        "{}",
+        logs()
+    );
 }

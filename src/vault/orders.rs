@@ -108,6 +108,9 @@ impl VaultService {
                 Some(id) => ca.cancel(&order, id),
                 None => Ok(()),
             };
+            if !self.orders.holds(key) {
+                return Ok(self.claim_lost(key, provider));
+            }
             self.keep_memory(v, issuer, &memory)?;
             return match outcome {
                 Ok(()) => {
@@ -139,6 +142,9 @@ impl VaultService {
             None => ca.submit(&order),
             Some(id) => ca.poll(&order, id),
         };
+        if !self.orders.holds(key) {
+            return Ok(self.claim_lost(key, provider));
+        }
         self.keep_memory(v, issuer, &memory)?;
         match outcome {
             Ok(Progress::Pending {
@@ -190,6 +196,19 @@ impl VaultService {
                 Ok(Next::Retry)
             }
         }
+    }
+
+    /// What a step does when this daemon's claim on the order went while
+    /// the CA was asked (the store's session was lost): it records nothing,
+    /// since another daemon may follow the order now.
+    fn claim_lost(&self, key: &OrderKey, provider: &str) -> Next {
+        log::warn!(
+            "{}/{}: the claim on the order was lost while {provider} was asked; \
+             its answer is not recorded here",
+            key.0,
+            key.1
+        );
+        Next::Elsewhere
     }
 
     /// What a step needs, if `key` is still an open order.

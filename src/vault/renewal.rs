@@ -329,8 +329,15 @@ impl VaultService {
             let cs = certificate(&st, v, c)?;
             (cs.name.clone(), cs.run_log.clone())
         };
-        change(&mut log);
         let key = format!("{}{name}", status::DOCUMENT_PREFIX);
+        if store.shared() {
+            // Other servers write it too (their hooks' runs): change what is
+            // stored now, not what the last notification said.
+            if let Some(stored) = store.load_document(v.as_str(), &key)? {
+                log = RunLog::from_stored(&stored).unwrap_or(log);
+            }
+        }
+        change(&mut log);
         store.put_document(v.as_str(), &key, Some(&log.to_stored()))?;
         let mut st = self.state.write();
         if let Some(cs) = st

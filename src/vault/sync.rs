@@ -17,8 +17,9 @@
 //! [`Store::watch`]: crate::store::Store::watch
 
 use std::collections::BTreeSet;
-use std::sync::mpsc::{Receiver, channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::sync::{Arc, Weak};
+use std::time::Duration;
 
 use super::certificates::Certificates;
 use super::error::VaultError;
@@ -106,10 +107,20 @@ impl VaultService {
     /// idle thread). Call once, after [`VaultService::into_shared`].
     pub fn start_sync(self: &Arc<Self>) -> Result<(), VaultError> {
         let (tx, rx) = channel();
-        self.store.lock().watch(Box::new(move |hint| {
-            // The receiver is gone only when the service is.
-            let _ = tx.send(hint);
-        }))?;
+        let first = tx.clone();
+        let shared = {
+            let store = self.store.lock();
+            store.watch(Box::new(move |hint| {
+                // The receiver is gone only when the service is.
+                let _ = tx.send(hint);
+            }))?;
+            store.shared()
+        };
+        if shared {
+            // What other daemons committed between our load and our LISTEN.
+            let _ = first.send(ChangeHint::Everything);
+        }
+        drop(first);
         let service = Arc::downgrade(self);
         std::thread::Builder::new()
             .name("certfs-sync".into())
@@ -173,7 +184,7 @@ impl VaultService {
         v: &VaultName,
         c: &CertificateName,
     ) -> Result<(), VaultError> {
-        let switched = {
+        let (switched, order) = {
             let store = self.store.lock();
             let fresh = read_certificate(&**store, v, c)?;
             let mut st = self.state.write();
@@ -198,7 +209,15 @@ impl VaultService {
             }
             // A first version is no switch: no server had hooks for it.
             let after = current_id(&st, v, c);
-            (before.is_some() && after.is_some() && after != before).then_some(after)
+            let order = st
+                .vaults
+                .get(v)
+                .and_then(|vs| vs.certificates.loaded().find(|cs| &cs.name == c))
+                .and_then(|cs| cs.operation_in_progress().and(cs.pending.as_ref()))
+                .map(|pending| (v.clone(), c.clone(), pending.id.clone()));
+            let switched =
+                (before.is_some() && after.is_some() && after != before).then_some(after);
+            (switched, order)
         };
         let mut changes = Changes::of_certificate(v, c);
         changes.dirs.extend([
@@ -206,7 +225,11 @@ impl VaultService {
             Node::DeletedCertificate(v.clone(), c.clone()),
         ]);
         self.announce(&changes);
-        self.orders.wake_all();
+        match order {
+            // A cancellation written on another server is acted on now.
+            Some(key) => self.orders.wake(&key),
+            None => self.orders.wake_all(),
+        }
         match switched.flatten() {
             Some(id) => {
                 log::info!("{v}/{c}: version {id} became current on another server");
@@ -271,6 +294,16 @@ impl VaultService {
                 for cs in vs.certificates.loaded().chain(vs.deleted.loaded()) {
                     dirs.extend(Changes::of_certificate(name, &cs.name).dirs);
                     dirs.push(Node::DeletedCertificate(name.clone(), cs.name.clone()));
+                    if let Some(new_vs) = fresh.vaults.get_mut(name) {
+                        let kept = if new_vs.certificates.contains_key(&cs.name) {
+                            new_vs.certificates.get_mut(&cs.name)
+                        } else {
+                            new_vs.deleted.get_mut(&cs.name)
+                        };
+                        if let Some(new_cs) = kept {
+                            keep_rendered(cs, new_cs);
+                        }
+                    }
                     let before = cs.current().map(|ver| ver.id.clone());
                     let after = current_id(&fresh, name, &cs.name);
                     if before.is_some() && after.is_some() && after != before {
@@ -301,19 +334,49 @@ impl VaultService {
     }
 }
 
+/// The first pause before a failed re-read is tried again (as a re-read
+/// of everything); each failure doubles it.
+const FIRST_RETRY: Duration = Duration::from_secs(1);
+/// The longest pause between tries.
+const MAX_RETRY: Duration = Duration::from_secs(60);
+
 /// The thread that applies hints until the service or the store is gone.
+/// A re-read that fails (the store unreachable) becomes a re-read of
+/// everything, tried again after a growing pause, so no change is lost.
 fn follow(service: Weak<VaultService>, rx: Receiver<ChangeHint>) {
-    while let Ok(first) = rx.recv() {
-        let rereads = batch(first, &rx);
+    let mut retry: Option<Duration> = None;
+    loop {
+        let first = match retry {
+            None => match rx.recv() {
+                Ok(hint) => hint,
+                Err(_) => return,
+            },
+            Some(pause) => match rx.recv_timeout(pause) {
+                Ok(hint) => hint,
+                Err(RecvTimeoutError::Timeout) => ChangeHint::Everything,
+                Err(RecvTimeoutError::Disconnected) => return,
+            },
+        };
+        let mut rereads = batch(first, &rx);
+        if retry.is_some() {
+            rereads = vec![Reread::Everything];
+        }
         let Some(service) = service.upgrade() else {
             return;
         };
-        for reread in &rereads {
-            if let Err(e) = service.apply(reread) {
-                // The next hint about it, or the next gap, reads it again.
-                log::error!("cannot follow another server's change ({reread:?}): {e}");
+        let failed = rereads.iter().any(|reread| match service.apply(reread) {
+            Ok(()) => false,
+            Err(e) => {
+                log::error!(
+                    "cannot follow another server's change ({reread:?}): {e}; trying again"
+                );
+                true
             }
-        }
+        });
+        retry = failed.then(|| match retry {
+            None => FIRST_RETRY,
+            Some(pause) => (pause * 2).min(MAX_RETRY),
+        });
     }
 }
 

@@ -8,6 +8,7 @@
 //! is how orders resume.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
@@ -69,6 +70,9 @@ pub(super) struct Orders {
     ///
     /// [`Store::claim`]: crate::store::Store::claim
     claims: Mutex<BTreeMap<OrderKey, Box<dyn Claim>>>,
+    /// Set (under `tracks`) when the model changed since the scheduler
+    /// last looked; it looks again before it sleeps.
+    dirty: std::sync::atomic::AtomicBool,
     wake: Condvar,
     started: Mutex<bool>,
 }
@@ -77,15 +81,29 @@ impl Orders {
     /// Makes the scheduler look at the model now, with order `key` due at
     /// once (a new order, a cancellation).
     pub(super) fn wake(&self, key: &OrderKey) {
-        if let Some(track) = self.tracks.lock().get_mut(key) {
+        let mut tracks = self.tracks.lock();
+        if let Some(track) = tracks.get_mut(key) {
             track.due = Instant::now();
         }
+        self.dirty.store(true, Ordering::SeqCst);
+        drop(tracks);
         self.wake.notify_all();
     }
 
     /// Makes the scheduler look at the model now (orders may have come or gone).
     pub(super) fn wake_all(&self) {
+        let tracks = self.tracks.lock();
+        self.dirty.store(true, Ordering::SeqCst);
+        drop(tracks);
         self.wake.notify_all();
+    }
+
+    /// Whether this daemon still holds its claim on order `key`.
+    pub(super) fn holds(&self, key: &OrderKey) -> bool {
+        self.claims
+            .lock()
+            .get(key)
+            .is_some_and(|claim| claim.is_held())
     }
 }
 
@@ -127,12 +145,14 @@ impl VaultService {
 impl VaultService {
     /// Whether this daemon holds (or now takes) the claim on order `key`;
     /// a claim lost with the connection to the store is taken again.
+    ///
+    /// Only the one step running for `key` calls this, so the claims lock
+    /// need not be held while the store is asked.
     fn hold_order(&self, orders: &Orders, key: &OrderKey) -> bool {
-        let mut claims = orders.claims.lock();
-        if claims.get(key).is_some_and(|claim| claim.is_held()) {
+        if orders.holds(key) {
             return true;
         }
-        if claims.remove(key).is_some() {
+        if orders.claims.lock().remove(key).is_some() {
             log::warn!(
                 "{}/{}: the claim on its order was lost with the store's connection",
                 key.0,
@@ -144,7 +164,7 @@ impl VaultService {
             return false;
         };
         log::debug!("{}/{}: this server follows the order", key.0, key.1);
-        claims.insert(key.clone(), claim);
+        orders.claims.lock().insert(key.clone(), claim);
         true
     }
 }
@@ -188,7 +208,10 @@ fn schedule(service: Weak<VaultService>, orders: Arc<Orders>) {
             .min()
             .unwrap_or(now + IDLE)
             .min(now + IDLE);
-        orders.wake.wait_until(&mut tracks, next);
+        // A wake between our look at the model and now is not lost.
+        if !orders.dirty.swap(false, Ordering::SeqCst) {
+            orders.wake.wait_until(&mut tracks, next);
+        }
     }
 }
 
