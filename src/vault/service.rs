@@ -84,6 +84,9 @@ pub struct VaultService {
     listener: OnceLock<Listener>,
     /// Mails contacts (lifetime actions); without one, nothing is mailed.
     pub(super) mailer: Option<Arc<dyn Mailer>>,
+    /// What other daemons sharing the store changed since the load, until
+    /// [`VaultService::start_sync`] takes it.
+    pub(super) hints: Mutex<Option<std::sync::mpsc::Receiver<crate::store::ChangeHint>>>,
 }
 
 pub(super) fn now() -> i64 {
@@ -130,6 +133,13 @@ impl VaultService {
     /// and reads each certificate when first used, or, from a store without
     /// a reader, loads everything.
     pub fn open(store: Box<dyn Store>) -> Result<Self, VaultError> {
+        // Listen before reading: what other daemons commit from now on is
+        // told, and applied once [`VaultService::start_sync`] runs.
+        let (tx, hints) = std::sync::mpsc::channel();
+        store.watch(Box::new(move |hint| {
+            // The receiver is gone only when the service is.
+            let _ = tx.send(hint);
+        }))?;
         let state = match store.reader()? {
             Some(reader) => state_from_index(store.load_index()?, reader)?,
             None => state_from_snapshot(store.load()?)?,
@@ -148,6 +158,7 @@ impl VaultService {
             me: OnceLock::new(),
             listener: OnceLock::new(),
             mailer: None,
+            hints: Mutex::new(Some(hints)),
         })
     }
 

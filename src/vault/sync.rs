@@ -17,7 +17,7 @@
 //! [`Store::watch`]: crate::store::Store::watch
 
 use std::collections::BTreeSet;
-use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -102,25 +102,15 @@ fn current_id(st: &State, v: &VaultName, c: &CertificateName) -> Option<VersionI
 }
 
 impl VaultService {
-    /// Starts following what other daemons commit to a shared store (a
-    /// store only this daemon writes reports nothing: then this costs one
-    /// idle thread). Call once, after [`VaultService::into_shared`].
+    /// Starts following what other daemons commit to a shared store, from
+    /// the moment the service was opened (its watch began before its load,
+    /// so nothing in between is missed). A store only this daemon writes
+    /// reports nothing. Call once, after [`VaultService::into_shared`];
+    /// later calls do nothing.
     pub fn start_sync(self: &Arc<Self>) -> Result<(), VaultError> {
-        let (tx, rx) = channel();
-        let first = tx.clone();
-        let shared = {
-            let store = self.store.lock();
-            store.watch(Box::new(move |hint| {
-                // The receiver is gone only when the service is.
-                let _ = tx.send(hint);
-            }))?;
-            store.shared()
+        let Some(rx) = self.hints.lock().take() else {
+            return Ok(());
         };
-        if shared {
-            // What other daemons committed between our load and our LISTEN.
-            let _ = first.send(ChangeHint::Everything);
-        }
-        drop(first);
         let service = Arc::downgrade(self);
         std::thread::Builder::new()
             .name("certfs-sync".into())
@@ -513,6 +503,7 @@ mod tests {
     use crate::vault::node::{CertificateFile, Node};
     use parking_lot::Mutex;
     use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::mpsc::channel;
     use std::time::Instant;
 
     /// A real SQLite store that says it is shared, hands its watch
@@ -616,14 +607,14 @@ mod tests {
             callback: callback.clone(),
         };
         let me = VaultService::open(Box::new(flaky)).unwrap().into_shared();
-        me.start_sync().unwrap();
         let notify = |hint: ChangeHint| (callback.lock().as_ref().unwrap())(hint);
         let v = VaultName::parse("prod").unwrap();
         let c = CertificateName::parse("web").unwrap();
         let versions = Node::Versions(v.clone(), c.clone());
         let count = |s: &VaultService| s.readdir(&versions).map(|d| d.len()).unwrap_or(0);
 
-        // A vault and a certificate made by the other daemon.
+        // A vault and a certificate made by the other daemon after our
+        // load, told before we follow: kept for when we do.
         other.mkdir(&Node::Root, "prod").unwrap();
         other.mkdir(&Node::Vault(v.clone()), "web").unwrap();
         let policy = Node::CertificateFile(v.clone(), c.clone(), CertificateFile::Policy);
@@ -635,6 +626,8 @@ mod tests {
             vault: "prod".into(),
             certificate: "web".into(),
         });
+        assert_eq!(count(&me), 0);
+        me.start_sync().unwrap();
         eventually("the certificate here", || count(&me) == 1);
 
         // A new version there, while the database is away for our re-read.
