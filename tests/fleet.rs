@@ -460,3 +460,75 @@ fn a_cancel_written_on_one_server_is_done_by_the_server_that_follows_the_order()
         logs()
     );
 }
+
+#[test]
+fn first_orders_through_a_new_acme_issuer_on_both_servers_register_one_account() {
+    let pebble = Pebble::start(true);
+    let site = tempfile::tempdir().unwrap();
+    let webroot = site.path().join("html");
+    fs::create_dir_all(&webroot).unwrap();
+    let _web = WebrootNginx::start(&webroot, pebble.http_port, None);
+    let f = Fleet::start();
+    let logs = || format!("A:\n{}\nB:\n{}", f.a.logs(), f.b.logs());
+    fs::create_dir(f.a.path("prod")).unwrap();
+    let issuer = json!({
+        "provider": "ACME",
+        "endpoint": pebble.directory_url(),
+        "credentials": {"account_id": "ops@certfs.test"},
+        "eab": {"kid": EAB_KID, "hmac_key": EAB_HMAC},
+        "challenge": {"type": "http-01", "webroot": webroot},
+        "ca_file": pebble.tls_ca(),
+    });
+    fs::write(f.a.path("prod/issuers/le.json"), issuer.to_string()).unwrap();
+    wait_until("the issuer on B", &logs, || {
+        f.b.path("prod/issuers/le.json").exists()
+    });
+    // The issuer has no account yet: each server's first order would make one.
+    let names: Vec<String> = (0..4).map(|i| format!("first{i}")).collect();
+    for name in &names {
+        for m in [&f.a, &f.b] {
+            fs::create_dir(m.path(&format!("prod/{name}{}", short(m, &f)))).unwrap();
+        }
+    }
+    let children: Vec<std::process::Child> = names
+        .iter()
+        .flat_map(|name| [(&f.a, name), (&f.b, name)])
+        .map(|(m, name)| {
+            let dir = format!("prod/{name}{}", short(m, &f));
+            let host = format!("{name}{}.certfs.test", short(m, &f));
+            let policy = json!({
+                "key_props": {"kty": "EC", "crv": "P-256"},
+                "x509_props": {"subject": format!("CN={host}"), "sans": {"dns_names": [host]}, "validity_months": 3},
+                "issuer": {"name": "le"},
+            });
+            let file = m.root.path().join(format!("{name}.json"));
+            fs::write(&file, policy.to_string()).unwrap();
+            std::process::Command::new("cp")
+                .arg(&file)
+                .arg(m.path(&format!("{dir}/policy.json")))
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut child in children {
+        assert!(child.wait().unwrap().success());
+    }
+    for name in &names {
+        for m in [&f.a, &f.b] {
+            let dir = format!("prod/{name}{}", short(m, &f));
+            wait_until("every first order completing", &logs, || {
+                let op = json_of(m, &format!("{dir}/operation.json"));
+                assert_ne!(op["status"], "failed", "{dir}: {op:#}\n{}", logs());
+                op["status"] == "completed"
+            });
+        }
+    }
+    let registered = f.a.logs().matches("acme: registered account").count()
+        + f.b.logs().matches("acme: registered account").count();
+    assert_eq!(registered, 1, "one account for the fleet\n{}", logs());
+}
+
+/// "a" or "b": which fleet member `m` is.
+fn short(m: &Mount, f: &Fleet) -> &'static str {
+    if std::ptr::eq(m, &f.a) { "a" } else { "b" }
+}

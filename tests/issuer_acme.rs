@@ -297,6 +297,42 @@ fn a_restart_mid_operation_resumes_the_same_order() {
     assert_verifies(&m, "resume", &pebble.root_pem());
 }
 
+#[test]
+fn first_orders_at_once_through_a_new_issuer_register_one_account() {
+    let pebble = Pebble::start(true);
+    let site = tempfile::tempdir().unwrap();
+    let webroot = site.path().join("html");
+    let _web = WebrootNginx::start(&webroot, pebble.http_port, None);
+    let m = setup(&pebble, Answer::Webroot(&webroot));
+    // Four creates at once through an issuer with no account yet.
+    let names: Vec<String> = (0..4).map(|i| format!("many{i}")).collect();
+    let writers: Vec<std::process::Child> = names
+        .iter()
+        .map(|name| {
+            fs::create_dir(m.path(&format!("prod/{name}"))).unwrap();
+            let file = m.root.path().join(format!("{name}.json"));
+            fs::write(&file, policy(&[&format!("{name}.certfs.test")])).unwrap();
+            std::process::Command::new("cp")
+                .arg(&file)
+                .arg(m.path(&format!("prod/{name}/policy.json")))
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut writer in writers {
+        assert!(writer.wait().unwrap().success());
+    }
+    for name in &names {
+        wait_status(&m, name, "completed");
+    }
+    assert_eq!(
+        m.logs().matches("acme: registered account").count(),
+        1,
+        "one account, used by every order\n{}",
+        m.logs()
+    );
+}
+
 /// The ACME account the vault keeps for issuer `name` (the store's
 /// document; never shown in the mount), read from the SQLite file.
 fn stored_account(m: &Mount, name: &str) -> String {

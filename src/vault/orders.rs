@@ -86,6 +86,23 @@ impl VaultService {
             self.fail_order(key, "IssuerNotFound", &message)?;
             return Ok(Next::Done);
         };
+        // Submitting may create the issuer's account (ACME): one step at a
+        // time per issuer, here and across a fleet, with the issuer's state
+        // as stored now; the others try again shortly.
+        let submitting =
+            view.operation.request_id.is_none() && !view.operation.cancellation_requested;
+        let _submitting = match submitting {
+            true => {
+                let Some(local) = self.orders.submit_through(v, issuer) else {
+                    return Ok(Next::Busy);
+                };
+                let Some(claim) = self.claim_issuer(v, issuer) else {
+                    return Ok(Next::Busy);
+                };
+                Some((local, claim))
+            }
+            false => None,
+        };
         let memory = self.memory_cell(v, issuer);
         let ca = match connect(issuer.as_str(), bundle, Box::new(memory.clone())) {
             Ok(Authority::Later(ca)) => ca,

@@ -33,9 +33,9 @@ use super::service::{Changes, VaultService};
 use super::{access, hooks, status};
 use crate::store::{ChangeHint, Claim, Store};
 
-/// The name of background work of kind `kind` (`order`, `renew`, `purge`)
-/// on certificate `c` of vault `v`, as every daemon spells it (names in
-/// lower case: they are case-insensitive).
+/// The name of background work of kind `kind` (`order`, `renew`, `purge`,
+/// `issuer`) on certificate (or issuer) `c` of vault `v`, as every daemon
+/// spells it (names in lower case: they are case-insensitive).
 pub(super) fn work_name(kind: &str, v: &VaultName, c: &CertificateName) -> String {
     format!(
         "{kind}/{}/{}",
@@ -131,6 +131,29 @@ impl VaultService {
         v: &VaultName,
         c: &CertificateName,
     ) -> Option<Box<dyn Claim>> {
+        self.claim_then(work, || self.reread_certificate(v, c))
+    }
+
+    /// The claim on submitting orders through issuer `issuer` of vault
+    /// `v`: a first submit may create the issuer's account (ACME), which
+    /// every other daemon must then use, so of a fleet one daemon at a
+    /// time submits through an issuer, with its stored state re-read.
+    pub(super) fn claim_issuer(
+        &self,
+        v: &VaultName,
+        issuer: &CertificateName,
+    ) -> Option<Box<dyn Claim>> {
+        let work = work_name("issuer", v, issuer);
+        let key = format!("{}{issuer}", super::issuer_memory::DOCUMENT_PREFIX);
+        self.claim_then(&work, || self.reread_document(v, &key))
+    }
+
+    /// Claims `work`; on a shared store, runs `reread` once claimed.
+    fn claim_then(
+        &self,
+        work: &str,
+        reread: impl FnOnce() -> Result<(), VaultError>,
+    ) -> Option<Box<dyn Claim>> {
         let (claimed, shared) = {
             let store = self.store.lock();
             (store.claim(work), store.shared())
@@ -147,8 +170,8 @@ impl VaultService {
             }
         };
         if shared {
-            if let Err(e) = self.reread_certificate(v, c) {
-                log::warn!("{work}: cannot re-read {v}/{c}: {e}");
+            if let Err(e) = reread() {
+                log::warn!("{work}: cannot re-read what it acts on: {e}");
                 return None;
             }
         }

@@ -34,6 +34,9 @@ pub(super) enum Next {
     /// Another daemon sharing the store follows this order: look again
     /// after a pause, and take it over if that daemon is gone.
     Elsewhere,
+    /// Another step (here or on another daemon) is submitting through the
+    /// same issuer: try again shortly.
+    Busy,
 }
 
 /// The first pause between polls of a pending order; each one is 1.5 times the last.
@@ -46,6 +49,8 @@ const FIRST_RETRY: Duration = Duration::from_secs(1);
 const MAX_RETRY: Duration = Duration::from_secs(300);
 /// How often a daemon looks whether another one still follows an order.
 const ELSEWHERE: Duration = Duration::from_secs(2);
+/// The pause of a step that waits for another submit through its issuer.
+const BUSY: Duration = Duration::from_millis(250);
 /// How often the scheduler looks at the model even when nobody wakes it.
 const IDLE: Duration = Duration::from_secs(30);
 
@@ -70,6 +75,8 @@ pub(super) struct Orders {
     ///
     /// [`Store::claim`]: crate::store::Store::claim
     claims: Mutex<BTreeMap<OrderKey, Box<dyn Claim>>>,
+    /// Issuers (vault, issuer) a step of this daemon is submitting through now.
+    submitting: Mutex<std::collections::BTreeSet<(VaultName, CertificateName)>>,
     /// Set (under `tracks`) when the model changed since the scheduler
     /// last looked; it looks again before it sleeps.
     dirty: std::sync::atomic::AtomicBool,
@@ -98,6 +105,23 @@ impl Orders {
         self.wake.notify_all();
     }
 
+    /// Marks issuer `issuer` of vault `v` as submitting for this daemon
+    /// until the guard drops; `None` if another step already is.
+    pub(super) fn submit_through(
+        self: &Arc<Self>,
+        v: &VaultName,
+        issuer: &CertificateName,
+    ) -> Option<Submitting> {
+        let key = (v.clone(), issuer.clone());
+        self.submitting
+            .lock()
+            .insert(key.clone())
+            .then(|| Submitting {
+                orders: Arc::clone(self),
+                key,
+            })
+    }
+
     /// Whether this daemon still holds its claim on order `key`.
     pub(super) fn holds(&self, key: &OrderKey) -> bool {
         self.claims
@@ -107,11 +131,24 @@ impl Orders {
     }
 }
 
+/// An issuer this daemon submits through ([`Orders::submit_through`]).
+pub(super) struct Submitting {
+    orders: Arc<Orders>,
+    key: (VaultName, CertificateName),
+}
+
+impl Drop for Submitting {
+    fn drop(&mut self) {
+        self.orders.submitting.lock().remove(&self.key);
+    }
+}
+
 /// The pause before the next step, after `next`.
 fn pause(next: &Next, track: &Track) -> Duration {
     match next {
         Next::Done => Duration::ZERO,
         Next::Elsewhere => ELSEWHERE,
+        Next::Busy => BUSY,
         Next::Poll => FIRST_POLL
             .mul_f64(1.5f64.powi(track.polls.min(30) as i32))
             .min(MAX_POLL),
@@ -238,7 +275,7 @@ fn step(service: Weak<VaultService>, orders: Arc<Orders>, key: OrderKey) {
                 track.failures = 0;
             }
             Next::Retry => track.failures += 1,
-            Next::Elsewhere => {}
+            Next::Elsewhere | Next::Busy => {}
         }
     }
     drop(tracks);
