@@ -76,6 +76,10 @@ fn auto_renew_through_self_replaces_a_certificate_inside_its_window() {
     // The imported version expires in 2 days, inside the 30-day window: a
     // renewal follows by itself.
     wait_until("a renewed version", || versions(&m, "site") == 2);
+    // The run log is written just after the new version is published.
+    wait_until("the run log", || {
+        !json(&m.path("prod/site/status.json"))["last_renewal"].is_null()
+    });
     let status = json(&m.path("prod/site/status.json"));
     let days: i64 = status["days_left"].as_i64().unwrap();
     assert!(
@@ -196,8 +200,9 @@ fn a_failed_renewal_shows_in_status_and_is_retried_with_backoff() {
         &m.mnt,
         "openssl verify -CAfile prod/issuers/corp.pem prod/web/cert.pem",
     );
-    let status = json(&m.path("prod/web/status.json"));
-    assert_eq!(status["last_renewal"]["outcome"], "succeeded", "{status}");
+    wait_until("the run log of the retry succeeding", || {
+        json(&m.path("prod/web/status.json"))["last_renewal"]["outcome"] == "succeeded"
+    });
 }
 
 #[test]
@@ -311,6 +316,10 @@ fn a_renewal_reloads_nginx_through_its_hook_and_s_client_sees_the_new_serial() {
     assert_ne!(renewed, first);
     wait_until("nginx serving the renewed certificate", || {
         served() == renewed
+    });
+    // The hook's outcome is recorded once it returned.
+    wait_until("the hook's outcome", || {
+        !json(&m.path("prod/web/status.json"))["last_hook"].is_null()
     });
     let status = json(&m.path("prod/web/status.json"));
     assert!(
