@@ -14,7 +14,13 @@
 //! current version changed the certificate's hooks run on this server too
 //! (every server reloads its own nginx).
 //!
+//! Background work that one daemon of a fleet must do alone (a CA order,
+//! a lifetime action, a scheduled purge, a submit through an issuer) is
+//! claimed here first ([`Store::claim`]); on a shared store the claimer
+//! then re-reads what the work acts on, so it acts on what is stored now.
+//!
 //! [`Store::watch`]: crate::store::Store::watch
+//! [`Store::claim`]: crate::store::Store::claim
 
 use std::collections::BTreeSet;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};

@@ -65,8 +65,8 @@ struct Track {
 
 /// The scheduler's state, shared by the service (to wake it) and the threads.
 ///
-/// Lock order: `tracks` and `claims` are never held together, and `claims`
-/// is taken before the service's store.
+/// Locks: `tracks`, `claims` and `submitting` are never held together,
+/// nor while the service's store or model is locked.
 #[derive(Default)]
 pub(super) struct Orders {
     tracks: Mutex<BTreeMap<OrderKey, Track>>,
