@@ -13,7 +13,7 @@ mod pebble;
 mod webroot_nginx;
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use common::postgres::PgServer;
@@ -375,27 +375,10 @@ fn order_on_a_seen_on_b(
     logs: &dyn Fn() -> String,
 ) -> String {
     fs::create_dir(f.a.path("prod")).unwrap();
-    let issuer = json!({
-        "provider": "ACME",
-        "endpoint": pebble.directory_url(),
-        "credentials": {"account_id": "ops@certfs.test"},
-        "eab": {"kid": EAB_KID, "hmac_key": EAB_HMAC},
-        "challenge": {"type": "http-01", "webroot": webroot},
-        "ca_file": pebble.tls_ca(),
-    });
-    fs::write(f.a.path("prod/issuers/le.json"), issuer.to_string()).unwrap();
-    let host = format!("{name}.certfs.test");
-    let policy = json!({
-        "key_props": {"kty": "EC", "crv": "P-256"},
-        "x509_props": {"subject": format!("CN={host}"), "sans": {"dns_names": [host]}, "validity_months": 3},
-        "issuer": {"name": "le"},
-    });
+    write_acme_issuer(&f.a, pebble, webroot);
+    let policy = acme_policy(&format!("{name}.certfs.test"));
     fs::create_dir(f.a.path(&format!("prod/{name}"))).unwrap();
-    fs::write(
-        f.a.path(&format!("prod/{name}/policy.json")),
-        policy.to_string(),
-    )
-    .unwrap();
+    fs::write(f.a.path(&format!("prod/{name}/policy.json")), policy).unwrap();
     let mut request_id = String::new();
     wait_until("the order's id on B", logs, || {
         let Ok(text) = fs::read_to_string(f.b.path(&format!("prod/{name}/operation.json"))) else {
@@ -471,15 +454,7 @@ fn first_orders_through_a_new_acme_issuer_on_both_servers_register_one_account()
     let f = Fleet::start();
     let logs = || format!("A:\n{}\nB:\n{}", f.a.logs(), f.b.logs());
     fs::create_dir(f.a.path("prod")).unwrap();
-    let issuer = json!({
-        "provider": "ACME",
-        "endpoint": pebble.directory_url(),
-        "credentials": {"account_id": "ops@certfs.test"},
-        "eab": {"kid": EAB_KID, "hmac_key": EAB_HMAC},
-        "challenge": {"type": "http-01", "webroot": webroot},
-        "ca_file": pebble.tls_ca(),
-    });
-    fs::write(f.a.path("prod/issuers/le.json"), issuer.to_string()).unwrap();
+    write_acme_issuer(&f.a, &pebble, &webroot);
     wait_until("the issuer on B", &logs, || {
         f.b.path("prod/issuers/le.json").exists()
     });
@@ -490,29 +465,18 @@ fn first_orders_through_a_new_acme_issuer_on_both_servers_register_one_account()
             fs::create_dir(m.path(&format!("prod/{name}{}", short(m, &f)))).unwrap();
         }
     }
-    let children: Vec<std::process::Child> = names
+    let copies: Vec<(PathBuf, PathBuf)> = names
         .iter()
         .flat_map(|name| [(&f.a, name), (&f.b, name)])
         .map(|(m, name)| {
             let dir = format!("prod/{name}{}", short(m, &f));
-            let host = format!("{name}{}.certfs.test", short(m, &f));
-            let policy = json!({
-                "key_props": {"kty": "EC", "crv": "P-256"},
-                "x509_props": {"subject": format!("CN={host}"), "sans": {"dns_names": [host]}, "validity_months": 3},
-                "issuer": {"name": "le"},
-            });
             let file = m.root.path().join(format!("{name}.json"));
-            fs::write(&file, policy.to_string()).unwrap();
-            std::process::Command::new("cp")
-                .arg(&file)
-                .arg(m.path(&format!("{dir}/policy.json")))
-                .spawn()
-                .unwrap()
+            let policy = acme_policy(&format!("{name}{}.certfs.test", short(m, &f)));
+            fs::write(&file, policy).unwrap();
+            (file, m.path(&format!("{dir}/policy.json")))
         })
         .collect();
-    for mut child in children {
-        assert!(child.wait().unwrap().success());
-    }
+    common::cp_at_once(&copies);
     for name in &names {
         for m in [&f.a, &f.b] {
             let dir = format!("prod/{name}{}", short(m, &f));
@@ -531,4 +495,28 @@ fn first_orders_through_a_new_acme_issuer_on_both_servers_register_one_account()
 /// "a" or "b": which fleet member `m` is.
 fn short(m: &Mount, f: &Fleet) -> &'static str {
     if std::ptr::eq(m, &f.a) { "a" } else { "b" }
+}
+
+/// Writes issuer `le` of vault `prod` through `m`: ACME at `pebble`,
+/// http-01 answered from files in `webroot`.
+fn write_acme_issuer(m: &Mount, pebble: &Pebble, webroot: &Path) {
+    let issuer = json!({
+        "provider": "ACME",
+        "endpoint": pebble.directory_url(),
+        "credentials": {"account_id": "ops@certfs.test"},
+        "eab": {"kid": EAB_KID, "hmac_key": EAB_HMAC},
+        "challenge": {"type": "http-01", "webroot": webroot},
+        "ca_file": pebble.tls_ca(),
+    });
+    fs::write(m.path("prod/issuers/le.json"), issuer.to_string()).unwrap();
+}
+
+/// A policy for `host` (its CN and only SAN) through issuer `le`, EC P-256.
+fn acme_policy(host: &str) -> String {
+    json!({
+        "key_props": {"kty": "EC", "crv": "P-256"},
+        "x509_props": {"subject": format!("CN={host}"), "sans": {"dns_names": [host]}, "validity_months": 3},
+        "issuer": {"name": "le"},
+    })
+    .to_string()
 }

@@ -306,22 +306,16 @@ fn first_orders_at_once_through_a_new_issuer_register_one_account() {
     let m = setup(&pebble, Answer::Webroot(&webroot));
     // Four creates at once through an issuer with no account yet.
     let names: Vec<String> = (0..4).map(|i| format!("many{i}")).collect();
-    let writers: Vec<std::process::Child> = names
+    let copies: Vec<(PathBuf, PathBuf)> = names
         .iter()
         .map(|name| {
             fs::create_dir(m.path(&format!("prod/{name}"))).unwrap();
             let file = m.root.path().join(format!("{name}.json"));
             fs::write(&file, policy(&[&format!("{name}.certfs.test")])).unwrap();
-            std::process::Command::new("cp")
-                .arg(&file)
-                .arg(m.path(&format!("prod/{name}/policy.json")))
-                .spawn()
-                .unwrap()
+            (file, m.path(&format!("prod/{name}/policy.json")))
         })
         .collect();
-    for mut writer in writers {
-        assert!(writer.wait().unwrap().success());
-    }
+    common::cp_at_once(&copies);
     for name in &names {
         wait_status(&m, name, "completed");
     }

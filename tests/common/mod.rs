@@ -460,3 +460,22 @@ pub fn master_key_file(dir: &Path, byte: u8) -> String {
     .unwrap();
     key_file.display().to_string()
 }
+
+/// Copies each `(source, target)` with a `cp` process of its own, all
+/// running at once; asserts that every one succeeded (`cp` checks close()).
+pub fn cp_at_once(copies: &[(PathBuf, PathBuf)]) {
+    let children: Vec<Child> = copies
+        .iter()
+        .map(|(source, target)| {
+            Command::new("cp")
+                .arg(source)
+                .arg(target)
+                .spawn()
+                .expect("cp")
+        })
+        .collect();
+    for (mut child, (_, target)) in children.into_iter().zip(copies) {
+        let status = child.wait().expect("cp");
+        assert!(status.success(), "cp to {}: {status}", target.display());
+    }
+}
