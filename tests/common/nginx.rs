@@ -109,8 +109,11 @@ http {{
         fs::read_to_string(self.prefix.join("logs/error.log")).unwrap_or_default()
     }
 
-    /// `nginx -s reload`; returns once the master has read the new configuration.
+    /// `nginx -s reload`; returns once the master has read the new configuration,
+    /// every worker it had before has exited and a new one runs, so every new
+    /// connection reaches a worker holding the files as they are now.
     pub fn reload(&self) {
+        let old = self.workers();
         let before = self.error_log().matches("reconfiguring").count();
         let out = Command::new(NGINX)
             .args(Self::args(&self.prefix))
@@ -123,9 +126,14 @@ http {{
             String::from_utf8_lossy(&out.stderr)
         );
         for _ in 0..400 {
-            // Reloaded once the master reconfigured and the old worker (which
-            // may still accept a connection or two) has gone.
-            if self.error_log().matches("reconfiguring").count() > before && self.workers() == 1 {
+            // Counting workers is not enough: just after "reconfiguring" the old
+            // worker is still the only one, and it accepts connections until
+            // told to quit. Wait for the old ones by pid.
+            let now = self.workers();
+            if self.error_log().matches("reconfiguring").count() > before
+                && !now.is_empty()
+                && now.iter().all(|pid| !old.contains(pid))
+            {
                 return;
             }
             std::thread::sleep(Duration::from_millis(25));
@@ -133,16 +141,16 @@ http {{
         panic!("nginx did not reload:\n{}", self.error_log());
     }
 
-    /// How many worker processes the master has (old ones linger while shutting down).
-    fn workers(&self) -> usize {
+    /// The pids of the master's worker processes (old ones linger while shutting down).
+    fn workers(&self) -> Vec<u32> {
         let out = Command::new("ps")
             .args(["--ppid", &self.child.id().to_string(), "-o", "pid="])
             .output()
             .unwrap();
         String::from_utf8_lossy(&out.stdout)
             .lines()
-            .filter(|l| !l.trim().is_empty())
-            .count()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect()
     }
 }
 
