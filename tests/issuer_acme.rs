@@ -20,13 +20,11 @@ use ca_acme::{Memory, listener, settings};
 use certfs::issuers::acme::Acme;
 use certfs::issuers::{CaError, CertificateAuthority, Order};
 use common::nginx::Nginx;
+use common::operations::{operation, wait_in_progress, wait_status};
 use common::{Mount, sh_ok};
 use pebble::{EAB_HMAC, EAB_KID, Pebble};
-use serde_json::{Value, json};
+use serde_json::json;
 use webroot_nginx::WebrootNginx;
-
-/// How long an operation may take before the test calls it a hang.
-const LIMIT: Duration = Duration::from_secs(90);
 
 /// How http-01 is answered in a test.
 enum Answer<'a> {
@@ -72,47 +70,6 @@ fn policy(hosts: &[&str]) -> String {
         "lifetime_actions": [{"trigger": {"days_before_expiry": 30}, "action": {"action_type": "AutoRenew"}}],
     })
     .to_string()
-}
-
-/// `prod/<cert>/operation.json`, parsed.
-fn operation(m: &Mount, cert: &str) -> Value {
-    let text = fs::read_to_string(m.path(&format!("prod/{cert}/operation.json")))
-        .unwrap_or_else(|e| panic!("operation.json of {cert}: {e}\n{}", m.logs()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
-}
-
-/// Waits until the operation's status is `want`; any other final status fails the test.
-fn wait_status(m: &Mount, cert: &str, want: &str) -> Value {
-    let start = Instant::now();
-    loop {
-        let op = operation(m, cert);
-        let status = op["status"].as_str().unwrap_or_default().to_owned();
-        if status == want {
-            return op;
-        }
-        assert_eq!(
-            status,
-            "inProgress",
-            "expected {want}: {op:#}\n{}",
-            m.logs()
-        );
-        assert!(start.elapsed() < LIMIT, "still {op:#} after {LIMIT:?}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-/// Waits until the in-progress operation satisfies `ready`; returns it.
-fn wait_in_progress(m: &Mount, cert: &str, ready: impl Fn(&Value) -> bool) -> Value {
-    let start = Instant::now();
-    loop {
-        let op = operation(m, cert);
-        assert_eq!(op["status"], "inProgress", "{op:#}\n{}", m.logs());
-        if ready(&op) {
-            return op;
-        }
-        assert!(start.elapsed() < LIMIT, "never ready: {op:#}\n{}", m.logs());
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 /// `openssl verify` of the mounted chain against pebble's current root.

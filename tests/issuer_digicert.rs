@@ -14,11 +14,9 @@ use std::time::{Duration, Instant};
 use ca::StandIn;
 use ca_digicert::{API_KEY, DigiCertStandIn, ORG_ID};
 use common::nginx::{NGINX, Nginx};
+use common::operations::{LIMIT, operation, wait_request_id, wait_status};
 use common::{Mount, ec_policy, sh_ok};
 use serde_json::{Value, json};
-
-/// How long an operation may take before the test calls it a hang.
-const LIMIT: Duration = Duration::from_secs(90);
 
 /// A mount with vault `prod` and issuer `digi` pointing at a DigiCert stand-in.
 fn setup(ca: &DigiCertStandIn) -> Mount {
@@ -43,47 +41,6 @@ fn policy(host: &str) -> String {
         "lifetime_actions": [{"trigger": {"days_before_expiry": 60}, "action": {"action_type": "AutoRenew"}}],
     })
     .to_string()
-}
-
-/// `prod/<cert>/operation.json`, parsed.
-fn operation(m: &Mount, cert: &str) -> Value {
-    let text = fs::read_to_string(m.path(&format!("prod/{cert}/operation.json")))
-        .unwrap_or_else(|e| panic!("operation.json of {cert}: {e}\n{}", m.logs()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
-}
-
-/// Waits until the operation's status is `want`; any other final status fails the test.
-fn wait_status(m: &Mount, cert: &str, want: &str) -> Value {
-    let start = Instant::now();
-    loop {
-        let op = operation(m, cert);
-        let status = op["status"].as_str().unwrap_or_default().to_owned();
-        if status == want {
-            return op;
-        }
-        assert_eq!(
-            status,
-            "inProgress",
-            "expected {want}: {op:#}\n{}",
-            m.logs()
-        );
-        assert!(start.elapsed() < LIMIT, "still {op:#} after {LIMIT:?}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-/// Waits until the in-progress operation carries DigiCert's order id; returns it.
-fn wait_request_id(m: &Mount, cert: &str) -> String {
-    let start = Instant::now();
-    loop {
-        let op = operation(m, cert);
-        assert_eq!(op["status"], "inProgress", "{op:#}\n{}", m.logs());
-        if let Some(id) = op["request_id"].as_str() {
-            return id.to_owned();
-        }
-        assert!(start.elapsed() < LIMIT, "no request_id: {op:#}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 /// The stand-in's orders for `host`.

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use ca::StandIn;
 use ca_globalsign::{GlobalSignStandIn, PASSWORD, USER};
 use common::nginx::{NGINX, Nginx, curl_trusting};
+use common::operations::{operation, status, wait_operation};
 use common::{Mount, ec_policy, sh_ok};
 use serde_json::{Value, json};
 
@@ -55,34 +56,6 @@ fn order(m: &Mount, name: &str, cn: &str) -> Duration {
     start.elapsed()
 }
 
-fn operation(m: &Mount, name: &str) -> Value {
-    fs::read(m.path(&format!("prod/{name}/operation.json")))
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or(Value::Null)
-}
-
-/// Reads `operation.json` until `done` holds (a hang detector bounds it).
-fn wait_for(m: &Mount, name: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
-    let start = Instant::now();
-    loop {
-        let op = operation(m, name);
-        if done(&op) {
-            return op;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(90),
-            "operation.json never showed {what}; last: {op:#}\n{}",
-            m.logs()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn status(op: &Value) -> &str {
-    op["status"].as_str().unwrap_or("")
-}
-
 fn placed(op: &Value) -> bool {
     status(op) == "inProgress"
         && op["request_id"]
@@ -99,7 +72,7 @@ fn a_globalsign_order_completes_by_itself_and_nginx_serves_it() {
     let first = operation(&m, "web");
     assert_eq!(status(&first), "inProgress", "{first:#}");
     assert_eq!(first["issuer"]["name"], "gs");
-    let pending = wait_for(&m, "web", "the GlobalSign order id", placed);
+    let pending = wait_operation(&m, "web", "the GlobalSign order id", placed);
     assert!(
         pending["status_details"]
             .as_str()
@@ -108,7 +81,7 @@ fn a_globalsign_order_completes_by_itself_and_nginx_serves_it() {
         "{pending:#}"
     );
     let request_id = pending["request_id"].as_str().unwrap().to_owned();
-    let done = wait_for(&m, "web", "completed", |op| status(op) == "completed");
+    let done = wait_operation(&m, "web", "completed", |op| status(op) == "completed");
     assert_eq!(done["request_id"], request_id.as_str());
     assert!(done.get("error").is_none_or(Value::is_null), "{done:#}");
     let root = server.root_pem();
@@ -158,7 +131,7 @@ fn a_refused_order_fails_with_globalsigns_words() {
     let host = server.host_name("refused");
     let message = server.refuse_orders(&host);
     order(&m, "refused", &host);
-    let failed = wait_for(&m, "refused", "failed", |op| status(op) == "failed");
+    let failed = wait_operation(&m, "refused", "failed", |op| status(op) == "failed");
     assert_eq!(failed["error"]["code"], "-9450", "{failed:#}");
     assert_eq!(failed["error"]["message"], message.as_str(), "{failed:#}");
     assert!(!m.path("prod/refused/cert.pem").exists());
@@ -171,14 +144,14 @@ fn with_globalsign_down_then_up_the_order_completes() {
     server.go_down();
     let host = server.host_name("later");
     order(&m, "later", &host);
-    let waiting = wait_for(&m, "later", "a retry", |op| {
+    let waiting = wait_operation(&m, "later", "a retry", |op| {
         op["status_details"]
             .as_str()
             .is_some_and(|d| d.contains("cannot be reached"))
     });
     assert_eq!(status(&waiting), "inProgress");
     server.come_up();
-    wait_for(&m, "later", "completed", |op| status(op) == "completed");
+    wait_operation(&m, "later", "completed", |op| status(op) == "completed");
     sh_ok(
         &m.mnt,
         &format!(
@@ -195,14 +168,14 @@ fn cancelling_asks_globalsign_to_cancel_the_order() {
     let host = server.host_name("cancel");
     server.hold_orders(&host);
     order(&m, "held", &host);
-    let pending = wait_for(&m, "held", "the GlobalSign order id", placed);
+    let pending = wait_operation(&m, "held", "the GlobalSign order id", placed);
     let request_id = pending["request_id"].as_str().unwrap().to_owned();
     fs::write(
         m.path("prod/held/operation.json"),
         r#"{"cancellation_requested": true}"#,
     )
     .unwrap();
-    let cancelled = wait_for(&m, "held", "cancelled", |op| status(op) == "cancelled");
+    let cancelled = wait_operation(&m, "held", "cancelled", |op| status(op) == "cancelled");
     assert_eq!(cancelled["request_id"], request_id.as_str());
     assert!(
         server
@@ -228,13 +201,13 @@ fn restarting_certfs_mid_order_resumes_it() {
     let host = server.host_name("resume");
     server.hold_orders(&host);
     order(&m, "resume", &host);
-    let pending = wait_for(&m, "resume", "the GlobalSign order id", placed);
+    let pending = wait_operation(&m, "resume", "the GlobalSign order id", placed);
     let request_id = pending["request_id"].as_str().unwrap().to_owned();
     m.stop();
     // GlobalSign approves while certfs is down.
     server.set_rule(&host, r#"{"mode":"issue","polls":0}"#);
     m.remount();
-    let done = wait_for(&m, "resume", "completed", |op| status(op) == "completed");
+    let done = wait_operation(&m, "resume", "completed", |op| status(op) == "completed");
     assert_eq!(done["request_id"], request_id.as_str());
     let orders = server
         .calls()
@@ -297,5 +270,5 @@ fn other_certificates_answer_while_globalsign_is_slow() {
     ] {
         assert!(took < Duration::from_secs(2), "{what} took {took:?}");
     }
-    wait_for(&m, "slow", "completed", |op| status(op) == "completed");
+    wait_operation(&m, "slow", "completed", |op| status(op) == "completed");
 }

@@ -6,72 +6,31 @@
 //! flowing; kernel caches are invalidated after the reply, never while a
 //! request that may hold the same kernel locks is waiting on us.
 //!
-//! Kernel caching: directories and the immutable files of a version are
-//! cached for [`LONG`] (entries and attributes), since everything that
-//! changes them is invalidated explicitly: a file operation's [`Changes`],
-//! or what the vault does in the background (it announces those). Files
-//! whose bytes change in place keep [`SHORT`]; names that switch to
-//! another node (a certificate's top-level files) are looked up at every
-//! path walk, so that a new version shows in all of them at once. A lookup
+//! Kernel caching (lifetimes in [`super::attrs`]): what may be cached
+//! long is invalidated explicitly, by a file operation's [`Changes`] or by
+//! what the vault does in the background (it announces those). A lookup
 //! that raced with a change cannot leave a stale entry behind:
 //! invalidation first waits for replies in flight ([`Cache`]).
 
 use std::ffi::OsStr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
 use fuser::{
-    Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation, INodeNo, InitFlags,
+    Errno, FileHandle, FileType, Filesystem, FopenFlags, Generation, INodeNo, InitFlags,
     KernelConfig, LockOwner, Notifier, OpenAccMode, OpenFlags, RenameFlags, ReplyAttr, ReplyCreate,
     ReplyData, ReplyDirectory, ReplyDirectoryPlus, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyWrite,
     Request, TimeOrNow, WriteFlags,
 };
-use parking_lot::RwLock;
 
-use super::caller::caller_of;
+use super::attrs::{Cache, SHORT, file_attr, file_type, ttls};
+use super::caller::{caller_of, process_of};
 use super::error::errno;
 use super::handles::{Handle, Handles, Listing, WriteBuffer};
 use super::inodes::{Inodes, ROOT_INO};
 use super::worker::{Worker, commit};
-use crate::vault::{Attr, Caller, Changes, Kind, MAX_WRITE_SIZE, Node, VaultService};
-
-/// How long the kernel may cache what only changes with an invalidation:
-/// directories, and the files of a version whose bytes never change.
-const LONG: Duration = Duration::from_secs(3600);
-
-/// How long the kernel may cache the attributes of a file whose bytes
-/// change in place (`policy.json`, `attributes.json`, reports, ...) and the
-/// entries of other files: changes to them are invalidated too, this only
-/// bounds anything missed.
-const SHORT: Duration = Duration::from_secs(1);
-
-/// The kernel-cache lifetimes (entry, attributes) of a node with `attr`.
-fn ttls(attr: &Attr) -> (Duration, Duration) {
-    // A name that switches to another node (a certificate's top-level
-    // files, to the next version's) is looked up at every path walk: the
-    // kernel drops cached names one at a time, so a cached one could show
-    // the old version's key beside the new version's certificate. Its
-    // node's attributes never change.
-    let entry = |long| if attr.switches { Duration::ZERO } else { long };
-    match (attr.kind, attr.immutable) {
-        (Kind::Directory, _) if attr.switches => (Duration::ZERO, SHORT),
-        (Kind::Directory, _) | (Kind::File, true) => (entry(LONG), LONG),
-        (Kind::File, false) => (entry(SHORT), SHORT),
-    }
-}
-
-/// What keeps kernel caches right while entries are handed out.
-#[derive(Default)]
-pub(super) struct Cache {
-    /// Held (shared) while an entry is computed and replied; invalidation
-    /// takes it exclusively once, so replies computed before a change are
-    /// in the kernel before their invalidation is.
-    pub(super) replies: RwLock<()>,
-    /// Bumped by every invalidation: a directory listing made before one
-    /// hands out entries the kernel must not cache.
-    pub(super) generation: AtomicU64,
-}
+use crate::vault::{Caller, Changes, Kind, MAX_WRITE_SIZE, Node, VaultService};
 
 /// The filesystem handed to fuser.
 pub struct CertFs {
@@ -126,28 +85,9 @@ impl CertFs {
         fs
     }
 
-    fn file_attr(&self, ino: u64, attr: &Attr) -> FileAttr {
-        let kind = match attr.kind {
-            Kind::Directory => FileType::Directory,
-            Kind::File => FileType::RegularFile,
-        };
-        FileAttr {
-            ino: INodeNo(ino),
-            size: attr.size,
-            blocks: attr.size.div_ceil(512),
-            atime: attr.mtime,
-            mtime: attr.mtime,
-            ctime: attr.mtime,
-            crtime: attr.mtime,
-            kind,
-            perm: attr.mode,
-            nlink: if kind == FileType::Directory { 2 } else { 1 },
-            uid: attr.owner.map_or(self.uid, |(uid, _)| uid),
-            gid: attr.owner.map_or(self.gid, |(_, gid)| gid),
-            rdev: 0,
-            blksize: 4096,
-            flags: 0,
-        }
+    /// Who owns a node that has no owner of its own: the mount's owner.
+    fn owner(&self) -> (u32, u32) {
+        (self.uid, self.gid)
     }
 
     fn node(&self, ino: INodeNo) -> Result<Node, Errno> {
@@ -183,28 +123,6 @@ impl CertFs {
             notifier: self.notifier.clone(),
             cache: self.cache.clone(),
         }
-    }
-}
-
-/// The process (thread group) of the thread `tid` that made a request:
-/// FUSE names threads, and many programs open and close a file on
-/// different threads of one process.
-fn process_of(tid: u32) -> u32 {
-    std::fs::read_to_string(format!("/proc/{tid}/status"))
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix("Tgid:"))
-                .and_then(|v| v.trim().parse().ok())
-        })
-        .unwrap_or(tid)
-}
-
-fn file_type(kind: Kind) -> FileType {
-    match kind {
-        Kind::Directory => FileType::Directory,
-        Kind::File => FileType::RegularFile,
     }
 }
 
@@ -249,7 +167,7 @@ impl Filesystem for CertFs {
             let name = name_str(name)?;
             let (node, attr) = self.vault.lookup(&dir, name).map_err(|e| errno(&e))?;
             let ino = self.inodes.intern(parent.0, name, &node);
-            Ok((self.file_attr(ino, &attr), ttls(&attr)))
+            Ok((file_attr(self.owner(), ino, &attr), ttls(&attr)))
         })();
         match result {
             Ok((attr, (entry_ttl, attr_ttl))) => {
@@ -271,7 +189,7 @@ impl Filesystem for CertFs {
             if let Some(Handle::Write(buf)) = fh.and_then(|fh| self.handles.get(fh.0)).as_deref() {
                 attr.size = buf.lock().data.len() as u64;
             }
-            Ok((self.file_attr(ino.0, &attr), ttls(&attr).1))
+            Ok((file_attr(self.owner(), ino.0, &attr), ttls(&attr).1))
         })();
         match result {
             Ok((attr, ttl)) => reply.attr(&ttl, &attr),
@@ -335,7 +253,7 @@ impl Filesystem for CertFs {
                     .map_err(|e| errno(&e))?;
                 attr = self.vault.getattr(&node).map_err(|e| errno(&e))?;
             }
-            Ok((self.file_attr(ino.0, &attr), ttls(&attr).1))
+            Ok((file_attr(self.owner(), ino.0, &attr), ttls(&attr).1))
         })();
         match result {
             Ok((attr, ttl)) => reply.attr(&ttl, &attr),
@@ -360,7 +278,7 @@ impl Filesystem for CertFs {
                 .mkdir_as(&self.caller(req), &dir, name)
                 .map_err(|e| errno(&e))?;
             let ino = self.inodes.intern(parent.0, name, &node);
-            Ok((self.file_attr(ino, &attr), ttls(&attr)))
+            Ok((file_attr(self.owner(), ino, &attr), ttls(&attr)))
         })();
         match result {
             Ok((attr, (entry_ttl, attr_ttl))) => {
@@ -541,7 +459,7 @@ impl Filesystem for CertFs {
             let fh = self
                 .handles
                 .insert(Handle::Write(parking_lot::Mutex::new(buffer)));
-            let mut attr = self.file_attr(ino, &attr);
+            let mut attr = file_attr(self.owner(), ino, &attr);
             attr.size = 0;
             Ok((attr, fh))
         })();
@@ -793,7 +711,7 @@ impl Filesystem for CertFs {
                         continue;
                     };
                     let name = if i == 0 { "." } else { ".." };
-                    let attr = self.file_attr(at, &attr);
+                    let attr = file_attr(self.owner(), at, &attr);
                     reply.add(
                         INodeNo(at),
                         next,
@@ -823,7 +741,7 @@ impl Filesystem for CertFs {
                             next,
                             &e.name,
                             &ttl,
-                            &self.file_attr(child, &attr),
+                            &file_attr(self.owner(), child, &attr),
                             Generation(0),
                         )
                     })

@@ -1,4 +1,4 @@
-//! Who made a FUSE request: user, group, process and supplementary groups (from `/proc`), as the vault's [`Caller`].
+//! Who made a FUSE request: user, group, process and supplementary groups (from `/proc`), as the vault's [`Caller`], and the process a requesting thread belongs to.
 
 use fuser::Request;
 
@@ -33,6 +33,21 @@ fn groups_of(pid: u32) -> Vec<u32> {
         .unwrap_or_default()
 }
 
+/// The process (thread group) of the thread `tid` that made a request:
+/// FUSE names threads, and many programs open and close a file on
+/// different threads of one process.
+pub fn process_of(tid: u32) -> u32 {
+    std::fs::read_to_string(format!("/proc/{tid}/status"))
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("Tgid:"))
+                .and_then(|v| v.trim().parse().ok())
+        })
+        .unwrap_or(tid)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -49,5 +64,19 @@ mod tests {
         got.sort();
         assert_eq!(got, expected);
         assert!(groups_of(u32::MAX).is_empty());
+    }
+
+    #[test]
+    fn a_thread_belongs_to_its_process() {
+        let pid = std::process::id();
+        let other = std::thread::spawn(|| {
+            // SAFETY: gettid has no preconditions.
+            let tid = unsafe { libc::gettid() } as u32;
+            process_of(tid)
+        });
+        assert_eq!(other.join().unwrap(), pid);
+        assert_eq!(process_of(pid), pid);
+        // An id naming no thread stands for itself.
+        assert_eq!(process_of(u32::MAX), u32::MAX);
     }
 }

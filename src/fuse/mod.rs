@@ -1,11 +1,13 @@
 //! The FUSE adapter: inodes, handles and errno; it asks the vault service and replies.
 //!
-//! [`adapter::CertFs`] implements `fuser::Filesystem`; [`inodes`] maps the
+//! [`adapter::CertFs`] implements `fuser::Filesystem`; [`attrs`] says what
+//! the kernel may cache and for how long; [`inodes`] maps the
 //! vault's nodes to inode numbers; [`handles`] holds open files; [`error`]
 //! is the one place where errors become errno values; [`mount`] runs a
 //! session until it is unmounted or signalled.
 
 pub mod adapter;
+mod attrs;
 pub mod caller;
 pub mod error;
 pub mod handles;

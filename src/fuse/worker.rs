@@ -6,7 +6,7 @@ use std::sync::{Arc, OnceLock};
 
 use fuser::{Errno, INodeNo, Notifier};
 
-use super::adapter::Cache;
+use super::attrs::Cache;
 use super::error::errno;
 use super::inodes::Inodes;
 use crate::vault::{Caller, Changes, Node, VaultService};

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod nginx;
+pub mod operations;
 pub mod postgres;
 pub mod smtp;
 

@@ -1,0 +1,132 @@
+//! What the kernel is told about a node: its `FileAttr`, its file type, how long it may cache entry and attributes, and the [`Cache`] lock that keeps those caches right.
+//!
+//! Directories and the immutable files of a version are cached for
+//! [`LONG`] (entries and attributes), since everything that changes them
+//! is invalidated explicitly. Files whose bytes change in place keep
+//! [`SHORT`]; names that switch to another node (a certificate's top-level
+//! files) are looked up at every path walk, so that a new version shows in
+//! all of them at once.
+
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+use fuser::{FileAttr, FileType, INodeNo};
+use parking_lot::RwLock;
+
+use crate::vault::{Attr, Kind};
+
+/// How long the kernel may cache what only changes with an invalidation:
+/// directories, and the files of a version whose bytes never change.
+pub(super) const LONG: Duration = Duration::from_secs(3600);
+
+/// How long the kernel may cache the attributes of a file whose bytes
+/// change in place (`policy.json`, `attributes.json`, reports, ...) and the
+/// entries of other files: changes to them are invalidated too, this only
+/// bounds anything missed.
+pub(super) const SHORT: Duration = Duration::from_secs(1);
+
+/// The kernel-cache lifetimes (entry, attributes) of a node with `attr`.
+pub(super) fn ttls(attr: &Attr) -> (Duration, Duration) {
+    // A name that switches to another node (a certificate's top-level
+    // files, to the next version's) is looked up at every path walk: the
+    // kernel drops cached names one at a time, so a cached one could show
+    // the old version's key beside the new version's certificate. Its
+    // node's attributes never change.
+    let entry = |long| if attr.switches { Duration::ZERO } else { long };
+    match (attr.kind, attr.immutable) {
+        (Kind::Directory, _) if attr.switches => (Duration::ZERO, SHORT),
+        (Kind::Directory, _) | (Kind::File, true) => (entry(LONG), LONG),
+        (Kind::File, false) => (entry(SHORT), SHORT),
+    }
+}
+
+/// What keeps kernel caches right while entries are handed out.
+#[derive(Default)]
+pub(super) struct Cache {
+    /// Held (shared) while an entry is computed and replied; invalidation
+    /// takes it exclusively once, so replies computed before a change are
+    /// in the kernel before their invalidation is.
+    pub(super) replies: RwLock<()>,
+    /// Bumped by every invalidation: a directory listing made before one
+    /// hands out entries the kernel must not cache.
+    pub(super) generation: AtomicU64,
+}
+
+/// The kernel's file type for a node of `kind`.
+pub(super) fn file_type(kind: Kind) -> FileType {
+    match kind {
+        Kind::Directory => FileType::Directory,
+        Kind::File => FileType::RegularFile,
+    }
+}
+
+/// The attributes of inode `ino` with the vault's `attr`; a node without an
+/// owner of its own belongs to `owner` (the mount's owner).
+pub(super) fn file_attr(owner: (u32, u32), ino: u64, attr: &Attr) -> FileAttr {
+    let kind = file_type(attr.kind);
+    let (uid, gid) = attr.owner.unwrap_or(owner);
+    FileAttr {
+        ino: INodeNo(ino),
+        size: attr.size,
+        blocks: attr.size.div_ceil(512),
+        atime: attr.mtime,
+        mtime: attr.mtime,
+        ctime: attr.mtime,
+        crtime: attr.mtime,
+        kind,
+        perm: attr.mode,
+        nlink: if kind == FileType::Directory { 2 } else { 1 },
+        uid,
+        gid,
+        rdev: 0,
+        blksize: 4096,
+        flags: 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::SystemTime;
+
+    fn attr(kind: Kind, immutable: bool, switches: bool) -> Attr {
+        Attr {
+            kind,
+            size: 1000,
+            mode: 0o640,
+            mtime: SystemTime::UNIX_EPOCH,
+            owner: None,
+            immutable,
+            switches,
+        }
+    }
+
+    #[test]
+    fn switching_names_are_never_cached_and_immutable_files_long() {
+        assert_eq!(ttls(&attr(Kind::File, true, true)), (Duration::ZERO, LONG));
+        assert_eq!(ttls(&attr(Kind::File, true, false)), (LONG, LONG));
+        assert_eq!(ttls(&attr(Kind::File, false, false)), (SHORT, SHORT));
+        assert_eq!(
+            ttls(&attr(Kind::File, false, true)),
+            (Duration::ZERO, SHORT)
+        );
+        assert_eq!(ttls(&attr(Kind::Directory, false, false)), (LONG, LONG));
+        assert_eq!(
+            ttls(&attr(Kind::Directory, false, true)),
+            (Duration::ZERO, SHORT)
+        );
+    }
+
+    #[test]
+    fn a_node_without_an_owner_belongs_to_the_mounts_owner() {
+        let mut a = attr(Kind::File, true, false);
+        let f = file_attr((1000, 1001), 7, &a);
+        assert_eq!((f.uid, f.gid, f.blocks, f.nlink), (1000, 1001, 2, 1));
+        assert_eq!(f.kind, FileType::RegularFile);
+        a.owner = Some((0, 33));
+        let f = file_attr((1000, 1001), 7, &a);
+        assert_eq!((f.uid, f.gid), (0, 33));
+        let d = file_attr((1, 1), 8, &attr(Kind::Directory, false, false));
+        assert_eq!((d.kind, d.nlink), (FileType::Directory, 2));
+    }
+}
