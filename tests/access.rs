@@ -236,3 +236,75 @@ fn modes_are_kept_for_key_files_and_directories_and_ignored_elsewhere() {
     );
     assert!(m.path("prod/web/cert.pem~").exists());
 }
+
+#[test]
+fn a_manager_cannot_write_hooks_json_by_renaming_onto_it_nor_a_reader_read_what_waits_in_import() {
+    let Some((uid, _)) = test_user() else {
+        return;
+    };
+    let m = Mount::start_with_args(&["--allow-other", "--audit", "{root}/audit.log"]);
+    sh_ok(m.root.path(), "chmod 755 .");
+    fs::create_dir_all(m.path("prod/web")).unwrap();
+    fs::write(m.path("prod/web/policy.json"), ec_policy("web.example.com")).unwrap();
+    let hooks = r#"{"command": ["true"]}"#;
+    fs::write(m.path("prod/web/hooks.json"), hooks).unwrap();
+    fs::write(
+        m.path("prod/vault.json"),
+        format!(r#"{{"access": {{"manage": {{"uids": [{uid}]}}}}}}"#),
+    )
+    .unwrap();
+
+    // sed -i writes a scratch file beside hooks.json and renames it over it;
+    // mv does the rename by hand. Both are writes of hooks.json: refused.
+    let pwned = m.root.path().join("pwned");
+    let (ok, out) = as_user(
+        &m.mnt,
+        &format!(
+            "sed -i 's|\"true\"|\"touch\", \"{}\"|' prod/web/hooks.json",
+            pwned.display()
+        ),
+    );
+    assert!(!ok && out.contains("Permission denied"), "{out}");
+    let (ok, out) = as_user(
+        &m.mnt,
+        &format!(
+            "printf '{{\"command\": [\"touch\", \"{}\"]}}' > prod/web/sed4Xz9q && mv prod/web/sed4Xz9q prod/web/hooks.json",
+            pwned.display()
+        ),
+    );
+    assert!(!ok && out.contains("Permission denied"), "{out}");
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(
+            &fs::read(m.path("prod/web/hooks.json")).unwrap()
+        )
+        .unwrap()["command"],
+        serde_json::json!(["true"]),
+        "hooks.json is as the owner wrote it"
+    );
+    // The owner's own rename onto it still works (how sed -i saves).
+    sh_ok(&m.mnt, "sed -i 's|true|/bin/true|' prod/web/hooks.json");
+    assert!(sh_ok(&m.mnt, "cat prod/web/hooks.json").contains("/bin/true"));
+    let _ = fs::remove_file(m.path("prod/web/sed4Xz9q"));
+
+    // A password (or a PFX) waiting in import/ is a key's secret: a reader
+    // of certificates does not read it.
+    fs::write(
+        m.path("prod/vault.json"),
+        format!(r#"{{"access": {{"read_certificates": {{"uids": [{uid}]}}}}}}"#),
+    )
+    .unwrap();
+    fs::write(m.path("prod/import/site.password"), "s3cret-pass").unwrap();
+    let (ok, out) = as_user(&m.mnt, "cat prod/import/site.password");
+    assert!(
+        !ok && out.contains("Permission denied") && !out.contains("s3cret"),
+        "{out}"
+    );
+    let (ok, out) = as_user(&m.mnt, "cat prod/web/cert.pem");
+    assert!(ok && out.contains("BEGIN CERTIFICATE"), "{out}");
+    assert!(!pwned.exists());
+    let audit = fs::read_to_string(m.root.path().join("audit.log")).unwrap();
+    assert!(
+        audit.contains(r#""file":"site.password""#) && audit.contains("denied"),
+        "{audit}"
+    );
+}

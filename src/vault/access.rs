@@ -107,10 +107,14 @@ fn perm_target(node: &Node) -> Option<(&VaultName, &CertificateName, &'static st
 
 /// Whether `node` holds a private key or a secret (a role must allow keys).
 pub(crate) fn is_secret(node: &Node) -> bool {
-    matches!(
-        node,
-        Node::VersionFile { file, .. } if file.holds_key()
-    ) || matches!(node, Node::CertificateFile(_, _, CertificateFile::Backup))
+    match node {
+        Node::VersionFile { file, .. } => file.holds_key(),
+        Node::CertificateFile(_, _, CertificateFile::Backup) => true,
+        // What waits in import/ or restore/ (a PFX or PEM with its key, a
+        // password, a backup blob) is as secret as what it becomes.
+        Node::Side(dir, _) => matches!(**dir, Node::Import(_) | Node::Restore(_)),
+        _ => false,
+    }
 }
 
 /// Whether `node` is a vault's settings or issuers (managers only, whatever the mode says).
