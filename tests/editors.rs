@@ -463,6 +463,29 @@ fn scratch_files_trigger_nothing_are_listed_and_can_be_removed() {
 }
 
 #[test]
+fn scratch_files_in_drop_boxes_trigger_nothing() {
+    let m = Mount::start();
+    let dir = web(&m);
+    let versions = version_count(&dir);
+    for drop_box in ["prod/web/merge", "prod/import", "prod/restore"] {
+        let d = m.path(drop_box);
+        // vim's probe of whether it may write here, a swap file, a backup.
+        sh_ok(
+            &d,
+            "printf junk > 4913 && printf junk > 5036 && printf x > .a.swp && printf x > a.pem~",
+        );
+        assert_eq!(
+            listing(&d),
+            [".a.swp", "4913", "5036", "a.pem~"],
+            "{drop_box}: kept, no report"
+        );
+        sh_ok(&d, "rm 4913 5036 .a.swp a.pem~");
+        assert!(listing(&d).is_empty(), "{drop_box}");
+    }
+    assert_eq!(version_count(&dir), versions);
+}
+
+#[test]
 fn scratch_files_in_a_vault_directory_trigger_nothing() {
     let m = Mount::start();
     let _ = web(&m);

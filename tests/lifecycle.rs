@@ -181,10 +181,139 @@ fn vault_json_sets_retention_and_irreversible_purge_protection() {
     let err = sh_err(&m.mnt, "rmdir prod/deleted/web");
     assert!(err.contains("Permission denied"), "{err}");
     assert!(m.path("prod/deleted/web").exists());
+    let report = json(&m.path("prod/deleted/web.error"));
+    assert!(
+        report["message"]
+            .as_str()
+            .unwrap()
+            .contains("purge protection"),
+        "{report}"
+    );
     assert!(
         m.logs().contains("purge protection is enabled"),
         "the log says why"
     );
     // Recovering is still allowed.
     sh_ok(&m.mnt, "mv prod/deleted/web prod/web");
+}
+
+/// A policy for issuer `Unknown`: the version waits for a merge.
+fn pending_policy(cn: &str) -> String {
+    serde_json::json!({
+        "key_props": {"kty": "EC", "crv": "P-256"},
+        "x509_props": {"subject": format!("CN={cn}")},
+        "issuer": {"name": "Unknown"}
+    })
+    .to_string()
+}
+
+#[test]
+fn rm_r_deletes_a_certificate_whose_operation_is_pending() {
+    let m = Mount::start();
+    web(&m);
+    // A renewal waiting for its CA: request.csr and operation.json are listed.
+    fs::write(
+        m.path("prod/web/policy.json"),
+        pending_policy("web.example.com"),
+    )
+    .unwrap();
+    assert!(m.path("prod/web/request.csr").exists());
+    let cert = fs::read(m.path("prod/web/cert.pem")).unwrap();
+    // GNU rm walks the directory in listing order and gives up on the
+    // certificate if a file it listed is gone when it gets to it.
+    sh_ok(&m.mnt, "rm -r prod/web");
+    assert!(!m.path("prod/web").exists());
+    assert_eq!(fs::read(m.path("prod/deleted/web/cert.pem")).unwrap(), cert);
+    // The pending version went with its operation; the completed ones are kept.
+    sh_ok(&m.mnt, "mv prod/deleted/web prod/web");
+    assert_eq!(
+        fs::read_dir(m.path("prod/web/versions")).unwrap().count(),
+        2
+    );
+    assert!(!m.path("prod/web/request.csr").exists());
+
+    // A certificate whose only version is pending: rm -r removes it all.
+    fs::create_dir(m.path("prod/csr")).unwrap();
+    fs::write(
+        m.path("prod/csr/policy.json"),
+        pending_policy("csr.example.com"),
+    )
+    .unwrap();
+    assert!(m.path("prod/csr/request.csr").exists());
+    sh_ok(&m.mnt, "rm -r prod/csr");
+    assert!(!m.path("prod/csr").exists());
+    assert_eq!(certificates_in(&m.path("prod")), ["web"]);
+}
+
+#[test]
+fn rmdir_keeps_a_vault_with_issuers_or_contacts_and_rm_r_of_issuers_removes_them() {
+    let m = Mount::start();
+    fs::create_dir(m.path("prod")).unwrap();
+    fs::write(
+        m.path("prod/issuers/corp.json"),
+        r#"{"provider": "Internal", "ca": {"subject": "CN=Corp Root CA"}}"#,
+    )
+    .unwrap();
+    fs::write(
+        m.path("prod/issuers/other.json"),
+        r#"{"provider": "Internal", "ca": {"subject": "CN=Other Root CA"}}"#,
+    )
+    .unwrap();
+    assert!(m.path("prod/issuers/corp.pem").exists());
+    fs::write(
+        m.path("prod/contacts.json"),
+        r#"{"contacts": [{"email": "ops@example.com"}]}"#,
+    )
+    .unwrap();
+    // rmdir removes an empty vault only: not one holding a CA's key.
+    let err = sh_err(&m.mnt, "rmdir prod");
+    assert!(err.contains("not empty"), "{err}");
+    assert!(
+        m.logs().contains("remove issuers/corp.json first"),
+        "the log says why"
+    );
+    assert!(m.path("prod/issuers/corp.pem").exists());
+    sh_ok(&m.mnt, "rm -r prod/issuers");
+    assert_eq!(sh_ok(&m.mnt, "ls prod/issuers"), "");
+    let err = sh_err(&m.mnt, "rmdir prod");
+    assert!(err.contains("not empty"), "{err}");
+    sh_ok(&m.mnt, "rm prod/contacts.json");
+    // And the vault, empty now, goes with rmdir.
+    sh_ok(&m.mnt, "rmdir prod");
+    assert!(!m.path("prod").exists());
+}
+
+#[test]
+fn refused_mkdir_and_rmdir_leave_a_report_beside_the_name_and_success_clears_it() {
+    let m = Mount::start();
+    web(&m);
+    sh_ok(&m.mnt, "rm -r prod/web");
+    // The name is held by a deleted certificate.
+    let err = sh_err(&m.mnt, "mkdir prod/web");
+    assert!(err.contains("File exists"), "{err}");
+    assert!(m.path("prod/web.error").exists());
+    // Purged, the name is free: the next mkdir succeeds and clears its report.
+    sh_ok(&m.mnt, "rm -r prod/deleted/web && mkdir prod/web");
+    assert!(!m.path("prod/web.error").exists());
+    // A draft holding a file of the user's is not empty.
+    sh_ok(&m.mnt, "echo notes > prod/web/notes.txt");
+    let err = sh_err(&m.mnt, "rmdir prod/web");
+    assert!(err.contains("not empty"), "{err}");
+    let report = json(&m.path("prod/web.error"));
+    assert!(
+        report["message"]
+            .as_str()
+            .unwrap()
+            .contains("remove them first"),
+        "{report}"
+    );
+    sh_ok(&m.mnt, "rm prod/web/notes.txt && rmdir prod/web");
+    assert!(
+        !m.path("prod/web.error").exists(),
+        "the rmdir that worked cleared it"
+    );
+    // Not at the root: it lists vaults only.
+    let err = sh_err(&m.mnt, "mkdir 1prod");
+    assert!(err.contains("Invalid argument"), "{err}");
+    assert_eq!(sh_ok(&m.mnt, "ls"), "live\nmetrics.prom\nprod\n");
 }

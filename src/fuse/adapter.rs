@@ -94,10 +94,11 @@ impl CertFs {
         self.inodes.node(ino.0).ok_or(Errno::ENOENT)
     }
 
-    /// Replies to an `unlink` or `rmdir`, then drops what the kernel cached
-    /// of the changed directories — from another thread, since the kernel
-    /// may still hold the directory's lock.
-    fn reply_removed(&self, result: Result<Changes, Errno>, reply: ReplyEmpty) {
+    /// Replies to an `unlink` or `rmdir` in `parent`, then drops what the
+    /// kernel cached of the changed directories (of `parent` after a
+    /// refusal, which leaves a report there) — from another thread, since
+    /// the kernel may still hold the directory's lock.
+    fn reply_removed(&self, parent: INodeNo, result: Result<Changes, Errno>, reply: ReplyEmpty) {
         match result {
             Ok(changes) => {
                 reply.ok();
@@ -106,7 +107,11 @@ impl CertFs {
                     std::thread::spawn(move || worker.invalidate(&changes));
                 }
             }
-            Err(e) => reply.error(e),
+            Err(e) => {
+                reply.error(e);
+                let worker = self.worker();
+                std::thread::spawn(move || worker.invalidate_dir(parent.0));
+            }
         }
     }
 
@@ -284,13 +289,12 @@ impl Filesystem for CertFs {
             Ok((attr, (entry_ttl, attr_ttl))) => {
                 reply.entry_with_ttls(&attr_ttl, &entry_ttl, &attr, Generation(0))
             }
-            Err(e) => {
-                reply.error(e);
-                // A refused mkdir may have left `<name>.error` beside it.
-                let worker = self.worker();
-                std::thread::spawn(move || worker.invalidate_dir(parent.0));
-            }
+            Err(e) => reply.error(e),
         }
+        // A refused mkdir leaves `<name>.error` beside it; one that worked
+        // clears an old one.
+        let worker = self.worker();
+        std::thread::spawn(move || worker.invalidate_dir(parent.0));
     }
 
     fn unlink(&self, req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
@@ -299,7 +303,7 @@ impl Filesystem for CertFs {
                 .unlink_as(&self.caller(req), &dir, name_str(name)?)
                 .map_err(|e| errno(&e))
         });
-        self.reply_removed(result, reply);
+        self.reply_removed(parent, result, reply);
     }
 
     fn rmdir(&self, req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
@@ -308,7 +312,7 @@ impl Filesystem for CertFs {
                 .rmdir_as(&self.caller(req), &dir, name_str(name)?)
                 .map_err(|e| errno(&e))
         });
-        self.reply_removed(result, reply);
+        self.reply_removed(parent, result, reply);
     }
 
     fn rename(

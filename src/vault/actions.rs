@@ -288,21 +288,64 @@ impl VaultService {
         let result = self.mkdir_inner(dir, name);
         if let Err(e) = &result {
             log::warn!("mkdir {name}: {e}");
-            if matches!(dir, Node::Vault(_))
-                && matches!(
-                    e,
-                    VaultError::BadParameter(_) | VaultError::AlreadyExists(_)
-                )
-            {
+        }
+        self.report_in(dir, name, result.as_ref().map(|_| ()));
+        result
+    }
+
+    /// Leaves the reason a `mkdir`, `rmdir` or `unlink` of `name` was
+    /// refused in `<name>.error` beside it, or clears an old one when it was
+    /// done. Not for names that are not there (the kernel asks about those
+    /// only in races) or a file where a folder was meant. True when a
+    /// report was cleared (the folder's listing changed).
+    fn report_in(&self, dir: &Node, name: &str, result: Result<(), &VaultError>) -> bool {
+        // Not at the mount's root: it lists vaults only (the log says why).
+        let holds_reports = matches!(
+            dir,
+            Node::Vault(_)
+                | Node::Certificate(..)
+                | Node::Import(_)
+                | Node::Merge(..)
+                | Node::Issuers(_)
+                | Node::Restore(_)
+                | Node::Deleted(_)
+        );
+        if !holds_reports || name.ends_with(side::ERROR_SUFFIX) {
+            return false;
+        }
+        let error_name = side::error_name(name);
+        match result {
+            Ok(()) => self.side.write().remove(dir, &error_name).is_some(),
+            Err(
+                VaultError::NotFound(_) | VaultError::IsDirectory(_) | VaultError::NotDirectory(_),
+            ) => false,
+            Err(e) => {
                 self.side.write().put(
                     dir,
-                    &side::error_name(name),
+                    &error_name,
                     Arc::from(e.to_error_json().into_bytes()),
                     now(),
                 );
+                false
             }
         }
-        result
+    }
+
+    /// Leaves or clears the report of a `rmdir` or `unlink` (see
+    /// [`Self::report_in`]); a cleared one is a change of `dir`.
+    fn reported(
+        &self,
+        dir: &Node,
+        name: &str,
+        result: Result<Changes, VaultError>,
+    ) -> Result<Changes, VaultError> {
+        let cleared = self.report_in(dir, name, result.as_ref().map(|_| ()));
+        result.map(|mut changes| {
+            if cleared {
+                changes.dirs.push(dir.clone());
+            }
+            changes
+        })
     }
 
     fn mkdir_inner(&self, dir: &Node, name: &str) -> Result<(Node, Attr), VaultError> {
@@ -374,7 +417,7 @@ impl VaultService {
         if let Err(e) = &result {
             log::warn!("rmdir {name}: {e}");
         }
-        result
+        self.reported(dir, name, result)
     }
 
     fn rmdir_inner(&self, dir: &Node, name: &str) -> Result<Changes, VaultError> {
@@ -397,6 +440,19 @@ impl VaultService {
                     {
                         return Err(VaultError::NotEmpty(format!(
                             "Vault {v} still holds certificates (deleted ones too, until purged)"
+                        )));
+                    }
+                    // Issuers (an Internal one holds its CA's key) and
+                    // contacts are the user's, as files in the folder are:
+                    // rmdir removes them with nothing else, rm -r does.
+                    if let Some(issuer) = vs.issuers.keys().next() {
+                        return Err(VaultError::NotEmpty(format!(
+                            "Vault {v} still holds issuer {issuer}: remove issuers/{issuer}.json first"
+                        )));
+                    }
+                    if vs.contacts.is_some() {
+                        return Err(VaultError::NotEmpty(format!(
+                            "Vault {v} still holds its contacts: remove contacts.json first"
                         )));
                     }
                 }
@@ -456,6 +512,19 @@ impl VaultService {
     /// `unlink`: side files and error reports; `operation.json` deletes the operation.
     pub fn unlink(&self, dir: &Node, name: &str) -> Result<Changes, VaultError> {
         let node = self.child(dir, name)?;
+        let side = matches!(node, Node::Side(..));
+        let result = self.unlink_node(node, name);
+        if let Err(e) = &result {
+            log::warn!("unlink {name}: {e}");
+        }
+        // A removed side file keeps its report (it says why the file was refused).
+        if side {
+            return result;
+        }
+        self.reported(dir, name, result)
+    }
+
+    fn unlink_node(&self, node: Node, name: &str) -> Result<Changes, VaultError> {
         match node {
             Node::Side(dir, name) => {
                 self.side.write().remove(&dir, &name);
@@ -472,6 +541,7 @@ impl VaultService {
             Node::CertificateFile(..)
             | Node::VersionFile { .. }
             | Node::DeletedFile(..)
+            | Node::IssuerCa(..)
             | Node::VaultFile(_, VaultFile::Settings) => {
                 log::debug!("unlink of {name}: a view of its certificate; nothing removed");
                 Ok(Changes::default())

@@ -102,7 +102,14 @@ impl VaultService {
                 Node::Certificate(v, c) => {
                     let vs = vault(&st, v)?;
                     if let Some(cs) = vs.certificates.get(c) {
-                        for file in CertificateFile::ALL.into_iter().filter(|f| cs.has_file(*f)) {
+                        // operation.json comes last: removing it removes
+                        // request.csr and the pending version, and `rm -r`
+                        // gives up on a directory when a file it listed is
+                        // gone by the time it gets there.
+                        let files = CertificateFile::ALL
+                            .into_iter()
+                            .filter(|f| cs.has_file(*f) && *f != CertificateFile::Operation);
+                        for file in files {
                             out.push(entry(
                                 file.file_name(),
                                 Node::CertificateFile(v.clone(), c.clone(), file),
@@ -122,6 +129,18 @@ impl VaultService {
                         if let Some(current) = cs.current() {
                             version_entries(cs, current, true, v, c, &mut out);
                         }
+                        if cs.has_file(CertificateFile::Operation) {
+                            let node = Node::CertificateFile(
+                                v.clone(),
+                                c.clone(),
+                                CertificateFile::Operation,
+                            );
+                            out.push(entry(
+                                CertificateFile::Operation.file_name(),
+                                node,
+                                Kind::File,
+                            ));
+                        }
                     } else if !vs.drafts.contains(c) {
                         return Err(not_found(c.as_str()));
                     }
@@ -139,15 +158,17 @@ impl VaultService {
                 }
                 Node::Issuers(v) => {
                     let vs = vault(&st, v)?;
-                    for name in vs.issuers.keys() {
-                        let node = Node::IssuerFile(vs.name.clone(), name.clone());
-                        out.push(entry(&format!("{name}.json"), node, Kind::File));
-                    }
+                    // An issuer's CA view before its file: removing the file
+                    // removes the view (`rm -r` must not find it gone).
                     for (name, memory) in &vs.issuer_memory {
                         if memory.ca_pem.is_some() {
                             let node = Node::IssuerCa(vs.name.clone(), name.clone());
                             out.push(entry(&format!("{name}.pem"), node, Kind::File));
                         }
+                    }
+                    for name in vs.issuers.keys() {
+                        let node = Node::IssuerFile(vs.name.clone(), name.clone());
+                        out.push(entry(&format!("{name}.json"), node, Kind::File));
                     }
                 }
                 Node::Deleted(v) => {

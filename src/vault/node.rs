@@ -317,7 +317,8 @@ pub struct Attr {
     pub immutable: bool,
     /// True when the name this node was found by may name another node at
     /// any moment (the top-level files of a certificate switch to a new
-    /// version): the kernel must not cache the name.
+    /// version), or go when another action is done (an `.error` report):
+    /// the kernel must not cache the name.
     pub switches: bool,
     /// Owner and group when not the mount's owner (a stored `chown`/`chgrp`).
     pub owner: Option<(u32, u32)>,

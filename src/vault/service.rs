@@ -24,7 +24,7 @@ use super::name::{CertificateName, VaultName, VersionId};
 use super::node::{Attr, CertificateFile, DeletedFile, Kind, Node, VaultFile, VersionFile};
 use super::renewal::Renewals;
 use super::settings::VaultSettings;
-use super::side::SideFiles;
+use super::side::{self, SideFiles};
 use super::worker::Orders;
 use crate::mail::Mailer;
 use crate::store::Store;
@@ -384,7 +384,11 @@ impl VaultService {
                 Node::Import(_) | Node::Merge(..) | Node::Restore(_) | Node::Issuers(_) => 0o600,
                 _ => 0o644,
             };
-            return Ok(file_attr(f.data.len(), mode, f.mtime, false));
+            let mut attr = file_attr(f.data.len(), mode, f.mtime, false);
+            // A report comes and goes with the action it is about (a later
+            // mkdir, write or rmdir of the name clears it): never cached by name.
+            attr.switches = name.ends_with(side::ERROR_SUFFIX);
+            return Ok(attr);
         }
         let st = self.state.read();
         match node {

@@ -86,11 +86,13 @@ pub fn error_name(name: &str) -> String {
 
 /// Whether `name` is an editor's or tool's temporary file, or a report:
 /// hidden files (`.x`, rsync's `.x.XXXXXX`, vim's `.x.swp`), backups
-/// (`x~`), emacs' `#x#` and `.error` reports. In drop-boxes such names
-/// are kept, never acted on.
+/// (`x~`), emacs' `#x#`, vim's probe of whether it may write the folder
+/// (`4913`, then `5036`, ...: digits only) and `.error` reports. In
+/// drop-boxes such names are kept, never acted on.
 pub fn is_scratch(name: &str) -> bool {
     name.starts_with('.')
         || name.starts_with('#')
         || name.ends_with('~')
         || name.ends_with(ERROR_SUFFIX)
+        || (!name.is_empty() && name.bytes().all(|b| b.is_ascii_digit()))
 }
