@@ -168,3 +168,71 @@ fn read_only_attributes_and_garbage_are_refused_and_change_nothing() {
     fs::write(dir.join("attributes.json"), &before).unwrap();
     assert!(!dir.join("attributes.json.error").exists());
 }
+
+#[test]
+fn disabling_the_newest_version_puts_the_top_level_files_back_on_the_one_before_and_runs_the_hook()
+{
+    let m = Mount::start();
+    let dir = web(&m);
+    let first = fs::read_to_string(dir.join("cert.pem")).unwrap();
+    let first_key = fs::read_to_string(dir.join("privkey.pem")).unwrap();
+    let ran = m.root.path().join("hook-ran");
+    let hooks = serde_json::json!({
+        "command": ["sh", "-c", format!("openssl x509 -in \"$RENEWED_LINEAGE/cert.pem\" -noout -serial >> {}", ran.display())]
+    });
+    fs::write(dir.join("hooks.json"), hooks.to_string()).unwrap();
+    fs::write(dir.join("policy.json"), ec_policy("web.example.com")).unwrap();
+    let second = fs::read_to_string(dir.join("cert.pem")).unwrap();
+    assert_ne!(first, second);
+    let newest = versions(&dir)
+        .into_iter()
+        .find(|id| {
+            fs::read_to_string(dir.join(format!("versions/{id}/cert.pem"))).unwrap() == second
+        })
+        .unwrap();
+    let hook_runs = |n: usize| {
+        for _ in 0..200 {
+            if fs::read_to_string(&ran).is_ok_and(|t| t.lines().count() >= n) {
+                return fs::read_to_string(&ran).unwrap();
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("the hook did not run {n} times:\n{}", m.logs());
+    };
+    hook_runs(1);
+
+    // A bad new version: disable it where it shows. The files go back to
+    // the version before, key and certificate together, and servers are told.
+    fs::write(dir.join("attributes.json"), r#"{"enabled": false}"#).unwrap();
+    assert_eq!(fs::read_to_string(dir.join("cert.pem")).unwrap(), first);
+    assert_eq!(
+        fs::read_to_string(dir.join("privkey.pem")).unwrap(),
+        first_key
+    );
+    assert_eq!(
+        fs::read_to_string(m.path("live/prod.web/cert.pem")).unwrap(),
+        first
+    );
+    let key = sh_ok(&dir, "openssl pkey -in privkey.pem -pubout");
+    assert_eq!(
+        key,
+        sh_ok(&dir, "openssl x509 -in fullchain.pem -noout -pubkey")
+    );
+    assert_eq!(attributes(&dir.join("attributes.json"))["enabled"], true);
+    assert_eq!(
+        attributes(&dir.join(format!("versions/{newest}/attributes.json")))["enabled"],
+        false
+    );
+    let first_serial = sh_ok(&dir, "openssl x509 -in cert.pem -noout -serial");
+    let log = hook_runs(2);
+    assert_eq!(log.lines().nth(1).unwrap(), first_serial.trim(), "{log}");
+
+    // Enabled again (in its version's folder): it is current once more.
+    fs::write(
+        dir.join(format!("versions/{newest}/attributes.json")),
+        r#"{"enabled": true}"#,
+    )
+    .unwrap();
+    assert_eq!(fs::read_to_string(dir.join("cert.pem")).unwrap(), second);
+    hook_runs(3);
+}

@@ -106,10 +106,19 @@ impl VaultService {
             key: version.key.as_ref().map(super::certificate::key_bytes),
         };
         store.update_version(&record, &version_record)?;
+        let current = |st: &super::model::State| {
+            certificate(st, v, c)
+                .ok()
+                .and_then(|cs| cs.current())
+                .map(|ver| ver.id.clone())
+        };
+        let before = current(&self.state.read());
         self.publish(v, &name, &record, |_| {
             version.enabled.store(enabled, Ordering::Release);
             version.updated.store(t, Ordering::Release);
         })?;
+        let after = current(&self.state.read());
+        drop(store);
         log::info!(
             "{v}/{name}: version {id} {}",
             if enabled { "enabled" } else { "disabled" }
@@ -118,6 +127,14 @@ impl VaultService {
         changes
             .dirs
             .push(Node::Version(v.clone(), c.clone(), id.clone()));
+        // Enabling or disabling the newest version moves the top-level
+        // files: servers reload as after a renewal.
+        if let (Some(before), Some(after)) = (before, after)
+            && before != after
+        {
+            log::info!("{v}/{name}: the top-level files now show version {after}");
+            self.switched(v, c, &after);
+        }
         Ok(changes)
     }
 

@@ -8,7 +8,7 @@
 //! never change, which is what lets the kernel cache them.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicBool, AtomicI64};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use super::access::Perms;
@@ -128,10 +128,16 @@ pub(crate) struct PendingVersion {
 }
 
 impl CertificateState {
-    /// The version the top-level files show: the newest completed one (a
-    /// pending version is not; a disabled one is, with its key refused).
+    /// The version the top-level files show: the newest completed, enabled
+    /// one (a pending version is not completed), so that disabling a bad
+    /// new version puts servers back on the one before; with every version
+    /// disabled, the newest (its certificate readable, its key refused).
     pub fn current(&self) -> Option<&Arc<Version>> {
-        self.versions.last()
+        self.versions
+            .iter()
+            .rev()
+            .find(|v| v.enabled.load(Ordering::Acquire))
+            .or_else(|| self.versions.last())
     }
 
     /// A version by id.
