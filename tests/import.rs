@@ -5,7 +5,7 @@ mod common;
 use std::fs;
 use std::path::Path;
 
-use common::{Mount, sh_in, sh_ok};
+use common::{Mount, sh_err, sh_in, sh_ok};
 
 /// A key and a self-signed certificate for `site.example.com` in `dir` (`key.pem`, `cert.pem`), valid `days`.
 fn make_site(dir: &Path, kind: &str, days: i32) {
@@ -210,6 +210,60 @@ fn a_policy_file_given_first_is_used_and_consumed() {
     assert_eq!(
         fs::read_dir(m.path("prod/site/versions")).unwrap().count(),
         2
+    );
+}
+
+#[test]
+fn what_a_policy_file_leaves_out_comes_from_the_imported_certificate() {
+    let m = Mount::start();
+    fs::create_dir(m.path("prod")).unwrap();
+    let work = tempfile::tempdir().unwrap();
+    make_site(work.path(), "ec", 30);
+    sh_ok(work.path(), "cat cert.pem key.pem > site.pem");
+    // Only a lifetime action: the key (EC P-384), the content type (PEM),
+    // the subject and SANs are the imported certificate's.
+    let policy = r#"{"lifetime_actions":[{"trigger":{"days_before_expiry":10},"action":{"action_type":"EmailContacts"}}]}"#;
+    fs::write(m.path("prod/import/site.policy.json"), policy).unwrap();
+    sh_ok(
+        &m.mnt,
+        &format!("cp {}/site.pem prod/import/", work.path().display()),
+    );
+    let back: serde_json::Value =
+        serde_json::from_slice(&fs::read(m.path("prod/site/policy.json")).unwrap()).unwrap();
+    assert_eq!(back["key_props"]["kty"], "EC", "{back:#}");
+    assert_eq!(back["key_props"]["crv"], "P-384", "{back:#}");
+    assert_eq!(
+        back["secret_props"]["contentType"], "application/x-pem-file",
+        "{back:#}"
+    );
+    assert_eq!(
+        back["x509_props"]["subject"], "CN=site.example.com, O=Contoso",
+        "{back:#}"
+    );
+    assert_eq!(
+        back["x509_props"]["sans"]["dns_names"],
+        serde_json::json!(["site.example.com"])
+    );
+    assert_eq!(
+        back["lifetime_actions"][0]["trigger"]["days_before_expiry"], 10,
+        "what it says is kept"
+    );
+
+    // A policy asking for another key than the one imported is refused, in words.
+    fs::write(
+        m.path("prod/import/site.policy.json"),
+        r#"{"key_props":{"kty":"RSA","key_size":4096}}"#,
+    )
+    .unwrap();
+    let err = sh_err(
+        &m.mnt,
+        &format!("cp {}/site.pem prod/import/", work.path().display()),
+    );
+    assert!(err.contains("Invalid argument"), "{err}");
+    let report = fs::read_to_string(m.path("prod/import/site.pem.error")).unwrap();
+    assert!(
+        report.contains("asks for an RSA 4096 key, but the imported key is EC P-384"),
+        "{report}"
     );
 }
 

@@ -50,6 +50,20 @@ impl KeySpec {
     }
 }
 
+/// `RSA 2048`, `EC P-256`: how a message names the key.
+impl std::fmt::Display for KeySpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KeySpec::Rsa(RsaSize::B2048) => f.write_str("RSA 2048"),
+            KeySpec::Rsa(RsaSize::B3072) => f.write_str("RSA 3072"),
+            KeySpec::Rsa(RsaSize::B4096) => f.write_str("RSA 4096"),
+            KeySpec::Ec(Curve::P256) => f.write_str("EC P-256"),
+            KeySpec::Ec(Curve::P384) => f.write_str("EC P-384"),
+            KeySpec::Ec(Curve::P521) => f.write_str("EC P-521"),
+        }
+    }
+}
+
 /// A private key, held as PKCS#8 DER in memory that is zeroed on drop.
 ///
 /// `Debug` prints `PrivateKey(<elided>)`; there is no `Display`.

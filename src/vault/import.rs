@@ -59,12 +59,7 @@ impl VaultService {
             .as_deref()
             .map(|p| p.strip_suffix('\n').unwrap_or(p));
         let password = password.map(|p| p.strip_suffix('\r').unwrap_or(p));
-        let given_policy = self
-            .side_text(&dir, &format!("{stem}{POLICY_SUFFIX}"))
-            .map(|text| {
-                Policy::parse(text.as_bytes()).map_err(|e| VaultError::BadParameter(e.message))
-            })
-            .transpose()?;
+        let given_policy = self.side_text(&dir, &format!("{stem}{POLICY_SUFFIX}"));
         self.refuse_while_pending(v, &name)?;
         self.refuse_deleted_name(v, &name)?;
 
@@ -96,16 +91,22 @@ impl VaultService {
         if x509::inspect(&leaf)?.not_after < now() {
             return Err(VaultError::BadParameter(EXPIRED.into()));
         }
+        // What the policy file leaves out comes from what is imported.
+        let derived = derived_policy(&key, &leaf, content_type)?;
         let policy = match given_policy {
-            Some(policy) if policy.key.spec != key.spec() => {
-                return Err(VaultError::BadParameter(format!(
-                    "{stem}{POLICY_SUFFIX} asks for a {:?} key, but the imported key is {:?}",
-                    policy.key.spec,
-                    key.spec()
-                )));
+            None => derived,
+            Some(text) => {
+                let policy = Policy::parse_over(text.as_bytes(), &derived)
+                    .map_err(|e| VaultError::BadParameter(e.message))?;
+                if policy.key.spec != key.spec() {
+                    return Err(VaultError::BadParameter(format!(
+                        "{stem}{POLICY_SUFFIX} asks for an {} key, but the imported key is {}",
+                        policy.key.spec,
+                        key.spec()
+                    )));
+                }
+                policy
             }
-            Some(policy) => policy,
-            None => derived_policy(&key, &leaf, content_type)?,
         };
         self.ensure_draft(v, &name)?;
         let id = self.add_completed_version(v, &name, policy, key, leaf, chain)?;

@@ -181,6 +181,20 @@ impl Policy {
     /// unknown keys, wrong JSON types and anything Key Vault's rules refuse;
     /// the error's message says which field and why.
     pub fn parse(json: &[u8]) -> Result<Policy, PolicyError> {
+        rules::build(wire::read(&Self::document(json)?)?, None)
+    }
+
+    /// Parses a policy written for an import (`import/<name>.policy.json`)
+    /// as [`Policy::parse`] does, except that what it leaves out is taken
+    /// from `base`, the policy derived from the imported certificate and key
+    /// (key type and size, content type, subject and SANs, ...), not from
+    /// the defaults of a new certificate.
+    pub fn parse_over(json: &[u8], base: &Policy) -> Result<Policy, PolicyError> {
+        rules::build(wire::read(&Self::document(json)?)?, Some(base))
+    }
+
+    /// The JSON object a policy document holds.
+    fn document(json: &[u8]) -> Result<serde_json::Map<String, serde_json::Value>, PolicyError> {
         if json.len() > MAX_POLICY_BYTES {
             return Err(messages::bad(messages::TOO_LARGE));
         }
@@ -191,10 +205,10 @@ impl Policy {
         }
         let value: serde_json::Value =
             serde_json::from_str(text).map_err(|e| messages::bad(messages::not_json(&e)))?;
-        let serde_json::Value::Object(root) = &value else {
-            return Err(messages::bad(messages::NOT_OBJECT));
-        };
-        rules::build(wire::read(root)?)
+        match value {
+            serde_json::Value::Object(root) => Ok(root),
+            _ => Err(messages::bad(messages::NOT_OBJECT)),
+        }
     }
 
     /// The full policy in the REST shape, pretty-printed, ending in `\n`.

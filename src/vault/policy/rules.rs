@@ -25,20 +25,47 @@ const DAYS_PER_MONTH: u64 = 27;
 /// Issuer names: 1-127 characters `[0-9A-Za-z-]`, like certificate names.
 const ISSUER_NAME_MAX: usize = 127;
 
-/// Applies the defaults and the rules.
-pub(super) fn build(raw: Raw) -> Result<Policy, PolicyError> {
-    let key = key_properties(&raw)?;
-    let content_type = content_type(raw.content_type.as_ref())?;
-    let subject = subject(raw.subject.as_ref())?;
-    let sans = sans::check(&raw.sans)?;
+/// Applies the defaults and the rules. What the document leaves out comes
+/// from `base` when there is one (the policy derived from an imported
+/// certificate), else from Key Vault's defaults.
+pub(super) fn build(raw: Raw, base: Option<&Policy>) -> Result<Policy, PolicyError> {
+    let key = key_properties(&raw, base)?;
+    let content_type = match (&raw.content_type, base) {
+        (None, Some(b)) => b.content_type,
+        (field, _) => content_type(field.as_ref())?,
+    };
+    let mut subject = subject(raw.subject.as_ref())?;
+    let mut sans = sans::check(&raw.sans)?;
+    if let Some(b) = base
+        && raw.subject.is_none()
+        && sans.is_empty()
+    {
+        subject = b.subject.clone();
+        sans = b.sans.clone();
+    }
     if subject.is_none() && sans.is_empty() {
         return Err(bad(messages::SUBJECT_OR_SANS_REQUIRED));
     }
-    let ekus = ekus(raw.ekus.as_deref())?;
-    let key_usage = key_usage(raw.key_usage.as_deref(), key.kty)?;
-    let validity_months = validity(raw.validity_months.as_ref())?;
-    let issuer = issuer(&raw)?;
-    let lifetime_actions = lifetime_actions(&raw, &issuer.name, validity_months)?;
+    let ekus = match (&raw.ekus, base) {
+        (None, Some(b)) => b.ekus.clone(),
+        (fields, _) => ekus(fields.as_deref())?,
+    };
+    let key_usage = match (&raw.key_usage, base) {
+        (None, Some(b)) if same_family(key.kty, b.key.kty) => b.key_usage.clone(),
+        (fields, _) => key_usage(fields.as_deref(), key.kty)?,
+    };
+    let validity_months = match (&raw.validity_months, base) {
+        (None, Some(b)) => b.validity_months,
+        (field, _) => validity(field.as_ref())?,
+    };
+    let issuer = match (raw.issuer_name.is_none() && raw.cty.is_none(), base) {
+        (true, Some(b)) => b.issuer.clone(),
+        _ => issuer(&raw)?,
+    };
+    let lifetime_actions = match (&raw.lifetime_actions, base) {
+        (None, Some(b)) => b.lifetime_actions.clone(),
+        _ => lifetime_actions(&raw, &issuer.name, validity_months)?,
+    };
     Ok(Policy {
         key,
         content_type,
@@ -52,22 +79,40 @@ pub(super) fn build(raw: Raw) -> Result<Policy, PolicyError> {
     })
 }
 
-fn key_properties(raw: &Raw) -> Result<KeyProperties, PolicyError> {
-    let kty = match &raw.kty {
-        None => defaults::KEY_TYPE,
-        Some(f) => names::parse_kty(&f.value)
+fn key_properties(raw: &Raw, base: Option<&Policy>) -> Result<KeyProperties, PolicyError> {
+    let kty = match (&raw.kty, base) {
+        (None, Some(b)) => b.key.kty,
+        (None, None) => defaults::KEY_TYPE,
+        (Some(f), _) => names::parse_kty(&f.value)
             .ok_or_else(|| bad(messages::unsupported_kty(&f.path, &f.value)))?,
     };
-    let spec = match kty {
-        KeyType::Rsa { .. } => KeySpec::Rsa(rsa_size(raw)?),
-        KeyType::Ec { .. } => KeySpec::Ec(curve(raw)?),
+    let spec = match (kty, base) {
+        // The base's key when the document names no size or curve of its own.
+        (kty, Some(b))
+            if raw.key_size.is_none() && raw.crv.is_none() && same_family(kty, b.key.kty) =>
+        {
+            b.key.spec
+        }
+        (KeyType::Rsa { .. }, _) => KeySpec::Rsa(rsa_size(raw)?),
+        (KeyType::Ec { .. }, _) => KeySpec::Ec(curve(raw)?),
     };
+    let (exportable, reuse_key) = base.map_or((defaults::EXPORTABLE, defaults::REUSE_KEY), |b| {
+        (b.key.exportable, b.key.reuse_key)
+    });
     Ok(KeyProperties {
         kty,
         spec,
-        exportable: raw.exportable.unwrap_or(defaults::EXPORTABLE),
-        reuse_key: raw.reuse_key.unwrap_or(defaults::REUSE_KEY),
+        exportable: raw.exportable.unwrap_or(exportable),
+        reuse_key: raw.reuse_key.unwrap_or(reuse_key),
     })
+}
+
+/// Both RSA or both EC (an `-HSM` variant is its family).
+fn same_family(a: KeyType, b: KeyType) -> bool {
+    matches!(
+        (a, b),
+        (KeyType::Rsa { .. }, KeyType::Rsa { .. }) | (KeyType::Ec { .. }, KeyType::Ec { .. })
+    )
 }
 
 fn rsa_size(raw: &Raw) -> Result<RsaSize, PolicyError> {

@@ -110,6 +110,9 @@ fn mutated_policies_never_panic_and_any_accepted_one_round_trips() {
                 _ => bytes.insert(at, alphabet[rng.below(alphabet.len())]),
             }
         }
+        // An import's policy file goes through the same reader over a base.
+        let base = Policy::parse(super::REST_FULL.as_bytes()).unwrap();
+        let _ = Policy::parse_over(&bytes, &base);
         if let Ok(policy) = Policy::parse(&bytes) {
             accepted += 1;
             assert_eq!(Policy::parse(policy.to_json().as_bytes()), Ok(policy));

@@ -1,7 +1,7 @@
 //! Every default and every rule, each asserting the exact message from `messages`.
 
 use super::super::messages;
-use super::super::{ActionType, ContentType, KeyType, LifetimeAction, Trigger};
+use super::super::{ActionType, ContentType, KeyType, LifetimeAction, Policy, Trigger};
 use super::{ok, refused, rest};
 use crate::pki::dn::DistinguishedName;
 use crate::pki::key::{Curve, KeySpec, RsaSize};
@@ -443,4 +443,28 @@ fn certificate_spec_maps_every_field() {
     );
     assert_eq!(spec.extended_key_usage, ["1.3.6.1.5.5.7.3.1"]);
     assert_eq!(spec.validity_months, 24);
+}
+
+#[test]
+fn over_a_base_what_is_left_out_is_the_bases_and_what_is_written_wins() {
+    let base = Policy::parse(super::REST_FULL.as_bytes()).unwrap();
+    // Nothing written: the base itself.
+    assert_eq!(Policy::parse_over(b"{}", &base), Ok(base.clone()));
+    // A validity and a key size of the same family: those change, the rest stays.
+    let over = Policy::parse_over(
+        br#"{"x509_props": {"validity_months": 3}, "key_props": {"crv": "P-521"}}"#,
+        &base,
+    )
+    .unwrap();
+    assert_eq!(over.validity_months, 3);
+    assert_eq!(over.key.spec, KeySpec::Ec(Curve::P521));
+    assert_eq!(over.subject, base.subject);
+    assert_eq!(over.sans, base.sans);
+    assert_eq!(over.content_type, base.content_type);
+    assert_eq!(over.lifetime_actions, base.lifetime_actions);
+    // Another family: its own defaults, not the base's curve or key usage.
+    let rsa = Policy::parse_over(br#"{"key_props": {"kty": "RSA"}}"#, &base).unwrap();
+    assert_eq!(rsa.key.spec, KeySpec::Rsa(RsaSize::B2048));
+    // The rules still hold over a base.
+    assert!(Policy::parse_over(br#"{"x509_props": {"validity_months": 0}}"#, &base).is_err());
 }
