@@ -182,6 +182,18 @@ fn every_key_type_is_generated() {
             &m.mnt,
             &format!("openssl verify -CAfile keys/{name}/cert.pem keys/{name}/cert.pem"),
         );
+        // An -HSM key is a software key too, and certfs says so.
+        let status: serde_json::Value =
+            serde_json::from_slice(&fs::read(m.path(&format!("keys/{name}/status.json"))).unwrap())
+                .unwrap();
+        assert_eq!(status["key_storage"], "software", "{name}");
+        if key.contains("-HSM") {
+            assert!(
+                m.logs()
+                    .contains(&format!("keys/{name}: the policy asks for an HSM key")),
+                "{name}: the log says so"
+            );
+        }
     }
 }
 

@@ -41,6 +41,12 @@ impl VaultService {
         data: &[u8],
     ) -> Result<Changes, VaultError> {
         let policy = Policy::parse(data).map_err(|e| VaultError::BadParameter(e.message))?;
+        if policy.key.kty.asks_for_hsm() {
+            log::warn!(
+                "{v}/{c}: the policy asks for an HSM key; certfs has no HSM and keeps it in software \
+                 (status.json says \"key_storage\": \"software\")"
+            );
+        }
         self.create_version(v, c, policy)
     }
 

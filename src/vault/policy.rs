@@ -77,6 +77,14 @@ pub enum KeyType {
     },
 }
 
+impl KeyType {
+    /// Whether the policy asked for an HSM (`RSA-HSM`, `EC-HSM`): certfs has
+    /// none and keeps such keys in software, as any other (and says so).
+    pub fn asks_for_hsm(self) -> bool {
+        matches!(self, KeyType::Rsa { hsm: true } | KeyType::Ec { hsm: true })
+    }
+}
+
 /// `key_props`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyProperties {

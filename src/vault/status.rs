@@ -165,6 +165,8 @@ pub(crate) fn status_json(cs: &CertificateState, now: i64) -> String {
             out.insert("key_matches_certificate".into(), matches.into());
         }
         out.insert("chain_complete".into(), chain_complete(version).into());
+        // certfs has no HSM: an `RSA-HSM`/`EC-HSM` policy gets a software key too.
+        out.insert("key_storage".into(), "software".into());
     } else {
         out.insert("version".into(), serde_json::Value::Null);
     }
