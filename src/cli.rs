@@ -1,6 +1,7 @@
-//! The command line: `certfs mount MOUNTPOINT [--data DIR] [--store URL] [--key-file PATH] [--allow-other] [--audit FILE] [--smtp URL ...]`.
+//! The command line: `certfs mount MOUNTPOINT [--data DIR] [--store URL] [--key-file PATH] [--allow-other] [--audit FILE] [--smtp URL ...]`, and mount(8)'s `certfs SOURCE MOUNTPOINT -o OPTIONS` ([`fstab`]).
 
 mod daemon;
+mod fstab;
 mod open_store;
 
 use std::os::unix::fs::{DirBuilderExt, MetadataExt};
@@ -148,7 +149,35 @@ pub fn default_data_dir() -> PathBuf {
 
 /// Runs the program.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let given: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    let args = if fstab::is_fstab_form(&given) {
+        // `mount -t fuse.certfs SOURCE MOUNTPOINT -o OPTIONS`, through mount.fuse3.
+        let form = match fstab::translate(&given) {
+            Ok(form) => form,
+            Err(message) => {
+                eprintln!("certfs: {message}");
+                return ExitCode::FAILURE;
+            }
+        };
+        if let Some(file) = &form.store_file {
+            match std::fs::read_to_string(file) {
+                // SAFETY: nothing else runs yet: no thread reads the environment.
+                Ok(url) => unsafe { std::env::set_var("CERTFS_STORE", url.trim()) },
+                Err(e) => {
+                    eprintln!(
+                        "certfs: cannot read store_file {}: {e}",
+                        Path::new(file).display()
+                    );
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+        form.args
+    } else {
+        given
+    };
+    let program = std::iter::once(std::ffi::OsString::from("certfs"));
+    let cli = Cli::parse_from(program.chain(args.iter().cloned()));
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
         // At debug level tokio-postgres logs every statement's parameters:
         // keys, documents, secrets. Never below info, whatever RUST_LOG says.
@@ -158,10 +187,7 @@ pub fn main() -> ExitCode {
         Command::Mount {
             mountpoint, daemon, ..
         } if daemon => {
-            let args = std::env::args_os()
-                .skip(1)
-                .filter(|a| a != "--daemon")
-                .collect();
+            let args = args.into_iter().filter(|a| a != "--daemon").collect();
             daemon::run_detached(args, &mountpoint)
         }
         Command::Mount {

@@ -359,3 +359,129 @@ fn the_fstab_helper_reports_a_refusal_without_the_password() {
     assert!(!stderr.contains("hunter2"), "{stderr}");
     assert!(!common::is_mounted(&mnt));
 }
+
+/// `mount -t fuse.certfs SOURCE MOUNTPOINT -o OPTIONS`: mount(8) runs
+/// mount.fuse3, which runs `certfs SOURCE MOUNTPOINT -o OPTIONS` found on
+/// mount(8)'s own fixed PATH and expects it back once mounted.
+fn fuse_mount(source: &str, mnt: &std::path::Path, options: &str, log: &std::path::Path) -> Output {
+    let log = fs::File::create(log).unwrap();
+    let mut child = Command::new("mount")
+        .args(["-t", "fuse.certfs", source])
+        .arg(mnt)
+        .args(["-o", options])
+        .env_remove("CERTFS_STORE")
+        // The detached daemon keeps what it inherits open: no pipes.
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("run mount");
+    if wait_timeout(&mut child, Duration::from_secs(90)).is_none() {
+        let _ = child.kill();
+        panic!("mount -t fuse.certfs did not return");
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// The binary under test as /usr/local/bin/certfs (mount(8) runs helpers
+/// with PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:...), removed on drop.
+/// None when another certfs is installed there.
+struct Installed(std::path::PathBuf);
+
+impl Installed {
+    fn new() -> Option<Installed> {
+        let link = std::path::PathBuf::from("/usr/local/bin/certfs");
+        match fs::read_link(&link) {
+            Ok(target) if target == std::path::Path::new(certfs_bin()) => {}
+            Ok(_) => return None,
+            Err(_) if link.exists() => return None,
+            Err(_) => std::os::unix::fs::symlink(certfs_bin(), &link).ok()?,
+        }
+        Some(Installed(link))
+    }
+}
+
+impl Drop for Installed {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.0);
+    }
+}
+
+#[test]
+fn mount_t_fuse_certfs_mounts_through_mount_fuse3_and_umount_ends_it() {
+    // SAFETY: geteuid cannot fail and touches no memory.
+    if unsafe { libc::geteuid() } != 0 || !std::path::Path::new("/sbin/mount.fuse3").exists() {
+        eprintln!("SKIP: needs root and fuse3's mount.fuse3");
+        return;
+    }
+    let Some(_installed) = Installed::new() else {
+        eprintln!("SKIP: another certfs is installed in /usr/local/bin");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mnt = dir.path().join("mnt");
+    fs::create_dir(&mnt).unwrap();
+    let _guard = Unmount(mnt.clone());
+    let data = dir.path().join("data");
+    let url_file = dir.path().join("store.url");
+    let db = dir.path().join("elsewhere/certfs.db");
+    fs::create_dir_all(db.parent().unwrap()).unwrap();
+    fs::write(&url_file, format!("sqlite://{}\n", db.display())).unwrap();
+    let log = dir.path().join("certfs.log");
+
+    // As an fstab line would say it: the default store in data=.
+    let options = format!("rw,nofail,_netdev,allow_other,data={}", data.display());
+    let out = fuse_mount("certfs", &mnt, &options, &log);
+    let text = || fs::read_to_string(&log).unwrap_or_default();
+    assert!(out.status.success(), "{}", text());
+    assert!(common::is_mounted(&mnt), "mounted when mount returns");
+    let types = fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(
+        types
+            .lines()
+            .any(|l| l.contains(&*mnt.to_string_lossy()) && l.contains("fuse")),
+        "{types}"
+    );
+    fs::create_dir_all(mnt.join("prod/web")).unwrap();
+    fs::write(
+        mnt.join("prod/web/policy.json"),
+        ec_policy("web.example.com"),
+    )
+    .unwrap();
+    sh_ok(&mnt, "openssl x509 -in prod/web/cert.pem -noout -subject");
+    assert!(data.join("certfs.db").exists(), "data= is --data");
+    assert!(Command::new("umount").arg(&mnt).status().unwrap().success());
+    // The detached daemon ends with the unmount.
+    let running = || {
+        Command::new("pgrep")
+            .args(["-f", &format!("certfs mount {}", mnt.display())])
+            .stdout(Stdio::null())
+            .status()
+            .unwrap()
+            .success()
+    };
+    for _ in 0..200 {
+        if !running() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!running(), "the daemon is gone after umount");
+
+    // A store URL kept in a root-only file, never on a command line; and a
+    // typo is refused by name, with nothing mounted.
+    let options = format!("store_file={},data={}", url_file.display(), data.display());
+    let out = fuse_mount("certfs", &mnt, &options, &log);
+    assert!(out.status.success(), "{}", text());
+    fs::create_dir(mnt.join("other")).unwrap();
+    assert!(db.exists(), "the store is the file's URL");
+    assert!(Command::new("umount").arg(&mnt).status().unwrap().success());
+    let out = fuse_mount("certfs", &mnt, "alow_other", &log);
+    assert!(!out.status.success());
+    assert!(
+        text().contains("unknown mount option 'alow_other'"),
+        "{}",
+        text()
+    );
+    assert!(!common::is_mounted(&mnt));
+}
