@@ -301,6 +301,13 @@ fn a_manager_cannot_write_hooks_json_by_renaming_onto_it_nor_a_reader_read_what_
     );
     let (ok, out) = as_user(&m.mnt, "cat prod/web/cert.pem");
     assert!(ok && out.contains("BEGIN CERTIFICATE"), "{out}");
+    // Nor what an editor keeps beside an issuer file, with its secrets as typed.
+    fs::write(m.path("prod/issuers/.digi.json.swp"), "s3cret-api-key").unwrap();
+    let (ok, out) = as_user(&m.mnt, "cat prod/issuers/.digi.json.swp");
+    assert!(
+        !ok && out.contains("Permission denied") && !out.contains("s3cret"),
+        "{out}"
+    );
     assert!(!pwned.exists());
     let audit = fs::read_to_string(m.root.path().join("audit.log")).unwrap();
     assert!(

@@ -268,6 +268,49 @@ fn what_a_policy_file_leaves_out_comes_from_the_imported_certificate() {
 }
 
 #[test]
+fn a_certificate_no_policy_can_describe_imports_once_a_policy_file_says_what_it_cannot() {
+    let m = Mount::start();
+    fs::create_dir(m.path("prod")).unwrap();
+    let work = tempfile::tempdir().unwrap();
+    // A subject of over 200 characters: more than a policy may hold.
+    let ou = "OU=".to_string() + &"x".repeat(60);
+    sh_ok(
+        work.path(),
+        &format!(
+            "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout key.pem -out cert.pem \
+             -days 30 -subj '/CN=long.example.com/{ou}/{ou}/{ou}' -addext subjectAltName=DNS:long.example.com 2>/dev/null \
+             && cat cert.pem key.pem > long.pem"
+        ),
+    );
+    let cp = format!("cp {}/long.pem prod/import/", work.path().display());
+    let err = sh_err(&m.mnt, &cp);
+    assert!(err.contains("Invalid argument"), "{err}");
+    let report = fs::read_to_string(m.path("prod/import/long.pem.error")).unwrap();
+    assert!(
+        report.contains("at most 200 characters") && report.contains("long.policy.json"),
+        "{report}"
+    );
+    // The policy file gives a subject; the SANs still come from the certificate.
+    fs::write(
+        m.path("prod/import/long.policy.json"),
+        r#"{"x509_props":{"subject":"CN=long.example.com"}}"#,
+    )
+    .unwrap();
+    sh_ok(&m.mnt, &cp);
+    let back: serde_json::Value =
+        serde_json::from_slice(&fs::read(m.path("prod/long/policy.json")).unwrap()).unwrap();
+    assert_eq!(back["x509_props"]["subject"], "CN=long.example.com");
+    assert_eq!(
+        back["x509_props"]["sans"]["dns_names"],
+        serde_json::json!(["long.example.com"])
+    );
+    assert_eq!(
+        fs::read(m.path("prod/long/cert.pem")).unwrap(),
+        fs::read(work.path().join("cert.pem")).unwrap()
+    );
+}
+
+#[test]
 fn bad_imports_get_their_own_clear_errors() {
     let m = Mount::start();
     fs::create_dir(m.path("prod")).unwrap();

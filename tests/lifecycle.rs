@@ -288,13 +288,21 @@ fn refused_mkdir_and_rmdir_leave_a_report_beside_the_name_and_success_clears_it(
     let m = Mount::start();
     web(&m);
     sh_ok(&m.mnt, "rm -r prod/web");
-    // The name is held by a deleted certificate.
-    let err = sh_err(&m.mnt, "mkdir prod/web");
+    // The name is held by a deleted certificate (in any case).
+    let err = sh_err(&m.mnt, "mkdir prod/WEB");
     assert!(err.contains("File exists"), "{err}");
-    assert!(m.path("prod/web.error").exists());
-    // Purged, the name is free: the next mkdir succeeds and clears its report.
+    assert!(m.path("prod/WEB.error").exists());
+    // Purged, the name is free: the next mkdir succeeds and clears its
+    // report, whatever case either was written in.
     sh_ok(&m.mnt, "rm -r prod/deleted/web && mkdir prod/web");
-    assert!(!m.path("prod/web.error").exists());
+    assert!(!m.path("prod/WEB.error").exists());
+    assert!(!sh_ok(&m.mnt, "ls prod").contains(".error"));
+    // A report is certfs' own: it does not keep a draft from going.
+    let err = sh_err(&m.mnt, "mkdir prod/web/sub");
+    assert!(err.contains("not permitted"), "{err}");
+    assert!(m.path("prod/web/sub.error").exists());
+    sh_ok(&m.mnt, "rmdir prod/web && mkdir prod/web");
+    assert_eq!(sh_ok(&m.mnt, "ls prod/web"), "", "its reports went with it");
     // A draft holding a file of the user's is not empty.
     sh_ok(&m.mnt, "echo notes > prod/web/notes.txt");
     let err = sh_err(&m.mnt, "rmdir prod/web");

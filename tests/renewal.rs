@@ -98,6 +98,23 @@ fn auto_renew_through_self_replaces_a_certificate_inside_its_window() {
     // Once: no third version.
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(versions(&m, "site"), 2);
+
+    // The renewed version turns out bad and is disabled: the files go back
+    // to the expiring one, which is then renewed again, by itself.
+    let renewed = fs::read_to_string(m.path("prod/site/cert.pem")).unwrap();
+    fs::write(m.path("prod/site/attributes.json"), r#"{"enabled": false}"#).unwrap();
+    wait_until("a renewal of the version the files went back to", || {
+        versions(&m, "site") == 3
+    });
+    wait_until("the third version current", || {
+        json(&m.path("prod/site/status.json"))["days_left"]
+            .as_i64()
+            .is_some_and(|d| d > 300)
+    });
+    assert_ne!(
+        fs::read_to_string(m.path("prod/site/cert.pem")).unwrap(),
+        renewed
+    );
 }
 
 #[test]

@@ -119,10 +119,12 @@ pub(crate) fn is_secret(node: &Node) -> bool {
 
 /// Whether `node` is a vault's settings or issuers (managers only, whatever the mode says).
 fn is_vault_config(node: &Node) -> bool {
-    matches!(
-        node,
-        Node::VaultFile(_, VaultFile::Settings) | Node::IssuerFile(..) | Node::Issuers(_)
-    )
+    match node {
+        Node::VaultFile(_, VaultFile::Settings) | Node::IssuerFile(..) | Node::Issuers(_) => true,
+        // An editor's swap or backup file of an issuer holds its secrets too.
+        Node::Side(dir, _) => matches!(**dir, Node::Issuers(_)),
+        _ => false,
+    }
 }
 
 impl VaultService {
@@ -154,6 +156,11 @@ impl VaultService {
         let manager = access.manage.contains(caller.uid, &groups);
         let granted = match want {
             Want::Write => manager,
+            // What an editor keeps beside an issuer file (`.digi.json.swp`,
+            // `digi.json~`) holds the issuer's secrets as typed.
+            Want::Read if matches!(node, Node::Side(dir, _) if matches!(**dir, Node::Issuers(_))) => {
+                manager
+            }
             Want::Read if is_secret(node) => {
                 manager || access.read_keys.contains(caller.uid, &groups)
             }

@@ -315,7 +315,7 @@ impl VaultService {
         }
         let error_name = side::error_name(name);
         match result {
-            Ok(()) => self.side.write().remove(dir, &error_name).is_some(),
+            Ok(()) => self.side.write().remove_report(dir, &error_name),
             Err(
                 VaultError::NotFound(_) | VaultError::IsDirectory(_) | VaultError::NotDirectory(_),
             ) => false,
@@ -422,7 +422,7 @@ impl VaultService {
 
     fn rmdir_inner(&self, dir: &Node, name: &str) -> Result<Changes, VaultError> {
         let node = self.child(dir, name)?;
-        let holds_files = self.side.read().has_any(&node);
+        let holds_files = self.side.read().has_user_files(&node);
         match &node {
             Node::Vault(v) => {
                 if holds_files {
@@ -489,6 +489,9 @@ impl VaultService {
                     return self.soft_delete(v, c);
                 }
                 vs.drafts.remove(c);
+                drop(st);
+                // Its reports go with it.
+                self.side.write().remove_dirs_where(|d| *d == node);
                 Ok(Changes::default())
             }
             Node::DeletedCertificate(v, c) => self.purge(v, c, now()),
@@ -557,7 +560,9 @@ impl VaultService {
     /// (how `sed -i`, rsync and some editors save); such a file renamed to a
     /// side name is copied there (how vim makes its backup) and stays in
     /// place; side files move freely within and between writable
-    /// directories, and into a drop-box they act.
+    /// directories, and into a drop-box they act. `may_write` is asked
+    /// about the file a rename writes, as rename resolved it (a caller's
+    /// rights to that file, `hooks.json` being the owner's).
     pub fn rename(
         &self,
         dir: &Node,
@@ -565,6 +570,7 @@ impl VaultService {
         new_dir: &Node,
         new_name: &str,
         no_replace: bool,
+        may_write: &dyn Fn(&Node) -> Result<(), VaultError>,
     ) -> Result<Changes, VaultError> {
         let from = self.child(dir, name)?;
         let to = self.child(new_dir, new_name).ok();
@@ -576,6 +582,7 @@ impl VaultService {
             (Node::Side(..), Some(target))
                 if !matches!(target, Node::Side(..)) && self.check_writable(target).is_ok() =>
             {
+                may_write(target)?;
                 let data = self.read(&from)?;
                 let changes = self.write(target, &data)?;
                 self.side.write().remove(dir, name);

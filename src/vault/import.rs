@@ -94,7 +94,7 @@ impl VaultService {
         // What the policy file leaves out comes from what is imported.
         let derived = derived_policy(&key, &leaf, content_type)?;
         let policy = match given_policy {
-            None => derived,
+            None => checked(derived, stem)?,
             Some(text) => {
                 let policy = Policy::parse_over(text.as_bytes(), &derived)
                     .map_err(|e| VaultError::BadParameter(e.message))?;
@@ -105,9 +105,14 @@ impl VaultService {
                         key.spec()
                     )));
                 }
-                policy
+                checked(policy, stem)?
             }
         };
+        if policy.key.kty.asks_for_hsm() {
+            log::warn!(
+                "{v}/{name}: {stem}{POLICY_SUFFIX} asks for an HSM key; certfs has no HSM and keeps it in software"
+            );
+        }
         self.ensure_draft(v, &name)?;
         let id = self.add_completed_version(v, &name, policy, key, leaf, chain)?;
         {
@@ -145,7 +150,8 @@ impl VaultService {
     }
 }
 
-/// The policy Key Vault derives from an imported certificate.
+/// The policy Key Vault derives from an imported certificate, as it is:
+/// not yet held to the rules (a certificate may say what no policy may).
 fn derived_policy(
     key: &PrivateKey,
     leaf: &[u8],
@@ -188,10 +194,16 @@ fn derived_policy(
             cert_transparency: None,
         },
     };
-    // What is stored must read back: pass it through the parser's rules.
+    Ok(policy)
+}
+
+/// `policy` held to the rules, as what is stored must read back: one made
+/// (partly) of the certificate's properties may break them.
+fn checked(policy: Policy, stem: &str) -> Result<Policy, VaultError> {
     Policy::parse(policy.to_json().as_bytes()).map_err(|e| {
         VaultError::BadParameter(format!(
-            "The certificate's properties do not make a valid policy ({}); write <name>{POLICY_SUFFIX} first",
+            "The certificate's properties do not make a valid policy ({}); say it in \
+             {stem}{POLICY_SUFFIX}, written first",
             e.message
         ))
     })

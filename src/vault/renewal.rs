@@ -88,11 +88,18 @@ fn due_action(cs: &CertificateState, at: i64) -> Result<(ActionType, VersionId, 
         return Err(Some(when));
     }
     let mut attempts = 0;
+    // A renewal of this version that worked made a newer one, since
+    // disabled: the top-level files went back to this one, which needs
+    // renewing again, now. (A failed run keeps its backoff; a mail is sent
+    // once per version.)
+    let superseded = cs.versions.last().is_some_and(|last| last.id != version.id);
+    let renewed_then_disabled =
+        |r: &ActionRun| superseded && r.succeeded && r.action == action_name(ActionType::AutoRenew);
     if let Some(run) = cs
         .run_log
         .action
         .as_ref()
-        .filter(|r| r.version == version.id.as_str())
+        .filter(|r| r.version == version.id.as_str() && !renewed_then_disabled(r))
     {
         if settled(cs, run) {
             return Err(None);

@@ -126,28 +126,18 @@ impl VaultService {
         let result = self
             .authorize(caller, dir, Want::Write)
             .and_then(|()| self.authorize(caller, new_dir, Want::Write))
-            .and_then(|()| self.check_rename_target(caller, new_dir, new_name))
-            .and_then(|()| self.rename(dir, name, new_dir, new_name, no_replace));
+            .and_then(|()| {
+                // A rename onto an existing file writes it (how `sed -i` and
+                // rsync save): the file's own rules apply, as to `open` for
+                // writing, checked on the file rename itself resolved.
+                let may_write = |target: &Node| {
+                    self.check_writer(target, caller.uid, self.mount_owner().0)?;
+                    self.authorize(caller, target, Want::Write)
+                };
+                self.rename(dir, name, new_dir, new_name, no_replace, &may_write)
+            });
         self.audit(caller, new_dir, Some(new_name), "rename", &result);
         result
-    }
-
-    /// A rename onto an existing file writes it (how `sed -i` and rsync
-    /// save): the file's own rules apply, as they do to `open` for writing
-    /// (`hooks.json` stays the owner's whatever the directory allows).
-    fn check_rename_target(
-        &self,
-        caller: &Caller,
-        new_dir: &Node,
-        new_name: &str,
-    ) -> Result<(), VaultError> {
-        match self.child(new_dir, new_name) {
-            Ok(Node::Side(..)) | Err(_) => Ok(()),
-            Ok(target) => {
-                self.check_writer(&target, caller.uid, self.mount_owner().0)?;
-                self.authorize(caller, &target, Want::Write)
-            }
-        }
     }
 
     /// `access(2)`: whether `caller` may read (`R_OK`) or write (`W_OK`) `node`.

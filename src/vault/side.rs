@@ -73,9 +73,27 @@ impl SideFiles {
         self.dirs.retain(|dir, _| !gone(dir));
     }
 
-    /// Whether `dir` holds any side file.
-    pub fn has_any(&self, dir: &Node) -> bool {
-        self.dirs.get(dir).is_some_and(|d| !d.is_empty())
+    /// Whether `dir` holds a side file of the user's (reports are certfs'
+    /// own: they do not keep a folder from going).
+    pub fn has_user_files(&self, dir: &Node) -> bool {
+        self.dirs
+            .get(dir)
+            .is_some_and(|d| d.keys().any(|name| !name.ends_with(ERROR_SUFFIX)))
+    }
+
+    /// Removes the report `error_name` in `dir`, whatever the case of its
+    /// name (names are case-insensitive); true if there was one.
+    pub fn remove_report(&mut self, dir: &Node, error_name: &str) -> bool {
+        let Some(files) = self.dirs.get_mut(dir) else {
+            return false;
+        };
+        let before = files.len();
+        files.retain(|name, _| !name.eq_ignore_ascii_case(error_name));
+        let removed = files.len() != before;
+        if files.is_empty() {
+            self.dirs.remove(dir);
+        }
+        removed
     }
 }
 

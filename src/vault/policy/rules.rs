@@ -36,12 +36,13 @@ pub(super) fn build(raw: Raw, base: Option<&Policy>) -> Result<Policy, PolicyErr
     };
     let mut subject = subject(raw.subject.as_ref())?;
     let mut sans = sans::check(&raw.sans)?;
-    if let Some(b) = base
-        && raw.subject.is_none()
-        && sans.is_empty()
-    {
-        subject = b.subject.clone();
-        sans = b.sans.clone();
+    if let Some(b) = base {
+        if raw.subject.is_none() {
+            subject = b.subject.clone();
+        }
+        if sans.is_empty() {
+            sans = b.sans.clone();
+        }
     }
     if subject.is_none() && sans.is_empty() {
         return Err(bad(messages::SUBJECT_OR_SANS_REQUIRED));
@@ -62,8 +63,9 @@ pub(super) fn build(raw: Raw, base: Option<&Policy>) -> Result<Policy, PolicyErr
         (true, Some(b)) => b.issuer.clone(),
         _ => issuer(&raw)?,
     };
+    // The base's actions go with the base's issuer: another issuer gets its own default.
     let lifetime_actions = match (&raw.lifetime_actions, base) {
-        (None, Some(b)) => b.lifetime_actions.clone(),
+        (None, Some(b)) if b.issuer.name == issuer.name => b.lifetime_actions.clone(),
         _ => lifetime_actions(&raw, &issuer.name, validity_months)?,
     };
     Ok(Policy {

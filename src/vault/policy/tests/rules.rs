@@ -465,6 +465,20 @@ fn over_a_base_what_is_left_out_is_the_bases_and_what_is_written_wins() {
     // Another family: its own defaults, not the base's curve or key usage.
     let rsa = Policy::parse_over(br#"{"key_props": {"kty": "RSA"}}"#, &base).unwrap();
     assert_eq!(rsa.key.spec, KeySpec::Rsa(RsaSize::B2048));
+    // A subject alone keeps the base's SANs; another issuer gets its own default action.
+    let named = Policy::parse_over(
+        br#"{"x509_props": {"subject": "CN=other"}, "issuer": {"name": "Self"}}"#,
+        &base,
+    )
+    .unwrap();
+    assert_eq!(named.subject.as_ref().unwrap().text, "CN=other");
+    assert_eq!(named.sans, base.sans);
+    assert_eq!(
+        named.lifetime_actions,
+        Policy::parse(br#"{"x509_props": {"subject": "CN=x"}, "issuer": {"name": "Self"}}"#)
+            .unwrap()
+            .lifetime_actions
+    );
     // The rules still hold over a base.
     assert!(Policy::parse_over(br#"{"x509_props": {"validity_months": 0}}"#, &base).is_err());
 }
