@@ -171,6 +171,14 @@ fn what_one_server_changes_shows_on_the_other_with_its_caches_dropped() {
         3,
         "each version stored once"
     );
+
+    // A vault removed on B (made there, seen on A first) goes on A.
+    fs::create_dir(b.path("stage")).unwrap();
+    wait_until("the new vault on A", &logs, || a.path("stage").is_dir());
+    fs::remove_dir(b.path("stage")).unwrap();
+    wait_until("the vault gone on A", &logs, || !a.path("stage").exists());
+    assert!(sh_ok(&a.mnt, "ls").lines().all(|l| l != "stage"));
+    assert_eq!(certificates_in(&a.path("prod")), ["api", "web"]);
 }
 
 #[test]

@@ -108,7 +108,8 @@ macro_rules! store_contract_tests {
                 reader_reads_certificates_as_load_gives_them,
                 reader_sees_later_writes,
                 load_certificate_reads_one_certificate_as_load_does,
-                load_document_reads_one_document_as_load_does
+                load_document_reads_one_document_as_load_does,
+                load_vault_reads_one_vault_as_load_does
             );
             store_contract_tests!(@fixture
                 reopen_keeps_everything,
@@ -1394,6 +1395,20 @@ pub mod contract {
         assert_eq!(store.load_document("prod", "contacts").unwrap(), None);
         assert_eq!(store.load_document("prod", "vault").unwrap(), None);
         assert_eq!(store.load_document("nowhere", "contacts").unwrap(), None);
+    }
+
+    /// `load_vault` gives the record `load` gives for that vault (name in
+    /// any case); `None` for one never made or deleted.
+    pub fn load_vault_reads_one_vault_as_load_does(store: &mut dyn Store) {
+        store.create_vault(&vault("Prod")).unwrap();
+        store.create_vault(&vault("test")).unwrap();
+        let loaded = load(store).vaults;
+        let prod = loaded.iter().find(|v| v.name == "Prod").unwrap();
+        assert_eq!(store.load_vault("PROD").unwrap().as_ref(), Some(prod));
+        assert_eq!(store.load_vault("prod").unwrap().unwrap().name, "Prod");
+        assert_eq!(store.load_vault("nowhere").unwrap(), None);
+        store.delete_vault("test").unwrap();
+        assert_eq!(store.load_vault("test").unwrap(), None);
     }
 
     /// `None` removes the document (key in any case), and only it.

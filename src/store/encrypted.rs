@@ -533,6 +533,14 @@ impl Store for EncryptedStore {
         Ok(Some(one))
     }
 
+    /// The wrapped store's vault (never the one that holds the key check).
+    fn load_vault(&self, name: &str) -> Result<Option<VaultRecord>, StoreError> {
+        if reserved(name) {
+            return Ok(None);
+        }
+        self.inner.load_vault(name)
+    }
+
     /// The wrapped store's document, opened if it is a sealed one.
     fn load_document(&self, vault: &str, key: &str) -> Result<Option<String>, StoreError> {
         if reserved(vault) {

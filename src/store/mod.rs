@@ -414,6 +414,19 @@ pub trait Store: Send {
             .map(|d| d.value))
     }
 
+    /// Vault `name` (compared case-insensitively) as [`Store::load`] gives
+    /// it; `None` if there is none. What a daemon re-reads after a
+    /// [`ChangeHint::Vault`].
+    ///
+    /// The default searches [`Store::load_index`]; stores may read less.
+    fn load_vault(&self, name: &str) -> Result<Option<VaultRecord>, StoreError> {
+        Ok(self
+            .load_index()?
+            .vaults
+            .into_iter()
+            .find(|v| v.name.eq_ignore_ascii_case(name)))
+    }
+
     /// Whether other processes may write this store too (a database that
     /// several daemons share): a holder of a fresh [`Store::claim`] must
     /// then re-read what it is about to act on. `false` by default.

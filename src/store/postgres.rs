@@ -560,6 +560,21 @@ impl Store for PostgresStore {
     }
 
     /// One row, by the folded keys.
+    fn load_vault(&self, name: &str) -> Result<Option<VaultRecord>, StoreError> {
+        let mut client = self.conn.lock();
+        revive(&self.url, &self.own_pid, &mut client)?;
+        let row = client
+            .query_opt(
+                "SELECT name, created FROM vaults WHERE name_key = $1",
+                &[&fold(name)],
+            )
+            .map_err(backend("cannot read the vault"))?;
+        Ok(row.map(|r| VaultRecord {
+            name: r.get(0),
+            created: r.get(1),
+        }))
+    }
+
     fn load_document(&self, vault: &str, key: &str) -> Result<Option<String>, StoreError> {
         let mut client = self.conn.lock();
         revive(&self.url, &self.own_pid, &mut client)?;

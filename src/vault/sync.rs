@@ -32,7 +32,7 @@ use super::error::VaultError;
 use super::load::{
     DocumentSlot, StoredDocument, certificate_with_versions, state_from_index, state_from_snapshot,
 };
-use super::model::{CertificateState, State};
+use super::model::{CertificateState, State, VaultState};
 use super::name::{CertificateName, VaultName, VersionId};
 use super::node::Node;
 use super::service::{Changes, VaultService};
@@ -54,8 +54,10 @@ pub(super) fn work_name(kind: &str, v: &VaultName, c: &CertificateName) -> Strin
 /// vault or certificate are dropped: no daemon could have written those).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum Reread {
-    /// Everything (a vault came or went, or hints may have been missed).
+    /// Everything (hints may have been missed).
     Everything,
+    /// Whether a vault exists (it was made or removed).
+    Vault(VaultName),
     /// One vault document.
     Document(VaultName, String),
     /// One certificate.
@@ -65,7 +67,8 @@ enum Reread {
 impl Reread {
     fn of(hint: ChangeHint) -> Option<Reread> {
         match hint {
-            ChangeHint::Everything | ChangeHint::Vault { .. } => Some(Reread::Everything),
+            ChangeHint::Everything => Some(Reread::Everything),
+            ChangeHint::Vault { vault } => Some(Reread::Vault(VaultName::parse(&vault).ok()?)),
             ChangeHint::Document { vault, key } => {
                 Some(Reread::Document(VaultName::parse(&vault).ok()?, key))
             }
@@ -87,11 +90,10 @@ fn batch(first: ChangeHint, rx: &Receiver<ChangeHint>) -> Vec<Reread> {
     if rereads.contains(&Reread::Everything) {
         rereads.retain(|r| r == &Reread::Everything);
     } else {
-        // Documents first: a certificate re-read then sees its new hooks.
-        let (documents, certificates): (Vec<_>, Vec<_>) = rereads
-            .into_iter()
-            .partition(|r| matches!(r, Reread::Document(..)));
-        return documents.into_iter().chain(certificates).collect();
+        // Vaults first (a vault made, then its documents written), then
+        // documents: a certificate re-read then sees its new hooks. The
+        // set's order is the variants' order.
+        return rereads.into_iter().collect();
     }
     rereads.into_iter().collect()
 }
@@ -188,6 +190,7 @@ impl VaultService {
     fn apply(&self, reread: &Reread) -> Result<(), VaultError> {
         match reread {
             Reread::Everything => self.reread_everything(),
+            Reread::Vault(v) => self.reread_vault(v),
             Reread::Document(v, key) => self.reread_document(v, key),
             Reread::Certificate(v, c) => self.reread_certificate(v, c),
         }
@@ -291,6 +294,55 @@ impl VaultService {
         self.orders.wake_all();
         self.renewals.wake();
         Ok(())
+    }
+
+    /// Re-reads whether vault `v` exists: one another daemon made appears
+    /// (empty: its documents and certificates come with their own hints),
+    /// one it removed goes. A vault that holds certificates here but is gone
+    /// from the store means this daemon missed more: everything is re-read.
+    fn reread_vault(&self, v: &VaultName) -> Result<(), VaultError> {
+        let changed = {
+            let store = self.store.lock();
+            let record = store.load_vault(v.as_str())?;
+            let mut st = self.state.write();
+            match (record, st.vaults.get(v)) {
+                (Some(record), None) => {
+                    let name = VaultName::parse(&record.name)
+                        .map_err(|e| VaultError::Internal(format!("stored vault name: {}", e.0)))?;
+                    st.vaults
+                        .insert(name.clone(), VaultState::new(name, record.created));
+                    true
+                }
+                (None, Some(vs)) => {
+                    if !vs.certificates.is_empty() || !vs.deleted.is_empty() {
+                        drop(st);
+                        drop(store);
+                        return self.reread_everything();
+                    }
+                    st.vaults.remove(v);
+                    true
+                }
+                _ => false,
+            }
+        };
+        if changed {
+            if !self.has_vault(v) {
+                // Its scratch files and reports go with it.
+                self.side
+                    .write()
+                    .remove_dirs_where(|dir| dir.vault() == Some(v));
+            }
+            // The vault's own node too: a folder that went is a change of its own.
+            self.announce(&Changes {
+                dirs: vec![Node::Root, Node::Live, Node::Vault(v.clone())],
+            });
+        }
+        Ok(())
+    }
+
+    /// Whether vault `v` is in the model.
+    fn has_vault(&self, v: &VaultName) -> bool {
+        self.state.read().vaults.contains_key(v)
     }
 
     /// Re-reads the whole store, as at mount, keeping this daemon's drafts.
@@ -538,16 +590,21 @@ mod tests {
     /// A real SQLite store that says it is shared, hands its watch
     /// callback to the test (which plays the other daemons' NOTIFY), and
     /// fails the next `failures` certificate re-reads (a database gone for
-    /// a moment).
+    /// a moment). It counts its full reads (`load`).
     struct Flaky {
         inner: SqliteStore,
         failures: Arc<AtomicUsize>,
+        loads: Arc<AtomicUsize>,
         callback: Arc<Mutex<Option<ChangeCallback>>>,
     }
 
     impl Store for Flaky {
         fn load(&self) -> Result<Snapshot, StoreError> {
+            self.loads.fetch_add(1, Ordering::SeqCst);
             self.inner.load()
+        }
+        fn load_vault(&self, name: &str) -> Result<Option<VaultRecord>, StoreError> {
+            self.inner.load_vault(name)
         }
         fn create_vault(&mut self, vault: &VaultRecord) -> Result<(), StoreError> {
             self.inner.create_vault(vault)
@@ -629,10 +686,12 @@ mod tests {
         let db = dir.path().join("certfs.db");
         let other = VaultService::open(Box::new(SqliteStore::open(&db).unwrap())).unwrap();
         let failures = Arc::new(AtomicUsize::new(0));
+        let loads = Arc::new(AtomicUsize::new(0));
         let callback: Arc<Mutex<Option<ChangeCallback>>> = Arc::default();
         let flaky = Flaky {
             inner: SqliteStore::open(&db).unwrap(),
             failures: failures.clone(),
+            loads: loads.clone(),
             callback: callback.clone(),
         };
         let me = VaultService::open(Box::new(flaky)).unwrap().into_shared();
@@ -681,6 +740,27 @@ mod tests {
             me.lookup(&Node::Vault(v.clone()), "web").is_err()
                 && me.lookup(&Node::Deleted(v.clone()), "web").is_ok()
         });
+
+        // A vault made there appears here, and goes when removed there,
+        // each without re-reading the rest.
+        let full_reads = loads.load(Ordering::SeqCst);
+        other.mkdir(&Node::Root, "Stage").unwrap();
+        notify(ChangeHint::Vault {
+            vault: "Stage".into(),
+        });
+        eventually("the new vault here", || {
+            me.readdir(&Node::Root)
+                .is_ok_and(|d| d.iter().any(|e| e.name == "Stage"))
+        });
+        other.rmdir(&Node::Root, "stage").unwrap();
+        notify(ChangeHint::Vault {
+            vault: "stage".into(),
+        });
+        eventually("the vault gone here", || {
+            me.lookup(&Node::Root, "stage").is_err()
+        });
+        assert!(me.lookup(&Node::Deleted(v.clone()), "web").is_ok());
+        assert_eq!(loads.load(Ordering::SeqCst), full_reads, "no full re-read");
     }
 
     fn certificate(v: &str, c: &str) -> ChangeHint {
@@ -719,9 +799,27 @@ mod tests {
     }
 
     #[test]
-    fn everything_covers_the_rest_and_a_vault_means_everything() {
+    fn vaults_come_first_and_everything_covers_the_rest() {
         let (tx, rx) = channel();
         tx.send(certificate("prod", "web")).unwrap();
+        tx.send(ChangeHint::Vault {
+            vault: "test".into(),
+        })
+        .unwrap();
+        let first = rx.recv().unwrap();
+        let (prod, test) = (
+            VaultName::parse("prod").unwrap(),
+            VaultName::parse("test").unwrap(),
+        );
+        assert_eq!(
+            batch(first, &rx),
+            [
+                Reread::Vault(test),
+                Reread::Certificate(prod, CertificateName::parse("web").unwrap()),
+            ]
+        );
+        tx.send(certificate("prod", "web")).unwrap();
+        tx.send(ChangeHint::Everything).unwrap();
         tx.send(ChangeHint::Vault {
             vault: "test".into(),
         })
