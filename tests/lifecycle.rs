@@ -193,8 +193,10 @@ fn vault_json_sets_retention_and_irreversible_purge_protection() {
         m.logs().contains("purge protection is enabled"),
         "the log says why"
     );
-    // Recovering is still allowed.
+    // Recovering is still allowed, and ends the refused purge's report.
     sh_ok(&m.mnt, "mv prod/deleted/web prod/web");
+    assert!(!m.path("prod/deleted/web.error").exists());
+    assert!(m.path("prod/web/cert.pem").exists());
 }
 
 /// A policy for issuer `Unknown`: the version waits for a merge.

@@ -572,6 +572,33 @@ impl VaultService {
         no_replace: bool,
         may_write: &dyn Fn(&Node) -> Result<(), VaultError>,
     ) -> Result<Changes, VaultError> {
+        let renamed = self.rename_node(dir, name, new_dir, new_name, no_replace, may_write)?;
+        // Done: an old report on either name (a refused purge of what was
+        // just recovered, say) is over, as after any accepted action.
+        let from_side = name.ends_with(side::ERROR_SUFFIX) || self.is_side_dir(dir);
+        let renamed = if from_side {
+            Ok(renamed)
+        } else {
+            self.reported(dir, name, Ok(renamed))
+        };
+        self.reported(new_dir, new_name, renamed)
+    }
+
+    /// Whether files in `dir` are side files only (drop-boxes): their
+    /// reports outlive them.
+    fn is_side_dir(&self, dir: &Node) -> bool {
+        matches!(dir, Node::Import(_) | Node::Merge(..) | Node::Restore(_))
+    }
+
+    fn rename_node(
+        &self,
+        dir: &Node,
+        name: &str,
+        new_dir: &Node,
+        new_name: &str,
+        no_replace: bool,
+        may_write: &dyn Fn(&Node) -> Result<(), VaultError>,
+    ) -> Result<Changes, VaultError> {
         let from = self.child(dir, name)?;
         let to = self.child(new_dir, new_name).ok();
         if no_replace && to.is_some() {
