@@ -193,10 +193,26 @@ fn vault_json_sets_retention_and_irreversible_purge_protection() {
         m.logs().contains("purge protection is enabled"),
         "the log says why"
     );
+    // A recovery under another name is refused, and says why beside it.
+    // (rename(2) says EINVAL, which GNU mv words as "a subdirectory of itself".)
+    let err = sh_err(&m.mnt, "mv prod/deleted/web prod/site");
+    assert!(err.contains("cannot move"), "{err}");
+    let report = json(&m.path("prod/site.error"));
+    assert!(
+        report["message"]
+            .as_str()
+            .unwrap()
+            .contains("under its own name"),
+        "{report}"
+    );
     // Recovering is still allowed, and ends the refused purge's report.
     sh_ok(&m.mnt, "mv prod/deleted/web prod/web");
     assert!(!m.path("prod/deleted/web.error").exists());
     assert!(m.path("prod/web/cert.pem").exists());
+    // What certfs made cannot be renamed: EPERM, and no report for that.
+    let err = sh_err(&m.mnt, "mv prod/web prod/other");
+    assert!(err.contains("not permitted"), "{err}");
+    assert!(!m.path("prod/other.error").exists());
 }
 
 /// A policy for issuer `Unknown`: the version waits for a merge.

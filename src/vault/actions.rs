@@ -572,14 +572,19 @@ impl VaultService {
         no_replace: bool,
         may_write: &dyn Fn(&Node) -> Result<(), VaultError>,
     ) -> Result<Changes, VaultError> {
-        let renamed = self.rename_node(dir, name, new_dir, new_name, no_replace, may_write)?;
+        let renamed = self.rename_node(dir, name, new_dir, new_name, no_replace, may_write);
         // Done: an old report on either name (a refused purge of what was
         // just recovered, say) is over, as after any accepted action.
+        // Refused: the reason goes beside the target, unless it is only that
+        // certfs made the file (no report for EPERM on its own files).
+        if let Err(VaultError::NotPermitted(_)) = renamed {
+            return renamed;
+        }
         let from_side = name.ends_with(side::ERROR_SUFFIX) || self.is_side_dir(dir);
-        let renamed = if from_side {
-            Ok(renamed)
+        let renamed = if from_side || renamed.is_err() {
+            renamed
         } else {
-            self.reported(dir, name, Ok(renamed))
+            self.reported(dir, name, renamed)
         };
         self.reported(new_dir, new_name, renamed)
     }
