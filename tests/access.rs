@@ -2,65 +2,25 @@
 
 mod common;
 
+use common::users::{GROUP, TestUser};
+use common::{Mount, ec_policy, sh_ok};
 use std::fs;
 use std::path::Path;
-use std::process::Command;
-
-use common::{Mount, ec_policy, sh_ok};
 
 const USER: &str = "certfs-reader";
-const GROUP: &str = "certfs-ssl";
 
-/// Creates the test user (in the test group) once; false when not root.
+/// The test user (in the test group) and the group's id; none when not root.
 fn test_user() -> Option<(u32, u32)> {
-    // SAFETY: geteuid cannot fail and touches no memory.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("SKIP: needs root to create a second user");
-        return None;
-    }
-    let _ = Command::new("groupadd").arg("-f").arg(GROUP).status();
-    let exists = Command::new("id")
-        .arg(USER)
-        .output()
-        .unwrap()
-        .status
-        .success();
-    if !exists {
-        let status = Command::new("useradd")
-            .args(["-M", "-N", "-s", "/bin/sh", "-G", GROUP, USER])
-            .status()
-            .unwrap();
-        assert!(status.success(), "useradd");
-    }
-    let id = |flag: &str| -> u32 {
-        let out = Command::new("id").arg(flag).arg(USER).output().unwrap();
-        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
-    };
-    let gid = {
-        let out = Command::new("getent")
-            .args(["group", GROUP])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout)
-            .split(':')
-            .nth(2)
-            .unwrap()
-            .parse()
-            .unwrap()
-    };
-    Some((id("-u"), gid))
+    TestUser::get(USER).map(|user| (user.uid, TestUser::group_id()))
+}
+
+fn reader() -> TestUser {
+    TestUser::get(USER).expect("root")
 }
 
 /// Runs `script` in `dir` as the test user; (success, stdout + stderr).
 fn as_user(dir: &Path, script: &str) -> (bool, String) {
-    let out = Command::new("runuser")
-        .args(["-u", USER, "--", "sh", "-c", script])
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
-    text.push_str(&String::from_utf8_lossy(&out.stderr));
-    (out.status.success(), text)
+    reader().run(dir, script)
 }
 
 fn audit_lines(m: &Mount) -> Vec<serde_json::Value> {

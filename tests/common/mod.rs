@@ -5,6 +5,7 @@ pub mod nginx;
 pub mod operations;
 pub mod postgres;
 pub mod smtp;
+pub mod users;
 
 use std::fs;
 use std::path::{Path, PathBuf};
