@@ -154,7 +154,7 @@ impl Loader for StoreLoader {
         let Some((c, versions)) = found else {
             return Ok(None);
         };
-        let policy = Policy::parse(c.policy.as_bytes()).map_err(|e| {
+        let policy = Policy::parse_stored(c.policy.as_bytes()).map_err(|e| {
             VaultError::Internal(format!("stored policy of {}: {}", c.name, e.message))
         })?;
         let (Some(action), Some(leaf)) = (
@@ -402,7 +402,7 @@ pub(super) fn certificate_from_record(
 ) -> Result<CertificateState, VaultError> {
     let name = CertificateName::parse(&c.name)
         .map_err(|e| VaultError::Internal(format!("stored certificate name: {e}")))?;
-    let policy = Policy::parse(c.policy.as_bytes())
+    let policy = Policy::parse_stored(c.policy.as_bytes())
         .map_err(|e| VaultError::Internal(format!("stored policy of {}: {}", c.name, e.message)))?;
     let tags = tags::parse(c.tags.as_bytes())?;
     Ok(CertificateState {

@@ -177,6 +177,15 @@ pub struct Policy {
     pub issuer: IssuerParameters,
 }
 
+/// Which rule DNS names in SANs are held to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DnsNames {
+    /// What is written now: letters, digits, hyphens, dots, an optional leading `*.`.
+    Strict,
+    /// What the store holds: the rule it was written under.
+    AsStored,
+}
+
 /// The largest `policy.json` accepted, in bytes.
 pub const MAX_POLICY_BYTES: usize = 1024 * 1024;
 
@@ -189,7 +198,20 @@ impl Policy {
     /// unknown keys, wrong JSON types and anything Key Vault's rules refuse;
     /// the error's message says which field and why.
     pub fn parse(json: &[u8]) -> Result<Policy, PolicyError> {
-        rules::build(wire::read(&Self::document(json)?)?, None)
+        rules::build(wire::read(&Self::document(json)?)?, None, DnsNames::Strict)
+    }
+
+    /// Parses a policy the store holds, as [`Policy::parse`] does, except
+    /// that DNS names are held only to the looser rule of the certfs that
+    /// may have stored them (ASCII without spaces): a certificate made
+    /// before the stricter rule still loads, and is refused only when
+    /// someone writes its policy again.
+    pub fn parse_stored(json: &[u8]) -> Result<Policy, PolicyError> {
+        rules::build(
+            wire::read(&Self::document(json)?)?,
+            None,
+            DnsNames::AsStored,
+        )
     }
 
     /// Parses a policy written for an import (`import/<name>.policy.json`)
@@ -198,7 +220,11 @@ impl Policy {
     /// (key type and size, content type, subject and SANs, ...), not from
     /// the defaults of a new certificate.
     pub fn parse_over(json: &[u8], base: &Policy) -> Result<Policy, PolicyError> {
-        rules::build(wire::read(&Self::document(json)?)?, Some(base))
+        rules::build(
+            wire::read(&Self::document(json)?)?,
+            Some(base),
+            DnsNames::Strict,
+        )
     }
 
     /// The JSON object a policy document holds.

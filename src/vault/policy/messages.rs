@@ -240,7 +240,7 @@ pub fn unknown_action(path: &str, value: &str) -> String {
 pub fn invalid_dns_name(path: &str, value: &str) -> String {
     let value = shown(value);
     format!(
-        "`{path}` is '{value}', which is not a DNS name (non-empty ASCII, no spaces, at most 253 characters)."
+        "`{path}` is '{value}', which is not a DNS name (letters, digits, hyphens and dots, an optional leading '*.', labels of at most 63 and names of at most 253 characters)."
     )
 }
 

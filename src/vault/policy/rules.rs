@@ -13,8 +13,8 @@ use super::json::Field;
 use super::messages::{self, bad};
 use super::wire::{Raw, RawAction};
 use super::{
-    ContentType, IssuerParameters, KeyProperties, KeyType, LifetimeAction, Policy, PolicyError,
-    Subject, Trigger, defaults, names, sans,
+    ContentType, DnsNames, IssuerParameters, KeyProperties, KeyType, LifetimeAction, Policy,
+    PolicyError, Subject, Trigger, defaults, names, sans,
 };
 
 /// Validity bounds in months.
@@ -28,14 +28,14 @@ const ISSUER_NAME_MAX: usize = 127;
 /// Applies the defaults and the rules. What the document leaves out comes
 /// from `base` when there is one (the policy derived from an imported
 /// certificate), else from Key Vault's defaults.
-pub(super) fn build(raw: Raw, base: Option<&Policy>) -> Result<Policy, PolicyError> {
+pub(super) fn build(raw: Raw, base: Option<&Policy>, dns: DnsNames) -> Result<Policy, PolicyError> {
     let key = key_properties(&raw, base)?;
     let content_type = match (&raw.content_type, base) {
         (None, Some(b)) => b.content_type,
         (field, _) => content_type(field.as_ref())?,
     };
     let mut subject = subject(raw.subject.as_ref())?;
-    let mut sans = sans::check(&raw.sans)?;
+    let mut sans = sans::check(&raw.sans, dns)?;
     if let Some(b) = base {
         if raw.subject.is_none() {
             subject = b.subject.clone();

@@ -1,7 +1,10 @@
 //! Light syntax checks on subject alternative names: enough to catch a pasted wrong column, not a full RFC validator.
 //!
-//! - DNS names: non-empty ASCII, no white space or control characters, at
-//!   most 253 characters (`*.example.com` is fine: CAs decide on wildcards).
+//! - DNS names: labels of letters, digits and hyphens (not at a label's
+//!   start or end), 1 to 63 characters each, joined by dots, at most 253
+//!   characters, with an optional leading `*.` (CAs decide on wildcards).
+//!   Nothing else: a name reaches hooks' environment (`RENEWED_DOMAINS`),
+//!   web server configurations and CAs, and Key Vault refuses it too.
 //! - E-mail addresses: exactly one `@` with text on both sides, no white space.
 //! - UPNs: like e-mail addresses (`name@domain`), which is what Windows expects.
 //! - IP addresses: IPv4 or IPv6 as [`std::net::IpAddr`] parses them.
@@ -13,18 +16,22 @@ use std::net::IpAddr;
 
 use crate::pki::x509::SubjectAltNames;
 
-use super::PolicyError;
 use super::json::Field;
 use super::messages::{self, bad};
 use super::wire::RawSans;
+use super::{DnsNames, PolicyError};
 
 /// The longest DNS name (RFC 1035, without the final dot).
 const DNS_NAME_MAX: usize = 253;
 
 /// Checks and converts the SANs as written.
-pub(super) fn check(raw: &RawSans) -> Result<SubjectAltNames, PolicyError> {
+pub(super) fn check(raw: &RawSans, dns: DnsNames) -> Result<SubjectAltNames, PolicyError> {
+    let dns_rule = match dns {
+        DnsNames::Strict => is_dns_name,
+        DnsNames::AsStored => is_stored_dns_name,
+    };
     Ok(SubjectAltNames {
-        dns_names: each(&raw.dns_names, is_dns_name, messages::invalid_dns_name)?,
+        dns_names: each(&raw.dns_names, dns_rule, messages::invalid_dns_name)?,
         emails: each(&raw.emails, is_mailbox, messages::invalid_email)?,
         upns: each(&raw.upns, is_mailbox, messages::invalid_upn)?,
         ip_addresses: raw
@@ -57,7 +64,28 @@ fn each(
         .collect()
 }
 
+/// The longest label (RFC 1035).
+const LABEL_MAX: usize = 63;
+
+/// A DNS name: `[*.]label(.label)*`, each label letters, digits and
+/// hyphens, not starting or ending with a hyphen.
 fn is_dns_name(s: &str) -> bool {
+    let host = s.strip_prefix("*.").unwrap_or(s);
+    s.len() <= DNS_NAME_MAX && !host.is_empty() && host.split('.').all(is_label)
+}
+
+fn is_label(label: &str) -> bool {
+    !label.is_empty()
+        && label.len() <= LABEL_MAX
+        && !label.starts_with('-')
+        && !label.ends_with('-')
+        && label
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+/// The rule of stores written before [`is_dns_name`]: ASCII without spaces.
+fn is_stored_dns_name(s: &str) -> bool {
     !s.is_empty() && s.len() <= DNS_NAME_MAX && s.bytes().all(|b| b.is_ascii_graphic())
 }
 
@@ -97,15 +125,37 @@ mod tests {
             assert!(is_dns_name(ok), "{ok}");
         }
         let long = "a".repeat(DNS_NAME_MAX + 1);
+        let long_label = format!("{}.example", "a".repeat(LABEL_MAX + 1));
+        let longest = format!("{}.example", "a".repeat(LABEL_MAX));
+        assert!(is_dns_name(&longest));
         for bad in [
             "",
             "exa mple.com",
             "bücher.example",
             "tab\t.com",
             long.as_str(),
+            long_label.as_str(),
+            "$(touch${IFS}/tmp/p)",
+            "`id`",
+            "a;b",
+            "x|id",
+            "a&b.example",
+            "under_score.example",
+            "-lead.example",
+            "trail-.example",
+            "double..dot",
+            ".example.com",
+            "example.com.",
+            "*",
+            "*.",
+            "a.*.example",
+            "**.example",
         ] {
             assert!(!is_dns_name(bad), "{bad:?}");
         }
+        // What older stores hold still loads.
+        assert!(is_stored_dns_name("under_score.example"));
+        assert!(!is_stored_dns_name("exa mple.com"));
     }
 
     #[test]
