@@ -266,6 +266,7 @@ fn mount(
         .mode(0o700)
         .create(data)
         .map_err(|e| format!("cannot create the store directory {}: {e}", data.display()))?;
+    warn_if_open(data);
     let opened = open_store::open_store(store, data, key_file)?;
     let backup_key = BackupKey::load_or_create(&data.join("backup.key"))
         .map_err(|e| format!("cannot open the backup key: {e}"))?;
@@ -303,6 +304,23 @@ fn mount(
 }
 
 /// A clear refusal for a missing, non-directory or already-mounted mountpoint.
+/// Says so when the store directory lets group or others in: certfs
+/// makes its own 0700, and one that existed keeps the mode it had (the
+/// store file and keys in it are 0600 all the same).
+fn warn_if_open(data: &Path) {
+    if let Ok(meta) = std::fs::metadata(data) {
+        let mode = meta.mode() & 0o777;
+        if mode & 0o077 != 0 {
+            log::warn!(
+                "the store directory {} is mode {mode:04o}: group and others may list it \
+                 (certfs makes its own 0700; chmod 700 {} to close it)",
+                data.display(),
+                data.display()
+            );
+        }
+    }
+}
+
 fn check_mountpoint(mountpoint: &Path) -> Result<(), String> {
     let meta = std::fs::metadata(mountpoint).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => format!("mountpoint {} does not exist", mountpoint.display()),
