@@ -164,13 +164,16 @@ impl Filesystem for CertFs {
         Ok(())
     }
 
-    fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
+    fn lookup(&self, req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
         // Computed and replied before any invalidation of a change it may miss.
         let _replying = self.cache.replies.read();
         let result = (|| {
             let dir = self.node(parent)?;
             let name = name_str(name)?;
-            let (node, attr) = self.vault.lookup(&dir, name).map_err(|e| errno(&e))?;
+            let (node, attr) = self
+                .vault
+                .lookup_as(&self.caller(req), &dir, name)
+                .map_err(|e| errno(&e))?;
             let ino = self.inodes.intern(parent.0, name, &node);
             Ok((file_attr(self.owner(), ino, &attr), ttls(&attr)))
         })();
@@ -437,8 +440,8 @@ impl Filesystem for CertFs {
         req: &Request,
         parent: INodeNo,
         name: &OsStr,
-        _mode: u32,
-        _umask: u32,
+        mode: u32,
+        umask: u32,
         _flags: i32,
         reply: ReplyCreate,
     ) {
@@ -448,7 +451,7 @@ impl Filesystem for CertFs {
             let caller = self.caller(req);
             let (node, attr) = self
                 .vault
-                .create_as(&caller, &dir, name)
+                .create_as(&caller, &dir, name, (mode & !umask & 0o777) as u16)
                 .map_err(|e| errno(&e))?;
             let ino = self.inodes.intern(parent.0, name, &node);
             let buffer = WriteBuffer {
@@ -631,11 +634,14 @@ impl Filesystem for CertFs {
         reply.ok();
     }
 
-    fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
+    fn opendir(&self, req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
         let result = (|| {
             let node = self.node(ino)?;
             let generation = self.cache.generation.load(Ordering::SeqCst);
-            let entries = self.vault.readdir(&node).map_err(|e| errno(&e))?;
+            let entries = self
+                .vault
+                .readdir_as(&self.caller(req), &node)
+                .map_err(|e| errno(&e))?;
             let listing = Listing {
                 generation,
                 entries,
@@ -774,8 +780,9 @@ impl Filesystem for CertFs {
         let result = self.node(ino).and_then(|node| {
             let read = mask.contains(fuser::AccessFlags::R_OK);
             let write = mask.contains(fuser::AccessFlags::W_OK);
+            let search = mask.contains(fuser::AccessFlags::X_OK);
             self.vault
-                .access_as(&self.caller(req), &node, read, write)
+                .access_as(&self.caller(req), &node, read, write, search)
                 .map_err(|e| errno(&e))
         });
         match result {

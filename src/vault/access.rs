@@ -21,8 +21,9 @@ use serde::{Deserialize, Serialize};
 
 use super::error::VaultError;
 use super::name::{CertificateName, VaultName};
-use super::node::{Attr, CertificateFile, Node, VaultFile};
-use super::service::{Changes, VaultService, certificate, vault};
+use super::node::{Attr, Node};
+use super::protection::{folder_of, guard_of_dir, is_secret, is_vault_config};
+use super::service::{Changes, VaultService, certificate, not_found, vault};
 
 /// The prefix of a certificate's stored modes and owners: `perm/<name>`.
 pub const DOCUMENT_PREFIX: &str = "perm/";
@@ -105,25 +106,33 @@ fn perm_target(node: &Node) -> Option<(&VaultName, &CertificateName, &'static st
     }
 }
 
-/// Whether `node` holds a private key or a secret (a role must allow keys).
-pub(crate) fn is_secret(node: &Node) -> bool {
-    match node {
-        Node::VersionFile { file, .. } => file.holds_key(),
-        Node::CertificateFile(_, _, CertificateFile::Backup) => true,
-        // What waits in import/ or restore/ (a PFX or PEM with its key, a
-        // password, a backup blob) is as secret as what it becomes.
-        Node::Side(dir, _) => matches!(**dir, Node::Import(_) | Node::Restore(_)),
-        _ => false,
+/// The permission bit a request needs, as in a mode's `rwx` triplet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Bit {
+    Read = 4,
+    Write = 2,
+    Search = 1,
+}
+
+impl From<Want> for Bit {
+    fn from(want: Want) -> Bit {
+        match want {
+            Want::Read => Bit::Read,
+            Want::Write => Bit::Write,
+        }
     }
 }
 
-/// Whether `node` is a vault's settings or issuers (managers only, whatever the mode says).
-fn is_vault_config(node: &Node) -> bool {
-    match node {
-        Node::VaultFile(_, VaultFile::Settings) | Node::IssuerFile(..) | Node::Issuers(_) => true,
-        // An editor's swap or backup file of an issuer holds its secrets too.
-        Node::Side(dir, _) => matches!(**dir, Node::Issuers(_)),
-        _ => false,
+/// What a caller holds in a vault: its roles.
+struct Roles {
+    manage: bool,
+    read_keys: bool,
+    read_certificates: bool,
+}
+
+impl Roles {
+    fn any(&self) -> bool {
+        self.manage || self.read_keys || self.read_certificates
     }
 }
 
@@ -139,12 +148,27 @@ impl VaultService {
         self.owner.get().copied().unwrap_or((0, 0))
     }
 
-    /// Whether `caller` may `want` on `node`: `EACCES` (`Forbidden`) if not.
-    pub fn authorize(&self, caller: &Caller, node: &Node, want: Want) -> Result<(), VaultError> {
-        let (owner, _) = self.mount_owner();
-        if caller.uid == 0 || caller.uid == owner || !self.others.load(Ordering::Acquire) {
-            return Ok(());
+    /// The mount's owner as a caller (the writer of what the mount itself writes).
+    pub(crate) fn owner_caller(&self) -> Caller {
+        let (uid, gid) = self.mount_owner();
+        Caller {
+            uid,
+            gid,
+            pid: std::process::id(),
+            groups: Vec::new(),
         }
+    }
+
+    /// Whether `caller` is root or the mount's owner, or the mount lets no
+    /// one else in: then the kernel has checked all there is to check.
+    fn privileged(&self, caller: &Caller) -> bool {
+        caller.uid == 0
+            || caller.uid == self.mount_owner().0
+            || !self.others.load(Ordering::Acquire)
+    }
+
+    /// The roles `caller` holds in the vault of `node`.
+    fn roles(&self, caller: &Caller, node: &Node) -> Roles {
         let groups = caller.all_groups();
         let access = node
             .vault()
@@ -153,42 +177,157 @@ impl VaultService {
                 vault(&st, v).ok().map(|vs| vs.settings.access.clone())
             })
             .unwrap_or_default();
-        let manager = access.manage.contains(caller.uid, &groups);
-        let granted = match want {
-            Want::Write => manager,
-            // What an editor keeps beside an issuer file (`.digi.json.swp`,
-            // `digi.json~`) holds the issuer's secrets as typed.
-            Want::Read if matches!(node, Node::Side(dir, _) if matches!(**dir, Node::Issuers(_))) => {
-                manager
-            }
-            Want::Read if is_secret(node) => {
-                manager || access.read_keys.contains(caller.uid, &groups)
-            }
-            Want::Read => {
-                manager
-                    || access.read_keys.contains(caller.uid, &groups)
-                    || access.read_certificates.contains(caller.uid, &groups)
-            }
-        };
-        if granted {
+        Roles {
+            manage: access.manage.contains(caller.uid, &groups),
+            read_keys: access.read_keys.contains(caller.uid, &groups),
+            read_certificates: access.read_certificates.contains(caller.uid, &groups),
+        }
+    }
+
+    /// Whether `caller` may `want` on `node`: `EACCES` (`Forbidden`) if not.
+    ///
+    /// Root and the mount's owner may do anything. Anyone else needs a
+    /// role of the vault that allows it, or a mode that does, and the
+    /// certificate folder's mode must let them in (a role does). A side
+    /// file is its owner's, with its mode, whatever the roles, and never
+    /// less protected than what it holds or came from ([`Guard`]).
+    pub fn authorize(&self, caller: &Caller, node: &Node, want: Want) -> Result<(), VaultError> {
+        if self.privileged(caller) {
             return Ok(());
         }
-        if !is_vault_config(node) {
-            let attr = self.getattr(node)?;
-            if mode_allows(&attr, caller, want, (owner, self.mount_owner().1)) {
-                return Ok(());
-            }
+        let roles = self.roles(caller, node);
+        let allowed = self.enters_folder(caller, node, &roles)?
+            && match node {
+                Node::Side(dir, name) => self.side_allows(caller, dir, name, want, &roles)?,
+                _ => self.file_allows(caller, node, want, &roles)?,
+            };
+        if allowed {
+            return Ok(());
         }
         Err(VaultError::Forbidden(format!(
             "Access denied: user {} has no {} permission here; the mount's owner can grant it with \
              chmod/chgrp or in vault.json's access",
             caller.uid,
-            match (want, is_secret(node)) {
+            match (want, self.is_secret(node)) {
                 (Want::Write, _) => "manage",
                 (Want::Read, true) => "read_keys",
                 (Want::Read, false) => "read_certificates",
             }
         )))
+    }
+
+    /// `lookup` of a name in `dir`, and `chdir`: whether `caller` may
+    /// search `dir` (a certificate folder's `x` bit, or a role).
+    pub fn authorize_search(&self, caller: &Caller, dir: &Node) -> Result<(), VaultError> {
+        if self.privileged(caller) {
+            return Ok(());
+        }
+        let roles = self.roles(caller, dir);
+        let Some((v, c, _)) = folder_of(dir) else {
+            return Ok(());
+        };
+        if roles.any() || self.folder_allows(caller, v, c, Bit::Search) {
+            return Ok(());
+        }
+        Err(VaultError::Forbidden(format!(
+            "Access denied: the folder {c} lets user {} in only with a role of vault.json's access",
+            caller.uid
+        )))
+    }
+
+    /// Whether the certificate folder holding `node` lets `caller` reach
+    /// it: its `x` bit (its `r` bit to list the folder itself), or any role
+    /// of the vault.
+    fn enters_folder(
+        &self,
+        caller: &Caller,
+        node: &Node,
+        roles: &Roles,
+    ) -> Result<bool, VaultError> {
+        let Some((v, c, is_folder)) = folder_of(node) else {
+            return Ok(true);
+        };
+        if roles.any() || is_folder {
+            // The folder's own `r`/`w` bits are its file mode (below).
+            return Ok(true);
+        }
+        Ok(self.folder_allows(caller, v, c, Bit::Search))
+    }
+
+    /// Whether the mode of certificate folder `c` gives `caller` `bit`.
+    fn folder_allows(&self, caller: &Caller, v: &VaultName, c: &CertificateName, bit: Bit) -> bool {
+        let mut attr = super::service::dir_attr(0);
+        self.apply_perms(&Node::Certificate(v.clone(), c.clone()), &mut attr);
+        mode_allows(&attr, caller, bit, self.mount_owner())
+    }
+
+    /// A file or folder of certfs: a role that covers it, or its mode
+    /// (not for a vault's settings and issuers, which are roles only).
+    fn file_allows(
+        &self,
+        caller: &Caller,
+        node: &Node,
+        want: Want,
+        roles: &Roles,
+    ) -> Result<bool, VaultError> {
+        let granted = match want {
+            Want::Write => roles.manage,
+            Want::Read if is_secret(node) => roles.manage || roles.read_keys,
+            Want::Read => roles.any(),
+        };
+        if granted {
+            return Ok(true);
+        }
+        if is_vault_config(node) {
+            return Ok(false);
+        }
+        let mut attr = self.getattr(node)?;
+        if let Node::LiveCertificate(v, c) = node {
+            // The view of a certificate folder has the folder's mode.
+            self.apply_perms(&Node::Certificate(v.clone(), c.clone()), &mut attr);
+        }
+        Ok(mode_allows(&attr, caller, want.into(), self.mount_owner()))
+    }
+
+    /// A side file: its owner and mode decide, within its [`Guard`].
+    fn side_allows(
+        &self,
+        caller: &Caller,
+        dir: &Node,
+        name: &str,
+        want: Want,
+        roles: &Roles,
+    ) -> Result<bool, VaultError> {
+        let (guard, owner) = {
+            let side = self.side.read();
+            let file = side.get(dir, name).ok_or_else(|| not_found(name))?;
+            (file.guard.with(guard_of_dir(dir)), file.owner)
+        };
+        let guarded = match want {
+            _ if guard.managers && !roles.manage => false,
+            Want::Write => !guard.owner_only,
+            Want::Read => !guard.secret || roles.manage || roles.read_keys || caller.uid == owner.0,
+        };
+        if !guarded {
+            return Ok(false);
+        }
+        let attr = self.getattr(&Node::Side(Box::new(dir.clone()), name.to_owned()))?;
+        Ok(mode_allows(&attr, caller, want.into(), self.mount_owner()))
+    }
+
+    /// Whether `node` holds a private key or a secret (key reads are audited).
+    pub(crate) fn is_secret(&self, node: &Node) -> bool {
+        match node {
+            Node::Side(dir, name) => {
+                guard_of_dir(dir).secret
+                    || self
+                        .side
+                        .read()
+                        .get(dir, name)
+                        .is_some_and(|f| f.guard.secret)
+            }
+            _ => is_secret(node),
+        }
     }
 
     /// `chmod`/`chown`/`chgrp` on `node` by `caller`: stored for a
@@ -211,6 +350,9 @@ impl VaultService {
             && gid.is_none_or(|g| g == file_gid);
         if unchanged {
             return Ok(Changes::default());
+        }
+        if let Node::Side(dir, name) = node {
+            return self.set_side_permissions(caller, dir, name, mode, uid, gid, attr);
         }
         let Some((v, c, file)) = perm_target(node) else {
             // Copying tools set the mode of what they write (Rust's fs::copy,
@@ -272,6 +414,42 @@ impl VaultService {
         })
     }
 
+    /// `chmod`/`chown` of a side file: as on any file system, its owner
+    /// changes its mode, root and the mount's owner change anything.
+    #[allow(clippy::too_many_arguments)]
+    fn set_side_permissions(
+        &self,
+        caller: &Caller,
+        dir: &Node,
+        name: &str,
+        mode: Option<u16>,
+        uid: Option<u32>,
+        gid: Option<u32>,
+        attr: Attr,
+    ) -> Result<Changes, VaultError> {
+        let (file_uid, file_gid) = attr.owner.unwrap_or(self.mount_owner());
+        let privileged = caller.uid == 0 || caller.uid == self.mount_owner().0;
+        if !privileged {
+            if uid.is_some_and(|u| u != file_uid) || gid.is_some_and(|g| g != file_gid) {
+                return Err(VaultError::NotPermitted(
+                    "only root and the mount's owner change owners".into(),
+                ));
+            }
+            if caller.uid != file_uid {
+                return Err(VaultError::NotPermitted(
+                    "only the file's owner changes its mode".into(),
+                ));
+            }
+        }
+        let owner = (uid.unwrap_or(file_uid), gid.unwrap_or(file_gid));
+        if !self.side.write().set_perm(dir, name, mode, owner) {
+            return Err(not_found(name));
+        }
+        Ok(Changes {
+            dirs: vec![dir.clone()],
+        })
+    }
+
     /// Applies stored modes and owners to the `attr` of `node`.
     pub(super) fn apply_perms(&self, node: &Node, attr: &mut Attr) {
         let Some((v, c, file)) = perm_target(node) else {
@@ -302,8 +480,8 @@ impl VaultService {
     }
 }
 
-/// Whether the mode of `attr` lets `caller` `want` it (owner, group, other bits).
-fn mode_allows(attr: &Attr, caller: &Caller, want: Want, default_owner: (u32, u32)) -> bool {
+/// Whether the mode of `attr` gives `caller` `bit` (owner, group, other bits).
+fn mode_allows(attr: &Attr, caller: &Caller, bit: Bit, default_owner: (u32, u32)) -> bool {
     let (uid, gid) = attr.owner.unwrap_or(default_owner);
     let bits = if caller.uid == uid {
         attr.mode >> 6
@@ -312,10 +490,7 @@ fn mode_allows(attr: &Attr, caller: &Caller, want: Want, default_owner: (u32, u3
     } else {
         attr.mode
     };
-    match want {
-        Want::Read => bits & 0o4 != 0,
-        Want::Write => bits & 0o2 != 0,
-    }
+    bits & bit as u16 != 0
 }
 
 #[cfg(test)]
@@ -347,31 +522,31 @@ mod tests {
     #[test]
     fn modes_are_read_for_owner_group_and_others() {
         let key = attr(0o640, Some((0, 118)));
-        assert!(mode_allows(&key, &caller(0, 0, &[]), Want::Read, (0, 0)));
+        assert!(mode_allows(&key, &caller(0, 0, &[]), Bit::Read, (0, 0)));
         assert!(mode_allows(
             &key,
             &caller(33, 33, &[118]),
-            Want::Read,
+            Bit::Read,
             (0, 0)
         ));
-        assert!(!mode_allows(&key, &caller(33, 33, &[]), Want::Read, (0, 0)));
+        assert!(!mode_allows(&key, &caller(33, 33, &[]), Bit::Read, (0, 0)));
         assert!(!mode_allows(
             &key,
             &caller(33, 118, &[]),
-            Want::Write,
+            Bit::Write,
             (0, 0)
         ));
         let cert = attr(0o444, None);
         assert!(mode_allows(
             &cert,
             &caller(1000, 1000, &[]),
-            Want::Read,
+            Bit::Read,
             (0, 0)
         ));
         assert!(!mode_allows(
             &cert,
             &caller(1000, 1000, &[]),
-            Want::Write,
+            Bit::Write,
             (0, 0)
         ));
     }

@@ -5,16 +5,18 @@
 
 use std::sync::Arc;
 
+use super::access::Caller;
 use super::error::VaultError;
 use super::lifecycle::deleted_but_recoverable;
 use super::model::VaultState;
 use super::name::{CertificateName, VaultName};
 use super::node::{Attr, CertificateFile, Node, VaultFile, VersionFile};
+use super::protection::{guard_of_dir, holds_secret};
 use super::service::{
     Changes, DELETED_DIR, IMPORT_DIR, ISSUERS_DIR, LIVE_DIR, MAX_WRITE_SIZE, MERGE_DIR,
     RESTORE_DIR, VERSIONS_DIR, VaultService, dir_attr, not_found, now, vault,
 };
-use super::side;
+use super::side::{self, Guard, SideFile};
 use super::{import, issuers, operation};
 use crate::store::VaultRecord;
 
@@ -26,6 +28,11 @@ enum DropAction<'a> {
     Merge(&'a VaultName, &'a CertificateName),
     /// A PFX or PEM to import, by its file name.
     Import(&'a VaultName, &'a str),
+}
+
+/// Whether a write to `node` acts: a file dropped into a drop-box.
+pub(super) fn is_drop(node: &Node) -> bool {
+    drop_action(node).is_some()
 }
 
 /// The action a write to `node` triggers, if it is a file dropped into a drop-box.
@@ -58,6 +65,9 @@ impl VaultService {
                 "backup.blob is read-only: to restore, write a blob into the vault's restore/"
                     .into(),
             )),
+            Node::Side(_, name) if side::is_report(name) => Err(VaultError::NotPermitted(format!(
+                "{name} is a report certfs writes about a refused action; it can be removed, not written"
+            ))),
             Node::Side(..)
             | Node::CertificateFile(..)
             | Node::VaultFile(..)
@@ -92,8 +102,15 @@ impl VaultService {
         }
     }
 
-    /// Creates the new file `name` in `dir` for writing (`O_CREAT`).
-    pub fn create(&self, dir: &Node, name: &str) -> Result<(Node, Attr), VaultError> {
+    /// Creates the new file `name` in `dir` for writing (`O_CREAT`); a
+    /// scratch file is `creator`'s, with `mode` (open's mode less the umask).
+    pub fn create(
+        &self,
+        dir: &Node,
+        name: &str,
+        creator: &Caller,
+        mode: u16,
+    ) -> Result<(Node, Attr), VaultError> {
         if let Ok(node) = self.child(dir, name) {
             self.check_writable(&node)?;
             let attr = self.getattr(&node)?;
@@ -111,7 +128,9 @@ impl VaultService {
             }
             _ => {
                 self.check_side_dir(dir, name)?;
-                self.side.write().put(dir, name, Arc::from(&b""[..]), now());
+                let file =
+                    SideFile::new((creator.uid, creator.gid), mode, guard_of_dir(dir), now());
+                self.side.write().put(dir, name, file);
                 Node::Side(Box::new(dir.clone()), name.to_owned())
             }
         };
@@ -119,8 +138,14 @@ impl VaultService {
         Ok((node, attr))
     }
 
-    /// Whether `dir` may hold the side file `name`.
-    fn check_side_dir(&self, dir: &Node, name: &str) -> Result<(), VaultError> {
+    /// Whether `dir` may hold the side file `name` (reports are certfs' own).
+    pub(super) fn check_side_dir(&self, dir: &Node, name: &str) -> Result<(), VaultError> {
+        if side::is_report(name) {
+            return Err(VaultError::NotPermitted(format!(
+                "{name}: names ending in {} are certfs' reports of refused actions",
+                side::ERROR_SUFFIX
+            )));
+        }
         match dir {
             Node::Import(_) | Node::Merge(..) | Node::Issuers(_) | Node::Restore(_) => {
                 self.getattr(dir).map(|_| ())
@@ -154,15 +179,29 @@ impl VaultService {
         }
     }
 
-    /// The close-time action: `data` was written to `node`. On refusal the
-    /// reason is also left in `<name>.error` beside the file.
+    /// The close-time action of the mount's owner: `data` was written to
+    /// `node` (see [`Self::write_by`]).
     pub fn write(&self, node: &Node, data: &[u8]) -> Result<Changes, VaultError> {
+        self.write_by(&self.owner_caller(), node, data)
+    }
+
+    /// The close-time action: `writer` wrote `data` to `node`. On refusal
+    /// the reason is also left in `<name>.error` beside the file.
+    pub fn write_by(
+        &self,
+        writer: &Caller,
+        node: &Node,
+        data: &[u8],
+    ) -> Result<Changes, VaultError> {
         let drop_box = drop_action(node);
         if let Node::Side(dir, name) = node {
             // A file removed while open (vim unlinks its swap file, then
             // closes it) takes no bytes and does nothing, as on any filesystem.
             if drop_box.is_none() {
-                self.side.write().update(dir, name, Arc::from(data), now());
+                let secret = holds_secret(data);
+                self.side
+                    .write()
+                    .write(dir, name, writer, Arc::from(data), secret, now());
                 return Ok(Changes::default());
             }
             if self.side.read().get(dir, name).is_none() {
@@ -230,14 +269,16 @@ impl VaultService {
             }
             Err(e) => {
                 log::warn!("{name}: {e}");
-                side.put(
-                    &dir,
-                    &error_name,
-                    Arc::from(e.to_error_json().into_bytes()),
-                    now(),
-                );
+                side.put(&dir, &error_name, self.report_file(e));
             }
         }
+    }
+
+    /// The report of `e`: the mount's owner's, readable by all who see the
+    /// folder (it says what was refused and why, never a secret).
+    fn report_file(&self, e: &VaultError) -> SideFile {
+        let data = Arc::from(e.to_error_json().into_bytes());
+        SideFile::holding(data, self.mount_owner(), 0o644, Guard::default(), now())
     }
 
     /// The directory and name of a file node.
@@ -268,14 +309,15 @@ impl VaultService {
         }
     }
 
-    /// Empties the side file `node` (`truncate` without an open handle).
-    pub fn truncate(&self, node: &Node) -> Result<(), VaultError> {
+    /// Empties the side file `node` (`truncate` without an open handle) for `writer`.
+    pub fn truncate(&self, writer: &Caller, node: &Node) -> Result<(), VaultError> {
         match node {
             Node::Side(dir, name) => {
-                let mut side = self.side.write();
-                side.get(dir, name).ok_or_else(|| not_found(name))?;
-                side.put(dir, name, Arc::from(&b""[..]), now());
-                Ok(())
+                let emptied =
+                    self.side
+                        .write()
+                        .write(dir, name, writer, Arc::from(&b""[..]), false, now());
+                emptied.then_some(()).ok_or_else(|| not_found(name))
             }
             // Truncating a real file only takes effect with the write that follows.
             Node::CertificateFile(..) => self.getattr(node).map(|_| ()),
@@ -320,12 +362,8 @@ impl VaultService {
                 VaultError::NotFound(_) | VaultError::IsDirectory(_) | VaultError::NotDirectory(_),
             ) => false,
             Err(e) => {
-                self.side.write().put(
-                    dir,
-                    &error_name,
-                    Arc::from(e.to_error_json().into_bytes()),
-                    now(),
-                );
+                let report = self.report_file(e);
+                self.side.write().put(dir, &error_name, report);
                 false
             }
         }
@@ -333,7 +371,7 @@ impl VaultService {
 
     /// Leaves or clears the report of a `rmdir` or `unlink` (see
     /// [`Self::report_in`]); a cleared one is a change of `dir`.
-    fn reported(
+    pub(super) fn reported(
         &self,
         dir: &Node,
         name: &str,
@@ -551,127 +589,6 @@ impl VaultService {
             }
             _ => Err(VaultError::NotPermitted(format!(
                 "{name} is made by certfs and cannot be removed"
-            ))),
-        }
-    }
-
-    /// `rename`. A side file renamed onto a writable file of certfs
-    /// (`policy.json`, `tags.json`, `attributes.json`, ...) is written to it
-    /// (how `sed -i`, rsync and some editors save); such a file renamed to a
-    /// side name is copied there (how vim makes its backup) and stays in
-    /// place; side files move freely within and between writable
-    /// directories, and into a drop-box they act. `may_write` is asked
-    /// about the file a rename writes, as rename resolved it (a caller's
-    /// rights to that file, `hooks.json` being the owner's).
-    pub fn rename(
-        &self,
-        dir: &Node,
-        name: &str,
-        new_dir: &Node,
-        new_name: &str,
-        no_replace: bool,
-        may_write: &dyn Fn(&Node) -> Result<(), VaultError>,
-    ) -> Result<Changes, VaultError> {
-        let renamed = self.rename_node(dir, name, new_dir, new_name, no_replace, may_write);
-        // Done: an old report on either name (a refused purge of what was
-        // just recovered, say) is over, as after any accepted action.
-        // Refused: the reason goes beside the target, unless it is only that
-        // certfs made the file (no report for EPERM on its own files).
-        if let Err(VaultError::NotPermitted(_)) = renamed {
-            return renamed;
-        }
-        let from_side = name.ends_with(side::ERROR_SUFFIX) || self.is_side_dir(dir);
-        let renamed = if from_side || renamed.is_err() {
-            renamed
-        } else {
-            self.reported(dir, name, renamed)
-        };
-        self.reported(new_dir, new_name, renamed)
-    }
-
-    /// Whether files in `dir` are side files only (drop-boxes): their
-    /// reports outlive them.
-    fn is_side_dir(&self, dir: &Node) -> bool {
-        matches!(dir, Node::Import(_) | Node::Merge(..) | Node::Restore(_))
-    }
-
-    fn rename_node(
-        &self,
-        dir: &Node,
-        name: &str,
-        new_dir: &Node,
-        new_name: &str,
-        no_replace: bool,
-        may_write: &dyn Fn(&Node) -> Result<(), VaultError>,
-    ) -> Result<Changes, VaultError> {
-        let from = self.child(dir, name)?;
-        let to = self.child(new_dir, new_name).ok();
-        if no_replace && to.is_some() {
-            return Err(VaultError::AlreadyExists(format!("{new_name} exists")));
-        }
-        match (&from, &to) {
-            // Onto a writable file of certfs (policy.json, tags.json, attributes.json, ...).
-            (Node::Side(..), Some(target))
-                if !matches!(target, Node::Side(..)) && self.check_writable(target).is_ok() =>
-            {
-                may_write(target)?;
-                let data = self.read(&from)?;
-                let changes = self.write(target, &data)?;
-                self.side.write().remove(dir, name);
-                Ok(changes)
-            }
-            (Node::Side(..), Some(Node::Side(..)) | None) => {
-                let draft_policy = to.is_none()
-                    && matches!(new_dir, Node::Certificate(..))
-                    && new_name == CertificateFile::Policy.file_name();
-                let target = if draft_policy {
-                    self.create(new_dir, new_name)?.0
-                } else {
-                    if to.is_none() {
-                        self.check_side_dir(new_dir, new_name)?;
-                    }
-                    Node::Side(Box::new(new_dir.clone()), new_name.to_owned())
-                };
-                if draft_policy || drop_action(&target).is_some() {
-                    // Renaming onto a draft's policy.json or into a drop-box acts, as a write would.
-                    let data = self.read(&from)?;
-                    if let Node::Side(..) = target {
-                        self.side
-                            .write()
-                            .put(new_dir, new_name, data.clone(), now());
-                    }
-                    let changes = self.write(&target, &data)?;
-                    self.side.write().remove(dir, name);
-                    return Ok(changes);
-                }
-                let mut side = self.side.write();
-                let file = side.remove(dir, name).ok_or_else(|| not_found(name))?;
-                side.put(new_dir, new_name, file.data, file.mtime);
-                Ok(Changes::default())
-            }
-            // A writable file of certfs to a scratch name: copied (vim's backup).
-            (real, None | Some(Node::Side(..)))
-                if !matches!(real, Node::Side(..)) && self.check_writable(real).is_ok() =>
-            {
-                self.check_side_dir(new_dir, new_name)?;
-                let data = self.read(&from)?;
-                self.side.write().put(new_dir, new_name, data, now());
-                Ok(Changes::default())
-            }
-            // `mv prod/deleted/web prod/web`: recover.
-            (Node::DeletedCertificate(v, c), None)
-                if *new_dir == Node::Vault(v.clone()) && c.as_str().eq_ignore_ascii_case(new_name) =>
-            {
-                self.recover(v, c)
-            }
-            (Node::DeletedCertificate(..), _) => Err(VaultError::BadParameter(
-                "A deleted certificate is recovered under its own name: mv <vault>/deleted/NAME <vault>/NAME".into(),
-            )),
-            (n, _) if n.is_dir() => Err(VaultError::NotPermitted(
-                "vaults and certificates cannot be renamed (Key Vault names are fixed)".into(),
-            )),
-            _ => Err(VaultError::NotPermitted(format!(
-                "{name} cannot be renamed to {new_name}"
             ))),
         }
     }

@@ -50,6 +50,11 @@ const MAGIC: &[u8] = b"CERTFS-BACKUP\n";
 const FORMAT_VERSION: u8 = 1;
 /// Magic and version: the associated data.
 const HEADER_LEN: usize = MAGIC.len() + 1;
+
+/// Whether `data` is (the start of) a backup blob.
+pub(crate) fn is_blob(data: &[u8]) -> bool {
+    data.starts_with(MAGIC)
+}
 /// The AES-GCM tag's length.
 const TAG_LEN: usize = 16;
 /// The largest blob [`open`] accepts and [`seal`] makes: 64 MiB.

@@ -31,6 +31,8 @@ pub mod operation;
 mod orders;
 mod pending;
 pub mod policy;
+mod protection;
+mod rename;
 mod renewal;
 mod requests;
 mod restore;

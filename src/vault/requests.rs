@@ -6,9 +6,9 @@
 
 use std::sync::Arc;
 
-use super::access::{Caller, Want, is_secret};
+use super::access::{Caller, Want};
 use super::error::VaultError;
-use super::node::{Attr, Node};
+use super::node::{Attr, Entry, Node};
 use super::service::{Changes, VaultService};
 
 impl VaultService {
@@ -18,10 +18,27 @@ impl VaultService {
         let result = self
             .authorize(caller, node, Want::Read)
             .and_then(|()| self.read(node));
-        if is_secret(node) {
+        if self.is_secret(node) {
             self.audit(caller, node, None, "read", &result);
         }
         result
+    }
+
+    /// `lookup` of `name` in `dir`: a certificate folder must let `caller` in.
+    pub fn lookup_as(
+        &self,
+        caller: &Caller,
+        dir: &Node,
+        name: &str,
+    ) -> Result<(Node, Attr), VaultError> {
+        self.authorize_search(caller, dir)?;
+        self.lookup(dir, name)
+    }
+
+    /// `opendir`: what `dir` lists, if `caller` may list it.
+    pub fn readdir_as(&self, caller: &Caller, dir: &Node) -> Result<Vec<Entry>, VaultError> {
+        self.authorize(caller, dir, Want::Read)?;
+        self.readdir(dir)
     }
 
     /// `open` for writing: whether `caller` may write `node` (a refusal
@@ -38,16 +55,18 @@ impl VaultService {
         result
     }
 
-    /// `create`: a new file `name` in `dir` for writing.
+    /// `create`: a new file `name` in `dir` for writing, `mode` as asked
+    /// (less the umask).
     pub fn create_as(
         &self,
         caller: &Caller,
         dir: &Node,
         name: &str,
+        mode: u16,
     ) -> Result<(Node, Attr), VaultError> {
         let result = self
             .authorize(caller, dir, Want::Write)
-            .and_then(|()| self.create(dir, name))
+            .and_then(|()| self.create(dir, name, caller, mode))
             .and_then(|(node, attr)| {
                 self.check_writer(&node, caller.uid, self.mount_owner().0)?;
                 Ok((node, attr))
@@ -65,7 +84,7 @@ impl VaultService {
         node: &Node,
         data: &[u8],
     ) -> Result<Changes, VaultError> {
-        let result = self.write(node, data);
+        let result = self.write_by(caller, node, data);
         self.audit(caller, node, None, "write", &result);
         result
     }
@@ -73,7 +92,7 @@ impl VaultService {
     /// `truncate` of a file not open for writing.
     pub fn truncate_as(&self, caller: &Caller, node: &Node) -> Result<(), VaultError> {
         self.open_write(caller, node)?;
-        self.truncate(node)
+        self.truncate(caller, node)
     }
 
     /// `mkdir`.
@@ -130,24 +149,29 @@ impl VaultService {
                 // A rename onto an existing file writes it (how `sed -i` and
                 // rsync save): the file's own rules apply, as to `open` for
                 // writing, checked on the file rename itself resolved.
-                let may_write = |target: &Node| {
-                    self.check_writer(target, caller.uid, self.mount_owner().0)?;
-                    self.authorize(caller, target, Want::Write)
+                let may_write = |who: &Caller, target: &Node| {
+                    self.check_writer(target, who.uid, self.mount_owner().0)?;
+                    self.authorize(who, target, Want::Write)
                 };
-                self.rename(dir, name, new_dir, new_name, no_replace, &may_write)
+                self.rename(dir, name, new_dir, new_name, no_replace, caller, &may_write)
             });
         self.audit(caller, new_dir, Some(new_name), "rename", &result);
         result
     }
 
-    /// `access(2)`: whether `caller` may read (`R_OK`) or write (`W_OK`) `node`.
+    /// `access(2)`: whether `caller` may read (`R_OK`), write (`W_OK`) or
+    /// search (`X_OK` on a folder, as `chdir` asks) `node`.
     pub fn access_as(
         &self,
         caller: &Caller,
         node: &Node,
         read: bool,
         write: bool,
+        search: bool,
     ) -> Result<(), VaultError> {
+        if search && node.is_dir() {
+            self.authorize_search(caller, node)?;
+        }
         if read {
             self.authorize(caller, node, Want::Read)?;
         }

@@ -379,12 +379,8 @@ impl VaultService {
         if let Node::Side(dir, name) = node {
             let side = self.side.read();
             let f = side.get(dir, name).ok_or_else(|| not_found(name))?;
-            // What is dropped for import or merge may hold keys and passwords.
-            let mode = match **dir {
-                Node::Import(_) | Node::Merge(..) | Node::Restore(_) | Node::Issuers(_) => 0o600,
-                _ => 0o644,
-            };
-            let mut attr = file_attr(f.data.len(), mode, f.mtime, false);
+            let mut attr = file_attr(f.data.len(), f.mode, f.mtime, false);
+            attr.owner = Some(f.owner);
             // A report comes and goes with the action it is about (a later
             // mkdir, write or rmdir of the name clears it): never cached by name.
             attr.switches = name.ends_with(side::ERROR_SUFFIX);

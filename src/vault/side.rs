@@ -10,16 +10,91 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
+use super::access::Caller;
 use super::node::Node;
 
 /// The suffix of error reports.
 pub const ERROR_SUFFIX: &str = ".error";
 
-/// One side file.
+/// What a side file is as protected as, beyond its own mode: what it
+/// holds or where it came from, so a copy or a move of a protected file
+/// never makes it more readable or writable than the original.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Guard {
+    /// Holds a private key or a secret (a copy of `privkey.pem`, a PFX or
+    /// password waiting in `import/`): read only by its owner or with a
+    /// role that reads keys.
+    pub secret: bool,
+    /// A vault's settings or an issuer's (its API keys): read and written
+    /// only with the `manage` role.
+    pub managers: bool,
+    /// `hooks.json`'s commands: written only by the mount's owner or root.
+    pub owner_only: bool,
+}
+
+impl Guard {
+    /// Both guards at once (a guard once gained is never lost).
+    pub fn with(self, other: Guard) -> Guard {
+        Guard {
+            secret: self.secret || other.secret,
+            managers: self.managers || other.managers,
+            owner_only: self.owner_only || other.owner_only,
+        }
+    }
+}
+
+/// One side file: its bytes, who owns it with which mode, who wrote its
+/// bytes, and what it is as protected as.
 #[derive(Clone)]
 pub(crate) struct SideFile {
     pub data: Arc<[u8]>,
     pub mtime: i64,
+    /// Owner and group: whoever created it (a report: the mount's owner).
+    pub owner: (u32, u32),
+    /// Permission bits, as its creator asked (open's mode less the umask, then `chmod`).
+    pub mode: u16,
+    /// Every user who wrote or truncated it, once each: a rename onto a
+    /// protected document is checked against each of them.
+    pub writers: Vec<Caller>,
+    pub guard: Guard,
+}
+
+impl SideFile {
+    /// A new, empty file of `owner` with `mode`.
+    pub fn new(owner: (u32, u32), mode: u16, guard: Guard, mtime: i64) -> Self {
+        SideFile {
+            data: Arc::from(&b""[..]),
+            mtime,
+            owner,
+            mode: mode & 0o777,
+            writers: Vec::new(),
+            guard,
+        }
+    }
+
+    /// A file holding `data` from the start (a report; a copy of a file of certfs).
+    pub fn holding(
+        data: Arc<[u8]>,
+        owner: (u32, u32),
+        mode: u16,
+        guard: Guard,
+        mtime: i64,
+    ) -> Self {
+        SideFile {
+            data,
+            ..SideFile::new(owner, mode, guard, mtime)
+        }
+    }
+
+    /// Records that `writer` gave the file its bytes now.
+    fn written_by(&mut self, writer: &Caller, data: Arc<[u8]>, secret: bool, mtime: i64) {
+        self.data = data;
+        self.mtime = mtime;
+        self.guard.secret |= secret;
+        if !self.writers.iter().any(|w| w.uid == writer.uid) {
+            self.writers.push(writer.clone());
+        }
+    }
 }
 
 /// All side files, by directory, then name (case-sensitive, as on Linux).
@@ -40,18 +115,47 @@ impl SideFiles {
     }
 
     /// Creates or replaces `name` in `dir`.
-    pub fn put(&mut self, dir: &Node, name: &str, data: Arc<[u8]>, mtime: i64) {
+    pub fn put(&mut self, dir: &Node, name: &str, file: SideFile) {
         self.dirs
             .entry(dir.clone())
             .or_default()
-            .insert(name.to_owned(), SideFile { data, mtime });
+            .insert(name.to_owned(), file);
     }
 
-    /// Replaces the content of `name` in `dir` if it still exists; returns whether it did.
-    pub fn update(&mut self, dir: &Node, name: &str, data: Arc<[u8]>, mtime: i64) -> bool {
+    /// `writer` gave `name` in `dir` the bytes `data` (`secret` when they
+    /// hold a key); false if the file is gone (removed while open).
+    pub fn write(
+        &mut self,
+        dir: &Node,
+        name: &str,
+        writer: &Caller,
+        data: Arc<[u8]>,
+        secret: bool,
+        mtime: i64,
+    ) -> bool {
         match self.dirs.get_mut(dir).and_then(|files| files.get_mut(name)) {
             Some(file) => {
-                *file = SideFile { data, mtime };
+                file.written_by(writer, data, secret, mtime);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Sets the mode and owner of `name` in `dir`; false if it is gone.
+    pub fn set_perm(
+        &mut self,
+        dir: &Node,
+        name: &str,
+        mode: Option<u16>,
+        owner: (u32, u32),
+    ) -> bool {
+        match self.dirs.get_mut(dir).and_then(|files| files.get_mut(name)) {
+            Some(file) => {
+                if let Some(mode) = mode {
+                    file.mode = mode & 0o777;
+                }
+                file.owner = owner;
                 true
             }
             None => false,
@@ -97,9 +201,23 @@ impl SideFiles {
     }
 }
 
-/// The name of the error report for `name`.
+/// The longest file name (bytes), as on Linux file systems (`NAME_MAX`).
+pub const NAME_MAX: usize = 255;
+
+/// The name of the error report for `name`: `<name>.error`, the name cut
+/// (at a character boundary) so that the report's name fits in
+/// [`NAME_MAX`] bytes.
 pub fn error_name(name: &str) -> String {
-    format!("{name}{ERROR_SUFFIX}")
+    let mut end = name.len().min(NAME_MAX - ERROR_SUFFIX.len());
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}{ERROR_SUFFIX}", &name[..end])
+}
+
+/// Whether `name` is a report's (`.error`): those are certfs' own to write.
+pub fn is_report(name: &str) -> bool {
+    name.ends_with(ERROR_SUFFIX)
 }
 
 /// Whether `name` is an editor's or tool's temporary file, or a report:
@@ -113,4 +231,42 @@ pub fn is_scratch(name: &str) -> bool {
         || name.ends_with('~')
         || name.ends_with(ERROR_SUFFIX)
         || (!name.is_empty() && name.bytes().all(|b| b.is_ascii_digit()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn report_names_fit_in_name_max_and_cut_at_a_character() {
+        assert_eq!(error_name("policy.json"), "policy.json.error");
+        let long = "a".repeat(300);
+        assert_eq!(error_name(&long).len(), NAME_MAX);
+        // A name of 2-byte characters is cut before a whole character.
+        let wide = "é".repeat(200);
+        let report = error_name(&wide);
+        assert!(report.len() <= NAME_MAX && report.ends_with(ERROR_SUFFIX));
+        assert!(report.starts_with("éé"));
+    }
+
+    #[test]
+    fn writers_are_kept_once_each_and_a_secret_stays_one() {
+        let dir = Node::Root;
+        let mut side = SideFiles::default();
+        side.put(&dir, "x", SideFile::new((0, 0), 0o644, Guard::default(), 0));
+        let who = |uid| Caller {
+            uid,
+            gid: uid,
+            pid: 1,
+            groups: Vec::new(),
+        };
+        assert!(side.write(&dir, "x", &who(7), Arc::from(&b"key"[..]), true, 1));
+        assert!(side.write(&dir, "x", &who(7), Arc::from(&b"a"[..]), false, 2));
+        assert!(side.write(&dir, "x", &who(8), Arc::from(&b"b"[..]), false, 3));
+        let file = side.get(&dir, "x").unwrap();
+        let uids: Vec<u32> = file.writers.iter().map(|w| w.uid).collect();
+        assert_eq!(uids, [7, 8]);
+        assert!(file.guard.secret, "once a key was in it, it is a secret");
+        assert!(!side.write(&dir, "gone", &who(7), Arc::from(&b""[..]), false, 4));
+    }
 }

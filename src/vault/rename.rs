@@ -1,0 +1,184 @@
+//! `rename`: an editor's save onto a file of certfs, a copy of one to a scratch name, a move between folders, a drop into a drop-box, a recovery — never a way to place bytes where their writers could not have written them.
+
+use super::access::Caller;
+use super::actions::is_drop;
+use super::error::VaultError;
+use super::node::{CertificateFile, Node};
+use super::protection::{guard_of_dir, guard_of_file};
+use super::service::{Changes, VaultService, not_found, now};
+use super::side::{self, SideFile};
+
+impl VaultService {
+    /// `rename` by `renamer`. A side file renamed onto a writable file of
+    /// certfs (`policy.json`, `tags.json`, `attributes.json`, ...) is written
+    /// to it (how `sed -i`, rsync and some editors save); such a file renamed
+    /// to a side name is copied there (how vim makes its backup), as
+    /// protected as it was, and stays in place; side files move freely
+    /// within and between writable directories, and into a drop-box they
+    /// act. `may_write(who, target)` is asked about the file or folder a
+    /// rename writes, as rename resolved it, for the renamer and for every
+    /// user who wrote the renamed file: a rename never lets anyone place
+    /// bytes where they could not have written them (`hooks.json` being the
+    /// owner's).
+    #[allow(clippy::too_many_arguments)]
+    pub fn rename(
+        &self,
+        dir: &Node,
+        name: &str,
+        new_dir: &Node,
+        new_name: &str,
+        no_replace: bool,
+        renamer: &Caller,
+        may_write: &dyn Fn(&Caller, &Node) -> Result<(), VaultError>,
+    ) -> Result<Changes, VaultError> {
+        let renamed =
+            self.rename_node(dir, name, new_dir, new_name, no_replace, renamer, may_write);
+        // Done: an old report on either name (a refused purge of what was
+        // just recovered, say) is over, as after any accepted action.
+        // Refused: the reason goes beside the target, unless it is only that
+        // certfs made the file (no report for EPERM on its own files).
+        if let Err(VaultError::NotPermitted(_)) = renamed {
+            return renamed;
+        }
+        let from_side = side::is_report(name) || self.is_side_dir(dir);
+        let renamed = if from_side || renamed.is_err() {
+            renamed
+        } else {
+            self.reported(dir, name, renamed)
+        };
+        self.reported(new_dir, new_name, renamed)
+    }
+
+    /// Whether files in `dir` are side files only (drop-boxes): their
+    /// reports outlive them.
+    fn is_side_dir(&self, dir: &Node) -> bool {
+        matches!(dir, Node::Import(_) | Node::Merge(..) | Node::Restore(_))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn rename_node(
+        &self,
+        dir: &Node,
+        name: &str,
+        new_dir: &Node,
+        new_name: &str,
+        no_replace: bool,
+        renamer: &Caller,
+        may_write: &dyn Fn(&Caller, &Node) -> Result<(), VaultError>,
+    ) -> Result<Changes, VaultError> {
+        let from = self.child(dir, name)?;
+        let to = self.child(new_dir, new_name).ok();
+        if no_replace && to.is_some() {
+            return Err(VaultError::AlreadyExists(format!("{new_name} exists")));
+        }
+        if side::is_report(new_name) {
+            return Err(VaultError::NotPermitted(format!(
+                "{new_name}: names ending in {} are certfs' reports of refused actions",
+                side::ERROR_SUFFIX
+            )));
+        }
+        // The renamed side file as one snapshot: its bytes and who wrote them.
+        let moved = match &from {
+            Node::Side(..) => Some(
+                self.side
+                    .read()
+                    .get(dir, name)
+                    .cloned()
+                    .ok_or_else(|| not_found(name))?,
+            ),
+            _ => None,
+        };
+        // Everyone whose bytes a rename places must have been able to write them there.
+        let writers = moved
+            .as_ref()
+            .map(|f| f.writers.clone())
+            .unwrap_or_default();
+        let all_may_write = |target: &Node| -> Result<(), VaultError> {
+            may_write(renamer, target)?;
+            for writer in &writers {
+                may_write(writer, target).map_err(|_| {
+                    VaultError::Forbidden(format!(
+                        "{name} was written by user {}, who may not write {new_name}: \
+                         the rename would place their bytes there",
+                        writer.uid
+                    ))
+                })?;
+            }
+            Ok(())
+        };
+        match (&from, &to, moved) {
+            // Onto a writable file of certfs (policy.json, tags.json, attributes.json, ...).
+            (Node::Side(..), Some(target), Some(file))
+                if !matches!(target, Node::Side(..)) && self.check_writable(target).is_ok() =>
+            {
+                all_may_write(target)?;
+                let changes = self.write_by(renamer, target, &file.data)?;
+                self.side.write().remove(dir, name);
+                Ok(changes)
+            }
+            (Node::Side(..), Some(Node::Side(..)) | None, Some(file)) => {
+                let draft_policy = to.is_none()
+                    && matches!(new_dir, Node::Certificate(..))
+                    && new_name == CertificateFile::Policy.file_name();
+                let target = if draft_policy {
+                    self.create(new_dir, new_name, renamer, file.mode)?.0
+                } else {
+                    if to.is_none() {
+                        self.check_side_dir(new_dir, new_name)?;
+                    }
+                    Node::Side(Box::new(new_dir.clone()), new_name.to_owned())
+                };
+                all_may_write(if draft_policy { &target } else { new_dir })?;
+                let moved = SideFile {
+                    guard: file.guard.with(guard_of_dir(new_dir)),
+                    ..file
+                };
+                if draft_policy || is_drop(&target) {
+                    // Renaming onto a draft's policy.json or into a drop-box acts, as a write would.
+                    let data = moved.data.clone();
+                    if let Node::Side(..) = target {
+                        self.side.write().put(new_dir, new_name, moved);
+                    }
+                    let changes = self.write_by(renamer, &target, &data)?;
+                    self.side.write().remove(dir, name);
+                    return Ok(changes);
+                }
+                let mut side = self.side.write();
+                side.remove(dir, name).ok_or_else(|| not_found(name))?;
+                side.put(new_dir, new_name, moved);
+                Ok(Changes::default())
+            }
+            // A writable file of certfs to a scratch name: copied (vim's
+            // backup), with the original's owner, mode and protection.
+            (real, None | Some(Node::Side(..)), None) if self.check_writable(real).is_ok() => {
+                self.check_side_dir(new_dir, new_name)?;
+                let attr = self.getattr(real)?;
+                let data = self.read(&from)?;
+                let copy = SideFile::holding(
+                    data,
+                    attr.owner.unwrap_or(self.mount_owner()),
+                    attr.mode,
+                    guard_of_file(real).with(guard_of_dir(new_dir)),
+                    now(),
+                );
+                self.side.write().put(new_dir, new_name, copy);
+                Ok(Changes::default())
+            }
+            // `mv prod/deleted/web prod/web`: recover.
+            (Node::DeletedCertificate(v, c), None, _)
+                if *new_dir == Node::Vault(v.clone()) && c.as_str().eq_ignore_ascii_case(new_name) =>
+            {
+                self.recover(v, c)
+            }
+            (Node::DeletedCertificate(..), _, _) => Err(VaultError::BadParameter(
+                "A deleted certificate is recovered under its own name: mv <vault>/deleted/NAME <vault>/NAME".into(),
+            )),
+            (n, _, _) if n.is_dir() => Err(VaultError::NotPermitted(
+                "vaults and certificates cannot be renamed (Key Vault names are fixed)".into(),
+            )),
+            _ => Err(VaultError::NotPermitted(format!(
+                "{name} cannot be renamed to {new_name}"
+            ))),
+        }
+    }
+}
