@@ -21,6 +21,7 @@ mod pem_read;
 pub mod pkcs12;
 pub mod pkcs7;
 pub mod x509;
+mod x509_fields;
 mod x509_read;
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use x509_parser::prelude::FromDer;
 use super::PkiError;
 use super::der;
 use super::dn::DistinguishedName;
-use super::x509::{CertificateInfo, CertificateSpec, KeyUsage, SubjectAltNames, UPN_OID};
+use super::x509_fields::{CertificateInfo, CertificateSpec, KeyUsage, SubjectAltNames, UPN_OID};
 
 /// Parses one DER certificate with nothing after it.
 pub(super) fn parse(der_bytes: &[u8]) -> Result<X509Certificate<'_>, PkiError> {

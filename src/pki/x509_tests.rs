@@ -1,8 +1,9 @@
 //! Tests of certificate and CSR building, checked with the real openssl, and of reading certificates.
 
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::*;
+use crate::pki::dn::DistinguishedName;
 use crate::pki::key::{Curve, KeySpec, RsaSize};
 use crate::pki::pem;
 use crate::pki::test_support::{openssl, write};
