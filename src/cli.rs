@@ -1,4 +1,5 @@
 //! The command line: `certfs mount MOUNTPOINT [--data DIR] [--store URL] [--key-file PATH] [--allow-other] [--audit FILE] [--smtp URL ...]`, and mount(8)'s `certfs SOURCE MOUNTPOINT -o OPTIONS` ([`fstab`]).
+#![allow(unsafe_code)] // libc calls, each with its SAFETY comment
 
 mod daemon;
 mod fstab;

@@ -6,6 +6,10 @@
 //! cli → fuse → vault → { pki, store, issuers, mail }
 //! ```
 
+// A user or the store can make most things fail: code says what failed
+// instead of unwrapping (tests may unwrap: clippy.toml).
+#![warn(clippy::unwrap_used)]
+
 pub mod cli;
 pub mod fuse;
 pub mod issuers;

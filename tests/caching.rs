@@ -1,4 +1,5 @@
 //! Kernel caching through a real mount: names and attributes are cached for long, so every change must invalidate what it touched, and nodes the kernel forgets come back with their numbers.
+#![allow(unsafe_code)] // libc calls, each with its SAFETY comment
 
 mod common;
 

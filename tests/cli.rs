@@ -1,4 +1,5 @@
 //! The `certfs` command line: help, refusals with one clear line and exit 1, clean unmount on signals and on an external `umount`, and the default store location.
+#![allow(unsafe_code)] // libc calls, each with its SAFETY comment
 
 mod common;
 

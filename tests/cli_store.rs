@@ -1,4 +1,5 @@
 //! `certfs mount --store URL`: a SQLite file elsewhere, a PostgreSQL database (create, read, remount, two daemons on one database), refusals in one line that never show a password.
+#![allow(unsafe_code)] // libc calls, each with its SAFETY comment
 
 mod common;
 

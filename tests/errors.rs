@@ -1,4 +1,5 @@
 //! SPEC §4 errors on a real mount: refused writes fail at close, leave `<file>.error`, and change nothing.
+#![allow(unsafe_code)] // libc calls, each with its SAFETY comment
 
 mod common;
 

@@ -3,6 +3,7 @@
 //! The contract shared with other stores lives in `store_contract.rs`.
 //! These tests read and forge database files with `rusqlite` directly, to
 //! check the file independently of the store's own code.
+#![allow(unsafe_code)] // libc calls, each with its SAFETY comment
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;

@@ -2,6 +2,7 @@
 //!
 //! `STORM_FILES` scales the count down (default 10,000, as issue 9 asks);
 //! `STORM_SEED` replays a run.
+#![allow(unsafe_code)] // libc calls, each with its SAFETY comment
 
 mod common;
 #[path = "common/samples.rs"]

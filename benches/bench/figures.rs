@@ -1,4 +1,5 @@
 //! The figures of the benchmark (issue 8): each runs certfs and its baseline in the same run and returns report lines.
+#![allow(unsafe_code)] // libc calls, each with its SAFETY comment
 
 use std::ffi::OsStr;
 use std::fs;

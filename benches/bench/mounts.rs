@@ -1,4 +1,5 @@
 //! Running certfs for the benchmark: a release `certfs mount` in a temporary folder, its mount time and memory, and a clean unmount.
+#![allow(unsafe_code)] // libc calls, each with its SAFETY comment
 
 use std::fs;
 use std::path::{Path, PathBuf};

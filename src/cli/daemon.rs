@@ -5,6 +5,7 @@
 //! inherited: redirect them to keep the log). The parent waits until the
 //! mountpoint shows in /proc/self/mountinfo as certfs, then exits 0; if
 //! the child ends first, its exit status is the parent's.
+#![allow(unsafe_code)] // libc calls, each with its SAFETY comment
 
 use std::os::unix::process::CommandExt;
 use std::path::Path;

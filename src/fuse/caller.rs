@@ -1,4 +1,5 @@
 //! Who made a FUSE request: user, group, process and supplementary groups (from `/proc`), as the vault's [`Caller`], and the process a requesting thread belongs to.
+#![allow(unsafe_code)] // libc calls, each with its SAFETY comment
 
 use fuser::Request;
 

@@ -1,4 +1,5 @@
 //! Running a mount: options, the fuser session, and a clean unmount on SIGINT, SIGTERM or `umount`.
+#![allow(unsafe_code)] // libc calls, each with its SAFETY comment
 
 use std::io;
 use std::path::Path;

@@ -5,6 +5,7 @@
 //! [`MailConfig::load`] reads the password file once. The password lives
 //! in a [`Password`], zeroed on drop and never shown by `Debug` or in an
 //! error.
+#![allow(unsafe_code)] // libc calls, each with its SAFETY comment
 
 use std::fmt;
 use std::net::Ipv6Addr;

@@ -5,6 +5,7 @@
 //! `status.json`, never undoes the switch. The command gets certbot's
 //! `RENEWED_LINEAGE` (the certificate's directory in the mount) and
 //! `RENEWED_DOMAINS` (its DNS names, space-separated).
+#![allow(unsafe_code)] // libc calls, each with its SAFETY comment
 
 use std::io::Read;
 use std::path::PathBuf;

@@ -1,5 +1,6 @@
 //! Test harness: a real certfs mounted in a temporary folder, unmounted on drop, and helpers to drive it with real tools.
 #![allow(dead_code)]
+#![allow(unsafe_code)] // libc calls, each with its SAFETY comment
 
 pub mod nginx;
 pub mod operations;

@@ -13,6 +13,7 @@
 //! from a thread that lives as long as the process, for suites whose tests
 //! each need only a database of their own.
 #![allow(dead_code)]
+#![allow(unsafe_code)] // libc calls, each with its SAFETY comment
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;

@@ -1,4 +1,5 @@
 //! Unprivileged Unix users the access suites act as: made once by `useradd`, driven with `runuser`.
+#![allow(unsafe_code)] // libc calls, each with its SAFETY comment
 
 use std::path::Path;
 use std::process::Command;

@@ -1,5 +1,5 @@
 //! A real nginx serving a webroot over plain HTTP on 127.0.0.1, the way a site serves `/.well-known/acme-challenge/` for certbot `--webroot`; optionally a TLS site with a certificate from the mount.
-
+#![allow(unsafe_code)] // libc calls, each with its SAFETY comment
 #![allow(dead_code)]
 
 use std::fs;
