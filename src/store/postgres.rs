@@ -38,6 +38,7 @@ mod claims;
 mod connect;
 mod migrations;
 mod rows;
+mod snapshot;
 mod watch;
 
 use std::fmt;
@@ -51,14 +52,13 @@ use postgres::{Client, IsolationLevel, Transaction};
 
 pub use self::connect::PostgresUrl;
 use self::rows::{
-    CERTIFICATE_COLUMNS, VERSION_COLUMNS, certificate_from_row, chains_from_rows, check_belongs,
-    insert_chain, insert_version, stored_vault, upsert_certificate, version_from_row,
+    check_belongs, insert_chain, insert_version, stored_vault, upsert_certificate,
     version_not_found,
 };
 use self::watch::{Watcher, notify};
 use super::{
-    CertificateRecord, CertificateSnapshot, ChangeCallback, ChangeHint, Claim, DocumentRecord,
-    Snapshot, Store, StoreError, VaultRecord, VersionRecord,
+    CertificateRecord, CertificateSnapshot, ChangeCallback, ChangeHint, Claim, Snapshot, Store,
+    StoreError, VaultRecord, VersionRecord,
 };
 
 /// The advisory lock key (`pg_advisory_xact_lock`) every write transaction
@@ -212,69 +212,9 @@ impl Store for PostgresStore {
             .start()
             .map_err(&read)?;
 
-        let vaults = tx
-            .query("SELECT name, created FROM vaults ORDER BY name_key", &[])
-            .map_err(&read)?
-            .iter()
-            .map(|row| VaultRecord {
-                name: row.get(0),
-                created: row.get(1),
-            })
-            .collect();
-
-        let certificates = tx
-            .query(
-                &format!(
-                    "SELECT {CERTIFICATE_COLUMNS} FROM certificates ORDER BY vault_key, name_key"
-                ),
-                &[],
-            )
-            .map_err(&read)?
-            .iter()
-            .map(certificate_from_row)
-            .collect();
-
-        let mut chains = chains_from_rows(
-            tx.query(
-                "SELECT version_id, der FROM chain ORDER BY version_id, position",
-                &[],
-            )
-            .map_err(&read)?,
-        );
-        let versions = tx
-            .query(
-                &format!(
-                    "SELECT {VERSION_COLUMNS} FROM versions
-                     ORDER BY vault_key, certificate_key, seq"
-                ),
-                &[],
-            )
-            .map_err(&read)?
-            .iter()
-            .map(|row| version_from_row(row, &mut chains))
-            .collect();
-
-        let documents = tx
-            .query(
-                "SELECT vault, key, value FROM documents ORDER BY vault_key, key_key",
-                &[],
-            )
-            .map_err(&read)?
-            .iter()
-            .map(|row| DocumentRecord {
-                vault: row.get(0),
-                key: row.get(1),
-                value: row.get(2),
-            })
-            .collect();
-
+        let snapshot = snapshot::everything(&mut tx).map_err(&read)?;
         tx.commit().map_err(&read)?;
-        Ok(Snapshot {
-            vaults,
-            certificates,
-            versions,
-            documents,
-        })
+        Ok(snapshot)
     }
 
     /// Reads only the certificate's rows, in one `REPEATABLE READ` snapshot.
@@ -292,48 +232,9 @@ impl Store for PostgresStore {
             .read_only(true)
             .start()
             .map_err(&read)?;
-        let keys: [&(dyn postgres::types::ToSql + Sync); 2] = [&fold(vault), &fold(name)];
-        let Some(certificate) = tx
-            .query_opt(
-                &format!(
-                    "SELECT {CERTIFICATE_COLUMNS} FROM certificates
-                     WHERE vault_key = $1 AND name_key = $2"
-                ),
-                &keys,
-            )
-            .map_err(&read)?
-            .as_ref()
-            .map(certificate_from_row)
-        else {
-            tx.commit().map_err(&read)?;
-            return Ok(None);
-        };
-        let mut chains = chains_from_rows(
-            tx.query(
-                "SELECT c.version_id, c.der FROM chain c JOIN versions v ON v.id = c.version_id
-                 WHERE v.vault_key = $1 AND v.certificate_key = $2
-                 ORDER BY c.version_id, c.position",
-                &keys,
-            )
-            .map_err(&read)?,
-        );
-        let versions = tx
-            .query(
-                &format!(
-                    "SELECT {VERSION_COLUMNS} FROM versions
-                     WHERE vault_key = $1 AND certificate_key = $2 ORDER BY seq"
-                ),
-                &keys,
-            )
-            .map_err(&read)?
-            .iter()
-            .map(|row| version_from_row(row, &mut chains))
-            .collect();
+        let found = snapshot::certificate(&mut tx, vault, name).map_err(&read)?;
         tx.commit().map_err(&read)?;
-        Ok(Some(CertificateSnapshot {
-            certificate,
-            versions,
-        }))
+        Ok(found)
     }
 
     fn create_vault(&mut self, vault: &VaultRecord) -> Result<(), StoreError> {

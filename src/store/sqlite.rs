@@ -20,6 +20,7 @@
 mod migrations;
 mod open;
 mod reader;
+mod rows;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -30,6 +31,10 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, ff
 
 use self::migrations::SCHEMA_VERSION;
 use self::open::open_connection;
+use self::rows::{
+    check_belongs, insert_chain, insert_version, stored_vault, upsert_certificate,
+    version_not_found,
+};
 use super::{
     CertificateReader, CertificateRecord, DocumentRecord, Index, KeyBytes, Snapshot, Store,
     StoreError, VaultRecord, VersionRecord,
@@ -498,163 +503,4 @@ impl Store for SqliteStore {
         }
         Ok(())
     }
-}
-
-/// The stored spelling of vault `name`; `NotFound` if it is absent.
-fn stored_vault(tx: &rusqlite::Transaction<'_>, name: &str) -> Result<String, StoreError> {
-    tx.query_row("SELECT name FROM vaults WHERE name = ?1", [name], |row| {
-        row.get(0)
-    })
-    .optional()
-    .map_err(backend("cannot read the vault"))?
-    .ok_or_else(|| StoreError::NotFound(format!("vault {name}")))
-}
-
-/// Inserts `certificate` or replaces the stored one (matched by vault and
-/// name, any case: `policy`, `tags`, `updated`, `operation`, `deleted` and
-/// `purge_at` change, the name and `created` stay). Returns the stored spellings of the vault and
-/// certificate names. `NotFound` if the vault is absent.
-fn upsert_certificate(
-    tx: &rusqlite::Transaction<'_>,
-    certificate: &CertificateRecord,
-) -> Result<(String, String), StoreError> {
-    let read = backend("cannot read the certificate");
-    let vault = stored_vault(tx, &certificate.vault)?;
-    let existing: Option<String> = tx
-        .query_row(
-            "SELECT name FROM certificates WHERE vault = ?1 AND name = ?2",
-            (&vault, &certificate.name),
-            |row| row.get(0),
-        )
-        .optional()
-        .map_err(&read)?;
-
-    let name = match existing {
-        Some(name) => {
-            tx.execute(
-                "UPDATE certificates
-                 SET policy = ?3, tags = ?4, updated = ?5, operation = ?6, deleted = ?7,
-                     purge_at = ?8
-                 WHERE vault = ?1 AND name = ?2",
-                (
-                    &vault,
-                    &name,
-                    &certificate.policy,
-                    &certificate.tags,
-                    certificate.updated,
-                    certificate.operation.as_deref(),
-                    certificate.deleted,
-                    certificate.purge_at,
-                ),
-            )
-            .map_err(backend("cannot update the certificate"))?;
-            name
-        }
-        None => {
-            tx.execute(
-                "INSERT INTO certificates (vault, name, policy, tags, created, updated, operation,
-                                           deleted, purge_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                (
-                    &vault,
-                    &certificate.name,
-                    &certificate.policy,
-                    &certificate.tags,
-                    certificate.created,
-                    certificate.updated,
-                    certificate.operation.as_deref(),
-                    certificate.deleted,
-                    certificate.purge_at,
-                ),
-            )
-            .map_err(|e| {
-                if is_foreign_key(&e) {
-                    StoreError::NotFound(format!("vault {}", certificate.vault))
-                } else {
-                    backend("cannot insert the certificate")(e)
-                }
-            })?;
-            certificate.name.clone()
-        }
-    };
-    Ok((vault, name))
-}
-
-/// Fails with `Backend` unless `version` names the certificate `name` of
-/// `vault` (any case): a caller passing mismatched records is a bug.
-fn check_belongs(version: &VersionRecord, vault: &str, name: &str) -> Result<(), StoreError> {
-    if version.vault.eq_ignore_ascii_case(vault) && version.certificate.eq_ignore_ascii_case(name) {
-        Ok(())
-    } else {
-        Err(StoreError::Backend(
-            "the version belongs to another certificate than the one given with it".into(),
-        ))
-    }
-}
-
-/// `NotFound` for a version `id` that `vault`/`name` does not have.
-fn version_not_found(id: &str, vault: &str, name: &str) -> StoreError {
-    StoreError::NotFound(format!("version {id} of certificate {vault}/{name}"))
-}
-
-/// Appends `version` to certificate `name` of `vault` (stored names), with its chain.
-fn insert_version(
-    tx: &rusqlite::Transaction<'_>,
-    vault: &str,
-    name: &str,
-    version: &VersionRecord,
-) -> Result<(), StoreError> {
-    check_belongs(version, vault, name)?;
-    let seq: i64 = tx
-        .query_row(
-            "SELECT coalesce(max(seq), 0) + 1 FROM versions
-             WHERE vault = ?1 AND certificate = ?2",
-            (vault, name),
-            |row| row.get(0),
-        )
-        .map_err(backend("cannot read the versions"))?;
-    tx.execute(
-        "INSERT INTO versions (id, vault, certificate, seq, created, updated, enabled,
-                               certificate_der, key, exportable)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-        (
-            &version.id,
-            vault,
-            name,
-            seq,
-            version.created,
-            version.updated,
-            version.enabled,
-            version.certificate_der.as_deref(),
-            version.key.as_ref().map(|key| key.0.as_slice()),
-            version.exportable,
-        ),
-    )
-    .map_err(|e| {
-        if is_duplicate(&e) {
-            StoreError::Conflict(format!("version {}", version.id))
-        } else {
-            backend("cannot insert the version")(e)
-        }
-    })?;
-    insert_chain(tx, &version.id, &version.chain_der)
-}
-
-/// Inserts the chain rows of version `id`, position 0 first.
-fn insert_chain(
-    tx: &rusqlite::Transaction<'_>,
-    id: &str,
-    chain: &[Vec<u8>],
-) -> Result<(), StoreError> {
-    let mut insert = tx
-        .prepare("INSERT INTO chain (version_id, position, der) VALUES (?1, ?2, ?3)")
-        .map_err(backend("cannot insert the chain"))?;
-    for (position, der) in chain.iter().enumerate() {
-        let position = i64::try_from(position)
-            .map_err(|_| StoreError::Backend("the chain is too long".into()))?;
-        insert
-            .execute((id, position, der.as_slice()))
-            .map_err(backend("cannot insert the chain"))?;
-    }
-    Ok(())
 }
