@@ -17,7 +17,9 @@ use proptest::prelude::*;
 use proptest::sample::Index;
 use serde_json::Value;
 
-use certfs::pki::{bundle, dn::DistinguishedName, import, key::PrivateKey, pkcs7, pkcs12, x509};
+use certfs::pki::{
+    bundle, dn::DistinguishedName, import_formats, key::PrivateKey, pkcs7, pkcs12, x509,
+};
 use certfs::vault::contacts::Contacts;
 use certfs::vault::issuers::{self, IssuerBundle};
 use certfs::vault::name::{CertificateName, VaultName, VersionId};
@@ -331,7 +333,7 @@ fn check_pkcs7(bytes: &[u8]) -> Result<(), TestCaseError> {
 /// An import that succeeded has its certificates; a PKCS#12 one has the
 /// key and its certificate first.
 fn check_imported(
-    result: Result<import::Imported, certfs::pki::PkiError>,
+    result: Result<import_formats::Imported, certfs::pki::PkiError>,
     pfx: bool,
 ) -> Result<(), TestCaseError> {
     if let Ok(imported) = result {
@@ -351,11 +353,11 @@ fn check_imported(
 }
 
 fn check_import(bytes: &[u8]) -> Result<(), TestCaseError> {
-    let _ = import::sniff(bytes);
-    check_imported(import::pkcs12(bytes, Some(PFX_PASSWORD)), true)?;
-    check_imported(import::pkcs12(bytes, None), true)?;
-    check_imported(import::pem(bytes, Some(PFX_PASSWORD)), false)?;
-    check_imported(import::pem(bytes, None), false)?;
+    let _ = import_formats::sniff(bytes);
+    check_imported(import_formats::pkcs12(bytes, Some(PFX_PASSWORD)), true)?;
+    check_imported(import_formats::pkcs12(bytes, None), true)?;
+    check_imported(import_formats::pem(bytes, Some(PFX_PASSWORD)), false)?;
+    check_imported(import_formats::pem(bytes, None), false)?;
     if let Ok((key, certs)) = pkcs12::import(bytes, "") {
         check_certs(&certs)?;
         let _ = key.to_pkcs8_pem();
@@ -597,8 +599,8 @@ proptest! {
         // Refusals go to .error files and the log: they quote no key.
         let key_text = key_lines(&pick.get(&samples().pem_import).1);
         for message in [
-            import::pem(&bytes, Some(PFX_PASSWORD)).err().map(|e| e.message().to_string()),
-            import::pem(&bytes, None).err().map(|e| e.message().to_string()),
+            import_formats::pem(&bytes, Some(PFX_PASSWORD)).err().map(|e| e.message().to_string()),
+            import_formats::pem(&bytes, None).err().map(|e| e.message().to_string()),
             bundle::certificates_from_any(&bytes).err().map(|e| e.message().to_string()),
         ]
         .into_iter()
@@ -716,7 +718,7 @@ fn a_damaged_armour_line_is_not_quoted() {
         .unwrap();
     file.remove(at + 5);
     for e in [
-        import::pem(&file, None).unwrap_err(),
+        import_formats::pem(&file, None).unwrap_err(),
         bundle::certificates_from_any(&file).unwrap_err(),
     ] {
         assert!(!e.message().contains("-----"), "{}", e.message());
@@ -729,12 +731,13 @@ fn the_samples_are_valid() {
     let s = samples();
     for (label, bytes) in &s.pfx {
         let password = (!label.ends_with("nopass")).then_some(PFX_PASSWORD);
-        let imported = import::pkcs12(bytes, password).unwrap_or_else(|e| panic!("{label}: {e}"));
+        let imported =
+            import_formats::pkcs12(bytes, password).unwrap_or_else(|e| panic!("{label}: {e}"));
         assert_eq!(imported.certificates.len(), 3, "{label}");
     }
     for (label, bytes) in &s.pem_import {
-        let imported =
-            import::pem(bytes, Some(PFX_PASSWORD)).unwrap_or_else(|e| panic!("{label}: {e}"));
+        let imported = import_formats::pem(bytes, Some(PFX_PASSWORD))
+            .unwrap_or_else(|e| panic!("{label}: {e}"));
         assert!(imported.key.is_some(), "{label}");
     }
     for (label, bytes) in &s.merge {
@@ -791,7 +794,9 @@ fn costly_key_derivations_are_refused_before_they_run() {
         ("scrypt p=65535", scrypt(1 << 14, 8, 65535)),
     ] {
         let text = pem_with_encrypted_key(kdf, &samples().file("ec.pem"));
-        let result = within(limit, move || import::pem(&text, Some("pw")).map(|_| ()));
+        let result = within(limit, move || {
+            import_formats::pem(&text, Some("pw")).map(|_| ())
+        });
         let e = result.expect_err(what);
         assert!(
             matches!(e, certfs::pki::PkiError::Malformed(_)),
@@ -808,7 +813,9 @@ fn costly_key_derivations_are_refused_before_they_run() {
         ("scrypt N=2^14", scrypt(1 << 14, 8, 1)),
     ] {
         let text = pem_with_encrypted_key(kdf, &samples().file("ec.pem"));
-        let result = within(limit, move || import::pem(&text, Some("pw")).map(|_| ()));
+        let result = within(limit, move || {
+            import_formats::pem(&text, Some("pw")).map(|_| ())
+        });
         assert!(
             matches!(result, Err(certfs::pki::PkiError::WrongPassword(_))),
             "{what}: {result:?}"
@@ -849,7 +856,7 @@ fn deep_nesting_is_refused_without_overflowing_the_stack() {
             for bytes in [&indefinite, &definite, &p7_like] {
                 assert!(bundle::certificates_from_any(bytes).is_err());
                 assert!(pkcs7::certificates(bytes).is_err());
-                assert!(import::pkcs12(bytes, None).is_err());
+                assert!(import_formats::pkcs12(bytes, None).is_err());
                 assert!(x509::inspect(bytes).is_err());
                 assert!(DistinguishedName::from_der(bytes).is_err());
             }
@@ -910,7 +917,7 @@ fn the_chain_is_linked_by_signatures_not_names() {
     let mut file = samples().file("ec.key");
     file.extend(samples().file("ec.pem"));
     file.extend(certfs::pki::pem::certificates(&[damaged, root.clone()]).into_bytes());
-    let read = import::pem(&file, None).unwrap();
+    let read = import_formats::pem(&file, None).unwrap();
     assert!(x509::leaf_and_chain(&spki, &read.certificates).is_err());
     // A damaged root (its own signature fails) is refused too.
     let mut bad_root = root.clone();

@@ -573,7 +573,7 @@ done"#;
 fn check_consistent(m: &Mount, name: &str) {
     let dir = m.path(&format!("prod/{name}"));
     let bundle = fs::read(dir.join("bundle.pem")).unwrap();
-    let read = certfs::pki::import::pem(&bundle, None).unwrap();
+    let read = certfs::pki::import_formats::pem(&bundle, None).unwrap();
     let key = read.key.expect("bundle.pem has the key");
     let (leaf, chain) =
         certfs::pki::x509::leaf_and_chain(&key.public_key_der(), &read.certificates).unwrap();

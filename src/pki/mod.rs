@@ -4,7 +4,7 @@
 //! names as Key Vault users write them), [`x509`] (building and inspecting
 //! certificates and CSRs), [`pkcs12`] (PFX export and import) and [`pem`]
 //! (text armour). Reading what users drop in: [`bundle`] (certificates for
-//! `merge/`, from PEM, DER or PKCS#7 via [`pkcs7`]) and [`import`] (PKCS#12
+//! `merge/`, from PEM, DER or PKCS#7 via [`pkcs7`]) and [`import_formats`] (PKCS#12
 //! or PEM with a key in any usual form, for `import/`). Nothing here knows
 //! about vaults, files or storage.
 
@@ -13,7 +13,7 @@ pub mod bundle;
 mod der;
 pub mod dn;
 pub mod error;
-pub mod import;
+pub mod import_formats;
 pub mod key;
 mod key_forms;
 pub mod pem;

@@ -15,7 +15,7 @@ use super::policy::{
     Subject, Trigger, defaults,
 };
 use super::service::{Changes, VaultService, now};
-use crate::pki::import::{self, ImportFormat};
+use crate::pki::import_formats::{self, ImportFormat};
 use crate::pki::key::{KeySpec, PrivateKey};
 use crate::pki::x509::{self, KeyUsage};
 
@@ -63,9 +63,9 @@ impl VaultService {
         self.refuse_while_pending(v, &name)?;
         self.refuse_deleted_name(v, &name)?;
 
-        let (imported, content_type) = match import::sniff(data) {
-            ImportFormat::Pkcs12 => (import::pkcs12(data, password)?, ContentType::Pkcs12),
-            ImportFormat::Pem => (import::pem(data, password)?, ContentType::Pem),
+        let (imported, content_type) = match import_formats::sniff(data) {
+            ImportFormat::Pkcs12 => (import_formats::pkcs12(data, password)?, ContentType::Pkcs12),
+            ImportFormat::Pem => (import_formats::pem(data, password)?, ContentType::Pem),
             ImportFormat::Unknown => {
                 return Err(VaultError::BadParameter(format!(
                     "{file_name} is neither PKCS#12 (PFX) nor PEM"

@@ -29,6 +29,7 @@ mod model;
 pub mod name;
 pub mod node;
 pub mod operation;
+mod order_runner;
 mod orders;
 mod pending;
 pub mod policy;
@@ -44,7 +45,6 @@ mod stat;
 mod status;
 mod sync;
 pub mod tags;
-mod worker;
 
 pub use access::{Caller, Want};
 pub use error::VaultError;

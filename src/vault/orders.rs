@@ -11,9 +11,9 @@ use super::error::VaultError;
 use super::issuers::IssuerBundle;
 use super::name::{CertificateName, VaultName, VersionId};
 use super::operation::{Operation, OperationError, Status};
+use super::order_runner::{Next, OrderKey};
 use super::pending::{is_unknown, with_json};
 use super::service::{Changes, VaultService, certificate, now, vault};
-use super::worker::{Next, OrderKey};
 use crate::issuers::{CaError, Order, Progress};
 use crate::pki::x509::CertificateSpec;
 

@@ -58,7 +58,8 @@ pub(crate) fn guard_of_file(node: &Node) -> Guard {
 pub(crate) fn holds_secret(data: &[u8]) -> bool {
     const PEM_KEY: &[u8] = b"PRIVATE KEY-----";
     data.windows(PEM_KEY.len()).any(|w| w == PEM_KEY)
-        || crate::pki::import::sniff(data) == crate::pki::import::ImportFormat::Pkcs12
+        || crate::pki::import_formats::sniff(data)
+            == crate::pki::import_formats::ImportFormat::Pkcs12
         || super::backup::is_blob(data)
 }
 

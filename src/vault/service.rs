@@ -21,10 +21,10 @@ use super::load::{state_from_index, state_from_snapshot};
 use super::model::{CertificateState, State, VaultState, Version};
 use super::name::{CertificateName, VaultName};
 use super::node::{Attr, CertificateFile, Kind, Node, VaultFile, VersionFile};
+use super::order_runner::Orders;
 use super::renewal::Renewals;
 use super::settings::VaultSettings;
 use super::side::SideFiles;
-use super::worker::Orders;
 use crate::mail::Mailer;
 use crate::store::Store;
 

@@ -167,13 +167,13 @@ fn read_key(block: &Block<'_>, password: Option<&str>) -> Result<PrivateKey, Pki
 }
 
 #[cfg(test)]
-#[path = "import_tests.rs"]
+#[path = "import_formats_tests.rs"]
 mod tests;
 
 #[cfg(test)]
-#[path = "import_key_tests.rs"]
+#[path = "import_formats_key_tests.rs"]
 mod key_tests;
 
 #[cfg(test)]
-#[path = "import_pfx_tests.rs"]
+#[path = "import_formats_pfx_tests.rs"]
 mod pfx_tests;
