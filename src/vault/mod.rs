@@ -27,6 +27,7 @@ mod load;
 mod model;
 pub mod name;
 pub mod node;
+mod open_file;
 pub mod operation;
 mod orders;
 mod pending;
@@ -47,6 +48,7 @@ mod worker;
 pub use access::{Caller, Want};
 pub use error::VaultError;
 pub use node::{Attr, Entry, Kind, Node};
+pub use open_file::{OpenFile, Pending, window};
 pub use service::{Changes, MAX_WRITE_SIZE, VaultService};
 
 /// JSON as certfs shows it in a file: pretty, with a final newline.
