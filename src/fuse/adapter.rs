@@ -1,10 +1,11 @@
 //! [`CertFs`]: the `fuser::Filesystem` callbacks. Each one maps inodes and handles, asks the vault service, and replies.
 //!
-//! Nothing here knows what a certificate is. Work that may be slow (the
-//! action behind a `close`, a `rename` onto a real file) runs on its own
-//! thread, which replies when done, so the kernel's other requests keep
-//! flowing; kernel caches are invalidated after the reply, never while a
-//! request that may hold the same kernel locks is waiting on us.
+//! Nothing here knows what a certificate is, nor when a write acts (the
+//! vault's [`OpenFile`] says). Work that may be slow (the action behind a
+//! `close`, a `rename` onto a real file) runs on [`Offload`]'s bounded
+//! pool, which replies when done, so the kernel's other requests keep
+//! flowing; kernel caches are invalidated on its lane, after the reply of
+//! any request that may hold the same kernel locks.
 //!
 //! Kernel caching (lifetimes in [`super::attrs`]): what may be cached
 //! long is invalidated explicitly, by a file operation's [`Changes`] or by
@@ -14,75 +15,61 @@
 
 use std::ffi::OsStr;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, OnceLock, Weak};
-use std::time::Duration;
+use std::sync::{Arc, OnceLock};
+
+use parking_lot::Mutex;
 
 use fuser::{
-    Errno, FileHandle, FileType, Filesystem, FopenFlags, Generation, INodeNo, InitFlags,
-    KernelConfig, LockOwner, Notifier, OpenAccMode, OpenFlags, RenameFlags, ReplyAttr, ReplyCreate,
-    ReplyData, ReplyDirectory, ReplyDirectoryPlus, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyWrite,
-    Request, TimeOrNow, WriteFlags,
+    Errno, FileHandle, Filesystem, FopenFlags, Generation, INodeNo, KernelConfig, LockOwner,
+    Notifier, OpenAccMode, OpenFlags, RenameFlags, ReplyAttr, ReplyCreate, ReplyData,
+    ReplyDirectory, ReplyDirectoryPlus, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyWrite, Request,
+    TimeOrNow, WriteFlags,
 };
 
-use super::attrs::{Cache, SHORT, file_attr, file_type, ttls};
+use super::attrs::{Cache, SHORT, file_attr, open_flags, ttls};
 use super::caller::{caller_of, process_of};
 use super::error::errno;
-use super::handles::{Handle, Handles, Listing, WriteBuffer};
-use super::inodes::{Inodes, ROOT_INO};
-use super::worker::{Worker, commit};
-use crate::vault::{Caller, Changes, Kind, MAX_WRITE_SIZE, Node, VaultService};
+use super::handles::{Handle, Handles};
+use super::inodes::Inodes;
+use super::listing::{Lister, Listing};
+use super::mount::negotiate;
+use super::offload::{Offload, Rename, reply_empty};
+use crate::vault::{Caller, Changes, Kind, Node, VaultService, window};
 
 /// The filesystem handed to fuser.
 pub struct CertFs {
     vault: Arc<VaultService>,
     inodes: Arc<Inodes>,
     handles: Handles,
-    notifier: Arc<OnceLock<Notifier>>,
+    offload: Arc<Offload>,
     cache: Arc<Cache>,
     uid: u32,
     gid: u32,
 }
 
 impl CertFs {
-    /// A filesystem showing `vault`, owned by `uid`/`gid`. `notifier` is
-    /// filled in once the session exists, for cache invalidation.
+    /// A filesystem showing `vault`, owned by `uid`/`gid`, with `threads`
+    /// threads for work off the request path. `notifier` is filled in once
+    /// the session exists, for cache invalidation.
     pub fn new(
         vault: Arc<VaultService>,
         uid: u32,
         gid: u32,
         notifier: Arc<OnceLock<Notifier>>,
+        threads: usize,
     ) -> Self {
-        let fs = CertFs {
+        let (inodes, cache) = (Arc::new(Inodes::new()), Arc::new(Cache::default()));
+        let (v, i, c) = (vault.clone(), inodes.clone(), cache.clone());
+        let offload = Offload::start(v, i, notifier, c, threads);
+        CertFs {
             vault,
-            inodes: Arc::new(Inodes::new()),
+            inodes,
             handles: Handles::new(),
-            notifier,
-            cache: Arc::new(Cache::default()),
+            offload,
+            cache,
             uid,
             gid,
-        };
-        // What the vault changes by itself (scheduled purges, CA orders,
-        // renewals) leaves the kernel's caches the same way. The listener
-        // holds the vault weakly: the vault holds the listener.
-        let (vault, inodes, notifier, cache) = (
-            Arc::downgrade(&fs.vault),
-            fs.inodes.clone(),
-            fs.notifier.clone(),
-            fs.cache.clone(),
-        );
-        fs.vault.set_listener(Box::new(move |changes| {
-            let Some(vault) = Weak::upgrade(&vault) else {
-                return;
-            };
-            let worker = Worker {
-                vault,
-                inodes: inodes.clone(),
-                notifier: notifier.clone(),
-                cache: cache.clone(),
-            };
-            worker.invalidate(changes);
-        }));
-        fs
+        }
     }
 
     /// Who owns a node that has no owner of its own: the mount's owner.
@@ -103,31 +90,29 @@ impl CertFs {
             Ok(changes) => {
                 reply.ok();
                 if !changes.dirs.is_empty() {
-                    let worker = self.worker();
-                    std::thread::spawn(move || worker.invalidate(&changes));
+                    self.offload.later(move |o| o.invalidate(&changes));
                 }
             }
             Err(e) => {
                 reply.error(e);
-                let worker = self.worker();
-                std::thread::spawn(move || worker.invalidate_dir(parent.0));
+                self.offload.later(move |o| o.invalidate_dir(parent.0));
             }
         }
+    }
+
+    /// `open` for reading: a snapshot of the bytes, and how the kernel may cache them.
+    fn open_read(&self, caller: &Caller, node: &Node) -> Result<(u64, FopenFlags), Errno> {
+        let attr = self.vault.getattr(node).map_err(|e| errno(&e))?;
+        if attr.kind == Kind::Directory {
+            return Err(Errno::EISDIR);
+        }
+        let data = self.vault.open_read(caller, node).map_err(|e| errno(&e))?;
+        Ok((self.handles.insert(Handle::Read(data)), open_flags(&attr)))
     }
 
     /// Who made `req` (supplementary groups only when others may come in).
     fn caller(&self, req: &Request) -> Caller {
         caller_of(req, self.uid != req.uid() && req.uid() != 0)
-    }
-
-    /// A state that outlives one callback, for work moved to another thread.
-    fn worker(&self) -> Worker {
-        Worker {
-            vault: self.vault.clone(),
-            inodes: self.inodes.clone(),
-            notifier: self.notifier.clone(),
-            cache: self.cache.clone(),
-        }
     }
 }
 
@@ -136,31 +121,9 @@ fn name_str(name: &OsStr) -> Result<&str, Errno> {
     name.to_str().ok_or(Errno::ENOENT)
 }
 
-/// The part of `data` a read of `size` bytes at `offset` returns.
-fn window(data: &[u8], offset: u64, size: u32) -> &[u8] {
-    let start = usize::try_from(offset)
-        .unwrap_or(usize::MAX)
-        .min(data.len());
-    let end = start.saturating_add(size as usize).min(data.len());
-    &data[start..end]
-}
-
 impl Filesystem for CertFs {
     fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> std::io::Result<()> {
-        // open(O_TRUNC) must reach us as a flag, not as a separate truncate:
-        // truncating policy.json alone is no action.
-        if let Err(missing) = config.add_capabilities(InitFlags::FUSE_ATOMIC_O_TRUNC) {
-            log::warn!("kernel lacks {missing:?}; O_TRUNC opens may misbehave");
-        }
-        // Listings hand out attributes with the names (`ls -l` needs no
-        // lookup per entry), when the kernel sees they are wanted; lookups
-        // in one directory run in parallel. Both are only speed.
-        let speed = InitFlags::FUSE_DO_READDIRPLUS
-            | InitFlags::FUSE_READDIRPLUS_AUTO
-            | InitFlags::FUSE_PARALLEL_DIROPS;
-        if let Err(missing) = config.add_capabilities(speed) {
-            log::info!("kernel lacks {missing:?}: listings and lookups are slower");
-        }
+        negotiate(config);
         Ok(())
     }
 
@@ -194,8 +157,8 @@ impl Filesystem for CertFs {
         let result = (|| {
             let node = self.node(ino)?;
             let mut attr = self.vault.getattr(&node).map_err(|e| errno(&e))?;
-            if let Some(Handle::Write(buf)) = fh.and_then(|fh| self.handles.get(fh.0)).as_deref() {
-                attr.size = buf.lock().data.len() as u64;
+            if let Some(Handle::Write(file)) = fh.and_then(|fh| self.handles.get(fh.0)).as_deref() {
+                attr.size = file.lock().len();
             }
             Ok((file_attr(self.owner(), ino.0, &attr), ttls(&attr).1))
         })();
@@ -235,29 +198,19 @@ impl Filesystem for CertFs {
                     .vault
                     .set_permissions(&caller, &node, mode, uid, gid)
                     .map_err(|e| errno(&e))?;
-                let worker = self.worker();
-                std::thread::spawn(move || worker.invalidate(&changes));
+                self.offload.later(move |o| o.invalidate(&changes));
             }
             let mut attr = self.vault.getattr(&node).map_err(|e| errno(&e))?;
             let handle = fh.and_then(|fh| self.handles.get(fh.0));
-            if let Some(Handle::Write(buf)) = handle.as_deref() {
-                let mut buf = buf.lock();
+            if let Some(Handle::Write(file)) = handle.as_deref() {
+                let mut file = file.lock();
                 if let Some(size) = size {
-                    let size = usize::try_from(size).map_err(|_| Errno::EFBIG)?;
-                    if size > MAX_WRITE_SIZE {
-                        return Err(Errno::EFBIG);
-                    }
-                    buf.data.resize(size, 0);
-                    buf.dirty = true;
-                    buf.written = true;
+                    file.set_len(size).map_err(|e| errno(&e))?;
                 }
-                attr.size = buf.data.len() as u64;
+                attr.size = file.len();
             } else if let Some(size) = size {
-                if size != 0 {
-                    return Err(Errno::EINVAL);
-                }
                 self.vault
-                    .truncate_as(&caller, &node)
+                    .set_len_as(&caller, &node, size)
                     .map_err(|e| errno(&e))?;
                 attr = self.vault.getattr(&node).map_err(|e| errno(&e))?;
             }
@@ -296,8 +249,7 @@ impl Filesystem for CertFs {
         }
         // A refused mkdir leaves `<name>.error` beside it; one that worked
         // clears an old one.
-        let worker = self.worker();
-        std::thread::spawn(move || worker.invalidate_dir(parent.0));
+        self.offload.later(move |o| o.invalidate_dir(parent.0));
     }
 
     fn unlink(&self, req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
@@ -340,98 +292,41 @@ impl Filesystem for CertFs {
         let (Ok(name), Ok(new_name)) = (name_str(name), name_str(newname)) else {
             return reply.error(Errno::EINVAL);
         };
-        let (name, new_name) = (name.to_owned(), new_name.to_owned());
-        let no_replace = flags.contains(RenameFlags::RENAME_NOREPLACE);
-        let caller = self.caller(req);
-        let worker = self.worker();
+        let rename = Rename {
+            caller: self.caller(req),
+            from: (parent.0, dir, name.to_owned()),
+            to: (newparent.0, new_dir, new_name.to_owned()),
+            no_replace: flags.contains(RenameFlags::RENAME_NOREPLACE),
+        };
         // A rename onto policy.json creates a version: not on a kernel thread.
-        std::thread::spawn(move || {
-            let source = worker
-                .vault
-                .lookup(&dir, &name)
-                .ok()
-                .and_then(|(n, _)| worker.inodes.get(&n));
-            match worker
-                .vault
-                .rename_as(&caller, &dir, &name, &new_dir, &new_name, no_replace)
-            {
-                Ok(changes) => {
-                    // The kernel now believes the source inode lives at the new
-                    // name: make that inode show what the vault has there.
-                    if let (Some(ino), Ok((node, _))) =
-                        (source, worker.vault.lookup(&new_dir, &new_name))
-                    {
-                        worker
-                            .inodes
-                            .renamed(ino, parent.0, &name, newparent.0, &new_name, &node);
-                    }
-                    reply.ok();
-                    worker.invalidate(&changes);
-                }
-                Err(e) => {
-                    reply.error(errno(&e));
-                    // A refused rename onto a real file leaves its `.error` report.
-                    worker.invalidate_dir(parent.0);
-                    worker.invalidate_dir(newparent.0);
-                }
-            }
-        });
+        self.offload.act(move |o| o.rename(rename, reply));
     }
 
     fn open(&self, req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
-        let result = (|| {
-            let node = self.node(ino)?;
-            let caller = self.caller(req);
-            if flags.acc_mode() == OpenAccMode::O_RDONLY {
-                let attr = self.vault.getattr(&node).map_err(|e| errno(&e))?;
-                if attr.kind == Kind::Directory {
-                    return Err(Errno::EISDIR);
-                }
-                let data = self
-                    .vault
-                    .open_read(&caller, &node)
-                    .map_err(|e| errno(&e))?;
-                // Immutable bytes may stay in the page cache. Files that change
-                // (policy.json, reports) bypass it, so a read never stops at a
-                // size the kernel cached before the change.
-                let keep = if attr.immutable {
-                    FopenFlags::FOPEN_KEEP_CACHE
-                } else {
-                    FopenFlags::FOPEN_DIRECT_IO
-                };
-                // A reader's close has nothing to act on: no FLUSH round trip.
-                let flags = keep | FopenFlags::FOPEN_NOFLUSH;
-                return Ok((self.handles.insert(Handle::Read(data)), flags));
-            }
-            if let Err(e) = self.vault.open_write(&caller, &node) {
-                // A refusal may have left `<name>.error` beside the file.
-                self.worker().forget_refused(&node);
-                return Err(errno(&e));
-            }
-            let truncate = flags.0 & libc::O_TRUNC != 0;
-            let data = if truncate {
-                Vec::new()
-            } else {
-                self.vault.read(&node).map_err(|e| errno(&e))?.to_vec()
+        let node = match self.node(ino) {
+            Ok(node) => node,
+            Err(e) => return reply.error(e),
+        };
+        let caller = self.caller(req);
+        if flags.acc_mode() == OpenAccMode::O_RDONLY {
+            return match self.open_read(&caller, &node) {
+                Ok((fh, flags)) => reply.opened(FileHandle(fh), flags),
+                Err(e) => reply.error(e),
             };
-            let buffer = WriteBuffer {
-                node,
-                data,
-                dirty: truncate,
-                written: false,
-                opener: process_of(req.pid()),
-                caller,
-                outcome: Ok(()),
-            };
-            Ok((
-                self.handles
-                    .insert(Handle::Write(parking_lot::Mutex::new(buffer))),
-                FopenFlags::empty(),
-            ))
-        })();
-        match result {
-            Ok((fh, flags)) => reply.opened(FileHandle(fh), flags),
-            Err(e) => reply.error(e),
+        }
+        let truncate = flags.0 & libc::O_TRUNC != 0;
+        let opener = process_of(req.pid());
+        match self.vault.open_file_as(&caller, &node, opener, truncate) {
+            Ok(file) => {
+                let fh = self.handles.insert(Handle::Write(Mutex::new(file)));
+                reply.opened(FileHandle(fh), FopenFlags::empty());
+            }
+            // A refusal may have left `<name>.error` beside the file: what
+            // the kernel cached of it goes before the reply.
+            Err(e) => self.offload.later(move |o| {
+                o.forget_refused(&node);
+                reply.error(errno(&e));
+            }),
         }
     }
 
@@ -449,23 +344,13 @@ impl Filesystem for CertFs {
             let dir = self.node(parent)?;
             let name = name_str(name).map_err(|_| Errno::EINVAL)?;
             let caller = self.caller(req);
-            let (node, attr) = self
+            let mode = (mode & !umask & 0o777) as u16;
+            let (node, attr, file) = self
                 .vault
-                .create_as(&caller, &dir, name, (mode & !umask & 0o777) as u16)
+                .create_file_as(&caller, &dir, name, mode, process_of(req.pid()))
                 .map_err(|e| errno(&e))?;
             let ino = self.inodes.intern(parent.0, name, &node);
-            let buffer = WriteBuffer {
-                node,
-                data: Vec::new(),
-                dirty: true,
-                written: false,
-                opener: process_of(req.pid()),
-                caller,
-                outcome: Ok(()),
-            };
-            let fh = self
-                .handles
-                .insert(Handle::Write(parking_lot::Mutex::new(buffer)));
+            let fh = self.handles.insert(Handle::Write(Mutex::new(file)));
             let mut attr = file_attr(self.owner(), ino, &attr);
             attr.size = 0;
             Ok((attr, fh))
@@ -496,7 +381,7 @@ impl Filesystem for CertFs {
     ) {
         match self.handles.get(fh.0).as_deref() {
             Some(Handle::Read(data)) => reply.data(window(data, offset, size)),
-            Some(Handle::Write(buf)) => reply.data(window(&buf.lock().data, offset, size)),
+            Some(Handle::Write(file)) => reply.data(file.lock().read_at(offset, size)),
             Some(Handle::Dir(_)) => reply.error(Errno::EISDIR),
             None => reply.error(Errno::EBADF),
         }
@@ -517,26 +402,13 @@ impl Filesystem for CertFs {
         let Some(handle) = self.handles.get(fh.0) else {
             return reply.error(Errno::EBADF);
         };
-        let Handle::Write(buf) = &*handle else {
+        let Handle::Write(file) = &*handle else {
             return reply.error(Errno::EBADF);
         };
-        let mut buf = buf.lock();
-        let start = usize::try_from(offset).unwrap_or(usize::MAX);
-        let end = start.saturating_add(data.len());
-        // Keep one byte past the limit so the vault can say the file is too large.
-        if end > MAX_WRITE_SIZE + 1 {
-            buf.dirty = true;
-            buf.written = true;
-            buf.data.resize(MAX_WRITE_SIZE + 1, 0);
-            return reply.error(Errno::EFBIG);
+        match file.lock().write_at(offset, data) {
+            Ok(taken) => reply.written(taken as u32),
+            Err(e) => reply.error(errno(&e)),
         }
-        if buf.data.len() < end {
-            buf.data.resize(end, 0);
-        }
-        buf.data[start..end].copy_from_slice(data);
-        buf.dirty = true;
-        buf.written = true;
-        reply.written(data.len() as u32);
     }
 
     fn flush(
@@ -550,39 +422,25 @@ impl Filesystem for CertFs {
         let Some(handle) = self.handles.get(fh.0) else {
             return reply.ok();
         };
-        let Handle::Write(_) = &*handle else {
+        let Handle::Write(file) = &*handle else {
             return reply.ok();
         };
-        let caller = process_of(req.pid());
-        let worker = self.worker();
+        // Whether this close acts is the file's rule (the opener's, on
+        // written bytes); if not, it reports the last action's outcome.
+        let pending = file.lock().on_flush(process_of(req.pid()));
+        let Some(pending) = pending else {
+            return reply_empty(reply, file.lock().outcome());
+        };
         // The action (a new version, maybe an RSA key) runs off the kernel's
-        // threads, and without the buffer's lock, which reads and writes on
-        // the same file need.
-        std::thread::spawn(move || {
-            let Handle::Write(buf) = &*handle else {
-                return reply.ok();
-            };
-            // Only the opener's close acts, and only on written bytes: other
-            // processes sharing the file (`{ cat a; cat b; } > f`) and a
-            // close before anything was written (`cmd > f` closes a dup
-            // first) do not. Whatever is left acts at release.
-            let action = {
-                let mut b = buf.lock();
-                (b.dirty && b.written && caller == b.opener).then(|| {
-                    b.dirty = false;
-                    b.written = false;
-                    (b.node.clone(), b.data.clone(), b.caller.clone())
-                })
-            };
-            if let Some((node, data, who)) = action {
-                let outcome = commit(&worker, &who, &node, &data);
-                buf.lock().outcome = outcome;
+        // threads, and without the file's lock, which reads and writes on
+        // the same file need. The reply follows the invalidation, so what
+        // the writer reads next is what it made.
+        self.offload.act(move |o| {
+            let written = o.write(&pending);
+            if let Handle::Write(file) = &*handle {
+                file.lock().record(written.outcome());
             }
-            let outcome = buf.lock().outcome;
-            match outcome {
-                Ok(()) => reply.ok(),
-                Err(e) => reply.error(e),
-            }
+            o.settle(written, move |outcome| reply_empty(reply, outcome));
         });
     }
 
@@ -598,26 +456,17 @@ impl Filesystem for CertFs {
     ) {
         let handle = self.handles.remove(fh.0);
         reply.ok();
-        // Whatever no close acted on (nothing written before the opener's
-        // close, another thread's close, a writer that died) acts now; the
-        // outcome is in the `.error` report and the log.
+        // Whatever no close acted on acts now; the outcome is in the
+        // `.error` report and the log.
         let Some(handle) = handle else { return };
-        let Handle::Write(buf) = &*handle else { return };
-        let action = {
-            let mut b = buf.lock();
-            b.dirty.then(|| {
-                b.dirty = false;
-                (
-                    b.node.clone(),
-                    std::mem::take(&mut b.data),
-                    b.caller.clone(),
-                )
-            })
+        let Handle::Write(file) = &*handle else {
+            return;
         };
-        if let Some((node, data, who)) = action {
-            let worker = self.worker();
-            std::thread::spawn(move || {
-                let _ = commit(&worker, &who, &node, &data);
+        let pending = file.lock().on_release();
+        if let Some(pending) = pending {
+            self.offload.act(move |o| {
+                let written = o.write(&pending);
+                o.settle(written, |_| {});
             });
         }
     }
@@ -668,23 +517,7 @@ impl Filesystem for CertFs {
         let Handle::Dir(listing) = &*handle else {
             return reply.error(Errno::ENOTDIR);
         };
-        // Entries 0 and 1 are `.` and `..`; offsets count from there.
-        let skip = usize::try_from(offset).unwrap_or(usize::MAX);
-        for i in skip..listing.entries.len() + 2 {
-            let next = (i + 1) as u64;
-            let full = match i {
-                0 => reply.add(ino, next, FileType::Directory, "."),
-                1 => reply.add(INodeNo(ROOT_INO), next, FileType::Directory, ".."),
-                _ => {
-                    let e = &listing.entries[i - 2];
-                    let child = self.inodes.number(&e.node);
-                    reply.add(INodeNo(child), next, file_type(e.kind), &e.name)
-                }
-            };
-            if full {
-                break;
-            }
-        }
+        listing.fill(ino, offset, &self.inodes, &mut reply);
         reply.ok();
     }
 
@@ -703,64 +536,13 @@ impl Filesystem for CertFs {
             return reply.error(Errno::ENOTDIR);
         };
         let _replying = self.cache.replies.read();
-        // A listing older than a change may name what is gone or switched:
-        // its entries are handed out, but not for the kernel to keep.
         let fresh = self.cache.generation.load(Ordering::SeqCst) == listing.generation;
-        let skip = usize::try_from(offset).unwrap_or(usize::MAX);
-        for i in skip..listing.entries.len() + 2 {
-            let next = (i + 1) as u64;
-            // `.` and `..` count no lookup in the kernel.
-            let full = match i {
-                0 | 1 => {
-                    let (node, at) = if i == 0 {
-                        (self.node(ino).ok(), ino.0)
-                    } else {
-                        (Some(Node::Root), ROOT_INO)
-                    };
-                    let Some(attr) = node.and_then(|n| self.vault.getattr(&n).ok()) else {
-                        continue;
-                    };
-                    let name = if i == 0 { "." } else { ".." };
-                    let attr = file_attr(self.owner(), at, &attr);
-                    reply.add(
-                        INodeNo(at),
-                        next,
-                        name,
-                        &Duration::ZERO,
-                        &attr,
-                        Generation(0),
-                    )
-                }
-                _ => {
-                    let e = &listing.entries[i - 2];
-                    // Gone since the listing was made: left out.
-                    let Ok(attr) = self.vault.getattr(&e.node) else {
-                        continue;
-                    };
-                    // One lifetime for both here: the shorter.
-                    let ttl = if fresh {
-                        let (entry_ttl, attr_ttl) = ttls(&attr);
-                        entry_ttl.min(attr_ttl)
-                    } else {
-                        Duration::ZERO
-                    };
-                    // Counted as a lookup only once it is in the reply.
-                    !self.inodes.intern_if(ino.0, &e.name, &e.node, |child| {
-                        !reply.add(
-                            INodeNo(child),
-                            next,
-                            &e.name,
-                            &ttl,
-                            &file_attr(self.owner(), child, &attr),
-                            Generation(0),
-                        )
-                    })
-                }
-            };
-            if full {
-                break;
-            }
-        }
+        let lister = Lister {
+            vault: &self.vault,
+            inodes: &self.inodes,
+            owner: self.owner(),
+        };
+        listing.fill_plus(ino, offset, fresh, &lister, &mut reply);
         reply.ok();
     }
 

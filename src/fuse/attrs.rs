@@ -1,4 +1,4 @@
-//! What the kernel is told about a node: its `FileAttr`, its file type, how long it may cache entry and attributes, and the [`Cache`] lock that keeps those caches right.
+//! What the kernel is told about a node: its `FileAttr`, its file type, how long it may cache entry, attributes and a reader's bytes, and the [`Cache`] lock that keeps those caches right.
 //!
 //! Directories and the immutable files of a version are cached for
 //! [`LONG`] (entries and attributes), since everything that changes them
@@ -10,7 +10,7 @@
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
-use fuser::{FileAttr, FileType, INodeNo};
+use fuser::{FileAttr, FileType, FopenFlags, INodeNo};
 use parking_lot::RwLock;
 
 use crate::vault::{Attr, Kind};
@@ -24,6 +24,20 @@ pub(super) const LONG: Duration = Duration::from_secs(3600);
 /// entries of other files: changes to them are invalidated too, this only
 /// bounds anything missed.
 pub(super) const SHORT: Duration = Duration::from_secs(1);
+
+/// How the kernel may cache the bytes of a file with `attr` opened for reading.
+pub(super) fn open_flags(attr: &Attr) -> FopenFlags {
+    // Immutable bytes may stay in the page cache. Files that change
+    // (policy.json, reports) bypass it, so a read never stops at a size
+    // the kernel cached before the change.
+    let keep = if attr.immutable {
+        FopenFlags::FOPEN_KEEP_CACHE
+    } else {
+        FopenFlags::FOPEN_DIRECT_IO
+    };
+    // A reader's close has nothing to act on: no FLUSH round trip.
+    keep | FopenFlags::FOPEN_NOFLUSH
+}
 
 /// The kernel-cache lifetimes (entry, attributes) of a node with `attr`.
 pub(super) fn ttls(attr: &Attr) -> (Duration, Duration) {

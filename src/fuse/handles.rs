@@ -1,51 +1,22 @@
-//! Open file and directory handles: a read snapshot, a write buffer acted on at close, or a directory listing.
+//! Open file and directory handles by number: a read snapshot, a file open for writing (the vault's [`OpenFile`]), or a directory listing.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use fuser::Errno;
 use parking_lot::{Mutex, RwLock};
 
-use crate::vault::{Entry, Node};
-
-/// A file opened for writing: bytes are buffered and handed to the vault on the first `flush` after a change.
-pub struct WriteBuffer {
-    /// What is being written.
-    pub node: Node,
-    /// The bytes so far.
-    pub data: Vec<u8>,
-    /// Changed since the last commit (written, truncated or newly created).
-    pub dirty: bool,
-    /// Changed by `write` or `ftruncate` since the last commit, not only by
-    /// `O_TRUNC` or creation (a shell opens with `O_TRUNC` and closes a
-    /// duplicate before the command it starts writes anything).
-    pub written: bool,
-    /// The process (thread group id) that opened the file: its `close` is the one that acts.
-    pub opener: u32,
-    /// Who opened it (for the audit log).
-    pub caller: crate::vault::Caller,
-    /// The errno of the last commit, returned again by later `flush`es.
-    pub outcome: Result<(), Errno>,
-}
+use super::listing::Listing;
+use crate::vault::OpenFile;
 
 /// One open handle.
 pub enum Handle {
     /// Opened for reading: the bytes as they were at `open` (an open file keeps its version).
     Read(Arc<[u8]>),
-    /// Opened for writing (or reading and writing).
-    Write(Mutex<WriteBuffer>),
+    /// Opened for writing (or reading and writing): when its bytes act is the vault's rule.
+    Write(Mutex<OpenFile>),
     /// An open directory: its entries as they were at `opendir`.
     Dir(Listing),
-}
-
-/// A directory's entries as they were at `opendir` (without `.` and `..`).
-pub struct Listing {
-    /// The adapter's invalidation count when it was made: a listing older
-    /// than a change may name what is gone.
-    pub generation: u64,
-    /// The entries.
-    pub entries: Vec<Entry>,
 }
 
 /// All open handles, by number.

@@ -2,9 +2,11 @@
 //!
 //! [`adapter::CertFs`] implements `fuser::Filesystem`; [`attrs`] says what
 //! the kernel may cache and for how long; [`inodes`] maps the
-//! vault's nodes to inode numbers; [`handles`] holds open files; [`error`]
-//! is the one place where errors become errno values; [`mount`] runs a
-//! session until it is unmounted or signalled.
+//! vault's nodes to inode numbers; [`handles`] holds open files and
+//! [`listing`] open directories; `offload` runs work off the request path
+//! on a bounded `pool`; [`error`] is the one place where errors become
+//! errno values; [`mount`] runs a session until it is unmounted or
+//! signalled.
 
 pub mod adapter;
 mod attrs;
@@ -12,7 +14,9 @@ pub mod caller;
 pub mod error;
 pub mod handles;
 pub mod inodes;
+pub mod listing;
 pub mod mount;
-mod worker;
+mod offload;
+mod pool;
 
 pub use mount::{MountOptions, run};

@@ -28,6 +28,7 @@ mod lookup;
 mod model;
 pub mod name;
 pub mod node;
+mod open_file;
 pub mod operation;
 mod order_runner;
 mod orders;
@@ -49,6 +50,7 @@ pub mod tags;
 pub use access::{Caller, Want};
 pub use error::VaultError;
 pub use node::{Attr, Entry, Kind, Node};
+pub use open_file::{OpenFile, Pending, window};
 pub use service::{Changes, MAX_WRITE_SIZE, VaultService};
 
 /// JSON as certfs shows it in a file: pretty, with a final newline.
