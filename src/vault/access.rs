@@ -204,6 +204,24 @@ impl VaultService {
         if allowed {
             return Ok(());
         }
+        if let Node::Side(..) = node {
+            let attr = self.getattr(node)?;
+            let (uid, _) = attr.owner.unwrap_or(self.mount_owner());
+            return Err(VaultError::Forbidden(format!(
+                "Access denied: user {} may not {} this file: it is user {uid}'s, mode {:04o}{}",
+                caller.uid,
+                match want {
+                    Want::Read => "read",
+                    Want::Write => "write",
+                },
+                attr.mode,
+                if self.is_secret(node) {
+                    ", and it holds a secret (its owner and the read_keys role read it)"
+                } else {
+                    ""
+                }
+            )));
+        }
         Err(VaultError::Forbidden(format!(
             "Access denied: user {} has no {} permission here; the mount's owner can grant it with \
              chmod/chgrp or in vault.json's access",
