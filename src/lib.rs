@@ -5,7 +5,10 @@
 //! ```text
 //! cli → fuse → vault → { pki, store, issuers, mail }
 //! ```
+//!
+//! `as_user` is a leaf every layer below `cli` may use.
 
+pub mod as_user;
 pub mod cli;
 pub mod fuse;
 pub mod issuers;
