@@ -16,6 +16,7 @@ use super::service::{
 };
 use super::side;
 use super::{import, issuers, operation};
+use crate::as_user::Identity;
 use crate::store::VaultRecord;
 
 /// What a file dropped into a drop-box does.
@@ -154,9 +155,20 @@ impl VaultService {
         }
     }
 
-    /// The close-time action: `data` was written to `node`. On refusal the
-    /// reason is also left in `<name>.error` beside the file.
+    /// [`VaultService::write_by`] the mount's owner (the daemon's own user).
     pub fn write(&self, node: &Node, data: &[u8]) -> Result<Changes, VaultError> {
+        self.write_by(&Identity::daemon(), node, data)
+    }
+
+    /// The close-time action: `writer` wrote `data` to `node` (paths a
+    /// document names are opened as `writer`). On refusal the reason is
+    /// also left in `<name>.error` beside the file.
+    pub fn write_by(
+        &self,
+        writer: &Identity,
+        node: &Node,
+        data: &[u8],
+    ) -> Result<Changes, VaultError> {
         let drop_box = drop_action(node);
         if let Node::Side(dir, name) = node {
             // A file removed while open (vim unlinks its swap file, then
@@ -194,7 +206,7 @@ impl VaultService {
                 ) => self.write_attributes(vault, cert, version, data),
                 (Node::VaultFile(v, VaultFile::Settings), None) => self.write_settings(v, data),
                 (Node::VaultFile(v, VaultFile::Contacts), None) => self.write_contacts(v, data),
-                (Node::IssuerFile(v, name), None) => self.write_issuer(v, name, data),
+                (Node::IssuerFile(v, name), None) => self.write_issuer(writer, v, name, data),
                 (Node::CertificateFile(v, c, CertificateFile::Tags), None) => {
                     self.write_tags(v, c, data)
                 }
@@ -563,8 +575,10 @@ impl VaultService {
     /// directories, and into a drop-box they act. `may_write` is asked
     /// about the file a rename writes, as rename resolved it (a caller's
     /// rights to that file, `hooks.json` being the owner's).
+    #[allow(clippy::too_many_arguments)]
     pub fn rename(
         &self,
+        writer: &Identity,
         dir: &Node,
         name: &str,
         new_dir: &Node,
@@ -572,7 +586,7 @@ impl VaultService {
         no_replace: bool,
         may_write: &dyn Fn(&Node) -> Result<(), VaultError>,
     ) -> Result<Changes, VaultError> {
-        let renamed = self.rename_node(dir, name, new_dir, new_name, no_replace, may_write);
+        let renamed = self.rename_node(writer, dir, name, new_dir, new_name, no_replace, may_write);
         // Done: an old report on either name (a refused purge of what was
         // just recovered, say) is over, as after any accepted action.
         // Refused: the reason goes beside the target, unless it is only that
@@ -595,8 +609,10 @@ impl VaultService {
         matches!(dir, Node::Import(_) | Node::Merge(..) | Node::Restore(_))
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn rename_node(
         &self,
+        writer: &Identity,
         dir: &Node,
         name: &str,
         new_dir: &Node,
@@ -616,7 +632,7 @@ impl VaultService {
             {
                 may_write(target)?;
                 let data = self.read(&from)?;
-                let changes = self.write(target, &data)?;
+                let changes = self.write_by(writer, target, &data)?;
                 self.side.write().remove(dir, name);
                 Ok(changes)
             }
@@ -640,7 +656,7 @@ impl VaultService {
                             .write()
                             .put(new_dir, new_name, data.clone(), now());
                     }
-                    let changes = self.write(&target, &data)?;
+                    let changes = self.write_by(writer, &target, &data)?;
                     self.side.write().remove(dir, name);
                     return Ok(changes);
                 }

@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use super::access::{Caller, Want, is_secret};
+use super::documents::writer_of;
 use super::error::VaultError;
 use super::node::{Attr, Node};
 use super::service::{Changes, VaultService};
@@ -65,7 +66,7 @@ impl VaultService {
         node: &Node,
         data: &[u8],
     ) -> Result<Changes, VaultError> {
-        let result = self.write(node, data);
+        let result = self.write_by(&writer_of(caller), node, data);
         self.audit(caller, node, None, "write", &result);
         result
     }
@@ -134,7 +135,10 @@ impl VaultService {
                     self.check_writer(target, caller.uid, self.mount_owner().0)?;
                     self.authorize(caller, target, Want::Write)
                 };
-                self.rename(dir, name, new_dir, new_name, no_replace, &may_write)
+                let writer = writer_of(caller);
+                self.rename(
+                    &writer, dir, name, new_dir, new_name, no_replace, &may_write,
+                )
             });
         self.audit(caller, new_dir, Some(new_name), "rename", &result);
         result
