@@ -144,10 +144,34 @@ fn a_managers_ca_file_is_read_as_the_manager_and_what_it_may_not_read_looks_miss
         "{report}"
     );
     assert!(!m.path("prod/issuers/le.json").exists());
-
     // Root (the mount's owner) may read (a): accepted.
     fs::write(m.path("prod/issuers/le.json"), issuer(&secret)).unwrap();
     assert!(!m.path("prod/issuers/le.json.error").exists());
+    // Saved the way editors and `sed -i` save (a scratch file renamed
+    // onto the issuer file): the renaming manager is the writer, too, and
+    // root's accepted file stays as it was.
+    let before = fs::read_to_string(m.path("prod/issuers/le.json")).unwrap();
+    let staged = m.root.path().join("renamed.json");
+    fs::write(&staged, issuer(&secret)).unwrap();
+    sh_ok(m.root.path(), "chmod 644 renamed.json");
+    let (ok, out) = user.run(
+        &m.mnt,
+        &format!(
+            "cp '{}' prod/issuers/.le.json.swp && mv prod/issuers/.le.json.swp prod/issuers/le.json",
+            staged.display()
+        ),
+    );
+    assert!(!ok, "{out}");
+    let report = fs::read_to_string(m.path("prod/issuers/le.json.error")).unwrap();
+    assert_eq!(
+        message_without(&report, &secret),
+        message_without(&absent, &missing)
+    );
+    assert_eq!(
+        fs::read_to_string(m.path("prod/issuers/le.json")).unwrap(),
+        before
+    );
+
     // The manager reads a bundle it may read; nobody sees who wrote it.
     let readable = m.root.path().join("readable.pem");
     certificate_file(m.root.path(), &readable);
