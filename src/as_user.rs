@@ -12,8 +12,10 @@
 //!   `setfsuid`, does the one operation and ends. Setting a nonzero fsuid
 //!   also drops root's file capabilities for that thread, so the kernel
 //!   checks modes exactly as for the user. When the identity is the
-//!   daemon's own user nothing is switched; a daemon that is not root
-//!   cannot act as anybody else and says so ([`AsUserError::CannotSwitch`]);
+//!   daemon's own user (or root, for a daemon that is not root: it may do
+//!   less than root, never more) nothing is switched; a daemon that is not
+//!   root cannot act as anybody else and says so
+//!   ([`AsUserError::CannotSwitch`]);
 //! - looks before it opens (`stat` as the user, which the user could do
 //!   too), so a FIFO or a device is refused without being opened, and checks
 //!   again with `fstat` on what it opened (`O_NONBLOCK`, `O_NOCTTY`);
@@ -396,10 +398,10 @@ fn may_write(who: &Identity, dir: &Path) -> Result<(), AsUserError> {
     let answer = unsafe {
         libc::syscall(
             libc::SYS_faccessat2,
-            libc::AT_FDCWD,
+            libc::c_long::from(libc::AT_FDCWD),
             c_path.as_ptr(),
-            libc::W_OK | libc::X_OK,
-            libc::AT_EACCESS,
+            libc::c_long::from(libc::W_OK | libc::X_OK),
+            libc::c_long::from(libc::AT_EACCESS),
         )
     };
     if answer == 0 {
@@ -504,7 +506,9 @@ fn run_as<T: Send>(
 ) -> Result<T, AsUserError> {
     // SAFETY: geteuid cannot fail and touches no memory.
     let daemon_uid = unsafe { libc::geteuid() };
-    if who.uid == daemon_uid {
+    // Root's paths on a daemon that is not root: the daemon's own user may
+    // do less than root, never more.
+    if who.uid == daemon_uid || who.uid == 0 {
         return operation();
     }
     if daemon_uid != 0 {
@@ -541,26 +545,28 @@ fn become_user(who: &Identity) -> Result<(), AsUserError> {
     };
     // SAFETY: setfsgid takes an integer and touches no memory; it changes
     // the calling thread's credentials only (a raw syscall).
-    unsafe { libc::syscall(libc::SYS_setfsgid, who.gid) };
+    unsafe { libc::syscall(libc::SYS_setfsgid, libc::c_long::from(who.gid)) };
     // setfsgid reports the previous value; asking with an invalid id (-1)
     // changes nothing and says what is set now.
     // SAFETY: as above.
-    let fsgid = unsafe { libc::syscall(libc::SYS_setfsgid, u32::MAX) };
+    let fsgid = unsafe { libc::syscall(libc::SYS_setfsgid, libc::c_long::from(u32::MAX)) };
     if fsgid != i64::from(who.gid) {
         return Err(fail(io::Error::other("setfsgid was refused")));
     }
     let groups: Vec<libc::gid_t> = who.groups.clone();
+    let count = libc::c_long::try_from(groups.len())
+        .map_err(|_| fail(io::Error::other("too many groups")))?;
     // SAFETY: the raw syscall, not glibc's wrapper (which would change every
-    // thread of the process); `groups` holds `len` gids and outlives the call.
-    let set = unsafe { libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr()) };
+    // thread of the process); `groups` holds `count` gids and outlives the call.
+    let set = unsafe { libc::syscall(libc::SYS_setgroups, count, groups.as_ptr()) };
     if set != 0 {
         return Err(fail(io::Error::last_os_error()));
     }
     // SAFETY: as for setfsgid. A nonzero fsuid also clears root's file
     // capabilities (DAC override) from this thread's effective set.
-    unsafe { libc::syscall(libc::SYS_setfsuid, who.uid) };
+    unsafe { libc::syscall(libc::SYS_setfsuid, libc::c_long::from(who.uid)) };
     // SAFETY: as above.
-    let fsuid = unsafe { libc::syscall(libc::SYS_setfsuid, u32::MAX) };
+    let fsuid = unsafe { libc::syscall(libc::SYS_setfsuid, libc::c_long::from(u32::MAX)) };
     if fsuid != i64::from(who.uid) {
         return Err(fail(io::Error::other("setfsuid was refused")));
     }
