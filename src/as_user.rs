@@ -303,7 +303,8 @@ pub fn check_may_create(who: &Identity, root: &Path, below: &Path) -> Result<(),
 
 /// Writes `bytes` whole to `dir/name` as `who` (a temporary file, then a
 /// rename), mode `mode`; `dir` and its missing parents are made 0755.
-/// Returns the file's path.
+/// `name` is a plain file name (no `/`, not `.` or `..`). Returns the
+/// file's path.
 pub fn write_file(
     who: &Identity,
     dir: &Path,
@@ -311,6 +312,14 @@ pub fn write_file(
     bytes: &[u8],
     mode: u32,
 ) -> Result<PathBuf, AsUserError> {
+    if name.is_empty() || name.contains('/') || name == "." || name == ".." {
+        return Err(failed(
+            who,
+            &dir.join(name),
+            "write",
+            io::Error::new(io::ErrorKind::InvalidInput, "not a plain file name"),
+        ));
+    }
     run_as(who, || {
         match fs::DirBuilder::new()
             .recursive(true)

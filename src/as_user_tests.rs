@@ -175,6 +175,14 @@ fn files_are_written_and_removed_only_where_the_user_may_write() {
     check_may_create(&X, &theirs, below).unwrap();
     assert!(check_may_create(&Y, &theirs, below).is_err());
 
+    // Names stay inside the directory.
+    for bad in ["../escape", "", "..", "a/b"] {
+        assert!(
+            write_file(&X, &theirs, bad, b"x", 0o644).is_err(),
+            "{bad:?}"
+        );
+    }
+    assert!(!dir.path().join("escape").exists());
     // Y may not write there, nor remove X's file.
     let e = write_file(&Y, &theirs.join(below), "other", b"x", 0o644).unwrap_err();
     assert!(matches!(e, AsUserError::NotWritable { .. }), "{e:?}");
