@@ -5,11 +5,14 @@
 //! ```text
 //! cli → fuse → vault → { pki, store, issuers, mail }
 //! ```
+//!
+//! `as_user` is a leaf every layer below `cli` may use.
 
 // A user or the store can make most things fail: code says what failed
 // instead of unwrapping (tests may unwrap: clippy.toml).
 #![warn(clippy::unwrap_used)]
 
+pub mod as_user;
 pub mod cli;
 pub mod fuse;
 pub mod issuers;

@@ -32,7 +32,8 @@ mod failure;
 mod transport;
 
 pub use account::ExternalAccount;
-pub use challenge::ChallengeMethod;
+pub use challenge::{ChallengeMethod, check_webroot};
+pub use transport::{CaFileError, check_ca_file};
 
 use std::fmt;
 use std::path::PathBuf;
@@ -44,6 +45,7 @@ use instant_acme::{
 };
 
 use super::{CaError, CertificateAuthority, Issued, IssuerMemory, Order, Progress};
+use crate::as_user::Identity;
 use account::Accounts;
 use challenge::Responder;
 use failure::{Failure, ca_error, deactivated, is_pebble_deactivated, is_type, refusal};
@@ -66,6 +68,9 @@ pub struct AcmeSettings {
     pub challenge: ChallengeMethod,
     /// PEM bundle trusted for the directory's TLS instead of the web PKI (`ca_file`).
     pub ca_file: Option<PathBuf>,
+    /// Whom `ca_file` is read and webroot files are written as: the user
+    /// who wrote the issuer file.
+    pub writer: Identity,
 }
 
 /// An ACME CA.
@@ -87,13 +92,13 @@ impl fmt::Debug for Acme {
 impl Acme {
     /// A provider for `settings`, keeping its account in `memory`.
     pub fn new(settings: AcmeSettings, memory: Box<dyn IssuerMemory>) -> Result<Self, String> {
-        let transport = Transport::new(settings.ca_file.as_deref())?;
+        let transport = Transport::new(settings.ca_file.as_deref(), &settings.writer)?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_time()
             .build()
             .map_err(|e| format!("cannot start the ACME client's runtime: {e}"))?;
         Ok(Acme {
-            responder: Responder::new(settings.challenge.clone()),
+            responder: Responder::new(settings.challenge.clone(), settings.writer.clone()),
             accounts: Accounts::new(
                 settings.directory_url.clone(),
                 settings.contact.clone(),

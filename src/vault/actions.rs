@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use super::access::Caller;
+use super::documents::writer_of;
 use super::error::VaultError;
 use super::lifecycle::deleted_but_recoverable;
 use super::model::VaultState;
@@ -233,7 +234,9 @@ impl VaultService {
                 ) => self.write_attributes(vault, cert, version, data),
                 (Node::VaultFile(v, VaultFile::Settings), None) => self.write_settings(v, data),
                 (Node::VaultFile(v, VaultFile::Contacts), None) => self.write_contacts(v, data),
-                (Node::IssuerFile(v, name), None) => self.write_issuer(v, name, data),
+                (Node::IssuerFile(v, name), None) => {
+                    self.write_issuer(&writer_of(writer), v, name, data)
+                }
                 (Node::CertificateFile(v, c, CertificateFile::Tags), None) => {
                     self.write_tags(v, c, data)
                 }

@@ -1,10 +1,17 @@
 //! From an issuer file to a working issuer: one `match` on the provider, mapping Key Vault's IssuerBundle onto each provider's settings.
+//!
+//! The paths an ACME issuer names are opened as the user who wrote the
+//! file ([`IssuerBundle::writer`]); a file stored before certfs kept its
+//! writer is used as the mount's owner (the daemon's own user), as it was.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::error::VaultError;
 use super::issuers::IssuerBundle;
-use crate::issuers::acme::{Acme, AcmeSettings, ChallengeMethod, ExternalAccount};
+use crate::as_user::Identity;
+use crate::issuers::acme::{
+    Acme, AcmeSettings, ChallengeMethod, ExternalAccount, check_ca_file, check_webroot,
+};
 use crate::issuers::digicert::DigiCert;
 use crate::issuers::globalsign::{self, GlobalSign};
 use crate::issuers::internal::InternalCa;
@@ -77,6 +84,26 @@ pub(super) fn connect(
     }
 }
 
+/// Checks, as `writer`, the paths an issuer file names: `ca_file` is a
+/// regular file `writer` may read with at least one certificate, and
+/// `challenge.webroot` a directory where `writer` may create
+/// `.well-known/acme-challenge` (nothing is created). Refused with the
+/// reason as `BadParameter`.
+pub(super) fn check_paths(bundle: &IssuerBundle, writer: &Identity) -> Result<(), VaultError> {
+    if bundle.provider != "ACME" {
+        return Ok(());
+    }
+    if let Some(ca_file) = &bundle.ca_file {
+        check_ca_file(Path::new(ca_file), writer)
+            .map_err(|e| VaultError::BadParameter(e.to_string()))?;
+    }
+    if let Some(webroot) = bundle.challenge.as_ref().and_then(|c| c.webroot.as_ref()) {
+        check_webroot(Path::new(webroot), writer)
+            .map_err(|e| VaultError::BadParameter(format!("challenge.webroot: {e}")))?;
+    }
+    Ok(())
+}
+
 /// An ACME issuer file as the provider's settings: `endpoint` is the
 /// directory, `credentials.account_id` the contact, `challenge.webroot`
 /// or `challenge.listen` (default `0.0.0.0:80`) how http-01 is answered.
@@ -115,6 +142,7 @@ fn acme_settings(bundle: &IssuerBundle) -> Result<AcmeSettings, VaultError> {
         eab,
         challenge,
         ca_file: bundle.ca_file.as_ref().map(PathBuf::from),
+        writer: bundle.writer.clone().unwrap_or_else(Identity::daemon),
     })
 }
 
@@ -181,6 +209,15 @@ mod tests {
             ChallengeMethod::Listen("127.0.0.1:8080".parse().unwrap())
         );
         assert!(s.eab.is_none() && s.contact.is_none() && s.ca_file.is_none());
+        // Stored before writers were kept: the mount owner's (the daemon's) identity.
+        assert_eq!(s.writer, Identity::daemon());
+        let mut written = listen.clone();
+        written.writer = Some(Identity {
+            uid: 1004,
+            gid: 1004,
+            groups: vec![],
+        });
+        assert_eq!(acme_settings(&written).unwrap().writer.uid, 1004);
 
         let bare = IssuerBundle::parse_update(
             br#"{"provider":"ACME","endpoint":"https://acme.test/dir"}"#,

@@ -1,5 +1,7 @@
 //! Writes to a vault's own documents: `contacts.json` and `issuers/<name>.json` (set, replace, `rm`).
 
+use super::access::Caller;
+use super::connect::check_paths;
 use super::contacts::{self, Contacts};
 use super::error::VaultError;
 use super::issuer_memory::has_memory;
@@ -7,7 +9,18 @@ use super::issuers::{self, IssuerBundle};
 use super::name::{CertificateName, VaultName};
 use super::node::Node;
 use super::service::{Changes, VaultService, not_found, vault};
+use crate::as_user::Identity;
 use crate::issuers::internal::InternalCa;
+
+/// Whom a document `caller` writes remembers as its writer (the paths it
+/// names are opened as this user): the caller's uid, gid and groups.
+pub(super) fn writer_of(caller: &Caller) -> Identity {
+    Identity {
+        uid: caller.uid,
+        gid: caller.gid,
+        groups: caller.groups.clone(),
+    }
+}
 
 impl VaultService {
     /// A write to `contacts.json`.
@@ -45,25 +58,31 @@ impl VaultService {
         })
     }
 
-    /// A write to `issuers/<name>.json`: sets or replaces the issuer.
+    /// A write to `issuers/<name>.json` by `writer`: sets or replaces the
+    /// issuer, which remembers `writer`; the paths it names are checked
+    /// as `writer` first.
     pub(super) fn write_issuer(
         &self,
+        writer: &Identity,
         v: &VaultName,
         name: &CertificateName,
         data: &[u8],
     ) -> Result<Changes, VaultError> {
         // An Internal issuer's CA is made when its file is first written:
         // the key is generated before the writer lock is taken.
-        let new_ca = {
+        let (new_ca, parsed) = {
             let st = self.state.read();
             let vs = vault(&st, v)?;
             let previous = vs.issuers.get(name);
             let bundle = IssuerBundle::parse_update(data, previous)?;
-            match bundle.internal_ca_settings(name.as_str())? {
+            let new_ca = match bundle.internal_ca_settings(name.as_str())? {
                 Some(settings) if !has_memory(vs, name) => Some(settings),
                 _ => None,
-            }
+            };
+            (new_ca, bundle)
         };
+        // Files are looked at holding no lock (they never block, but take a thread).
+        check_paths(&parsed, writer)?;
         let new_ca = new_ca
             .map(|settings| InternalCa::create(name.as_str(), &settings))
             .transpose()
@@ -78,7 +97,8 @@ impl VaultService {
                 None => (None, name.clone(), has_ca),
             }
         };
-        let bundle = IssuerBundle::parse_update(data, previous.as_ref())?;
+        let mut bundle = IssuerBundle::parse_update(data, previous.as_ref())?;
+        bundle.writer = Some(writer.clone());
         if let Some(ca) = new_ca.filter(|_| !has_ca) {
             self.put_memory(&mut **store, v, &stored_name, ca.to_memory())?;
             log::info!("vault {v}: issuer {stored_name} has a new private CA");

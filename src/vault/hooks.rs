@@ -5,19 +5,32 @@
 //! `status.json`, never undoes the switch. The command gets certbot's
 //! `RENEWED_LINEAGE` (the certificate's directory in the mount) and
 //! `RENEWED_DOMAINS` (its DNS names, space-separated).
+//!
+//! The `pidfile` is read as the daemon's own user, the user hooks run as:
+//! only the mount's owner (that user) or root may write `hooks.json`, so
+//! this is its writer's identity or less. It must be a regular file (a
+//! FIFO or a device is refused at once, never opened) of at most
+//! [`PIDFILE_MAX`] bytes. When `hooks.json` is written, a pidfile that is
+//! not there yet is accepted (nginx writes its own when it starts, as
+//! systemd's `PIDFile=` and certbot's hooks expect), but one that is there
+//! and is not a regular file is refused.
 #![allow(unsafe_code)] // libc calls, each with its SAFETY comment
 
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
 use super::error::VaultError;
+use crate::as_user::{self, AsUserError, Identity};
 
 /// The prefix of a certificate's hooks in the store: `hooks/<name>`.
 pub const DOCUMENT_PREFIX: &str = "hooks/";
+
+/// The most bytes read from a pidfile.
+pub const PIDFILE_MAX: u64 = 4096;
 
 /// The default time a command may run.
 const DEFAULT_TIMEOUT: u32 = 60;
@@ -86,6 +99,22 @@ impl Hooks {
             return Err(bad("hooks.json: timeout_seconds must be 1 to 3600".into()));
         }
         Ok(hooks)
+    }
+
+    /// The write-time look at `pidfile`: one not there yet (or not
+    /// readable now) is fine, it may be by the time hooks run; one that is
+    /// there and is not a regular file (or is too large) is refused.
+    /// Stored hooks are not looked at again when loaded.
+    pub fn check_pidfile(&self) -> Result<(), VaultError> {
+        let Some(pidfile) = &self.pidfile else {
+            return Ok(());
+        };
+        match read_pidfile(pidfile) {
+            Err(e @ (AsUserError::WrongKind { .. } | AsUserError::TooLarge { .. })) => Err(
+                VaultError::BadParameter(format!("hooks.json: pidfile: {e}")),
+            ),
+            _ => Ok(()),
+        }
     }
 
     /// Whether there is anything to run.
@@ -202,11 +231,16 @@ fn run_command(
     }
 }
 
+/// The pidfile's bytes, read as the daemon's own user (see the module's words).
+fn read_pidfile(pidfile: &str) -> Result<Vec<u8>, AsUserError> {
+    as_user::read_file(&Identity::daemon(), Path::new(pidfile), PIDFILE_MAX)
+}
+
 /// Sends `signal` to the process whose id is in `pidfile`.
 fn send_signal(signal: &str, pidfile: &str) -> Result<String, String> {
     let number = signal_number(signal).ok_or_else(|| format!("unknown signal {signal}"))?;
-    let text = std::fs::read_to_string(PathBuf::from(pidfile))
-        .map_err(|e| format!("pidfile {pidfile}: {e}"))?;
+    let bytes = read_pidfile(pidfile).map_err(|e| format!("pidfile: {e}"))?;
+    let text = String::from_utf8_lossy(&bytes);
     let pid: i32 = text
         .trim()
         .parse()
@@ -298,5 +332,21 @@ mod tests {
         };
         let (ok, words) = missing.run("/x", &[]);
         assert!(!ok && words.contains("/nonexistent/pid"), "{words}");
+        let device = Hooks {
+            signal: Some("HUP".into()),
+            pidfile: Some("/dev/zero".into()),
+            ..Default::default()
+        };
+        let (ok, words) = device.run("/x", &[]);
+        assert!(!ok && words.contains("not a regular file"), "{words}");
+    }
+
+    #[test]
+    fn a_pidfile_not_there_yet_is_accepted_but_a_device_is_not() {
+        let later = Hooks::parse(br#"{"signal": "HUP", "pidfile": "/run/certfs-test-none.pid"}"#);
+        later.unwrap().check_pidfile().unwrap();
+        let device = Hooks::parse(br#"{"signal": "HUP", "pidfile": "/dev/zero"}"#).unwrap();
+        let err = device.check_pidfile().unwrap_err();
+        assert!(err.message().contains("not a regular file"), "{err}");
     }
 }

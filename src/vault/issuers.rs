@@ -4,12 +4,17 @@
 //! back: a read shows them as `null`, and a write that leaves them `null`
 //! or out keeps the stored value, so a file read, edited and written back
 //! keeps its password.
+//!
+//! The stored document also remembers who wrote it (`writer`: uid, gid,
+//! groups), never shown and never taken from what a user writes: the paths
+//! it names (`ca_file`, `challenge.webroot`) are opened as that user.
 
 use serde::{Deserialize, Serialize};
 
 use super::contacts::is_email;
 use super::error::VaultError;
 use super::name::CertificateName;
+use crate::as_user::Identity;
 use crate::issuers::internal::CaSettings;
 use crate::pki::dn::DistinguishedName;
 use crate::pki::key::{Curve, KeySpec, RsaSize};
@@ -162,7 +167,15 @@ pub struct IssuerBundle {
     /// The private CA of an Internal issuer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca: Option<InternalCa>,
+    /// Who wrote the file: the paths it names are opened as this user.
+    /// Stored (see [`IssuerBundle::to_stored`]), never read from a write
+    /// nor shown; `None` for a document stored before certfs kept it.
+    #[serde(skip)]
+    pub writer: Option<Identity>,
 }
+
+/// The stored document's key for [`IssuerBundle::writer`].
+const WRITER: &str = "writer";
 
 impl IssuerBundle {
     /// Parses a write to an issuer file over what was stored (`previous`):
@@ -213,20 +226,41 @@ impl IssuerBundle {
         Ok(bundle)
     }
 
-    /// Reads the stored document.
+    /// Reads the stored document (with its writer, when it has one).
     pub fn from_stored(text: &str) -> Result<Self, VaultError> {
-        serde_json::from_str(text).map_err(|e| {
+        let unreadable = |e: serde_json::Error| {
             VaultError::Internal(format!(
-                "stored issuer (line {}, column {})",
+                "stored issuer: {} (line {}, column {})",
+                match e.classify() {
+                    serde_json::error::Category::Data => "a field has the wrong type or value",
+                    _ => "not JSON",
+                },
                 e.line(),
                 e.column()
             ))
-        })
+        };
+        let mut value: serde_json::Value = serde_json::from_str(text).map_err(unreadable)?;
+        let writer = value
+            .as_object_mut()
+            .and_then(|o| o.remove(WRITER))
+            .map(serde_json::from_value::<Identity>)
+            .transpose()
+            .map_err(unreadable)?;
+        let mut bundle: IssuerBundle = serde_json::from_value(value).map_err(unreadable)?;
+        bundle.writer = writer;
+        Ok(bundle)
     }
 
-    /// The stored text, secrets included.
+    /// The stored text, secrets and writer included.
     pub fn to_stored(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
+        let mut value = serde_json::to_value(self).unwrap_or_default();
+        if let (Some(writer), Some(object)) = (&self.writer, value.as_object_mut()) {
+            object.insert(
+                WRITER.to_owned(),
+                serde_json::to_value(writer).unwrap_or_default(),
+            );
+        }
+        value.to_string()
     }
 
     /// What a read shows: everything but the secrets, which show as `null`.
@@ -453,6 +487,32 @@ mod tests {
             Some("s3cr3t-api-key")
         );
         assert!(IssuerBundle::from_stored(&b.to_stored()).unwrap() == b);
+    }
+
+    #[test]
+    fn the_writer_is_stored_but_never_shown_nor_taken_from_a_write() {
+        let mut b = IssuerBundle::parse_update(DIGI, None).unwrap();
+        assert_eq!(b.writer, None);
+        b.writer = Some(Identity {
+            uid: 1004,
+            gid: 1005,
+            groups: vec![27],
+        });
+        let stored = b.to_stored();
+        let value: serde_json::Value = serde_json::from_str(&stored).unwrap();
+        assert_eq!(
+            value["writer"],
+            serde_json::json!({"uid": 1004, "gid": 1005, "groups": [27]})
+        );
+        assert_eq!(IssuerBundle::from_stored(&stored).unwrap(), b);
+        assert!(!b.to_json().contains("1004"), "{}", b.to_json());
+        // Stored before writers were kept: none.
+        let old = IssuerBundle::parse_update(DIGI, None).unwrap().to_stored();
+        assert_eq!(IssuerBundle::from_stored(&old).unwrap().writer, None);
+        // A user cannot claim to be somebody else.
+        let claimed = br#"{"provider":"ACME","endpoint":"https://a/d","writer":{"uid":0,"gid":0}}"#;
+        let err = IssuerBundle::parse_update(claimed, None).unwrap_err();
+        assert!(err.message().contains("writer"), "{err}");
     }
 
     #[test]

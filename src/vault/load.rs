@@ -247,7 +247,7 @@ fn vaults_and_documents(
                 vs.issuer_memory.insert(name, text);
             }
             Ok(StoredDocument::Issuer(name, bundle)) => {
-                vs.issuers.insert(name, bundle);
+                vs.issuers.insert(name, *bundle);
             }
             Err(e) => skip(e),
         }
@@ -290,7 +290,7 @@ pub(super) enum StoredDocument {
     Perms(CertificateName, Perms),
     Hooks(CertificateName, Hooks),
     IssuerMemory(CertificateName, IssuerMemoryText),
-    Issuer(CertificateName, IssuerBundle),
+    Issuer(CertificateName, Box<IssuerBundle>),
 }
 
 impl DocumentSlot {
@@ -345,7 +345,7 @@ impl DocumentSlot {
                 StoredDocument::IssuerMemory(name, text)
             }
             DocumentSlot::Issuer(name) => {
-                StoredDocument::Issuer(name, IssuerBundle::from_stored(&value)?)
+                StoredDocument::Issuer(name, Box::new(IssuerBundle::from_stored(&value)?))
             }
         })
     }

@@ -441,6 +441,7 @@ impl VaultService {
         data: &[u8],
     ) -> Result<Changes, VaultError> {
         let hooks = Hooks::parse(data)?;
+        hooks.check_pidfile()?;
         let json = hooks.to_json();
         let mut store = self.store.lock();
         let name = {

@@ -518,7 +518,7 @@ fn remember_document(vs: &mut super::model::VaultState, document: StoredDocument
         StoredDocument::Settings(settings) => vs.settings = settings,
         StoredDocument::Contacts(contacts) => vs.contacts = Some(contacts),
         StoredDocument::Issuer(name, bundle) => {
-            vs.issuers.insert(name, bundle);
+            vs.issuers.insert(name, *bundle);
         }
         StoredDocument::IssuerMemory(name, text) => {
             vs.issuer_memory.insert(name, text);

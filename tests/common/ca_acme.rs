@@ -21,6 +21,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use certfs::as_user::Identity;
 use certfs::issuers::acme::{Acme, AcmeSettings, ChallengeMethod, ExternalAccount};
 use certfs::issuers::{CertificateAuthority, IssuerMemory};
 
@@ -52,6 +53,7 @@ pub fn settings(pebble: &Pebble, challenge: ChallengeMethod, hmac_key: &str) -> 
         }),
         challenge,
         ca_file: Some(pebble.tls_ca()),
+        writer: Identity::daemon(),
     }
 }
 

@@ -6,22 +6,23 @@
 //!
 //! - **Webroot**: `<webroot>/.well-known/acme-challenge/<token>`, mode
 //!   0644, directories created 0755; removed once the authorization is
-//!   decided.
+//!   decided. Written and removed as the user who wrote the issuer file
+//!   (`as_user`), never as root.
 //! - **Listener**: a std `TcpListener` thread on the configured address
 //!   (default `0.0.0.0:80`) answering only that path. Listeners are shared
 //!   by address within the process, so two ACME issuers on port 80 use one
 //!   socket; the last one dropped stops it.
 
 use std::collections::HashMap;
-use std::fs;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, Weak};
 use std::thread::JoinHandle;
 use std::time::Duration;
+
+use crate::as_user::{self, AsUserError, Identity};
 
 /// The path under which http-01 answers are served.
 pub const WELL_KNOWN: &str = "/.well-known/acme-challenge/";
@@ -46,14 +47,17 @@ impl Default for ChallengeMethod {
 #[derive(Debug)]
 pub struct Responder {
     method: ChallengeMethod,
+    /// Whom webroot files are written and removed as.
+    writer: Identity,
     listener: Mutex<Option<Arc<Listener>>>,
 }
 
 impl Responder {
-    /// A responder; a listener is bound on first use.
-    pub fn new(method: ChallengeMethod) -> Self {
+    /// A responder writing webroot files as `writer`; a listener is bound on first use.
+    pub fn new(method: ChallengeMethod, writer: Identity) -> Self {
         Responder {
             method,
+            writer,
             listener: Mutex::new(None),
         }
     }
@@ -62,7 +66,18 @@ impl Responder {
     pub fn publish(&self, token: &str, key_authorization: &str) -> Result<(), String> {
         check_token(token)?;
         match &self.method {
-            ChallengeMethod::Webroot(root) => write_file(root, token, key_authorization),
+            ChallengeMethod::Webroot(root) => {
+                let path = as_user::write_file(
+                    &self.writer,
+                    &challenge_dir(root),
+                    token,
+                    key_authorization.as_bytes(),
+                    0o644,
+                )
+                .map_err(|e| format!("cannot publish the http-01 answer: {e}"))?;
+                log::debug!("acme: wrote {}", path.display());
+                Ok(())
+            }
             ChallengeMethod::Listen(addr) => {
                 let listener = {
                     let mut slot = self.listener.lock().unwrap_or_else(|e| e.into_inner());
@@ -93,10 +108,9 @@ impl Responder {
         match &self.method {
             ChallengeMethod::Webroot(root) => {
                 let path = challenge_dir(root).join(token);
-                match fs::remove_file(&path) {
+                match as_user::remove_file(&self.writer, &path) {
                     Ok(()) => log::debug!("acme: removed {}", path.display()),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => log::warn!("acme: cannot remove {}: {e}", path.display()),
+                    Err(e) => log::warn!("acme: {e}"),
                 }
             }
             ChallengeMethod::Listen(_) => {
@@ -137,35 +151,11 @@ fn challenge_dir(root: &Path) -> PathBuf {
     root.join(WELL_KNOWN.trim_matches('/'))
 }
 
-/// Writes the answer whole (temporary file, then rename), mode 0644.
-fn write_file(root: &Path, token: &str, key_authorization: &str) -> Result<(), String> {
-    let dir = challenge_dir(root);
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o755)
-        .create(&dir)
-        .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let path = dir.join(token);
-    let temporary = dir.join(format!(".{token}.certfs-tmp"));
-    let write = || -> std::io::Result<()> {
-        let mut file = fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o644)
-            .open(&temporary)?;
-        file.write_all(key_authorization.as_bytes())?;
-        // The umask may have taken bits away: the web server must read it.
-        file.set_permissions(fs::Permissions::from_mode(0o644))?;
-        file.sync_all()?;
-        fs::rename(&temporary, &path)
-    };
-    write().map_err(|e| {
-        let _ = fs::remove_file(&temporary);
-        format!("cannot write {}: {e}", path.display())
-    })?;
-    log::debug!("acme: wrote {}", path.display());
-    Ok(())
+/// Whether `writer` could answer challenges from `webroot`: it is a
+/// directory, and `writer` may create `.well-known/acme-challenge` in it (or
+/// files in it, where it exists). Nothing is created.
+pub fn check_webroot(webroot: &Path, writer: &Identity) -> Result<(), AsUserError> {
+    as_user::check_may_create(writer, webroot, Path::new(WELL_KNOWN.trim_matches('/')))
 }
 
 /// Listeners by configured address.
@@ -315,6 +305,8 @@ fn serve(mut stream: TcpStream, answers: &Mutex<HashMap<String, String>>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
+    use std::os::unix::fs::PermissionsExt;
 
     fn get(address: SocketAddr, path: &str) -> String {
         let mut s = TcpStream::connect(address).unwrap();
@@ -326,7 +318,10 @@ mod tests {
 
     #[test]
     fn the_listener_serves_published_tokens_only_until_withdrawn() {
-        let r = Responder::new(ChallengeMethod::Listen("127.0.0.1:0".parse().unwrap()));
+        let r = Responder::new(
+            ChallengeMethod::Listen("127.0.0.1:0".parse().unwrap()),
+            Identity::daemon(),
+        );
         r.publish("tok-EN_1", "tok-EN_1.thumb").unwrap();
         let address = r.listener.lock().unwrap().as_ref().unwrap().address;
         let ok = get(address, "/.well-known/acme-challenge/tok-EN_1");
@@ -344,7 +339,10 @@ mod tests {
     #[test]
     fn webroot_files_are_world_readable_and_removed() {
         let dir = tempfile::tempdir().unwrap();
-        let r = Responder::new(ChallengeMethod::Webroot(dir.path().to_path_buf()));
+        let r = Responder::new(
+            ChallengeMethod::Webroot(dir.path().to_path_buf()),
+            Identity::daemon(),
+        );
         r.publish("abc_DEF-1", "abc_DEF-1.thumb").unwrap();
         let path = dir.path().join(".well-known/acme-challenge/abc_DEF-1");
         assert_eq!(fs::read_to_string(&path).unwrap(), "abc_DEF-1.thumb");
@@ -369,7 +367,10 @@ mod tests {
     #[test]
     fn tokens_that_could_escape_the_webroot_are_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let r = Responder::new(ChallengeMethod::Webroot(dir.path().join("www")));
+        let r = Responder::new(
+            ChallengeMethod::Webroot(dir.path().join("www")),
+            Identity::daemon(),
+        );
         for bad in ["../x", "a/b", "", ".hidden", "a b"] {
             assert!(r.publish(bad, "k").is_err(), "{bad:?}");
         }

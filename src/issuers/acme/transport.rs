@@ -15,7 +15,7 @@
 use std::error::Error as StdError;
 use std::fmt;
 use std::future::Future;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::time::Duration;
 
@@ -24,6 +24,8 @@ use http::Request;
 use http_body_util::BodyExt;
 use instant_acme::{BodyWrapper, BytesResponse, Error, HttpClient};
 use ureq::tls::{Certificate, RootCerts, TlsConfig};
+
+use crate::as_user::{self, AsUserError, Identity};
 
 /// How long one request may take, connect to last byte.
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -61,11 +63,14 @@ impl fmt::Debug for Transport {
 impl Transport {
     /// A client that trusts the system's web PKI roots, or only the
     /// certificates of the PEM bundle `ca_file` when given (a private ACME
-    /// server such as pebble or step-ca).
-    pub fn new(ca_file: Option<&Path>) -> Result<Self, String> {
+    /// server such as pebble or step-ca), read as `reader` (the user who
+    /// wrote the issuer file).
+    pub fn new(ca_file: Option<&Path>, reader: &Identity) -> Result<Self, String> {
         let roots = match ca_file {
             None => RootCerts::WebPki,
-            Some(path) => RootCerts::new_with_certs(&read_bundle(path)?),
+            Some(path) => {
+                RootCerts::new_with_certs(&read_bundle(path, reader).map_err(|e| e.to_string())?)
+            }
         };
         let agent = ureq::Agent::config_builder()
             .timeout_global(Some(TIMEOUT))
@@ -81,22 +86,72 @@ impl Transport {
     }
 }
 
-/// The certificates of a PEM bundle.
-fn read_bundle(path: &Path) -> Result<Vec<Certificate<'static>>, String> {
-    let text =
-        std::fs::read(path).map_err(|e| format!("cannot read ca_file {}: {e}", path.display()))?;
-    let blocks = pem::parse_many(&text)
-        .map_err(|e| format!("ca_file {} is not PEM: {e}", path.display()))?;
+/// Why a `ca_file` cannot be used.
+#[derive(Debug)]
+pub enum CaFileError {
+    /// It cannot be read as the issuer's writer (or is no regular file, or too large).
+    Open(AsUserError),
+    /// It is not PEM.
+    NotPem {
+        /// The file.
+        path: PathBuf,
+        /// The parser's words.
+        source: pem::PemError,
+    },
+    /// It is PEM without a `CERTIFICATE` block.
+    NoCertificate {
+        /// The file.
+        path: PathBuf,
+    },
+}
+
+impl fmt::Display for CaFileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CaFileError::Open(e) => write!(f, "ca_file: {e}"),
+            CaFileError::NotPem { path, source } => {
+                write!(f, "ca_file {} is not PEM: {source}", path.display())
+            }
+            CaFileError::NoCertificate { path } => {
+                write!(f, "ca_file {} holds no CERTIFICATE block", path.display())
+            }
+        }
+    }
+}
+
+impl StdError for CaFileError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        match self {
+            CaFileError::Open(e) => Some(e),
+            CaFileError::NotPem { source, .. } => Some(source),
+            CaFileError::NoCertificate { .. } => None,
+        }
+    }
+}
+
+/// Whether `path` is a PEM bundle with at least one certificate that
+/// `reader` may read (what an issuer file's `ca_file` must be).
+pub fn check_ca_file(path: &Path, reader: &Identity) -> Result<(), CaFileError> {
+    read_bundle(path, reader).map(drop)
+}
+
+/// The certificates of a PEM bundle, read as `reader`: a regular file of
+/// at most [`as_user::MAX_READ`] bytes.
+fn read_bundle(path: &Path, reader: &Identity) -> Result<Vec<Certificate<'static>>, CaFileError> {
+    let text = as_user::read_file(reader, path, as_user::MAX_READ).map_err(CaFileError::Open)?;
+    let blocks = pem::parse_many(&text).map_err(|source| CaFileError::NotPem {
+        path: path.to_owned(),
+        source,
+    })?;
     let certs: Vec<_> = blocks
         .iter()
         .filter(|b| b.tag() == "CERTIFICATE")
         .map(|b| Certificate::from_der(b.contents()).to_owned())
         .collect();
     if certs.is_empty() {
-        return Err(format!(
-            "ca_file {} holds no CERTIFICATE block",
-            path.display()
-        ));
+        return Err(CaFileError::NoCertificate {
+            path: path.to_owned(),
+        });
     }
     Ok(certs)
 }
