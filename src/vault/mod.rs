@@ -40,6 +40,8 @@ mod renewal;
 mod requests;
 mod restore;
 pub mod service;
+#[cfg(test)]
+mod service_tests;
 pub mod settings;
 mod side;
 mod stat;
