@@ -255,7 +255,7 @@ fn a_ca_file_that_does_not_sign_the_servers_certificate_is_a_tls_failure() {
     let mut s = settings(&pebble, listener(&pebble), EAB_HMAC);
     s.ca_file = Some(junk);
     let err = Acme::new(s, Box::new(Memory::default())).unwrap_err();
-    assert!(err.contains("CERTIFICATE"), "{err}");
+    assert!(err.to_string().contains("CERTIFICATE"), "{err}");
 }
 
 #[test]

@@ -89,14 +89,42 @@ impl fmt::Debug for Acme {
     }
 }
 
+/// Why an ACME provider cannot be set up.
+#[derive(Debug)]
+pub enum SetupError {
+    /// The issuer's `ca_file` cannot be used.
+    CaFile(CaFileError),
+    /// The client's runtime did not start.
+    Runtime(std::io::Error),
+}
+
+impl fmt::Display for SetupError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SetupError::CaFile(e) => e.fmt(f),
+            SetupError::Runtime(e) => write!(f, "cannot start the ACME client's runtime: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for SetupError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            SetupError::CaFile(e) => Some(e),
+            SetupError::Runtime(e) => Some(e),
+        }
+    }
+}
+
 impl Acme {
     /// A provider for `settings`, keeping its account in `memory`.
-    pub fn new(settings: AcmeSettings, memory: Box<dyn IssuerMemory>) -> Result<Self, String> {
-        let transport = Transport::new(settings.ca_file.as_deref(), &settings.writer)?;
+    pub fn new(settings: AcmeSettings, memory: Box<dyn IssuerMemory>) -> Result<Self, SetupError> {
+        let transport = Transport::new(settings.ca_file.as_deref(), &settings.writer)
+            .map_err(SetupError::CaFile)?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_time()
             .build()
-            .map_err(|e| format!("cannot start the ACME client's runtime: {e}"))?;
+            .map_err(SetupError::Runtime)?;
         Ok(Acme {
             responder: Responder::new(settings.challenge.clone(), settings.writer.clone()),
             accounts: Accounts::new(

@@ -153,6 +153,8 @@ pub trait CertificateAuthority: Send + Sync {
 pub trait IssuerMemory: Send + Sync {
     /// The stored value, if any.
     fn load(&self) -> Option<String>;
-    /// Replaces the stored value.
-    fn save(&self, value: &str) -> Result<(), String>;
+    /// Replaces the value. It cannot fail: the vault keeps what is saved
+    /// and writes it to its store in the transaction that records what the
+    /// call did (a refused write there refuses that whole step).
+    fn save(&self, value: &str);
 }

@@ -235,9 +235,7 @@ mod tests {
         fn load(&self) -> Option<String> {
             None
         }
-        fn save(&self, _: &str) -> Result<(), String> {
-            Ok(())
-        }
+        fn save(&self, _: &str) {}
     }
 
     #[test]

@@ -36,9 +36,8 @@ impl IssuerMemory for Arc<MemoryCell> {
         self.stored.as_ref().map(|s| s.to_string())
     }
 
-    fn save(&self, value: &str) -> Result<(), String> {
+    fn save(&self, value: &str) {
         *self.saved.lock() = Some(Zeroizing::new(value.to_owned()));
-        Ok(())
     }
 }
 

@@ -36,9 +36,8 @@ impl IssuerMemory for Memory {
     fn load(&self) -> Option<String> {
         self.0.lock().unwrap().clone()
     }
-    fn save(&self, value: &str) -> Result<(), String> {
+    fn save(&self, value: &str) {
         *self.0.lock().unwrap() = Some(value.to_owned());
-        Ok(())
     }
 }
 

@@ -149,9 +149,7 @@ impl Accounts {
             credentials,
         };
         let text = Zeroizing::new(serde_json::to_string(&stored).unwrap_or_default());
-        self.memory
-            .save(&text)
-            .map_err(|e| CaError::Unavailable(format!("cannot keep the new ACME account: {e}")))?;
+        self.memory.save(&text);
         log::info!(
             "acme: registered account {} at {}",
             account.id(),

@@ -65,12 +65,10 @@ impl Transport {
     /// certificates of the PEM bundle `ca_file` when given (a private ACME
     /// server such as pebble or step-ca), read as `reader` (the user who
     /// wrote the issuer file).
-    pub fn new(ca_file: Option<&Path>, reader: &Identity) -> Result<Self, String> {
+    pub fn new(ca_file: Option<&Path>, reader: &Identity) -> Result<Self, CaFileError> {
         let roots = match ca_file {
             None => RootCerts::WebPki,
-            Some(path) => {
-                RootCerts::new_with_certs(&read_bundle(path, reader).map_err(|e| e.to_string())?)
-            }
+            Some(path) => RootCerts::new_with_certs(&read_bundle(path, reader)?),
         };
         let agent = ureq::Agent::config_builder()
             .timeout_global(Some(TIMEOUT))
