@@ -267,7 +267,6 @@ fn mount(
         .mode(0o700)
         .create(data)
         .map_err(|e| format!("cannot create the store directory {}: {e}", data.display()))?;
-    warn_if_open(data);
     let opened = open_store::open_store(store, data, key_file)?;
     let backup_key = BackupKey::load_or_create(&data.join("backup.key"))
         .map_err(|e| format!("cannot open the backup key: {e}"))?;
@@ -296,6 +295,8 @@ fn mount(
         .start_sync()
         .map_err(|e| format!("cannot follow the store's changes: {e}"))?;
     let shown = mountpoint.display().to_string();
+    // Said once everything is checked: a refusal stays one line.
+    warn_if_open(data);
     fuse::run(vault, mountpoint, options, || {
         log::info!("certfs mounted at {shown} (store {store})")
     })
@@ -304,7 +305,6 @@ fn mount(
     Ok(())
 }
 
-/// A clear refusal for a missing, non-directory or already-mounted mountpoint.
 /// Says so when the store directory lets group or others in: certfs
 /// makes its own 0700, and one that existed keeps the mode it had (the
 /// store file and keys in it are 0600 all the same).
@@ -322,6 +322,7 @@ fn warn_if_open(data: &Path) {
     }
 }
 
+/// A clear refusal for a missing, non-directory or already-mounted mountpoint.
 fn check_mountpoint(mountpoint: &Path) -> Result<(), String> {
     let meta = std::fs::metadata(mountpoint).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => format!("mountpoint {} does not exist", mountpoint.display()),
