@@ -168,6 +168,18 @@ fn copies_of_keys_and_moved_documents_are_no_more_readable_than_the_originals() 
             "{file}: {out}"
         );
     }
+    // Opening for reading and writing is reading: a copy any user may write
+    // (umask 0) is still not theirs to read.
+    sh_ok(
+        &m.mnt,
+        "cd prod/web && (umask 0; cat privkey.pem > key5.txt)",
+    );
+    assert_eq!(sh_ok(&m.mnt, "stat -c %a prod/web/key5.txt").trim(), "666");
+    let (ok, out) = nobody.run(&m.mnt, "exec 3<>prod/web/key5.txt && cat <&3");
+    assert!(
+        !ok && out.contains("Permission denied") && !out.contains("PRIVATE"),
+        "{out}"
+    );
     // A moved issuer file stays the managers' (and the owner's mode keeps them out too).
     let (ok, out) = manager.run(&m.mnt, "cat prod/digi.bak");
     assert!(!ok && !out.contains("s3cr3t"), "{out}");

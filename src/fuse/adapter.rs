@@ -315,8 +315,12 @@ impl Filesystem for CertFs {
             };
         }
         let truncate = flags.0 & libc::O_TRUNC != 0;
+        let reads = flags.acc_mode() == OpenAccMode::O_RDWR;
         let opener = process_of(req.pid());
-        match self.vault.open_file_as(&caller, &node, opener, truncate) {
+        match self
+            .vault
+            .open_file_as(&caller, &node, opener, truncate, reads)
+        {
             Ok(file) => {
                 let fh = self.handles.insert(Handle::Write(Mutex::new(file)));
                 reply.opened(FileHandle(fh), FopenFlags::empty());

@@ -15,7 +15,7 @@
 //! - a write past [`MAX_WRITE_SIZE`] keeps one byte more than the limit, so
 //!   that the action says the file is too large.
 
-use super::access::Caller;
+use super::access::{Caller, Want};
 use super::error::VaultError;
 use super::node::{Attr, Node};
 use super::service::{MAX_WRITE_SIZE, VaultService};
@@ -159,17 +159,27 @@ impl OpenFile {
 }
 
 impl VaultService {
-    /// `open` for writing by process `opener`: refused as
-    /// [`VaultService::open_write`] refuses; otherwise the file's bytes
-    /// now, or none with `truncate` (`O_TRUNC`).
+    /// `open` for writing by process `opener` (`reads`: for reading too,
+    /// `O_RDWR`): refused as [`VaultService::open_write`] refuses, and for
+    /// `O_RDWR` as a read of the file would be (the handle reads its
+    /// bytes); otherwise the file's bytes now, or none with `truncate`
+    /// (`O_TRUNC`).
     pub fn open_file_as(
         &self,
         caller: &Caller,
         node: &Node,
         opener: u32,
         truncate: bool,
+        reads: bool,
     ) -> Result<OpenFile, VaultError> {
         self.open_write(caller, node)?;
+        if reads {
+            let read = self.authorize(caller, node, Want::Read);
+            if self.is_secret(node) {
+                self.audit(caller, node, None, "read", &read);
+            }
+            read?;
+        }
         let data = if truncate {
             None
         } else {
