@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use common::users::TestUser;
-use common::{Mount, ec_policy, sh_ok};
+use common::{Mount, ec_policy, sh_err, sh_ok};
 use serde_json::json;
 
 const MANAGER: &str = "certfs-manager";
@@ -162,6 +162,25 @@ fn a_managers_ca_file_is_read_as_the_manager_and_what_it_may_not_read_looks_miss
         ),
     );
     assert!(!ok, "{out}");
+    let report = fs::read_to_string(m.path("prod/issuers/le.json.error")).unwrap();
+    assert_eq!(
+        message_without(&report, &secret),
+        message_without(&absent, &missing)
+    );
+    assert_eq!(
+        fs::read_to_string(m.path("prod/issuers/le.json")).unwrap(),
+        before
+    );
+    // The manager's scratch file renamed by root: the bytes are the
+    // manager's, so the paths in them are opened as the manager (not as
+    // root, who renamed them): refused the same way.
+    let (ok, out) = user.run(
+        &m.mnt,
+        &format!("cp '{}' prod/issuers/.le.json.new", staged.display()),
+    );
+    assert!(ok, "{out}");
+    // (EINVAL, which mv words as a move into a subdirectory of itself.)
+    sh_err(&m.mnt, "mv prod/issuers/.le.json.new prod/issuers/le.json");
     let report = fs::read_to_string(m.path("prod/issuers/le.json.error")).unwrap();
     assert_eq!(
         message_without(&report, &secret),

@@ -106,13 +106,30 @@ impl VaultService {
             }
             Ok(())
         };
+        // Whose write the rename is: the bytes' one writer when there is
+        // one (the paths an issuer file names are then opened as that user,
+        // not as whoever renamed it), else the renamer. Bytes of several
+        // users make no issuer file: its paths are opened as one writer.
+        let author = |target: &Node| -> Result<&Caller, VaultError> {
+            match writers.as_slice() {
+                [] => Ok(renamer),
+                [one] => Ok(one),
+                _ if matches!(target, Node::IssuerFile(..)) => {
+                    let uids: Vec<u32> = writers.iter().map(|w| w.uid).collect();
+                    Err(VaultError::Forbidden(format!(
+                        "{name} was written by several users ({uids:?}): write {new_name} directly"
+                    )))
+                }
+                _ => Ok(renamer),
+            }
+        };
         match (&from, &to, moved) {
             // Onto a writable file of certfs (policy.json, tags.json, attributes.json, ...).
             (Node::Side(..), Some(target), Some(file))
                 if !matches!(target, Node::Side(..)) && self.check_writable(target).is_ok() =>
             {
                 all_may_write(target)?;
-                let changes = self.write_by(renamer, target, &file.data)?;
+                let changes = self.write_by(author(target)?, target, &file.data)?;
                 self.side.write().remove(dir, name);
                 Ok(changes)
             }
@@ -139,7 +156,7 @@ impl VaultService {
                     if let Node::Side(..) = target {
                         self.side.write().put(new_dir, new_name, moved);
                     }
-                    let changes = self.write_by(renamer, &target, &data)?;
+                    let changes = self.write_by(author(&target)?, &target, &data)?;
                     self.side.write().remove(dir, name);
                     return Ok(changes);
                 }
