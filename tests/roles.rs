@@ -328,6 +328,34 @@ fn dns_names_are_dns_names_in_policies_and_imports() {
         "{report}"
     );
     assert!(!m.path("prod/odd").exists());
+
+    // Imported with its SANs named in its policy file, the certificate
+    // still holds 'a;b': hooks never see it in RENEWED_DOMAINS.
+    fs::write(
+        m.path("prod/import/odd.policy.json"),
+        r#"{"x509_props":{"sans":{"dns_names":["ok.example"]}}}"#,
+    )
+    .unwrap();
+    sh_ok(&m.mnt, "cp ../odd.pem prod/import/odd.pem");
+    let out = m.root.path().join("domains.out");
+    fs::write(
+        m.path("prod/odd/hooks.json"),
+        serde_json::json!({
+            "command": ["sh", "-c", format!("printf '%s' \"$RENEWED_DOMAINS\" > {}", out.display())]
+        })
+        .to_string(),
+    )
+    .unwrap();
+    fs::write(
+        m.path("prod/import/odd.policy.json"),
+        r#"{"x509_props":{"sans":{"dns_names":["ok.example"]}}}"#,
+    )
+    .unwrap();
+    sh_ok(&m.mnt, "cp ../odd.pem prod/import/odd.pem");
+    wait_until("the hook's outcome", || {
+        json(&m.path("prod/odd/status.json"))["last_hook"]["outcome"] == "succeeded"
+    });
+    assert_eq!(fs::read_to_string(&out).unwrap(), "ok.example");
 }
 
 #[test]

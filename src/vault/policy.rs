@@ -177,6 +177,8 @@ pub struct Policy {
     pub issuer: IssuerParameters,
 }
 
+pub(crate) use sans::is_dns_name;
+
 /// Which rule DNS names in SANs are held to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum DnsNames {

@@ -369,11 +369,23 @@ impl VaultService {
             if cs.hooks.is_empty() {
                 return;
             }
-            let domains = cs
+            // What reaches a hook's environment is DNS names only, whatever a
+            // merged or imported certificate, or an older store, holds.
+            let mut domains = cs
                 .current()
                 .and_then(|ver| crate::pki::x509::certificate_spec(&ver.leaf).ok())
                 .map(|spec| spec.sans.dns_names)
                 .unwrap_or_default();
+            domains.retain(|name| {
+                let ok = super::policy::is_dns_name(name);
+                if !ok {
+                    log::warn!(
+                        "{v}/{c}: '{}' is no DNS name: left out of RENEWED_DOMAINS",
+                        name.escape_debug()
+                    );
+                }
+                ok
+            });
             (cs.hooks.clone(), domains)
         };
         let lineage = self.lineage(v, c);

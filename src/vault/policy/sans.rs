@@ -69,7 +69,7 @@ const LABEL_MAX: usize = 63;
 
 /// A DNS name: `[*.]label(.label)*`, each label letters, digits and
 /// hyphens, not starting or ending with a hyphen.
-fn is_dns_name(s: &str) -> bool {
+pub(crate) fn is_dns_name(s: &str) -> bool {
     let host = s.strip_prefix("*.").unwrap_or(s);
     s.len() <= DNS_NAME_MAX && !host.is_empty() && host.split('.').all(is_label)
 }
