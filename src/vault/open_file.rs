@@ -21,8 +21,8 @@ use super::node::{Attr, Node};
 use super::service::{MAX_WRITE_SIZE, VaultService};
 
 /// A file open for writing (or reading and writing): its bytes so far and
-/// what of them no action has taken yet.
-#[derive(Debug)]
+/// what of them no action has taken yet. `Debug` shows the length of the
+/// bytes, never the bytes (they may be a key, a PFX or an API key).
 pub struct OpenFile {
     node: Node,
     data: Vec<u8>,
@@ -39,8 +39,9 @@ pub struct OpenFile {
     outcome: Result<(), VaultError>,
 }
 
-/// An action due: `caller` wrote `data` to `node` (see [`VaultService::write_as`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An action due: `caller` wrote `data` to `node` (see
+/// [`VaultService::write_as`]). `Debug` shows the length of the bytes only.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Pending {
     /// The file written.
     pub node: Node,
@@ -48,6 +49,30 @@ pub struct Pending {
     pub data: Vec<u8>,
     /// Who opened it.
     pub caller: Caller,
+}
+
+impl std::fmt::Debug for OpenFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenFile")
+            .field("node", &self.node)
+            .field("bytes", &self.data.len())
+            .field("dirty", &self.dirty)
+            .field("written", &self.written)
+            .field("opener", &self.opener)
+            .field("caller", &self.caller)
+            .field("outcome", &self.outcome)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for Pending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pending")
+            .field("node", &self.node)
+            .field("bytes", &self.data.len())
+            .field("caller", &self.caller)
+            .finish()
+    }
 }
 
 impl OpenFile {
@@ -252,6 +277,25 @@ mod tests {
 
     fn truncated() -> OpenFile {
         OpenFile::new(Node::Root, caller(), OPENER, None)
+    }
+
+    #[test]
+    fn debug_shows_lengths_never_bytes() {
+        let secret = b"-----BEGIN PRIVATE KEY-----\nc2VjcmV0\n";
+        let mut f = truncated();
+        f.write_at(0, secret).unwrap();
+        let shown = format!("{f:?}");
+        assert!(
+            shown.contains(&format!("bytes: {}", secret.len())),
+            "{shown}"
+        );
+        let pending = f.on_flush(OPENER).expect("acts");
+        for shown in [shown, format!("{pending:?}")] {
+            assert!(
+                !shown.contains("PRIVATE") && !shown.contains("c2Vj"),
+                "{shown}"
+            );
+        }
     }
 
     #[test]
