@@ -160,9 +160,19 @@ impl VaultService {
                     self.side.write().remove(dir, name);
                     return Ok(changes);
                 }
+                // The file as it is now moves (a chmod since the snapshot
+                // stays), unless someone new wrote it meanwhile: their
+                // rights to the new place were not checked.
                 let mut side = self.side.write();
-                side.remove(dir, name).ok_or_else(|| not_found(name))?;
-                side.put(new_dir, new_name, moved);
+                let current = side.remove(dir, name).ok_or_else(|| not_found(name))?;
+                if current.writers.len() != moved.writers.len() {
+                    side.put(dir, name, current);
+                    return Err(VaultError::Conflict(format!(
+                        "{name} was written while it was being renamed: rename it again"
+                    )));
+                }
+                let guard = current.guard.with(moved.guard);
+                side.put(new_dir, new_name, SideFile { guard, ..current });
                 Ok(Changes::default())
             }
             // A writable file of certfs to a scratch name: copied (vim's
