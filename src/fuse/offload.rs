@@ -275,7 +275,7 @@ impl Offload {
         // Errors only mean the kernel had nothing cached.
         let _ = notifier.inval_inode(INodeNo(ino), 0, 0);
         for (parent, name) in self.inodes.names_of(ino) {
-            let report = format!("{name}.error");
+            let report = crate::vault::error_name(&name);
             let _ = notifier.inval_entry(INodeNo(parent), OsStr::new(&name));
             let _ = notifier.inval_entry(INodeNo(parent), OsStr::new(&report));
             if let Some(report_ino) = self.inodes.child(parent, &report) {
