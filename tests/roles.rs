@@ -216,7 +216,12 @@ fn copies_of_keys_and_moved_documents_are_no_more_readable_than_the_originals() 
 
 #[test]
 fn a_certificate_folders_mode_holds_for_listing_and_everything_in_it() {
-    let Some(Setup { m, manager, nobody }) = setup() else {
+    let Some(Setup {
+        mut m,
+        manager,
+        nobody,
+    }) = setup()
+    else {
         return;
     };
     let (ok, out) = nobody.run(&m.mnt, "ls prod/web && cat prod/web/cert.pem");
@@ -249,6 +254,18 @@ fn a_certificate_folders_mode_holds_for_listing_and_everything_in_it() {
     sh_ok(&m.mnt, "chmod 755 prod/web");
     let (ok, out) = nobody.run(&m.mnt, "ls prod/web");
     assert!(ok && out.contains("cert.pem"), "{out}");
+    // Soft-deleted, the folder keeps its mode under deleted/, also after a remount.
+    sh_ok(&m.mnt, "chmod 700 prod/web && rm -r prod/web");
+    assert_eq!(sh_ok(&m.mnt, "stat -c %a prod/deleted/web").trim(), "700");
+    for script in ["ls prod/deleted/web", "cat prod/deleted/web/policy.json"] {
+        let (ok, out) = nobody.run(&m.mnt, script);
+        assert!(!ok && !out.contains("key_props"), "{script}: {out}");
+    }
+    m.remount();
+    let (ok, out) = nobody.run(&m.mnt, "cat prod/deleted/web/policy.json");
+    assert!(!ok && !out.contains("key_props"), "{out}");
+    let (ok, out) = manager.run(&m.mnt, "cat prod/deleted/web/policy.json");
+    assert!(ok && out.contains("key_props"), "{out}");
 }
 
 #[test]

@@ -101,7 +101,7 @@ fn perm_target(node: &Node) -> Option<(&VaultName, &CertificateName, &'static st
         Node::VersionFile {
             vault, cert, file, ..
         } if file.holds_key() => Some((vault, cert, file.file_name())),
-        Node::Certificate(v, c) => Some((v, c, DIRECTORY)),
+        Node::Certificate(v, c) | Node::DeletedCertificate(v, c) => Some((v, c, DIRECTORY)),
         _ => None,
     }
 }
@@ -241,14 +241,15 @@ impl VaultService {
             return Ok(());
         }
         let roles = self.roles(caller, dir);
-        let Some((v, c, _)) = folder_of(dir) else {
+        let Some((folder, _)) = folder_of(dir) else {
             return Ok(());
         };
-        if roles.any() || self.folder_allows(caller, v, c, Bit::Search) {
+        if roles.any() || self.folder_allows(caller, &folder, Bit::Search) {
             return Ok(());
         }
         Err(VaultError::Forbidden(format!(
-            "Access denied: the folder {c} lets user {} in only with a role of vault.json's access",
+            "Access denied: the certificate's folder lets user {} in only with a role of \
+             vault.json's access",
             caller.uid
         )))
     }
@@ -262,20 +263,20 @@ impl VaultService {
         node: &Node,
         roles: &Roles,
     ) -> Result<bool, VaultError> {
-        let Some((v, c, is_folder)) = folder_of(node) else {
+        let Some((folder, is_folder)) = folder_of(node) else {
             return Ok(true);
         };
         if roles.any() || is_folder {
             // The folder's own `r`/`w` bits are its file mode (below).
             return Ok(true);
         }
-        Ok(self.folder_allows(caller, v, c, Bit::Search))
+        Ok(self.folder_allows(caller, &folder, Bit::Search))
     }
 
     /// Whether the mode of certificate folder `c` gives `caller` `bit`.
-    fn folder_allows(&self, caller: &Caller, v: &VaultName, c: &CertificateName, bit: Bit) -> bool {
+    fn folder_allows(&self, caller: &Caller, folder: &Node, bit: Bit) -> bool {
         let mut attr = super::service::dir_attr(0);
-        self.apply_perms(&Node::Certificate(v.clone(), c.clone()), &mut attr);
+        self.apply_perms(folder, &mut attr);
         mode_allows(&attr, caller, bit, self.mount_owner())
     }
 
@@ -372,9 +373,11 @@ impl VaultService {
         if let Node::Side(dir, name) = node {
             return self.set_side_permissions(caller, dir, name, mode, uid, gid, attr);
         }
-        let Some((v, c, file)) = perm_target(node) else {
+        let target = perm_target(node).filter(|_| !matches!(node, Node::DeletedCertificate(..)));
+        let Some((v, c, file)) = target else {
             // Copying tools set the mode of what they write (Rust's fs::copy,
-            // Python's shutil.copy): accepted, with no effect, as before.
+            // Python's shutil.copy): accepted, with no effect, as before; a
+            // deleted certificate's folder keeps the mode it had.
             log::debug!(
                 "mode/owner change ignored: certfs keeps them only for a certificate's key and \
                  secret files and its directory"
@@ -476,10 +479,15 @@ impl VaultService {
         let st = self.state.read();
         let perm = if file == DIRECTORY {
             // Without reading the certificate: stat of a vault's
-            // certificate directories reads none of them.
+            // certificate directories reads none of them. A deleted
+            // certificate's folder keeps the mode it had.
+            let certificates = |vs: &super::model::VaultState| match node {
+                Node::DeletedCertificate(..) => vs.deleted.summary(c),
+                _ => vs.certificates.summary(c),
+            };
             vault(&st, v)
                 .ok()
-                .and_then(|vs| vs.certificates.summary(c))
+                .and_then(certificates)
                 .and_then(|s| s.directory)
         } else {
             certificate(&st, v, c)

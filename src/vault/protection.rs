@@ -63,19 +63,23 @@ pub(crate) fn holds_secret(data: &[u8]) -> bool {
         || super::backup::is_blob(data)
 }
 
-/// The certificate whose folder holds `node` (`true`: `node` is that
-/// folder, or its view in `live/`).
-pub(crate) fn folder_of(node: &Node) -> Option<(&VaultName, &CertificateName, bool)> {
+/// The certificate folder whose mode holds for `node`: the live folder
+/// (also for its view in `live/`) or, once soft-deleted, its folder in
+/// `deleted/`; `true` when `node` is that folder (or its view) itself.
+pub(crate) fn folder_of(node: &Node) -> Option<(Node, bool)> {
+    let live = |v: &VaultName, c: &CertificateName| Node::Certificate(v.clone(), c.clone());
     match node {
-        Node::Certificate(v, c) | Node::LiveCertificate(v, c) => Some((v, c, true)),
+        Node::Certificate(v, c) | Node::LiveCertificate(v, c) => Some((live(v, c), true)),
+        Node::DeletedCertificate(..) => Some((node.clone(), true)),
+        Node::DeletedFile(v, c, _) => Some((Node::DeletedCertificate(v.clone(), c.clone()), false)),
         Node::Merge(v, c)
         | Node::Versions(v, c)
         | Node::Version(v, c, _)
         | Node::CertificateFile(v, c, _)
         | Node::VersionFile {
             vault: v, cert: c, ..
-        } => Some((v, c, false)),
-        Node::Side(dir, _) => folder_of(dir).map(|(v, c, _)| (v, c, false)),
+        } => Some((live(v, c), false)),
+        Node::Side(dir, _) => folder_of(dir).map(|(folder, _)| (folder, false)),
         _ => None,
     }
 }
