@@ -297,7 +297,24 @@ fn the_writer_travels_with_the_issuer_across_a_remount() {
         )),
         "{report}"
     );
-    // Root writes the issuer again: it is root's now, and the policy goes through.
+    // Root writes the issuer again with the manager's path (as sed -i
+    // rotating a password would): the path stays the manager's choice,
+    // opened as the manager.
+    fs::write(
+        m.path("prod/issuers/le.json"),
+        acme_issuer(json!({"ca_file": bundle, "credentials": {"account_id": "ops@example.com"}})),
+    )
+    .unwrap();
+    fs::remove_file(m.path("prod/paths/policy.json.error")).unwrap();
+    let refused = fs::write(m.path("prod/paths/policy.json"), &policy);
+    let report = fs::read_to_string(m.path("prod/paths/policy.json.error")).unwrap_or_default();
+    assert!(refused.is_err() || !report.is_empty(), "accepted as root");
+    assert!(
+        report.contains(&format!("as user {}", user.uid)),
+        "{report}"
+    );
+    // Written anew by root, it is root's, and the policy goes through.
+    fs::remove_file(m.path("prod/issuers/le.json")).unwrap();
     fs::write(
         m.path("prod/issuers/le.json"),
         acme_issuer(json!({"ca_file": bundle})),

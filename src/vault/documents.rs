@@ -98,7 +98,15 @@ impl VaultService {
             }
         };
         let mut bundle = IssuerBundle::parse_update(data, previous.as_ref())?;
-        bundle.writer = Some(writer.clone());
+        // Paths are opened as whoever chose them: a write that keeps
+        // another user's paths (root rotating a password with sed -i)
+        // keeps that user as the writer.
+        bundle.writer = match previous {
+            Some(p) if p.writer.is_some() && p.names_paths() && p.paths() == bundle.paths() => {
+                p.writer
+            }
+            _ => Some(writer.clone()),
+        };
         if let Some(ca) = new_ca.filter(|_| !has_ca) {
             self.put_memory(&mut **store, v, &stored_name, ca.to_memory())?;
             log::info!("vault {v}: issuer {stored_name} has a new private CA");

@@ -226,6 +226,20 @@ impl IssuerBundle {
         Ok(bundle)
     }
 
+    /// The paths the issuer names, which are opened as its writer:
+    /// `ca_file` and `challenge.webroot`.
+    pub fn paths(&self) -> (Option<&str>, Option<&str>) {
+        (
+            self.ca_file.as_deref(),
+            self.challenge.as_ref().and_then(|c| c.webroot.as_deref()),
+        )
+    }
+
+    /// Whether the issuer names any path.
+    pub fn names_paths(&self) -> bool {
+        self.paths() != (None, None)
+    }
+
     /// Reads the stored document (with its writer, when it has one).
     pub fn from_stored(text: &str) -> Result<Self, VaultError> {
         let unreadable = |e: serde_json::Error| {
