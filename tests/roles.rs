@@ -94,6 +94,19 @@ fn a_scratch_file_a_manager_wrote_never_becomes_hooks_json_and_runs_nothing() {
     let out = sh_err(&m.mnt, "mv prod/web/sed0aXk2 prod/web/hooks.json");
     assert!(out.contains("Permission denied"), "{out}");
 
+    // The owner's shell opens the file, the manager's process writes through
+    // the descriptor it was handed: the bytes are the manager's all the same.
+    sh_ok(
+        &m.mnt,
+        &format!(
+            "runuser -u {MANAGER} -- printf '%s' '{}' > prod/web/handed.tmp",
+            hooks(&pwned)
+        ),
+    );
+    assert_eq!(sh_ok(&m.mnt, "stat -c %u prod/web/handed.tmp").trim(), "0");
+    let out = sh_err(&m.mnt, "mv prod/web/handed.tmp prod/web/hooks.json");
+    assert!(out.contains("Permission denied"), "{out}");
+
     // What sed -i makes (0600, the owner's) the manager cannot write at all.
     sh_ok(
         &m.mnt,

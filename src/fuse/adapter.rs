@@ -205,6 +205,7 @@ impl Filesystem for CertFs {
             if let Some(Handle::Write(file)) = handle.as_deref() {
                 let mut file = file.lock();
                 if let Some(size) = size {
+                    file.written_by(caller.uid, || caller.clone());
                     file.set_len(size).map_err(|e| errno(&e))?;
                 }
                 attr.size = file.len();
@@ -393,7 +394,7 @@ impl Filesystem for CertFs {
 
     fn write(
         &self,
-        _req: &Request,
+        req: &Request,
         _ino: INodeNo,
         fh: FileHandle,
         offset: u64,
@@ -409,7 +410,9 @@ impl Filesystem for CertFs {
         let Handle::Write(file) = &*handle else {
             return reply.error(Errno::EBADF);
         };
-        match file.lock().write_at(offset, data) {
+        let mut file = file.lock();
+        file.written_by(req.uid(), || self.caller(req));
+        match file.write_at(offset, data) {
             Ok(taken) => reply.written(taken as u32),
             Err(e) => reply.error(errno(&e)),
         }

@@ -131,9 +131,7 @@ impl Offload {
     pub(super) fn write(&self, pending: &Pending) -> Written {
         Written {
             node: pending.node.clone(),
-            result: self
-                .vault
-                .write_as(&pending.caller, &pending.node, &pending.data),
+            result: self.vault.write_as(pending),
         }
     }
 

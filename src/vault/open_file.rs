@@ -35,6 +35,9 @@ pub struct OpenFile {
     opener: u32,
     /// Who opened it: the action is theirs.
     caller: Caller,
+    /// Other users who wrote through the handle (a descriptor handed to
+    /// another process: `sudo -u m tool > file`), once each.
+    also: Vec<Caller>,
     /// The last action's outcome, which later closes report again.
     outcome: Result<(), VaultError>,
 }
@@ -49,6 +52,8 @@ pub struct Pending {
     pub data: Vec<u8>,
     /// Who opened it.
     pub caller: Caller,
+    /// Other users who wrote through the handle: their bytes are in `data` too.
+    pub also: Vec<Caller>,
 }
 
 impl std::fmt::Debug for OpenFile {
@@ -60,6 +65,7 @@ impl std::fmt::Debug for OpenFile {
             .field("written", &self.written)
             .field("opener", &self.opener)
             .field("caller", &self.caller)
+            .field("also", &self.also)
             .field("outcome", &self.outcome)
             .finish()
     }
@@ -71,6 +77,7 @@ impl std::fmt::Debug for Pending {
             .field("node", &self.node)
             .field("bytes", &self.data.len())
             .field("caller", &self.caller)
+            .field("also", &self.also)
             .finish()
     }
 }
@@ -87,6 +94,7 @@ impl OpenFile {
             written: false,
             opener,
             caller,
+            also: Vec::new(),
             outcome: Ok(()),
         }
     }
@@ -179,6 +187,15 @@ impl OpenFile {
             node: self.node.clone(),
             data,
             caller: self.caller.clone(),
+            also: self.also.clone(),
+        }
+    }
+
+    /// A write through the handle by user `uid`: when that is not the
+    /// opener, `who` (asked only then) is kept as a writer of the bytes too.
+    pub fn written_by(&mut self, uid: u32, who: impl FnOnce() -> Caller) {
+        if uid != self.caller.uid && !self.also.iter().any(|w| w.uid == uid) {
+            self.also.push(who());
         }
     }
 }

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use super::access::{Caller, Want};
 use super::error::VaultError;
 use super::node::{Attr, Entry, Node};
+use super::open_file::Pending;
 use super::service::{Changes, VaultService};
 
 impl VaultService {
@@ -77,14 +78,23 @@ impl VaultService {
         result
     }
 
-    /// The action of a closed file (see [`VaultService::write`]), audited.
-    pub fn write_as(
-        &self,
-        caller: &Caller,
-        node: &Node,
-        data: &[u8],
-    ) -> Result<Changes, VaultError> {
+    /// The action of a closed file (see [`VaultService::write`]), audited:
+    /// `pending.caller` opened it; users who wrote through the handle
+    /// besides are writers of a scratch file's bytes too.
+    pub fn write_as(&self, pending: &Pending) -> Result<Changes, VaultError> {
+        let Pending {
+            node,
+            data,
+            caller,
+            also,
+        } = pending;
         let result = self.write_by(caller, node, data);
+        if let (Node::Side(dir, name), Ok(_)) = (node, &result) {
+            let mut side = self.side.write();
+            for writer in also {
+                side.add_writer(dir, name, writer);
+            }
+        }
         self.audit(caller, node, None, "write", &result);
         result
     }

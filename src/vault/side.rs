@@ -91,6 +91,11 @@ impl SideFile {
         self.data = data;
         self.mtime = mtime;
         self.guard.secret |= secret;
+        self.add_writer(writer);
+    }
+
+    /// Adds `writer` to the writers, once per user.
+    fn add_writer(&mut self, writer: &Caller) {
         if !self.writers.iter().any(|w| w.uid == writer.uid) {
             self.writers.push(writer.clone());
         }
@@ -139,6 +144,14 @@ impl SideFiles {
                 true
             }
             None => false,
+        }
+    }
+
+    /// Adds `writer` to the writers of `name` in `dir` (bytes they wrote
+    /// through another user's descriptor).
+    pub fn add_writer(&mut self, dir: &Node, name: &str, writer: &Caller) {
+        if let Some(file) = self.dirs.get_mut(dir).and_then(|files| files.get_mut(name)) {
+            file.add_writer(writer);
         }
     }
 
