@@ -406,3 +406,42 @@ fn a_store_directory_open_to_others_is_named_in_the_log() {
     assert_eq!(sh_ok(quiet.root.path(), "stat -c %a data").trim(), "700");
     assert!(!quiet.logs().contains("group and others may list it"));
 }
+
+#[test]
+fn a_handle_on_a_removed_scratch_file_never_writes_the_file_made_next_under_its_name() {
+    let Some(Setup { m, manager, .. }) = setup() else {
+        return;
+    };
+    // The manager opens its own scratch file and removes it, keeping the
+    // descriptor; the owner then makes a file of the same name (a fixed
+    // temporary name). The manager's writes and close go to the removed
+    // file, as on any file system, never into the owner's.
+    let script = "exec 3>prod/web/.x.tmp && rm prod/web/.x.tmp && : > ../removed && \
+                  while [ ! -e ../made ]; do sleep 0.05; done; printf evil >&3; exec 3>&-";
+    sh_ok(m.root.path(), "chmod 777 .");
+    let dir = m.mnt.clone();
+    let name = manager.name;
+    let writer = std::thread::spawn(move || {
+        std::process::Command::new("runuser")
+            .args(["-u", name, "--", "sh", "-c", script])
+            .current_dir(dir)
+            .status()
+            .unwrap()
+    });
+    wait_until("the manager's removal", || {
+        m.root.path().join("removed").exists()
+    });
+    sh_ok(
+        &m.mnt,
+        "(umask 077; printf mine > prod/web/.x.tmp) && : > ../made",
+    );
+    assert!(writer.join().unwrap().success());
+    assert_eq!(
+        fs::read_to_string(m.path("prod/web/.x.tmp")).unwrap(),
+        "mine"
+    );
+    assert_eq!(
+        sh_ok(&m.mnt, "stat -c '%a %u' prod/web/.x.tmp").trim(),
+        "600 0"
+    );
+}

@@ -323,7 +323,9 @@ impl Filesystem for CertFs {
             .open_file_as(&caller, &node, opener, truncate, reads)
         {
             Ok(file) => {
-                let fh = self.handles.insert(Handle::Write(Mutex::new(file)));
+                let fh = self
+                    .handles
+                    .insert(Handle::Write(Box::new(Mutex::new(file))));
                 reply.opened(FileHandle(fh), FopenFlags::empty());
             }
             // A refusal may have left `<name>.error` beside the file: what
@@ -355,7 +357,9 @@ impl Filesystem for CertFs {
                 .create_file_as(&caller, &dir, name, mode, process_of(req.pid()))
                 .map_err(|e| errno(&e))?;
             let ino = self.inodes.intern(parent.0, name, &node);
-            let fh = self.handles.insert(Handle::Write(Mutex::new(file)));
+            let fh = self
+                .handles
+                .insert(Handle::Write(Box::new(Mutex::new(file))));
             let mut attr = file_attr(self.owner(), ino, &attr);
             attr.size = 0;
             Ok((attr, fh))

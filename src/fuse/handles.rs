@@ -14,7 +14,7 @@ pub enum Handle {
     /// Opened for reading: the bytes as they were at `open` (an open file keeps its version).
     Read(Arc<[u8]>),
     /// Opened for writing (or reading and writing): when its bytes act is the vault's rule.
-    Write(Mutex<OpenFile>),
+    Write(Box<Mutex<OpenFile>>),
     /// An open directory: its entries as they were at `opendir`.
     Dir(Listing),
 }

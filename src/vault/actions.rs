@@ -194,6 +194,19 @@ impl VaultService {
         node: &Node,
         data: &[u8],
     ) -> Result<Changes, VaultError> {
+        self.write_into(writer, node, None, data)
+    }
+
+    /// [`Self::write_by`] into scratch file `side_id` (the one a handle
+    /// opened) when `node` is one: another file made under its name since
+    /// takes nothing.
+    pub(super) fn write_into(
+        &self,
+        writer: &Caller,
+        node: &Node,
+        side_id: Option<u64>,
+        data: &[u8],
+    ) -> Result<Changes, VaultError> {
         let drop_box = drop_action(node);
         if let Node::Side(dir, name) = node {
             // A file removed while open (vim unlinks its swap file, then
@@ -202,10 +215,11 @@ impl VaultService {
                 let secret = holds_secret(data);
                 self.side
                     .write()
-                    .write(dir, name, writer, Arc::from(data), secret, now());
+                    .write(dir, name, side_id, writer, Arc::from(data), secret, now());
                 return Ok(Changes::default());
             }
-            if self.side.read().get(dir, name).is_none() {
+            let present = self.side.read().id(dir, name);
+            if present.is_none() || side_id.is_some_and(|id| present != Some(id)) {
                 return Ok(Changes::default());
             }
         }
@@ -316,10 +330,15 @@ impl VaultService {
     pub fn truncate(&self, writer: &Caller, node: &Node) -> Result<(), VaultError> {
         match node {
             Node::Side(dir, name) => {
-                let emptied =
-                    self.side
-                        .write()
-                        .write(dir, name, writer, Arc::from(&b""[..]), false, now());
+                let emptied = self.side.write().write(
+                    dir,
+                    name,
+                    None,
+                    writer,
+                    Arc::from(&b""[..]),
+                    false,
+                    now(),
+                );
                 emptied.then_some(()).ok_or_else(|| not_found(name))
             }
             // Truncating a real file only takes effect with the write that follows.

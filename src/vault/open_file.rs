@@ -38,6 +38,8 @@ pub struct OpenFile {
     /// Other users who wrote through the handle (a descriptor handed to
     /// another process: `sudo -u m tool > file`), once each.
     also: Vec<Caller>,
+    /// The scratch file opened, when `node` is one ([`super::side::SideFile::id`]).
+    side_id: Option<u64>,
     /// The last action's outcome, which later closes report again.
     outcome: Result<(), VaultError>,
 }
@@ -54,6 +56,8 @@ pub struct Pending {
     pub caller: Caller,
     /// Other users who wrote through the handle: their bytes are in `data` too.
     pub also: Vec<Caller>,
+    /// The scratch file opened, when `node` is one.
+    pub side_id: Option<u64>,
 }
 
 impl std::fmt::Debug for OpenFile {
@@ -95,6 +99,7 @@ impl OpenFile {
             opener,
             caller,
             also: Vec::new(),
+            side_id: None,
             outcome: Ok(()),
         }
     }
@@ -188,7 +193,13 @@ impl OpenFile {
             data,
             caller: self.caller.clone(),
             also: self.also.clone(),
+            side_id: self.side_id,
         }
+    }
+
+    /// The handle is on scratch file `id` (see [`super::side::SideFile::id`]).
+    fn on_side(self, side_id: Option<u64>) -> Self {
+        OpenFile { side_id, ..self }
     }
 
     /// A write through the handle by user `uid`: when that is not the
@@ -201,6 +212,14 @@ impl OpenFile {
 }
 
 impl VaultService {
+    /// The id of scratch file `node`, if it is one.
+    fn side_id(&self, node: &Node) -> Option<u64> {
+        match node {
+            Node::Side(dir, name) => self.side.read().id(dir, name),
+            _ => None,
+        }
+    }
+
     /// `open` for writing by process `opener` (`reads`: for reading too,
     /// `O_RDWR`): refused as [`VaultService::open_write`] refuses, and for
     /// `O_RDWR` as a read of the file would be (the handle reads its
@@ -227,7 +246,7 @@ impl VaultService {
         } else {
             Some(self.read(node)?.to_vec())
         };
-        Ok(OpenFile::new(node.clone(), caller.clone(), opener, data))
+        Ok(OpenFile::new(node.clone(), caller.clone(), opener, data).on_side(self.side_id(node)))
     }
 
     /// `create` of `name` in `dir` by process `opener`: the new file, empty
@@ -241,7 +260,8 @@ impl VaultService {
         opener: u32,
     ) -> Result<(Node, Attr, OpenFile), VaultError> {
         let (node, attr) = self.create_as(caller, dir, name, mode)?;
-        let file = OpenFile::new(node.clone(), caller.clone(), opener, None);
+        let file =
+            OpenFile::new(node.clone(), caller.clone(), opener, None).on_side(self.side_id(&node));
         Ok((node, attr, file))
     }
 

@@ -65,11 +65,17 @@ impl VaultService {
         name: &str,
         mode: u16,
     ) -> Result<(Node, Attr), VaultError> {
+        // A name that exists is opened, not made: its own rules apply
+        // (a scratch file's owner and mode), as for open(O_WRONLY).
+        let existed = self.child(dir, name).is_ok();
         let result = self
             .authorize(caller, dir, Want::Write)
             .and_then(|()| self.create(dir, name, caller, mode))
             .and_then(|(node, attr)| {
                 self.check_writer(&node, caller.uid, self.mount_owner().0)?;
+                if existed {
+                    self.authorize(caller, &node, Want::Write)?;
+                }
                 Ok((node, attr))
             });
         if result.is_err() {
@@ -87,12 +93,13 @@ impl VaultService {
             data,
             caller,
             also,
+            side_id,
         } = pending;
-        let result = self.write_by(caller, node, data);
+        let result = self.write_into(caller, node, *side_id, data);
         if let (Node::Side(dir, name), Ok(_)) = (node, &result) {
             let mut side = self.side.write();
             for writer in also {
-                side.add_writer(dir, name, writer);
+                side.add_writer(dir, name, *side_id, writer);
             }
         }
         self.audit(caller, node, None, "write", &result);

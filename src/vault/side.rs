@@ -9,6 +9,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::access::Caller;
 use super::node::Node;
@@ -57,7 +58,14 @@ pub(crate) struct SideFile {
     /// protected document is checked against each of them.
     pub writers: Vec<Caller>,
     pub guard: Guard,
+    /// Which file this is, for its whole life (a rename keeps it): a
+    /// handle opened on a file that was removed, and a new file made under
+    /// its name, never write into the new one.
+    pub id: u64,
 }
+
+/// The next side file's [`SideFile::id`].
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 impl SideFile {
     /// A new, empty file of `owner` with `mode`.
@@ -69,6 +77,7 @@ impl SideFile {
             mode: mode & 0o777,
             writers: Vec::new(),
             guard,
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
         }
     }
 
@@ -128,17 +137,21 @@ impl SideFiles {
     }
 
     /// `writer` gave `name` in `dir` the bytes `data` (`secret` when they
-    /// hold a key); false if the file is gone (removed while open).
+    /// hold a key), if it is still file `id` (any file for `None`); false
+    /// if that file is gone (removed while open).
+    #[allow(clippy::too_many_arguments)]
     pub fn write(
         &mut self,
         dir: &Node,
         name: &str,
+        id: Option<u64>,
         writer: &Caller,
         data: Arc<[u8]>,
         secret: bool,
         mtime: i64,
     ) -> bool {
-        match self.dirs.get_mut(dir).and_then(|files| files.get_mut(name)) {
+        let file = self.dirs.get_mut(dir).and_then(|files| files.get_mut(name));
+        match file.filter(|f| id.is_none_or(|id| f.id == id)) {
             Some(file) => {
                 file.written_by(writer, data, secret, mtime);
                 true
@@ -147,10 +160,16 @@ impl SideFiles {
         }
     }
 
-    /// Adds `writer` to the writers of `name` in `dir` (bytes they wrote
-    /// through another user's descriptor).
-    pub fn add_writer(&mut self, dir: &Node, name: &str, writer: &Caller) {
-        if let Some(file) = self.dirs.get_mut(dir).and_then(|files| files.get_mut(name)) {
+    /// The [`SideFile::id`] of `name` in `dir`, if it is there.
+    pub fn id(&self, dir: &Node, name: &str) -> Option<u64> {
+        self.get(dir, name).map(|f| f.id)
+    }
+
+    /// Adds `writer` to the writers of `name` in `dir`, if it is still file
+    /// `id` (bytes they wrote through another user's descriptor).
+    pub fn add_writer(&mut self, dir: &Node, name: &str, id: Option<u64>, writer: &Caller) {
+        let file = self.dirs.get_mut(dir).and_then(|files| files.get_mut(name));
+        if let Some(file) = file.filter(|f| id.is_none_or(|id| f.id == id)) {
             file.add_writer(writer);
         }
     }
@@ -273,13 +292,13 @@ mod tests {
             pid: 1,
             groups: Vec::new(),
         };
-        assert!(side.write(&dir, "x", &who(7), Arc::from(&b"key"[..]), true, 1));
-        assert!(side.write(&dir, "x", &who(7), Arc::from(&b"a"[..]), false, 2));
-        assert!(side.write(&dir, "x", &who(8), Arc::from(&b"b"[..]), false, 3));
+        assert!(side.write(&dir, "x", None, &who(7), Arc::from(&b"key"[..]), true, 1));
+        assert!(side.write(&dir, "x", None, &who(7), Arc::from(&b"a"[..]), false, 2));
+        assert!(side.write(&dir, "x", None, &who(8), Arc::from(&b"b"[..]), false, 3));
         let file = side.get(&dir, "x").unwrap();
         let uids: Vec<u32> = file.writers.iter().map(|w| w.uid).collect();
         assert_eq!(uids, [7, 8]);
         assert!(file.guard.secret, "once a key was in it, it is a secret");
-        assert!(!side.write(&dir, "gone", &who(7), Arc::from(&b""[..]), false, 4));
+        assert!(!side.write(&dir, "gone", None, &who(7), Arc::from(&b""[..]), false, 4));
     }
 }
