@@ -417,7 +417,17 @@ fn may_write(who: &Identity, dir: &Path) -> Result<(), AsUserError> {
     if answer == 0 {
         return Ok(());
     }
-    let e = io::Error::last_os_error();
+    let mut e = io::Error::last_os_error();
+    // Kernels before 5.8 lack faccessat2 (ENOSYS), and some container
+    // filters refuse it (EPERM): then the directory's mode bits decide,
+    // read as the user, as the kernel would for a plain mode.
+    if matches!(e.raw_os_error(), Some(libc::ENOSYS) | Some(libc::EPERM)) {
+        match fs::metadata(dir) {
+            Ok(meta) if mode_lets_in(who, &meta) => return Ok(()),
+            Ok(_) => e = io::Error::from_raw_os_error(libc::EACCES),
+            Err(stat) => e = stat,
+        }
+    }
     if is_denied(&e) {
         Err(AsUserError::NotWritable {
             path: dir.to_owned(),
@@ -427,6 +437,23 @@ fn may_write(who: &Identity, dir: &Path) -> Result<(), AsUserError> {
     } else {
         Err(failed(who, dir, "check", e))
     }
+}
+
+/// Whether the mode of directory `meta` lets `who` create files in it
+/// (write and search), owner, group or other bits as they apply; root may.
+fn mode_lets_in(who: &Identity, meta: &fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let mode = meta.mode();
+    let bits = if who.uid == 0 {
+        return true;
+    } else if meta.uid() == who.uid {
+        mode >> 6
+    } else if meta.gid() == who.gid || who.groups.contains(&meta.gid()) {
+        mode >> 3
+    } else {
+        mode
+    };
+    bits & 0o3 == 0o3
 }
 
 fn check_kind(path: &Path, meta: &fs::Metadata, expected: Expected) -> Result<(), AsUserError> {

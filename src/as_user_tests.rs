@@ -204,3 +204,38 @@ fn files_are_written_and_removed_only_where_the_user_may_write() {
     assert_eq!(fs::read_dir(&roots).unwrap().count(), 0);
     assert_eq!(own_fsuid(), 0);
 }
+
+#[test]
+fn without_faccessat2_the_modes_decide_who_may_create_files() {
+    let dir = open_dir();
+    let sub = dir.path().join("w");
+    fs::create_dir(&sub).unwrap();
+    chown(&sub, Some(X.uid), Some(X.gid)).unwrap();
+    let with_group = |gid: u32| Identity {
+        uid: Y.uid,
+        gid: Y.gid,
+        groups: vec![gid],
+    };
+    for (mode, who, lets_in) in [
+        (0o700, X.clone(), true),
+        (0o700, Y.clone(), false),
+        (0o500, X.clone(), false),
+        (0o770, with_group(X.gid), true),
+        (0o750, with_group(X.gid), false),
+        (0o703, Y.clone(), true),
+        (0o702, Y.clone(), false),
+        (
+            0o000,
+            Identity {
+                uid: 0,
+                gid: 0,
+                groups: Vec::new(),
+            },
+            true,
+        ),
+    ] {
+        fs::set_permissions(&sub, fs::Permissions::from_mode(mode)).unwrap();
+        let meta = fs::metadata(&sub).unwrap();
+        assert_eq!(mode_lets_in(&who, &meta), lets_in, "{mode:o} for {who:?}");
+    }
+}
