@@ -173,3 +173,38 @@ fn policies_name_issuers_that_exist() {
         "{op}"
     );
 }
+
+#[test]
+fn new_documents_saved_by_rename_are_documents() {
+    let m = Mount::start();
+    fs::create_dir(m.path("prod")).unwrap();
+    fs::write(m.root.path().join("digi.json"), DIGI).unwrap();
+    fs::write(
+        m.root.path().join("contacts.json"),
+        r#"{"contacts":[{"email":"ops@contoso.com"}]}"#,
+    )
+    .unwrap();
+    // rsync writes a hidden temporary file, then renames it to the name.
+    sh_ok(
+        &m.mnt,
+        "rsync ../digi.json prod/issuers/digi.json && rsync ../contacts.json prod/contacts.json",
+    );
+    let issuer = json(&fs::read(m.path("prod/issuers/digi.json")).unwrap());
+    assert_eq!(issuer["provider"], "DigiCert");
+    assert!(
+        !serde_json::to_string(&issuer).unwrap().contains("s3cr3t"),
+        "{issuer}"
+    );
+    let contacts = json(&fs::read(m.path("prod/contacts.json")).unwrap());
+    assert_eq!(contacts["contacts"][0]["email"], "ops@contoso.com");
+    // And a scratch file moved onto a new issuer name by hand.
+    sh_ok(
+        &m.mnt,
+        "cp ../digi.json prod/issuers/.other.tmp && mv prod/issuers/.other.tmp prod/issuers/other.json",
+    );
+    assert_eq!(
+        json(&fs::read(m.path("prod/issuers/other.json")).unwrap())["provider"],
+        "DigiCert"
+    );
+    assert!(!m.path("prod/issuers/.other.tmp").exists());
+}

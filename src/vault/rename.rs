@@ -3,7 +3,7 @@
 use super::access::Caller;
 use super::actions::is_drop;
 use super::error::VaultError;
-use super::node::{CertificateFile, Node};
+use super::node::{CertificateFile, Node, VaultFile};
 use super::protection::{guard_of_dir, guard_of_file};
 use super::service::{Changes, VaultService, not_found, now};
 use super::side::{self, SideFile};
@@ -134,9 +134,10 @@ impl VaultService {
                 Ok(changes)
             }
             (Node::Side(..), Some(Node::Side(..)) | None, Some(file)) => {
-                let draft_policy = to.is_none()
-                    && matches!(new_dir, Node::Certificate(..))
-                    && new_name == CertificateFile::Policy.file_name();
+                // A name that makes a document when created (a draft's
+                // policy.json, contacts.json, a new issuers/<name>.json):
+                // the rename writes it, as rsync's and editors' saves do.
+                let draft_policy = to.is_none() && makes_document(new_dir, new_name);
                 let target = if draft_policy {
                     self.create(new_dir, new_name, renamer, file.mode)?.0
                 } else {
@@ -151,7 +152,7 @@ impl VaultService {
                     ..file
                 };
                 if draft_policy || is_drop(&target) {
-                    // Renaming onto a draft's policy.json or into a drop-box acts, as a write would.
+                    // Renaming onto a new document or into a drop-box acts, as a write would.
                     let data = moved.data.clone();
                     if let Node::Side(..) = target {
                         self.side.write().put(new_dir, new_name, moved);
@@ -207,5 +208,16 @@ impl VaultService {
                 "{name} cannot be renamed to {new_name}"
             ))),
         }
+    }
+}
+
+/// Whether creating `name` in `dir` makes a document of certfs rather
+/// than a scratch file (see `VaultService::create`).
+fn makes_document(dir: &Node, name: &str) -> bool {
+    match dir {
+        Node::Certificate(..) => name == CertificateFile::Policy.file_name(),
+        Node::Vault(_) => name == VaultFile::Contacts.file_name(),
+        Node::Issuers(_) => name.ends_with(".json") && !side::is_scratch(name),
+        _ => false,
     }
 }
