@@ -21,7 +21,7 @@ use certfs::pki::{
     bundle, dn::DistinguishedName, import_formats, key::PrivateKey, pkcs7, pkcs12, x509,
 };
 use certfs::vault::contacts::Contacts;
-use certfs::vault::issuers::{self, IssuerBundle};
+use certfs::vault::issuer_file::{self, IssuerBundle};
 use certfs::vault::name::{CertificateName, VaultName, VersionId};
 use certfs::vault::operation::{self, Operation};
 use certfs::vault::policy::Policy;
@@ -394,7 +394,7 @@ fn check_documents(bytes: &[u8]) -> Result<(), TestCaseError> {
         let _ = IssuerBundle::from_stored(text);
         let _ = Operation::from_json(text);
         let _ = VaultSettings::from_stored(text);
-        let _ = issuers::parse_name(text);
+        let _ = issuer_file::parse_name(text);
         let _ = VaultName::parse(text);
         let _ = CertificateName::parse(text);
         let _ = VersionId::parse(text);

@@ -18,7 +18,7 @@ use super::service::{
     RESTORE_DIR, VERSIONS_DIR, VaultService, dir_attr, not_found, now, vault,
 };
 use super::side::{self, Guard, SideFile};
-use super::{import, issuers, operation};
+use super::{import, issuer_file, operation};
 use crate::store::VaultRecord;
 
 /// What a file dropped into a drop-box does.
@@ -125,7 +125,7 @@ impl VaultService {
                 Node::VaultFile(v.clone(), VaultFile::Contacts)
             }
             Node::Issuers(v) if name.ends_with(".json") && !side::is_scratch(name) => {
-                Node::IssuerFile(v.clone(), issuers::parse_name(name)?)
+                Node::IssuerFile(v.clone(), issuer_file::parse_name(name)?)
             }
             _ => {
                 self.check_side_dir(dir, name)?;

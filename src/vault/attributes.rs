@@ -103,7 +103,10 @@ impl VaultService {
             exportable: version.exportable,
             certificate_der: Some(version.leaf.clone()),
             chain_der: version.chain.clone(),
-            key: version.key.as_ref().map(super::certificate::key_bytes),
+            key: version
+                .key
+                .as_ref()
+                .map(super::certificate_write::key_bytes),
         };
         store.update_version(&record, &version_record)?;
         let current = |st: &super::model::State| {

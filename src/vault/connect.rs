@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use super::error::VaultError;
-use super::issuers::IssuerBundle;
+use super::issuer_file::IssuerBundle;
 use crate::as_user::Identity;
 use crate::issuers::acme::{
     Acme, AcmeSettings, ChallengeMethod, ExternalAccount, check_ca_file, check_webroot,

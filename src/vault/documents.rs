@@ -4,8 +4,8 @@ use super::access::Caller;
 use super::connect::check_paths;
 use super::contacts::{self, Contacts};
 use super::error::VaultError;
+use super::issuer_file::{self, IssuerBundle};
 use super::issuer_memory::has_memory;
-use super::issuers::{self, IssuerBundle};
 use super::name::{CertificateName, VaultName};
 use super::node::Node;
 use super::service::{Changes, VaultService, not_found, vault};
@@ -111,7 +111,7 @@ impl VaultService {
             self.put_memory(&mut **store, v, &stored_name, ca.to_memory())?;
             log::info!("vault {v}: issuer {stored_name} has a new private CA");
         }
-        let key = format!("{}{stored_name}", issuers::DOCUMENT_PREFIX);
+        let key = format!("{}{stored_name}", issuer_file::DOCUMENT_PREFIX);
         store.put_document(v.as_str(), &key, Some(&bundle.to_stored()))?;
         let provider = bundle.provider.clone();
         let mut st = self.state.write();
@@ -140,7 +140,7 @@ impl VaultService {
         };
         store.put_document(
             v.as_str(),
-            &format!("{}{stored_name}", issuers::DOCUMENT_PREFIX),
+            &format!("{}{stored_name}", issuer_file::DOCUMENT_PREFIX),
             None,
         )?;
         // The issuer's private state (an ACME account, an Internal CA's key)

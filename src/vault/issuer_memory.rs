@@ -133,7 +133,7 @@ mod tests {
         assert_eq!(
             crate::store::encrypted::SEALED_DOCUMENT_PREFIXES,
             [
-                super::super::issuers::DOCUMENT_PREFIX,
+                super::super::issuer_file::DOCUMENT_PREFIX,
                 super::DOCUMENT_PREFIX
             ]
         );

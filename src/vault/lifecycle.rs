@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::certificate::record_of;
+use super::certificate_write::record_of;
 use super::error::VaultError;
 use super::name::{CertificateName, VaultName};
 use super::node::Node;

@@ -7,12 +7,12 @@ use std::sync::atomic::{AtomicBool, AtomicI64};
 use parking_lot::Mutex;
 
 use super::access::{self, Perm, Perms};
-use super::certificates::{Certificates, Loader, Summary};
+use super::catalog::{Certificates, Loader, Summary};
 use super::contacts::{self, Contacts};
 use super::error::VaultError;
 use super::hooks::{self, Hooks};
+use super::issuer_file::{self, IssuerBundle};
 use super::issuer_memory;
-use super::issuers::{self, IssuerBundle};
 use super::model::{
     CertificateState, IssuerMemoryText, PendingVersion, State, VaultState, Version,
 };
@@ -314,7 +314,7 @@ impl DocumentSlot {
             named(name, DocumentSlot::Hooks)
         } else if let Some(name) = strip_prefix_ci(key, issuer_memory::DOCUMENT_PREFIX) {
             named(name, DocumentSlot::IssuerMemory)
-        } else if let Some(name) = strip_prefix_ci(key, issuers::DOCUMENT_PREFIX) {
+        } else if let Some(name) = strip_prefix_ci(key, issuer_file::DOCUMENT_PREFIX) {
             named(name, DocumentSlot::Issuer)
         } else {
             Ok(None)

@@ -1,7 +1,7 @@
 //! What a name in a folder of the tree is: the node behind each name certfs shows (vaults, certificates, their files and folders, views, side files).
 
 use super::error::VaultError;
-use super::issuers;
+use super::issuer_file;
 use super::name::{CertificateName, VaultName, VersionId};
 use super::node::{Attr, CertificateFile, DeletedFile, Node, VaultFile, VersionFile};
 use super::service::{
@@ -146,7 +146,7 @@ impl VaultService {
                         .ok_or_else(missing)?;
                     return Ok(Node::IssuerCa(vs.name.clone(), issuer.clone()));
                 }
-                let issuer = issuers::parse_name(name).map_err(|_| missing())?;
+                let issuer = issuer_file::parse_name(name).map_err(|_| missing())?;
                 let (issuer, _) = vs.issuers.get_key_value(&issuer).ok_or_else(missing)?;
                 Ok(Node::IssuerFile(vs.name.clone(), issuer.clone()))
             }

@@ -12,12 +12,12 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use super::access::Perms;
-use super::certificates::Certificates;
+use super::catalog::Certificates;
 use super::contacts::Contacts;
 use super::error::VaultError;
 use super::export;
 use super::hooks::Hooks;
-use super::issuers::IssuerBundle;
+use super::issuer_file::IssuerBundle;
 use super::name::{CertificateName, VaultName, VersionId};
 use super::node::{CertificateFile, DeletedFile, VersionFile};
 use super::operation::Operation;

@@ -8,7 +8,7 @@
 
 use super::connect::{Authority, connect};
 use super::error::VaultError;
-use super::issuers::IssuerBundle;
+use super::issuer_file::IssuerBundle;
 use super::name::{CertificateName, VaultName, VersionId};
 use super::operation::{Operation, OperationError, Status};
 use super::order_runner::{Next, OrderKey};

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use super::certificate::key_bytes;
+use super::certificate_write::key_bytes;
 use super::error::VaultError;
 use super::load::version_from_parts;
 use super::model::PendingVersion;

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use parking_lot::{Condvar, Mutex};
 
-use super::certificates::{DUE_NEVER, DUE_UNKNOWN};
+use super::catalog::{DUE_NEVER, DUE_UNKNOWN};
 use super::error::VaultError;
 use super::hooks::Hooks;
 use super::model::CertificateState;

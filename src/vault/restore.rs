@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use super::backup;
-use super::certificate::{key_bytes, record_of};
+use super::certificate_write::{key_bytes, record_of};
 use super::error::VaultError;
 use super::lifecycle::deleted_but_recoverable;
 use super::load::{certificate_from_record, pending_from_record, version_from_record};

@@ -27,7 +27,7 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use super::certificates::Certificates;
+use super::catalog::Certificates;
 use super::error::VaultError;
 use super::load::{
     DocumentSlot, StoredDocument, certificate_with_versions, state_from_index, state_from_snapshot,
