@@ -4,10 +4,11 @@ mod common;
 
 use std::fs;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::json_file as json;
 use common::nginx::{NGINX, Nginx};
-use common::{Mount, ec_policy, sh_err, sh_ok};
+use common::{Mount, ec_policy, sh_err, sh_ok, wait_until};
 
 /// A key and a self-signed certificate for `cn` valid `days` days, as one PEM, written to `out`.
 fn expiring_pem(dir: &Path, cn: &str, days: u32, out: &Path) {
@@ -30,22 +31,6 @@ fn policy_with_action(cn: &str, issuer: &str, trigger: &str, action: &str) -> St
  "issuer":{{"name":"{issuer}"}},
  "lifetime_actions":[{{"trigger":{trigger},"action":{{"action_type":"{action}"}}}}]}}"#
     )
-}
-
-fn json(path: &Path) -> serde_json::Value {
-    serde_json::from_slice(&fs::read(path).unwrap()).unwrap()
-}
-
-/// Waits (generous bound: a hang detector, not a timing assertion) until `check` holds.
-fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !check() {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 fn versions(m: &Mount, cert: &str) -> usize {

@@ -4,10 +4,10 @@ mod common;
 
 use std::fs;
 use std::path::Path;
-use std::time::{Duration, Instant};
 
+use common::json_file as json;
 use common::users::TestUser;
-use common::{Mount, ec_policy, sh_err, sh_ok};
+use common::{Mount, ec_policy, sh_err, sh_ok, wait_until};
 
 const MANAGER: &str = "certfs-manager";
 const NOBODY: &str = "certfs-nobody";
@@ -38,22 +38,6 @@ fn setup() -> Option<Setup> {
     )
     .unwrap();
     Some(Setup { m, manager, nobody })
-}
-
-fn json(path: &Path) -> serde_json::Value {
-    serde_json::from_slice(&fs::read(path).unwrap()).unwrap()
-}
-
-/// Waits (generous bound: a hang detector, not a timing assertion) until `check` holds.
-fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !check() {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 #[test]

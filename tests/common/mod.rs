@@ -482,3 +482,21 @@ pub fn cp_at_once(copies: &[(PathBuf, PathBuf)]) {
         assert!(status.success(), "cp to {}: {status}", target.display());
     }
 }
+
+/// The JSON document in the file at `path` (panics naming the file).
+pub fn json_file(path: &Path) -> serde_json::Value {
+    let bytes = fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Waits (generous bound: a hang detector, not a timing assertion) until `check` holds.
+pub fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !check() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
