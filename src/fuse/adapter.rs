@@ -30,9 +30,9 @@ use super::attrs::{Cache, SHORT, file_attr, open_flags, ttls};
 use super::caller::{caller_of, process_of};
 use super::error::errno;
 use super::handles::{Handle, Handles};
+use super::init::negotiate;
 use super::inodes::Inodes;
 use super::listing::{Lister, Listing};
-use super::mount::negotiate;
 use super::offload::{Offload, Rename, reply_empty};
 use crate::vault::{Caller, Changes, Kind, Node, VaultService, window};
 

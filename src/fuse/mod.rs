@@ -13,6 +13,7 @@ mod attrs;
 pub mod caller;
 pub mod error;
 pub mod handles;
+mod init;
 pub mod inodes;
 pub mod listing;
 pub mod mount;

@@ -37,6 +37,7 @@ pub mod policy;
 mod protection;
 mod rename;
 mod renewal;
+mod reports;
 mod requests;
 mod restore;
 pub mod service;
