@@ -88,7 +88,9 @@ fn start(name: &str, threads: usize, receiver: Receiver<Job>) {
 }
 
 /// One thread's life: the next job, until the queue is closed. The lock is
-/// held only while waiting for a job, never while running one.
+/// held only while waiting for a job, never while running one. A job that
+/// panics ends, not the thread: the pool keeps its size (a request whose
+/// reply the job held is answered with an error when the reply is dropped).
 fn run(receiver: &Mutex<Receiver<Job>>) {
     loop {
         let next = match receiver.lock() {
@@ -96,7 +98,11 @@ fn run(receiver: &Mutex<Receiver<Job>>) {
             Err(_) => return,
         };
         match next {
-            Ok(job) => job(),
+            Ok(job) => {
+                if std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)).is_err() {
+                    log::error!("a job of the pool panicked; the thread goes on");
+                }
+            }
             Err(_) => return,
         }
     }
@@ -106,6 +112,18 @@ fn run(receiver: &Mutex<Receiver<Job>>) {
 mod tests {
     use super::*;
     use std::sync::mpsc::channel;
+
+    #[test]
+    fn a_job_that_panics_leaves_its_thread_running() {
+        let pool = Pool::bounded("test-panic", 1, 4);
+        pool.submit(|| panic!("a job's bug"));
+        let (done, finished) = channel();
+        pool.submit(move || done.send(()).unwrap());
+        // A generous bound: a hang detector, not a timing assertion.
+        finished
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("the one thread ran the next job");
+    }
 
     #[test]
     fn a_full_queue_takes_no_more_until_a_job_is_done() {
