@@ -8,6 +8,22 @@ use super::protection::{guard_of_dir, guard_of_file};
 use super::service::{Changes, VaultService, not_found, now};
 use super::side::{self, SideFile};
 
+/// What a `rename` asks: `dir/name` to `new_dir/new_name`, and whether an
+/// existing target is refused (`RENAME_NOREPLACE`).
+#[derive(Debug, Clone, Copy)]
+pub struct Move<'a> {
+    /// The folder renamed from.
+    pub dir: &'a Node,
+    /// The name renamed.
+    pub name: &'a str,
+    /// The folder renamed into.
+    pub new_dir: &'a Node,
+    /// The new name.
+    pub new_name: &'a str,
+    /// Refuse a target that exists.
+    pub no_replace: bool,
+}
+
 impl VaultService {
     /// `rename` by `renamer`. A side file renamed onto a writable file of
     /// certfs (`policy.json`, `tags.json`, `attributes.json`, ...) is written
@@ -20,19 +36,20 @@ impl VaultService {
     /// user who wrote the renamed file: a rename never lets anyone place
     /// bytes where they could not have written them (`hooks.json` being the
     /// owner's).
-    #[allow(clippy::too_many_arguments)]
     pub fn rename(
         &self,
-        dir: &Node,
-        name: &str,
-        new_dir: &Node,
-        new_name: &str,
-        no_replace: bool,
+        mv: &Move<'_>,
         renamer: &Caller,
         may_write: &dyn Fn(&Caller, &Node) -> Result<(), VaultError>,
     ) -> Result<Changes, VaultError> {
-        let renamed =
-            self.rename_node(dir, name, new_dir, new_name, no_replace, renamer, may_write);
+        let &Move {
+            dir,
+            name,
+            new_dir,
+            new_name,
+            ..
+        } = mv;
+        let renamed = self.rename_node(mv, renamer, may_write);
         // Done: an old report on either name (a refused purge of what was
         // just recovered, say) is over, as after any accepted action.
         // Refused: the reason goes beside the target, unless it is only that
@@ -55,17 +72,19 @@ impl VaultService {
         matches!(dir, Node::Import(_) | Node::Merge(..) | Node::Restore(_))
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn rename_node(
         &self,
-        dir: &Node,
-        name: &str,
-        new_dir: &Node,
-        new_name: &str,
-        no_replace: bool,
+        mv: &Move<'_>,
         renamer: &Caller,
         may_write: &dyn Fn(&Caller, &Node) -> Result<(), VaultError>,
     ) -> Result<Changes, VaultError> {
+        let &Move {
+            dir,
+            name,
+            new_dir,
+            new_name,
+            no_replace,
+        } = mv;
         let from = self.child(dir, name)?;
         let to = self.child(new_dir, new_name).ok();
         if no_replace && to.is_some() {

@@ -10,6 +10,7 @@ use super::access::{Caller, Want};
 use super::error::VaultError;
 use super::node::{Attr, Entry, Node};
 use super::open_file::Pending;
+use super::rename::Move;
 use super::service::{Changes, VaultService};
 
 impl VaultService {
@@ -170,7 +171,14 @@ impl VaultService {
                     self.check_writer(target, who.uid, self.mount_owner().0)?;
                     self.authorize(who, target, Want::Write)
                 };
-                self.rename(dir, name, new_dir, new_name, no_replace, caller, &may_write)
+                let mv = Move {
+                    dir,
+                    name,
+                    new_dir,
+                    new_name,
+                    no_replace,
+                };
+                self.rename(&mv, caller, &may_write)
             });
         self.audit(caller, new_dir, Some(new_name), "rename", &result);
         result

@@ -169,15 +169,14 @@ pub(super) fn rename(s: &VaultService, from: &str, to: &str) -> Result<Changes, 
     let (dir, name) = split(from);
     let (new_dir, new_name) = split(to);
     let allowed = |_: &crate::vault::Caller, _: &Node| Ok(());
-    s.rename(
-        &find(s, dir)?,
+    let mv = crate::vault::rename::Move {
+        dir: &find(s, dir)?,
         name,
-        &find(s, new_dir)?,
+        new_dir: &find(s, new_dir)?,
         new_name,
-        false,
-        &s.owner_caller(),
-        &allowed,
-    )
+        no_replace: false,
+    };
+    s.rename(&mv, &s.owner_caller(), &allowed)
 }
 
 /// The version the top-level files of the certificate at `cert_path` show.
