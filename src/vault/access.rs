@@ -19,11 +19,13 @@ use std::sync::atomic::Ordering;
 
 use serde::{Deserialize, Serialize};
 
+use super::changes::Changes;
 use super::error::VaultError;
+use super::model::{certificate, not_found, vault};
 use super::name::{CertificateName, VaultName};
 use super::node::{Attr, Node};
 use super::protection::{folder_of, guard_of_dir, is_secret, is_vault_config};
-use super::service::{Changes, VaultService, certificate, not_found, vault};
+use super::service::VaultService;
 
 /// The prefix of a certificate's stored modes and owners: `perm/<name>`.
 pub const DOCUMENT_PREFIX: &str = "perm/";
@@ -275,7 +277,7 @@ impl VaultService {
 
     /// Whether the mode of certificate folder `c` gives `caller` `bit`.
     fn folder_allows(&self, caller: &Caller, folder: &Node, bit: Bit) -> bool {
-        let mut attr = super::service::dir_attr(0);
+        let mut attr = super::node::dir_attr(0);
         self.apply_perms(folder, &mut attr);
         mode_allows(&attr, caller, bit, self.mount_owner())
     }

@@ -6,16 +6,20 @@
 use std::sync::Arc;
 
 use super::access::Caller;
+use super::changes::Changes;
+use super::clock::now;
 use super::documents::writer_of;
 use super::error::VaultError;
 use super::lifecycle::deleted_but_recoverable;
 use super::model::VaultState;
+use super::model::{not_found, vault};
 use super::name::{CertificateName, VaultName};
+use super::node::dir_attr;
 use super::node::{Attr, CertificateFile, Node, VaultFile, VersionFile};
 use super::protection::{guard_of_dir, holds_secret};
 use super::service::{
-    Changes, DELETED_DIR, IMPORT_DIR, ISSUERS_DIR, LIVE_DIR, MAX_WRITE_SIZE, MERGE_DIR,
-    RESTORE_DIR, VERSIONS_DIR, VaultService, dir_attr, not_found, now, vault,
+    DELETED_DIR, IMPORT_DIR, ISSUERS_DIR, LIVE_DIR, MAX_WRITE_SIZE, MERGE_DIR, RESTORE_DIR,
+    VERSIONS_DIR, VaultService,
 };
 use super::side::{self, SideFile};
 use super::{import, issuer_file, operation};

@@ -10,11 +10,14 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use super::changes::Changes;
+use super::clock::now;
 use super::error::VaultError;
 use super::model::Version;
+use super::model::{certificate, not_found, vault};
 use super::name::{CertificateName, VaultName, VersionId};
 use super::node::Node;
-use super::service::{Changes, VaultService, certificate, not_found, now, vault};
+use super::service::VaultService;
 use super::settings::VaultSettings;
 use crate::store::VersionRecord;
 
@@ -103,10 +106,7 @@ impl VaultService {
             exportable: version.exportable,
             certificate_der: Some(version.leaf.clone()),
             chain_der: version.chain.clone(),
-            key: version
-                .key
-                .as_ref()
-                .map(super::certificate_write::key_bytes),
+            key: version.key.as_ref().map(super::records::key_bytes),
         };
         store.update_version(&record, &version_record)?;
         let current = |st: &super::model::State| {

@@ -13,10 +13,11 @@ use parking_lot::Mutex;
 use serde::Serialize;
 
 use super::access::Caller;
+use super::clock::now;
+use super::clock::rfc3339;
 use super::error::VaultError;
 use super::node::Node;
-use super::service::{VaultService, now};
-use super::status::rfc3339;
+use super::service::VaultService;
 
 /// An open audit log file (appended to, 0600).
 pub struct AuditLog {

@@ -8,20 +8,24 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use super::changes::Changes;
+use super::clock::now;
 use super::connect::{Authority, connect};
 use super::error::VaultError;
 use super::load::{certificate_from_record, version_from_parts};
 use super::model::CertificateState;
+use super::model::{not_found, vault};
 use super::name::{CertificateName, VaultName, VersionId};
 use super::node::Node;
 use super::policy::Policy;
-use super::service::{Changes, VaultService, not_found, now, vault};
+use super::records::{key_bytes, record_of};
+use super::service::VaultService;
 use super::tags;
 use crate::issuers::self_signed::SelfSigned;
 use crate::issuers::{IssueRequest, Issuer, IssuerError};
 use crate::pki::key::PrivateKey;
 use crate::pki::x509;
-use crate::store::{CertificateRecord, KeyBytes, VersionRecord};
+use crate::store::{CertificateRecord, VersionRecord};
 
 /// Who issues a new version.
 enum IssuerChoice {
@@ -309,22 +313,6 @@ impl VaultService {
     }
 }
 
-impl Changes {
-    /// Everything a new version or operation of `c` changes.
-    pub(super) fn of_certificate(v: &VaultName, c: &CertificateName) -> Changes {
-        Changes {
-            dirs: vec![
-                Node::Vault(v.clone()),
-                Node::Certificate(v.clone(), c.clone()),
-                Node::Versions(v.clone(), c.clone()),
-                Node::Merge(v.clone(), c.clone()),
-                Node::LiveCertificate(v.clone(), c.clone()),
-                Node::Live,
-            ],
-        }
-    }
-}
-
 /// Key Vault's refusal while a certificate operation is in progress.
 fn refuse_if_pending(cs: &CertificateState) -> Result<(), VaultError> {
     match cs.operation_in_progress() {
@@ -334,26 +322,5 @@ fn refuse_if_pending(cs: &CertificateState) -> Result<(), VaultError> {
             cs.name
         ))),
         None => Ok(()),
-    }
-}
-
-/// The key as the store keeps it.
-pub(super) fn key_bytes(key: &PrivateKey) -> KeyBytes {
-    KeyBytes(zeroize::Zeroizing::new(key.pkcs8_der().to_vec()))
-}
-
-/// The stored record of `cs`, a certificate (live or deleted) of the vault
-/// named `vault`, as it is now.
-pub(super) fn record_of(vault: &VaultName, cs: &CertificateState) -> CertificateRecord {
-    CertificateRecord {
-        vault: vault.to_string(),
-        name: cs.name.to_string(),
-        policy: String::from_utf8_lossy(&cs.policy_json).into_owned(),
-        tags: String::from_utf8_lossy(&cs.tags_json).into_owned(),
-        created: cs.created,
-        updated: cs.updated,
-        operation: cs.operation.as_ref().map(|(op, _)| op.to_json()),
-        deleted: cs.deleted,
-        purge_at: cs.purge_at,
     }
 }

@@ -1,14 +1,16 @@
 //! Writes to a vault's own documents: `contacts.json` and `issuers/<name>.json` (set, replace, `rm`).
 
 use super::access::Caller;
+use super::changes::Changes;
 use super::connect::check_paths;
 use super::contacts::{self, Contacts};
 use super::error::VaultError;
 use super::issuer_file::{self, IssuerBundle};
 use super::issuer_memory::has_memory;
+use super::model::{not_found, vault};
 use super::name::{CertificateName, VaultName};
 use super::node::Node;
-use super::service::{Changes, VaultService, not_found, vault};
+use super::service::VaultService;
 use crate::as_user::Identity;
 use crate::issuers::internal::InternalCa;
 

@@ -3,10 +3,23 @@
 //! Formats follow what servers read without flags: PEM as OpenSSL writes
 //! it, the key as PKCS#8, the PFX readable by OpenSSL 3 without `-legacy`.
 
+use std::sync::Arc;
+
 use super::error::VaultError;
 use super::model::Version;
 use super::node::VersionFile;
 use crate::pki::{pem, pkcs12};
+
+impl Version {
+    /// The bytes of `file`, rendered once and then shared (`attributes.json`,
+    /// whose bytes change, is rendered by the service with its vault's settings).
+    pub fn file(&self, file: VersionFile) -> Result<Arc<[u8]>, VaultError> {
+        // The enum's declaration order is the order of `VersionFile::ALL`.
+        self.rendered.0[file as usize]
+            .get_or_init(|| render(self, file).map(Arc::from))
+            .clone()
+    }
+}
 
 /// Renders `file` of `version`.
 pub(crate) fn render(version: &Version, file: VersionFile) -> Result<Vec<u8>, VaultError> {

@@ -6,6 +6,8 @@
 //! Vault does: its subject, SANs, key usage, EKUs and validity, issuer
 //! `Unknown`, `EmailContacts` at 80 % of the lifetime, exportable.
 
+use super::changes::Changes;
+use super::clock::now;
 use super::error::VaultError;
 use super::lifecycle::deleted_but_recoverable;
 use super::name::{CertificateName, VaultName};
@@ -14,7 +16,7 @@ use super::policy::{
     ActionType, ContentType, IssuerParameters, KeyProperties, KeyType, LifetimeAction, Policy,
     Subject, Trigger, defaults,
 };
-use super::service::{Changes, VaultService, now};
+use super::service::VaultService;
 use crate::pki::import_formats::{self, ImportFormat};
 use crate::pki::key::{KeySpec, PrivateKey};
 use crate::pki::x509::{self, KeyUsage};

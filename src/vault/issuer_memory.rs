@@ -12,8 +12,9 @@ use zeroize::Zeroizing;
 
 use super::error::VaultError;
 use super::model::{IssuerMemoryText, VaultState};
+use super::model::{not_found, vault};
 use super::name::{CertificateName, VaultName};
-use super::service::{VaultService, not_found, vault};
+use super::service::VaultService;
 use crate::issuers::IssuerMemory;
 use crate::issuers::internal::InternalCa;
 use crate::pki::pem;

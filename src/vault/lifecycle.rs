@@ -9,14 +9,17 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::certificate_write::record_of;
+use super::changes::Changes;
+use super::clock::now;
 use super::error::VaultError;
+use super::hooks;
+use super::model::{deleted, not_found, vault};
 use super::name::{CertificateName, VaultName};
 use super::node::Node;
-use super::service::{Changes, VaultService, deleted, not_found, now, vault};
+use super::records::record_of;
+use super::service::VaultService;
 use super::settings::{self, VaultSettings};
 use super::sync::work_name;
-use super::{hooks, status};
 
 impl VaultService {
     /// Key Vault's refusal to reuse the name of a soft-deleted certificate.
@@ -156,7 +159,7 @@ impl VaultService {
         // Its run log and hooks first: left behind by a crash, they would
         // attach to a new certificate of the same name.
         for prefix in [
-            status::DOCUMENT_PREFIX,
+            super::run_log::DOCUMENT_PREFIX,
             hooks::DOCUMENT_PREFIX,
             super::access::DOCUMENT_PREFIX,
         ] {

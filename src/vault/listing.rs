@@ -2,11 +2,13 @@
 
 use super::error::VaultError;
 use super::model::{CertificateState, Version};
+use super::model::{certificate, deleted, not_found, vault};
 use super::name::{CertificateName, VaultName};
 use super::node::{CertificateFile, DeletedFile, Entry, Kind, Node, VaultFile, VersionFile};
+use super::read::vault_file;
 use super::service::{
     DELETED_DIR, IMPORT_DIR, ISSUERS_DIR, LIVE_DIR, LIVE_FILES, MERGE_DIR, METRICS_FILE,
-    RESTORE_DIR, VERSIONS_DIR, VaultService, certificate, deleted, not_found, vault, vault_file,
+    RESTORE_DIR, VERSIONS_DIR, VaultService,
 };
 
 impl VaultService {

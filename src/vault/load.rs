@@ -18,10 +18,11 @@ use super::model::{
 };
 use super::name::{CertificateName, VaultName, VersionId};
 use super::operation::Operation;
-use super::pending::{csr_pem, with_json};
+use super::operation::{csr_pem, with_json};
 use super::policy::Policy;
+use super::run_log::RunLog;
 use super::settings::{self, VaultSettings};
-use super::status::{self, RunLog};
+use super::status;
 use super::tags;
 use crate::pki::key::PrivateKey;
 use crate::pki::x509::{self, CertificateInfo};
@@ -306,7 +307,7 @@ impl DocumentSlot {
             Ok(Some(DocumentSlot::Settings))
         } else if key.eq_ignore_ascii_case(contacts::DOCUMENT_KEY) {
             Ok(Some(DocumentSlot::Contacts))
-        } else if let Some(name) = strip_prefix_ci(key, status::DOCUMENT_PREFIX) {
+        } else if let Some(name) = strip_prefix_ci(key, super::run_log::DOCUMENT_PREFIX) {
             named(name, DocumentSlot::RunLog)
         } else if let Some(name) = strip_prefix_ci(key, access::DOCUMENT_PREFIX) {
             named(name, DocumentSlot::Perms)

@@ -2,11 +2,12 @@
 
 use super::error::VaultError;
 use super::issuer_file;
+use super::model::{certificate, deleted, not_found};
 use super::name::{CertificateName, VaultName, VersionId};
 use super::node::{Attr, CertificateFile, DeletedFile, Node, VaultFile, VersionFile};
 use super::service::{
     DELETED_DIR, IMPORT_DIR, ISSUERS_DIR, LIVE_DIR, LIVE_FILES, MERGE_DIR, METRICS_FILE,
-    RESTORE_DIR, VERSIONS_DIR, VaultService, certificate, deleted, not_found,
+    RESTORE_DIR, VERSIONS_DIR, VaultService,
 };
 
 impl VaultService {

@@ -12,6 +12,8 @@ pub mod audit;
 pub mod backup;
 mod catalog;
 mod certificate_write;
+mod changes;
+mod clock;
 mod connect;
 pub mod contacts;
 mod documents;
@@ -35,11 +37,14 @@ mod orders;
 mod pending;
 pub mod policy;
 mod protection;
+mod read;
+mod records;
 mod rename;
 mod renewal;
 mod reports;
 mod requests;
 mod restore;
+mod run_log;
 pub mod service;
 #[cfg(test)]
 mod service_tests;
@@ -51,10 +56,11 @@ mod sync;
 pub mod tags;
 
 pub use access::{Caller, Want};
+pub use changes::Changes;
 pub use error::VaultError;
 pub use node::{Attr, Entry, Kind, Node};
 pub use open_file::{OpenFile, Pending, window};
-pub use service::{Changes, MAX_WRITE_SIZE, VaultService};
+pub use service::{MAX_WRITE_SIZE, VaultService};
 pub use side::error_name;
 
 /// JSON as certfs shows it in a file: pretty, with a final newline.

@@ -15,15 +15,14 @@ use super::access::Perms;
 use super::catalog::Certificates;
 use super::contacts::Contacts;
 use super::error::VaultError;
-use super::export;
 use super::hooks::Hooks;
 use super::issuer_file::IssuerBundle;
 use super::name::{CertificateName, VaultName, VersionId};
 use super::node::{CertificateFile, DeletedFile, VersionFile};
 use super::operation::Operation;
 use super::policy::Policy;
+use super::run_log::RunLog;
 use super::settings::VaultSettings;
-use super::status::RunLog;
 use crate::pki::key::PrivateKey;
 use crate::pki::x509::CertificateInfo;
 
@@ -226,15 +225,40 @@ pub(crate) struct Version {
 
 /// The rendered files of a version, one slot per [`VersionFile`].
 #[derive(Default)]
-pub(crate) struct Rendered([OnceLock<Result<Arc<[u8]>, VaultError>>; VersionFile::ALL.len()]);
+pub(crate) struct Rendered(
+    pub(super) [OnceLock<Result<Arc<[u8]>, VaultError>>; VersionFile::ALL.len()],
+);
 
-impl Version {
-    /// The bytes of `file`, rendered once and then shared (`attributes.json`,
-    /// whose bytes change, is rendered by the service with its vault's settings).
-    pub fn file(&self, file: VersionFile) -> Result<Arc<[u8]>, VaultError> {
-        // The enum's declaration order is the order of `VersionFile::ALL`.
-        self.rendered.0[file as usize]
-            .get_or_init(|| export::render(self, file).map(Arc::from))
-            .clone()
-    }
+/// What a lookup answers when `what` is not there.
+pub(crate) fn not_found(what: &str) -> VaultError {
+    VaultError::NotFound(format!("{what} not found"))
+}
+
+/// Vault `v`.
+pub(crate) fn vault<'a>(st: &'a State, v: &VaultName) -> Result<&'a VaultState, VaultError> {
+    st.vaults.get(v).ok_or_else(|| not_found(v.as_str()))
+}
+
+/// The soft-deleted certificate `c` of vault `v`.
+pub(crate) fn deleted<'a>(
+    st: &'a State,
+    v: &VaultName,
+    c: &CertificateName,
+) -> Result<&'a CertificateState, VaultError> {
+    vault(st, v)?
+        .deleted
+        .get(c)
+        .ok_or_else(|| not_found(c.as_str()))
+}
+
+/// The certificate `c` of vault `v`.
+pub(crate) fn certificate<'a>(
+    st: &'a State,
+    v: &VaultName,
+    c: &CertificateName,
+) -> Result<&'a CertificateState, VaultError> {
+    vault(st, v)?
+        .certificates
+        .get(c)
+        .ok_or_else(|| not_found(c.as_str()))
 }

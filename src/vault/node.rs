@@ -352,3 +352,29 @@ mod tests {
         }
     }
 }
+
+/// The attributes of a directory changed last at `mtime`.
+pub(crate) fn dir_attr(mtime: i64) -> Attr {
+    Attr {
+        kind: Kind::Directory,
+        size: 0,
+        mode: 0o755,
+        mtime: super::clock::to_time(mtime),
+        immutable: false,
+        switches: false,
+        owner: None,
+    }
+}
+
+/// The attributes of a file of `size` bytes.
+pub(crate) fn file_attr(size: usize, mode: u16, mtime: i64, immutable: bool) -> Attr {
+    Attr {
+        kind: Kind::File,
+        size: size as u64,
+        mode,
+        mtime: super::clock::to_time(mtime),
+        immutable,
+        switches: false,
+        owner: None,
+    }
+}

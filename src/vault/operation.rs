@@ -4,9 +4,12 @@
 //! remount) and shows it verbatim. The only write a user makes is
 //! `{"cancellation_requested": true}`.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use super::error::VaultError;
+use crate::pki::pem;
 
 /// Where an operation stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -148,6 +151,22 @@ pub fn parse_update(bytes: &[u8]) -> Result<OperationUpdate, VaultError> {
 fn base64(bytes: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// Whether `issuer` is Key Vault's `Unknown` (the user merges).
+pub(crate) fn is_unknown(issuer: &str) -> bool {
+    issuer.eq_ignore_ascii_case("Unknown")
+}
+
+/// An operation with its `operation.json` bytes.
+pub(crate) fn with_json(op: Operation) -> (Operation, Arc<[u8]>) {
+    let json = Arc::from(op.to_json().into_bytes());
+    (op, json)
+}
+
+/// `request.csr`.
+pub(crate) fn csr_pem(der: &[u8]) -> Arc<[u8]> {
+    Arc::from(pem::encode("CERTIFICATE REQUEST", der).into_bytes())
 }
 
 #[cfg(test)]

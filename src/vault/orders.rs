@@ -6,14 +6,17 @@
 //! model), checking that the operation is still the one it drove: a user
 //! may cancel or delete it meanwhile.
 
+use super::changes::Changes;
+use super::clock::now;
 use super::connect::{Authority, connect};
 use super::error::VaultError;
 use super::issuer_file::IssuerBundle;
+use super::model::{certificate, vault};
 use super::name::{CertificateName, VaultName, VersionId};
 use super::operation::{Operation, OperationError, Status};
+use super::operation::{is_unknown, with_json};
 use super::order_runner::{Next, OrderKey};
-use super::pending::{is_unknown, with_json};
-use super::service::{Changes, VaultService, certificate, now, vault};
+use super::service::VaultService;
 use crate::issuers::{CaError, Order, Progress};
 use crate::pki::x509::CertificateSpec;
 

@@ -5,16 +5,19 @@
 
 use std::sync::Arc;
 
-use super::certificate_write::key_bytes;
+use super::changes::Changes;
+use super::clock::now;
 use super::error::VaultError;
 use super::load::version_from_parts;
 use super::model::PendingVersion;
+use super::model::{certificate, not_found};
 use super::name::{CertificateName, VaultName, VersionId};
-use super::operation::{Operation, OperationError, Status};
+use super::operation::{Operation, OperationError, Status, csr_pem, is_unknown, with_json};
 use super::policy::Policy;
-use super::service::{Changes, VaultService, certificate, not_found, now};
+use super::records::key_bytes;
+use super::service::VaultService;
 use crate::pki::key::PrivateKey;
-use crate::pki::{bundle, pem, x509};
+use crate::pki::{bundle, x509};
 use crate::store::VersionRecord;
 
 /// Key Vault's message when a merged certificate is not for the pending key.
@@ -264,20 +267,4 @@ impl VaultService {
         })?;
         Ok(Changes::of_certificate(v, c))
     }
-}
-
-/// Whether `issuer` is Key Vault's `Unknown` (the user merges).
-pub(super) fn is_unknown(issuer: &str) -> bool {
-    issuer.eq_ignore_ascii_case("Unknown")
-}
-
-/// An operation with its `operation.json` bytes.
-pub(super) fn with_json(op: Operation) -> (Operation, Arc<[u8]>) {
-    let json = Arc::from(op.to_json().into_bytes());
-    (op, json)
-}
-
-/// `request.csr`.
-pub(super) fn csr_pem(der: &[u8]) -> Arc<[u8]> {
-    Arc::from(pem::encode("CERTIFICATE REQUEST", der).into_bytes())
 }

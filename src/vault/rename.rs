@@ -2,10 +2,13 @@
 
 use super::access::Caller;
 use super::actions::is_drop;
+use super::changes::Changes;
+use super::clock::now;
 use super::error::VaultError;
+use super::model::not_found;
 use super::node::{CertificateFile, Node, VaultFile};
 use super::protection::{guard_of_dir, guard_of_file};
-use super::service::{Changes, VaultService, not_found, now};
+use super::service::VaultService;
 use super::side::{self, SideFile};
 
 /// What a `rename` asks: `dir/name` to `new_dir/new_name`, and whether an

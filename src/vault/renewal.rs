@@ -13,15 +13,19 @@ use std::time::Duration;
 use parking_lot::{Condvar, Mutex};
 
 use super::catalog::{DUE_NEVER, DUE_UNKNOWN};
+use super::changes::Changes;
+use super::clock::now;
 use super::error::VaultError;
 use super::hooks::Hooks;
 use super::model::CertificateState;
+use super::model::{certificate, not_found, vault};
 use super::name::{CertificateName, VaultName, VersionId};
 use super::node::Node;
 use super::operation::Status;
 use super::policy::ActionType;
-use super::service::{Changes, VaultService, certificate, not_found, now, vault};
-use super::status::{self, ActionRun, HookRun, RunLog, action_name, due};
+use super::run_log::{ActionRun, HookRun, RunLog};
+use super::service::VaultService;
+use super::status::{self, action_name, due};
 use super::sync::work_name;
 use crate::store::Claim;
 
@@ -336,7 +340,7 @@ impl VaultService {
             let cs = certificate(&st, v, c)?;
             (cs.name.clone(), cs.run_log.clone())
         };
-        let key = format!("{}{name}", status::DOCUMENT_PREFIX);
+        let key = format!("{}{name}", super::run_log::DOCUMENT_PREFIX);
         if store.shared() {
             // Other servers write it too (their hooks' runs): change what is
             // stored now, not what the last notification said.

@@ -2,9 +2,11 @@
 
 use std::sync::Arc;
 
+use super::changes::Changes;
+use super::clock::now;
 use super::error::VaultError;
 use super::node::Node;
-use super::service::{Changes, VaultService, now};
+use super::service::VaultService;
 use super::side::{self, Guard, SideFile};
 
 impl VaultService {

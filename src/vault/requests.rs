@@ -7,11 +7,12 @@
 use std::sync::Arc;
 
 use super::access::{Caller, Want};
+use super::changes::Changes;
 use super::error::VaultError;
 use super::node::{Attr, Entry, Node};
 use super::open_file::Pending;
 use super::rename::Move;
-use super::service::{Changes, VaultService};
+use super::service::VaultService;
 
 impl VaultService {
     /// `open` for reading: the file's bytes as they are now. Reads of key

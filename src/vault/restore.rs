@@ -10,14 +10,16 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use super::backup;
-use super::certificate_write::{key_bytes, record_of};
+use super::changes::Changes;
 use super::error::VaultError;
 use super::lifecycle::deleted_but_recoverable;
 use super::load::{certificate_from_record, pending_from_record, version_from_record};
 use super::model::CertificateState;
+use super::model::{certificate, not_found, vault};
 use super::name::{CertificateName, VaultName};
 use super::node::Node;
-use super::service::{Changes, VaultService, certificate, not_found, vault};
+use super::records::{key_bytes, record_of};
+use super::service::VaultService;
 use crate::store::{StoreError, VersionRecord};
 
 impl VaultService {

@@ -1,11 +1,12 @@
 //! What `stat` shows of a node: kind, size, mode, owner, time, and whether the kernel may cache it.
 
+use super::clock::now;
 use super::error::VaultError;
+use super::model::{certificate, deleted, not_found, vault};
 use super::node::{Attr, CertificateFile, Node, VersionFile};
-use super::service::{
-    VaultService, certificate, deleted, dir_attr, file_attr, issuer_ca_pem, not_found, now, vault,
-    vault_file, version_file,
-};
+use super::node::{dir_attr, file_attr};
+use super::read::{issuer_ca_pem, vault_file, version_file};
+use super::service::VaultService;
 use super::side;
 
 impl VaultService {

@@ -1,80 +1,15 @@
-//! What certfs knows about a certificate's renewal: the stored run log (last lifetime action, last hook), `status.json`, and the metrics of `metrics.prom`.
+//! What certfs shows of a certificate's health: `status.json` and the metrics of `metrics.prom`.
 //!
-//! The run log is a vault document (`status/<certificate>`) so "once per
-//! trigger" survives restarts; `status.json` and `metrics.prom` are made
-//! from the model on each read (days left change with the clock).
+//! Both are made from the model on each read (days left change with the
+//! clock); what they say of past renewals comes from the run log ([`super::run_log`]).
 
-use serde::{Deserialize, Serialize};
-
+use super::clock::rfc3339;
 use super::model::{CertificateState, Version};
 use super::policy::{ActionType, LifetimeAction, Trigger};
 use crate::pki::x509;
 
-/// The prefix of a certificate's run log in the store: `status/<name>`.
-pub const DOCUMENT_PREFIX: &str = "status/";
-
 /// Seconds in a day.
 const DAY: i64 = 86_400;
-
-/// How the last lifetime action and the last hook went (stored).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct RunLog {
-    /// The last lifetime action run.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub action: Option<ActionRun>,
-    /// The last hook run.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hook: Option<HookRun>,
-}
-
-/// One lifetime action, fired for one version.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct ActionRun {
-    /// The version whose trigger fired.
-    pub version: String,
-    /// `AutoRenew` or `EmailContacts`.
-    pub action: String,
-    /// When it last ran, Unix seconds.
-    pub at: i64,
-    /// Whether it did what it should.
-    pub succeeded: bool,
-    /// What happened, in words.
-    pub message: String,
-    /// How many times it ran for this version.
-    pub attempts: u32,
-    /// When a failed run is tried again, Unix seconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub retry_at: Option<i64>,
-    /// The pending version a renewal started (issuer `Unknown` or a CA): if
-    /// its operation fails, the renewal runs again.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pending_version: Option<String>,
-}
-
-/// One run of `hooks.json`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct HookRun {
-    /// The version that became current.
-    pub version: String,
-    /// When it ran, Unix seconds.
-    pub at: i64,
-    /// Whether every part (command, signal) succeeded.
-    pub succeeded: bool,
-    /// What happened, in words.
-    pub message: String,
-}
-
-impl RunLog {
-    /// The stored JSON.
-    pub fn to_stored(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
-    }
-
-    /// Reads the stored JSON.
-    pub fn from_stored(text: &str) -> Option<Self> {
-        serde_json::from_str(text).ok()
-    }
-}
 
 /// The action of `policy` and when it is due for `version` (Unix seconds).
 pub(crate) fn due(action: &LifetimeAction, version: &Version) -> i64 {
@@ -94,22 +29,6 @@ pub(crate) fn action_name(action: ActionType) -> &'static str {
     match action {
         ActionType::AutoRenew => "AutoRenew",
         ActionType::EmailContacts => "EmailContacts",
-    }
-}
-
-/// Unix seconds as RFC 3339 UTC (`2026-11-26T03:00:00Z`).
-pub(crate) fn rfc3339(secs: i64) -> String {
-    match time::OffsetDateTime::from_unix_timestamp(secs) {
-        Ok(t) => format!(
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-            t.year(),
-            u8::from(t.month()),
-            t.day(),
-            t.hour(),
-            t.minute(),
-            t.second()
-        ),
-        Err(_) => secs.to_string(),
     }
 }
 
@@ -333,31 +252,6 @@ pub(crate) fn metrics<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rfc3339_is_utc_with_seconds() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(1_795_000_000), "2026-11-18T11:06:40Z");
-    }
-
-    #[test]
-    fn run_logs_round_trip_and_garbage_is_none() {
-        let log = RunLog {
-            action: Some(ActionRun {
-                version: "ab".repeat(16),
-                action: "AutoRenew".into(),
-                at: 5,
-                succeeded: false,
-                message: "CA down".into(),
-                attempts: 2,
-                retry_at: Some(9),
-                pending_version: None,
-            }),
-            hook: None,
-        };
-        assert_eq!(RunLog::from_stored(&log.to_stored()), Some(log));
-        assert_eq!(RunLog::from_stored("garbage"), None);
-    }
 
     #[test]
     fn label_values_are_escaped() {

@@ -28,6 +28,7 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use super::catalog::Certificates;
+use super::changes::Changes;
 use super::error::VaultError;
 use super::load::{
     DocumentSlot, StoredDocument, certificate_with_versions, state_from_index, state_from_snapshot,
@@ -35,8 +36,8 @@ use super::load::{
 use super::model::{CertificateState, State, VaultState};
 use super::name::{CertificateName, VaultName, VersionId};
 use super::node::Node;
-use super::service::{Changes, VaultService};
-use super::{access, hooks, status};
+use super::service::VaultService;
+use super::{access, hooks};
 use crate::store::{ChangeHint, Claim, Store};
 
 /// The name of background work of kind `kind` (`order`, `renew`, `purge`,
@@ -463,8 +464,8 @@ fn read_certificate(
     };
     let mut cs = certificate_with_versions(&snapshot.certificate, snapshot.versions)?;
     let document = |prefix: &str| store.load_document(v.as_str(), &format!("{prefix}{}", cs.name));
-    if let Some(stored) = document(status::DOCUMENT_PREFIX)? {
-        cs.run_log = status::RunLog::from_stored(&stored).unwrap_or_default();
+    if let Some(stored) = document(super::run_log::DOCUMENT_PREFIX)? {
+        cs.run_log = super::run_log::RunLog::from_stored(&stored).unwrap_or_default();
     }
     if let Some(stored) = document(access::DOCUMENT_PREFIX)? {
         cs.perms = access::perms_from_stored(&stored).unwrap_or_default();

@@ -47,7 +47,7 @@ fn renewals_read_only_the_certificates_whose_action_is_due() {
     };
     assert!(loaded(&s).is_empty(), "nothing read at mount");
     // Now: nothing is due; the pass reads nothing and knows when to come back.
-    let now = super::super::service::now();
+    let now = super::super::clock::now();
     let next = s.renewal_pass(now);
     assert!(
         loaded(&s).is_empty(),

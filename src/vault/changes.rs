@@ -1,0 +1,34 @@
+//! What an action changed, as the directories whose kernel caches must go.
+
+use super::name::{CertificateName, VaultName};
+use super::node::Node;
+
+/// Directories whose listing changed because of an action; the adapter
+/// drops the kernel's cached entries and attributes under them.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Changes {
+    /// The changed directories: each one whose attributes, listing or files
+    /// changed. A directory removed other than by the `rmdir` or `rename`
+    /// that returns these changes (a scheduled purge, say) is listed too,
+    /// so its cached entry goes.
+    pub dirs: Vec<Node>,
+}
+
+/// Who is told of changes made in the background.
+pub type Listener = Box<dyn Fn(&Changes) + Send + Sync>;
+
+impl Changes {
+    /// Everything a new version or operation of `c` changes.
+    pub(crate) fn of_certificate(v: &VaultName, c: &CertificateName) -> Changes {
+        Changes {
+            dirs: vec![
+                Node::Vault(v.clone()),
+                Node::Certificate(v.clone(), c.clone()),
+                Node::Versions(v.clone(), c.clone()),
+                Node::Merge(v.clone(), c.clone()),
+                Node::LiveCertificate(v.clone(), c.clone()),
+                Node::Live,
+            ],
+        }
+    }
+}

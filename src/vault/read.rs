@@ -1,0 +1,122 @@
+//! What a read of a file gets: the bytes of each kind of file of the tree, as one snapshot.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use super::attributes::{self, DISABLED};
+use super::error::VaultError;
+use super::model::{VaultState, Version, certificate, deleted, not_found, vault};
+use super::name::CertificateName;
+use super::node::{CertificateFile, Node, VaultFile, VersionFile};
+use super::service::VaultService;
+use super::settings::VaultSettings;
+
+impl VaultService {
+    /// The bytes of file `node`, as one snapshot (an open file keeps it).
+    pub fn read(&self, node: &Node) -> Result<Arc<[u8]>, VaultError> {
+        match node {
+            Node::Metrics => Ok(self.metrics_bytes()),
+            Node::CertificateFile(v, c, CertificateFile::Status) => self.status_bytes(v, c),
+            Node::Side(dir, name) => {
+                let side = self.side.read();
+                Ok(side
+                    .get(dir, name)
+                    .ok_or_else(|| not_found(name))?
+                    .data
+                    .clone())
+            }
+            Node::VersionFile {
+                vault: v,
+                cert: c,
+                version,
+                file,
+                ..
+            } => {
+                let (version, settings) = {
+                    let st = self.state.read();
+                    let cs = certificate(&st, v, c)?;
+                    let version = cs
+                        .version(version)
+                        .ok_or_else(|| not_found(file.file_name()))?;
+                    if !cs.shows(version, *file) {
+                        return Err(not_found(file.file_name()));
+                    }
+                    (version.clone(), vault(&st, v)?.settings.clone())
+                };
+                if file.holds_key() && !version.enabled.load(Ordering::Acquire) {
+                    return Err(VaultError::Forbidden(DISABLED.into()));
+                }
+                version_file(&version, *file, &settings)
+            }
+            Node::CertificateFile(v, c, CertificateFile::Backup) => self.backup_blob(v, c),
+            Node::CertificateFile(v, c, file) => {
+                let st = self.state.read();
+                let vs = vault(&st, v)?;
+                match vs.certificates.get(c) {
+                    Some(cs) => cs
+                        .file_bytes(*file)
+                        .ok_or_else(|| not_found(file.file_name())),
+                    None if vs.drafts.contains(c) => Ok(Arc::from(&b""[..])),
+                    None => Err(not_found(file.file_name())),
+                }
+            }
+            Node::VaultFile(v, file) => {
+                let st = self.state.read();
+                // Absent contacts read as empty while being created.
+                Ok(vault_file(vault(&st, v)?, *file).unwrap_or_else(|| Arc::from(&b""[..])))
+            }
+            Node::IssuerCa(v, name) => {
+                let st = self.state.read();
+                issuer_ca_pem(vault(&st, v)?, name).ok_or_else(|| not_found(&format!("{name}.pem")))
+            }
+            Node::IssuerFile(v, name) => {
+                let st = self.state.read();
+                let vs = vault(&st, v)?;
+                let text = vs
+                    .issuers
+                    .get(name)
+                    .map(|b| b.to_json())
+                    .unwrap_or_default();
+                Ok(Arc::from(text.into_bytes()))
+            }
+            Node::DeletedFile(v, c, file) => {
+                let st = self.state.read();
+                deleted(&st, v, c)?
+                    .deleted_file(v, *file)
+                    .ok_or_else(|| not_found(file.file_name()))
+            }
+            _ => Err(VaultError::IsDirectory("is a directory".into())),
+        }
+    }
+}
+
+/// `issuers/<name>.pem` of an Internal issuer.
+pub(super) fn issuer_ca_pem(vs: &VaultState, name: &CertificateName) -> Option<Arc<[u8]>> {
+    vs.issuer_memory.get(name)?.ca_pem.clone()
+}
+
+/// The bytes of the vault file `file`, if it exists.
+pub(super) fn vault_file(vs: &VaultState, file: VaultFile) -> Option<Arc<[u8]>> {
+    match file {
+        VaultFile::Settings => Some(Arc::from(vs.settings.to_json().into_bytes())),
+        VaultFile::Contacts => vs
+            .contacts
+            .as_ref()
+            .map(|c| Arc::from(c.to_json().into_bytes())),
+    }
+}
+
+/// The bytes of `file` of `version`, in a vault with `settings`.
+pub(super) fn version_file(
+    version: &Version,
+    file: VersionFile,
+    settings: &VaultSettings,
+) -> Result<Arc<[u8]>, VaultError> {
+    match file {
+        // The one file whose bytes change (enabled, updated, the vault's recovery level).
+        VersionFile::Attributes => Ok(Arc::from(
+            attributes::render(version, settings).into_bytes(),
+        )),
+        _ => version.file(file),
+    }
+}

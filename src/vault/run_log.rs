@@ -1,0 +1,93 @@
+//! The run log of a certificate: how its last lifetime action and its last hook went.
+//!
+//! It is a vault document (`status/<certificate>`), so "once per trigger"
+//! survives restarts and is shared by the daemons of a fleet.
+
+use serde::{Deserialize, Serialize};
+
+/// The prefix of a certificate's run log in the store: `status/<name>`.
+pub const DOCUMENT_PREFIX: &str = "status/";
+
+/// How the last lifetime action and the last hook went (stored).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct RunLog {
+    /// The last lifetime action run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<ActionRun>,
+    /// The last hook run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hook: Option<HookRun>,
+}
+
+/// One lifetime action, fired for one version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct ActionRun {
+    /// The version whose trigger fired.
+    pub version: String,
+    /// `AutoRenew` or `EmailContacts`.
+    pub action: String,
+    /// When it last ran, Unix seconds.
+    pub at: i64,
+    /// Whether it did what it should.
+    pub succeeded: bool,
+    /// What happened, in words.
+    pub message: String,
+    /// How many times it ran for this version.
+    pub attempts: u32,
+    /// When a failed run is tried again, Unix seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_at: Option<i64>,
+    /// The pending version a renewal started (issuer `Unknown` or a CA): if
+    /// its operation fails, the renewal runs again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_version: Option<String>,
+}
+
+/// One run of `hooks.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct HookRun {
+    /// The version that became current.
+    pub version: String,
+    /// When it ran, Unix seconds.
+    pub at: i64,
+    /// Whether every part (command, signal) succeeded.
+    pub succeeded: bool,
+    /// What happened, in words.
+    pub message: String,
+}
+
+impl RunLog {
+    /// The stored JSON.
+    pub fn to_stored(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// Reads the stored JSON.
+    pub fn from_stored(text: &str) -> Option<Self> {
+        serde_json::from_str(text).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_logs_round_trip_and_garbage_is_none() {
+        let log = RunLog {
+            action: Some(ActionRun {
+                version: "ab".repeat(16),
+                action: "AutoRenew".into(),
+                at: 5,
+                succeeded: false,
+                message: "CA down".into(),
+                attempts: 2,
+                retry_at: Some(9),
+                pending_version: None,
+            }),
+            hook: None,
+        };
+        assert_eq!(RunLog::from_stored(&log.to_stored()), Some(log));
+        assert_eq!(RunLog::from_stored("garbage"), None);
+    }
+}
