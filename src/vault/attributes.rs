@@ -10,10 +10,10 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use super::certificate_state::Version;
 use super::changes::Changes;
 use super::clock::now;
 use super::error::VaultError;
-use super::model::Version;
 use super::model::{certificate, not_found, vault};
 use super::name::{CertificateName, VaultName, VersionId};
 use super::node::Node;

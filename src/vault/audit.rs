@@ -17,7 +17,6 @@ use super::clock::now;
 use super::clock::rfc3339;
 use super::error::VaultError;
 use super::node::Node;
-use super::service::VaultService;
 
 /// An open audit log file (appended to, 0600).
 pub struct AuditLog {
@@ -85,17 +84,11 @@ fn parts(node: &Node, name: Option<&str>) -> (Option<String>, Option<String>, Op
     }
 }
 
-impl VaultService {
-    /// The service with an audit log.
-    pub fn with_audit(mut self, log: AuditLog) -> Self {
-        self.audit = Some(log);
-        self
-    }
-
+impl AuditLog {
     /// Records `action` by `caller` on `node` (and the entry `name` in it,
     /// for directory actions) and how it went. Never fails the action: a
     /// log that cannot be written is said in the daemon's log.
-    pub fn audit<T>(
+    pub fn record<T>(
         &self,
         caller: &Caller,
         node: &Node,
@@ -103,9 +96,6 @@ impl VaultService {
         action: &str,
         outcome: &Result<T, VaultError>,
     ) {
-        let Some(log) = &self.audit else {
-            return;
-        };
         let (certificate, version, file) = parts(node, name);
         let vault = node.vault().map(|v| v.to_string());
         let (outcome, reason) = match outcome {
@@ -127,7 +117,7 @@ impl VaultService {
         };
         let mut text = serde_json::to_string(&line).unwrap_or_default();
         text.push('\n');
-        if let Err(e) = log.file.lock().write_all(text.as_bytes()) {
+        if let Err(e) = self.file.lock().write_all(text.as_bytes()) {
             log::error!("cannot write the audit log: {e}");
         }
     }

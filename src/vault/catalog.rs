@@ -8,7 +8,7 @@
 //! is read is never newer than what is published.
 //!
 //! The renewal scheduler needs, of every certificate, when its lifetime
-//! action is due: [`VaultService::survey_dues`] reads that of each unread
+//! action is due: the renewal survey (`renewal/survey.rs`) reads that of each unread
 //! certificate once (without keeping the certificate), so a pass reads only
 //! the certificates whose action is due.
 
@@ -17,10 +17,9 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use super::access::{DIRECTORY, Perm};
+use super::certificate_state::CertificateState;
 use super::error::VaultError;
-use super::model::CertificateState;
 use super::name::{CertificateName, VaultName};
-use super::service::VaultService;
 
 /// A surveyed due time: not surveyed yet.
 pub(crate) const DUE_UNKNOWN: i64 = i64::MIN;
@@ -249,56 +248,14 @@ impl Certificates {
         self.map.iter().map(|(k, slot)| (k, slot.summary()))
     }
 
+    /// The vault and the loader unread certificates are read with, if any.
+    pub fn source(&self) -> Option<(VaultName, Arc<dyn Loader>)> {
+        self.source.clone()
+    }
+
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
         self.map.is_empty()
-    }
-}
-
-impl VaultService {
-    /// Surveys when the lifetime action of every unread certificate not
-    /// surveyed yet is due, reading each without keeping it and holding no
-    /// lock while it reads. A certificate is surveyed once: until it is
-    /// read, nothing changes it (every change reads it first).
-    pub(super) fn survey_dues(&self) {
-        let todo: Vec<(VaultName, Arc<dyn Loader>, Vec<CertificateName>)> = {
-            let st = self.state.read();
-            st.vaults
-                .values()
-                .filter_map(|vs| {
-                    let (vault, loader) = vs.certificates.source.clone()?;
-                    let names: Vec<CertificateName> = vs
-                        .certificates
-                        .unread()
-                        .filter(|(_, due)| *due == DUE_UNKNOWN)
-                        .map(|(name, _)| name.clone())
-                        .collect();
-                    (!names.is_empty()).then_some((vault, loader, names))
-                })
-                .collect()
-        };
-        for (vault, loader, names) in todo {
-            let started = std::time::Instant::now();
-            let count = names.len();
-            for name in names {
-                let due = match loader.due(&vault, &name) {
-                    Ok(due) => due.unwrap_or(DUE_NEVER),
-                    Err(e) => {
-                        // Left unknown: the scheduler reads it.
-                        log::error!("{vault}/{name}: cannot be surveyed: {}", e.message());
-                        continue;
-                    }
-                };
-                let st = self.state.read();
-                if let Some(vs) = st.vaults.get(&vault) {
-                    vs.certificates.set_due(&name, due);
-                }
-            }
-            log::info!(
-                "vault {vault}: when {count} certificates renew, surveyed in {:.1} s",
-                started.elapsed().as_secs_f64()
-            );
-        }
     }
 }
 

@@ -8,12 +8,12 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use super::certificate_state::CertificateState;
 use super::changes::Changes;
 use super::clock::now;
 use super::connect::{Authority, connect};
 use super::error::VaultError;
 use super::load::{certificate_from_record, version_from_parts};
-use super::model::CertificateState;
 use super::model::{not_found, vault};
 use super::name::{CertificateName, VaultName, VersionId};
 use super::node::Node;

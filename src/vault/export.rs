@@ -5,8 +5,8 @@
 
 use std::sync::Arc;
 
+use super::certificate_state::Version;
 use super::error::VaultError;
-use super::model::Version;
 use super::node::VersionFile;
 use crate::pki::{pem, pkcs12};
 

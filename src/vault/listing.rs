@@ -1,7 +1,7 @@
 //! What a directory lists: the entries of every directory of the tree, in a stable order.
 
+use super::certificate_state::{CertificateState, Version};
 use super::error::VaultError;
-use super::model::{CertificateState, Version};
 use super::model::{certificate, deleted, not_found, vault};
 use super::name::{CertificateName, VaultName};
 use super::node::{CertificateFile, DeletedFile, Entry, Kind, Node, VaultFile, VersionFile};

@@ -8,14 +8,13 @@ use parking_lot::Mutex;
 
 use super::access::{self, Perm, Perms};
 use super::catalog::{Certificates, Loader, Summary};
+use super::certificate_state::{CertificateState, PendingVersion, Version};
 use super::contacts::{self, Contacts};
 use super::error::VaultError;
 use super::hooks::{self, Hooks};
 use super::issuer_file::{self, IssuerBundle};
 use super::issuer_memory;
-use super::model::{
-    CertificateState, IssuerMemoryText, PendingVersion, State, VaultState, Version,
-};
+use super::model::{IssuerMemoryText, State, VaultState};
 use super::name::{CertificateName, VaultName, VersionId};
 use super::operation::Operation;
 use super::operation::{csr_pem, with_json};

@@ -3,28 +3,18 @@
 //! File operations read this model under a short read lock and never wait
 //! for key generation or a CA, nor for the store once a certificate has
 //! been read (a store with a reader gives only names and times at mount;
-//! see [`Certificates`]). The files of a version are
-//! rendered once, on first use, and kept: their bytes (and so their sizes)
-//! never change, which is what lets the kernel cache them.
+//! see [`Certificates`]). One certificate is a [`CertificateState`].
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
-use super::access::Perms;
 use super::catalog::Certificates;
+use super::certificate_state::CertificateState;
 use super::contacts::Contacts;
 use super::error::VaultError;
-use super::hooks::Hooks;
 use super::issuer_file::IssuerBundle;
-use super::name::{CertificateName, VaultName, VersionId};
-use super::node::{CertificateFile, DeletedFile, VersionFile};
-use super::operation::Operation;
-use super::policy::Policy;
-use super::run_log::RunLog;
+use super::name::{CertificateName, VaultName};
 use super::settings::VaultSettings;
-use crate::pki::key::PrivateKey;
-use crate::pki::x509::CertificateInfo;
 
 /// Everything the mount shows.
 #[derive(Default)]
@@ -83,151 +73,6 @@ impl VaultState {
             .or_else(|| self.deleted.key(name))
     }
 }
-
-/// One certificate.
-pub(crate) struct CertificateState {
-    pub name: CertificateName,
-    pub policy: Arc<Policy>,
-    /// `policy.json` as read back.
-    pub policy_json: Arc<[u8]>,
-    pub tags: BTreeMap<String, String>,
-    /// `tags.json` as read back.
-    pub tags_json: Arc<[u8]>,
-    pub created: i64,
-    pub updated: i64,
-    /// Completed versions, oldest first.
-    pub versions: Vec<Arc<Version>>,
-    /// The pending or last certificate operation, and its `operation.json`.
-    pub operation: Option<(Operation, Arc<[u8]>)>,
-    /// The version an in-progress operation will complete.
-    pub pending: Option<Arc<PendingVersion>>,
-    /// When it was soft-deleted (`None`: live).
-    pub deleted: Option<i64>,
-    /// When a soft-deleted certificate is purged.
-    pub purge_at: Option<i64>,
-    /// How the last lifetime action and hook went.
-    pub run_log: RunLog,
-    /// `hooks.json`.
-    pub hooks: Hooks,
-    /// `hooks.json` as read back.
-    pub hooks_json: Arc<[u8]>,
-    /// Stored modes and owners of its key files and directory.
-    pub perms: Perms,
-}
-
-/// A version waiting for its certificate: the key and the CSR made for it.
-pub(crate) struct PendingVersion {
-    pub id: VersionId,
-    pub created: i64,
-    pub key: PrivateKey,
-    /// Whether the key may be exported once completed.
-    pub exportable: bool,
-    /// `request.csr`: the CSR, PEM.
-    pub csr_pem: Arc<[u8]>,
-}
-
-impl CertificateState {
-    /// The version the top-level files show: the newest completed, enabled
-    /// one (a pending version is not completed), so that disabling a bad
-    /// new version puts servers back on the one before; with every version
-    /// disabled, the newest (its certificate readable, its key refused).
-    pub fn current(&self) -> Option<&Arc<Version>> {
-        self.versions
-            .iter()
-            .rev()
-            .find(|v| v.enabled.load(Ordering::Acquire))
-            .or_else(|| self.versions.last())
-    }
-
-    /// A version by id.
-    pub fn version(&self, id: &VersionId) -> Option<&Arc<Version>> {
-        self.versions.iter().find(|v| &v.id == id)
-    }
-
-    /// Whether the certificate file `file` exists now.
-    pub fn has_file(&self, file: CertificateFile) -> bool {
-        match file {
-            CertificateFile::Policy
-            | CertificateFile::Tags
-            | CertificateFile::Backup
-            | CertificateFile::Status
-            | CertificateFile::Hooks => true,
-            CertificateFile::Operation => self.operation.is_some(),
-            CertificateFile::Request => self.pending.is_some(),
-        }
-    }
-
-    /// The bytes of the certificate file `file`, if it exists now.
-    pub fn file_bytes(&self, file: CertificateFile) -> Option<Arc<[u8]>> {
-        match file {
-            CertificateFile::Policy => Some(self.policy_json.clone()),
-            CertificateFile::Tags => Some(self.tags_json.clone()),
-            // Sealed by the service, which holds the backup key; made from
-            // the clock on each read.
-            CertificateFile::Backup | CertificateFile::Status => None,
-            CertificateFile::Hooks => Some(self.hooks_json.clone()),
-            CertificateFile::Operation => self.operation.as_ref().map(|(_, json)| json.clone()),
-            CertificateFile::Request => self.pending.as_ref().map(|p| p.csr_pem.clone()),
-        }
-    }
-
-    /// The bytes of `file` of a soft-deleted certificate in vault `vault`.
-    pub fn deleted_file(&self, vault: &VaultName, file: DeletedFile) -> Option<Arc<[u8]>> {
-        match file {
-            DeletedFile::Info => {
-                let value = serde_json::json!({
-                    "id": format!("{vault}/{}", self.name),
-                    "recoveryId": format!("{vault}/deleted/{}", self.name),
-                    "deletedDate": self.deleted,
-                    "scheduledPurgeDate": self.purge_at,
-                });
-                Some(Arc::from(super::pretty_json(&value).into_bytes()))
-            }
-            DeletedFile::Policy => Some(self.policy_json.clone()),
-            DeletedFile::CertPem => self.current()?.file(VersionFile::CertPem).ok(),
-            DeletedFile::CertCer => self.current()?.file(VersionFile::CertCer).ok(),
-        }
-    }
-
-    /// The operation in progress, if any (it blocks new creates and imports).
-    pub fn operation_in_progress(&self) -> Option<&Operation> {
-        self.operation
-            .as_ref()
-            .map(|(op, _)| op)
-            .filter(|op| op.is_pending())
-    }
-
-    /// Whether `file` of a version is shown: key files only for exportable keys.
-    pub fn shows(&self, version: &Version, file: VersionFile) -> bool {
-        !file.holds_key() || (version.exportable && version.key.is_some())
-    }
-}
-
-/// One completed version: certificate, chain and key, with its files rendered on demand.
-pub(crate) struct Version {
-    pub id: VersionId,
-    pub created: i64,
-    /// Last change (of its attributes), Unix seconds.
-    pub updated: AtomicI64,
-    /// Whether it is enabled (`attributes.json` changes it).
-    pub enabled: AtomicBool,
-    pub leaf: Vec<u8>,
-    pub chain: Vec<Vec<u8>>,
-    pub key: Option<PrivateKey>,
-    pub info: CertificateInfo,
-    /// The certificate's name, for the PFX friendly name.
-    pub friendly_name: String,
-    /// Whether the key files are shown (`exportable` of the policy it was made under).
-    pub exportable: bool,
-    /// The files, rendered on first use.
-    pub rendered: Rendered,
-}
-
-/// The rendered files of a version, one slot per [`VersionFile`].
-#[derive(Default)]
-pub(crate) struct Rendered(
-    pub(super) [OnceLock<Result<Arc<[u8]>, VaultError>>; VersionFile::ALL.len()],
-);
 
 /// What a lookup answers when `what` is not there.
 pub(crate) fn not_found(what: &str) -> VaultError {

@@ -5,11 +5,11 @@
 
 use std::sync::Arc;
 
+use super::certificate_state::PendingVersion;
 use super::changes::Changes;
 use super::clock::now;
 use super::error::VaultError;
 use super::load::version_from_parts;
-use super::model::PendingVersion;
 use super::model::{certificate, not_found};
 use super::name::{CertificateName, VaultName, VersionId};
 use super::operation::{Operation, OperationError, Status, csr_pem, is_unknown, with_json};

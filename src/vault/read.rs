@@ -4,8 +4,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use super::attributes::{self, DISABLED};
+use super::certificate_state::Version;
 use super::error::VaultError;
-use super::model::{VaultState, Version, certificate, deleted, not_found, vault};
+use super::model::{VaultState, certificate, deleted, not_found, vault};
 use super::name::CertificateName;
 use super::node::{CertificateFile, Node, VaultFile, VersionFile};
 use super::service::VaultService;

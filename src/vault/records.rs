@@ -1,6 +1,6 @@
 //! The store's records of the model's objects: what a change writes.
 
-use super::model::CertificateState;
+use super::certificate_state::CertificateState;
 use super::name::VaultName;
 use crate::pki::key::PrivateKey;
 use crate::store::{CertificateRecord, KeyBytes};

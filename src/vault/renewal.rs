@@ -13,11 +13,11 @@ use std::time::Duration;
 use parking_lot::{Condvar, Mutex};
 
 use super::catalog::{DUE_NEVER, DUE_UNKNOWN};
+use super::certificate_state::CertificateState;
 use super::changes::Changes;
 use super::clock::now;
 use super::error::VaultError;
 use super::hooks::Hooks;
-use super::model::CertificateState;
 use super::model::{certificate, not_found, vault};
 use super::name::{CertificateName, VaultName, VersionId};
 use super::node::Node;
@@ -564,5 +564,6 @@ impl VaultService {
     }
 }
 
+mod survey;
 #[cfg(test)]
 mod tests;

@@ -10,11 +10,11 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use super::backup;
+use super::certificate_state::CertificateState;
 use super::changes::Changes;
 use super::error::VaultError;
 use super::lifecycle::deleted_but_recoverable;
 use super::load::{certificate_from_record, pending_from_record, version_from_record};
-use super::model::CertificateState;
 use super::model::{certificate, not_found, vault};
 use super::name::{CertificateName, VaultName};
 use super::node::Node;

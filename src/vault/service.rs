@@ -11,13 +11,14 @@ use std::sync::{Arc, OnceLock};
 
 use parking_lot::{Mutex, RwLock};
 
+use super::access::Caller;
 use super::audit::AuditLog;
 use super::backup::BackupKey;
 use super::changes::{Changes, Listener};
 use super::error::VaultError;
 use super::load::{state_from_index, state_from_snapshot};
 use super::model::State;
-use super::node::VersionFile;
+use super::node::{Node, VersionFile};
 use super::order_runner::Orders;
 use super::renewal::Renewals;
 use super::side::SideFiles;
@@ -108,6 +109,26 @@ impl VaultService {
     pub fn with_backup_key(mut self, key: BackupKey) -> Self {
         self.backup_key = Some(key);
         self
+    }
+
+    /// The service with an audit log.
+    pub fn with_audit(mut self, log: AuditLog) -> Self {
+        self.audit = Some(log);
+        self
+    }
+
+    /// Records `action` by `caller` on `node` in the audit log, if there is one.
+    pub fn audit<T>(
+        &self,
+        caller: &Caller,
+        node: &Node,
+        name: Option<&str>,
+        action: &str,
+        outcome: &Result<T, VaultError>,
+    ) {
+        if let Some(log) = &self.audit {
+            log.record(caller, node, name, action, outcome);
+        }
     }
 
     /// The service with `mailer` for e-mail to the vaults' contacts.

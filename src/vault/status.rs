@@ -3,8 +3,8 @@
 //! Both are made from the model on each read (days left change with the
 //! clock); what they say of past renewals comes from the run log ([`super::run_log`]).
 
+use super::certificate_state::{CertificateState, Version};
 use super::clock::rfc3339;
-use super::model::{CertificateState, Version};
 use super::policy::{ActionType, LifetimeAction, Trigger};
 use crate::pki::x509;
 

@@ -28,12 +28,13 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use super::catalog::Certificates;
+use super::certificate_state::CertificateState;
 use super::changes::Changes;
 use super::error::VaultError;
 use super::load::{
     DocumentSlot, StoredDocument, certificate_with_versions, state_from_index, state_from_snapshot,
 };
-use super::model::{CertificateState, State, VaultState};
+use super::model::{State, VaultState};
 use super::name::{CertificateName, VaultName, VersionId};
 use super::node::Node;
 use super::service::VaultService;
