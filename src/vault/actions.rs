@@ -135,7 +135,7 @@ impl VaultService {
                 self.check_side_dir(dir, name)?;
                 let file =
                     SideFile::new((creator.uid, creator.gid), mode, guard_of_dir(dir), now());
-                self.side.write().put(dir, name, file);
+                self.scratch().put(dir, name, file);
                 Node::Side(Box::new(dir.clone()), name.to_owned())
             }
         };
@@ -217,12 +217,11 @@ impl VaultService {
             // closes it) takes no bytes and does nothing, as on any filesystem.
             if drop_box.is_none() {
                 let secret = holds_secret(data);
-                self.side
-                    .write()
+                self.scratch()
                     .write(dir, name, side_id, writer, Arc::from(data), secret, now());
                 return Ok(Changes::default());
             }
-            let present = self.side.read().id(dir, name);
+            let present = self.side_files().id(dir, name);
             if present.is_none() || side_id.is_some_and(|id| present != Some(id)) {
                 return Ok(Changes::default());
             }
@@ -271,7 +270,7 @@ impl VaultService {
         if let Node::Side(dir, name) = node {
             // A dropped file goes away, acted on or refused: it may hold a
             // private key, and its `.error` says what happened.
-            self.side.write().remove(dir, name);
+            self.scratch().remove(dir, name);
         }
         self.report(node, &result);
         result
@@ -281,7 +280,7 @@ impl VaultService {
     pub fn truncate(&self, writer: &Caller, node: &Node) -> Result<(), VaultError> {
         match node {
             Node::Side(dir, name) => {
-                let emptied = self.side.write().write(
+                let emptied = self.scratch().write(
                     dir,
                     name,
                     None,
@@ -309,7 +308,7 @@ impl VaultService {
     }
 
     fn mkdir_inner(&self, dir: &Node, name: &str) -> Result<(Node, Attr), VaultError> {
-        if self.side.read().get(dir, name).is_some() {
+        if self.side_files().get(dir, name).is_some() {
             return Err(VaultError::AlreadyExists(format!("{name} exists")));
         }
         match dir {
@@ -321,19 +320,18 @@ impl VaultService {
                 }
                 let name = VaultName::parse(name).map_err(|e| VaultError::BadParameter(e.0))?;
                 let t = now();
-                let mut store = self.store.lock();
-                if let Some(existing) = self.state.read().vaults.get(&name) {
+                let mut tx = self.transaction();
+                if let Some(existing) = tx.model().vaults.get(&name) {
                     return Err(VaultError::AlreadyExists(format!(
                         "A vault named {} exists",
                         existing.name
                     )));
                 }
-                store.create_vault(&VaultRecord {
+                tx.store().create_vault(&VaultRecord {
                     name: name.to_string(),
                     created: t,
                 })?;
-                self.state
-                    .write()
+                tx.model_mut()
                     .vaults
                     .insert(name.clone(), VaultState::new(name.clone(), t));
                 log::info!("vault {name} created");
@@ -342,10 +340,10 @@ impl VaultService {
             Node::Vault(v) => {
                 let cert =
                     CertificateName::parse(name).map_err(|e| VaultError::BadParameter(e.0))?;
-                // Drafts change under the writer lock too, so no create,
+                // Drafts change in a transaction too, so no create,
                 // import or restore of the same name is half-way meanwhile.
-                let _writer = self.store.lock();
-                let mut st = self.state.write();
+                let tx = self.transaction();
+                let mut st = tx.model_mut();
                 let vs = st.vaults.get_mut(v).ok_or_else(|| not_found(v.as_str()))?;
                 if let Some((name, _)) = vs.deleted.get_key_value(&cert) {
                     return Err(deleted_but_recoverable(name));
@@ -382,7 +380,7 @@ impl VaultService {
 
     fn rmdir_inner(&self, dir: &Node, name: &str) -> Result<Changes, VaultError> {
         let node = self.child(dir, name)?;
-        let holds_files = self.side.read().has_user_files(&node);
+        let holds_files = self.side_files().has_user_files(&node);
         match &node {
             Node::Vault(v) => {
                 if holds_files {
@@ -390,9 +388,9 @@ impl VaultService {
                         "{name} holds files; remove them first"
                     )));
                 }
-                let mut store = self.store.lock();
+                let mut tx = self.transaction();
                 {
-                    let st = self.state.read();
+                    let st = tx.model();
                     let vs = vault(&st, v)?;
                     if !vs.certificates.is_empty()
                         || !vs.drafts.is_empty()
@@ -416,18 +414,16 @@ impl VaultService {
                         )));
                     }
                 }
-                store.delete_vault(v.as_str())?;
+                tx.store().delete_vault(v.as_str())?;
                 // Scratch files, reports, and passwords left in import/ go with the vault.
-                self.side
-                    .write()
-                    .remove_dirs_where(|dir| dir.vault() == Some(v));
-                self.state.write().vaults.remove(v);
+                tx.side().remove_dirs_where(|dir| dir.vault() == Some(v));
+                tx.model_mut().vaults.remove(v);
                 log::info!("vault {v} removed");
                 Ok(Changes::default())
             }
             Node::Certificate(v, c) => {
                 let is_draft = {
-                    let st = self.state.read();
+                    let st = self.model();
                     !vault(&st, v)?.certificates.contains_key(c)
                 };
                 if !is_draft {
@@ -438,20 +434,20 @@ impl VaultService {
                         "{name} holds files; remove them first"
                     )));
                 }
-                // Under the writer lock: a policy write that found the draft
+                // In a transaction: a policy write that found the draft
                 // finishes first, and then this is a certificate, not a draft.
-                let _writer = self.store.lock();
-                let mut st = self.state.write();
+                let tx = self.transaction();
+                let mut st = tx.model_mut();
                 let vs = st.vaults.get_mut(v).ok_or_else(|| not_found(v.as_str()))?;
                 if vs.certificates.contains_key(c) {
                     drop(st);
-                    drop(_writer);
+                    tx.commit();
                     return self.soft_delete(v, c);
                 }
                 vs.drafts.remove(c);
                 drop(st);
                 // Its reports go with it.
-                self.side.write().remove_dirs_where(|d| *d == node);
+                tx.side().remove_dirs_where(|d| *d == node);
                 Ok(Changes::default())
             }
             Node::DeletedCertificate(v, c) => self.purge(v, c, now()),
@@ -490,7 +486,7 @@ impl VaultService {
     fn unlink_node(&self, node: Node, name: &str) -> Result<Changes, VaultError> {
         match node {
             Node::Side(dir, name) => {
-                self.side.write().remove(&dir, &name);
+                self.scratch().remove(&dir, &name);
                 Ok(Changes::default())
             }
             Node::CertificateFile(v, c, CertificateFile::Operation) => {

@@ -17,6 +17,7 @@ use super::error::VaultError;
 use super::model::{certificate, not_found, vault};
 use super::name::{CertificateName, VaultName, VersionId};
 use super::node::Node;
+use super::records::{publish, record_for};
 use super::service::VaultService;
 use super::settings::VaultSettings;
 use crate::store::VersionRecord;
@@ -93,9 +94,9 @@ impl VaultService {
     ) -> Result<Changes, VaultError> {
         let (version, settings) = self.version_of(v, c, id)?;
         let enabled = parse_update(data, &version, &settings)?;
-        let mut store = self.store.lock();
+        let mut tx = self.transaction();
         let t = now();
-        let (record, name) = self.record_for(v, c, t)?;
+        let (record, name) = record_for(&tx.model(), v, c, t)?;
         let version_record = VersionRecord {
             vault: record.vault.clone(),
             certificate: record.name.clone(),
@@ -108,36 +109,36 @@ impl VaultService {
             chain_der: version.chain.clone(),
             key: version.key.as_ref().map(super::records::key_bytes),
         };
-        store.update_version(&record, &version_record)?;
+        tx.store().update_version(&record, &version_record)?;
         let current = |st: &super::model::State| {
             certificate(st, v, c)
                 .ok()
                 .and_then(|cs| cs.current())
                 .map(|ver| ver.id.clone())
         };
-        let before = current(&self.state.read());
-        self.publish(v, &name, &record, |_| {
+        let before = current(&tx.model());
+        publish(&mut tx.model_mut(), v, &name, &record, |_| {
             version.enabled.store(enabled, Ordering::Release);
             version.updated.store(t, Ordering::Release);
         })?;
-        let after = current(&self.state.read());
-        drop(store);
+        let after = current(&tx.model());
         log::info!(
             "{v}/{name}: version {id} {}",
             if enabled { "enabled" } else { "disabled" }
         );
-        let mut changes = Changes::of_certificate(v, c);
-        changes
-            .dirs
-            .push(Node::Version(v.clone(), c.clone(), id.clone()));
         // Enabling or disabling the newest version moves the top-level
         // files: servers reload as after a renewal.
         if let (Some(before), Some(after)) = (before, after)
             && before != after
         {
             log::info!("{v}/{name}: the top-level files now show version {after}");
-            self.switched(v, c, &after);
+            tx.switched(v, c, &after);
         }
+        tx.commit();
+        let mut changes = Changes::of_certificate(v, c);
+        changes
+            .dirs
+            .push(Node::Version(v.clone(), c.clone(), id.clone()));
         Ok(changes)
     }
 
@@ -148,7 +149,7 @@ impl VaultService {
         c: &CertificateName,
         id: &VersionId,
     ) -> Result<(Arc<Version>, VaultSettings), VaultError> {
-        let st = self.state.read();
+        let st = self.model();
         let version = certificate(&st, v, c)?
             .version(id)
             .cloned()

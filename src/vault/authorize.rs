@@ -14,8 +14,6 @@
 //! other files they are accepted and change nothing (copying tools set the
 //! mode of what they write).
 
-use std::sync::atomic::Ordering;
-
 use super::access::{Caller, DIRECTORY, DOCUMENT_PREFIX, Want};
 use super::changes::Changes;
 use super::error::VaultError;
@@ -68,17 +66,6 @@ impl Roles {
 }
 
 impl VaultService {
-    /// Sets the mount's owner and whether other users may come in (`--allow-other`).
-    pub fn set_mount_owner(&self, uid: u32, gid: u32, others: bool) {
-        let _ = self.owner.set((uid, gid));
-        self.others.store(others, Ordering::Release);
-    }
-
-    /// The mount's owner (uid, gid).
-    pub fn mount_owner(&self) -> (u32, u32) {
-        self.owner.get().copied().unwrap_or((0, 0))
-    }
-
     /// The mount's owner as a caller (the writer of what the mount itself writes).
     pub(crate) fn owner_caller(&self) -> Caller {
         let (uid, gid) = self.mount_owner();
@@ -93,9 +80,7 @@ impl VaultService {
     /// Whether `caller` is root or the mount's owner, or the mount lets no
     /// one else in: then the kernel has checked all there is to check.
     fn privileged(&self, caller: &Caller) -> bool {
-        caller.uid == 0
-            || caller.uid == self.mount_owner().0
-            || !self.others.load(Ordering::Acquire)
+        caller.uid == 0 || caller.uid == self.mount_owner().0 || !self.lets_others_in()
     }
 
     /// The roles `caller` holds in the vault of `node`.
@@ -104,7 +89,7 @@ impl VaultService {
         let access = node
             .vault()
             .and_then(|v| {
-                let st = self.state.read();
+                let st = self.model();
                 vault(&st, v).ok().map(|vs| vs.settings.access.clone())
             })
             .unwrap_or_default();
@@ -249,7 +234,7 @@ impl VaultService {
         roles: &Roles,
     ) -> Result<bool, VaultError> {
         let (guard, owner) = {
-            let side = self.side.read();
+            let side = self.side_files();
             let file = side.get(dir, name).ok_or_else(|| not_found(name))?;
             (file.guard.with(guard_of_dir(dir)), file.owner)
         };
@@ -271,8 +256,7 @@ impl VaultService {
             Node::Side(dir, name) => {
                 guard_of_dir(dir).secret
                     || self
-                        .side
-                        .read()
+                        .side_files()
                         .get(dir, name)
                         .is_some_and(|f| f.guard.secret)
             }
@@ -327,9 +311,9 @@ impl VaultService {
                 "only the file's owner changes its mode".into(),
             ));
         }
-        let mut store = self.store.lock();
+        let mut tx = self.transaction();
         let (name, mut perms) = {
-            let st = self.state.read();
+            let st = tx.model();
             let cs = certificate(&st, v, c)?;
             (cs.name.clone(), cs.perms.clone())
         };
@@ -344,8 +328,9 @@ impl VaultService {
             entry.gid = Some(g);
         }
         let text = serde_json::to_string(&perms).unwrap_or_default();
-        store.put_document(v.as_str(), &format!("{DOCUMENT_PREFIX}{name}"), Some(&text))?;
-        let mut st = self.state.write();
+        tx.store()
+            .put_document(v.as_str(), &format!("{DOCUMENT_PREFIX}{name}"), Some(&text))?;
+        let mut st = tx.model_mut();
         if let Some(cs) = st
             .vaults
             .get_mut(v)
@@ -394,7 +379,7 @@ impl VaultService {
             }
         }
         let owner = (uid.unwrap_or(file_uid), gid.unwrap_or(file_gid));
-        if !self.side.write().set_perm(dir, name, mode, owner) {
+        if !self.scratch().set_perm(dir, name, mode, owner) {
             return Err(not_found(name));
         }
         Ok(Changes {
@@ -407,7 +392,7 @@ impl VaultService {
         let Some((v, c, file)) = perm_target(node) else {
             return;
         };
-        let st = self.state.read();
+        let st = self.model();
         let perm = if file == DIRECTORY {
             // Without reading the certificate: stat of a vault's
             // certificate directories reads none of them. A deleted

@@ -1,11 +1,10 @@
-//! Writes to a certificate: a policy makes a new version (key, issuer, one store transaction, publish); tags replace the tags.
+//! Writes to a certificate: a policy makes a new version (key, issuer, one transaction); tags replace the tags.
 //!
 //! Every change follows the same three steps: slow work with no lock
-//! held, one store call under the writer lock ([`VaultService::record_for`]
-//! gives the record to change), then [`VaultService::publish`] into the
-//! model under a brief write lock.
+//! held; then one [`Transaction`](super::service::Transaction): the store
+//! written ([`record_for`] gives the record to change), then [`publish`]
+//! into the model under a brief write lock.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::certificate_state::CertificateState;
@@ -13,19 +12,20 @@ use super::changes::Changes;
 use super::clock::now;
 use super::connect::{Authority, connect};
 use super::error::VaultError;
-use super::load::{certificate_from_record, version_from_parts};
+use super::issuer_memory::memory_cell;
+use super::load::version_from_parts;
 use super::model::{not_found, vault};
 use super::name::{CertificateName, VaultName, VersionId};
 use super::node::Node;
 use super::policy::Policy;
-use super::records::{key_bytes, record_of};
+use super::records::{key_bytes, publish, record_for};
 use super::service::VaultService;
 use super::tags;
 use crate::issuers::self_signed::SelfSigned;
 use crate::issuers::{IssueRequest, Issuer, IssuerError};
 use crate::pki::key::PrivateKey;
 use crate::pki::x509;
-use crate::store::{CertificateRecord, VersionRecord};
+use crate::store::VersionRecord;
 
 /// Who issues a new version.
 enum IssuerChoice {
@@ -75,7 +75,7 @@ impl VaultService {
                 .map(|(changes, _)| changes),
             IssuerChoice::Order(issuer) => {
                 let (changes, version) = self.create_pending(v, c, policy, key, issuer.as_str())?;
-                self.orders.wake(&(v.clone(), c.clone(), version));
+                self.orders().wake(&(v.clone(), c.clone(), version));
                 Ok(changes)
             }
         }
@@ -90,7 +90,7 @@ impl VaultService {
         }
         let name = &policy.issuer.name;
         let configured = {
-            let st = self.state.read();
+            let st = self.model();
             CertificateName::parse(name).ok().and_then(|n| {
                 let (n, bundle) = vault(&st, v).ok()?.issuers.get_key_value(&n)?;
                 Some((n.clone(), bundle.clone()))
@@ -104,7 +104,7 @@ impl VaultService {
                 "Issuer {name} is disabled: new certificates cannot be ordered through it."
             ))),
             Some((issuer, bundle)) => {
-                let memory = self.memory_cell(v, &issuer);
+                let memory = memory_cell(&self.model(), v, &issuer);
                 match connect(issuer.as_str(), &bundle, Box::new(memory))? {
                     Authority::Now(now) => Ok(IssuerChoice::Now(now)),
                     Authority::Later(_) => Ok(IssuerChoice::Order(issuer)),
@@ -121,7 +121,7 @@ impl VaultService {
         c: &CertificateName,
         policy: &Policy,
     ) -> Result<Option<PrivateKey>, VaultError> {
-        let st = self.state.read();
+        let st = self.model();
         let vs = vault(&st, v)?;
         let Some(cs) = vs.certificates.get(c) else {
             return if vs.drafts.contains(c) {
@@ -177,12 +177,12 @@ impl VaultService {
     ) -> Result<VersionId, VaultError> {
         let info = x509::inspect(&leaf)?;
         let policy_json = policy.to_json();
-        let mut store = self.store.lock();
+        let mut tx = self.transaction();
         // Checked again under the writer lock: an operation may have started
         // while the key was being made.
         self.refuse_while_pending(v, c)?;
         let t = now();
-        let (mut record, name) = self.record_for(v, c, t)?;
+        let (mut record, name) = record_for(&tx.model(), v, c, t)?;
         record.policy = policy_json.clone();
         let id = VersionId::random();
         let version_record = VersionRecord {
@@ -197,15 +197,15 @@ impl VaultService {
             chain_der: chain,
             key: Some(key_bytes(&key)),
         };
-        store.put_certificate(&record, Some(&version_record))?;
+        tx.store().put_certificate(&record, Some(&version_record))?;
         let version = version_from_parts(&version_record, Some(key), info, name.as_str())?;
-        self.publish(v, &name, &record, |cs| {
+        publish(&mut tx.model_mut(), v, &name, &record, |cs| {
             cs.policy = Arc::new(policy);
             cs.policy_json = Arc::from(policy_json.into_bytes());
             cs.versions.push(Arc::new(version));
         })?;
-        drop(store);
-        self.switched(v, &name, &id);
+        tx.switched(v, &name, &id);
+        tx.commit();
         Ok(id)
     }
 
@@ -217,11 +217,10 @@ impl VaultService {
     ) -> Result<Changes, VaultError> {
         let tags = tags::parse(data)?;
         let json = tags::to_json(&tags);
-        let mut store = self.store.lock();
-        let (mut record, name) = self.record_for(v, c, now())?;
-        if !self
-            .state
-            .read()
+        let mut tx = self.transaction();
+        let (mut record, name) = record_for(&tx.model(), v, c, now())?;
+        if !tx
+            .model()
             .vaults
             .get(v)
             .is_some_and(|vs| vs.certificates.contains_key(c))
@@ -229,8 +228,8 @@ impl VaultService {
             return Err(not_found(c.as_str()));
         }
         record.tags = json.clone();
-        store.put_certificate(&record, None)?;
-        self.publish(v, &name, &record, |cs| {
+        tx.store().put_certificate(&record, None)?;
+        publish(&mut tx.model_mut(), v, &name, &record, |cs| {
             cs.tags = tags;
             cs.tags_json = Arc::from(json.into_bytes());
         })?;
@@ -245,71 +244,11 @@ impl VaultService {
         v: &VaultName,
         c: &CertificateName,
     ) -> Result<(), VaultError> {
-        let st = self.state.read();
+        let st = self.model();
         match vault(&st, v)?.certificates.get(c) {
             Some(cs) => refuse_if_pending(cs),
             None => Ok(()),
         }
-    }
-
-    /// The stored record of certificate `c` as it is now, with `updated` set
-    /// to `t` — or a new record if `c` is a draft. Call with the writer lock held.
-    pub(super) fn record_for(
-        &self,
-        v: &VaultName,
-        c: &CertificateName,
-        t: i64,
-    ) -> Result<(CertificateRecord, CertificateName), VaultError> {
-        let st = self.state.read();
-        let vs = vault(&st, v)?;
-        if let Some(cs) = vs.certificates.get(c) {
-            let mut record = record_of(&vs.name, cs);
-            record.updated = t;
-            return Ok((record, cs.name.clone()));
-        }
-        let name = vs
-            .drafts
-            .get(c)
-            .cloned()
-            .ok_or_else(|| not_found(c.as_str()))?;
-        let record = CertificateRecord {
-            vault: vs.name.to_string(),
-            name: name.to_string(),
-            policy: String::new(),
-            tags: tags::to_json(&BTreeMap::new()),
-            created: t,
-            updated: t,
-            operation: None,
-            deleted: None,
-            purge_at: None,
-        };
-        Ok((record, name))
-    }
-
-    /// Publishes a stored change: the certificate (made from `record` if it
-    /// was a draft) gets `record`'s update time, then `change`. Call with
-    /// the writer lock held, after the store accepted the change.
-    pub(super) fn publish(
-        &self,
-        v: &VaultName,
-        name: &CertificateName,
-        record: &CertificateRecord,
-        change: impl FnOnce(&mut CertificateState),
-    ) -> Result<(), VaultError> {
-        let mut st = self.state.write();
-        let vs = st.vaults.get_mut(v).ok_or_else(|| not_found(v.as_str()))?;
-        vs.drafts.remove(name);
-        if !vs.certificates.contains_key(name) {
-            vs.certificates
-                .insert(name.clone(), certificate_from_record(record)?);
-        }
-        let cs = vs
-            .certificates
-            .get_mut(name)
-            .ok_or_else(|| not_found(name.as_str()))?;
-        cs.updated = record.updated;
-        change(cs);
-        Ok(())
     }
 }
 

@@ -1,4 +1,4 @@
-//! Writes to a vault's own documents: `contacts.json` and `issuers/<name>.json` (set, replace, `rm`).
+//! Writes to a vault's own documents: `contacts.json`, `issuers/<name>.json` (set, replace, `rm`) and the issuers' private state.
 
 use super::access::Caller;
 use super::changes::Changes;
@@ -6,11 +6,13 @@ use super::connect::check_paths;
 use super::contacts::{self, Contacts};
 use super::error::VaultError;
 use super::issuer_file::{self, IssuerBundle};
-use super::issuer_memory::has_memory;
+use super::issuer_memory::{self, MemoryCell, has_memory, memory_text};
 use super::model::{not_found, vault};
 use super::name::{CertificateName, VaultName};
 use super::node::Node;
-use super::service::VaultService;
+use super::service::{Transaction, VaultService};
+use zeroize::Zeroizing;
+
 use crate::as_user::Identity;
 use crate::issuers::internal::InternalCa;
 
@@ -28,13 +30,13 @@ impl VaultService {
     /// A write to `contacts.json`.
     pub(super) fn write_contacts(&self, v: &VaultName, data: &[u8]) -> Result<Changes, VaultError> {
         let contacts = Contacts::parse(data)?;
-        let mut store = self.store.lock();
-        store.put_document(
+        let mut tx = self.transaction();
+        tx.store().put_document(
             v.as_str(),
             contacts::DOCUMENT_KEY,
             Some(&contacts.to_json()),
         )?;
-        let mut st = self.state.write();
+        let mut st = tx.model_mut();
         st.vaults
             .get_mut(v)
             .ok_or_else(|| not_found(v.as_str()))?
@@ -47,9 +49,10 @@ impl VaultService {
 
     /// `rm contacts.json`.
     pub(super) fn delete_contacts(&self, v: &VaultName) -> Result<Changes, VaultError> {
-        let mut store = self.store.lock();
-        store.put_document(v.as_str(), contacts::DOCUMENT_KEY, None)?;
-        let mut st = self.state.write();
+        let mut tx = self.transaction();
+        tx.store()
+            .put_document(v.as_str(), contacts::DOCUMENT_KEY, None)?;
+        let mut st = tx.model_mut();
         st.vaults
             .get_mut(v)
             .ok_or_else(|| not_found(v.as_str()))?
@@ -73,7 +76,7 @@ impl VaultService {
         // An Internal issuer's CA is made when its file is first written:
         // the key is generated before the writer lock is taken.
         let (new_ca, parsed) = {
-            let st = self.state.read();
+            let st = self.model();
             let vs = vault(&st, v)?;
             let previous = vs.issuers.get(name);
             let bundle = IssuerBundle::parse_update(data, previous)?;
@@ -89,9 +92,9 @@ impl VaultService {
             .map(|settings| InternalCa::create(name.as_str(), &settings))
             .transpose()
             .map_err(|e| VaultError::BadParameter(format!("The private CA cannot be made: {e}")))?;
-        let mut store = self.store.lock();
+        let mut tx = self.transaction();
         let (previous, stored_name, has_ca) = {
-            let st = self.state.read();
+            let st = tx.model();
             let vs = vault(&st, v)?;
             let has_ca = has_memory(vs, name);
             match vs.issuers.get_key_value(name) {
@@ -110,13 +113,14 @@ impl VaultService {
             _ => Some(writer.clone()),
         };
         if let Some(ca) = new_ca.filter(|_| !has_ca) {
-            self.put_memory(&mut **store, v, &stored_name, ca.to_memory())?;
+            put_memory(&mut tx, v, &stored_name, ca.to_memory())?;
             log::info!("vault {v}: issuer {stored_name} has a new private CA");
         }
         let key = format!("{}{stored_name}", issuer_file::DOCUMENT_PREFIX);
-        store.put_document(v.as_str(), &key, Some(&bundle.to_stored()))?;
+        tx.store()
+            .put_document(v.as_str(), &key, Some(&bundle.to_stored()))?;
         let provider = bundle.provider.clone();
-        let mut st = self.state.write();
+        let mut st = tx.model_mut();
         let vs = st.vaults.get_mut(v).ok_or_else(|| not_found(v.as_str()))?;
         vs.issuers.insert(stored_name.clone(), bundle);
         log::info!("vault {v}: issuer {stored_name} ({provider}) set");
@@ -131,24 +135,24 @@ impl VaultService {
         v: &VaultName,
         name: &CertificateName,
     ) -> Result<Changes, VaultError> {
-        let mut store = self.store.lock();
+        let mut tx = self.transaction();
         let stored_name = {
-            let st = self.state.read();
+            let st = tx.model();
             let vs = vault(&st, v)?;
             vs.issuers
                 .get_key_value(name)
                 .map(|(n, _)| n.clone())
                 .ok_or_else(|| not_found(&format!("{name}.json")))?
         };
-        store.put_document(
+        tx.store().put_document(
             v.as_str(),
             &format!("{}{stored_name}", issuer_file::DOCUMENT_PREFIX),
             None,
         )?;
         // The issuer's private state (an ACME account, an Internal CA's key)
         // goes with it: writing the file again makes a new one.
-        self.drop_memory(&mut **store, v, &stored_name)?;
-        let mut st = self.state.write();
+        drop_memory(&mut tx, v, &stored_name)?;
+        let mut st = tx.model_mut();
         st.vaults
             .get_mut(v)
             .ok_or_else(|| not_found(v.as_str()))?
@@ -159,4 +163,49 @@ impl VaultService {
             dirs: vec![Node::Issuers(v.clone())],
         })
     }
+}
+
+impl VaultService {
+    /// Stores what a provider saved in `cell` during a call, if anything.
+    pub(super) fn keep_memory(
+        &self,
+        v: &VaultName,
+        name: &CertificateName,
+        cell: &MemoryCell,
+    ) -> Result<(), VaultError> {
+        let Some(text) = cell.take_saved() else {
+            return Ok(());
+        };
+        put_memory(&mut self.transaction(), v, name, text)
+    }
+}
+
+/// Stores `text` as the memory of issuer `name` and shows it.
+fn put_memory(
+    tx: &mut Transaction<'_>,
+    v: &VaultName,
+    name: &CertificateName,
+    text: Zeroizing<String>,
+) -> Result<(), VaultError> {
+    let key = format!("{}{name}", issuer_memory::DOCUMENT_PREFIX);
+    tx.store().put_document(v.as_str(), &key, Some(&text))?;
+    let mut st = tx.model_mut();
+    let vs = st.vaults.get_mut(v).ok_or_else(|| not_found(v.as_str()))?;
+    vs.issuer_memory
+        .insert(name.clone(), memory_text(name, text));
+    Ok(())
+}
+
+/// Forgets the memory of issuer `name`.
+fn drop_memory(
+    tx: &mut Transaction<'_>,
+    v: &VaultName,
+    name: &CertificateName,
+) -> Result<(), VaultError> {
+    let key = format!("{}{name}", issuer_memory::DOCUMENT_PREFIX);
+    tx.store().put_document(v.as_str(), &key, None)?;
+    if let Some(vs) = tx.model_mut().vaults.get_mut(v) {
+        vs.issuer_memory.remove(name);
+    }
+    Ok(())
 }

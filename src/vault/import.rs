@@ -118,7 +118,7 @@ impl VaultService {
         self.ensure_draft(v, &name)?;
         let id = self.add_completed_version(v, &name, policy, key, leaf, chain)?;
         {
-            let mut side = self.side.write();
+            let mut side = self.scratch();
             side.remove(&dir, &format!("{stem}{PASSWORD_SUFFIX}"));
             side.remove(&dir, &format!("{stem}{POLICY_SUFFIX}"));
         }
@@ -129,14 +129,15 @@ impl VaultService {
     }
 
     fn side_text(&self, dir: &Node, name: &str) -> Option<String> {
-        let side = self.side.read();
+        let side = self.side_files();
         side.get(dir, name)
             .map(|f| String::from_utf8_lossy(&f.data).into_owned())
     }
 
     /// Makes `name` a draft if it is not a certificate yet, so an import can create it.
     fn ensure_draft(&self, v: &VaultName, name: &CertificateName) -> Result<(), VaultError> {
-        let mut st = self.state.write();
+        let tx = self.transaction();
+        let mut st = tx.model_mut();
         let vs = st
             .vaults
             .get_mut(v)

@@ -1,8 +1,8 @@
 //! Issuers' private state (an ACME account, an Internal CA's key and certificate): stored beside the issuer file, handed to providers as an [`IssuerMemory`].
 //!
 //! A provider reads and saves through a [`MemoryCell`] while no lock is
-//! held; the service stores what it saved afterwards, under the writer
-//! lock. The state may hold keys: it is never shown in the mount (only an
+//! held; what it saved is stored afterwards, in a transaction
+//! (`documents.rs`). The state may hold keys: it is never shown in the mount (only an
 //! Internal CA's certificate is, as `issuers/<name>.pem`) and never logged.
 
 use std::sync::Arc;
@@ -10,11 +10,8 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use zeroize::Zeroizing;
 
-use super::error::VaultError;
-use super::model::{IssuerMemoryText, VaultState};
-use super::model::{not_found, vault};
+use super::model::{IssuerMemoryText, State, VaultState, vault};
 use super::name::{CertificateName, VaultName};
-use super::service::VaultService;
 use crate::issuers::IssuerMemory;
 use crate::issuers::internal::InternalCa;
 use crate::pki::pem;
@@ -44,7 +41,7 @@ impl IssuerMemory for Arc<MemoryCell> {
 
 impl MemoryCell {
     /// What the provider saved during the call, if anything.
-    fn take_saved(&self) -> Option<Zeroizing<String>> {
+    pub(super) fn take_saved(&self) -> Option<Zeroizing<String>> {
         self.saved.lock().take()
     }
 }
@@ -60,64 +57,16 @@ pub(super) fn memory_text(name: &CertificateName, text: Zeroizing<String>) -> Is
     }
 }
 
-impl VaultService {
-    /// The memory of issuer `name` of vault `v`, for one provider call.
-    pub(super) fn memory_cell(&self, v: &VaultName, name: &CertificateName) -> Arc<MemoryCell> {
-        let st = self.state.read();
-        let stored = vault(&st, v)
-            .ok()
-            .and_then(|vs| vs.issuer_memory.get(name))
-            .map(|m| m.text.clone());
-        Arc::new(MemoryCell {
-            stored,
-            saved: Mutex::new(None),
-        })
-    }
-
-    /// Stores what a provider saved in `cell` during a call, if anything.
-    pub(super) fn keep_memory(
-        &self,
-        v: &VaultName,
-        name: &CertificateName,
-        cell: &MemoryCell,
-    ) -> Result<(), VaultError> {
-        let Some(text) = cell.take_saved() else {
-            return Ok(());
-        };
-        let mut store = self.store.lock();
-        self.put_memory(&mut **store, v, name, text)
-    }
-
-    /// Stores `text` as the memory of issuer `name` and shows it. Call with
-    /// the writer lock held (`store`).
-    pub(super) fn put_memory(
-        &self,
-        store: &mut dyn crate::store::Store,
-        v: &VaultName,
-        name: &CertificateName,
-        text: Zeroizing<String>,
-    ) -> Result<(), VaultError> {
-        store.put_document(v.as_str(), &format!("{DOCUMENT_PREFIX}{name}"), Some(&text))?;
-        let mut st = self.state.write();
-        let vs = st.vaults.get_mut(v).ok_or_else(|| not_found(v.as_str()))?;
-        vs.issuer_memory
-            .insert(name.clone(), memory_text(name, text));
-        Ok(())
-    }
-
-    /// Forgets the memory of issuer `name` (with the writer lock held).
-    pub(super) fn drop_memory(
-        &self,
-        store: &mut dyn crate::store::Store,
-        vs_name: &VaultName,
-        name: &CertificateName,
-    ) -> Result<(), VaultError> {
-        store.put_document(vs_name.as_str(), &format!("{DOCUMENT_PREFIX}{name}"), None)?;
-        if let Some(vs) = self.state.write().vaults.get_mut(vs_name) {
-            vs.issuer_memory.remove(name);
-        }
-        Ok(())
-    }
+/// The memory of issuer `name` of vault `v` in `st`, for one provider call.
+pub(super) fn memory_cell(st: &State, v: &VaultName, name: &CertificateName) -> Arc<MemoryCell> {
+    let stored = vault(st, v)
+        .ok()
+        .and_then(|vs| vs.issuer_memory.get(name))
+        .map(|m| m.text.clone());
+    Arc::new(MemoryCell {
+        stored,
+        saved: Mutex::new(None),
+    })
 }
 
 /// Whether issuer `name` of `vs` has stored memory.

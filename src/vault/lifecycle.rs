@@ -16,7 +16,7 @@ use super::hooks;
 use super::model::{deleted, not_found, vault};
 use super::name::{CertificateName, VaultName};
 use super::node::Node;
-use super::records::record_of;
+use super::records::{record_for, record_of};
 use super::service::VaultService;
 use super::settings::{self, VaultSettings};
 use super::sync::work_name;
@@ -28,7 +28,7 @@ impl VaultService {
         v: &VaultName,
         c: &CertificateName,
     ) -> Result<(), VaultError> {
-        let st = self.state.read();
+        let st = self.model();
         match vault(&st, v)?.deleted.get_key_value(c) {
             Some((name, _)) => Err(deleted_but_recoverable(name)),
             None => Ok(()),
@@ -41,17 +41,17 @@ impl VaultService {
         v: &VaultName,
         c: &CertificateName,
     ) -> Result<Changes, VaultError> {
-        let mut store = self.store.lock();
+        let mut tx = self.transaction();
         let t = now();
-        let (mut record, name) = self.record_for(v, c, t)?;
+        let (mut record, name) = record_for(&tx.model(), v, c, t)?;
         let retention = {
-            let st = self.state.read();
+            let st = tx.model();
             vault(&st, v)?.settings.retention_seconds()
         };
         record.deleted = Some(t);
         record.purge_at = Some(t + retention);
-        store.put_certificate(&record, None)?;
-        let mut st = self.state.write();
+        tx.store().put_certificate(&record, None)?;
+        let mut st = tx.model_mut();
         let vs = st.vaults.get_mut(v).ok_or_else(|| not_found(v.as_str()))?;
         let mut cs = vs
             .certificates
@@ -63,7 +63,7 @@ impl VaultService {
         vs.deleted.insert(cs.name.clone(), cs);
         drop(st);
         // Scratch files and reports of the certificate go with it.
-        self.side.write().remove_dirs_where(|dir| {
+        tx.side().remove_dirs_where(|dir| {
             matches!(dir, Node::Certificate(dv, dc) | Node::Merge(dv, dc) if dv == v && dc == c)
         });
         log::info!("{v}/{name}: deleted; recoverable until {}", t + retention);
@@ -78,9 +78,9 @@ impl VaultService {
         v: &VaultName,
         c: &CertificateName,
     ) -> Result<Changes, VaultError> {
-        let mut store = self.store.lock();
+        let mut tx = self.transaction();
         let record = {
-            let st = self.state.read();
+            let st = tx.model();
             if let Some(holder) = vault(&st, v)?
                 .certificates
                 .get_key_value(c)
@@ -98,8 +98,8 @@ impl VaultService {
             record.updated = now();
             record
         };
-        store.put_certificate(&record, None)?;
-        let mut st = self.state.write();
+        tx.store().put_certificate(&record, None)?;
+        let mut st = tx.model_mut();
         let vs = st.vaults.get_mut(v).ok_or_else(|| not_found(v.as_str()))?;
         let mut cs = vs.deleted.remove(c).ok_or_else(|| not_found(c.as_str()))?;
         cs.deleted = None;
@@ -139,9 +139,9 @@ impl VaultService {
         at: i64,
         scheduled: bool,
     ) -> Result<Changes, VaultError> {
-        let mut store = self.store.lock();
+        let mut tx = self.transaction();
         let name = {
-            let st = self.state.read();
+            let st = tx.model();
             let vs = vault(&st, v)?;
             let cs = deleted(&st, v, c)?;
             if scheduled && cs.purge_at.is_none_or(|p| p > at) {
@@ -163,10 +163,11 @@ impl VaultService {
             hooks::DOCUMENT_PREFIX,
             super::access::DOCUMENT_PREFIX,
         ] {
-            store.put_document(v.as_str(), &format!("{prefix}{name}"), None)?;
+            tx.store()
+                .put_document(v.as_str(), &format!("{prefix}{name}"), None)?;
         }
-        store.delete_certificate(v.as_str(), name.as_str())?;
-        let mut st = self.state.write();
+        tx.store().delete_certificate(v.as_str(), name.as_str())?;
+        let mut st = tx.model_mut();
         if let Some(vs) = st.vaults.get_mut(v) {
             vs.deleted.remove(c);
         }
@@ -184,7 +185,7 @@ impl VaultService {
     /// returns how many. Runs at mount and then periodically.
     pub fn purge_expired(&self, at: i64) -> usize {
         let due: Vec<(VaultName, CertificateName)> = {
-            let st = self.state.read();
+            let st = self.model();
             st.vaults
                 .values()
                 .flat_map(|vs| {
@@ -239,14 +240,15 @@ impl VaultService {
 
     /// A write to `vault.json`.
     pub(super) fn write_settings(&self, v: &VaultName, data: &[u8]) -> Result<Changes, VaultError> {
-        let mut store = self.store.lock();
+        let mut tx = self.transaction();
         let current = {
-            let st = self.state.read();
+            let st = tx.model();
             vault(&st, v)?.settings.clone()
         };
         let next = VaultSettings::parse_update(data, &current)?;
-        store.put_document(v.as_str(), settings::DOCUMENT_KEY, Some(&next.to_json()))?;
-        let mut st = self.state.write();
+        tx.store()
+            .put_document(v.as_str(), settings::DOCUMENT_KEY, Some(&next.to_json()))?;
+        let mut st = tx.model_mut();
         let vs = st.vaults.get_mut(v).ok_or_else(|| not_found(v.as_str()))?;
         log::info!(
             "vault {v}: soft-delete retention {} days, purge protection {}, access {:?}",

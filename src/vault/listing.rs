@@ -16,7 +16,7 @@ impl VaultService {
     pub fn readdir(&self, dir: &Node) -> Result<Vec<Entry>, VaultError> {
         let mut out = Vec::new();
         {
-            let st = self.state.read();
+            let st = self.model();
             let entry = |name: &str, node: Node, kind: Kind| Entry {
                 name: name.to_owned(),
                 node,
@@ -203,7 +203,7 @@ impl VaultService {
                 }
             }
         }
-        let side = self.side.read();
+        let side = self.side_files();
         for (name, _) in side.list(dir) {
             out.push(Entry {
                 name: name.clone(),

@@ -19,10 +19,10 @@ impl VaultService {
     }
 
     pub(super) fn child(&self, dir: &Node, name: &str) -> Result<Node, VaultError> {
-        if self.side.read().get(dir, name).is_some() {
+        if self.side_files().get(dir, name).is_some() {
             return Ok(Node::Side(Box::new(dir.clone()), name.to_owned()));
         }
-        let st = self.state.read();
+        let st = self.model();
         let missing = || not_found(name);
         match dir {
             Node::Root => {

@@ -335,24 +335,6 @@ pub struct Entry {
     pub kind: Kind,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn version_files_are_listed_in_declaration_order_and_named_uniquely() {
-        // `Version::file` indexes its cache by the discriminant.
-        for (i, file) in VersionFile::ALL.into_iter().enumerate() {
-            assert_eq!(file as usize, i);
-            assert_eq!(VersionFile::from_name(file.file_name()), Some(file));
-        }
-        for file in CertificateFile::ALL {
-            assert_eq!(CertificateFile::from_name(file.file_name()), Some(file));
-            assert_eq!(VersionFile::from_name(file.file_name()), None);
-        }
-    }
-}
-
 /// The attributes of a directory changed last at `mtime`.
 pub(crate) fn dir_attr(mtime: i64) -> Attr {
     Attr {
@@ -376,5 +358,23 @@ pub(crate) fn file_attr(size: usize, mode: u16, mtime: i64, immutable: bool) -> 
         immutable,
         switches: false,
         owner: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_files_are_listed_in_declaration_order_and_named_uniquely() {
+        // `Version::file` indexes its cache by the discriminant.
+        for (i, file) in VersionFile::ALL.into_iter().enumerate() {
+            assert_eq!(file as usize, i);
+            assert_eq!(VersionFile::from_name(file.file_name()), Some(file));
+        }
+        for file in CertificateFile::ALL {
+            assert_eq!(CertificateFile::from_name(file.file_name()), Some(file));
+            assert_eq!(VersionFile::from_name(file.file_name()), None);
+        }
     }
 }

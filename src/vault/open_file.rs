@@ -215,7 +215,7 @@ impl VaultService {
     /// The id of scratch file `node`, if it is one.
     fn side_id(&self, node: &Node) -> Option<u64> {
         match node {
-            Node::Side(dir, name) => self.side.read().id(dir, name),
+            Node::Side(dir, name) => self.side_files().id(dir, name),
             _ => None,
         }
     }

@@ -7,20 +7,13 @@
 //! persisted: after a restart every open operation is due at once, which
 //! is how orders resume.
 
-use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-use parking_lot::{Condvar, Mutex};
-
-use super::name::{CertificateName, VaultName, VersionId};
+use super::order_book::{OrderKey, Orders, Track};
 use super::service::VaultService;
 use super::sync::work_name;
-use crate::store::Claim;
-
-/// One order: the pending version of a certificate.
-pub(super) type OrderKey = (VaultName, CertificateName, VersionId);
 
 /// What a step left to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,95 +47,6 @@ const BUSY: Duration = Duration::from_millis(250);
 /// How often the scheduler looks at the model even when nobody wakes it.
 const IDLE: Duration = Duration::from_secs(30);
 
-/// Where one order stands in the scheduler.
-#[derive(Debug)]
-struct Track {
-    due: Instant,
-    running: bool,
-    polls: u32,
-    failures: u32,
-}
-
-/// The scheduler's state, shared by the service (to wake it) and the threads.
-///
-/// Locks: `tracks`, `claims` and `submitting` are never held together,
-/// nor while the service's store or model is locked.
-#[derive(Default)]
-pub(super) struct Orders {
-    tracks: Mutex<BTreeMap<OrderKey, Track>>,
-    /// This daemon's claims on the orders it follows, held for each order's
-    /// life so that of a fleet one daemon drives it ([`Store::claim`]).
-    ///
-    /// [`Store::claim`]: crate::store::Store::claim
-    claims: Mutex<BTreeMap<OrderKey, Box<dyn Claim>>>,
-    /// Issuers (vault, issuer) a step of this daemon is submitting through now.
-    submitting: Mutex<std::collections::BTreeSet<(VaultName, CertificateName)>>,
-    /// Set (under `tracks`) when the model changed since the scheduler
-    /// last looked; it looks again before it sleeps.
-    dirty: std::sync::atomic::AtomicBool,
-    wake: Condvar,
-    started: Mutex<bool>,
-}
-
-impl Orders {
-    /// Makes the scheduler look at the model now, with order `key` due at
-    /// once (a new order, a cancellation).
-    pub(super) fn wake(&self, key: &OrderKey) {
-        let mut tracks = self.tracks.lock();
-        if let Some(track) = tracks.get_mut(key) {
-            track.due = Instant::now();
-        }
-        self.dirty.store(true, Ordering::SeqCst);
-        drop(tracks);
-        self.wake.notify_all();
-    }
-
-    /// Makes the scheduler look at the model now (orders may have come or gone).
-    pub(super) fn wake_all(&self) {
-        let tracks = self.tracks.lock();
-        self.dirty.store(true, Ordering::SeqCst);
-        drop(tracks);
-        self.wake.notify_all();
-    }
-
-    /// Marks issuer `issuer` of vault `v` as submitting for this daemon
-    /// until the guard drops; `None` if another step already is.
-    pub(super) fn submit_through(
-        self: &Arc<Self>,
-        v: &VaultName,
-        issuer: &CertificateName,
-    ) -> Option<Submitting> {
-        let key = (v.clone(), issuer.clone());
-        self.submitting
-            .lock()
-            .insert(key.clone())
-            .then(|| Submitting {
-                orders: Arc::clone(self),
-                key,
-            })
-    }
-
-    /// Whether this daemon still holds its claim on order `key`.
-    pub(super) fn holds(&self, key: &OrderKey) -> bool {
-        self.claims
-            .lock()
-            .get(key)
-            .is_some_and(|claim| claim.is_held())
-    }
-}
-
-/// An issuer this daemon submits through ([`Orders::submit_through`]).
-pub(super) struct Submitting {
-    orders: Arc<Orders>,
-    key: (VaultName, CertificateName),
-}
-
-impl Drop for Submitting {
-    fn drop(&mut self) {
-        self.orders.submitting.lock().remove(&self.key);
-    }
-}
-
 /// The pause before the next step, after `next`.
 fn pause(next: &Next, track: &Track) -> Duration {
     match next {
@@ -162,14 +66,14 @@ impl VaultService {
     /// Starts the worker that follows CA orders (once; later calls do nothing).
     pub fn start_worker(self: &Arc<Self>) {
         {
-            let mut started = self.orders.started.lock();
+            let mut started = self.orders().started.lock();
             if *started {
                 return;
             }
             *started = true;
         }
         let service = Arc::downgrade(self);
-        let orders = self.orders.clone();
+        let orders = self.orders().clone();
         let spawned = std::thread::Builder::new()
             .name("certfs-orders".into())
             .spawn(move || schedule(service, orders));

@@ -11,11 +11,14 @@ use super::clock::now;
 use super::connect::{Authority, connect};
 use super::error::VaultError;
 use super::issuer_file::IssuerBundle;
+use super::issuer_memory::memory_cell;
 use super::model::{certificate, vault};
 use super::name::{CertificateName, VaultName, VersionId};
 use super::operation::{Operation, OperationError, Status};
 use super::operation::{is_unknown, with_json};
-use super::order_runner::{Next, OrderKey};
+use super::order_book::OrderKey;
+use super::order_runner::Next;
+use super::records::{publish, record_for};
 use super::service::VaultService;
 use crate::issuers::{CaError, Order, Progress};
 use crate::pki::x509::CertificateSpec;
@@ -44,7 +47,7 @@ impl OrderView {
 impl VaultService {
     /// Every operation in progress that a CA of `issuers/` completes.
     pub(super) fn open_orders(&self) -> Vec<OrderKey> {
-        let st = self.state.read();
+        let st = self.model();
         let mut out = Vec::new();
         for vs in st.vaults.values() {
             // Those with an operation are read (a big store's others need not be).
@@ -96,7 +99,7 @@ impl VaultService {
             view.operation.request_id.is_none() && !view.operation.cancellation_requested;
         let _submitting = match submitting {
             true => {
-                let Some(local) = self.orders.submit_through(v, issuer) else {
+                let Some(local) = self.orders().submit_through(v, issuer) else {
                     return Ok(Next::Busy);
                 };
                 let Some(claim) = self.claim_issuer(v, issuer) else {
@@ -106,7 +109,7 @@ impl VaultService {
             }
             false => None,
         };
-        let memory = self.memory_cell(v, issuer);
+        let memory = memory_cell(&self.model(), v, issuer);
         let ca = match connect(issuer.as_str(), bundle, Box::new(memory.clone())) {
             Ok(Authority::Later(ca)) => ca,
             Ok(Authority::Now(_)) => {
@@ -128,7 +131,7 @@ impl VaultService {
                 Some(id) => ca.cancel(&order, id),
                 None => Ok(()),
             };
-            if !self.orders.holds(key) {
+            if !self.orders().holds(key) {
                 return Ok(self.claim_lost(key, provider));
             }
             self.keep_memory(v, issuer, &memory)?;
@@ -162,7 +165,7 @@ impl VaultService {
             None => ca.submit(&order),
             Some(id) => ca.poll(&order, id),
         };
-        if !self.orders.holds(key) {
+        if !self.orders().holds(key) {
             return Ok(self.claim_lost(key, provider));
         }
         self.keep_memory(v, issuer, &memory)?;
@@ -234,7 +237,7 @@ impl VaultService {
     /// What a step needs, if `key` is still an open order.
     fn order_view(&self, key: &OrderKey) -> Result<Option<OrderView>, VaultError> {
         let (v, c, version) = key;
-        let st = self.state.read();
+        let st = self.model();
         let vs = vault(&st, v)?;
         let Some(cs) = vs.certificates.get(c) else {
             return Ok(None);
@@ -290,7 +293,7 @@ impl VaultService {
         c: &CertificateName,
     ) -> Result<Option<Changes>, VaultError> {
         let version = {
-            let st = self.state.read();
+            let st = self.model();
             let cs = certificate(&st, v, c)?;
             match cs.operation_in_progress() {
                 Some(op) if !is_unknown(&op.issuer.name) => op.version.clone(),
@@ -307,7 +310,7 @@ impl VaultService {
             );
             true
         })?;
-        self.orders.wake(&(v.clone(), c.clone(), version));
+        self.orders().wake(&(v.clone(), c.clone(), version));
         Ok(Some(Changes::of_certificate(v, c)))
     }
 
@@ -321,10 +324,10 @@ impl VaultService {
         expect: Option<&VersionId>,
         change: impl FnOnce(&mut Operation) -> bool,
     ) -> Result<bool, VaultError> {
-        let mut store = self.store.lock();
-        let (mut record, name) = self.record_for(v, c, now())?;
+        let mut tx = self.transaction();
+        let (mut record, name) = record_for(&tx.model(), v, c, now())?;
         let mut operation = {
-            let st = self.state.read();
+            let st = tx.model();
             let cs = certificate(&st, v, c)?;
             match cs.operation_in_progress() {
                 Some(op) if expect.is_none_or(|id| op.version == id.as_str()) => op.clone(),
@@ -335,11 +338,11 @@ impl VaultService {
             return Ok(true);
         }
         record.operation = Some(operation.to_json());
-        store.put_certificate(&record, None)?;
-        self.publish(v, &name, &record, |cs| {
+        tx.store().put_certificate(&record, None)?;
+        publish(&mut tx.model_mut(), v, &name, &record, |cs| {
             cs.operation = Some(with_json(operation))
         })?;
-        drop(store);
+        tx.commit();
         self.announce(&Changes::of_certificate(v, c));
         Ok(true)
     }
@@ -395,7 +398,7 @@ impl VaultService {
         c: &CertificateName,
     ) -> Result<Changes, VaultError> {
         let abandoned = {
-            let st = self.state.read();
+            let st = self.model();
             let cs = certificate(&st, v, c)?;
             cs.pending
                 .as_ref()
@@ -411,7 +414,7 @@ impl VaultService {
         let changes = self.end_operation(v, c, None, |_| None)?;
         if let Some(((v, c, _), view)) = abandoned {
             if let Some((issuer, bundle)) = view.issuer.clone() {
-                let memory = self.memory_cell(&v, &issuer);
+                let memory = memory_cell(&self.model(), &v, &issuer);
                 std::thread::spawn(move || {
                     let Ok(Authority::Later(ca)) =
                         connect(issuer.as_str(), &bundle, Box::new(memory))

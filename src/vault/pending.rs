@@ -14,7 +14,7 @@ use super::model::{certificate, not_found};
 use super::name::{CertificateName, VaultName, VersionId};
 use super::operation::{Operation, OperationError, Status, csr_pem, is_unknown, with_json};
 use super::policy::Policy;
-use super::records::key_bytes;
+use super::records::{key_bytes, publish, record_for};
 use super::service::VaultService;
 use crate::pki::key::PrivateKey;
 use crate::pki::{bundle, x509};
@@ -38,10 +38,10 @@ impl VaultService {
     ) -> Result<(Changes, VersionId), VaultError> {
         let csr = x509::certificate_signing_request(&policy.certificate_spec(), &key)?;
         let policy_json = policy.to_json();
-        let mut store = self.store.lock();
+        let mut tx = self.transaction();
         let t = now();
         self.refuse_while_pending(v, c)?;
-        let (mut record, name) = self.record_for(v, c, t)?;
+        let (mut record, name) = record_for(&tx.model(), v, c, t)?;
         let id = VersionId::random();
         let mut operation =
             Operation::pending(v.as_str(), name.as_str(), issuer, &csr, id.as_str());
@@ -63,7 +63,7 @@ impl VaultService {
             chain_der: Vec::new(),
             key: Some(key_bytes(&key)),
         };
-        store.put_certificate(&record, Some(&version_record))?;
+        tx.store().put_certificate(&record, Some(&version_record))?;
         let pending = PendingVersion {
             id: id.clone(),
             created: t,
@@ -71,7 +71,7 @@ impl VaultService {
             exportable: version_record.exportable,
             csr_pem: csr_pem(&csr),
         };
-        self.publish(v, &name, &record, |cs| {
+        publish(&mut tx.model_mut(), v, &name, &record, |cs| {
             cs.policy = Arc::new(policy);
             cs.policy_json = Arc::from(policy_json.into_bytes());
             cs.operation = Some(with_json(operation));
@@ -95,7 +95,7 @@ impl VaultService {
     ) -> Result<Changes, VaultError> {
         let certificates = bundle::certificates_from_any(data)?;
         let version = {
-            let st = self.state.read();
+            let st = self.model();
             let cs = certificate(&st, v, c)?;
             let op = cs
                 .operation_in_progress()
@@ -137,7 +137,7 @@ impl VaultService {
         request_id: Option<String>,
     ) -> Result<Changes, VaultError> {
         let pending = {
-            let st = self.state.read();
+            let st = self.model();
             let cs = certificate(&st, v, c)?;
             cs.pending
                 .clone()
@@ -150,11 +150,11 @@ impl VaultService {
             .map_err(|_| VaultError::BadParameter(KEY_MISMATCH.into()))?;
         let info = x509::inspect(&leaf)?;
 
-        let mut store = self.store.lock();
+        let mut tx = self.transaction();
         let t = now();
-        let (mut record, name) = self.record_for(v, c, t)?;
+        let (mut record, name) = record_for(&tx.model(), v, c, t)?;
         let mut operation = {
-            let st = self.state.read();
+            let st = tx.model();
             let cs = certificate(&st, v, c)?;
             match (&cs.pending, cs.operation_in_progress()) {
                 (Some(p), Some(op)) if p.id == pending.id => op.clone(),
@@ -184,17 +184,17 @@ impl VaultService {
             chain_der: chain,
             key: Some(key_bytes(&pending.key)),
         };
-        store.update_version(&record, &version_record)?;
+        tx.store().update_version(&record, &version_record)?;
         let key = PrivateKey::from_pkcs8_der(pending.key.pkcs8_der())?;
         let version = version_from_parts(&version_record, Some(key), info, name.as_str())?;
-        self.publish(v, &name, &record, |cs| {
+        publish(&mut tx.model_mut(), v, &name, &record, |cs| {
             cs.pending = None;
             cs.operation = Some(with_json(operation));
             cs.versions.push(Arc::new(version));
         })?;
-        drop(store);
         log::info!("{v}/{name}: version {} completed", pending.id);
-        self.switched(v, &name, &pending.id);
+        tx.switched(v, &name, &pending.id);
+        tx.commit();
         Ok(Changes::of_certificate(v, c))
     }
 
@@ -231,10 +231,10 @@ impl VaultService {
         expect: Option<&VersionId>,
         next: impl FnOnce(&mut Operation) -> Option<Operation>,
     ) -> Result<Changes, VaultError> {
-        let mut store = self.store.lock();
-        let (mut record, name) = self.record_for(v, c, now())?;
+        let mut tx = self.transaction();
+        let (mut record, name) = record_for(&tx.model(), v, c, now())?;
         let (mut operation, pending) = {
-            let st = self.state.read();
+            let st = tx.model();
             let cs = certificate(&st, v, c)?;
             let op = cs.operation.as_ref().map(|(op, _)| op.clone());
             (
@@ -256,10 +256,10 @@ impl VaultService {
         }
         record.operation = after.as_ref().map(Operation::to_json);
         match &pending {
-            Some(p) if was_pending => store.delete_version(&record, p.id.as_str())?,
-            _ => store.put_certificate(&record, None)?,
+            Some(p) if was_pending => tx.store().delete_version(&record, p.id.as_str())?,
+            _ => tx.store().put_certificate(&record, None)?,
         }
-        self.publish(v, &name, &record, |cs| {
+        publish(&mut tx.model_mut(), v, &name, &record, |cs| {
             if was_pending {
                 cs.pending = None;
             }

@@ -19,7 +19,7 @@ impl VaultService {
             Node::Metrics => Ok(self.metrics_bytes()),
             Node::CertificateFile(v, c, CertificateFile::Status) => self.status_bytes(v, c),
             Node::Side(dir, name) => {
-                let side = self.side.read();
+                let side = self.side_files();
                 Ok(side
                     .get(dir, name)
                     .ok_or_else(|| not_found(name))?
@@ -34,7 +34,7 @@ impl VaultService {
                 ..
             } => {
                 let (version, settings) = {
-                    let st = self.state.read();
+                    let st = self.model();
                     let cs = certificate(&st, v, c)?;
                     let version = cs
                         .version(version)
@@ -51,7 +51,7 @@ impl VaultService {
             }
             Node::CertificateFile(v, c, CertificateFile::Backup) => self.backup_blob(v, c),
             Node::CertificateFile(v, c, file) => {
-                let st = self.state.read();
+                let st = self.model();
                 let vs = vault(&st, v)?;
                 match vs.certificates.get(c) {
                     Some(cs) => cs
@@ -62,16 +62,16 @@ impl VaultService {
                 }
             }
             Node::VaultFile(v, file) => {
-                let st = self.state.read();
+                let st = self.model();
                 // Absent contacts read as empty while being created.
                 Ok(vault_file(vault(&st, v)?, *file).unwrap_or_else(|| Arc::from(&b""[..])))
             }
             Node::IssuerCa(v, name) => {
-                let st = self.state.read();
+                let st = self.model();
                 issuer_ca_pem(vault(&st, v)?, name).ok_or_else(|| not_found(&format!("{name}.pem")))
             }
             Node::IssuerFile(v, name) => {
-                let st = self.state.read();
+                let st = self.model();
                 let vs = vault(&st, v)?;
                 let text = vs
                     .issuers
@@ -81,7 +81,7 @@ impl VaultService {
                 Ok(Arc::from(text.into_bytes()))
             }
             Node::DeletedFile(v, c, file) => {
-                let st = self.state.read();
+                let st = self.model();
                 deleted(&st, v, c)?
                     .deleted_file(v, *file)
                     .ok_or_else(|| not_found(file.file_name()))

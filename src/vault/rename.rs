@@ -102,8 +102,7 @@ impl VaultService {
         // The renamed side file as one snapshot: its bytes and who wrote them.
         let moved = match &from {
             Node::Side(..) => Some(
-                self.side
-                    .read()
+                self.side_files()
                     .get(dir, name)
                     .cloned()
                     .ok_or_else(|| not_found(name))?,
@@ -152,7 +151,7 @@ impl VaultService {
             {
                 all_may_write(target)?;
                 let changes = self.write_by(author(target)?, target, &file.data)?;
-                self.side.write().remove(dir, name);
+                self.scratch().remove(dir, name);
                 Ok(changes)
             }
             (Node::Side(..), Some(Node::Side(..)) | None, Some(file)) => {
@@ -177,16 +176,16 @@ impl VaultService {
                     // Renaming onto a new document or into a drop-box acts, as a write would.
                     let data = moved.data.clone();
                     if let Node::Side(..) = target {
-                        self.side.write().put(new_dir, new_name, moved);
+                        self.scratch().put(new_dir, new_name, moved);
                     }
                     let changes = self.write_by(author(&target)?, &target, &data)?;
-                    self.side.write().remove(dir, name);
+                    self.scratch().remove(dir, name);
                     return Ok(changes);
                 }
                 // The file as it is now moves (a chmod since the snapshot
                 // stays), unless someone new wrote it meanwhile: their
                 // rights to the new place were not checked.
-                let mut side = self.side.write();
+                let mut side = self.scratch();
                 let current = side.remove(dir, name).ok_or_else(|| not_found(name))?;
                 if current.writers.len() != moved.writers.len() {
                     side.put(dir, name, current);
@@ -211,7 +210,7 @@ impl VaultService {
                     guard_of_file(real).with(guard_of_dir(new_dir)),
                     now(),
                 );
-                self.side.write().put(new_dir, new_name, copy);
+                self.scratch().put(new_dir, new_name, copy);
                 Ok(Changes::default())
             }
             // `mv prod/deleted/web prod/web`: recover.

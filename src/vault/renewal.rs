@@ -10,8 +10,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use parking_lot::{Condvar, Mutex};
-
 use super::catalog::{DUE_NEVER, DUE_UNKNOWN};
 use super::certificate_state::CertificateState;
 use super::changes::Changes;
@@ -23,8 +21,8 @@ use super::name::{CertificateName, VaultName, VersionId};
 use super::node::Node;
 use super::operation::Status;
 use super::policy::ActionType;
-use super::run_log::{ActionRun, HookRun, RunLog};
-use super::service::VaultService;
+use super::run_log::ActionRun;
+use super::service::{VaultService, update_run_log};
 use super::status::{self, action_name, due};
 use super::sync::work_name;
 use crate::store::Claim;
@@ -35,22 +33,6 @@ const FIRST_RETRY: i64 = 15;
 const MAX_RETRY: i64 = 86_400;
 /// How long the scheduler sleeps at most between passes.
 const IDLE: Duration = Duration::from_secs(3600);
-
-/// Wakes the renewal scheduler when something changed.
-#[derive(Default)]
-pub(super) struct Renewals {
-    woken: Mutex<bool>,
-    wake: Condvar,
-    started: Mutex<bool>,
-}
-
-impl Renewals {
-    /// Makes the scheduler run a pass now.
-    pub(super) fn wake(&self) {
-        *self.woken.lock() = true;
-        self.wake.notify_all();
-    }
-}
 
 /// A lifetime action due now.
 struct DueAction {
@@ -125,14 +107,14 @@ impl VaultService {
     /// Starts the renewal scheduler (once; later calls do nothing).
     pub fn start_renewals(self: &Arc<Self>) {
         {
-            let mut started = self.renewals.started.lock();
+            let mut started = self.renewals().started.lock();
             if *started {
                 return;
             }
             *started = true;
         }
         let service = Arc::downgrade(self);
-        let renewals = self.renewals.clone();
+        let renewals = self.renewals().clone();
         let spawned = std::thread::Builder::new()
             .name("certfs-renewals".into())
             .spawn(move || {
@@ -166,7 +148,7 @@ impl VaultService {
         // action is due are read; the survey says when.
         self.survey_dues();
         {
-            let st = self.state.read();
+            let st = self.model();
             for vs in st.vaults.values() {
                 let unread_due: Vec<&CertificateName> = vs
                     .certificates
@@ -251,15 +233,17 @@ impl VaultService {
                 retry_at,
                 pending_version,
             };
-            if let Err(e) =
-                self.update_run_log(&item.vault, &item.certificate, |log| log.action = Some(run))
-            {
+            let mut tx = self.transaction();
+            if let Err(e) = update_run_log(&mut tx, &item.vault, &item.certificate, |log| {
+                log.action = Some(run)
+            }) {
                 log::error!(
                     "{}/{}: cannot record the lifetime action: {e}",
                     item.vault,
                     item.certificate
                 );
             }
+            tx.commit();
         }
         next
     }
@@ -271,7 +255,7 @@ impl VaultService {
         let (v, c) = (&item.vault, &item.certificate);
         let work = format!("{}/{}", work_name("renew", v, c), item.version);
         let claim = self.claim_fresh(&work, v, c)?;
-        let st = self.state.read();
+        let st = self.model();
         let cs = certificate(&st, v, c).ok()?;
         match due_action(cs, at) {
             Ok((_, version, _)) if version == item.version => Some(claim),
@@ -283,7 +267,7 @@ impl VaultService {
     fn auto_renew(&self, item: &DueAction) -> (bool, String, Option<String>) {
         let (v, c) = (&item.vault, &item.certificate);
         let policy = {
-            let st = self.state.read();
+            let st = self.model();
             match certificate(&st, v, c) {
                 Ok(cs) => (*cs.policy).clone(),
                 Err(e) => return (false, e.message().to_owned(), None),
@@ -293,7 +277,7 @@ impl VaultService {
         match self.create_version(v, c, policy) {
             Ok(changes) => {
                 self.announce(&changes);
-                let st = self.state.read();
+                let st = self.model();
                 let Ok(cs) = certificate(&st, v, c) else {
                     return (false, "the certificate went away".into(), None);
                 };
@@ -327,128 +311,6 @@ impl VaultService {
         }
     }
 
-    /// Changes the run log of `c` with `change` and stores it.
-    fn update_run_log(
-        &self,
-        v: &VaultName,
-        c: &CertificateName,
-        change: impl FnOnce(&mut RunLog),
-    ) -> Result<(), VaultError> {
-        let mut store = self.store.lock();
-        let (name, mut log) = {
-            let st = self.state.read();
-            let cs = certificate(&st, v, c)?;
-            (cs.name.clone(), cs.run_log.clone())
-        };
-        let key = format!("{}{name}", super::run_log::DOCUMENT_PREFIX);
-        if store.shared() {
-            // Other servers write it too (their hooks' runs): change what is
-            // stored now, not what the last notification said.
-            if let Some(stored) = store.load_document(v.as_str(), &key)? {
-                log = RunLog::from_stored(&stored).unwrap_or(log);
-            }
-        }
-        change(&mut log);
-        store.put_document(v.as_str(), &key, Some(&log.to_stored()))?;
-        let mut st = self.state.write();
-        if let Some(cs) = st
-            .vaults
-            .get_mut(v)
-            .and_then(|vs| vs.certificates.get_mut(c))
-        {
-            cs.run_log = log;
-        }
-        Ok(())
-    }
-
-    /// After version `id` of `c` became current: the scheduler looks again,
-    /// and the certificate's hooks run on a thread of their own.
-    pub(super) fn switched(&self, v: &VaultName, c: &CertificateName, id: &VersionId) {
-        self.renewals.wake();
-        let (hooks, domains) = {
-            let st = self.state.read();
-            let Ok(cs) = certificate(&st, v, c) else {
-                return;
-            };
-            if cs.hooks.is_empty() {
-                return;
-            }
-            // What reaches a hook's environment is DNS names only, whatever a
-            // merged or imported certificate, or an older store, holds.
-            let mut domains = cs
-                .current()
-                .and_then(|ver| crate::pki::x509::certificate_spec(&ver.leaf).ok())
-                .map(|spec| spec.sans.dns_names)
-                .unwrap_or_default();
-            domains.retain(|name| {
-                let ok = super::policy::is_dns_name(name);
-                if !ok {
-                    log::warn!(
-                        "{v}/{c}: '{}' is no DNS name: left out of RENEWED_DOMAINS",
-                        name.escape_debug()
-                    );
-                }
-                ok
-            });
-            (cs.hooks.clone(), domains)
-        };
-        let lineage = self.lineage(v, c);
-        let Some(service) = self.me.get().and_then(|w| w.upgrade()) else {
-            // No background threads (a service not behind an Arc): run here.
-            let (ok, words) = hooks.run(&lineage, &domains);
-            self.record_hook(v, c, id, ok, words);
-            return;
-        };
-        let (v, c, id) = (v.clone(), c.clone(), id.clone());
-        let spawned = std::thread::Builder::new()
-            .name(format!("certfs-hook-{c}"))
-            .spawn(move || {
-                log::info!("{v}/{c}: running hooks for version {id}");
-                let (ok, words) = hooks.run(&lineage, &domains);
-                service.record_hook(&v, &c, &id, ok, words);
-            });
-        if let Err(e) = spawned {
-            log::error!("cannot start a hook: {e}");
-        }
-    }
-
-    fn record_hook(
-        &self,
-        v: &VaultName,
-        c: &CertificateName,
-        id: &VersionId,
-        ok: bool,
-        words: String,
-    ) {
-        if ok {
-            log::info!("{v}/{c}: hooks: {words}");
-        } else {
-            log::warn!("{v}/{c}: hooks failed: {words}");
-        }
-        let run = HookRun {
-            version: id.to_string(),
-            at: now(),
-            succeeded: ok,
-            message: words,
-        };
-        if let Err(e) = self.update_run_log(v, c, |log| log.hook = Some(run)) {
-            log::error!("{v}/{c}: cannot record the hook run: {e}");
-        }
-        self.announce(&Changes {
-            dirs: vec![Node::Certificate(v.clone(), c.clone())],
-        });
-    }
-
-    /// The certificate's directory in the mount (certbot's `RENEWED_LINEAGE`).
-    pub(super) fn lineage(&self, v: &VaultName, c: &CertificateName) -> String {
-        let base = self
-            .mount_path
-            .get()
-            .map(|p| p.display().to_string())
-            .unwrap_or_default();
-        format!("{base}/{v}/{c}")
-    }
-
     /// A write to `hooks.json`.
     pub(super) fn write_hooks(
         &self,
@@ -459,15 +321,16 @@ impl VaultService {
         let hooks = Hooks::parse(data)?;
         hooks.check_pidfile()?;
         let json = hooks.to_json();
-        let mut store = self.store.lock();
+        let mut tx = self.transaction();
         let name = {
-            let st = self.state.read();
+            let st = tx.model();
             certificate(&st, v, c)?.name.clone()
         };
         let key = format!("{}{name}", super::hooks::DOCUMENT_PREFIX);
         let stored = (!hooks.is_empty()).then(|| json.clone());
-        store.put_document(v.as_str(), &key, stored.as_deref())?;
-        let mut st = self.state.write();
+        tx.store()
+            .put_document(v.as_str(), &key, stored.as_deref())?;
+        let mut st = tx.model_mut();
         let cs = st
             .vaults
             .get_mut(v)
@@ -487,14 +350,14 @@ impl VaultService {
         v: &VaultName,
         c: &CertificateName,
     ) -> Result<Arc<[u8]>, VaultError> {
-        let st = self.state.read();
+        let st = self.model();
         let cs = certificate(&st, v, c)?;
         Ok(Arc::from(status::status_json(cs, now()).into_bytes()))
     }
 
     /// `metrics.prom`, now.
     pub(super) fn metrics_bytes(&self) -> Arc<[u8]> {
-        let st = self.state.read();
+        let st = self.model();
         let all = st.vaults.values().flat_map(|vs| {
             vs.certificates
                 .values()
@@ -529,7 +392,7 @@ impl VaultService {
         v: &VaultName,
         c: &CertificateName,
     ) -> Result<(Vec<String>, i64), String> {
-        let st = self.state.read();
+        let st = self.model();
         let vs = vault(&st, v).map_err(|e| e.message().to_owned())?;
         let to: Vec<String> = vs
             .contacts
@@ -550,7 +413,7 @@ impl VaultService {
     /// Sends one message to `to` (blocks up to the mailer's timeout: call
     /// with no lock held).
     fn send_mail(&self, to: Vec<String>, notice: (String, String)) -> Result<String, String> {
-        let Some(mailer) = &self.mailer else {
+        let Some(mailer) = self.mailer() else {
             return Err(format!(
                 "no SMTP server is configured (mount with --smtp) to mail {}",
                 to.join(", ")

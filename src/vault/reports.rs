@@ -16,7 +16,7 @@ impl VaultService {
             return;
         };
         let error_name = side::error_name(&name);
-        let mut side = self.side.write();
+        let mut side = self.scratch();
         match result {
             Ok(_) => {
                 side.remove(&dir, &error_name);
@@ -90,13 +90,13 @@ impl VaultService {
         }
         let error_name = side::error_name(name);
         match result {
-            Ok(()) => self.side.write().remove_report(dir, &error_name),
+            Ok(()) => self.scratch().remove_report(dir, &error_name),
             Err(
                 VaultError::NotFound(_) | VaultError::IsDirectory(_) | VaultError::NotDirectory(_),
             ) => false,
             Err(e) => {
                 let report = self.report_file(e);
-                self.side.write().put(dir, &error_name, report);
+                self.scratch().put(dir, &error_name, report);
                 false
             }
         }

@@ -99,7 +99,7 @@ impl VaultService {
         } = pending;
         let result = self.write_into(caller, node, *side_id, data);
         if let (Node::Side(dir, name), Ok(_)) = (node, &result) {
-            let mut side = self.side.write();
+            let mut side = self.scratch();
             for writer in also {
                 side.add_writer(dir, name, *side_id, writer);
             }

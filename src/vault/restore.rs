@@ -30,11 +30,11 @@ impl VaultService {
         v: &VaultName,
         c: &CertificateName,
     ) -> Result<Arc<[u8]>, VaultError> {
-        let key = self.backup_key.as_ref().ok_or_else(|| {
+        let key = self.backup_key().ok_or_else(|| {
             VaultError::Forbidden("This mount has no backup key: backups are not available".into())
         })?;
         let (record, versions) = {
-            let st = self.state.read();
+            let st = self.model();
             let vs = vault(&st, v)?;
             let cs = certificate(&st, v, c)?;
             (record_of(&vs.name, cs), version_records(&vs.name, cs))
@@ -44,15 +44,15 @@ impl VaultService {
 
     /// A blob dropped into `restore/`: its certificate comes back, with every version, under its own name.
     pub(super) fn restore(&self, v: &VaultName, data: &[u8]) -> Result<Changes, VaultError> {
-        let key = self.backup_key.as_ref().ok_or_else(|| {
+        let key = self.backup_key().ok_or_else(|| {
             VaultError::Forbidden("This mount has no backup key: restores are not available".into())
         })?;
         let (mut record, mut versions) = backup::open(key, data)?;
         let name = CertificateName::parse(&record.name)
             .map_err(|e| VaultError::BadParameter(format!("The backup's certificate name: {e}")))?;
-        let mut store = self.store.lock();
+        let mut tx = self.transaction();
         {
-            let st = self.state.read();
+            let st = tx.model();
             let vs = vault(&st, v)?;
             if let Some((deleted, _)) = vs.deleted.get_key_value(&name) {
                 return Err(deleted_but_recoverable(deleted));
@@ -77,7 +77,7 @@ impl VaultService {
                 cs.versions.push(Arc::new(restored));
             }
         }
-        store.restore_certificate(&record, &versions).map_err(|e| match e {
+        tx.store().restore_certificate(&record, &versions).map_err(|e| match e {
             StoreError::Conflict(_) => VaultError::AlreadyExists(format!(
                 "The versions of {} are already in this store (the certificate it was backed up from, \
                  live or deleted, in this or another vault): restore it into another store, or purge the original first.",
@@ -85,7 +85,7 @@ impl VaultService {
             )),
             other => other.into(),
         })?;
-        let mut st = self.state.write();
+        let mut st = tx.model_mut();
         let vs = st.vaults.get_mut(v).ok_or_else(|| not_found(v.as_str()))?;
         log::info!("{v}/{}: restored with {} versions", cs.name, versions.len());
         let restored = cs.name.clone();

@@ -1,15 +1,20 @@
-//! [`VaultService`]: the tree's answers (lookup, list, read) and its actions (mkdir, write on close, rename, rm).
+//! [`VaultService`]: the state behind the tree (model, scratch files, store) and the one way to change it, a [`Transaction`].
 //!
-//! Reads come from the in-memory model under a short read lock. Actions
-//! that change the store run in three steps: check and do the slow work
-//! (parse, key generation, issuing) holding no lock; write the store under
-//! the writer lock (one transaction); publish to the model under a brief
-//! write lock. A reader therefore never waits for the disk, a key or a CA,
-//! and sees a new version everywhere at once.
+//! Its fields are private to this module. Reads take the model under a
+//! short read lock ([`VaultService::model`]). Actions that change the
+//! store run in three steps: check and do the slow work (parse, key
+//! generation, issuing) holding no lock; then, in one [`Transaction`],
+//! write the store under the writer lock and publish to the model under a
+//! brief write lock; on commit, what follows a switch of version runs
+//! (`service/switch.rs`). A reader therefore never waits for the disk, a
+//! key or a CA, and sees a new version everywhere at once. The locks are
+//! taken here and in `service/transaction.rs` only, always in one order:
+//! writer (store), then model, then scratch files.
 
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
 
-use parking_lot::{Mutex, RwLock};
+use parking_lot::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use super::access::Caller;
 use super::audit::AuditLog;
@@ -18,12 +23,19 @@ use super::changes::{Changes, Listener};
 use super::error::VaultError;
 use super::load::{state_from_index, state_from_snapshot};
 use super::model::State;
+use super::name::{CertificateName, VaultName};
 use super::node::{Node, VersionFile};
-use super::order_runner::Orders;
-use super::renewal::Renewals;
+use super::order_book::Orders;
+use super::renewal_alarm::Renewals;
 use super::side::SideFiles;
 use crate::mail::Mailer;
 use crate::store::Store;
+pub(crate) use transaction::Transaction;
+
+mod switch;
+mod transaction;
+
+pub(crate) use switch::update_run_log;
 
 /// The largest file certfs accepts from a writer (policy, tags, imports).
 pub const MAX_WRITE_SIZE: usize = 1 << 20;
@@ -42,33 +54,36 @@ pub(super) const DELETED_DIR: &str = "deleted";
 
 /// The vault service. Cheap to share behind an `Arc`; every method takes `&self`.
 pub struct VaultService {
-    pub(super) state: RwLock<State>,
-    pub(super) side: RwLock<SideFiles>,
-    pub(super) store: Mutex<Box<dyn Store>>,
+    /// The model; written only by a [`Transaction`].
+    state: RwLock<State>,
+    /// Scratch files and reports; changed by a [`Transaction`] or a scratch write.
+    side: RwLock<SideFiles>,
+    /// The store behind the writer lock: a [`Transaction`] holds it.
+    store: Mutex<Box<dyn Store>>,
     /// Seals and opens `backup.blob` files; without one, backups are refused.
-    pub(super) backup_key: Option<BackupKey>,
+    backup_key: Option<BackupKey>,
     /// The CA orders the background worker follows.
-    pub(super) orders: Arc<Orders>,
+    orders: Arc<Orders>,
     /// The mount's owner (uid, gid).
-    pub(super) owner: OnceLock<(u32, u32)>,
+    owner: OnceLock<(u32, u32)>,
     /// Where actions and key reads are recorded (`--audit`).
-    pub(super) audit: Option<AuditLog>,
+    audit: Option<AuditLog>,
     /// Whether users other than the owner may come in (`--allow-other`).
-    pub(super) others: std::sync::atomic::AtomicBool,
+    others: std::sync::atomic::AtomicBool,
     /// Wakes the renewal scheduler.
-    pub(super) renewals: Arc<Renewals>,
+    renewals: Arc<Renewals>,
     /// Where the tree is mounted (for hooks' `RENEWED_LINEAGE` and e-mails).
-    pub(super) mount_path: OnceLock<std::path::PathBuf>,
+    mount_path: OnceLock<std::path::PathBuf>,
     /// The service itself, for threads it starts (set by `into_shared`).
-    pub(super) me: OnceLock<std::sync::Weak<VaultService>>,
+    me: OnceLock<std::sync::Weak<VaultService>>,
     /// Told of changes made in the background (CA orders, purges), so the
     /// FUSE layer can drop what the kernel caches.
     listener: OnceLock<Listener>,
     /// Mails contacts (lifetime actions); without one, nothing is mailed.
-    pub(super) mailer: Option<Arc<dyn Mailer>>,
+    mailer: Option<Arc<dyn Mailer>>,
     /// What other daemons sharing the store changed since the load, until
     /// [`VaultService::start_sync`] takes it.
-    pub(super) hints: Mutex<Option<std::sync::mpsc::Receiver<crate::store::ChangeHint>>>,
+    hints: Mutex<Option<std::sync::mpsc::Receiver<crate::store::ChangeHint>>>,
 }
 
 impl VaultService {
@@ -159,6 +174,88 @@ impl VaultService {
         if let Some(listener) = self.listener.get() {
             listener(changes);
         }
+    }
+
+    // ----- the state, for the actions ---------------------------------------
+
+    /// The model, under a short read lock: hold it only to look, never
+    /// across slow work or a store call.
+    pub(super) fn model(&self) -> RwLockReadGuard<'_, State> {
+        self.state.read()
+    }
+
+    /// The scratch files and reports, to look.
+    pub(super) fn side_files(&self) -> RwLockReadGuard<'_, SideFiles> {
+        self.side.read()
+    }
+
+    /// The scratch files and reports, to change what no store write goes
+    /// with (an editor's temporary file, a `.error` report). A change that
+    /// also writes the store takes them through its [`Transaction`].
+    pub(super) fn scratch(&self) -> RwLockWriteGuard<'_, SideFiles> {
+        self.side.write()
+    }
+
+    /// Begins a change: takes the writer lock, which it holds until commit.
+    pub(super) fn transaction(&self) -> Transaction<'_> {
+        Transaction::begin(self, self.store.lock())
+    }
+
+    /// Seals and opens `backup.blob` files, if the mount has a master key.
+    pub(super) fn backup_key(&self) -> Option<&BackupKey> {
+        self.backup_key.as_ref()
+    }
+
+    /// The CA orders the background worker follows.
+    pub(super) fn orders(&self) -> &Arc<Orders> {
+        &self.orders
+    }
+
+    /// What wakes the renewal scheduler.
+    pub(super) fn renewals(&self) -> &Arc<Renewals> {
+        &self.renewals
+    }
+
+    /// Who mails the vaults' contacts, if anyone.
+    pub(super) fn mailer(&self) -> Option<&Arc<dyn Mailer>> {
+        self.mailer.as_ref()
+    }
+
+    /// The service behind its `Arc`, for threads it starts; `None` if it
+    /// is not shared ([`VaultService::into_shared`]).
+    pub(super) fn shared(&self) -> Option<Arc<VaultService>> {
+        self.me.get().and_then(|w| w.upgrade())
+    }
+
+    /// What other daemons sharing the store changed since the load (once).
+    pub(super) fn take_hints(&self) -> Option<std::sync::mpsc::Receiver<crate::store::ChangeHint>> {
+        self.hints.lock().take()
+    }
+
+    /// Sets the mount's owner and whether other users may come in (`--allow-other`).
+    pub fn set_mount_owner(&self, uid: u32, gid: u32, others: bool) {
+        let _ = self.owner.set((uid, gid));
+        self.others.store(others, Ordering::Release);
+    }
+
+    /// The mount's owner (uid, gid).
+    pub fn mount_owner(&self) -> (u32, u32) {
+        self.owner.get().copied().unwrap_or((0, 0))
+    }
+
+    /// Whether users other than the owner may come in (`--allow-other`).
+    pub(super) fn lets_others_in(&self) -> bool {
+        self.others.load(Ordering::Acquire)
+    }
+
+    /// The certificate's directory in the mount (certbot's `RENEWED_LINEAGE`).
+    pub(super) fn lineage(&self, v: &VaultName, c: &CertificateName) -> String {
+        let base = self
+            .mount_path
+            .get()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        format!("{base}/{v}/{c}")
     }
 }
 

@@ -20,7 +20,7 @@ impl VaultService {
     /// What `stat` shows for `node` before stored modes and owners.
     fn base_attr(&self, node: &Node) -> Result<Attr, VaultError> {
         if let Node::Side(dir, name) = node {
-            let side = self.side.read();
+            let side = self.side_files();
             let f = side.get(dir, name).ok_or_else(|| not_found(name))?;
             let mut attr = file_attr(f.data.len(), f.mode, f.mtime, false);
             attr.owner = Some(f.owner);
@@ -29,7 +29,7 @@ impl VaultService {
             attr.switches = name.ends_with(side::ERROR_SUFFIX);
             return Ok(attr);
         }
-        let st = self.state.read();
+        let st = self.model();
         match node {
             Node::Root | Node::Live => Ok(dir_attr(0)),
             Node::LiveCertificate(v, c) => {

@@ -118,7 +118,7 @@ impl VaultService {
     /// reports nothing. Call once, after [`VaultService::into_shared`];
     /// later calls do nothing.
     pub fn start_sync(self: &Arc<Self>) -> Result<(), VaultError> {
-        let Some(rx) = self.hints.lock().take() else {
+        let Some(rx) = self.take_hints() else {
             return Ok(());
         };
         let service = Arc::downgrade(self);
@@ -165,8 +165,8 @@ impl VaultService {
         reread: impl FnOnce() -> Result<(), VaultError>,
     ) -> Option<Box<dyn Claim>> {
         let (claimed, shared) = {
-            let store = self.store.lock();
-            (store.claim(work), store.shared())
+            let mut tx = self.transaction();
+            (tx.store().claim(work), tx.store().shared())
         };
         let claim = match claimed {
             Ok(Some(claim)) => claim,
@@ -208,10 +208,10 @@ impl VaultService {
         v: &VaultName,
         c: &CertificateName,
     ) -> Result<(), VaultError> {
+        let mut tx = self.transaction();
         let (switched, order) = {
-            let store = self.store.lock();
-            let fresh = read_certificate(&**store, v, c)?;
-            let mut st = self.state.write();
+            let fresh = read_certificate(tx.store(), v, c)?;
+            let mut st = tx.model_mut();
             let before = current_id(&st, v, c);
             let Some(vs) = st.vaults.get_mut(v) else {
                 // A vault this daemon has not seen yet: its hint comes too.
@@ -248,18 +248,19 @@ impl VaultService {
             Node::Deleted(v.clone()),
             Node::DeletedCertificate(v.clone(), c.clone()),
         ]);
-        self.announce(&changes);
-        match order {
-            // A cancellation written on another server is acted on now.
-            Some(key) => self.orders.wake(&key),
-            None => self.orders.wake_all(),
-        }
+        tx.announce(changes);
         match switched.flatten() {
             Some(id) => {
                 log::info!("{v}/{c}: version {id} became current on another server");
-                self.switched(v, c, &id);
+                tx.switched(v, c, &id);
             }
-            None => self.renewals.wake(),
+            None => self.renewals().wake(),
+        }
+        tx.commit();
+        match order {
+            // A cancellation written on another server is acted on now.
+            Some(key) => self.orders().wake(&key),
+            None => self.orders().wake_all(),
         }
         Ok(())
     }
@@ -270,10 +271,10 @@ impl VaultService {
             log::warn!("vault {v}: another server wrote an unknown document {key}");
             return Ok(());
         };
+        let mut tx = self.transaction();
         let dirs = {
-            let store = self.store.lock();
-            let value = store.load_document(v.as_str(), key)?;
-            let mut st = self.state.write();
+            let value = tx.store().load_document(v.as_str(), key)?;
+            let mut st = tx.model_mut();
             let Some(vs) = st.vaults.get_mut(v) else {
                 return Ok(());
             };
@@ -292,9 +293,10 @@ impl VaultService {
             }
             dirs
         };
-        self.announce(&Changes { dirs });
-        self.orders.wake_all();
-        self.renewals.wake();
+        tx.announce(Changes { dirs });
+        tx.commit();
+        self.orders().wake_all();
+        self.renewals().wake();
         Ok(())
     }
 
@@ -303,10 +305,10 @@ impl VaultService {
     /// one it removed goes. A vault that holds certificates here but is gone
     /// from the store means this daemon missed more: everything is re-read.
     fn reread_vault(&self, v: &VaultName) -> Result<(), VaultError> {
+        let mut tx = self.transaction();
         let changed = {
-            let store = self.store.lock();
-            let record = store.load_vault(v.as_str())?;
-            let mut st = self.state.write();
+            let record = tx.store().load_vault(v.as_str())?;
+            let mut st = tx.model_mut();
             match (record, st.vaults.get(v)) {
                 (Some(record), None) => {
                     let name = VaultName::parse(&record.name)
@@ -318,7 +320,7 @@ impl VaultService {
                 (None, Some(vs)) => {
                     if !vs.certificates.is_empty() || !vs.deleted.is_empty() {
                         drop(st);
-                        drop(store);
+                        tx.commit();
                         return self.reread_everything();
                     }
                     st.vaults.remove(v);
@@ -328,34 +330,28 @@ impl VaultService {
             }
         };
         if changed {
-            if !self.has_vault(v) {
+            if !tx.model().vaults.contains_key(v) {
                 // Its scratch files and reports go with it.
-                self.side
-                    .write()
-                    .remove_dirs_where(|dir| dir.vault() == Some(v));
+                tx.side().remove_dirs_where(|dir| dir.vault() == Some(v));
             }
             // The vault's own node too: a folder that went is a change of its own.
-            self.announce(&Changes {
+            tx.announce(Changes {
                 dirs: vec![Node::Root, Node::Live, Node::Vault(v.clone())],
             });
         }
+        tx.commit();
         Ok(())
-    }
-
-    /// Whether vault `v` is in the model.
-    fn has_vault(&self, v: &VaultName) -> bool {
-        self.state.read().vaults.contains_key(v)
     }
 
     /// Re-reads the whole store, as at mount, keeping this daemon's drafts.
     fn reread_everything(&self) -> Result<(), VaultError> {
+        let mut tx = self.transaction();
         let (dirs, switched) = {
-            let store = self.store.lock();
-            let mut fresh = match store.reader()? {
-                Some(reader) => state_from_index(store.load_index()?, reader)?,
-                None => state_from_snapshot(store.load()?)?,
+            let mut fresh = match tx.store().reader()? {
+                Some(reader) => state_from_index(tx.store().load_index()?, reader)?,
+                None => state_from_snapshot(tx.store().load()?)?,
             };
-            let mut st = self.state.write();
+            let mut st = tx.model_mut();
             let mut dirs = vec![Node::Root, Node::Live];
             let mut switched = Vec::new();
             for (name, vs) in &st.vaults {
@@ -395,14 +391,15 @@ impl VaultService {
             *st = fresh;
             (dirs, switched)
         };
-        self.announce(&Changes { dirs });
-        self.orders.wake_all();
-        self.renewals.wake();
+        tx.announce(Changes { dirs });
         for (v, c, id) in switched {
             if let Some(id) = id {
-                self.switched(&v, &c, &id);
+                tx.switched(&v, &c, &id);
             }
         }
+        tx.commit();
+        self.orders().wake_all();
+        self.renewals().wake();
         Ok(())
     }
 }

@@ -38,7 +38,7 @@ fn renewals_read_only_the_certificates_whose_action_is_due() {
     }
     let s = service(&db);
     let loaded = |s: &VaultService| -> Vec<String> {
-        let st = s.state.read();
+        let st = s.model();
         st.vaults[&v]
             .certificates
             .loaded()
@@ -55,7 +55,7 @@ fn renewals_read_only_the_certificates_whose_action_is_due() {
     );
     assert!(next > now, "{next} {now}");
     {
-        let st = s.state.read();
+        let st = s.model();
         let dues: Vec<i64> = st.vaults[&v]
             .certificates
             .unread()

@@ -13,7 +13,7 @@ impl VaultService {
     /// read, nothing changes it (every change reads it first).
     pub(super) fn survey_dues(&self) {
         let todo: Vec<(VaultName, Arc<dyn Loader>, Vec<CertificateName>)> = {
-            let st = self.state.read();
+            let st = self.model();
             st.vaults
                 .values()
                 .filter_map(|vs| {
@@ -40,7 +40,7 @@ impl VaultService {
                         continue;
                     }
                 };
-                let st = self.state.read();
+                let st = self.model();
                 if let Some(vs) = st.vaults.get(&vault) {
                     vs.certificates.set_due(&name, due);
                 }

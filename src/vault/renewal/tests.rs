@@ -43,7 +43,7 @@ fn created(s: &VaultService) {
 
 fn version_count(s: &VaultService) -> usize {
     let (v, c) = names();
-    let st = s.state.read();
+    let st = s.model();
     certificate(&st, &v, &c).unwrap().versions.len()
 }
 
@@ -67,7 +67,7 @@ fn an_overdue_auto_renew_runs_once_per_version_and_survives_a_restart() {
     let s = service(&db);
     let (v, c) = names();
     {
-        let st = s.state.read();
+        let st = s.model();
         let cs = certificate(&st, &v, &c).unwrap();
         let run = cs.run_log.action.as_ref().expect("stored run log");
         assert!(run.succeeded);
