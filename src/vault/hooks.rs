@@ -139,18 +139,18 @@ impl Hooks {
                 Duration::from_secs(self.timeout_seconds.unwrap_or(DEFAULT_TIMEOUT).into());
             match run_command(&self.command, lineage, domains, timeout) {
                 Ok(words) => said.push(words),
-                Err(words) => {
+                Err(failure) => {
                     ok = false;
-                    said.push(words);
+                    said.push(failure.to_string());
                 }
             }
         }
         if let (Some(signal), Some(pidfile)) = (&self.signal, &self.pidfile) {
             match send_signal(signal, pidfile) {
                 Ok(words) => said.push(words),
-                Err(words) => {
+                Err(failure) => {
                     ok = false;
-                    said.push(words);
+                    said.push(failure.to_string());
                 }
             }
         }
@@ -169,7 +169,7 @@ fn run_command(
     lineage: &str,
     domains: &[String],
     timeout: Duration,
-) -> Result<String, String> {
+) -> Result<String, HookFailure> {
     let program = &command[0];
     let mut child = Command::new(program)
         .args(&command[1..])
@@ -179,7 +179,10 @@ fn run_command(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| format!("command {program} could not start: {e}"))?;
+        .map_err(|source| HookFailure::Start {
+            program: program.clone(),
+            source,
+        })?;
     // Read output on threads so a chatty command cannot fill a pipe and stall.
     let readers: Vec<_> = [
         child
@@ -213,7 +216,12 @@ fn run_command(
                 break None;
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            Err(e) => return Err(format!("command {program}: {e}")),
+            Err(source) => {
+                return Err(HookFailure::Wait {
+                    program: program.clone(),
+                    source,
+                });
+            }
         }
     };
     for reader in readers {
@@ -222,12 +230,15 @@ fn run_command(
         }
     }
     match status {
-        None => Err(format!(
-            "command {program} was killed after {}s",
-            timeout.as_secs()
-        )),
+        None => Err(HookFailure::Killed {
+            program: program.clone(),
+            after: timeout,
+        }),
         Some(s) if s.success() => Ok(format!("command {program} succeeded")),
-        Some(s) => Err(format!("command {program} failed ({s})")),
+        Some(status) => Err(HookFailure::Exit {
+            program: program.clone(),
+            status,
+        }),
     }
 }
 
@@ -237,28 +248,98 @@ fn read_pidfile(pidfile: &str) -> Result<Vec<u8>, AsUserError> {
 }
 
 /// Sends `signal` to the process whose id is in `pidfile`.
-fn send_signal(signal: &str, pidfile: &str) -> Result<String, String> {
-    let number = signal_number(signal).ok_or_else(|| format!("unknown signal {signal}"))?;
-    let bytes = read_pidfile(pidfile).map_err(|e| format!("pidfile: {e}"))?;
+fn send_signal(signal: &str, pidfile: &str) -> Result<String, HookFailure> {
+    let name = signal.trim_start_matches("SIG");
+    let number = signal_number(signal).ok_or_else(|| HookFailure::UnknownSignal(signal.into()))?;
+    let bytes = read_pidfile(pidfile).map_err(HookFailure::Pidfile)?;
     let text = String::from_utf8_lossy(&bytes);
     let pid: i32 = text
         .trim()
         .parse()
         .ok()
         .filter(|&p| p > 1)
-        .ok_or_else(|| format!("pidfile {pidfile} holds no process id"))?;
+        .ok_or_else(|| HookFailure::NoPid(pidfile.into()))?;
     // SAFETY: kill(2) with a checked pid (> 1) and a known signal number.
     if unsafe { libc::kill(pid, number) } == 0 {
-        Ok(format!(
-            "SIG{} sent to process {pid}",
-            signal.trim_start_matches("SIG")
-        ))
+        Ok(format!("SIG{name} sent to process {pid}"))
     } else {
-        Err(format!(
-            "SIG{} to process {pid}: {}",
-            signal.trim_start_matches("SIG"),
-            std::io::Error::last_os_error()
-        ))
+        Err(HookFailure::Signal {
+            signal: name.into(),
+            pid,
+            source: std::io::Error::last_os_error(),
+        })
+    }
+}
+
+/// Why a hook did not do what it should; its words go to the log and the
+/// run log (`status.json`).
+#[derive(Debug)]
+enum HookFailure {
+    /// The command could not be started.
+    Start {
+        program: String,
+        source: std::io::Error,
+    },
+    /// Waiting for the command failed.
+    Wait {
+        program: String,
+        source: std::io::Error,
+    },
+    /// The command ran past its timeout and was killed.
+    Killed { program: String, after: Duration },
+    /// The command ended with a failure status.
+    Exit {
+        program: String,
+        status: std::process::ExitStatus,
+    },
+    /// The signal's name is none certfs knows (a stored hooks.json of another version).
+    UnknownSignal(String),
+    /// The pidfile could not be read.
+    Pidfile(AsUserError),
+    /// The pidfile holds no process id.
+    NoPid(String),
+    /// kill(2) refused.
+    Signal {
+        signal: String,
+        pid: i32,
+        source: std::io::Error,
+    },
+}
+
+impl std::fmt::Display for HookFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HookFailure::Start { program, source } => {
+                write!(f, "command {program} could not start: {source}")
+            }
+            HookFailure::Wait { program, source } => write!(f, "command {program}: {source}"),
+            HookFailure::Killed { program, after } => {
+                write!(f, "command {program} was killed after {}s", after.as_secs())
+            }
+            HookFailure::Exit { program, status } => {
+                write!(f, "command {program} failed ({status})")
+            }
+            HookFailure::UnknownSignal(name) => write!(f, "unknown signal {name}"),
+            HookFailure::Pidfile(e) => write!(f, "pidfile: {e}"),
+            HookFailure::NoPid(pidfile) => write!(f, "pidfile {pidfile} holds no process id"),
+            HookFailure::Signal {
+                signal,
+                pid,
+                source,
+            } => write!(f, "SIG{signal} to process {pid}: {source}"),
+        }
+    }
+}
+
+impl std::error::Error for HookFailure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            HookFailure::Start { source, .. }
+            | HookFailure::Wait { source, .. }
+            | HookFailure::Signal { source, .. } => Some(source),
+            HookFailure::Pidfile(e) => Some(e),
+            _ => None,
+        }
     }
 }
 
@@ -269,6 +350,31 @@ mod props;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failed_hook_keeps_its_cause_and_names_what_failed() {
+        use std::error::Error;
+        let missing = run_command(
+            &["/nonexistent/certfs-hook".into()],
+            "/mnt/prod/web",
+            &[],
+            Duration::from_secs(5),
+        )
+        .unwrap_err();
+        assert!(
+            missing.to_string().contains("/nonexistent/certfs-hook"),
+            "{missing}"
+        );
+        let cause = missing
+            .source()
+            .and_then(|s| s.downcast_ref::<std::io::Error>());
+        assert_eq!(cause.map(|e| e.kind()), Some(std::io::ErrorKind::NotFound));
+        let dir = tempfile::tempdir().unwrap();
+        let pidfile = dir.path().join("nginx.pid");
+        std::fs::write(&pidfile, "not a pid\n").unwrap();
+        let no_pid = send_signal("HUP", pidfile.to_str().unwrap()).unwrap_err();
+        assert!(matches!(no_pid, HookFailure::NoPid(_)), "{no_pid}");
+    }
 
     #[test]
     fn hooks_parse_and_refuse_what_cannot_run() {

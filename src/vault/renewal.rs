@@ -25,6 +25,7 @@ use super::run_log::ActionRun;
 use super::service::{VaultService, update_run_log};
 use super::status::{self, action_name, due};
 use super::sync::work_name;
+use crate::mail::MailError;
 use crate::store::Claim;
 
 /// The first pause before a failed lifetime action runs again; it doubles.
@@ -190,7 +191,7 @@ impl VaultService {
                 ActionType::AutoRenew => self.auto_renew(&item),
                 ActionType::EmailContacts => match self.mail_expiry(&item) {
                     Ok(m) => (true, m, None),
-                    Err(m) => (false, m, None),
+                    Err(why) => (false, why.to_string(), None),
                 },
             };
             let outcome: Result<(), VaultError> = if succeeded {
@@ -294,7 +295,9 @@ impl VaultService {
                         if unknown {
                             match self.mail_renewal_needed(v, c) {
                                 Ok(m) => message.push_str(&format!("; {m}")),
-                                Err(m) => message.push_str(&format!("; contacts not told: {m}")),
+                                Err(why) => {
+                                    message.push_str(&format!("; contacts not told: {why}"))
+                                }
                             }
                         }
                         (true, message, Some(pending))
@@ -367,7 +370,7 @@ impl VaultService {
     }
 
     /// EmailContacts: tells the vault's contacts that `item`'s certificate expires.
-    fn mail_expiry(&self, item: &DueAction) -> Result<String, String> {
+    fn mail_expiry(&self, item: &DueAction) -> Result<String, NotMailed> {
         let (v, c) = (&item.vault, &item.certificate);
         let (to, not_after) = self.contacts_and_expiry(v, c)?;
         let days = (not_after - now()).div_euclid(86_400);
@@ -378,7 +381,7 @@ impl VaultService {
     }
 
     /// An AutoRenew of an `Unknown` certificate: tells the contacts a CSR waits.
-    fn mail_renewal_needed(&self, v: &VaultName, c: &CertificateName) -> Result<String, String> {
+    fn mail_renewal_needed(&self, v: &VaultName, c: &CertificateName) -> Result<String, NotMailed> {
         let (to, not_after) = self.contacts_and_expiry(v, c)?;
         let dir = self.lineage(v, c);
         let notice =
@@ -391,39 +394,77 @@ impl VaultService {
         &self,
         v: &VaultName,
         c: &CertificateName,
-    ) -> Result<(Vec<String>, i64), String> {
+    ) -> Result<(Vec<String>, i64), NotMailed> {
         let st = self.model();
-        let vs = vault(&st, v).map_err(|e| e.message().to_owned())?;
+        let vs = vault(&st, v).map_err(NotMailed::Vault)?;
         let to: Vec<String> = vs
             .contacts
             .as_ref()
             .map(|cs| cs.contacts.iter().map(|c| c.email.clone()).collect())
             .unwrap_or_default();
         if to.is_empty() {
-            return Err(format!("vault {v} has no contacts (contacts.json)"));
+            return Err(NotMailed::NoContacts(v.clone()));
         }
         let cs = vs
             .certificates
             .get(c)
-            .ok_or_else(|| format!("{c} is gone"))?;
+            .ok_or_else(|| NotMailed::Gone(c.clone()))?;
         let not_after = cs.current().map(|v| v.info.not_after).unwrap_or_default();
         Ok((to, not_after))
     }
 
     /// Sends one message to `to` (blocks up to the mailer's timeout: call
     /// with no lock held).
-    fn send_mail(&self, to: Vec<String>, notice: (String, String)) -> Result<String, String> {
+    fn send_mail(&self, to: Vec<String>, notice: (String, String)) -> Result<String, NotMailed> {
         let Some(mailer) = self.mailer() else {
-            return Err(format!(
-                "no SMTP server is configured (mount with --smtp) to mail {}",
-                to.join(", ")
-            ));
+            return Err(NotMailed::NoSmtp(to));
         };
         let said = format!("mailed {}", to.join(", "));
         mailer
             .send(&crate::mail::Mail::new(to, notice))
             .map(|()| said)
-            .map_err(|e| format!("the mail was not sent: {e}"))
+            .map_err(NotMailed::Send)
+    }
+}
+
+/// Why the contacts were not mailed; the words go to the run log.
+#[derive(Debug)]
+enum NotMailed {
+    /// The vault is gone.
+    Vault(VaultError),
+    /// The vault has no `contacts.json`.
+    NoContacts(VaultName),
+    /// The certificate is gone.
+    Gone(CertificateName),
+    /// The mount has no `--smtp`; these were to be mailed.
+    NoSmtp(Vec<String>),
+    /// The server did not take the mail.
+    Send(MailError),
+}
+
+impl std::fmt::Display for NotMailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NotMailed::Vault(e) => f.write_str(e.message()),
+            NotMailed::NoContacts(v) => write!(f, "vault {v} has no contacts (contacts.json)"),
+            NotMailed::Gone(c) => write!(f, "{c} is gone"),
+            NotMailed::NoSmtp(to) => write!(
+                f,
+                "no SMTP server is configured (mount with --smtp) to mail {}",
+                to.join(", ")
+            ),
+            NotMailed::Send(e) => write!(f, "the mail was not sent: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for NotMailed {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            NotMailed::Vault(e) => Some(e),
+            NotMailed::Send(e) => Some(e),
+            _ => None,
+        }
     }
 }
 
