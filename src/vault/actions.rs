@@ -10,7 +10,7 @@ use super::changes::Changes;
 use super::clock::now;
 use super::documents::writer_of;
 use super::error::VaultError;
-use super::lifecycle::deleted_but_recoverable;
+use super::lifecycle::{self, deleted_but_recoverable};
 use super::model::VaultState;
 use super::model::{not_found, vault};
 use super::name::{CertificateName, VaultName};
@@ -249,7 +249,9 @@ impl VaultService {
                     },
                     None,
                 ) => self.write_attributes(vault, cert, version, data),
-                (Node::VaultFile(v, VaultFile::Settings), None) => self.write_settings(v, data),
+                (Node::VaultFile(v, VaultFile::Settings), None) => {
+                    self.change(|tx| lifecycle::write_settings(tx, v, data))
+                }
                 (Node::VaultFile(v, VaultFile::Contacts), None) => self.write_contacts(v, data),
                 (Node::IssuerFile(v, name), None) => {
                     self.write_issuer(&writer_of(writer), v, name, data)
@@ -422,35 +424,26 @@ impl VaultService {
                 Ok(Changes::default())
             }
             Node::Certificate(v, c) => {
-                let is_draft = {
-                    let st = self.model();
-                    !vault(&st, v)?.certificates.contains_key(c)
-                };
-                if !is_draft {
-                    return self.soft_delete(v, c);
+                // In one transaction: a policy write that found the draft
+                // finishes first, and then this is a certificate, not a draft.
+                let mut tx = self.transaction();
+                if vault(&tx.model(), v)?.certificates.contains_key(c) {
+                    return lifecycle::soft_delete(&mut tx, v, c);
                 }
                 if holds_files {
                     return Err(VaultError::NotEmpty(format!(
                         "{name} holds files; remove them first"
                     )));
                 }
-                // In a transaction: a policy write that found the draft
-                // finishes first, and then this is a certificate, not a draft.
-                let tx = self.transaction();
                 let mut st = tx.model_mut();
                 let vs = st.vaults.get_mut(v).ok_or_else(|| not_found(v.as_str()))?;
-                if vs.certificates.contains_key(c) {
-                    drop(st);
-                    tx.commit();
-                    return self.soft_delete(v, c);
-                }
                 vs.drafts.remove(c);
                 drop(st);
                 // Its reports go with it.
                 tx.side().remove_dirs_where(|d| *d == node);
                 Ok(Changes::default())
             }
-            Node::DeletedCertificate(v, c) => self.purge(v, c, now()),
+            Node::DeletedCertificate(v, c) => self.change(|tx| lifecycle::purge(tx, &v, &c, now())),
             // Directories certfs makes: nothing to remove.
             Node::Versions(..)
             | Node::Version(..)

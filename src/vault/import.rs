@@ -9,7 +9,7 @@
 use super::changes::Changes;
 use super::clock::now;
 use super::error::VaultError;
-use super::lifecycle::deleted_but_recoverable;
+use super::lifecycle::{self, deleted_but_recoverable};
 use super::name::{CertificateName, VaultName};
 use super::node::Node;
 use super::policy::{
@@ -63,7 +63,7 @@ impl VaultService {
         let password = password.map(|p| p.strip_suffix('\r').unwrap_or(p));
         let given_policy = self.side_text(&dir, &format!("{stem}{POLICY_SUFFIX}"));
         self.refuse_while_pending(v, &name)?;
-        self.refuse_deleted_name(v, &name)?;
+        lifecycle::refuse_deleted_name(&self.model(), v, &name)?;
 
         let (imported, content_type) = match import_formats::sniff(data) {
             ImportFormat::Pkcs12 => (import_formats::pkcs12(data, password)?, ContentType::Pkcs12),

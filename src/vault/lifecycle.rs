@@ -6,260 +6,26 @@
 //! or purged (`rm -r prod/deleted/web`, or by itself once the retention of
 //! `vault.json` has passed).
 
-use std::sync::Arc;
-use std::time::Duration;
-
 use super::changes::Changes;
 use super::clock::now;
 use super::error::VaultError;
 use super::hooks;
-use super::model::{deleted, not_found, vault};
+use super::model::{State, deleted, not_found, vault};
 use super::name::{CertificateName, VaultName};
 use super::node::Node;
 use super::records::{record_for, record_of};
-use super::service::VaultService;
+use super::service::Transaction;
 use super::settings::{self, VaultSettings};
-use super::sync::work_name;
 
-impl VaultService {
-    /// Key Vault's refusal to reuse the name of a soft-deleted certificate.
-    pub(super) fn refuse_deleted_name(
-        &self,
-        v: &VaultName,
-        c: &CertificateName,
-    ) -> Result<(), VaultError> {
-        let st = self.model();
-        match vault(&st, v)?.deleted.get_key_value(c) {
-            Some((name, _)) => Err(deleted_but_recoverable(name)),
-            None => Ok(()),
-        }
-    }
-
-    /// Soft-deletes certificate `c`: it moves to `deleted/` with all its versions.
-    pub(super) fn soft_delete(
-        &self,
-        v: &VaultName,
-        c: &CertificateName,
-    ) -> Result<Changes, VaultError> {
-        let mut tx = self.transaction();
-        let t = now();
-        let (mut record, name) = record_for(&tx.model(), v, c, t)?;
-        let retention = {
-            let st = tx.model();
-            vault(&st, v)?.settings.retention_seconds()
-        };
-        record.deleted = Some(t);
-        record.purge_at = Some(t + retention);
-        tx.store().put_certificate(&record, None)?;
-        let mut st = tx.model_mut();
-        let vs = st.vaults.get_mut(v).ok_or_else(|| not_found(v.as_str()))?;
-        let mut cs = vs
-            .certificates
-            .remove(c)
-            .ok_or_else(|| not_found(c.as_str()))?;
-        cs.deleted = record.deleted;
-        cs.purge_at = record.purge_at;
-        cs.updated = t;
-        vs.deleted.insert(cs.name.clone(), cs);
-        drop(st);
-        // Scratch files and reports of the certificate go with it.
-        tx.side().remove_dirs_where(|dir| {
-            matches!(dir, Node::Certificate(dv, dc) | Node::Merge(dv, dc) if dv == v && dc == c)
-        });
-        log::info!("{v}/{name}: deleted; recoverable until {}", t + retention);
-        Ok(Changes {
-            dirs: vec![Node::Vault(v.clone()), Node::Deleted(v.clone())],
-        })
-    }
-
-    /// Recovers the soft-deleted certificate `c` with all its versions.
-    pub(super) fn recover(
-        &self,
-        v: &VaultName,
-        c: &CertificateName,
-    ) -> Result<Changes, VaultError> {
-        let mut tx = self.transaction();
-        let record = {
-            let st = tx.model();
-            if let Some(holder) = vault(&st, v)?
-                .certificates
-                .get_key_value(c)
-                .map(|(k, _)| k)
-                .or_else(|| vault(&st, v).ok()?.drafts.get(c))
-            {
-                return Err(VaultError::AlreadyExists(format!(
-                    "{holder} exists: a deleted certificate is recovered only while its name is free"
-                )));
-            }
-            let cs = deleted(&st, v, c)?;
-            let mut record = record_of(&vault(&st, v)?.name, cs);
-            record.deleted = None;
-            record.purge_at = None;
-            record.updated = now();
-            record
-        };
-        tx.store().put_certificate(&record, None)?;
-        let mut st = tx.model_mut();
-        let vs = st.vaults.get_mut(v).ok_or_else(|| not_found(v.as_str()))?;
-        let mut cs = vs.deleted.remove(c).ok_or_else(|| not_found(c.as_str()))?;
-        cs.deleted = None;
-        cs.purge_at = None;
-        cs.updated = record.updated;
-        log::info!("{v}/{}: recovered", cs.name);
-        let name = cs.name.clone();
-        vs.certificates.insert(name.clone(), cs);
-        Ok(Changes {
-            // The recovered directory's inode showed the deleted files until now.
-            dirs: vec![
-                Node::Vault(v.clone()),
-                Node::Deleted(v.clone()),
-                Node::Certificate(v.clone(), name),
-            ],
-        })
-    }
-
-    /// Purges the soft-deleted certificate `c` for good, unless purge
-    /// protection holds it until its retention ends (`at` is now).
-    pub(super) fn purge(
-        &self,
-        v: &VaultName,
-        c: &CertificateName,
-        at: i64,
-    ) -> Result<Changes, VaultError> {
-        self.purge_if(v, c, at, false)
-    }
-
-    /// [`purge`](Self::purge); when `scheduled`, only if its purge date
-    /// has come (checked under the writer lock: it may have been
-    /// recovered and deleted again since the schedule was read).
-    fn purge_if(
-        &self,
-        v: &VaultName,
-        c: &CertificateName,
-        at: i64,
-        scheduled: bool,
-    ) -> Result<Changes, VaultError> {
-        let mut tx = self.transaction();
-        let name = {
-            let st = tx.model();
-            let vs = vault(&st, v)?;
-            let cs = deleted(&st, v, c)?;
-            if scheduled && cs.purge_at.is_none_or(|p| p > at) {
-                return Ok(Changes::default());
-            }
-            if vs.settings.purge_protection && cs.purge_at.is_some_and(|p| at < p) {
-                return Err(VaultError::Forbidden(format!(
-                    "Operation \"purge\" is not allowed because purge protection is enabled for this vault. \
-                     certfs will purge {} by itself after the retention period has passed.",
-                    cs.name
-                )));
-            }
-            cs.name.clone()
-        };
-        // Its run log and hooks first: left behind by a crash, they would
-        // attach to a new certificate of the same name.
-        for prefix in [
-            super::run_log::DOCUMENT_PREFIX,
-            hooks::DOCUMENT_PREFIX,
-            super::access::DOCUMENT_PREFIX,
-        ] {
-            tx.store()
-                .put_document(v.as_str(), &format!("{prefix}{name}"), None)?;
-        }
-        tx.store().delete_certificate(v.as_str(), name.as_str())?;
-        let mut st = tx.model_mut();
-        if let Some(vs) = st.vaults.get_mut(v) {
-            vs.deleted.remove(c);
-        }
-        log::info!("{v}/{name}: purged");
-        Ok(Changes {
-            // The purged directory goes too (the kernel knows when an rmdir did it).
-            dirs: vec![
-                Node::Deleted(v.clone()),
-                Node::DeletedCertificate(v.clone(), name),
-            ],
-        })
-    }
-
-    /// Purges every deleted certificate whose retention has passed by `at`;
-    /// returns how many. Runs at mount and then periodically.
-    pub fn purge_expired(&self, at: i64) -> usize {
-        let due: Vec<(VaultName, CertificateName)> = {
-            let st = self.model();
-            st.vaults
-                .values()
-                .flat_map(|vs| {
-                    vs.deleted
-                        .summaries()
-                        .filter(|(_, s)| s.purge_at.is_some_and(|p| p <= at))
-                        .map(|(name, _)| (vs.name.clone(), name.clone()))
-                })
-                .collect()
-        };
-        due.iter()
-            .filter(|(v, c)| {
-                // One daemon of a fleet purges it, as the store has it now.
-                let Some(_claim) = self.claim_fresh(&work_name("purge", v, c), v, c) else {
-                    return false;
-                };
-                match self.purge_if(v, c, at, true) {
-                    Ok(changes) => {
-                        self.announce(&changes);
-                        !changes.dirs.is_empty()
-                    }
-                    Err(VaultError::NotFound(_)) => false,
-                    Err(e) => {
-                        log::error!("{v}/{c}: scheduled purge failed: {e}");
-                        false
-                    }
-                }
-            })
-            .count()
-    }
-
-    /// Purges what is due now, then again every `period` on a background
-    /// thread, for as long as the service lives.
-    pub fn start_housekeeping(self: &Arc<Self>, period: Duration) {
-        self.purge_expired(now());
-        let service = Arc::downgrade(self);
-        let spawned = std::thread::Builder::new()
-            .name("certfs-housekeeping".into())
-            .spawn(move || {
-                loop {
-                    std::thread::sleep(period);
-                    let Some(service) = service.upgrade() else {
-                        return;
-                    };
-                    service.purge_expired(now());
-                }
-            });
-        if let Err(e) = spawned {
-            log::error!("cannot start the housekeeping thread: {e}");
-        }
-    }
-
-    /// A write to `vault.json`.
-    pub(super) fn write_settings(&self, v: &VaultName, data: &[u8]) -> Result<Changes, VaultError> {
-        let mut tx = self.transaction();
-        let current = {
-            let st = tx.model();
-            vault(&st, v)?.settings.clone()
-        };
-        let next = VaultSettings::parse_update(data, &current)?;
-        tx.store()
-            .put_document(v.as_str(), settings::DOCUMENT_KEY, Some(&next.to_json()))?;
-        let mut st = tx.model_mut();
-        let vs = st.vaults.get_mut(v).ok_or_else(|| not_found(v.as_str()))?;
-        log::info!(
-            "vault {v}: soft-delete retention {} days, purge protection {}, access {:?}",
-            next.retention_days,
-            if next.purge_protection { "on" } else { "off" },
-            next.access
-        );
-        vs.settings = next;
-        Ok(Changes {
-            dirs: vec![Node::Vault(v.clone())],
-        })
+/// Key Vault's refusal to reuse the name of a soft-deleted certificate.
+pub(super) fn refuse_deleted_name(
+    st: &State,
+    v: &VaultName,
+    c: &CertificateName,
+) -> Result<(), VaultError> {
+    match vault(st, v)?.deleted.get_key_value(c) {
+        Some((name, _)) => Err(deleted_but_recoverable(name)),
+        None => Ok(()),
     }
 }
 
@@ -271,10 +37,181 @@ pub(super) fn deleted_but_recoverable(name: &CertificateName) -> VaultError {
     ))
 }
 
+/// Soft-deletes certificate `c`: it moves to `deleted/` with all its versions.
+pub(super) fn soft_delete(
+    tx: &mut Transaction<'_>,
+    v: &VaultName,
+    c: &CertificateName,
+) -> Result<Changes, VaultError> {
+    let t = now();
+    let (mut record, name) = record_for(&tx.model(), v, c, t)?;
+    let retention = {
+        let st = tx.model();
+        vault(&st, v)?.settings.retention_seconds()
+    };
+    record.deleted = Some(t);
+    record.purge_at = Some(t + retention);
+    tx.store().put_certificate(&record, None)?;
+    let mut st = tx.model_mut();
+    let vs = st.vaults.get_mut(v).ok_or_else(|| not_found(v.as_str()))?;
+    let mut cs = vs
+        .certificates
+        .remove(c)
+        .ok_or_else(|| not_found(c.as_str()))?;
+    cs.deleted = record.deleted;
+    cs.purge_at = record.purge_at;
+    cs.updated = t;
+    vs.deleted.insert(cs.name.clone(), cs);
+    drop(st);
+    // Scratch files and reports of the certificate go with it.
+    tx.side().remove_dirs_where(
+        |dir| matches!(dir, Node::Certificate(dv, dc) | Node::Merge(dv, dc) if dv == v && dc == c),
+    );
+    log::info!("{v}/{name}: deleted; recoverable until {}", t + retention);
+    Ok(Changes {
+        dirs: vec![Node::Vault(v.clone()), Node::Deleted(v.clone())],
+    })
+}
+
+/// Recovers the soft-deleted certificate `c` with all its versions.
+pub(super) fn recover(
+    tx: &mut Transaction<'_>,
+    v: &VaultName,
+    c: &CertificateName,
+) -> Result<Changes, VaultError> {
+    let record = {
+        let st = tx.model();
+        if let Some(holder) = vault(&st, v)?
+            .certificates
+            .get_key_value(c)
+            .map(|(k, _)| k)
+            .or_else(|| vault(&st, v).ok()?.drafts.get(c))
+        {
+            return Err(VaultError::AlreadyExists(format!(
+                "{holder} exists: a deleted certificate is recovered only while its name is free"
+            )));
+        }
+        let cs = deleted(&st, v, c)?;
+        let mut record = record_of(&vault(&st, v)?.name, cs);
+        record.deleted = None;
+        record.purge_at = None;
+        record.updated = now();
+        record
+    };
+    tx.store().put_certificate(&record, None)?;
+    let mut st = tx.model_mut();
+    let vs = st.vaults.get_mut(v).ok_or_else(|| not_found(v.as_str()))?;
+    let mut cs = vs.deleted.remove(c).ok_or_else(|| not_found(c.as_str()))?;
+    cs.deleted = None;
+    cs.purge_at = None;
+    cs.updated = record.updated;
+    log::info!("{v}/{}: recovered", cs.name);
+    let name = cs.name.clone();
+    vs.certificates.insert(name.clone(), cs);
+    Ok(Changes {
+        // The recovered directory's inode showed the deleted files until now.
+        dirs: vec![
+            Node::Vault(v.clone()),
+            Node::Deleted(v.clone()),
+            Node::Certificate(v.clone(), name),
+        ],
+    })
+}
+
+/// Purges the soft-deleted certificate `c` for good, unless purge
+/// protection holds it until its retention ends (`at` is now).
+pub(super) fn purge(
+    tx: &mut Transaction<'_>,
+    v: &VaultName,
+    c: &CertificateName,
+    at: i64,
+) -> Result<Changes, VaultError> {
+    purge_if(tx, v, c, at, false)
+}
+
+/// [`purge`]; when `scheduled`, only if its purge date
+/// has come (checked in the transaction: it may have been
+/// recovered and deleted again since the schedule was read).
+pub(super) fn purge_if(
+    tx: &mut Transaction<'_>,
+    v: &VaultName,
+    c: &CertificateName,
+    at: i64,
+    scheduled: bool,
+) -> Result<Changes, VaultError> {
+    let name = {
+        let st = tx.model();
+        let vs = vault(&st, v)?;
+        let cs = deleted(&st, v, c)?;
+        if scheduled && cs.purge_at.is_none_or(|p| p > at) {
+            return Ok(Changes::default());
+        }
+        if vs.settings.purge_protection && cs.purge_at.is_some_and(|p| at < p) {
+            return Err(VaultError::Forbidden(format!(
+                "Operation \"purge\" is not allowed because purge protection is enabled for this vault. \
+                 certfs will purge {} by itself after the retention period has passed.",
+                cs.name
+            )));
+        }
+        cs.name.clone()
+    };
+    // Its run log and hooks first: left behind by a crash, they would
+    // attach to a new certificate of the same name.
+    for prefix in [
+        super::run_log::DOCUMENT_PREFIX,
+        hooks::DOCUMENT_PREFIX,
+        super::access::DOCUMENT_PREFIX,
+    ] {
+        tx.store()
+            .put_document(v.as_str(), &format!("{prefix}{name}"), None)?;
+    }
+    tx.store().delete_certificate(v.as_str(), name.as_str())?;
+    let mut st = tx.model_mut();
+    if let Some(vs) = st.vaults.get_mut(v) {
+        vs.deleted.remove(c);
+    }
+    log::info!("{v}/{name}: purged");
+    Ok(Changes {
+        // The purged directory goes too (the kernel knows when an rmdir did it).
+        dirs: vec![
+            Node::Deleted(v.clone()),
+            Node::DeletedCertificate(v.clone(), name),
+        ],
+    })
+}
+
+/// A write to `vault.json`.
+pub(super) fn write_settings(
+    tx: &mut Transaction<'_>,
+    v: &VaultName,
+    data: &[u8],
+) -> Result<Changes, VaultError> {
+    let current = {
+        let st = tx.model();
+        vault(&st, v)?.settings.clone()
+    };
+    let next = VaultSettings::parse_update(data, &current)?;
+    tx.store()
+        .put_document(v.as_str(), settings::DOCUMENT_KEY, Some(&next.to_json()))?;
+    let mut st = tx.model_mut();
+    let vs = st.vaults.get_mut(v).ok_or_else(|| not_found(v.as_str()))?;
+    log::info!(
+        "vault {v}: soft-delete retention {} days, purge protection {}, access {:?}",
+        next.retention_days,
+        if next.purge_protection { "on" } else { "off" },
+        next.access
+    );
+    vs.settings = next;
+    Ok(Changes {
+        dirs: vec![Node::Vault(v.clone())],
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::store::sqlite::SqliteStore;
+    use crate::vault::VaultService;
     use crate::vault::node::{CertificateFile, VaultFile};
 
     const POLICY: &[u8] =
@@ -358,7 +295,7 @@ mod tests {
         )
         .unwrap();
         s.rmdir(&Node::Vault(v.clone()), "web").unwrap();
-        let err = s.purge(&v, &c, now()).unwrap_err();
+        let err = s.change(|tx| purge(tx, &v, &c, now())).unwrap_err();
         assert!(matches!(err, VaultError::Forbidden(_)), "{err}");
         assert_eq!(
             s.purge_expired(now() + 90 * 86_400 + 60),

@@ -22,6 +22,7 @@ mod documents;
 pub mod error;
 mod export;
 mod hooks;
+mod housekeeping;
 mod import;
 pub mod issuer_file;
 mod issuer_memory;

@@ -5,6 +5,7 @@ use super::actions::is_drop;
 use super::changes::Changes;
 use super::clock::now;
 use super::error::VaultError;
+use super::lifecycle;
 use super::model::not_found;
 use super::node::{CertificateFile, Node, VaultFile};
 use super::protection::{guard_of_dir, guard_of_file};
@@ -217,7 +218,7 @@ impl VaultService {
             (Node::DeletedCertificate(v, c), None, _)
                 if *new_dir == Node::Vault(v.clone()) && c.as_str().eq_ignore_ascii_case(new_name) =>
             {
-                self.recover(v, c)
+                self.change(|tx| lifecycle::recover(tx, v, c))
             }
             (Node::DeletedCertificate(..), _, _) => Err(VaultError::BadParameter(
                 "A deleted certificate is recovered under its own name: mv <vault>/deleted/NAME <vault>/NAME".into(),

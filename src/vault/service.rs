@@ -201,6 +201,14 @@ impl VaultService {
         Transaction::begin(self, self.store.lock())
     }
 
+    /// Runs `change` in a transaction of its own and commits it.
+    pub(super) fn change<R>(&self, change: impl FnOnce(&mut Transaction<'_>) -> R) -> R {
+        let mut tx = self.transaction();
+        let outcome = change(&mut tx);
+        tx.commit();
+        outcome
+    }
+
     /// Seals and opens `backup.blob` files, if the mount has a master key.
     pub(super) fn backup_key(&self) -> Option<&BackupKey> {
         self.backup_key.as_ref()
