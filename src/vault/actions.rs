@@ -8,7 +8,7 @@ use std::sync::Arc;
 use super::access::Caller;
 use super::changes::Changes;
 use super::clock::now;
-use super::documents::writer_of;
+use super::documents::{self, writer_of};
 use super::error::VaultError;
 use super::lifecycle::{self, deleted_but_recoverable};
 use super::model::VaultState;
@@ -22,6 +22,7 @@ use super::service::{
     VERSIONS_DIR, VaultService,
 };
 use super::side::{self, SideFile};
+use super::{attributes, certificate_write};
 use super::{import, issuer_file, operation};
 use crate::store::VaultRecord;
 
@@ -248,16 +249,18 @@ impl VaultService {
                         ..
                     },
                     None,
-                ) => self.write_attributes(vault, cert, version, data),
+                ) => self.change(|tx| attributes::write_attributes(tx, vault, cert, version, data)),
                 (Node::VaultFile(v, VaultFile::Settings), None) => {
                     self.change(|tx| lifecycle::write_settings(tx, v, data))
                 }
-                (Node::VaultFile(v, VaultFile::Contacts), None) => self.write_contacts(v, data),
+                (Node::VaultFile(v, VaultFile::Contacts), None) => {
+                    self.change(|tx| documents::write_contacts(tx, v, data))
+                }
                 (Node::IssuerFile(v, name), None) => {
                     self.write_issuer(&writer_of(writer), v, name, data)
                 }
                 (Node::CertificateFile(v, c, CertificateFile::Tags), None) => {
-                    self.write_tags(v, c, data)
+                    self.change(|tx| certificate_write::write_tags(tx, v, c, data))
                 }
                 (Node::CertificateFile(v, c, CertificateFile::Operation), None) => {
                     operation::parse_update(data)?;
@@ -443,7 +446,7 @@ impl VaultService {
                 tx.side().remove_dirs_where(|d| *d == node);
                 Ok(Changes::default())
             }
-            Node::DeletedCertificate(v, c) => self.change(|tx| lifecycle::purge(tx, &v, &c, now())),
+            Node::DeletedCertificate(v, c) => self.change(|tx| lifecycle::purge(tx, v, c, now())),
             // Directories certfs makes: nothing to remove.
             Node::Versions(..)
             | Node::Version(..)
@@ -485,8 +488,12 @@ impl VaultService {
             Node::CertificateFile(v, c, CertificateFile::Operation) => {
                 self.delete_operation(&v, &c)
             }
-            Node::VaultFile(v, VaultFile::Contacts) => self.delete_contacts(&v),
-            Node::IssuerFile(v, issuer) => self.delete_issuer(&v, &issuer),
+            Node::VaultFile(v, VaultFile::Contacts) => {
+                self.change(|tx| documents::delete_contacts(tx, &v))
+            }
+            Node::IssuerFile(v, issuer) => {
+                self.change(|tx| documents::delete_issuer(tx, &v, &issuer))
+            }
             n if n.is_dir() => Err(VaultError::IsDirectory(format!("{name} is a directory"))),
             // The files of a certificate are views of it: removing one removes
             // nothing (`rm -r prod/web` then deletes the certificate itself).

@@ -14,11 +14,11 @@ use super::certificate_state::Version;
 use super::changes::Changes;
 use super::clock::now;
 use super::error::VaultError;
-use super::model::{certificate, not_found, vault};
+use super::model::{State, certificate, not_found, vault};
 use super::name::{CertificateName, VaultName, VersionId};
 use super::node::Node;
 use super::records::{publish, record_for};
-use super::service::VaultService;
+use super::service::Transaction;
 use super::settings::VaultSettings;
 use crate::store::VersionRecord;
 
@@ -83,77 +83,72 @@ pub(super) fn parse_update(
     Ok(enabled)
 }
 
-impl VaultService {
-    /// A write to the `attributes.json` of version `id` of `c`.
-    pub(super) fn write_attributes(
-        &self,
-        v: &VaultName,
-        c: &CertificateName,
-        id: &VersionId,
-        data: &[u8],
-    ) -> Result<Changes, VaultError> {
-        let (version, settings) = self.version_of(v, c, id)?;
-        let enabled = parse_update(data, &version, &settings)?;
-        let mut tx = self.transaction();
-        let t = now();
-        let (record, name) = record_for(&tx.model(), v, c, t)?;
-        let version_record = VersionRecord {
-            vault: record.vault.clone(),
-            certificate: record.name.clone(),
-            id: id.to_string(),
-            created: version.created,
-            updated: t,
-            enabled,
-            exportable: version.exportable,
-            certificate_der: Some(version.leaf.clone()),
-            chain_der: version.chain.clone(),
-            key: version.key.as_ref().map(super::records::key_bytes),
-        };
-        tx.store().update_version(&record, &version_record)?;
-        let current = |st: &super::model::State| {
-            certificate(st, v, c)
-                .ok()
-                .and_then(|cs| cs.current())
-                .map(|ver| ver.id.clone())
-        };
-        let before = current(&tx.model());
-        publish(&mut tx.model_mut(), v, &name, &record, |_| {
-            version.enabled.store(enabled, Ordering::Release);
-            version.updated.store(t, Ordering::Release);
-        })?;
-        let after = current(&tx.model());
-        log::info!(
-            "{v}/{name}: version {id} {}",
-            if enabled { "enabled" } else { "disabled" }
-        );
-        // Enabling or disabling the newest version moves the top-level
-        // files: servers reload as after a renewal.
-        if let (Some(before), Some(after)) = (before, after)
-            && before != after
-        {
-            log::info!("{v}/{name}: the top-level files now show version {after}");
-            tx.switched(v, c, &after);
-        }
-        tx.commit();
-        let mut changes = Changes::of_certificate(v, c);
-        changes
-            .dirs
-            .push(Node::Version(v.clone(), c.clone(), id.clone()));
-        Ok(changes)
+/// A write to the `attributes.json` of version `id` of `c`.
+pub(super) fn write_attributes(
+    tx: &mut Transaction<'_>,
+    v: &VaultName,
+    c: &CertificateName,
+    id: &VersionId,
+    data: &[u8],
+) -> Result<Changes, VaultError> {
+    let (version, settings) = version_of(&tx.model(), v, c, id)?;
+    let enabled = parse_update(data, &version, &settings)?;
+    let t = now();
+    let (record, name) = record_for(&tx.model(), v, c, t)?;
+    let version_record = VersionRecord {
+        vault: record.vault.clone(),
+        certificate: record.name.clone(),
+        id: id.to_string(),
+        created: version.created,
+        updated: t,
+        enabled,
+        exportable: version.exportable,
+        certificate_der: Some(version.leaf.clone()),
+        chain_der: version.chain.clone(),
+        key: version.key.as_ref().map(super::records::key_bytes),
+    };
+    tx.store().update_version(&record, &version_record)?;
+    let current = |st: &super::model::State| {
+        certificate(st, v, c)
+            .ok()
+            .and_then(|cs| cs.current())
+            .map(|ver| ver.id.clone())
+    };
+    let before = current(&tx.model());
+    publish(&mut tx.model_mut(), v, &name, &record, |_| {
+        version.enabled.store(enabled, Ordering::Release);
+        version.updated.store(t, Ordering::Release);
+    })?;
+    let after = current(&tx.model());
+    log::info!(
+        "{v}/{name}: version {id} {}",
+        if enabled { "enabled" } else { "disabled" }
+    );
+    // Enabling or disabling the newest version moves the top-level
+    // files: servers reload as after a renewal.
+    if let (Some(before), Some(after)) = (before, after)
+        && before != after
+    {
+        log::info!("{v}/{name}: the top-level files now show version {after}");
+        tx.switched(v, c, &after);
     }
+    let mut changes = Changes::of_certificate(v, c);
+    changes
+        .dirs
+        .push(Node::Version(v.clone(), c.clone(), id.clone()));
+    Ok(changes)
+}
 
-    /// Version `id` of `c`, and the settings of its vault.
-    fn version_of(
-        &self,
-        v: &VaultName,
-        c: &CertificateName,
-        id: &VersionId,
-    ) -> Result<(Arc<Version>, VaultSettings), VaultError> {
-        let st = self.model();
-        let version = certificate(&st, v, c)?
-            .version(id)
-            .cloned()
-            .ok_or_else(|| not_found(id.as_str()))?;
-        Ok((version, vault(&st, v)?.settings.clone()))
-    }
+/// Version `id` of `c`, and the settings of its vault.
+fn version_of(
+    st: &State,
+    v: &VaultName,
+    c: &CertificateName,
+    id: &VersionId,
+) -> Result<(Arc<Version>, VaultSettings), VaultError> {
+    let version = certificate(st, v, c)?
+        .version(id)
+        .cloned()
+        .ok_or_else(|| not_found(id.as_str()))?;
+    Ok((version, vault(st, v)?.settings.clone()))
 }

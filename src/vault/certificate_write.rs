@@ -19,7 +19,7 @@ use super::name::{CertificateName, VaultName, VersionId};
 use super::node::Node;
 use super::policy::Policy;
 use super::records::{key_bytes, publish, record_for};
-use super::service::VaultService;
+use super::service::{Transaction, VaultService};
 use super::tags;
 use crate::issuers::self_signed::SelfSigned;
 use crate::issuers::{IssueRequest, Issuer, IssuerError};
@@ -209,35 +209,6 @@ impl VaultService {
         Ok(id)
     }
 
-    pub(super) fn write_tags(
-        &self,
-        v: &VaultName,
-        c: &CertificateName,
-        data: &[u8],
-    ) -> Result<Changes, VaultError> {
-        let tags = tags::parse(data)?;
-        let json = tags::to_json(&tags);
-        let mut tx = self.transaction();
-        let (mut record, name) = record_for(&tx.model(), v, c, now())?;
-        if !tx
-            .model()
-            .vaults
-            .get(v)
-            .is_some_and(|vs| vs.certificates.contains_key(c))
-        {
-            return Err(not_found(c.as_str()));
-        }
-        record.tags = json.clone();
-        tx.store().put_certificate(&record, None)?;
-        publish(&mut tx.model_mut(), v, &name, &record, |cs| {
-            cs.tags = tags;
-            cs.tags_json = Arc::from(json.into_bytes());
-        })?;
-        Ok(Changes {
-            dirs: vec![Node::Certificate(v.clone(), c.clone())],
-        })
-    }
-
     /// Key Vault's conflict if `c` has an operation in progress.
     pub(super) fn refuse_while_pending(
         &self,
@@ -262,4 +233,32 @@ fn refuse_if_pending(cs: &CertificateState) -> Result<(), VaultError> {
         ))),
         None => Ok(()),
     }
+}
+
+pub(super) fn write_tags(
+    tx: &mut Transaction<'_>,
+    v: &VaultName,
+    c: &CertificateName,
+    data: &[u8],
+) -> Result<Changes, VaultError> {
+    let tags = tags::parse(data)?;
+    let json = tags::to_json(&tags);
+    let (mut record, name) = record_for(&tx.model(), v, c, now())?;
+    if !tx
+        .model()
+        .vaults
+        .get(v)
+        .is_some_and(|vs| vs.certificates.contains_key(c))
+    {
+        return Err(not_found(c.as_str()));
+    }
+    record.tags = json.clone();
+    tx.store().put_certificate(&record, None)?;
+    publish(&mut tx.model_mut(), v, &name, &record, |cs| {
+        cs.tags = tags;
+        cs.tags_json = Arc::from(json.into_bytes());
+    })?;
+    Ok(Changes {
+        dirs: vec![Node::Certificate(v.clone(), c.clone())],
+    })
 }

@@ -27,42 +27,6 @@ pub(super) fn writer_of(caller: &Caller) -> Identity {
 }
 
 impl VaultService {
-    /// A write to `contacts.json`.
-    pub(super) fn write_contacts(&self, v: &VaultName, data: &[u8]) -> Result<Changes, VaultError> {
-        let contacts = Contacts::parse(data)?;
-        let mut tx = self.transaction();
-        tx.store().put_document(
-            v.as_str(),
-            contacts::DOCUMENT_KEY,
-            Some(&contacts.to_json()),
-        )?;
-        let mut st = tx.model_mut();
-        st.vaults
-            .get_mut(v)
-            .ok_or_else(|| not_found(v.as_str()))?
-            .contacts = Some(contacts);
-        log::info!("vault {v}: contacts set");
-        Ok(Changes {
-            dirs: vec![Node::Vault(v.clone())],
-        })
-    }
-
-    /// `rm contacts.json`.
-    pub(super) fn delete_contacts(&self, v: &VaultName) -> Result<Changes, VaultError> {
-        let mut tx = self.transaction();
-        tx.store()
-            .put_document(v.as_str(), contacts::DOCUMENT_KEY, None)?;
-        let mut st = tx.model_mut();
-        st.vaults
-            .get_mut(v)
-            .ok_or_else(|| not_found(v.as_str()))?
-            .contacts = None;
-        log::info!("vault {v}: contacts deleted");
-        Ok(Changes {
-            dirs: vec![Node::Vault(v.clone())],
-        })
-    }
-
     /// A write to `issuers/<name>.json` by `writer`: sets or replaces the
     /// issuer, which remembers `writer`; the paths it names are checked
     /// as `writer` first.
@@ -129,43 +93,6 @@ impl VaultService {
         })
     }
 
-    /// `rm issuers/<name>.json`.
-    pub(super) fn delete_issuer(
-        &self,
-        v: &VaultName,
-        name: &CertificateName,
-    ) -> Result<Changes, VaultError> {
-        let mut tx = self.transaction();
-        let stored_name = {
-            let st = tx.model();
-            let vs = vault(&st, v)?;
-            vs.issuers
-                .get_key_value(name)
-                .map(|(n, _)| n.clone())
-                .ok_or_else(|| not_found(&format!("{name}.json")))?
-        };
-        tx.store().put_document(
-            v.as_str(),
-            &format!("{}{stored_name}", issuer_file::DOCUMENT_PREFIX),
-            None,
-        )?;
-        // The issuer's private state (an ACME account, an Internal CA's key)
-        // goes with it: writing the file again makes a new one.
-        drop_memory(&mut tx, v, &stored_name)?;
-        let mut st = tx.model_mut();
-        st.vaults
-            .get_mut(v)
-            .ok_or_else(|| not_found(v.as_str()))?
-            .issuers
-            .remove(name);
-        log::info!("vault {v}: issuer {stored_name} deleted");
-        Ok(Changes {
-            dirs: vec![Node::Issuers(v.clone())],
-        })
-    }
-}
-
-impl VaultService {
     /// Stores what a provider saved in `cell` during a call, if anything.
     pub(super) fn keep_memory(
         &self,
@@ -178,6 +105,81 @@ impl VaultService {
         };
         put_memory(&mut self.transaction(), v, name, text)
     }
+}
+
+/// A write to `contacts.json`.
+pub(super) fn write_contacts(
+    tx: &mut Transaction<'_>,
+    v: &VaultName,
+    data: &[u8],
+) -> Result<Changes, VaultError> {
+    let contacts = Contacts::parse(data)?;
+    tx.store().put_document(
+        v.as_str(),
+        contacts::DOCUMENT_KEY,
+        Some(&contacts.to_json()),
+    )?;
+    let mut st = tx.model_mut();
+    st.vaults
+        .get_mut(v)
+        .ok_or_else(|| not_found(v.as_str()))?
+        .contacts = Some(contacts);
+    log::info!("vault {v}: contacts set");
+    Ok(Changes {
+        dirs: vec![Node::Vault(v.clone())],
+    })
+}
+
+/// `rm contacts.json`.
+pub(super) fn delete_contacts(
+    tx: &mut Transaction<'_>,
+    v: &VaultName,
+) -> Result<Changes, VaultError> {
+    tx.store()
+        .put_document(v.as_str(), contacts::DOCUMENT_KEY, None)?;
+    let mut st = tx.model_mut();
+    st.vaults
+        .get_mut(v)
+        .ok_or_else(|| not_found(v.as_str()))?
+        .contacts = None;
+    log::info!("vault {v}: contacts deleted");
+    Ok(Changes {
+        dirs: vec![Node::Vault(v.clone())],
+    })
+}
+
+/// `rm issuers/<name>.json`.
+pub(super) fn delete_issuer(
+    tx: &mut Transaction<'_>,
+    v: &VaultName,
+    name: &CertificateName,
+) -> Result<Changes, VaultError> {
+    let stored_name = {
+        let st = tx.model();
+        let vs = vault(&st, v)?;
+        vs.issuers
+            .get_key_value(name)
+            .map(|(n, _)| n.clone())
+            .ok_or_else(|| not_found(&format!("{name}.json")))?
+    };
+    tx.store().put_document(
+        v.as_str(),
+        &format!("{}{stored_name}", issuer_file::DOCUMENT_PREFIX),
+        None,
+    )?;
+    // The issuer's private state (an ACME account, an Internal CA's key)
+    // goes with it: writing the file again makes a new one.
+    drop_memory(tx, v, &stored_name)?;
+    let mut st = tx.model_mut();
+    st.vaults
+        .get_mut(v)
+        .ok_or_else(|| not_found(v.as_str()))?
+        .issuers
+        .remove(name);
+    log::info!("vault {v}: issuer {stored_name} deleted");
+    Ok(Changes {
+        dirs: vec![Node::Issuers(v.clone())],
+    })
 }
 
 /// Stores `text` as the memory of issuer `name` and shows it.
