@@ -37,6 +37,7 @@
 mod claims;
 mod connect;
 mod migrations;
+mod pg_error;
 mod rows;
 mod snapshot;
 mod watch;
@@ -51,6 +52,7 @@ use postgres::error::SqlState;
 use postgres::{Client, IsolationLevel, Transaction};
 
 pub use self::connect::PostgresUrl;
+pub use self::pg_error::PgError;
 use self::rows::{
     check_belongs, insert_chain, insert_version, stored_vault, upsert_certificate,
     version_not_found,
@@ -107,9 +109,11 @@ impl PostgresStore {
     /// password) and the cause.
     pub fn open(url: &PostgresUrl) -> Result<Self, StoreError> {
         let unavailable = |cause: String| StoreError::Unavailable(format!("{url}: {cause}"));
-        let mut client = connect::connect(url).map_err(unavailable)?;
-        connect::migrate(&mut client).map_err(unavailable)?;
-        let pid = connect::backend_pid(&mut client).map_err(unavailable)?;
+        let mut client =
+            connect::connect(url).map_err(|e| unavailable(format!("cannot connect: {e}")))?;
+        connect::migrate(&mut client).map_err(|e| unavailable(e.to_string()))?;
+        let pid = connect::backend_pid(&mut client)
+            .map_err(|e| unavailable(format!("cannot read the session's id: {e}")))?;
         log::debug!("opened store {url}");
         Ok(PostgresStore {
             url: url.clone(),
@@ -149,34 +153,18 @@ fn revive(url: &PostgresUrl, own_pid: &AtomicI32, client: &mut Client) -> Result
     if !client.is_closed() && client.is_valid(PROBE_TIMEOUT).is_ok() {
         return Ok(());
     }
-    let unavailable = |cause: String| StoreError::Unavailable(format!("{url}: {cause}"));
-    let mut fresh = connect::connect(url).map_err(unavailable)?;
-    let pid = connect::backend_pid(&mut fresh).map_err(unavailable)?;
+    let lost = |e: PgError| StoreError::backend(format!("cannot reconnect to {url}"), e);
+    let mut fresh = connect::connect(url).map_err(lost)?;
+    let pid = connect::backend_pid(&mut fresh).map_err(lost)?;
     own_pid.store(pid, Ordering::SeqCst);
     *client = fresh;
     log::warn!("store {url}: the connection was lost; reconnected");
     Ok(())
 }
 
-/// Describes an engine error without data: for an error the server sent,
-/// its message and SQLSTATE (its `DETAIL` may quote row values, so it is
-/// left out); otherwise the client's description (I/O, closed connection).
-pub(crate) fn describe(e: &postgres::Error) -> String {
-    match e.as_db_error() {
-        Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
-        None => {
-            let mut text = e.to_string();
-            if let Some(source) = std::error::Error::source(e) {
-                text = format!("{text}: {source}");
-            }
-            text
-        }
-    }
-}
-
 /// Maps an unexpected engine error to `Backend`.
 fn backend(what: &'static str) -> impl Fn(postgres::Error) -> StoreError {
-    move |e| StoreError::Backend(format!("{what}: {}", describe(&e)))
+    move |e| StoreError::backend(what, e)
 }
 
 /// Whether `e` is a PRIMARY KEY or UNIQUE violation.
@@ -507,8 +495,7 @@ impl Store for PostgresStore {
         let mut slot = self.watcher.lock();
         // Stop the previous watcher first: one callback at a time.
         drop(slot.take());
-        let watcher = Watcher::start(self.url.clone(), Arc::clone(&self.own_pid), on_change)
-            .map_err(|cause| StoreError::Unavailable(format!("{}: {cause}", self.url)))?;
+        let watcher = Watcher::start(self.url.clone(), Arc::clone(&self.own_pid), on_change)?;
         *slot = Some(watcher);
         Ok(())
     }

@@ -63,7 +63,7 @@ const SIDE_FILES: &[&str] = &["-wal", "-shm", "-journal"];
 ///   `operation`, `deleted` and `purge_at`; `created` stays as first stored.
 /// - A version passed to `put_certificate` or [`Store::update_version`] must
 ///   belong to the certificate passed with it (same vault and name, any
-///   case), otherwise `Backend`.
+///   case), otherwise `Failed`.
 /// - [`Store::update_version`] and [`Store::delete_version`] find a version
 ///   by id **and** certificate: an id of another certificate's version is
 ///   `NotFound`, and that version is not touched.
@@ -101,9 +101,8 @@ impl SqliteStore {
     /// parent directory is missing or unreadable, the file cannot be opened
     /// read-write, or it is not a certfs SQLite database.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let unavailable =
-            |cause: String| StoreError::Unavailable(format!("{}: {cause}", path.display()));
-        let conn = open_connection(path).map_err(unavailable)?;
+        let conn = open_connection(path)
+            .map_err(|cause| StoreError::Unavailable(format!("{}: {cause}", path.display())))?;
         let store = SqliteStore {
             conn,
             path: path.to_path_buf(),
@@ -151,7 +150,7 @@ fn is_foreign_key(e: &rusqlite::Error) -> bool {
 /// tables and columns, never bound values, so no data (let alone key
 /// bytes) reaches the message.
 fn backend(what: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
-    move |e| StoreError::Backend(format!("{what}: {e}"))
+    move |e| StoreError::backend(what, e)
 }
 
 impl Store for SqliteStore {
@@ -487,7 +486,7 @@ impl Store for SqliteStore {
 
     /// `PRAGMA wal_checkpoint(TRUNCATE)`: the WAL, whose page images have
     /// freed space zeroed (`secure_delete`), overwrites the database's old
-    /// pages, and the WAL file is emptied. `Backend` if another connection
+    /// pages, and the WAL file is emptied. `Failed` if another connection
     /// kept the checkpoint from completing.
     fn scrub(&mut self) -> Result<(), StoreError> {
         let (busy, _, _): (i64, i64, i64) = self
@@ -497,7 +496,7 @@ impl Store for SqliteStore {
             })
             .map_err(backend("cannot checkpoint the WAL"))?;
         if busy != 0 {
-            return Err(StoreError::Backend(
+            return Err(StoreError::Failed(
                 "cannot checkpoint the WAL: another connection is using the database".into(),
             ));
         }

@@ -16,7 +16,7 @@ use std::time::Duration;
 use postgres::config::{Host, SslMode};
 use postgres::{Client, Config, NoTls};
 
-use super::describe;
+use super::PgError;
 use super::migrations::{MIGRATION_LOCK, MIGRATIONS, SCHEMA_VERSION, TABLES, VERSION_TABLE};
 
 /// How long connecting may take when the URL does not say (`connect_timeout`).
@@ -71,7 +71,7 @@ impl FromStr for PostgresUrl {
         }
         // The crate's messages name the offending option, never a value.
         let mut config = Config::from_str(text)
-            .map_err(|e| format!("not a valid PostgreSQL URL: {}", describe(&e)))?;
+            .map_err(|e| format!("not a valid PostgreSQL URL: {}", PgError::from(e)))?;
         if !matches!(config.get_ssl_mode(), SslMode::Disable | SslMode::Prefer) {
             return Err(
                 "sslmode=require asks for TLS, which certfs does not speak to PostgreSQL yet: \
@@ -151,18 +151,13 @@ fn encode(text: &str) -> String {
 }
 
 /// Opens one connection (no TLS, see the module docs).
-pub(super) fn connect(url: &PostgresUrl) -> Result<Client, String> {
-    url.config()
-        .connect(NoTls)
-        .map_err(|e| format!("cannot connect: {}", describe(&e)))
+pub(super) fn connect(url: &PostgresUrl) -> Result<Client, PgError> {
+    Ok(url.config().connect(NoTls)?)
 }
 
 /// The backend process id of `client`'s session (notifications name it).
-pub(super) fn backend_pid(client: &mut Client) -> Result<i32, String> {
-    client
-        .query_one("SELECT pg_backend_pid()", &[])
-        .map(|row| row.get(0))
-        .map_err(|e| describe(&e))
+pub(super) fn backend_pid(client: &mut Client) -> Result<i32, PgError> {
+    Ok(client.query_one("SELECT pg_backend_pid()", &[])?.get(0))
 }
 
 /// Brings the schema to [`SCHEMA_VERSION`]: creates the version table on
@@ -173,18 +168,20 @@ pub(super) fn backend_pid(client: &mut Client) -> Result<i32, String> {
 /// (another application's).
 pub(super) fn migrate(client: &mut Client) -> Result<(), String> {
     loop {
-        let mut tx = client.transaction().map_err(|e| describe(&e))?;
+        let mut tx = client
+            .transaction()
+            .map_err(|e| PgError::from(e).to_string())?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
-            .map_err(|e| describe(&e))?;
+            .map_err(|e| PgError::from(e).to_string())?;
         let versioned: bool = tx
             .query_one("SELECT to_regclass('certfs_schema') IS NOT NULL", &[])
-            .map_err(|e| describe(&e))?
+            .map_err(|e| PgError::from(e).to_string())?
             .get(0);
         if !versioned {
             for table in TABLES {
                 let taken: bool = tx
                     .query_one("SELECT to_regclass($1) IS NOT NULL", &[table])
-                    .map_err(|e| describe(&e))?
+                    .map_err(|e| PgError::from(e).to_string())?
                     .get(0);
                 if taken {
                     return Err(format!(
@@ -192,12 +189,16 @@ pub(super) fn migrate(client: &mut Client) -> Result<(), String> {
                     ));
                 }
             }
-            tx.batch_execute(VERSION_TABLE)
-                .map_err(|e| format!("cannot create the schema version table: {}", describe(&e)))?;
+            tx.batch_execute(VERSION_TABLE).map_err(|e| {
+                format!(
+                    "cannot create the schema version table: {}",
+                    PgError::from(e)
+                )
+            })?;
         }
         let version: i32 = tx
             .query_one("SELECT version FROM certfs_schema", &[])
-            .map_err(|e| describe(&e))?
+            .map_err(|e| PgError::from(e).to_string())?
             .get(0);
         let version =
             u32::try_from(version).map_err(|_| format!("unknown schema version {version}"))?;
@@ -207,21 +208,21 @@ pub(super) fn migrate(client: &mut Client) -> Result<(), String> {
             ));
         }
         let Some(migration) = MIGRATIONS.get(version as usize) else {
-            return tx.commit().map_err(|e| describe(&e));
+            return tx.commit().map_err(|e| PgError::from(e).to_string());
         };
         let next = version + 1;
         tx.batch_execute(migration).map_err(|e| {
             format!(
                 "schema migration to version {next} failed: {}",
-                describe(&e)
+                PgError::from(e)
             )
         })?;
         tx.execute(
             "UPDATE certfs_schema SET version = $1",
             &[&i32::try_from(next).map_err(|_| "too many migrations".to_string())?],
         )
-        .map_err(|e| describe(&e))?;
-        tx.commit().map_err(|e| describe(&e))?;
+        .map_err(|e| PgError::from(e).to_string())?;
+        tx.commit().map_err(|e| PgError::from(e).to_string())?;
         log::info!("store schema migrated to version {next}");
     }
 }

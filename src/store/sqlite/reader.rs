@@ -83,9 +83,8 @@ pub struct SqliteReader {
 impl SqliteReader {
     /// A reader of the (existing, migrated) store at `path`.
     pub(super) fn open(path: &Path) -> Result<SqliteReader, StoreError> {
-        let unavailable = |e: rusqlite::Error| {
-            StoreError::Unavailable(format!("{}: cannot open a reader: {e}", path.display()))
-        };
+        let unavailable =
+            |e| StoreError::backend(format!("cannot open a reader of {}", path.display()), e);
         // No SQLITE_OPEN_URI: a path starting with "file:" is a path.
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags).map_err(unavailable)?;

@@ -88,7 +88,7 @@ pub(super) fn upsert_certificate(
     Ok((vault, name))
 }
 
-/// Fails with `Backend` unless `version` names the certificate `name` of
+/// Fails with `Failed` unless `version` names the certificate `name` of
 /// `vault` (any case): a caller passing mismatched records is a bug.
 pub(super) fn check_belongs(
     version: &VersionRecord,
@@ -98,7 +98,7 @@ pub(super) fn check_belongs(
     if version.vault.eq_ignore_ascii_case(vault) && version.certificate.eq_ignore_ascii_case(name) {
         Ok(())
     } else {
-        Err(StoreError::Backend(
+        Err(StoreError::Failed(
             "the version belongs to another certificate than the one given with it".into(),
         ))
     }
@@ -163,7 +163,7 @@ pub(super) fn insert_chain(
         .map_err(backend("cannot insert the chain"))?;
     for (position, der) in chain.iter().enumerate() {
         let position = i64::try_from(position)
-            .map_err(|_| StoreError::Backend("the chain is too long".into()))?;
+            .map_err(|_| StoreError::Failed("the chain is too long".into()))?;
         insert
             .execute((id, position, der.as_slice()))
             .map_err(backend("cannot insert the chain"))?;
