@@ -25,7 +25,7 @@ pub mod seal;
 pub mod sqlite;
 
 pub use error::{Cause, StoreError};
-pub use location::StoreLocation;
+pub use location::{LocationError, StoreLocation};
 
 /// Private key bytes (PKCS#8 DER) as stored: zeroed on drop, never printed.
 #[derive(Clone, PartialEq, Eq)]

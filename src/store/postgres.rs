@@ -51,7 +51,7 @@ use parking_lot::Mutex;
 use postgres::error::SqlState;
 use postgres::{Client, IsolationLevel, Transaction};
 
-pub use self::connect::PostgresUrl;
+pub use self::connect::{PostgresUrl, UrlError};
 pub use self::pg_error::PgError;
 use self::rows::{
     check_belongs, insert_chain, insert_version, stored_vault, upsert_certificate,
