@@ -45,6 +45,42 @@ impl StoreError {
     }
 }
 
+/// A stored object, as a `Backend` error names it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Object<'a> {
+    /// A vault, by name.
+    Vault(&'a str),
+    /// A certificate: vault and name.
+    Certificate(&'a str, &'a str),
+    /// A version: id, vault and certificate.
+    Version(&'a str, &'a str, &'a str),
+    /// A document: vault and key.
+    Document(&'a str, &'a str),
+}
+
+impl fmt::Display for Object<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Object::Vault(name) => write!(f, "vault {name}"),
+            Object::Certificate(vault, name) => write!(f, "certificate {vault}/{name}"),
+            Object::Version(id, vault, name) => {
+                write!(f, "version {id} of certificate {vault}/{name}")
+            }
+            Object::Document(vault, key) => write!(f, "document {key} of vault {vault}"),
+        }
+    }
+}
+
+/// The `map_err` of an engine call that failed while doing `what` to
+/// `object` ("cannot update" + "certificate prod/web"); the words are made
+/// only on failure.
+pub(crate) fn failed_on<'a, E: Into<Cause>>(
+    what: &'static str,
+    object: Object<'a>,
+) -> impl Fn(E) -> StoreError + 'a {
+    move |e| StoreError::backend(format!("{what} {object}"), e)
+}
+
 impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -162,6 +198,30 @@ mod tests {
             err.to_string(),
             format!("store failure: cannot read the store: {sqlite}")
         );
+    }
+
+    #[test]
+    fn a_failed_write_names_the_object() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let path = dir.path().join("certfs.db");
+        let mut store = SqliteStore::open(&path).expect("a new store");
+        store
+            .create_vault(&crate::store::VaultRecord {
+                name: "prod".into(),
+                created: 1,
+            })
+            .expect("a vault");
+        rusqlite::Connection::open(&path)
+            .and_then(|c| c.execute_batch("DROP TABLE documents"))
+            .expect("drop a table behind the store's back");
+        let err = store
+            .put_document("PROD", "contacts", Some("{}"))
+            .expect_err("the table is gone");
+        let StoreError::Backend { doing, .. } = &err else {
+            panic!("expected Backend, got {err:?}");
+        };
+        assert_eq!(doing, "cannot write document contacts of vault prod");
+        assert!(err.source().is_some_and(|s| s.is::<rusqlite::Error>()));
     }
 
     #[test]

@@ -12,6 +12,7 @@ use std::path::Path;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 use super::{BUSY_TIMEOUT, backend};
+use crate::store::error::{Object, failed_on};
 use crate::store::{
     CertificateReader, CertificateRecord, CertificateSummary, DocumentRecord, Index, KeyBytes,
     StoreError, VaultRecord, VersionRecord,
@@ -101,7 +102,7 @@ impl CertificateReader for SqliteReader {
         vault: &str,
         name: &str,
     ) -> Result<Option<(CertificateRecord, Vec<VersionRecord>)>, StoreError> {
-        let read = backend("cannot read a certificate");
+        let read = failed_on("cannot read", Object::Certificate(vault, name));
         // One read transaction: the certificate and its versions as of one commit.
         let tx = self.conn.unchecked_transaction().map_err(&read)?;
         let certificate = tx
