@@ -280,7 +280,7 @@ impl Acme {
             // a fresh listener, and the CA may still be on its way.
             self.responder
                 .publish(&challenge.token, key_authorization.as_str())
-                .map_err(Failure::Local)?;
+                .map_err(Failure::Challenge)?;
             if challenge.status == ChallengeStatus::Pending {
                 match challenge.set_ready().await {
                     Ok(()) => log::info!("acme: http-01 for {name} is ready for the CA"),

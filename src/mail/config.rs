@@ -292,8 +292,10 @@ impl MailConfig {
 /// Reads the password: the file's first line, without its line ending.
 fn read_password_file(path: &Path) -> Result<Password, MailError> {
     let shown = path.display();
-    let bytes = Zeroizing::new(std::fs::read(path).map_err(|e| {
-        MailError::Config(format!("cannot read the SMTP password file {shown}: {e}"))
+    let bytes = Zeroizing::new(std::fs::read(path).map_err(|source| MailError::File {
+        what: "SMTP password file",
+        path: path.to_path_buf(),
+        source,
     })?);
     if let Ok(meta) = std::fs::metadata(path) {
         if meta.permissions().mode() & 0o077 != 0 {
@@ -318,8 +320,11 @@ fn read_password_file(path: &Path) -> Result<Password, MailError> {
 /// Reads PEM certificates to trust besides the system's roots.
 fn read_ca_file(path: &Path) -> Result<Vec<u8>, MailError> {
     let shown = path.display();
-    let bytes = std::fs::read(path)
-        .map_err(|e| MailError::Config(format!("cannot read the SMTP CA file {shown}: {e}")))?;
+    let bytes = std::fs::read(path).map_err(|source| MailError::File {
+        what: "SMTP CA file",
+        path: path.to_path_buf(),
+        source,
+    })?;
     let certificates = pem::parse_many(&bytes)
         .map(|blocks| blocks.iter().filter(|b| b.tag() == "CERTIFICATE").count())
         .unwrap_or(0);
@@ -425,6 +430,42 @@ mod tests {
         assert!(e.contains("missing"), "{e}");
         let p = Password::new("hunter2".into());
         assert!(!format!("{p:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn unreadable_files_keep_the_os_error() {
+        let tmp = tempfile::tempdir().unwrap();
+        let missing = tmp.path().join("missing");
+        let e = read_ca_file(&missing).unwrap_err();
+        match &e {
+            MailError::File { what, path, source } => {
+                assert_eq!(*what, "SMTP CA file");
+                assert_eq!(path, &missing);
+                assert_eq!(source.kind(), std::io::ErrorKind::NotFound);
+            }
+            other => panic!("{other:?}"),
+        }
+        let source = std::error::Error::source(&e).expect("the I/O error");
+        assert!(source.is::<std::io::Error>(), "{source:?}");
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "cannot read the SMTP CA file {}: {source}",
+                missing.display()
+            )
+        );
+        assert!(!e.is_temporary());
+        let e = read_password_file(&missing).unwrap_err();
+        assert!(
+            matches!(
+                &e,
+                MailError::File {
+                    what: "SMTP password file",
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
     }
 
     #[test]

@@ -12,6 +12,8 @@ pub mod message;
 pub mod smtp;
 
 use std::fmt;
+use std::io;
+use std::path::PathBuf;
 
 pub use config::{MailConfig, MailOptions, Security, SmtpServer};
 pub use message::{expiry_notice, renewal_needed_notice};
@@ -45,11 +47,18 @@ pub trait Mailer: Send + Sync {
 
 /// Why mail was not sent, or why the mail settings are unusable. Never
 /// holds a password.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum MailError {
     /// The mail settings given at mount are unusable (a bad `--smtp` URL,
     /// an unreadable password file, a bad sender address).
     Config(String),
+    /// A file the mail settings name cannot be read: `what` it is (the
+    /// SMTP password file, the SMTP CA file), its path and the OS's error.
+    File {
+        what: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
     /// An address of the message is not an e-mail address; nothing was sent.
     Address(String),
     /// The server answered with a refusal; `message` is its own words.
@@ -72,7 +81,7 @@ impl MailError {
         match self {
             MailError::Unavailable(_) => true,
             MailError::Refused { code, .. } => (400..500).contains(code),
-            MailError::Config(_) | MailError::Address(_) => false,
+            MailError::Config(_) | MailError::File { .. } | MailError::Address(_) => false,
         }
     }
 }
@@ -81,6 +90,9 @@ impl fmt::Display for MailError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             MailError::Config(m) => f.write_str(m),
+            MailError::File { what, path, source } => {
+                write!(f, "cannot read the {what} {}: {source}", path.display())
+            }
             MailError::Address(m) => write!(f, "bad e-mail address: {m}"),
             MailError::Refused { code, message } => {
                 write!(f, "the SMTP server refused ({code}): {message}")
@@ -90,4 +102,11 @@ impl fmt::Display for MailError {
     }
 }
 
-impl std::error::Error for MailError {}
+impl std::error::Error for MailError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            MailError::File { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}

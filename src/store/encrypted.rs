@@ -58,7 +58,7 @@ pub const KEY_CHECK_DOCUMENT: &str = "master-key-check";
 const KEY_CHECK_VALUE: &str = "certfs master key check, format 1";
 
 /// Why [`EncryptedStore::open`] refused a store.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum OpenError {
     /// The store was sealed under another master key.
     WrongKey,
@@ -75,7 +75,15 @@ impl fmt::Display for OpenError {
     }
 }
 
-impl std::error::Error for OpenError {}
+impl std::error::Error for OpenError {
+    /// The store error's own source: its words are this error's.
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            OpenError::WrongKey => None,
+            OpenError::Store(e) => e.source(),
+        }
+    }
+}
 
 impl From<StoreError> for OpenError {
     fn from(e: StoreError) -> Self {
@@ -123,17 +131,17 @@ fn refused_vault(name: &str) -> StoreError {
 }
 
 fn sealing_failed(place: &Place<'_>, e: SealError) -> StoreError {
-    StoreError::Backend(format!("cannot seal {place}: {e}"))
+    StoreError::backend(format!("cannot seal {place}"), e)
 }
 
 fn stored_in_clear(place: &Place<'_>) -> StoreError {
-    StoreError::Backend(format!(
+    StoreError::Failed(format!(
         "{place} is stored in clear in a sealed store (written by something other than certfs?)"
     ))
 }
 
 fn opening_failed(place: &Place<'_>, e: SealError) -> StoreError {
-    StoreError::Backend(format!("{place} cannot be opened: {e}"))
+    StoreError::backend(format!("{place} cannot be opened"), e)
 }
 
 impl EncryptedStore {
@@ -156,9 +164,10 @@ impl EncryptedStore {
             Some(doc) => match seal::open_text(&key, &Place::KeyCheck, &doc.value) {
                 Ok(text) if text.as_str() == KEY_CHECK_VALUE => Ok(EncryptedStore { inner, key }),
                 Ok(_) | Err(SealError::Refused) => Err(OpenError::WrongKey),
-                Err(e) => Err(OpenError::Store(StoreError::Backend(format!(
-                    "the master key check is damaged: {e}"
-                )))),
+                Err(e) => Err(OpenError::Store(StoreError::backend(
+                    "the master key check is damaged",
+                    e,
+                ))),
             },
             None => {
                 // A new store, one from before encryption at rest, or one
@@ -227,7 +236,7 @@ impl EncryptedStore {
                         && c.name.eq_ignore_ascii_case(&v.certificate)
                 })
                 .ok_or_else(|| {
-                    StoreError::Backend(format!(
+                    StoreError::Failed(format!(
                         "version {} names certificate {}/{}, which is not in the store",
                         v.id, v.vault, v.certificate
                     ))
@@ -373,9 +382,10 @@ fn check_any_sealed_value(raw: &Snapshot, key: &MasterKey) -> Result<(), OpenErr
     match opened {
         Ok(()) => Ok(()),
         Err(SealError::Refused) => Err(OpenError::WrongKey),
-        Err(e) => Err(OpenError::Store(StoreError::Backend(format!(
-            "a sealed value is damaged: {e}"
-        )))),
+        Err(e) => Err(OpenError::Store(StoreError::backend(
+            "a sealed value is damaged",
+            e,
+        ))),
     }
 }
 

@@ -209,7 +209,7 @@ fn another_key_is_refused_and_changes_nothing() {
     let db = Db::new();
     fill(&mut db.open(KEY_A).unwrap());
     let before = db.plain().load().unwrap();
-    assert_eq!(db.open(KEY_B).unwrap_err(), OpenError::WrongKey);
+    assert!(matches!(db.open(KEY_B), Err(OpenError::WrongKey)));
     assert_eq!(db.plain().load().unwrap(), before);
     assert_everything_clear(&db.open(KEY_A).unwrap().load().unwrap());
 }
@@ -220,7 +220,7 @@ fn an_empty_store_is_bound_to_its_first_key() {
     assert!(!EncryptedStore::is_sealed(&db.plain()).unwrap());
     drop(db.open(KEY_A).unwrap());
     assert!(EncryptedStore::is_sealed(&db.plain()).unwrap());
-    assert_eq!(db.open(KEY_B).unwrap_err(), OpenError::WrongKey);
+    assert!(matches!(db.open(KEY_B), Err(OpenError::WrongKey)));
     assert!(db.open(KEY_A).unwrap().load().unwrap().vaults.is_empty());
 }
 
@@ -232,10 +232,10 @@ fn without_its_key_check_a_store_is_still_checked_against_its_sealed_values() {
         .execute("DELETE FROM documents WHERE key = ?1", [KEY_CHECK_DOCUMENT])
         .unwrap();
     assert!(EncryptedStore::is_sealed(&db.plain()).unwrap());
-    assert_eq!(db.open(KEY_B).unwrap_err(), OpenError::WrongKey);
+    assert!(matches!(db.open(KEY_B), Err(OpenError::WrongKey)));
     // The right key writes the check again.
     assert_everything_clear(&db.open(KEY_A).unwrap().load().unwrap());
-    assert_eq!(db.open(KEY_B).unwrap_err(), OpenError::WrongKey);
+    assert!(matches!(db.open(KEY_B), Err(OpenError::WrongKey)));
 }
 
 #[test]
@@ -256,7 +256,20 @@ fn a_tampered_key_or_document_is_an_error_naming_the_record() {
         rusqlite::params![sealed, id],
     )
     .unwrap();
-    let err = db.open(KEY_A).unwrap().load().unwrap_err().to_string();
+    let err = db.open(KEY_A).unwrap().load().unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            StoreError::Backend {
+                source: crate::store::Cause::Seal(SealError::Refused),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let source = std::error::Error::source(&err).expect("the seal's error");
+    assert!(source.is::<SealError>(), "{source:?}");
+    let err = err.to_string();
     assert!(err.contains(&id) && err.contains("web"), "{err}");
     assert!(!contains(err.as_bytes(), &key_bytes(2)));
     // Restore the key; now a document.
@@ -331,7 +344,7 @@ fn a_store_from_before_encryption_is_sealed_once_at_open() {
     assert_everything_clear(&store.load().unwrap());
     drop(store);
     assert_nothing_clear_in_the_file(&db);
-    assert_eq!(db.open(KEY_B).unwrap_err(), OpenError::WrongKey);
+    assert!(matches!(db.open(KEY_B), Err(OpenError::WrongKey)));
     // Once sealed, a clear key or document written around certfs is refused, not served.
     db.plain()
         .update_version(&certificate("prod", "api"), &version("prod", "api", 3))
@@ -380,7 +393,7 @@ fn a_first_sealing_cut_short_resumes_at_the_next_open() {
         [issuer_json()],
     )
     .unwrap();
-    assert_eq!(db.open(KEY_B).unwrap_err(), OpenError::WrongKey);
+    assert!(matches!(db.open(KEY_B), Err(OpenError::WrongKey)));
     assert_everything_clear(&db.open(KEY_A).unwrap().load().unwrap());
     assert_nothing_clear_in_the_file(&db);
 }
@@ -434,7 +447,7 @@ fn the_reserved_vault_is_hidden_and_refused() {
     }
     drop(store);
     // The key check is still there.
-    assert_eq!(db.open(KEY_B).unwrap_err(), OpenError::WrongKey);
+    assert!(matches!(db.open(KEY_B), Err(OpenError::WrongKey)));
 }
 
 #[test]

@@ -4,7 +4,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use super::postgres::{PostgresStore, PostgresUrl};
+use super::postgres::{PostgresStore, PostgresUrl, UrlError};
 use super::sqlite::SqliteStore;
 use super::{Store, StoreError};
 
@@ -38,24 +38,60 @@ impl StoreLocation {
     }
 }
 
+/// Why a text is not a [`StoreLocation`]. Never repeats the text: it may
+/// hold a password.
+#[derive(Debug)]
+pub enum LocationError {
+    /// `sqlite://` without a path.
+    NoPath,
+    /// Neither `sqlite://` nor a PostgreSQL URL.
+    UnknownScheme,
+    /// A PostgreSQL URL that does not parse.
+    Postgres(UrlError),
+}
+
+impl fmt::Display for LocationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LocationError::NoPath => {
+                f.write_str("a SQLite store URL names a file: sqlite:///path/certfs.db")
+            }
+            LocationError::UnknownScheme => f.write_str(
+                "unknown store URL: use sqlite:///path/certfs.db or postgres://user@host/database",
+            ),
+            // The URL error says what is wrong; this one adds nothing.
+            LocationError::Postgres(e) => fmt::Display::fmt(e, f),
+        }
+    }
+}
+
+impl std::error::Error for LocationError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            LocationError::Postgres(e) => e.source(),
+            _ => None,
+        }
+    }
+}
+
 impl FromStr for StoreLocation {
-    type Err = String;
+    type Err = LocationError;
 
     /// Parses a store URL; errors never repeat the text (it may hold a password).
-    fn from_str(text: &str) -> Result<Self, String> {
+    fn from_str(text: &str) -> Result<Self, LocationError> {
         if let Some(path) = text.strip_prefix("sqlite://") {
             if path.is_empty() {
-                return Err("a SQLite store URL names a file: sqlite:///path/certfs.db".into());
+                return Err(LocationError::NoPath);
             }
             return Ok(StoreLocation::Sqlite(PathBuf::from(path)));
         }
         if text.starts_with("postgres://") || text.starts_with("postgresql://") {
-            return text.parse().map(StoreLocation::Postgres);
+            return text
+                .parse()
+                .map(StoreLocation::Postgres)
+                .map_err(LocationError::Postgres);
         }
-        Err(
-            "unknown store URL: use sqlite:///path/certfs.db or postgres://user@host/database"
-                .into(),
-        )
+        Err(LocationError::UnknownScheme)
     }
 }
 
@@ -99,11 +135,27 @@ mod tests {
     #[test]
     fn other_schemes_are_refused_without_echo() {
         for text in ["mysql://u:pw-123@h/d", "/var/lib/certfs.db", "file:///x"] {
-            let err = text.parse::<StoreLocation>().unwrap_err();
+            let err = text.parse::<StoreLocation>().unwrap_err().to_string();
             assert!(
                 err.contains("sqlite://") && !err.contains("pw-123"),
                 "{err}"
             );
         }
+    }
+
+    #[test]
+    fn a_bad_postgres_url_keeps_the_crate_error_as_source() {
+        let err = "postgres://u:pw-123@h/d?port=notanumber"
+            .parse::<StoreLocation>()
+            .unwrap_err();
+        assert!(
+            matches!(err, LocationError::Postgres(UrlError::Invalid(_))),
+            "{err:?}"
+        );
+        let source = std::error::Error::source(&err).expect("a source");
+        assert!(source.is::<super::super::postgres::PgError>(), "{source:?}");
+        let shown = format!("{err} {err:?} {source} {source:?}");
+        assert!(!shown.contains("pw-123"), "{shown}");
+        assert!(shown.contains("port"), "names the option: {shown}");
     }
 }

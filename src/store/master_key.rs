@@ -18,10 +18,12 @@
 //! The file must not be accessible to group or others (like ssh's private
 //! keys): a mode with any of the bits 0077 set is refused.
 
+use std::error::Error;
+use std::fmt;
 use std::fs::{File, OpenOptions};
-use std::io::{ErrorKind, Read, Write};
+use std::io::{self, ErrorKind, Read, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use aws_lc_rs::aead::{AES_256_GCM, LessSafeKey, UnboundKey};
 use base64::Engine;
@@ -44,28 +46,85 @@ impl std::fmt::Debug for MasterKey {
     }
 }
 
-/// Why a key file was not usable. The message names the file, never its content.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Why a key file was not usable. Names the file, never its content.
+#[derive(Debug)]
 pub enum KeyFileError {
     /// The file does not exist.
-    Missing(String),
-    /// Group or others have access to it.
-    TooOpen(String),
-    /// It cannot be read or created, or does not hold a key.
-    Invalid(String),
+    Missing(PathBuf),
+    /// Group or others have access to it: its permission bits.
+    TooOpen { path: PathBuf, mode: u32 },
+    /// It cannot be read.
+    Read { path: PathBuf, source: io::Error },
+    /// It is not a regular file.
+    NotAFile(PathBuf),
+    /// It holds no key: how many bytes it has (`None`: more than any
+    /// spelling of a key).
+    NotAKey { path: PathBuf, len: Option<usize> },
+    /// It cannot be created.
+    Create { path: PathBuf, source: io::Error },
+    /// No random numbers for a new key.
+    NoRandom,
 }
 
-impl std::fmt::Display for KeyFileError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl fmt::Display for KeyFileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            KeyFileError::Missing(m) | KeyFileError::TooOpen(m) | KeyFileError::Invalid(m) => {
-                f.write_str(m)
+            KeyFileError::Missing(path) => {
+                write!(f, "the master key file {} does not exist", path.display())
             }
+            KeyFileError::TooOpen { path, mode } => {
+                let shown = path.display();
+                write!(
+                    f,
+                    "the master key file {shown} is accessible by group or others \
+                     (mode {mode:04o}); it must be private: chmod 600 {shown}"
+                )
+            }
+            KeyFileError::Read { path, source } => {
+                write!(
+                    f,
+                    "cannot read the master key file {}: {source}",
+                    path.display()
+                )
+            }
+            KeyFileError::NotAFile(path) => {
+                write!(
+                    f,
+                    "the master key file {} is not a regular file",
+                    path.display()
+                )
+            }
+            KeyFileError::NotAKey { path, len } => {
+                write!(f, "the master key file {} holds ", path.display())?;
+                match len {
+                    Some(len) => write!(f, "{len}")?,
+                    None => write!(f, "more than {MAX_FILE_LEN}")?,
+                }
+                f.write_str(
+                    " bytes that are not a key: \
+                     expected 32 raw bytes, 64 hex digits or 44 base64 characters",
+                )
+            }
+            KeyFileError::Create { path, source } => {
+                write!(
+                    f,
+                    "cannot create the master key file {}: {source}",
+                    path.display()
+                )
+            }
+            KeyFileError::NoRandom => f.write_str("no random numbers for a master key"),
         }
     }
 }
 
-impl std::error::Error for KeyFileError {}
+impl Error for KeyFileError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        match self {
+            KeyFileError::Read { source, .. } | KeyFileError::Create { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
 
 impl MasterKey {
     /// A key from raw bytes (tests, and key material obtained elsewhere).
@@ -76,43 +135,35 @@ impl MasterKey {
     /// A fresh random key.
     pub fn generate() -> Result<Self, KeyFileError> {
         let mut bytes = Zeroizing::new([0u8; KEY_LEN]);
-        aws_lc_rs::rand::fill(&mut bytes[..])
-            .map_err(|_| KeyFileError::Invalid("no random numbers for a master key".into()))?;
+        aws_lc_rs::rand::fill(&mut bytes[..]).map_err(|_| KeyFileError::NoRandom)?;
         Ok(MasterKey(bytes))
     }
 
     /// Reads the key from `path` (see the module's format). `Missing` if
     /// the file is absent, `TooOpen` if group or others may access it,
-    /// `Invalid` if it cannot be read or holds no key.
+    /// `Read`, `NotAFile` or `NotAKey` if it cannot be read or holds no key.
     pub fn load(path: &Path) -> Result<Self, KeyFileError> {
-        let shown = path.display();
+        let read = |source| KeyFileError::Read {
+            path: path.to_path_buf(),
+            source,
+        };
         let mut file = match File::open(path) {
             Ok(f) => f,
             Err(e) if e.kind() == ErrorKind::NotFound => {
-                return Err(KeyFileError::Missing(format!(
-                    "the master key file {shown} does not exist"
-                )));
+                return Err(KeyFileError::Missing(path.to_path_buf()));
             }
-            Err(e) => {
-                return Err(KeyFileError::Invalid(format!(
-                    "cannot read the master key file {shown}: {e}"
-                )));
-            }
+            Err(e) => return Err(read(e)),
         };
-        let meta = file.metadata().map_err(|e| {
-            KeyFileError::Invalid(format!("cannot read the master key file {shown}: {e}"))
-        })?;
+        let meta = file.metadata().map_err(read)?;
         if !meta.is_file() {
-            return Err(KeyFileError::Invalid(format!(
-                "the master key file {shown} is not a regular file"
-            )));
+            return Err(KeyFileError::NotAFile(path.to_path_buf()));
         }
         let mode = meta.mode() & 0o7777;
         if mode & 0o077 != 0 {
-            return Err(KeyFileError::TooOpen(format!(
-                "the master key file {shown} is accessible by group or others (mode {mode:04o}); \
-                 it must be private: chmod 600 {shown}"
-            )));
+            return Err(KeyFileError::TooOpen {
+                path: path.to_path_buf(),
+                mode,
+            });
         }
         let mut buf = Zeroizing::new([0u8; MAX_FILE_LEN + 1]);
         let mut len = 0;
@@ -121,24 +172,15 @@ impl MasterKey {
                 Ok(0) => break,
                 Ok(n) => len += n,
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => {
-                    return Err(KeyFileError::Invalid(format!(
-                        "cannot read the master key file {shown}: {e}"
-                    )));
-                }
+                Err(e) => return Err(read(e)),
             }
         }
-        parse(&buf[..len]).map(MasterKey).ok_or_else(|| {
-            let size = if len > MAX_FILE_LEN {
-                format!("more than {MAX_FILE_LEN}")
-            } else {
-                len.to_string()
-            };
-            KeyFileError::Invalid(format!(
-                "the master key file {shown} holds {size} bytes that are not a key: \
-                 expected 32 raw bytes, 64 hex digits or 44 base64 characters"
-            ))
-        })
+        parse(&buf[..len])
+            .map(MasterKey)
+            .ok_or_else(|| KeyFileError::NotAKey {
+                path: path.to_path_buf(),
+                len: (len <= MAX_FILE_LEN).then_some(len),
+            })
     }
 
     /// Reads the key at `path`, or creates it there when absent: 32 random
@@ -155,8 +197,7 @@ impl MasterKey {
         }
         let key = Self::generate()?;
         let mut salt = [0u8; 8];
-        aws_lc_rs::rand::fill(&mut salt)
-            .map_err(|_| KeyFileError::Invalid("no random numbers for a master key".into()))?;
+        aws_lc_rs::rand::fill(&mut salt).map_err(|_| KeyFileError::NoRandom)?;
         let dir = match path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),
@@ -179,10 +220,10 @@ impl MasterKey {
                 Ok((key, true))
             }
             Err(e) if e.kind() == ErrorKind::AlreadyExists => Self::load(path).map(|k| (k, false)),
-            Err(e) => Err(KeyFileError::Invalid(format!(
-                "cannot create the master key file {}: {e}",
-                path.display()
-            ))),
+            Err(source) => Err(KeyFileError::Create {
+                path: path.to_path_buf(),
+                source,
+            }),
         }
     }
 
@@ -291,9 +332,15 @@ mod tests {
         for (name, content) in cases {
             let path = write(dir.path(), name, &content, 0o400);
             let err = MasterKey::load(&path).unwrap_err();
-            let KeyFileError::Invalid(message) = &err else {
+            let KeyFileError::NotAKey { path: named, len } = &err else {
                 panic!("{name}: {err:?}")
             };
+            assert_eq!(named, &path);
+            assert_eq!(
+                *len,
+                (content.len() <= MAX_FILE_LEN).then_some(content.len())
+            );
+            let message = err.to_string();
             assert!(message.contains(&*path.to_string_lossy()), "{message}");
             assert!(message.contains("not a key"), "{message}");
             assert!(!message.contains("zzzz") && !message.contains("gggg"));
@@ -306,7 +353,10 @@ mod tests {
         for mode in [0o644, 0o640, 0o604, 0o660, 0o601] {
             let path = write(dir.path(), "k", &[5; 32], mode);
             let err = MasterKey::load(&path).unwrap_err();
-            assert!(matches!(err, KeyFileError::TooOpen(_)), "{mode:o}: {err:?}");
+            assert!(
+                matches!(err, KeyFileError::TooOpen { mode: m, .. } if m == mode),
+                "{mode:o}: {err:?}"
+            );
             assert!(err.to_string().contains("chmod 600"), "{err}");
             assert!(err.to_string().contains(&format!("{mode:04o}")), "{err}");
         }
@@ -336,6 +386,43 @@ mod tests {
             .unwrap()
             .0;
         assert_ne!(bytes(&first), bytes(&other));
+    }
+
+    #[test]
+    fn io_failures_keep_the_os_error_and_name_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        // A path through a regular file does not open: ENOTDIR.
+        let file = write(dir.path(), "file", b"", 0o600);
+        let through = file.join("master.key");
+        let err = MasterKey::load(&through).unwrap_err();
+        let io = err
+            .source()
+            .and_then(|s| s.downcast_ref::<io::Error>())
+            .unwrap_or_else(|| panic!("no I/O error under {err:?}"));
+        assert_eq!(io.kind(), ErrorKind::NotADirectory, "{err:?}");
+        assert!(
+            err.to_string().contains(&*through.to_string_lossy()),
+            "{err}"
+        );
+        // A directory is not a key file, and there is no OS error to keep.
+        let err = MasterKey::load(dir.path()).unwrap_err();
+        assert!(matches!(err, KeyFileError::NotAFile(_)), "{err:?}");
+        assert!(err.source().is_none());
+        // No parent directory: the new key cannot be created.
+        let path = dir.path().join("missing").join("master.key");
+        let err = MasterKey::load_or_create(&path).unwrap_err();
+        assert!(
+            matches!(&err, KeyFileError::Create { path: p, .. } if p == &path),
+            "{err:?}"
+        );
+        assert!(err.source().is_some_and(|s| s.is::<io::Error>()), "{err:?}");
+        assert!(
+            err.to_string().starts_with(&format!(
+                "cannot create the master key file {}: ",
+                path.display()
+            )),
+            "{err}"
+        );
     }
 
     #[test]

@@ -24,8 +24,8 @@ pub mod postgres;
 pub mod seal;
 pub mod sqlite;
 
-pub use error::StoreError;
-pub use location::StoreLocation;
+pub use error::{Cause, StoreError};
+pub use location::{LocationError, StoreLocation};
 
 /// Private key bytes (PKCS#8 DER) as stored: zeroed on drop, never printed.
 #[derive(Clone, PartialEq, Eq)]
@@ -300,7 +300,7 @@ pub trait Store: Send {
     ///
     /// Errors, each leaving the store as it was: `NotFound` if the vault is
     /// absent, `Conflict` if the version id exists (in any certificate),
-    /// `Backend` if `version` names another certificate than `certificate`.
+    /// `Failed` if `version` names another certificate than `certificate`.
     fn put_certificate(
         &mut self,
         certificate: &CertificateRecord,
@@ -317,7 +317,7 @@ pub trait Store: Send {
     /// Atomic: on any error neither the certificate nor the version changes.
     /// Errors: `NotFound` if the vault is absent, or if no version with that
     /// id belongs to `certificate` (none at all, or one of another
-    /// certificate, which stays untouched); `Backend` if `version` names
+    /// certificate, which stays untouched); `Failed` if `version` names
     /// another certificate than `certificate`.
     fn update_version(
         &mut self,

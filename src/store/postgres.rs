@@ -37,6 +37,7 @@
 mod claims;
 mod connect;
 mod migrations;
+mod pg_error;
 mod rows;
 mod snapshot;
 mod watch;
@@ -50,12 +51,14 @@ use parking_lot::Mutex;
 use postgres::error::SqlState;
 use postgres::{Client, IsolationLevel, Transaction};
 
-pub use self::connect::PostgresUrl;
+pub use self::connect::{PostgresUrl, UrlError};
+pub use self::pg_error::PgError;
 use self::rows::{
     check_belongs, insert_chain, insert_version, stored_vault, upsert_certificate,
     version_not_found,
 };
 use self::watch::{Watcher, notify};
+use super::error::{Object, failed_on};
 use super::{
     CertificateRecord, CertificateSnapshot, ChangeCallback, ChangeHint, Claim, Snapshot, Store,
     StoreError, VaultRecord, VersionRecord,
@@ -107,9 +110,11 @@ impl PostgresStore {
     /// password) and the cause.
     pub fn open(url: &PostgresUrl) -> Result<Self, StoreError> {
         let unavailable = |cause: String| StoreError::Unavailable(format!("{url}: {cause}"));
-        let mut client = connect::connect(url).map_err(unavailable)?;
-        connect::migrate(&mut client).map_err(unavailable)?;
-        let pid = connect::backend_pid(&mut client).map_err(unavailable)?;
+        let mut client =
+            connect::connect(url).map_err(|e| unavailable(format!("cannot connect: {e}")))?;
+        connect::migrate(&mut client).map_err(|e| unavailable(e.to_string()))?;
+        let pid = connect::backend_pid(&mut client)
+            .map_err(|e| unavailable(format!("cannot read the session's id: {e}")))?;
         log::debug!("opened store {url}");
         Ok(PostgresStore {
             url: url.clone(),
@@ -149,34 +154,18 @@ fn revive(url: &PostgresUrl, own_pid: &AtomicI32, client: &mut Client) -> Result
     if !client.is_closed() && client.is_valid(PROBE_TIMEOUT).is_ok() {
         return Ok(());
     }
-    let unavailable = |cause: String| StoreError::Unavailable(format!("{url}: {cause}"));
-    let mut fresh = connect::connect(url).map_err(unavailable)?;
-    let pid = connect::backend_pid(&mut fresh).map_err(unavailable)?;
+    let lost = |e: PgError| StoreError::backend(format!("cannot reconnect to {url}"), e);
+    let mut fresh = connect::connect(url).map_err(lost)?;
+    let pid = connect::backend_pid(&mut fresh).map_err(lost)?;
     own_pid.store(pid, Ordering::SeqCst);
     *client = fresh;
     log::warn!("store {url}: the connection was lost; reconnected");
     Ok(())
 }
 
-/// Describes an engine error without data: for an error the server sent,
-/// its message and SQLSTATE (its `DETAIL` may quote row values, so it is
-/// left out); otherwise the client's description (I/O, closed connection).
-pub(crate) fn describe(e: &postgres::Error) -> String {
-    match e.as_db_error() {
-        Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
-        None => {
-            let mut text = e.to_string();
-            if let Some(source) = std::error::Error::source(e) {
-                text = format!("{text}: {source}");
-            }
-            text
-        }
-    }
-}
-
 /// Maps an unexpected engine error to `Backend`.
 fn backend(what: &'static str) -> impl Fn(postgres::Error) -> StoreError {
-    move |e| StoreError::Backend(format!("{what}: {}", describe(&e)))
+    move |e| StoreError::backend(what, e)
 }
 
 /// Whether `e` is a PRIMARY KEY or UNIQUE violation.
@@ -196,8 +185,8 @@ pub(crate) fn fold(name: &str) -> String {
 }
 
 /// Commits `tx`.
-fn commit(tx: Transaction<'_>, what: &'static str) -> Result<(), StoreError> {
-    tx.commit().map_err(backend(what))
+fn commit(tx: Transaction<'_>, what: &'static str, object: Object<'_>) -> Result<(), StoreError> {
+    tx.commit().map_err(failed_on(what, object))
 }
 
 impl Store for PostgresStore {
@@ -223,7 +212,7 @@ impl Store for PostgresStore {
         vault: &str,
         name: &str,
     ) -> Result<Option<CertificateSnapshot>, StoreError> {
-        let read = backend("cannot read the certificate");
+        let read = failed_on("cannot read", Object::Certificate(vault, name));
         let mut client = self.conn.lock();
         revive(&self.url, &self.own_pid, &mut client)?;
         let mut tx = client
@@ -247,7 +236,7 @@ impl Store for PostgresStore {
             if is_duplicate(&e) {
                 StoreError::Conflict(format!("vault {}", vault.name))
             } else {
-                backend("cannot create the vault")(e)
+                failed_on("cannot create", Object::Vault(&vault.name))(e)
             }
         })?;
         notify(
@@ -256,7 +245,7 @@ impl Store for PostgresStore {
                 vault: vault.name.clone(),
             },
         )?;
-        commit(tx, "cannot commit the vault")
+        commit(tx, "cannot commit", Object::Vault(&vault.name))
     }
 
     fn delete_vault(&mut self, name: &str) -> Result<(), StoreError> {
@@ -267,23 +256,26 @@ impl Store for PostgresStore {
                 "SELECT 1 FROM certificates WHERE vault_key = $1 LIMIT 1",
                 &[&fold(name)],
             )
-            .map_err(backend("cannot read the vault"))?
+            .map_err(failed_on("cannot read", Object::Vault(name)))?
             .is_some();
         if occupied {
             return Err(StoreError::NotEmpty(format!("vault {name}")));
         }
         tx.execute("DELETE FROM documents WHERE vault_key = $1", &[&fold(name)])
-            .map_err(backend("cannot delete the vault's documents"))?;
+            .map_err(failed_on(
+                "cannot delete the documents of",
+                Object::Vault(name),
+            ))?;
         tx.execute("DELETE FROM vaults WHERE name_key = $1", &[&fold(name)])
             .map_err(|e| {
                 if is_foreign_key(&e) {
                     StoreError::NotEmpty(format!("vault {name}"))
                 } else {
-                    backend("cannot delete the vault")(e)
+                    failed_on("cannot delete", Object::Vault(name))(e)
                 }
             })?;
         notify(&mut tx, &ChangeHint::Vault { vault })?;
-        commit(tx, "cannot commit the vault deletion")
+        commit(tx, "cannot commit the deletion of", Object::Vault(name))
     }
 
     fn put_certificate(
@@ -297,7 +289,11 @@ impl Store for PostgresStore {
             insert_version(&mut tx, &vault, &name, version)?;
         }
         notify(&mut tx, &certificate_hint(vault, name))?;
-        commit(tx, "cannot commit the certificate")
+        commit(
+            tx,
+            "cannot commit",
+            Object::Certificate(&certificate.vault, &certificate.name),
+        )
     }
 
     fn restore_certificate(
@@ -311,7 +307,10 @@ impl Store for PostgresStore {
                 "SELECT EXISTS (SELECT 1 FROM certificates WHERE vault_key = $1 AND name_key = $2)",
                 &[&fold(&certificate.vault), &fold(&certificate.name)],
             )
-            .map_err(backend("cannot read the certificates"))?
+            .map_err(failed_on(
+                "cannot read",
+                Object::Certificate(&certificate.vault, &certificate.name),
+            ))?
             .get(0);
         if exists {
             return Err(StoreError::Conflict(format!(
@@ -324,7 +323,11 @@ impl Store for PostgresStore {
             insert_version(&mut tx, &vault, &name, version)?;
         }
         notify(&mut tx, &certificate_hint(vault, name))?;
-        commit(tx, "cannot commit the restored certificate")
+        commit(
+            tx,
+            "cannot commit the restored",
+            Object::Certificate(&certificate.vault, &certificate.name),
+        )
     }
 
     fn update_version(
@@ -353,15 +356,25 @@ impl Store for PostgresStore {
                     &version.exportable,
                 ],
             )
-            .map_err(backend("cannot update the version"))?;
+            .map_err(failed_on(
+                "cannot update",
+                Object::Version(&version.id, &vault, &name),
+            ))?;
         if updated == 0 {
             return Err(version_not_found(&version.id, &vault, &name));
         }
         tx.execute("DELETE FROM chain WHERE version_id = $1", &[&version.id])
-            .map_err(backend("cannot replace the chain"))?;
+            .map_err(failed_on(
+                "cannot replace the chain of",
+                Object::Version(&version.id, &vault, &name),
+            ))?;
         insert_chain(&mut tx, &version.id, &version.chain_der)?;
         notify(&mut tx, &certificate_hint(vault, name))?;
-        commit(tx, "cannot commit the version update")
+        commit(
+            tx,
+            "cannot commit the update of",
+            Object::Version(&version.id, &certificate.vault, &certificate.name),
+        )
     }
 
     fn delete_version(
@@ -377,12 +390,19 @@ impl Store for PostgresStore {
                 "DELETE FROM versions WHERE id = $1 AND vault_key = $2 AND certificate_key = $3",
                 &[&id, &fold(&vault), &fold(&name)],
             )
-            .map_err(backend("cannot delete the version"))?;
+            .map_err(failed_on(
+                "cannot delete",
+                Object::Version(id, &vault, &name),
+            ))?;
         if deleted == 0 {
             return Err(version_not_found(id, &vault, &name));
         }
         notify(&mut tx, &certificate_hint(vault, name))?;
-        commit(tx, "cannot commit the version deletion")
+        commit(
+            tx,
+            "cannot commit the deletion of",
+            Object::Version(id, &certificate.vault, &certificate.name),
+        )
     }
 
     fn delete_certificate(&mut self, vault: &str, name: &str) -> Result<(), StoreError> {
@@ -394,7 +414,7 @@ impl Store for PostgresStore {
                 "SELECT name FROM certificates WHERE vault_key = $1 AND name_key = $2",
                 &keys,
             )
-            .map_err(backend("cannot read the certificate"))?
+            .map_err(failed_on("cannot read", Object::Certificate(&vault, name)))?
             .ok_or_else(|| StoreError::NotFound(format!("certificate {vault}/{name}")))?
             .get(0);
         // The chain rows go with their versions (ON DELETE CASCADE).
@@ -402,14 +422,24 @@ impl Store for PostgresStore {
             "DELETE FROM versions WHERE vault_key = $1 AND certificate_key = $2",
             &keys,
         )
-        .map_err(backend("cannot delete the versions"))?;
+        .map_err(failed_on(
+            "cannot delete the versions of",
+            Object::Certificate(&vault, name),
+        ))?;
         tx.execute(
             "DELETE FROM certificates WHERE vault_key = $1 AND name_key = $2",
             &keys,
         )
-        .map_err(backend("cannot delete the certificate"))?;
-        notify(&mut tx, &certificate_hint(vault, stored))?;
-        commit(tx, "cannot commit the certificate deletion")
+        .map_err(failed_on(
+            "cannot delete",
+            Object::Certificate(&vault, name),
+        ))?;
+        notify(&mut tx, &certificate_hint(vault.clone(), stored))?;
+        commit(
+            tx,
+            "cannot commit the deletion of",
+            Object::Certificate(&vault, name),
+        )
     }
 
     fn put_document(
@@ -429,22 +459,22 @@ impl Store for PostgresStore {
                      ON CONFLICT (vault_key, key_key) DO UPDATE SET value = excluded.value",
                     &[&vault, &key, &value],
                 )
-                .map_err(backend("cannot write the document"))?,
+                .map_err(failed_on("cannot write", Object::Document(&vault, key)))?,
             None => tx
                 .execute(
                     "DELETE FROM documents WHERE vault_key = $1 AND key_key = $2",
                     &[&fold(&vault), &fold(key)],
                 )
-                .map_err(backend("cannot delete the document"))?,
+                .map_err(failed_on("cannot delete", Object::Document(&vault, key)))?,
         };
         notify(
             &mut tx,
             &ChangeHint::Document {
-                vault,
+                vault: vault.clone(),
                 key: key.to_owned(),
             },
         )?;
-        commit(tx, "cannot commit the document")
+        commit(tx, "cannot commit", Object::Document(&vault, key))
     }
 
     /// `VACUUM` of the tables whose rows hold keys and secrets, so the
@@ -469,7 +499,7 @@ impl Store for PostgresStore {
                 "SELECT name, created FROM vaults WHERE name_key = $1",
                 &[&fold(name)],
             )
-            .map_err(backend("cannot read the vault"))?;
+            .map_err(failed_on("cannot read", Object::Vault(name)))?;
         Ok(row.map(|r| VaultRecord {
             name: r.get(0),
             created: r.get(1),
@@ -484,7 +514,7 @@ impl Store for PostgresStore {
                 "SELECT value FROM documents WHERE vault_key = $1 AND key_key = $2",
                 &[&fold(vault), &fold(key)],
             )
-            .map_err(backend("cannot read the document"))?;
+            .map_err(failed_on("cannot read", Object::Document(vault, key)))?;
         Ok(row.map(|r| r.get(0)))
     }
 
@@ -507,8 +537,7 @@ impl Store for PostgresStore {
         let mut slot = self.watcher.lock();
         // Stop the previous watcher first: one callback at a time.
         drop(slot.take());
-        let watcher = Watcher::start(self.url.clone(), Arc::clone(&self.own_pid), on_change)
-            .map_err(|cause| StoreError::Unavailable(format!("{}: {cause}", self.url)))?;
+        let watcher = Watcher::start(self.url.clone(), Arc::clone(&self.own_pid), on_change)?;
         *slot = Some(watcher);
         Ok(())
     }

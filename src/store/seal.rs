@@ -108,6 +108,8 @@ impl fmt::Display for SealError {
     }
 }
 
+impl std::error::Error for SealError {}
+
 /// Whether `bytes` is a sealed value (of any version), as opposed to a clear private key.
 pub fn is_sealed(bytes: &[u8]) -> bool {
     bytes.starts_with(MAGIC)

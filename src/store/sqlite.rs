@@ -35,6 +35,7 @@ use self::rows::{
     check_belongs, insert_chain, insert_version, stored_vault, upsert_certificate,
     version_not_found,
 };
+use super::error::{Object, failed_on};
 use super::{
     CertificateReader, CertificateRecord, DocumentRecord, Index, KeyBytes, Snapshot, Store,
     StoreError, VaultRecord, VersionRecord,
@@ -63,7 +64,7 @@ const SIDE_FILES: &[&str] = &["-wal", "-shm", "-journal"];
 ///   `operation`, `deleted` and `purge_at`; `created` stays as first stored.
 /// - A version passed to `put_certificate` or [`Store::update_version`] must
 ///   belong to the certificate passed with it (same vault and name, any
-///   case), otherwise `Backend`.
+///   case), otherwise `Failed`.
 /// - [`Store::update_version`] and [`Store::delete_version`] find a version
 ///   by id **and** certificate: an id of another certificate's version is
 ///   `NotFound`, and that version is not touched.
@@ -101,9 +102,8 @@ impl SqliteStore {
     /// parent directory is missing or unreadable, the file cannot be opened
     /// read-write, or it is not a certfs SQLite database.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let unavailable =
-            |cause: String| StoreError::Unavailable(format!("{}: {cause}", path.display()));
-        let conn = open_connection(path).map_err(unavailable)?;
+        let conn = open_connection(path)
+            .map_err(|cause| StoreError::Unavailable(format!("{}: {cause}", path.display())))?;
         let store = SqliteStore {
             conn,
             path: path.to_path_buf(),
@@ -151,7 +151,7 @@ fn is_foreign_key(e: &rusqlite::Error) -> bool {
 /// tables and columns, never bound values, so no data (let alone key
 /// bytes) reaches the message.
 fn backend(what: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
-    move |e| StoreError::Backend(format!("{what}: {e}"))
+    move |e| StoreError::backend(what, e)
 }
 
 impl Store for SqliteStore {
@@ -285,15 +285,16 @@ impl Store for SqliteStore {
             if is_duplicate(&e) {
                 StoreError::Conflict(format!("vault {}", vault.name))
             } else {
-                backend("cannot create the vault")(e)
+                failed_on("cannot create", Object::Vault(&vault.name))(e)
             }
         })?;
-        tx.commit().map_err(backend("cannot commit the vault"))
+        tx.commit()
+            .map_err(failed_on("cannot commit", Object::Vault(&vault.name)))
     }
 
     fn delete_vault(&mut self, name: &str) -> Result<(), StoreError> {
         let tx = self.write_transaction()?;
-        let read = backend("cannot read the vault");
+        let read = failed_on("cannot read", Object::Vault(name));
         let exists = tx
             .query_row("SELECT 1 FROM vaults WHERE name = ?1", [name], |_| Ok(()))
             .optional()
@@ -315,17 +316,22 @@ impl Store for SqliteStore {
             return Err(StoreError::NotEmpty(format!("vault {name}")));
         }
         tx.execute("DELETE FROM documents WHERE vault = ?1", [name])
-            .map_err(backend("cannot delete the vault's documents"))?;
+            .map_err(failed_on(
+                "cannot delete the documents of",
+                Object::Vault(name),
+            ))?;
         tx.execute("DELETE FROM vaults WHERE name = ?1", [name])
             .map_err(|e| {
                 if is_foreign_key(&e) {
                     StoreError::NotEmpty(format!("vault {name}"))
                 } else {
-                    backend("cannot delete the vault")(e)
+                    failed_on("cannot delete", Object::Vault(name))(e)
                 }
             })?;
-        tx.commit()
-            .map_err(backend("cannot commit the vault deletion"))
+        tx.commit().map_err(failed_on(
+            "cannot commit the deletion of",
+            Object::Vault(name),
+        ))
     }
 
     fn put_certificate(
@@ -338,8 +344,10 @@ impl Store for SqliteStore {
         if let Some(version) = version {
             insert_version(&tx, &vault, &name, version)?;
         }
-        tx.commit()
-            .map_err(backend("cannot commit the certificate"))
+        tx.commit().map_err(failed_on(
+            "cannot commit",
+            Object::Certificate(&vault, &name),
+        ))
     }
 
     fn restore_certificate(
@@ -354,7 +362,10 @@ impl Store for SqliteStore {
                 (&certificate.vault, &certificate.name),
                 |row| row.get(0),
             )
-            .map_err(backend("cannot read the certificates"))?;
+            .map_err(failed_on(
+                "cannot read",
+                Object::Certificate(&certificate.vault, &certificate.name),
+            ))?;
         if exists {
             return Err(StoreError::Conflict(format!(
                 "certificate {} in vault {}",
@@ -365,8 +376,10 @@ impl Store for SqliteStore {
         for version in versions {
             insert_version(&tx, &vault, &name, version)?;
         }
-        tx.commit()
-            .map_err(backend("cannot commit the restored certificate"))
+        tx.commit().map_err(failed_on(
+            "cannot commit the restored",
+            Object::Certificate(&vault, &name),
+        ))
     }
 
     fn update_version(
@@ -395,15 +408,23 @@ impl Store for SqliteStore {
                     version.exportable,
                 ),
             )
-            .map_err(backend("cannot update the version"))?;
+            .map_err(failed_on(
+                "cannot update",
+                Object::Version(&version.id, &vault, &name),
+            ))?;
         if updated == 0 {
             return Err(version_not_found(&version.id, &vault, &name));
         }
         tx.execute("DELETE FROM chain WHERE version_id = ?1", [&version.id])
-            .map_err(backend("cannot replace the chain"))?;
+            .map_err(failed_on(
+                "cannot replace the chain of",
+                Object::Version(&version.id, &vault, &name),
+            ))?;
         insert_chain(&tx, &version.id, &version.chain_der)?;
-        tx.commit()
-            .map_err(backend("cannot commit the version update"))
+        tx.commit().map_err(failed_on(
+            "cannot commit the update of",
+            Object::Version(&version.id, &vault, &name),
+        ))
     }
 
     fn delete_version(
@@ -419,12 +440,17 @@ impl Store for SqliteStore {
                 "DELETE FROM versions WHERE id = ?1 AND vault = ?2 AND certificate = ?3",
                 (id, &vault, &name),
             )
-            .map_err(backend("cannot delete the version"))?;
+            .map_err(failed_on(
+                "cannot delete",
+                Object::Version(id, &vault, &name),
+            ))?;
         if deleted == 0 {
             return Err(version_not_found(id, &vault, &name));
         }
-        tx.commit()
-            .map_err(backend("cannot commit the version deletion"))
+        tx.commit().map_err(failed_on(
+            "cannot commit the deletion of",
+            Object::Version(id, &vault, &name),
+        ))
     }
 
     fn delete_certificate(&mut self, vault: &str, name: &str) -> Result<(), StoreError> {
@@ -437,7 +463,7 @@ impl Store for SqliteStore {
                 |_| Ok(()),
             )
             .optional()
-            .map_err(backend("cannot read the certificate"))?
+            .map_err(failed_on("cannot read", Object::Certificate(&vault, name)))?
             .is_some();
         if !exists {
             return Err(StoreError::NotFound(format!("certificate {vault}/{name}")));
@@ -447,14 +473,22 @@ impl Store for SqliteStore {
             "DELETE FROM versions WHERE vault = ?1 AND certificate = ?2",
             (&vault, name),
         )
-        .map_err(backend("cannot delete the versions"))?;
+        .map_err(failed_on(
+            "cannot delete the versions of",
+            Object::Certificate(&vault, name),
+        ))?;
         tx.execute(
             "DELETE FROM certificates WHERE vault = ?1 AND name = ?2",
             (&vault, name),
         )
-        .map_err(backend("cannot delete the certificate"))?;
-        tx.commit()
-            .map_err(backend("cannot commit the certificate deletion"))
+        .map_err(failed_on(
+            "cannot delete",
+            Object::Certificate(&vault, name),
+        ))?;
+        tx.commit().map_err(failed_on(
+            "cannot commit the deletion of",
+            Object::Certificate(&vault, name),
+        ))
     }
 
     fn put_document(
@@ -474,20 +508,21 @@ impl Store for SqliteStore {
                      ON CONFLICT (vault, key) DO UPDATE SET value = excluded.value",
                     (&vault, key, value),
                 )
-                .map_err(backend("cannot write the document"))?,
+                .map_err(failed_on("cannot write", Object::Document(&vault, key)))?,
             None => tx
                 .execute(
                     "DELETE FROM documents WHERE vault = ?1 AND key = ?2",
                     (&vault, key),
                 )
-                .map_err(backend("cannot delete the document"))?,
+                .map_err(failed_on("cannot delete", Object::Document(&vault, key)))?,
         };
-        tx.commit().map_err(backend("cannot commit the document"))
+        tx.commit()
+            .map_err(failed_on("cannot commit", Object::Document(&vault, key)))
     }
 
     /// `PRAGMA wal_checkpoint(TRUNCATE)`: the WAL, whose page images have
     /// freed space zeroed (`secure_delete`), overwrites the database's old
-    /// pages, and the WAL file is emptied. `Backend` if another connection
+    /// pages, and the WAL file is emptied. `Failed` if another connection
     /// kept the checkpoint from completing.
     fn scrub(&mut self) -> Result<(), StoreError> {
         let (busy, _, _): (i64, i64, i64) = self
@@ -497,7 +532,7 @@ impl Store for SqliteStore {
             })
             .map_err(backend("cannot checkpoint the WAL"))?;
         if busy != 0 {
-            return Err(StoreError::Backend(
+            return Err(StoreError::Failed(
                 "cannot checkpoint the WAL: another connection is using the database".into(),
             ));
         }

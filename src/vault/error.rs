@@ -87,7 +87,10 @@ impl From<StoreError> for VaultError {
             StoreError::NotFound(m) => VaultError::NotFound(m),
             StoreError::Conflict(m) => VaultError::AlreadyExists(m),
             StoreError::NotEmpty(m) => VaultError::NotEmpty(m),
-            StoreError::Unavailable(m) | StoreError::Backend(m) => VaultError::Internal(m),
+            StoreError::Unavailable(m) | StoreError::Failed(m) => VaultError::Internal(m),
+            StoreError::Backend { doing, source } => {
+                VaultError::Internal(format!("{doing}: {source}"))
+            }
         }
     }
 }

@@ -14,7 +14,9 @@
 //!   socket; the last one dropped stops it.
 
 use std::collections::HashMap;
-use std::io::{Read, Write};
+use std::error::Error;
+use std::fmt;
+use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -52,6 +54,49 @@ pub struct Responder {
     listener: Mutex<Option<Arc<Listener>>>,
 }
 
+/// Why an http-01 answer could not be served.
+#[derive(Debug)]
+pub enum ChallengeError {
+    /// The CA sent a token that is not base64url (its first 80 characters).
+    BadToken(String),
+    /// The answer file could not be written into the webroot.
+    Write(AsUserError),
+    /// Nothing could listen on the configured address.
+    Listen {
+        address: SocketAddr,
+        source: io::Error,
+    },
+    /// The listener's thread did not start.
+    Thread(io::Error),
+}
+
+impl fmt::Display for ChallengeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ChallengeError::BadToken(token) => write!(
+                f,
+                "the CA sent an http-01 token that is not base64url: {token:?}"
+            ),
+            ChallengeError::Write(e) => write!(f, "cannot publish the http-01 answer: {e}"),
+            ChallengeError::Listen { address, source } => write!(
+                f,
+                "cannot listen on {address} to answer http-01 challenges: {source}"
+            ),
+            ChallengeError::Thread(e) => write!(f, "cannot start the http-01 listener: {e}"),
+        }
+    }
+}
+
+impl Error for ChallengeError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        match self {
+            ChallengeError::BadToken(_) => None,
+            ChallengeError::Write(e) => Some(e),
+            ChallengeError::Listen { source, .. } | ChallengeError::Thread(source) => Some(source),
+        }
+    }
+}
+
 impl Responder {
     /// A responder writing webroot files as `writer`; a listener is bound on first use.
     pub fn new(method: ChallengeMethod, writer: Identity) -> Self {
@@ -63,7 +108,7 @@ impl Responder {
     }
 
     /// Serves `key_authorization` for `token` until withdrawn.
-    pub fn publish(&self, token: &str, key_authorization: &str) -> Result<(), String> {
+    pub fn publish(&self, token: &str, key_authorization: &str) -> Result<(), ChallengeError> {
         check_token(token)?;
         match &self.method {
             ChallengeMethod::Webroot(root) => {
@@ -74,7 +119,7 @@ impl Responder {
                     key_authorization.as_bytes(),
                     0o644,
                 )
-                .map_err(|e| format!("cannot publish the http-01 answer: {e}"))?;
+                .map_err(ChallengeError::Write)?;
                 log::debug!("acme: wrote {}", path.display());
                 Ok(())
             }
@@ -131,7 +176,7 @@ impl Responder {
 }
 
 /// ACME tokens are base64url; anything else could climb out of the webroot.
-fn check_token(token: &str) -> Result<(), String> {
+fn check_token(token: &str) -> Result<(), ChallengeError> {
     if !token.is_empty()
         && token.len() <= 256
         && token
@@ -140,10 +185,7 @@ fn check_token(token: &str) -> Result<(), String> {
     {
         Ok(())
     } else {
-        Err(format!(
-            "the CA sent an http-01 token that is not base64url: {:?}",
-            token.chars().take(80).collect::<String>()
-        ))
+        Err(ChallengeError::BadToken(token.chars().take(80).collect()))
     }
 }
 
@@ -179,7 +221,7 @@ pub struct Listener {
 
 impl Listener {
     /// The running listener for `address`, started if none is.
-    pub fn shared(address: SocketAddr) -> Result<Arc<Listener>, String> {
+    pub fn shared(address: SocketAddr) -> Result<Arc<Listener>, ChallengeError> {
         let mut all = LISTENERS.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(l) = all.get(&address).and_then(Weak::upgrade) {
             return Ok(l);
@@ -189,10 +231,10 @@ impl Listener {
         Ok(l)
     }
 
-    fn start(address: SocketAddr) -> Result<Listener, String> {
-        let socket = TcpListener::bind(address)
-            .map_err(|e| format!("cannot listen on {address} to answer http-01 challenges: {e}"))?;
-        let bound = socket.local_addr().map_err(|e| e.to_string())?;
+    fn start(address: SocketAddr) -> Result<Listener, ChallengeError> {
+        let listen = |source| ChallengeError::Listen { address, source };
+        let socket = TcpListener::bind(address).map_err(listen)?;
+        let bound = socket.local_addr().map_err(listen)?;
         let answers: Arc<Mutex<HashMap<String, String>>> = Arc::default();
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
@@ -201,7 +243,7 @@ impl Listener {
             std::thread::Builder::new()
                 .name(format!("acme-http01-{}", bound.port()))
                 .spawn(move || accept_loop(socket, answers, stop))
-                .map_err(|e| format!("cannot start the http-01 listener: {e}"))?
+                .map_err(ChallengeError::Thread)?
         };
         log::info!("acme: answering http-01 challenges on {bound}");
         Ok(Listener {
@@ -372,8 +414,47 @@ mod tests {
             Identity::daemon(),
         );
         for bad in ["../x", "a/b", "", ".hidden", "a b"] {
-            assert!(r.publish(bad, "k").is_err(), "{bad:?}");
+            let err = r.publish(bad, "k").expect_err(bad);
+            assert!(matches!(err, ChallengeError::BadToken(_)), "{err:?}");
+            assert!(err.source().is_none());
         }
         assert!(!dir.path().join("x").exists());
+    }
+
+    #[test]
+    fn a_webroot_that_cannot_be_written_keeps_the_cause() {
+        let dir = tempfile::tempdir().unwrap();
+        let not_a_directory = dir.path().join("www");
+        fs::write(&not_a_directory, b"").unwrap();
+        let r = Responder::new(
+            ChallengeMethod::Webroot(not_a_directory),
+            Identity::daemon(),
+        );
+        let err = r
+            .publish("tok", "tok.thumb")
+            .expect_err("the webroot is a file");
+        assert!(matches!(err, ChallengeError::Write(_)), "{err:?}");
+        assert!(
+            err.source().is_some_and(|s| s.is::<AsUserError>()),
+            "{err:?}"
+        );
+        assert!(
+            err.to_string()
+                .starts_with("cannot publish the http-01 answer: "),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_port_in_use_names_the_address_and_keeps_the_io_error() {
+        let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = taken.local_addr().unwrap();
+        let err = Listener::start(address).expect_err("the port is taken");
+        let io = err
+            .source()
+            .and_then(|s| s.downcast_ref::<io::Error>())
+            .expect("the I/O error");
+        assert_eq!(io.kind(), io::ErrorKind::AddrInUse, "{err:?}");
+        assert!(err.to_string().contains(&address.to_string()), "{err}");
     }
 }

@@ -2,6 +2,7 @@
 
 use instant_acme::{Error, Problem};
 
+use super::challenge::ChallengeError;
 use super::transport;
 use crate::issuers::CaError;
 
@@ -14,8 +15,10 @@ pub(super) enum Failure {
     Acme(Error),
     /// A refusal certfs words itself (no http-01 offered, order invalid without a problem).
     Refused { code: String, message: String },
-    /// Something local that may clear up (the listener's port, the webroot).
+    /// Something local that may clear up (the CA's answer not ready yet).
     Local(String),
+    /// The http-01 answer could not be served (the listener's port, the webroot).
+    Challenge(ChallengeError),
 }
 
 impl From<Error> for Failure {
@@ -73,6 +76,7 @@ pub(super) fn ca_error(failure: Failure) -> CaError {
     match failure {
         Failure::Refused { code, message } => CaError::Rejected { code, message },
         Failure::Local(m) => CaError::Unavailable(m),
+        Failure::Challenge(e) => CaError::Unavailable(e.to_string()),
         Failure::Acme(e) => {
             if let Some(u) = transport::unreachable(&e) {
                 return CaError::Unavailable(u.0.clone());

@@ -9,6 +9,9 @@
 //! ErrorMessage}`); a SOAP `Fault` is only for input the server cannot
 //! read.
 
+use std::error::Error;
+use std::fmt;
+
 use quick_xml::Reader;
 use quick_xml::escape::resolve_predefined_entity;
 use quick_xml::events::Event;
@@ -172,26 +175,78 @@ impl Element {
     }
 }
 
+/// Why a text is not an XML document [`parse`] reads.
+#[derive(Debug)]
+pub enum XmlError {
+    /// quick-xml refused what ends at byte `at` (syntax, mismatched tags,
+    /// a bad character reference, text that does not decode).
+    Malformed { at: u64, source: quick_xml::Error },
+    /// An entity other than XML's five and character references.
+    UnknownEntity(String),
+    /// A second element at the top level.
+    MoreThanOneRoot,
+    /// Elements nest deeper than [`MAX_DEPTH`].
+    TooDeep,
+    /// An end tag with no element open.
+    EndWithoutStart,
+    /// A `DOCTYPE` (refused: it could declare entities).
+    DocType,
+    /// Text that is not whitespace outside the root element.
+    TextOutsideRoot,
+    /// The document ends inside an element.
+    Unclosed,
+    /// No element at all.
+    NoElement,
+}
+
+impl fmt::Display for XmlError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            XmlError::Malformed { at, source } => {
+                write!(f, "not well-formed XML at byte {at}: {source}")
+            }
+            XmlError::UnknownEntity(name) => write!(f, "unknown entity &{name};"),
+            XmlError::MoreThanOneRoot => f.write_str("more than one root element"),
+            XmlError::TooDeep => write!(f, "elements nest deeper than {MAX_DEPTH}"),
+            XmlError::EndWithoutStart => f.write_str("an end tag without a start"),
+            XmlError::DocType => f.write_str("a DOCTYPE is not accepted"),
+            XmlError::TextOutsideRoot => f.write_str("text outside the root element"),
+            XmlError::Unclosed => f.write_str("the document ends inside an element"),
+            XmlError::NoElement => f.write_str("no element in the document"),
+        }
+    }
+}
+
+impl Error for XmlError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        match self {
+            XmlError::Malformed { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
 /// Reads an XML document into its root [`Element`]. Namespaces are
 /// ignored (GCC's children are unqualified anyway); DTDs, unknown
 /// entities, mismatched tags and nesting past 64 levels are errors.
-pub fn parse(xml: &str) -> Result<Element, String> {
+pub fn parse(xml: &str) -> Result<Element, XmlError> {
     let mut reader = Reader::from_str(xml);
     reader.config_mut().check_end_names = true;
     let mut stack: Vec<Element> = Vec::new();
     let mut root: Option<Element> = None;
-    let at = |r: &Reader<&[u8]>| r.buffer_position();
+    let malformed = |r: &Reader<&[u8]>, e: quick_xml::Error| XmlError::Malformed {
+        at: r.buffer_position(),
+        source: e,
+    };
     loop {
-        let event = reader
-            .read_event()
-            .map_err(|e| format!("not well-formed XML at byte {}: {e}", at(&reader)))?;
+        let event = reader.read_event().map_err(|e| malformed(&reader, e))?;
         match event {
             Event::Start(_) | Event::Empty(_) if root.is_some() && stack.is_empty() => {
-                return Err("more than one root element".into());
+                return Err(XmlError::MoreThanOneRoot);
             }
             Event::Start(start) => {
                 if stack.len() >= MAX_DEPTH {
-                    return Err(format!("elements nest deeper than {MAX_DEPTH}"));
+                    return Err(XmlError::TooDeep);
                 }
                 stack.push(Element {
                     name: local_name(start.local_name().as_ref()),
@@ -206,39 +261,43 @@ pub fn parse(xml: &str) -> Result<Element, String> {
                 attach(&mut stack, &mut root, element);
             }
             Event::End(_) => {
-                let mut element = stack.pop().ok_or("an end tag without a start")?;
+                let mut element = stack.pop().ok_or(XmlError::EndWithoutStart)?;
                 element.text = element.text.trim().to_owned();
                 attach(&mut stack, &mut root, element);
             }
             Event::Text(t) => {
-                let text = t.xml10_content().map_err(|e| e.to_string())?;
+                let text = t
+                    .xml10_content()
+                    .map_err(|e| malformed(&reader, e.into()))?;
                 push_text(&mut stack, &text)?;
             }
             Event::CData(t) => {
-                let text = t.xml10_content().map_err(|e| e.to_string())?;
+                let text = t
+                    .xml10_content()
+                    .map_err(|e| malformed(&reader, e.into()))?;
                 push_text(&mut stack, &text)?;
             }
             Event::GeneralRef(r) => {
-                let resolved = match r.resolve_char_ref().map_err(|e| e.to_string())? {
+                let resolved = match r.resolve_char_ref().map_err(|e| malformed(&reader, e))? {
                     Some(c) => c.to_string(),
                     None => {
-                        let name = r.decode().map_err(|e| e.to_string())?;
+                        let name = r.decode().map_err(|e| malformed(&reader, e.into()))?;
                         resolve_predefined_entity(&name)
-                            .ok_or_else(|| format!("unknown entity &{name};"))?
+                            .ok_or_else(|| XmlError::UnknownEntity(name.into_owned()))?
                             .to_owned()
                     }
                 };
                 push_text(&mut stack, &resolved)?;
             }
-            Event::DocType(_) => return Err("a DOCTYPE is not accepted".into()),
+            Event::DocType(_) => return Err(XmlError::DocType),
             Event::Decl(_) | Event::PI(_) | Event::Comment(_) => {}
             Event::Eof => break,
         }
     }
     if !stack.is_empty() {
-        return Err("the document ends inside an element".into());
+        return Err(XmlError::Unclosed);
     }
-    root.ok_or_else(|| "no element in the document".into())
+    root.ok_or(XmlError::NoElement)
 }
 
 fn local_name(raw: &[u8]) -> String {
@@ -252,14 +311,14 @@ fn attach(stack: &mut [Element], root: &mut Option<Element>, element: Element) {
     }
 }
 
-fn push_text(stack: &mut [Element], text: &str) -> Result<(), String> {
+fn push_text(stack: &mut [Element], text: &str) -> Result<(), XmlError> {
     match stack.last_mut() {
         Some(current) => {
             current.text.push_str(text);
             Ok(())
         }
         None if text.trim().is_empty() => Ok(()),
-        None => Err("text outside the root element".into()),
+        None => Err(XmlError::TextOutsideRoot),
     }
 }
 
@@ -345,4 +404,52 @@ pub fn check_header(response: &Element) -> Result<(), CaError> {
         code: first_code,
         message,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_refusal_says_what_is_wrong() {
+        let refused = |xml: &str| parse(xml).expect_err(xml);
+        assert!(matches!(refused(""), XmlError::NoElement));
+        assert!(matches!(refused("  "), XmlError::NoElement));
+        assert!(matches!(refused("<a>"), XmlError::Unclosed));
+        assert!(matches!(refused("<a/><b/>"), XmlError::MoreThanOneRoot));
+        assert!(matches!(refused("text"), XmlError::TextOutsideRoot));
+        assert!(matches!(refused("<!DOCTYPE a><a/>"), XmlError::DocType));
+        match refused("<a>&bogus;</a>") {
+            XmlError::UnknownEntity(name) => assert_eq!(name, "bogus"),
+            other => panic!("{other:?}"),
+        }
+        let deep = format!("{}{}", "<a>".repeat(65), "</a>".repeat(65));
+        let err = refused(&deep);
+        assert!(matches!(err, XmlError::TooDeep), "{err:?}");
+        assert_eq!(err.to_string(), "elements nest deeper than 64");
+    }
+
+    #[test]
+    fn malformed_xml_keeps_quick_xmls_error_and_the_position() {
+        for xml in ["<a></b>", "<a>&#0;</a>", "<a><b></a>"] {
+            let err = parse(xml).expect_err(xml);
+            let XmlError::Malformed { at, .. } = &err else {
+                panic!("{xml}: {err:?}");
+            };
+            assert!(*at > 0 && *at <= xml.len() as u64, "{xml}: {at}");
+            let source = err.source().expect("quick-xml's error");
+            assert!(source.is::<quick_xml::Error>(), "{source:?}");
+            assert_eq!(
+                err.to_string(),
+                format!("not well-formed XML at byte {at}: {source}")
+            );
+        }
+    }
+
+    #[test]
+    fn refusals_of_our_own_have_no_source() {
+        for xml in ["", "<a>", "<a/><b/>", "<a>&bogus;</a>"] {
+            assert!(parse(xml).expect_err(xml).source().is_none(), "{xml}");
+        }
+    }
 }

@@ -19,8 +19,8 @@ use std::time::Duration;
 use parking_lot::Mutex;
 use postgres::Client;
 
+use super::PgError;
 use super::connect::{PostgresUrl, connect};
-use super::describe;
 use crate::store::{Claim, StoreError};
 
 /// How long checking that a claim still holds may take.
@@ -60,7 +60,7 @@ pub(super) fn claim(
     };
     if !alive {
         let client =
-            connect(url).map_err(|cause| StoreError::Unavailable(format!("{url}: {cause}")))?;
+            connect(url).map_err(|e| StoreError::backend(format!("cannot connect to {url}"), e))?;
         if s.client.is_some() {
             log::warn!("store {url}: the claims session was lost; claims made on it are void");
         }
@@ -74,7 +74,7 @@ pub(super) fn claim(
     let client = s.client.as_mut().expect("connected above");
     let won: bool = client
         .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
-        .map_err(|e| StoreError::Backend(format!("cannot claim {work}: {}", describe(&e))))?
+        .map_err(|e| StoreError::backend(format!("cannot claim {work}"), e))?
         .get(0);
     if !won {
         return Ok(None);
@@ -117,7 +117,7 @@ impl Drop for PostgresClaim {
         if let Some(client) = s.client.as_mut() {
             // If this fails the session is gone, and the lock with it.
             if let Err(e) = client.execute("SELECT pg_advisory_unlock($1)", &[&self.key]) {
-                log::debug!("releasing a claim: {}", describe(&e));
+                log::debug!("releasing a claim: {}", PgError::from(e));
             }
         }
     }

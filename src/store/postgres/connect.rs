@@ -9,6 +9,7 @@
 //! an SSH tunnel). TLS support is a transport choice added here later
 //! (`postgres-openssl` or `postgres-native-tls`), nothing else changes.
 
+use std::error::Error;
 use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
@@ -16,7 +17,7 @@ use std::time::Duration;
 use postgres::config::{Host, SslMode};
 use postgres::{Client, Config, NoTls};
 
-use super::describe;
+use super::PgError;
 use super::migrations::{MIGRATION_LOCK, MIGRATIONS, SCHEMA_VERSION, TABLES, VERSION_TABLE};
 
 /// How long connecting may take when the URL does not say (`connect_timeout`).
@@ -47,13 +48,56 @@ impl PostgresUrl {
     }
 }
 
+/// Why a text is not a [`PostgresUrl`]. Never repeats the text: it may
+/// hold a password.
+#[derive(Debug)]
+pub enum UrlError {
+    /// It does not start with `postgres://` or `postgresql://`.
+    Scheme,
+    /// A second `@` before the database: an unencoded `@` in the password.
+    SecondAt,
+    /// The `postgres` crate refused it (its message names the option, never a value).
+    Invalid(PgError),
+    /// `sslmode` asks for TLS, which certfs does not speak to PostgreSQL.
+    Tls,
+}
+
+impl fmt::Display for UrlError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UrlError::Scheme => {
+                f.write_str("a PostgreSQL URL starts with postgres:// or postgresql://")
+            }
+            UrlError::SecondAt => f.write_str(
+                "the URL has a second '@' before its database: write an '@' in a \
+                 user name or password as %40",
+            ),
+            UrlError::Invalid(e) => write!(f, "not a valid PostgreSQL URL: {e}"),
+            UrlError::Tls => f.write_str(
+                "sslmode=require asks for TLS, which certfs does not speak to PostgreSQL yet: \
+                 connect over a unix socket, loopback or a trusted network, with sslmode=disable \
+                 or prefer",
+            ),
+        }
+    }
+}
+
+impl Error for UrlError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        match self {
+            UrlError::Invalid(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
 impl FromStr for PostgresUrl {
-    type Err = String;
+    type Err = UrlError;
 
     /// Parses `text`; errors describe the problem without repeating the URL.
-    fn from_str(text: &str) -> Result<Self, String> {
+    fn from_str(text: &str) -> Result<Self, UrlError> {
         if !(text.starts_with("postgres://") || text.starts_with("postgresql://")) {
-            return Err("a PostgreSQL URL starts with postgres:// or postgresql://".into());
+            return Err(UrlError::Scheme);
         }
         // The crate ends the user and password at the first '@': a second
         // one before the host means an unencoded '@' in the password, and
@@ -62,23 +106,13 @@ impl FromStr for PostgresUrl {
         if let Some((_, rest)) = after_scheme.split_once('@') {
             let host = rest.split(['/', '?']).next().unwrap_or_default();
             if host.contains('@') {
-                return Err(
-                    "the URL has a second '@' before its database: write an '@' in a \
-                     user name or password as %40"
-                        .into(),
-                );
+                return Err(UrlError::SecondAt);
             }
         }
         // The crate's messages name the offending option, never a value.
-        let mut config = Config::from_str(text)
-            .map_err(|e| format!("not a valid PostgreSQL URL: {}", describe(&e)))?;
+        let mut config = Config::from_str(text).map_err(|e| UrlError::Invalid(e.into()))?;
         if !matches!(config.get_ssl_mode(), SslMode::Disable | SslMode::Prefer) {
-            return Err(
-                "sslmode=require asks for TLS, which certfs does not speak to PostgreSQL yet: \
-                 connect over a unix socket, loopback or a trusted network, with sslmode=disable \
-                 or prefer"
-                    .into(),
-            );
+            return Err(UrlError::Tls);
         }
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
@@ -151,18 +185,70 @@ fn encode(text: &str) -> String {
 }
 
 /// Opens one connection (no TLS, see the module docs).
-pub(super) fn connect(url: &PostgresUrl) -> Result<Client, String> {
-    url.config()
-        .connect(NoTls)
-        .map_err(|e| format!("cannot connect: {}", describe(&e)))
+pub(super) fn connect(url: &PostgresUrl) -> Result<Client, PgError> {
+    Ok(url.config().connect(NoTls)?)
 }
 
 /// The backend process id of `client`'s session (notifications name it).
-pub(super) fn backend_pid(client: &mut Client) -> Result<i32, String> {
-    client
-        .query_one("SELECT pg_backend_pid()", &[])
-        .map(|row| row.get(0))
-        .map_err(|e| describe(&e))
+pub(super) fn backend_pid(client: &mut Client) -> Result<i32, PgError> {
+    Ok(client.query_one("SELECT pg_backend_pid()", &[])?.get(0))
+}
+
+/// Why a database could not be brought to [`SCHEMA_VERSION`].
+#[derive(Debug)]
+pub(super) enum MigrateError {
+    /// A statement failed while `doing` something.
+    Engine {
+        doing: &'static str,
+        source: PgError,
+    },
+    /// Another application's database: it has a table of certfs's names.
+    Foreign { table: &'static str },
+    /// The version row holds a negative number.
+    UnknownVersion(i32),
+    /// A newer certfs's database.
+    Newer(u32),
+    /// Migration `to` failed.
+    Migration { to: u32, source: PgError },
+}
+
+impl fmt::Display for MigrateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MigrateError::Engine { doing, source } => write!(f, "{doing}: {source}"),
+            MigrateError::Foreign { table } => write!(
+                f,
+                "not a certfs database (it has a table {table} but no certfs_schema)"
+            ),
+            MigrateError::UnknownVersion(version) => write!(f, "unknown schema version {version}"),
+            MigrateError::Newer(version) => write!(
+                f,
+                "schema version {version} is newer than this certfs supports ({SCHEMA_VERSION})"
+            ),
+            MigrateError::Migration { to, source } => {
+                write!(f, "schema migration to version {to} failed: {source}")
+            }
+        }
+    }
+}
+
+impl Error for MigrateError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        match self {
+            MigrateError::Engine { source, .. } | MigrateError::Migration { source, .. } => {
+                Some(source)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The `map_err` of a statement that failed while `doing` something.
+fn failed(doing: &'static str) -> impl Fn(postgres::Error) -> MigrateError {
+    move |e| MigrateError::Engine {
+        doing,
+        source: e.into(),
+    }
 }
 
 /// Brings the schema to [`SCHEMA_VERSION`]: creates the version table on
@@ -171,57 +257,56 @@ pub(super) fn backend_pid(client: &mut Client) -> Result<i32, String> {
 /// daemons starting together migrate once. Refuses a database from a newer
 /// certfs, and one that has tables of certfs's names but no version table
 /// (another application's).
-pub(super) fn migrate(client: &mut Client) -> Result<(), String> {
+pub(super) fn migrate(client: &mut Client) -> Result<(), MigrateError> {
     loop {
-        let mut tx = client.transaction().map_err(|e| describe(&e))?;
+        let mut tx = client
+            .transaction()
+            .map_err(failed("cannot begin the migration"))?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
-            .map_err(|e| describe(&e))?;
+            .map_err(failed("cannot take the migration lock"))?;
         let versioned: bool = tx
             .query_one("SELECT to_regclass('certfs_schema') IS NOT NULL", &[])
-            .map_err(|e| describe(&e))?
+            .map_err(failed("cannot look for the schema version table"))?
             .get(0);
         if !versioned {
-            for table in TABLES {
+            for &table in TABLES {
                 let taken: bool = tx
-                    .query_one("SELECT to_regclass($1) IS NOT NULL", &[table])
-                    .map_err(|e| describe(&e))?
+                    .query_one("SELECT to_regclass($1) IS NOT NULL", &[&table])
+                    .map_err(failed("cannot look for certfs's tables"))?
                     .get(0);
                 if taken {
-                    return Err(format!(
-                        "not a certfs database (it has a table {table} but no certfs_schema)"
-                    ));
+                    return Err(MigrateError::Foreign { table });
                 }
             }
             tx.batch_execute(VERSION_TABLE)
-                .map_err(|e| format!("cannot create the schema version table: {}", describe(&e)))?;
+                .map_err(failed("cannot create the schema version table"))?;
         }
         let version: i32 = tx
             .query_one("SELECT version FROM certfs_schema", &[])
-            .map_err(|e| describe(&e))?
+            .map_err(failed("cannot read the schema version"))?
             .get(0);
-        let version =
-            u32::try_from(version).map_err(|_| format!("unknown schema version {version}"))?;
+        let version = u32::try_from(version).map_err(|_| MigrateError::UnknownVersion(version))?;
         if version > SCHEMA_VERSION {
-            return Err(format!(
-                "schema version {version} is newer than this certfs supports ({SCHEMA_VERSION})"
-            ));
+            return Err(MigrateError::Newer(version));
         }
         let Some(migration) = MIGRATIONS.get(version as usize) else {
-            return tx.commit().map_err(|e| describe(&e));
+            return tx
+                .commit()
+                .map_err(failed("cannot commit the schema check"));
         };
         let next = version + 1;
-        tx.batch_execute(migration).map_err(|e| {
-            format!(
-                "schema migration to version {next} failed: {}",
-                describe(&e)
-            )
-        })?;
-        tx.execute(
-            "UPDATE certfs_schema SET version = $1",
-            &[&i32::try_from(next).map_err(|_| "too many migrations".to_string())?],
-        )
-        .map_err(|e| describe(&e))?;
-        tx.commit().map_err(|e| describe(&e))?;
+        tx.batch_execute(migration)
+            .map_err(|e| MigrateError::Migration {
+                to: next,
+                source: e.into(),
+            })?;
+        const { assert!(SCHEMA_VERSION <= i32::MAX as u32) };
+        // `next` is at most SCHEMA_VERSION, which an i32 holds (above).
+        let stored = i32::try_from(next).unwrap_or(i32::MAX);
+        tx.execute("UPDATE certfs_schema SET version = $1", &[&stored])
+            .map_err(failed("cannot record the schema version"))?;
+        tx.commit()
+            .map_err(failed("cannot commit the schema migration"))?;
         log::info!("store schema migrated to version {next}");
     }
 }
@@ -271,7 +356,8 @@ mod tests {
     fn tls_required_is_refused_and_other_schemes_too() {
         let err = "postgres://u@h/d?sslmode=require"
             .parse::<PostgresUrl>()
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("TLS"), "{err}");
         assert!(
             "postgres://u@h/d?sslmode=disable"
@@ -285,7 +371,8 @@ mod tests {
     fn an_unencoded_at_in_the_password_is_refused_unshown() {
         let err = "postgres://u:p@ss-word@db/d"
             .parse::<PostgresUrl>()
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("%40") && !err.contains("ss-word"), "{err}");
         let url: PostgresUrl = "postgres://u:p%40ss-word@db/d".parse().unwrap();
         assert_eq!(url.to_string(), "postgres://u@db:5432/d");
@@ -302,6 +389,9 @@ mod tests {
         let err = "postgres://u:hunter2@h/d?port=notanumber"
             .parse::<PostgresUrl>()
             .unwrap_err();
-        assert!(!err.contains("hunter2"), "{err}");
+        let shown = format!("{err} {err:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(matches!(err, UrlError::Invalid(_)), "{err:?}");
+        assert!(std::error::Error::source(&err).is_some(), "{err:?}");
     }
 }

@@ -4,7 +4,8 @@ use std::collections::HashMap;
 
 use postgres::Transaction;
 
-use super::{backend, fold, is_duplicate, is_foreign_key};
+use super::{fold, is_duplicate, is_foreign_key};
+use crate::store::error::{Object, failed_on};
 use crate::store::{CertificateRecord, KeyBytes, StoreError, VersionRecord};
 
 /// The columns [`certificate_from_row`] reads, in its order.
@@ -68,7 +69,7 @@ pub(super) fn stored_vault(tx: &mut Transaction<'_>, name: &str) -> Result<Strin
         "SELECT name FROM vaults WHERE name_key = $1",
         &[&fold(name)],
     )
-    .map_err(backend("cannot read the vault"))?
+    .map_err(failed_on("cannot read", Object::Vault(name)))?
     .map(|row| row.get(0))
     .ok_or_else(|| StoreError::NotFound(format!("vault {name}")))
 }
@@ -88,32 +89,39 @@ pub(super) fn upsert_certificate(
             "SELECT name FROM certificates WHERE vault_key = $1 AND name_key = $2",
             &[&fold(&vault), &fold(&certificate.name)],
         )
-        .map_err(backend("cannot read the certificate"))?
+        .map_err(failed_on(
+            "cannot read",
+            Object::Certificate(&vault, &certificate.name),
+        ))?
         .map(|row| row.get(0));
 
-    let name = match existing {
-        Some(name) => {
-            tx.execute(
-                "UPDATE certificates
+    let name =
+        match existing {
+            Some(name) => {
+                tx.execute(
+                    "UPDATE certificates
                  SET policy = $3, tags = $4, updated = $5, operation = $6, deleted = $7,
                      purge_at = $8
                  WHERE vault_key = $1 AND name_key = $2",
-                &[
-                    &fold(&vault),
-                    &fold(&name),
-                    &certificate.policy,
-                    &certificate.tags,
-                    &certificate.updated,
-                    &certificate.operation.as_deref(),
-                    &certificate.deleted,
-                    &certificate.purge_at,
-                ],
-            )
-            .map_err(backend("cannot update the certificate"))?;
-            name
-        }
-        None => {
-            tx.execute(
+                    &[
+                        &fold(&vault),
+                        &fold(&name),
+                        &certificate.policy,
+                        &certificate.tags,
+                        &certificate.updated,
+                        &certificate.operation.as_deref(),
+                        &certificate.deleted,
+                        &certificate.purge_at,
+                    ],
+                )
+                .map_err(failed_on(
+                    "cannot update",
+                    Object::Certificate(&vault, &name),
+                ))?;
+                name
+            }
+            None => {
+                tx.execute(
                 "INSERT INTO certificates (vault, name, policy, tags, created, updated, operation,
                                            deleted, purge_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -133,16 +141,16 @@ pub(super) fn upsert_certificate(
                 if is_foreign_key(&e) {
                     StoreError::NotFound(format!("vault {}", certificate.vault))
                 } else {
-                    backend("cannot insert the certificate")(e)
+                    failed_on("cannot insert", Object::Certificate(&vault, &certificate.name))(e)
                 }
             })?;
-            certificate.name.clone()
-        }
-    };
+                certificate.name.clone()
+            }
+        };
     Ok((vault, name))
 }
 
-/// Fails with `Backend` unless `version` names the certificate `name` of
+/// Fails with `Failed` unless `version` names the certificate `name` of
 /// `vault` (any case): a caller passing mismatched records is a bug.
 pub(super) fn check_belongs(
     version: &VersionRecord,
@@ -152,7 +160,7 @@ pub(super) fn check_belongs(
     if version.vault.eq_ignore_ascii_case(vault) && version.certificate.eq_ignore_ascii_case(name) {
         Ok(())
     } else {
-        Err(StoreError::Backend(
+        Err(StoreError::Failed(
             "the version belongs to another certificate than the one given with it".into(),
         ))
     }
@@ -177,7 +185,10 @@ pub(super) fn insert_version(
              WHERE vault_key = $1 AND certificate_key = $2",
             &[&fold(vault), &fold(name)],
         )
-        .map_err(backend("cannot read the versions"))?
+        .map_err(failed_on(
+            "cannot number the new version of",
+            Object::Certificate(vault, name),
+        ))?
         .get(0);
     tx.execute(
         "INSERT INTO versions (id, vault, certificate, seq, created, updated, enabled,
@@ -200,7 +211,7 @@ pub(super) fn insert_version(
         if is_duplicate(&e) {
             StoreError::Conflict(format!("version {}", version.id))
         } else {
-            backend("cannot insert the version")(e)
+            failed_on("cannot insert", Object::Version(&version.id, vault, name))(e)
         }
     })?;
     insert_chain(tx, &version.id, &version.chain_der)
@@ -215,14 +226,15 @@ pub(super) fn insert_chain(
     if chain.is_empty() {
         return Ok(());
     }
+    let failed = |e| StoreError::backend(format!("cannot insert the chain of version {id}"), e);
     let insert = tx
         .prepare("INSERT INTO chain (version_id, position, der) VALUES ($1, $2, $3)")
-        .map_err(backend("cannot insert the chain"))?;
+        .map_err(failed)?;
     for (position, der) in chain.iter().enumerate() {
         let position = i32::try_from(position)
-            .map_err(|_| StoreError::Backend("the chain is too long".into()))?;
+            .map_err(|_| StoreError::Failed("the chain is too long".into()))?;
         tx.execute(&insert, &[&id, &position, &der.as_slice()])
-            .map_err(backend("cannot insert the chain"))?;
+            .map_err(failed)?;
     }
     Ok(())
 }

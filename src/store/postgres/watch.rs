@@ -31,7 +31,7 @@ use postgres::fallible_iterator::FallibleIterator;
 use postgres::{Client, Transaction};
 
 use super::connect::{PostgresUrl, connect};
-use super::{backend, describe};
+use super::{PgError, backend};
 use crate::store::{ChangeCallback, ChangeHint, StoreError};
 
 /// The `LISTEN`/`NOTIFY` channel.
@@ -102,7 +102,7 @@ impl Watcher {
         url: PostgresUrl,
         own_pid: Arc<AtomicI32>,
         on_change: ChangeCallback,
-    ) -> Result<Watcher, String> {
+    ) -> Result<Watcher, StoreError> {
         let client = listen(&url)?;
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
@@ -110,7 +110,7 @@ impl Watcher {
             std::thread::Builder::new()
                 .name("store-watch".into())
                 .spawn(move || run(client, &url, &own_pid, &*on_change, &stop))
-                .map_err(|e| format!("cannot start the watch thread: {e}"))?
+                .map_err(|e| StoreError::backend("cannot start the watch thread", e))?
         };
         Ok(Watcher {
             stop,
@@ -130,11 +130,12 @@ impl Drop for Watcher {
 }
 
 /// A new connection that listens on [`CHANNEL`].
-fn listen(url: &PostgresUrl) -> Result<Client, String> {
-    let mut client = connect(url)?;
+fn listen(url: &PostgresUrl) -> Result<Client, StoreError> {
+    let mut client = connect(url)
+        .map_err(|e| StoreError::backend(format!("cannot connect to {url} to watch it"), e))?;
     client
         .batch_execute(&format!("LISTEN {CHANNEL}"))
-        .map_err(|e| format!("cannot listen for changes: {}", describe(&e)))?;
+        .map_err(|e| StoreError::backend(format!("cannot listen for changes on {url}"), e))?;
     Ok(client)
 }
 
@@ -158,7 +159,7 @@ fn run(
             Ok(None) if !client.is_closed() => {}
             outcome => {
                 let cause = match outcome {
-                    Err(e) => describe(&e),
+                    Err(e) => PgError::from(e).to_string(),
                     _ => "connection closed".into(),
                 };
                 log::warn!("store {url}: change notifications interrupted ({cause}); reconnecting");
@@ -182,7 +183,7 @@ fn relisten(url: &PostgresUrl, stop: &AtomicBool) -> Option<Client> {
         }
         match listen(url) {
             Ok(client) => return Some(client),
-            Err(cause) => log::debug!("store {url}: {cause}; retrying in {backoff:?}"),
+            Err(cause) => log::debug!("{cause}; retrying in {backoff:?}"),
         }
         // Sleep in POLL steps so that a drop is not held up.
         let mut waited = Duration::ZERO;

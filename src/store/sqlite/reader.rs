@@ -12,6 +12,7 @@ use std::path::Path;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 use super::{BUSY_TIMEOUT, backend};
+use crate::store::error::{Object, failed_on};
 use crate::store::{
     CertificateReader, CertificateRecord, CertificateSummary, DocumentRecord, Index, KeyBytes,
     StoreError, VaultRecord, VersionRecord,
@@ -83,9 +84,8 @@ pub struct SqliteReader {
 impl SqliteReader {
     /// A reader of the (existing, migrated) store at `path`.
     pub(super) fn open(path: &Path) -> Result<SqliteReader, StoreError> {
-        let unavailable = |e: rusqlite::Error| {
-            StoreError::Unavailable(format!("{}: cannot open a reader: {e}", path.display()))
-        };
+        let unavailable =
+            |e| StoreError::backend(format!("cannot open a reader of {}", path.display()), e);
         // No SQLITE_OPEN_URI: a path starting with "file:" is a path.
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags).map_err(unavailable)?;
@@ -102,7 +102,7 @@ impl CertificateReader for SqliteReader {
         vault: &str,
         name: &str,
     ) -> Result<Option<(CertificateRecord, Vec<VersionRecord>)>, StoreError> {
-        let read = backend("cannot read a certificate");
+        let read = failed_on("cannot read", Object::Certificate(vault, name));
         // One read transaction: the certificate and its versions as of one commit.
         let tx = self.conn.unchecked_transaction().map_err(&read)?;
         let certificate = tx

@@ -2,8 +2,9 @@
 
 use rusqlite::OptionalExtension;
 
+use super::super::error::{Object, failed_on};
 use super::super::{CertificateRecord, StoreError, VersionRecord};
-use super::{backend, is_duplicate, is_foreign_key};
+use super::{is_duplicate, is_foreign_key};
 
 /// The stored spelling of vault `name`; `NotFound` if it is absent.
 pub(super) fn stored_vault(
@@ -14,7 +15,7 @@ pub(super) fn stored_vault(
         row.get(0)
     })
     .optional()
-    .map_err(backend("cannot read the vault"))?
+    .map_err(failed_on("cannot read", Object::Vault(name)))?
     .ok_or_else(|| StoreError::NotFound(format!("vault {name}")))
 }
 
@@ -26,7 +27,6 @@ pub(super) fn upsert_certificate(
     tx: &rusqlite::Transaction<'_>,
     certificate: &CertificateRecord,
 ) -> Result<(String, String), StoreError> {
-    let read = backend("cannot read the certificate");
     let vault = stored_vault(tx, &certificate.vault)?;
     let existing: Option<String> = tx
         .query_row(
@@ -35,31 +35,38 @@ pub(super) fn upsert_certificate(
             |row| row.get(0),
         )
         .optional()
-        .map_err(&read)?;
+        .map_err(failed_on(
+            "cannot read",
+            Object::Certificate(&vault, &certificate.name),
+        ))?;
 
-    let name = match existing {
-        Some(name) => {
-            tx.execute(
-                "UPDATE certificates
+    let name =
+        match existing {
+            Some(name) => {
+                tx.execute(
+                    "UPDATE certificates
                  SET policy = ?3, tags = ?4, updated = ?5, operation = ?6, deleted = ?7,
                      purge_at = ?8
                  WHERE vault = ?1 AND name = ?2",
-                (
-                    &vault,
-                    &name,
-                    &certificate.policy,
-                    &certificate.tags,
-                    certificate.updated,
-                    certificate.operation.as_deref(),
-                    certificate.deleted,
-                    certificate.purge_at,
-                ),
-            )
-            .map_err(backend("cannot update the certificate"))?;
-            name
-        }
-        None => {
-            tx.execute(
+                    (
+                        &vault,
+                        &name,
+                        &certificate.policy,
+                        &certificate.tags,
+                        certificate.updated,
+                        certificate.operation.as_deref(),
+                        certificate.deleted,
+                        certificate.purge_at,
+                    ),
+                )
+                .map_err(failed_on(
+                    "cannot update",
+                    Object::Certificate(&vault, &name),
+                ))?;
+                name
+            }
+            None => {
+                tx.execute(
                 "INSERT INTO certificates (vault, name, policy, tags, created, updated, operation,
                                            deleted, purge_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -79,16 +86,16 @@ pub(super) fn upsert_certificate(
                 if is_foreign_key(&e) {
                     StoreError::NotFound(format!("vault {}", certificate.vault))
                 } else {
-                    backend("cannot insert the certificate")(e)
+                    failed_on("cannot insert", Object::Certificate(&vault, &certificate.name))(e)
                 }
             })?;
-            certificate.name.clone()
-        }
-    };
+                certificate.name.clone()
+            }
+        };
     Ok((vault, name))
 }
 
-/// Fails with `Backend` unless `version` names the certificate `name` of
+/// Fails with `Failed` unless `version` names the certificate `name` of
 /// `vault` (any case): a caller passing mismatched records is a bug.
 pub(super) fn check_belongs(
     version: &VersionRecord,
@@ -98,7 +105,7 @@ pub(super) fn check_belongs(
     if version.vault.eq_ignore_ascii_case(vault) && version.certificate.eq_ignore_ascii_case(name) {
         Ok(())
     } else {
-        Err(StoreError::Backend(
+        Err(StoreError::Failed(
             "the version belongs to another certificate than the one given with it".into(),
         ))
     }
@@ -124,7 +131,10 @@ pub(super) fn insert_version(
             (vault, name),
             |row| row.get(0),
         )
-        .map_err(backend("cannot read the versions"))?;
+        .map_err(failed_on(
+            "cannot number the new version of",
+            Object::Certificate(vault, name),
+        ))?;
     tx.execute(
         "INSERT INTO versions (id, vault, certificate, seq, created, updated, enabled,
                                certificate_der, key, exportable)
@@ -146,7 +156,7 @@ pub(super) fn insert_version(
         if is_duplicate(&e) {
             StoreError::Conflict(format!("version {}", version.id))
         } else {
-            backend("cannot insert the version")(e)
+            failed_on("cannot insert", Object::Version(&version.id, vault, name))(e)
         }
     })?;
     insert_chain(tx, &version.id, &version.chain_der)
@@ -158,15 +168,16 @@ pub(super) fn insert_chain(
     id: &str,
     chain: &[Vec<u8>],
 ) -> Result<(), StoreError> {
+    let failed = |e| StoreError::backend(format!("cannot insert the chain of version {id}"), e);
     let mut insert = tx
         .prepare("INSERT INTO chain (version_id, position, der) VALUES (?1, ?2, ?3)")
-        .map_err(backend("cannot insert the chain"))?;
+        .map_err(failed)?;
     for (position, der) in chain.iter().enumerate() {
         let position = i64::try_from(position)
-            .map_err(|_| StoreError::Backend("the chain is too long".into()))?;
+            .map_err(|_| StoreError::Failed("the chain is too long".into()))?;
         insert
             .execute((id, position, der.as_slice()))
-            .map_err(backend("cannot insert the chain"))?;
+            .map_err(failed)?;
     }
     Ok(())
 }
