@@ -18,7 +18,11 @@ pub fn errno(e: &VaultError) -> Errno {
         VaultError::IsDirectory(_) => Errno::EISDIR,
         VaultError::NotDirectory(_) => Errno::ENOTDIR,
         VaultError::TooLarge(_) => Errno::EFBIG,
-        VaultError::Internal(_) => Errno::EIO,
+        VaultError::Store(_)
+        | VaultError::Unreadable { .. }
+        | VaultError::Crypto(_)
+        | VaultError::Io { .. }
+        | VaultError::Internal(_) => Errno::EIO,
     }
 }
 
@@ -40,6 +44,25 @@ mod tests {
             (VaultError::NotDirectory(String::new()), libc::ENOTDIR),
             (VaultError::TooLarge(String::new()), libc::EFBIG),
             (VaultError::Internal(String::new()), libc::EIO),
+            (
+                VaultError::from(crate::store::StoreError::Failed(String::new())),
+                libc::EIO,
+            ),
+            (
+                VaultError::unreadable(
+                    crate::vault::error::Stored::Vault("prod".into()),
+                    "its name",
+                ),
+                libc::EIO,
+            ),
+            (
+                VaultError::io("cannot start a thread", std::io::Error::other("no")),
+                libc::EIO,
+            ),
+            (
+                VaultError::from(crate::pki::PkiError::Crypto("no randomness".into())),
+                libc::EIO,
+            ),
         ];
         for (e, code) in cases {
             assert_eq!(i32::from(errno(&e)), code, "{e:?}");

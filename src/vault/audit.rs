@@ -9,6 +9,8 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
+use std::borrow::Cow;
+
 use parking_lot::Mutex;
 use serde::Serialize;
 
@@ -100,7 +102,7 @@ impl AuditLog {
         let vault = node.vault().map(|v| v.to_string());
         let (outcome, reason) = match outcome {
             Ok(_) => ("ok", None),
-            Err(VaultError::Forbidden(m)) => ("denied", Some(m.as_str())),
+            Err(VaultError::Forbidden(m)) => ("denied", Some(Cow::Borrowed(m.as_str()))),
             Err(e) => ("refused", Some(e.message())),
         };
         let line = Line {
@@ -113,7 +115,7 @@ impl AuditLog {
             file: file.as_deref(),
             action,
             outcome,
-            reason,
+            reason: reason.as_deref(),
         };
         let mut text = serde_json::to_string(&line).unwrap_or_default();
         text.push('\n');

@@ -109,12 +109,15 @@ impl BackupKey {
                 Ok(BackupKey(bytes))
             }
             Err(e) if e.kind() == ErrorKind::AlreadyExists => read_key(path)?.ok_or_else(|| {
-                VaultError::Internal(format!("The backup key {} vanished", path.display()))
+                VaultError::io(
+                    format!("The backup key {} cannot be read", path.display()),
+                    std::io::Error::new(ErrorKind::NotFound, "it vanished once made"),
+                )
             }),
-            Err(e) => Err(VaultError::Internal(format!(
-                "Cannot create the backup key {}: {e}",
-                path.display()
-            ))),
+            Err(e) => Err(VaultError::io(
+                format!("Cannot create the backup key {}", path.display()),
+                e,
+            )),
         }
     }
 
@@ -132,14 +135,18 @@ impl BackupKey {
     }
 }
 
-/// Reads a key file: `None` if absent; `Internal` naming the path if unreadable or not 32 bytes.
+/// Reads a key file: `None` if absent; `Io` naming the path if unreadable or not 32 bytes.
 fn read_key(path: &Path) -> Result<Option<BackupKey>, VaultError> {
-    let refuse =
-        |why: String| VaultError::Internal(format!("The backup key {} {why}", path.display()));
+    let refuse = |e: std::io::Error| {
+        VaultError::io(
+            format!("The backup key {} cannot be read", path.display()),
+            e,
+        )
+    };
     let mut file = match File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(refuse(format!("cannot be read: {e}"))),
+        Err(e) => return Err(refuse(e)),
     };
     let mut buf = Zeroizing::new([0u8; 33]);
     let mut len = 0;
@@ -148,7 +155,7 @@ fn read_key(path: &Path) -> Result<Option<BackupKey>, VaultError> {
             Ok(0) => break,
             Ok(n) => len += n,
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(e) => return Err(refuse(format!("cannot be read: {e}"))),
+            Err(e) => return Err(refuse(e)),
         }
     }
     if len != 32 {
@@ -157,8 +164,9 @@ fn read_key(path: &Path) -> Result<Option<BackupKey>, VaultError> {
         } else {
             len.to_string()
         };
-        return Err(refuse(format!(
-            "holds {size} bytes; a backup key is 32 bytes"
+        return Err(refuse(std::io::Error::new(
+            ErrorKind::InvalidData,
+            format!("it holds {size} bytes; a backup key is 32 bytes"),
         )));
     }
     let mut key = Zeroizing::new([0u8; 32]);

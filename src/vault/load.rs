@@ -10,7 +10,7 @@ use super::access::{self, Perm, Perms};
 use super::catalog::{Certificates, Loader, Summary};
 use super::certificate_state::{CertificateState, PendingVersion, Version};
 use super::contacts::{self, Contacts};
-use super::error::VaultError;
+use super::error::{Stored, VaultError};
 use super::hooks::{self, Hooks};
 use super::issuer_file::{self, IssuerBundle};
 use super::issuer_memory;
@@ -64,8 +64,29 @@ impl CertificateDocuments {
     }
 }
 
-fn bad(what: String) -> VaultError {
-    VaultError::Internal(format!("stored {what}"))
+/// The stored certificate `c`, as an error names it.
+fn certificate_of(c: &CertificateRecord) -> Stored {
+    Stored::Certificate {
+        vault: c.vault.clone(),
+        certificate: c.name.clone(),
+    }
+}
+
+/// The stored document `key` of vault `vault`, as an error names it.
+fn document_of(vault: &VaultName, key: &str) -> Stored {
+    Stored::Document {
+        vault: vault.to_string(),
+        key: key.to_owned(),
+    }
+}
+
+/// The stored version `v`, as an error names it.
+fn version_of(v: &VersionRecord) -> Stored {
+    Stored::Version {
+        vault: v.vault.clone(),
+        certificate: v.certificate.clone(),
+        version: v.id.clone(),
+    }
 }
 
 /// The model from the store's index: every vault and document, every
@@ -92,13 +113,18 @@ pub(super) fn state_from_index(
         vs.deleted = Certificates::lazy(vs.name.clone(), loader.clone());
     }
     for c in index.certificates {
-        let vault = VaultName::parse(&c.vault).map_err(|e| bad(format!("vault name: {e}")))?;
-        let name =
-            CertificateName::parse(&c.name).map_err(|e| bad(format!("certificate name: {e}")))?;
+        let object = || Stored::Certificate {
+            vault: c.vault.clone(),
+            certificate: c.name.clone(),
+        };
+        let vault = VaultName::parse(&c.vault)
+            .map_err(|e| VaultError::unreadable_by(object(), "its vault's name", e))?;
+        let name = CertificateName::parse(&c.name)
+            .map_err(|e| VaultError::unreadable_by(object(), "its name", e))?;
         let vs = state
             .vaults
             .get_mut(&vault)
-            .ok_or_else(|| bad(format!("certificate {} has no vault", c.name)))?;
+            .ok_or_else(|| VaultError::unreadable(object(), "its vault is not stored"))?;
         let home = if c.deleted.is_some() {
             &mut vs.deleted
         } else {
@@ -114,7 +140,7 @@ pub(super) fn state_from_index(
             },
         );
         if c.has_operation && home.get(&name).is_none() {
-            return Err(bad(format!("certificate {vault}/{name} cannot be read")));
+            return Err(VaultError::unreadable(object(), "it cannot be read"));
         }
     }
     Ok(state)
@@ -154,9 +180,8 @@ impl Loader for StoreLoader {
         let Some((c, versions)) = found else {
             return Ok(None);
         };
-        let policy = Policy::parse_stored(c.policy.as_bytes()).map_err(|e| {
-            VaultError::Internal(format!("stored policy of {}: {}", c.name, e.message))
-        })?;
+        let policy = Policy::parse_stored(c.policy.as_bytes())
+            .map_err(|e| VaultError::unreadable_by(certificate_of(&c), "its policy", e))?;
         let (Some(action), Some(leaf)) = (
             policy.lifetime_actions.first(),
             versions
@@ -166,8 +191,9 @@ impl Loader for StoreLoader {
         ) else {
             return Ok(None);
         };
-        let info = x509::inspect(leaf)
-            .map_err(|e| VaultError::Internal(format!("stored certificate of {}: {e}", c.name)))?;
+        let info = x509::inspect(leaf).map_err(|e| {
+            VaultError::unreadable_by(certificate_of(&c), "its current certificate", e)
+        })?;
         Ok(Some(status::due_between(
             action,
             info.not_before,
@@ -201,7 +227,8 @@ fn vaults_and_documents(
 ) -> Result<(State, CertificateDocuments), VaultError> {
     let mut state = State::default();
     for v in vaults {
-        let name = VaultName::parse(&v.name).map_err(|e| bad(format!("vault name: {e}")))?;
+        let name = VaultName::parse(&v.name)
+            .map_err(|e| VaultError::unreadable_by(Stored::Vault(v.name.clone()), "its name", e))?;
         state
             .vaults
             .insert(name.clone(), VaultState::new(name, v.created));
@@ -211,16 +238,21 @@ fn vaults_and_documents(
     let mut hook_sets = BTreeMap::new();
     let mut perm_sets = BTreeMap::new();
     for d in documents {
-        let vault = VaultName::parse(&d.vault).map_err(|e| bad(format!("vault name: {e}")))?;
+        let object = || Stored::Document {
+            vault: d.vault.clone(),
+            key: d.key.clone(),
+        };
+        let vault = VaultName::parse(&d.vault)
+            .map_err(|e| VaultError::unreadable_by(object(), "its vault's name", e))?;
         let vs = state
             .vaults
             .get_mut(&vault)
-            .ok_or_else(|| bad(format!("document {} has no vault", d.key)))?;
+            .ok_or_else(|| VaultError::unreadable(object(), "its vault is not stored"))?;
         // A document this certfs cannot read is skipped (and said): one bad
         // setting must not keep every certificate from being served.
         let skip =
             |e: VaultError| log::error!("vault {vault}: stored {} skipped: {}", d.key, e.message());
-        let slot = match DocumentSlot::of(&d.key) {
+        let slot = match DocumentSlot::of(&vault, &d.key) {
             Ok(Some(slot)) => slot,
             Ok(None) => {
                 log::warn!("vault {vault}: unknown stored document {}", d.key);
@@ -231,7 +263,7 @@ fn vaults_and_documents(
                 continue;
             }
         };
-        match slot.read(d.value) {
+        match slot.read(&vault, &d.key, d.value) {
             Ok(StoredDocument::Settings(settings)) => vs.settings = settings,
             Ok(StoredDocument::Contacts(parsed)) => vs.contacts = Some(parsed),
             Ok(StoredDocument::RunLog(name, log)) => {
@@ -294,13 +326,13 @@ pub(super) enum StoredDocument {
 }
 
 impl DocumentSlot {
-    /// What the stored key `key` names (in any case); `None` for a key
-    /// this certfs does not know.
-    pub(super) fn of(key: &str) -> Result<Option<DocumentSlot>, VaultError> {
+    /// What the stored key `key` of vault `vault` names (in any case);
+    /// `None` for a key this certfs does not know.
+    pub(super) fn of(vault: &VaultName, key: &str) -> Result<Option<DocumentSlot>, VaultError> {
         let named = |name: &str, slot: fn(CertificateName) -> DocumentSlot| {
             CertificateName::parse(name)
                 .map(|n| Some(slot(n)))
-                .map_err(|e| VaultError::Internal(e.0))
+                .map_err(|e| VaultError::unreadable_by(document_of(vault, key), "its name", e))
         };
         if key.eq_ignore_ascii_case(settings::DOCUMENT_KEY) {
             Ok(Some(DocumentSlot::Settings))
@@ -321,32 +353,42 @@ impl DocumentSlot {
         }
     }
 
-    /// The document in this slot whose stored value is `value`.
-    pub(super) fn read(self, value: String) -> Result<StoredDocument, VaultError> {
+    /// The document in this slot whose stored value is `value`; `vault`
+    /// and `key` say where it is stored (for an error).
+    pub(super) fn read(
+        self,
+        vault: &VaultName,
+        key: &str,
+        value: String,
+    ) -> Result<StoredDocument, VaultError> {
+        let unreadable =
+            |e: VaultError| VaultError::unreadable_by(document_of(vault, key), "its content", e);
+        let garbled =
+            || VaultError::unreadable(document_of(vault, key), "it is no JSON certfs wrote");
         Ok(match self {
-            DocumentSlot::Settings => StoredDocument::Settings(VaultSettings::from_stored(&value)?),
-            DocumentSlot::Contacts => StoredDocument::Contacts(Contacts::parse(value.as_bytes())?),
-            DocumentSlot::RunLog(name) => StoredDocument::RunLog(
-                name,
-                RunLog::from_stored(&value)
-                    .ok_or_else(|| VaultError::Internal("unreadable run log".into()))?,
-            ),
-            DocumentSlot::Perms(name) => StoredDocument::Perms(
-                name,
-                access::perms_from_stored(&value)
-                    .ok_or_else(|| VaultError::Internal("unreadable modes".into()))?,
-            ),
+            DocumentSlot::Settings => {
+                StoredDocument::Settings(VaultSettings::from_stored(&value).map_err(unreadable)?)
+            }
+            DocumentSlot::Contacts => {
+                StoredDocument::Contacts(Contacts::parse(value.as_bytes()).map_err(unreadable)?)
+            }
+            DocumentSlot::RunLog(name) => {
+                StoredDocument::RunLog(name, RunLog::from_stored(&value).ok_or_else(garbled)?)
+            }
+            DocumentSlot::Perms(name) => {
+                StoredDocument::Perms(name, access::perms_from_stored(&value).ok_or_else(garbled)?)
+            }
             DocumentSlot::Hooks(name) => {
-                let parsed = Hooks::parse(value.as_bytes())?;
-                StoredDocument::Hooks(name, parsed)
+                StoredDocument::Hooks(name, Hooks::parse(value.as_bytes()).map_err(unreadable)?)
             }
             DocumentSlot::IssuerMemory(name) => {
                 let text = issuer_memory::memory_text(&name, Zeroizing::new(value));
                 StoredDocument::IssuerMemory(name, text)
             }
-            DocumentSlot::Issuer(name) => {
-                StoredDocument::Issuer(name, Box::new(IssuerBundle::from_stored(&value)?))
-            }
+            DocumentSlot::Issuer(name) => StoredDocument::Issuer(
+                name,
+                Box::new(IssuerBundle::from_stored(&value).map_err(unreadable)?),
+            ),
         })
     }
 }
@@ -356,12 +398,13 @@ pub(super) fn state_from_snapshot(snapshot: Snapshot) -> Result<State, VaultErro
     let (mut state, documents) = vaults_and_documents(snapshot.vaults, snapshot.documents)?;
     for c in snapshot.certificates {
         let mut cert = certificate_from_record(&c)?;
-        let vault = VaultName::parse(&c.vault).map_err(|e| bad(format!("vault name: {e}")))?;
+        let vault = VaultName::parse(&c.vault)
+            .map_err(|e| VaultError::unreadable_by(certificate_of(&c), "its vault's name", e))?;
         documents.attach(&vault, &mut cert);
         let vs = state
             .vaults
             .get_mut(&vault)
-            .ok_or_else(|| bad(format!("certificate {} has no vault", c.name)))?;
+            .ok_or_else(|| VaultError::unreadable(certificate_of(&c), "its vault is not stored"))?;
         let home = if cert.deleted.is_some() {
             &mut vs.deleted
         } else {
@@ -374,7 +417,10 @@ pub(super) fn state_from_snapshot(snapshot: Snapshot) -> Result<State, VaultErro
             VaultName::parse(&v.vault),
             CertificateName::parse(&v.certificate),
         ) else {
-            return Err(bad(format!("version {} has a bad owner", v.id)));
+            return Err(VaultError::unreadable(
+                version_of(&v),
+                "its vault or certificate name",
+            ));
         };
         let owner = state
             .vaults
@@ -386,7 +432,9 @@ pub(super) fn state_from_snapshot(snapshot: Snapshot) -> Result<State, VaultErro
                     vs.deleted.get_mut(&cert)
                 }
             })
-            .ok_or_else(|| bad(format!("version {} has no certificate", v.id)))?;
+            .ok_or_else(|| {
+                VaultError::unreadable(version_of(&v), "its certificate is not stored")
+            })?;
         if v.certificate_der.is_none() {
             let operation = owner.operation.as_ref().map(|(op, _)| op);
             owner.pending = pending_from_record(&v, operation)?.map(Arc::new);
@@ -401,9 +449,9 @@ pub(super) fn certificate_from_record(
     c: &CertificateRecord,
 ) -> Result<CertificateState, VaultError> {
     let name = CertificateName::parse(&c.name)
-        .map_err(|e| VaultError::Internal(format!("stored certificate name: {e}")))?;
+        .map_err(|e| VaultError::unreadable_by(certificate_of(c), "its name", e))?;
     let policy = Policy::parse_stored(c.policy.as_bytes())
-        .map_err(|e| VaultError::Internal(format!("stored policy of {}: {}", c.name, e.message)))?;
+        .map_err(|e| VaultError::unreadable_by(certificate_of(c), "its policy", e))?;
     let tags = tags::parse(c.tags.as_bytes())?;
     Ok(CertificateState {
         name,
@@ -418,7 +466,8 @@ pub(super) fn certificate_from_record(
             .operation
             .as_deref()
             .map(Operation::from_json)
-            .transpose()?
+            .transpose()
+            .map_err(|e| VaultError::unreadable_by(certificate_of(c), "its operation", e))?
             .map(with_json),
         pending: None,
         deleted: c.deleted,
@@ -438,9 +487,9 @@ pub(super) fn version_from_record(
     let Some(leaf) = &v.certificate_der else {
         return Ok(None);
     };
-    let (id, key) = id_and_key(v)?;
+    let (_, key) = id_and_key(v)?;
     let info = x509::inspect(leaf)
-        .map_err(|e| VaultError::Internal(format!("stored certificate {id}: {e}")))?;
+        .map_err(|e| VaultError::unreadable_by(version_of(v), "its certificate", e))?;
     version_from_parts(v, key, info, friendly_name).map(Some)
 }
 
@@ -452,12 +501,12 @@ pub(super) fn version_from_parts(
     info: CertificateInfo,
     friendly_name: &str,
 ) -> Result<Version, VaultError> {
-    let id =
-        VersionId::parse(&v.id).map_err(|e| VaultError::Internal(format!("version id: {e}")))?;
+    let id = VersionId::parse(&v.id)
+        .map_err(|e| VaultError::unreadable_by(version_of(v), "its id", e))?;
     let leaf = v
         .certificate_der
         .clone()
-        .ok_or_else(|| VaultError::Internal(format!("version {id} has no certificate")))?;
+        .ok_or_else(|| VaultError::unreadable(version_of(v), "it has no certificate"))?;
     Ok(Version {
         id,
         created: v.created,
@@ -487,9 +536,12 @@ pub(super) fn pending_from_record(
         return Ok(None);
     };
     let (id, key) = id_and_key(v)?;
-    let key =
-        key.ok_or_else(|| VaultError::Internal(format!("pending version {id} has no key")))?;
-    let csr = op.csr_der()?;
+    let key = key.ok_or_else(|| {
+        VaultError::unreadable(version_of(v), format!("pending version {id} has no key"))
+    })?;
+    let csr = op
+        .csr_der()
+        .map_err(|e| VaultError::unreadable_by(version_of(v), "its operation's CSR", e))?;
     Ok(Some(PendingVersion {
         id,
         created: v.created,
@@ -502,13 +554,13 @@ pub(super) fn pending_from_record(
 /// The id and key of a stored version.
 fn id_and_key(v: &VersionRecord) -> Result<(VersionId, Option<PrivateKey>), VaultError> {
     let id = VersionId::parse(&v.id)
-        .map_err(|e| VaultError::Internal(format!("stored version id: {e}")))?;
+        .map_err(|e| VaultError::unreadable_by(version_of(v), "its id", e))?;
     let key = v
         .key
         .as_ref()
         .map(|k| PrivateKey::from_pkcs8_der(&k.0))
         .transpose()
-        .map_err(|e| VaultError::Internal(format!("stored key of version {id}: {e}")))?;
+        .map_err(|e| VaultError::unreadable_by(version_of(v), "its key", e))?;
     Ok((id, key))
 }
 

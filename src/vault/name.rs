@@ -22,6 +22,8 @@ impl fmt::Display for NameError {
     }
 }
 
+impl std::error::Error for NameError {}
+
 macro_rules! case_insensitive_name {
     ($(#[$doc:meta])* $ty:ident) => {
         $(#[$doc])*

@@ -104,11 +104,9 @@ impl Operation {
     }
 
     /// The CSR, DER.
-    pub fn csr_der(&self) -> Result<Vec<u8>, VaultError> {
+    pub fn csr_der(&self) -> Result<Vec<u8>, base64::DecodeError> {
         use base64::Engine;
-        base64::engine::general_purpose::STANDARD
-            .decode(&self.csr)
-            .map_err(|e| VaultError::Internal(format!("stored operation CSR: {e}")))
+        base64::engine::general_purpose::STANDARD.decode(&self.csr)
     }
 
     /// The stored JSON text.
@@ -117,9 +115,8 @@ impl Operation {
     }
 
     /// Reads the stored JSON text.
-    pub fn from_json(text: &str) -> Result<Self, VaultError> {
+    pub fn from_json(text: &str) -> Result<Self, serde_json::Error> {
         serde_json::from_str(text)
-            .map_err(|e| VaultError::Internal(format!("stored operation: {e}")))
     }
 }
 

@@ -9,7 +9,7 @@
 use super::changes::Changes;
 use super::clock::now;
 use super::connect::{Authority, connect};
-use super::error::VaultError;
+use super::error::{Stored, VaultError};
 use super::issuer_file::IssuerBundle;
 use super::issuer_memory::memory_cell;
 use super::model::{certificate, vault};
@@ -118,7 +118,7 @@ impl VaultService {
                 return Ok(Next::Done);
             }
             Err(e) => {
-                self.fail_order(key, "BadParameter", e.message())?;
+                self.fail_order(key, "BadParameter", &e.message())?;
                 return Ok(Next::Done);
             }
         };
@@ -254,7 +254,13 @@ impl VaultService {
             .map(|(n, b)| (n.clone(), b.clone()));
         Ok(Some(OrderView {
             operation: op.clone(),
-            csr_der: op.csr_der()?,
+            csr_der: op.csr_der().map_err(|e| {
+                let object = Stored::Certificate {
+                    vault: v.to_string(),
+                    certificate: cs.name.to_string(),
+                };
+                VaultError::unreadable_by(object, "its operation's CSR", e)
+            })?,
             spec: cs.policy.certificate_spec(),
             certificate_type: cs.policy.issuer.cert_type.clone(),
             issuer,
@@ -300,8 +306,13 @@ impl VaultService {
                 _ => return Ok(None),
             }
         };
-        let version = VersionId::parse(&version)
-            .map_err(|_| VaultError::Internal("stored operation: bad version id".into()))?;
+        let version = VersionId::parse(&version).map_err(|e| {
+            let object = Stored::Certificate {
+                vault: v.to_string(),
+                certificate: c.to_string(),
+            };
+            VaultError::unreadable_by(object, "its operation's version", e)
+        })?;
         self.update_order(v, c, Some(&version), |op| {
             op.cancellation_requested = true;
             op.status_details = format!(

@@ -271,7 +271,7 @@ impl VaultService {
             let st = self.model();
             match certificate(&st, v, c) {
                 Ok(cs) => (*cs.policy).clone(),
-                Err(e) => return (false, e.message().to_owned(), None),
+                Err(e) => return (false, e.message().into_owned(), None),
             }
         };
         let issuer = policy.issuer.name.clone();
@@ -310,7 +310,7 @@ impl VaultService {
                     (None, None) => (false, "no version was made".into(), None),
                 }
             }
-            Err(e) => (false, e.message().to_owned(), None),
+            Err(e) => (false, e.message().into_owned(), None),
         }
     }
 
@@ -445,7 +445,7 @@ enum NotMailed {
 impl std::fmt::Display for NotMailed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            NotMailed::Vault(e) => f.write_str(e.message()),
+            NotMailed::Vault(e) => f.write_str(&e.message()),
             NotMailed::NoContacts(v) => write!(f, "vault {v} has no contacts (contacts.json)"),
             NotMailed::Gone(c) => write!(f, "{c} is gone"),
             NotMailed::NoSmtp(to) => write!(

@@ -159,7 +159,6 @@ impl VaultSettings {
     /// Reads the stored document (written by [`to_json`](Self::to_json)).
     pub fn from_stored(text: &str) -> Result<Self, VaultError> {
         Self::parse_update(text.as_bytes(), &VaultSettings::default())
-            .map_err(|e| VaultError::Internal(format!("stored vault settings: {}", e.message())))
     }
 
     /// `vault.json` as read back: every setting, pretty, ending in a newline.

@@ -30,7 +30,7 @@ use std::time::Duration;
 use super::catalog::Certificates;
 use super::certificate_state::CertificateState;
 use super::changes::Changes;
-use super::error::VaultError;
+use super::error::{Stored, VaultError};
 use super::load::{
     DocumentSlot, StoredDocument, certificate_with_versions, state_from_index, state_from_snapshot,
 };
@@ -125,7 +125,7 @@ impl VaultService {
         std::thread::Builder::new()
             .name("certfs-sync".into())
             .spawn(move || follow(service, rx))
-            .map_err(|e| VaultError::Internal(format!("cannot start following the store: {e}")))?;
+            .map_err(|e| VaultError::io("cannot start following the store", e))?;
         Ok(())
     }
 
@@ -267,7 +267,7 @@ impl VaultService {
 
     /// Re-reads vault `v`'s document `key`.
     fn reread_document(&self, v: &VaultName, key: &str) -> Result<(), VaultError> {
-        let Some(slot) = DocumentSlot::of(key)? else {
+        let Some(slot) = DocumentSlot::of(v, key)? else {
             log::warn!("vault {v}: another server wrote an unknown document {key}");
             return Ok(());
         };
@@ -289,7 +289,7 @@ impl VaultService {
             };
             match value {
                 None => forget_document(vs, slot),
-                Some(value) => remember_document(vs, slot.read(value)?),
+                Some(value) => remember_document(vs, slot.read(v, key, value)?),
             }
             dirs
         };
@@ -311,8 +311,9 @@ impl VaultService {
             let mut st = tx.model_mut();
             match (record, st.vaults.get(v)) {
                 (Some(record), None) => {
-                    let name = VaultName::parse(&record.name)
-                        .map_err(|e| VaultError::Internal(format!("stored vault name: {}", e.0)))?;
+                    let name = VaultName::parse(&record.name).map_err(|e| {
+                        VaultError::unreadable_by(Stored::Vault(record.name.clone()), "its name", e)
+                    })?;
                     st.vaults
                         .insert(name.clone(), VaultState::new(name, record.created));
                     true

@@ -282,7 +282,8 @@ fn load_or_create_refuses_bad_files_naming_the_path() {
         let path = dir.path().join(format!("k{len}"));
         std::fs::write(&path, vec![0xAB; len]).unwrap();
         match BackupKey::load_or_create(&path) {
-            Err(VaultError::Internal(m)) => {
+            Err(e @ VaultError::Io { .. }) => {
+                let m = e.message();
                 assert!(
                     m.contains(&path.display().to_string())
                         && !m.contains("171")
@@ -299,7 +300,7 @@ fn load_or_create_refuses_bad_files_naming_the_path() {
         dir.path().join("missing/backup.key"),
     ] {
         assert!(
-            matches!(BackupKey::load_or_create(&path), Err(VaultError::Internal(m)) if m.contains(&path.display().to_string()))
+            matches!(BackupKey::load_or_create(&path), Err(e @ VaultError::Io { .. }) if e.message().contains(&path.display().to_string()))
         );
     }
 }
