@@ -10,6 +10,7 @@ mod import;
 mod lifecycle;
 mod merge;
 mod restore;
+mod transaction;
 
 use std::path::{Path, PathBuf};
 
