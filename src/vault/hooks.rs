@@ -14,17 +14,13 @@
 //! not there yet is accepted (nginx writes its own when it starts, as
 //! systemd's `PIDFile=` and certbot's hooks expect), but one that is there
 //! and is not a regular file is refused.
-#![allow(unsafe_code)] // libc calls, each with its SAFETY comment
 
-use std::io::Read;
-use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use super::error::VaultError;
-use crate::as_user::{self, AsUserError, Identity};
+use crate::as_user::AsUserError;
 
 /// The prefix of a certificate's hooks in the store: `hooks/<name>`.
 pub const DOCUMENT_PREFIX: &str = "hooks/";
@@ -158,197 +154,22 @@ impl Hooks {
     }
 }
 
-fn signal_number(name: &str) -> Option<i32> {
+pub(super) fn signal_number(name: &str) -> Option<i32> {
     let name = name.trim_start_matches("SIG");
     SIGNALS.iter().find(|(n, _)| *n == name).map(|&(_, s)| s)
 }
 
-/// Runs `command`, logs its output, kills it after `timeout`.
-fn run_command(
-    command: &[String],
-    lineage: &str,
-    domains: &[String],
-    timeout: Duration,
-) -> Result<String, HookFailure> {
-    let program = &command[0];
-    let mut child = Command::new(program)
-        .args(&command[1..])
-        .env("RENEWED_LINEAGE", lineage)
-        .env("RENEWED_DOMAINS", domains.join(" "))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|source| HookFailure::Start {
-            program: program.clone(),
-            source,
-        })?;
-    // Read output on threads so a chatty command cannot fill a pipe and stall.
-    let readers: Vec<_> = [
-        child
-            .stdout
-            .take()
-            .map(|r| Box::new(r) as Box<dyn Read + Send>),
-        child
-            .stderr
-            .take()
-            .map(|r| Box::new(r) as Box<dyn Read + Send>),
-    ]
-    .into_iter()
-    .flatten()
-    .map(|mut r| {
-        std::thread::spawn(move || {
-            let mut text = Vec::new();
-            let _ = r.by_ref().take(64 * 1024).read_to_end(&mut text);
-            // Drain the rest so the command never blocks on a full pipe.
-            let _ = std::io::copy(&mut r, &mut std::io::sink());
-            String::from_utf8_lossy(&text).into_owned()
-        })
-    })
-    .collect();
-    let start = Instant::now();
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break Some(status),
-            Ok(None) if start.elapsed() >= timeout => {
-                let _ = child.kill();
-                let _ = child.wait();
-                break None;
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            Err(source) => {
-                return Err(HookFailure::Wait {
-                    program: program.clone(),
-                    source,
-                });
-            }
-        }
-    };
-    for reader in readers {
-        for line in reader.join().unwrap_or_default().lines() {
-            log::info!("hook {program}: {line}");
-        }
-    }
-    match status {
-        None => Err(HookFailure::Killed {
-            program: program.clone(),
-            after: timeout,
-        }),
-        Some(s) if s.success() => Ok(format!("command {program} succeeded")),
-        Some(status) => Err(HookFailure::Exit {
-            program: program.clone(),
-            status,
-        }),
-    }
-}
+mod command;
+mod failure;
 
-/// The pidfile's bytes, read as the daemon's own user (see the module's words).
-fn read_pidfile(pidfile: &str) -> Result<Vec<u8>, AsUserError> {
-    as_user::read_file(&Identity::daemon(), Path::new(pidfile), PIDFILE_MAX)
-}
-
-/// Sends `signal` to the process whose id is in `pidfile`.
-fn send_signal(signal: &str, pidfile: &str) -> Result<String, HookFailure> {
-    let name = signal.trim_start_matches("SIG");
-    let number = signal_number(signal).ok_or_else(|| HookFailure::UnknownSignal(signal.into()))?;
-    let bytes = read_pidfile(pidfile).map_err(HookFailure::Pidfile)?;
-    let text = String::from_utf8_lossy(&bytes);
-    let pid: i32 = text
-        .trim()
-        .parse()
-        .ok()
-        .filter(|&p| p > 1)
-        .ok_or_else(|| HookFailure::NoPid(pidfile.into()))?;
-    // SAFETY: kill(2) with a checked pid (> 1) and a known signal number.
-    if unsafe { libc::kill(pid, number) } == 0 {
-        Ok(format!("SIG{name} sent to process {pid}"))
-    } else {
-        Err(HookFailure::Signal {
-            signal: name.into(),
-            pid,
-            source: std::io::Error::last_os_error(),
-        })
-    }
-}
-
-/// Why a hook did not do what it should; its words go to the log and the
-/// run log (`status.json`).
-#[derive(Debug)]
-enum HookFailure {
-    /// The command could not be started.
-    Start {
-        program: String,
-        source: std::io::Error,
-    },
-    /// Waiting for the command failed.
-    Wait {
-        program: String,
-        source: std::io::Error,
-    },
-    /// The command ran past its timeout and was killed.
-    Killed { program: String, after: Duration },
-    /// The command ended with a failure status.
-    Exit {
-        program: String,
-        status: std::process::ExitStatus,
-    },
-    /// The signal's name is none certfs knows (a stored hooks.json of another version).
-    UnknownSignal(String),
-    /// The pidfile could not be read.
-    Pidfile(AsUserError),
-    /// The pidfile holds no process id.
-    NoPid(String),
-    /// kill(2) refused.
-    Signal {
-        signal: String,
-        pid: i32,
-        source: std::io::Error,
-    },
-}
-
-impl std::fmt::Display for HookFailure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            HookFailure::Start { program, source } => {
-                write!(f, "command {program} could not start: {source}")
-            }
-            HookFailure::Wait { program, source } => write!(f, "command {program}: {source}"),
-            HookFailure::Killed { program, after } => {
-                write!(f, "command {program} was killed after {}s", after.as_secs())
-            }
-            HookFailure::Exit { program, status } => {
-                write!(f, "command {program} failed ({status})")
-            }
-            HookFailure::UnknownSignal(name) => write!(f, "unknown signal {name}"),
-            HookFailure::Pidfile(e) => write!(f, "pidfile: {e}"),
-            HookFailure::NoPid(pidfile) => write!(f, "pidfile {pidfile} holds no process id"),
-            HookFailure::Signal {
-                signal,
-                pid,
-                source,
-            } => write!(f, "SIG{signal} to process {pid}: {source}"),
-        }
-    }
-}
-
-impl std::error::Error for HookFailure {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            HookFailure::Start { source, .. }
-            | HookFailure::Wait { source, .. }
-            | HookFailure::Signal { source, .. } => Some(source),
-            HookFailure::Pidfile(e) => Some(e),
-            _ => None,
-        }
-    }
-}
+use command::{read_pidfile, run_command, send_signal};
 
 #[cfg(test)]
-#[path = "hooks_props.rs"]
 mod props;
 
 #[cfg(test)]
 mod tests {
+    use super::failure::HookFailure;
     use super::*;
 
     #[test]
