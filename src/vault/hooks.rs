@@ -58,6 +58,24 @@ pub struct Hooks {
     /// How long the command may run, in seconds (default 60).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_seconds: Option<u32>,
+    /// A running HAProxy to hand the new certificate to, with no reload.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub haproxy: Option<HaproxyTarget>,
+    /// A server to check, once the hooks ran, for the new certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe: Option<Probe>,
+    /// What runs when a renewal, a hook or a probe fails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_failure: Option<OnFailure>,
+}
+
+/// `hooks.json`'s `on_failure`: a command told what failed through
+/// `CERTFS_VAULT`, `CERTFS_CERTIFICATE` and `CERTFS_ERROR`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OnFailure {
+    /// The program and its arguments (no shell).
+    pub command: Vec<String>,
 }
 
 impl Hooks {
@@ -88,6 +106,21 @@ impl Hooks {
                 ));
             }
         }
+        if let Some(why) = hooks.haproxy.as_ref().and_then(HaproxyTarget::refusal) {
+            return Err(bad(why));
+        }
+        if let Some(why) = hooks.probe.as_ref().and_then(Probe::refusal) {
+            return Err(bad(why));
+        }
+        if hooks
+            .on_failure
+            .as_ref()
+            .is_some_and(|f| f.command.first().is_none_or(|p| p.trim().is_empty()))
+        {
+            return Err(bad(
+                "hooks.json: on_failure.command[0] must name a program".into()
+            ));
+        }
         if hooks
             .timeout_seconds
             .is_some_and(|t| !(1..=3600).contains(&t))
@@ -113,9 +146,17 @@ impl Hooks {
         }
     }
 
-    /// Whether there is anything to run.
+    /// Whether the document says nothing (`{}`).
     pub fn is_empty(&self) -> bool {
-        self.command.is_empty() && self.signal.is_none()
+        *self == Hooks::default()
+    }
+
+    /// Whether anything runs after a switch of version.
+    pub fn acts_on_switch(&self) -> bool {
+        !self.command.is_empty()
+            || self.signal.is_some()
+            || self.haproxy.is_some()
+            || self.probe.is_some()
     }
 
     /// `hooks.json` as read back.
@@ -123,17 +164,34 @@ impl Hooks {
         super::pretty_json(self)
     }
 
+    /// How long a command may run.
+    fn timeout(&self) -> Duration {
+        Duration::from_secs(self.timeout_seconds.unwrap_or(DEFAULT_TIMEOUT).into())
+    }
+
     /// Runs the hooks for the certificate at `lineage` with DNS names
-    /// `domains`: the command (with its timeout), then the signal. Returns
-    /// whether all succeeded and what happened, in words. Blocks: call it
-    /// on a thread of its own.
-    pub fn run(&self, lineage: &str, domains: &[String]) -> (bool, String) {
+    /// `domains` and `bundle.pem`'s bytes `bundle`: HAProxy's update, the
+    /// command (with its timeout), then the signal. Returns whether all
+    /// succeeded and what happened, in words. Blocks: call it on a thread
+    /// of its own.
+    pub fn run(&self, lineage: &str, domains: &[String], bundle: &[u8]) -> (bool, String) {
         let mut ok = true;
         let mut said = Vec::new();
+        if let Some(haproxy) = &self.haproxy {
+            match haproxy.update(bundle) {
+                Ok(words) => said.push(words),
+                Err(failure) => {
+                    ok = false;
+                    said.push(failure.to_string());
+                }
+            }
+        }
         if !self.command.is_empty() {
-            let timeout =
-                Duration::from_secs(self.timeout_seconds.unwrap_or(DEFAULT_TIMEOUT).into());
-            match run_command(&self.command, lineage, domains, timeout) {
+            let env = [
+                ("RENEWED_LINEAGE", lineage.to_owned()),
+                ("RENEWED_DOMAINS", domains.join(" ")),
+            ];
+            match run_command(&self.command, &env, self.timeout()) {
                 Ok(words) => said.push(words),
                 Err(failure) => {
                     ok = false;
@@ -152,6 +210,21 @@ impl Hooks {
         }
         (ok, said.join("; "))
     }
+
+    /// Runs `on_failure`, if there is one, for certificate `c` of vault
+    /// `v` that failed with `error`; says how that went.
+    pub fn run_on_failure(&self, v: &str, c: &str, error: &str) -> Option<String> {
+        let command = &self.on_failure.as_ref()?.command;
+        let env = [
+            ("CERTFS_VAULT", v.to_owned()),
+            ("CERTFS_CERTIFICATE", c.to_owned()),
+            ("CERTFS_ERROR", error.to_owned()),
+        ];
+        Some(match run_command(command, &env, self.timeout()) {
+            Ok(words) => format!("on_failure: {words}"),
+            Err(failure) => format!("on_failure: {failure}"),
+        })
+    }
 }
 
 pub(super) fn signal_number(name: &str) -> Option<i32> {
@@ -161,8 +234,13 @@ pub(super) fn signal_number(name: &str) -> Option<i32> {
 
 mod command;
 mod failure;
+mod haproxy;
+mod probe;
 
 use command::{read_pidfile, run_command, send_signal};
+pub use haproxy::HaproxyTarget;
+pub use probe::Probe;
+pub(crate) use probe::Seen;
 
 #[cfg(test)]
 mod props;
@@ -177,8 +255,7 @@ mod tests {
         use std::error::Error;
         let missing = run_command(
             &["/nonexistent/certfs-hook".into()],
-            "/mnt/prod/web",
-            &[],
+            &[("RENEWED_LINEAGE", "/mnt/prod/web".into())],
             Duration::from_secs(5),
         )
         .unwrap_err();
@@ -195,6 +272,68 @@ mod tests {
         std::fs::write(&pidfile, "not a pid\n").unwrap();
         let no_pid = send_signal("HUP", pidfile.to_str().unwrap()).unwrap_err();
         assert!(matches!(no_pid, HookFailure::NoPid(_)), "{no_pid}");
+    }
+
+    #[test]
+    fn delivery_checks_parse_and_refuse_what_cannot_work() {
+        let all = Hooks::parse(
+            br#"{"haproxy": {"socket": "/run/haproxy/admin.sock", "crt": "/etc/haproxy/web.pem"},
+                 "probe": {"connect": "127.0.0.1:443", "server_name": "web.example.test", "retry_for_s": 60},
+                 "on_failure": {"command": ["/usr/local/bin/page-oncall"]}}"#,
+        )
+        .unwrap();
+        assert!(all.acts_on_switch());
+        assert_eq!(Hooks::parse(all.to_json().as_bytes()).unwrap(), all);
+        let only_on_failure = Hooks::parse(br#"{"on_failure": {"command": ["true"]}}"#).unwrap();
+        assert!(!only_on_failure.is_empty() && !only_on_failure.acts_on_switch());
+        for bad in [
+            &br#"{"haproxy": {"socket": "admin.sock", "crt": "/etc/haproxy/web.pem"}}"#[..],
+            br#"{"haproxy": {"socket": "/run/a.sock", "crt": "/etc/a b.pem"}}"#,
+            br#"{"haproxy": {"socket": "/run/a.sock"}}"#,
+            br#"{"haproxy": {"socket": "/run/a.sock", "crt": "/a.pem", "level": "admin"}}"#,
+            br#"{"probe": {"connect": "127.0.0.1", "server_name": "web"}}"#,
+            br#"{"probe": {"connect": "127.0.0.1:443", "server_name": "bad name"}}"#,
+            br#"{"probe": {"connect": "127.0.0.1:443", "server_name": "web", "timeout_s": 0}}"#,
+            br#"{"on_failure": {"command": []}}"#,
+            br#"{"on_failure": {"command": [" "]}}"#,
+            br#"{"on_failure": ["page-oncall"]}"#,
+        ] {
+            let refused = Hooks::parse(bad).unwrap_err();
+            assert_eq!(
+                refused.code(),
+                "BadParameter",
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+
+    #[test]
+    fn on_failure_is_told_what_failed() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("env");
+        let hooks = Hooks {
+            on_failure: Some(OnFailure {
+                command: vec![
+                    "sh".into(),
+                    "-c".into(),
+                    format!(
+                        "printf '%s|%s|%s' \"$CERTFS_VAULT\" \"$CERTFS_CERTIFICATE\" \"$CERTFS_ERROR\" > {}",
+                        out.display()
+                    ),
+                ],
+            }),
+            ..Hooks::default()
+        };
+        let said = hooks
+            .run_on_failure("prod", "web", "the CA said no")
+            .unwrap();
+        assert!(said.contains("succeeded"), "{said}");
+        assert_eq!(
+            std::fs::read_to_string(&out).unwrap(),
+            "prod|web|the CA said no"
+        );
+        assert_eq!(Hooks::default().run_on_failure("prod", "web", "x"), None);
     }
 
     #[test]
@@ -233,7 +372,11 @@ mod tests {
             command: vec!["sh".into(), "-c".into(), script],
             ..Default::default()
         };
-        let (ok, words) = hooks.run("/mnt/prod/web", &["a.example".into(), "b.example".into()]);
+        let (ok, words) = hooks.run(
+            "/mnt/prod/web",
+            &["a.example".into(), "b.example".into()],
+            b"",
+        );
         assert!(ok, "{words}");
         assert_eq!(
             std::fs::read_to_string(&out).unwrap(),
@@ -243,28 +386,28 @@ mod tests {
             command: vec!["sh".into(), "-c".into(), "exit 3".into()],
             ..Default::default()
         };
-        let (ok, words) = failing.run("/x", &[]);
+        let (ok, words) = failing.run("/x", &[], b"");
         assert!(!ok && words.contains("failed"), "{words}");
         let slow = Hooks {
             command: vec!["sleep".into(), "30".into()],
             timeout_seconds: Some(1),
             ..Default::default()
         };
-        let (ok, words) = slow.run("/x", &[]);
+        let (ok, words) = slow.run("/x", &[], b"");
         assert!(!ok && words.contains("killed after 1s"), "{words}");
         let missing = Hooks {
             signal: Some("HUP".into()),
             pidfile: Some("/nonexistent/pid".into()),
             ..Default::default()
         };
-        let (ok, words) = missing.run("/x", &[]);
+        let (ok, words) = missing.run("/x", &[], b"");
         assert!(!ok && words.contains("/nonexistent/pid"), "{words}");
         let device = Hooks {
             signal: Some("HUP".into()),
             pidfile: Some("/dev/zero".into()),
             ..Default::default()
         };
-        let (ok, words) = device.run("/x", &[]);
+        let (ok, words) = device.run("/x", &[], b"");
         assert!(!ok && words.contains("not a regular file"), "{words}");
     }
 

@@ -13,15 +13,13 @@ use crate::as_user::{self, AsUserError, Identity};
 /// Runs `command`, logs its output, kills it after `timeout`.
 pub(super) fn run_command(
     command: &[String],
-    lineage: &str,
-    domains: &[String],
+    env: &[(&str, String)],
     timeout: Duration,
 ) -> Result<String, HookFailure> {
     let program = &command[0];
     let mut child = Command::new(program)
         .args(&command[1..])
-        .env("RENEWED_LINEAGE", lineage)
-        .env("RENEWED_DOMAINS", domains.join(" "))
+        .envs(env.iter().map(|(name, value)| (name, value)))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -31,6 +31,13 @@ pub(crate) enum HookFailure {
     Pidfile(AsUserError),
     /// The pidfile holds no process id.
     NoPid(String),
+    /// HAProxy's runtime API socket could not be used.
+    Socket {
+        socket: String,
+        source: std::io::Error,
+    },
+    /// HAProxy refused the certificate; `answer` is its own words.
+    Haproxy { crt: String, answer: String },
     /// kill(2) refused.
     Signal {
         signal: String,
@@ -54,6 +61,12 @@ impl std::fmt::Display for HookFailure {
             }
             HookFailure::UnknownSignal(name) => write!(f, "unknown signal {name}"),
             HookFailure::Pidfile(e) => write!(f, "pidfile: {e}"),
+            HookFailure::Socket { socket, source } => {
+                write!(f, "HAProxy's socket {socket}: {source}")
+            }
+            HookFailure::Haproxy { crt, answer } => {
+                write!(f, "HAProxy refused the certificate for {crt}: {answer}")
+            }
             HookFailure::NoPid(pidfile) => write!(f, "pidfile {pidfile} holds no process id"),
             HookFailure::Signal {
                 signal,
@@ -69,7 +82,8 @@ impl std::error::Error for HookFailure {
         match self {
             HookFailure::Start { source, .. }
             | HookFailure::Wait { source, .. }
-            | HookFailure::Signal { source, .. } => Some(source),
+            | HookFailure::Signal { source, .. }
+            | HookFailure::Socket { source, .. } => Some(source),
             HookFailure::Pidfile(e) => Some(e),
             _ => None,
         }
