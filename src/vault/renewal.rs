@@ -23,7 +23,7 @@ use super::operation::Status;
 use super::policy::ActionType;
 use super::run_log::ActionRun;
 use super::service::{VaultService, update_run_log};
-use super::status::{self, action_name, due};
+use super::status::{action_name, due};
 use super::sync::work_name;
 use crate::mail::MailError;
 use crate::store::Claim;
@@ -345,28 +345,6 @@ impl VaultService {
         Ok(Changes {
             dirs: vec![Node::Certificate(v.clone(), c.clone())],
         })
-    }
-
-    /// `status.json` of `c`, now.
-    pub(super) fn status_bytes(
-        &self,
-        v: &VaultName,
-        c: &CertificateName,
-    ) -> Result<Arc<[u8]>, VaultError> {
-        let st = self.model();
-        let cs = certificate(&st, v, c)?;
-        Ok(Arc::from(status::status_json(cs, now()).into_bytes()))
-    }
-
-    /// `metrics.prom`, now.
-    pub(super) fn metrics_bytes(&self) -> Arc<[u8]> {
-        let st = self.model();
-        let all = st.vaults.values().flat_map(|vs| {
-            vs.certificates
-                .values()
-                .map(move |cs| (vs.name.as_str(), cs))
-        });
-        Arc::from(status::metrics(all, now()).into_bytes())
     }
 
     /// EmailContacts: tells the vault's contacts that `item`'s certificate expires.

@@ -2,8 +2,10 @@
 
 use std::sync::Arc;
 
+use super::super::certificate_state::CertificateState;
 use super::super::changes::Changes;
 use super::super::clock::now;
+use super::super::consumers::{Consumer, masters};
 use super::super::error::VaultError;
 use super::super::hooks::{Hooks, Seen};
 use super::super::model::certificate;
@@ -48,6 +50,9 @@ struct Delivery {
     bundle: Arc<[u8]>,
     /// The version's leaf, DER: what a probe expects to be presented.
     leaf: Vec<u8>,
+    /// For `signal_consumers`: the oldest process of each program that
+    /// holds an older version's key.
+    stale: Vec<Consumer>,
 }
 
 fn delivery_of(
@@ -56,11 +61,35 @@ fn delivery_of(
     c: &CertificateName,
     id: &VersionId,
 ) -> Option<Delivery> {
-    let st = service.model();
-    let cs = certificate(&st, v, c).ok()?;
-    if !cs.hooks.acts_on_switch() {
-        return None;
+    let mut delivery = {
+        let st = service.model();
+        let cs = certificate(&st, v, c).ok()?;
+        if !cs.hooks.acts_on_switch() {
+            return None;
+        }
+        delivery_in(service, v, c, cs, id)?
+    };
+    if delivery.hooks.signal_consumers.is_some() {
+        // Looked up holding no lock: it reads /proc.
+        let stale: Vec<Consumer> = service
+            .consumers()
+            .living(v, c)
+            .into_iter()
+            .filter(|consumer| consumer.version != *id)
+            .collect();
+        delivery.stale = masters(&stale).into_iter().cloned().collect();
     }
+    Some(delivery)
+}
+
+/// What the model holds for delivering version `id` of `cs`.
+fn delivery_in(
+    service: &VaultService,
+    v: &VaultName,
+    c: &CertificateName,
+    cs: &CertificateState,
+    id: &VersionId,
+) -> Option<Delivery> {
     let version = cs.version(id)?;
     // What reaches a hook's environment is DNS names only, whatever a
     // merged or imported certificate, or an older store, holds.
@@ -89,6 +118,7 @@ fn delivery_of(
         domains,
         bundle,
         leaf: version.leaf.clone(),
+        stale: Vec::new(),
     })
 }
 
@@ -102,7 +132,12 @@ fn deliver(
     delivery: &Delivery,
 ) {
     let hooks = &delivery.hooks;
-    let (ok, mut words) = hooks.run(&delivery.lineage, &delivery.domains, &delivery.bundle);
+    let (ok, mut words) = hooks.run(
+        &delivery.lineage,
+        &delivery.domains,
+        &delivery.bundle,
+        &delivery.stale,
+    );
     let mut failures = Vec::new();
     if !ok {
         failures.push(words.clone());
