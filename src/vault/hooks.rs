@@ -329,6 +329,7 @@ mod tests {
             br#"{"on_failure": {"command": []}}"#,
             br#"{"on_failure": {"command": [" "]}}"#,
             br#"{"on_failure": ["page-oncall"]}"#,
+            br#"{"signal_consumers": "BOOM"}"#,
         ] {
             let refused = Hooks::parse(bad).unwrap_err();
             assert_eq!(

@@ -216,6 +216,11 @@ impl VaultService {
                     item.certificate,
                     action_name(item.action)
                 );
+                // hooks.json's on_failure hears of a failed renewal once
+                // per version, not at every retry.
+                if attempts == 1 {
+                    self.tell_on_failure(&item.vault, &item.certificate, &message);
+                }
             } else {
                 log::info!(
                     "{}/{}: {}: {message}",
@@ -345,6 +350,25 @@ impl VaultService {
         Ok(Changes {
             dirs: vec![Node::Certificate(v.clone(), c.clone())],
         })
+    }
+
+    /// Runs `c`'s `on_failure`, if it has one, on a thread of its own.
+    fn tell_on_failure(&self, v: &VaultName, c: &CertificateName, error: &str) {
+        let hooks = match certificate(&self.model(), v, c) {
+            Ok(cs) if cs.hooks.on_failure.is_some() => cs.hooks.clone(),
+            _ => return,
+        };
+        let (v, c, error) = (v.to_string(), c.to_string(), error.to_owned());
+        let spawned = std::thread::Builder::new()
+            .name(format!("certfs-on-failure-{c}"))
+            .spawn(move || {
+                if let Some(said) = hooks.run_on_failure(&v, &c, &error) {
+                    log::info!("{v}/{c}: {said}");
+                }
+            });
+        if let Err(e) = spawned {
+            log::error!("cannot run on_failure: {e}");
+        }
     }
 
     /// EmailContacts: tells the vault's contacts that `item`'s certificate expires.
