@@ -7,6 +7,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 use common::nginx::{Nginx, free_port};
+use common::smtp::SmtpSink;
 use common::{Mount, ec_policy, json_file, sh_ok, wait_until};
 
 /// The serial of the certificate served on `port` for web.example.com.
@@ -157,8 +158,14 @@ fn haproxy_takes_a_renewed_certificate_with_no_reload_and_the_probe_sees_it() {
 
 #[test]
 fn a_probe_of_a_server_nobody_reloaded_fails_the_delivery_and_runs_on_failure() {
-    let m = Mount::start();
+    let sink = SmtpSink::start();
+    let m = Mount::start_args(&["--smtp", &sink.url()]);
     fs::create_dir_all(m.path("prod/web")).unwrap();
+    fs::write(
+        m.path("prod/contacts.json"),
+        r#"{"contacts": [{"email": "ops@example.test"}]}"#,
+    )
+    .unwrap();
     fs::write(m.path("prod/web/policy.json"), ec_policy("web.example.com")).unwrap();
     let work = tempfile::tempdir().unwrap();
     let nginx = Nginx::start(&work.path().join("nginx"), &m.path("prod/web"));
@@ -267,11 +274,16 @@ fn a_daemonized_nginx_is_a_consumer_and_signal_consumers_reloads_it_onto_the_new
     let work = tempfile::tempdir().unwrap();
     let nginx = DaemonNginx::start(&work.path().join("nginx"), &m.path("prod/web"));
     let master = nginx.master().unwrap();
-    // The process that opened the key is gone; its master is the consumer.
+    // The process that opened the key exits once the master runs; then
+    // its master is the consumer.
+    wait_until("the master as the only consumer", || {
+        let status = json_file(&m.path("prod/web/status.json"));
+        status["consumers"]
+            .as_array()
+            .is_some_and(|c| c.len() == 1 && c[0]["pid"] == master)
+    });
     let status = json_file(&m.path("prod/web/status.json"));
     let consumers = status["consumers"].as_array().unwrap();
-    assert_eq!(consumers.len(), 1, "{status}");
-    assert_eq!(consumers[0]["pid"], master, "{status}");
     assert_eq!(consumers[0]["command"], "nginx", "{status}");
     assert_eq!(consumers[0]["current"], true, "{status}");
 

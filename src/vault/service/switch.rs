@@ -8,7 +8,7 @@ use super::super::clock::now;
 use super::super::consumers::{Consumer, masters};
 use super::super::error::VaultError;
 use super::super::hooks::{Hooks, Seen};
-use super::super::model::certificate;
+use super::super::model::{certificate, vault};
 use super::super::name::{CertificateName, VaultName, VersionId};
 use super::super::node::Node;
 use super::super::node::VersionFile;
@@ -53,6 +53,8 @@ struct Delivery {
     /// For `signal_consumers`: the oldest process of each program that
     /// holds an older version's key.
     stale: Vec<Consumer>,
+    /// When the version expires (for a mail after a failed delivery).
+    not_after: i64,
 }
 
 fn delivery_of(
@@ -119,6 +121,7 @@ fn delivery_in(
         bundle,
         leaf: version.leaf.clone(),
         stale: Vec::new(),
+        not_after: version.info.not_after,
     })
 }
 
@@ -149,6 +152,9 @@ fn deliver(
     if let Some(seen) = seen.as_ref().filter(|seen| !seen.ok) {
         failures.push(seen.message.clone());
     }
+    if let Some(seen) = seen.as_ref().filter(|seen| !seen.ok) {
+        mail_failed_delivery(service, v, c, delivery.not_after, &seen.message);
+    }
     if !failures.is_empty()
         && let Some(said) = hooks.run_on_failure(v.as_str(), c.as_str(), &failures.join("; "))
     {
@@ -159,6 +165,44 @@ fn deliver(
         };
     }
     record(service, v, c, id, ok, words, seen);
+}
+
+/// Tells the vault's contacts that the new version of `c` is not served,
+/// when the mount has SMTP and the vault has contacts; logs how it went.
+fn mail_failed_delivery(
+    service: &VaultService,
+    v: &VaultName,
+    c: &CertificateName,
+    not_after: i64,
+    what: &str,
+) {
+    let Some(mailer) = service.mailer() else {
+        return;
+    };
+    let to: Vec<String> = match vault(&service.model(), v) {
+        Ok(vs) => vs
+            .contacts
+            .as_ref()
+            .map(|cs| cs.contacts.iter().map(|c| c.email.clone()).collect())
+            .unwrap_or_default(),
+        Err(_) => return,
+    };
+    if to.is_empty() {
+        return;
+    }
+    let dir = service.lineage(v, c);
+    let notice = crate::mail::delivery_failed_notice(
+        v.as_str(),
+        c.as_str(),
+        not_after,
+        std::path::Path::new(&dir),
+        what,
+    );
+    let said = to.join(", ");
+    match mailer.send(&crate::mail::Mail::new(to, notice)) {
+        Ok(()) => log::info!("{v}/{c}: failed delivery mailed to {said}"),
+        Err(e) => log::warn!("{v}/{c}: failed delivery not mailed: {e}"),
+    }
 }
 
 /// Records how the hooks of version `id` of `c` went (and what the probe
