@@ -203,6 +203,32 @@ fn a_probe_of_a_server_nobody_reloaded_fails_the_delivery_and_runs_on_failure() 
                 && l.ends_with(" 0")),
         "{metrics}"
     );
+    // nginx with `daemon off;` opened the key itself and still holds the
+    // old one: a stale consumer.
+    let consumers = status["consumers"].as_array().unwrap();
+    assert!(
+        consumers
+            .iter()
+            .any(|c| c["command"] == "nginx" && c["current"] == false),
+        "{status}"
+    );
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("certfs_certificate_stale_consumers{")
+                && l.contains("certificate=\"web\"")
+                && !l.ends_with(" 0")),
+        "{metrics}"
+    );
+    // The contacts hear of it too.
+    let mails = sink.wait_for(1);
+    let subject = mails[0].header("Subject").unwrap_or_default();
+    assert!(subject.contains("is not being served"), "{subject}");
+    assert!(
+        mails[0].body().contains("serves another certificate"),
+        "{}",
+        mails[0].body()
+    );
 }
 
 /// nginx in its default mode: the process started reads the key, forks
