@@ -7,7 +7,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::{Mount, ec_policy, have, sh_ok};
+use common::require::require_tool;
+use common::{Mount, ec_policy, sh_ok};
 
 fn rsa_policy(cn: &str) -> String {
     format!(
@@ -148,7 +149,7 @@ fn check_whole(m: &Mount) -> usize {
 }
 
 fn integrity_check(data: &Path) {
-    if !have("sqlite3") {
+    if require_tool("sqlite3", "the store's integrity check").is_none() {
         return;
     }
     let out = Command::new("sqlite3")

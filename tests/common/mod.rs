@@ -5,6 +5,7 @@
 pub mod nginx;
 pub mod operations;
 pub mod postgres;
+pub mod require;
 pub mod smtp;
 pub mod users;
 
@@ -405,13 +406,7 @@ pub fn certificates_in(dir: &Path) -> Vec<String> {
 
 /// Whether a program is on PATH.
 pub fn have(program: &str) -> bool {
-    Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {program}"))
-        .stdout(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false)
+    require::find_tool(program).is_some()
 }
 
 /// The example policy: RSA 2048, a subject with a quoted comma, one DNS SAN, Self.
