@@ -3,6 +3,7 @@
 
 mod daemon;
 mod fstab;
+mod notify;
 mod open_store;
 
 use std::os::unix::fs::{DirBuilderExt, MetadataExt};
@@ -297,10 +298,14 @@ fn mount(
     let shown = mountpoint.display().to_string();
     // Said once everything is checked: a refusal stays one line.
     warn_if_open(data);
-    fuse::run(vault, mountpoint, options, || {
-        log::info!("certfs mounted at {shown} (store {store})")
-    })
-    .map_err(|e| format!("cannot mount at {}: {e}", mountpoint.display()))?;
+    // Under systemd (Type=notify): ready once mounted, stopping at the end.
+    let mut notifier = notify::Notifier::new();
+    let served = fuse::run(vault, mountpoint, options, || {
+        log::info!("certfs mounted at {shown} (store {store})");
+        notifier.ready(&shown);
+    });
+    notifier.stopped();
+    served.map_err(|e| format!("cannot mount at {}: {e}", mountpoint.display()))?;
     log::info!("certfs unmounted from {}", mountpoint.display());
     Ok(())
 }
