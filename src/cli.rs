@@ -1,6 +1,7 @@
 //! The command line: `certfs mount MOUNTPOINT [--data DIR] [--store URL] [--key-file PATH] [--allow-other] [--audit FILE] [--smtp URL ...]`, and mount(8)'s `certfs SOURCE MOUNTPOINT -o OPTIONS` ([`fstab`]).
 #![allow(unsafe_code)] // libc calls, each with its SAFETY comment
 
+mod assets;
 mod daemon;
 mod fstab;
 mod notify;
@@ -152,6 +153,9 @@ pub fn default_data_dir() -> PathBuf {
 /// Runs the program.
 pub fn main() -> ExitCode {
     let given: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    if given.first().is_some_and(|a| a == assets::SUBCOMMAND) {
+        return assets::main(&given[1..]);
+    }
     let args = if fstab::is_fstab_form(&given) {
         // `mount -t fuse.certfs SOURCE MOUNTPOINT -o OPTIONS`, through mount.fuse3.
         let form = match fstab::translate(&given) {
