@@ -9,7 +9,9 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use common::require::{missing, require_root, require_tool};
-use common::{Mount, certfs_bin, ec_policy, is_mounted, sh_ok, signal, wait_timeout};
+use common::{
+    Mount, certfs_bin, ec_policy, is_mounted, sh_ok, signal, wait_timeout, wait_until_with,
+};
 
 /// Runs certfs with `args` and the default log level; it must finish within 20 s.
 fn certfs(args: &[&std::ffi::OsStr]) -> Output {
@@ -298,15 +300,9 @@ impl Drop for Inside {
     }
 }
 
-/// Waits (up to 20 s) until the mountpoint is no longer mounted.
+/// Waits until the mountpoint is no longer mounted.
 fn wait_unmounted(m: &Mount) {
-    for _ in 0..400 {
-        if !is_mounted(&m.mnt) {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("still mounted:\n{}", m.logs());
+    wait_until_with("the unmount", &|| m.logs(), || !is_mounted(&m.mnt));
 }
 
 /// SIGTERM while the mount is busy: as libfuse does, it is detached at
