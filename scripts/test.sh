@@ -1,20 +1,24 @@
 #!/usr/bin/env bash
 # Runs every certfs test. As root it first installs what the tests drive
 # (FUSE, openssl, nginx, rsync, vim, pebble, Python's cryptography, the
-# PostgreSQL server the PostgreSQL store's tests start clusters of); otherwise
-# those must already be there.
+# PostgreSQL server the PostgreSQL store's tests start clusters of,
+# Prometheus's promtool for the alerting rules); otherwise those must
+# already be there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_pkgs=()
 command -v fusermount3 >/dev/null || need_pkgs+=(fuse3)
 command -v openssl >/dev/null || need_pkgs+=(openssl)
-command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need_pkgs+=(nginx-light)
+PATH=$PATH:/usr/sbin:/sbin command -v nginx >/dev/null || need_pkgs+=(nginx-light)
 command -v rsync >/dev/null || need_pkgs+=(rsync)
 command -v vim >/dev/null || need_pkgs+=(vim)
 command -v curl >/dev/null || need_pkgs+=(curl)
 command -v sqlite3 >/dev/null || need_pkgs+=(sqlite3)
 command -v ps >/dev/null || need_pkgs+=(procps)
+command -v setpriv >/dev/null || need_pkgs+=(util-linux)
+# promtool: checks and unit-tests packaging/monitoring's alerting rules.
+command -v promtool >/dev/null || need_pkgs+=(prometheus)
 # pebble: Let's Encrypt's ACME test server (with pebble-challtestsrv), for the ACME issuer.
 command -v pebble >/dev/null || need_pkgs+=(pebble)
 # HAProxy, for hooks.json's runtime API update (tests/delivery.rs).

@@ -1,8 +1,10 @@
 //! The command line: `certfs mount MOUNTPOINT [--data DIR] [--store URL] [--key-file PATH] [--allow-other] [--audit FILE] [--smtp URL ...]`, and mount(8)'s `certfs SOURCE MOUNTPOINT -o OPTIONS` ([`fstab`]).
 #![allow(unsafe_code)] // libc calls, each with its SAFETY comment
 
+mod assets;
 mod daemon;
 mod fstab;
+mod notify;
 mod open_store;
 
 use std::os::unix::fs::{DirBuilderExt, MetadataExt};
@@ -151,6 +153,9 @@ pub fn default_data_dir() -> PathBuf {
 /// Runs the program.
 pub fn main() -> ExitCode {
     let given: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    if given.first().is_some_and(|a| a == assets::SUBCOMMAND) {
+        return assets::main(&given[1..]);
+    }
     let args = if fstab::is_fstab_form(&given) {
         // `mount -t fuse.certfs SOURCE MOUNTPOINT -o OPTIONS`, through mount.fuse3.
         let form = match fstab::translate(&given) {
@@ -297,10 +302,14 @@ fn mount(
     let shown = mountpoint.display().to_string();
     // Said once everything is checked: a refusal stays one line.
     warn_if_open(data);
-    fuse::run(vault, mountpoint, options, || {
-        log::info!("certfs mounted at {shown} (store {store})")
-    })
-    .map_err(|e| format!("cannot mount at {}: {e}", mountpoint.display()))?;
+    // Under systemd (Type=notify): ready once mounted, stopping at the end.
+    let mut notifier = notify::Notifier::new();
+    let served = fuse::run(vault, mountpoint, options, || {
+        log::info!("certfs mounted at {shown} (store {store})");
+        notifier.ready(&shown);
+    });
+    notifier.stopped();
+    served.map_err(|e| format!("cannot mount at {}: {e}", mountpoint.display()))?;
     log::info!("certfs unmounted from {}", mountpoint.display());
     Ok(())
 }

@@ -6,6 +6,7 @@ mod common;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 
+use common::require::require_root;
 use common::{Mount, ec_policy, sh_ok};
 
 fn create(m: &Mount, vault: &str, cert: &str) {
@@ -107,9 +108,7 @@ fn listings_give_the_same_numbers_and_attributes_as_lookups() {
 #[test]
 fn nodes_the_kernel_forgets_come_back_with_their_numbers() {
     // Only root may drop the kernel's caches (CI runs the tests as root).
-    // SAFETY: geteuid cannot fail and touches no memory.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("skipped: needs root to drop the kernel's caches");
+    if !require_root("to drop the kernel's caches") {
         return;
     }
     let m = Mount::start();

@@ -8,7 +8,10 @@ use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use common::{Mount, certfs_bin, ec_policy, have, is_mounted, sh_ok, signal, wait_timeout};
+use common::require::{missing, require_root, require_tool};
+use common::{
+    Mount, certfs_bin, ec_policy, is_mounted, sh_ok, signal, wait_timeout, wait_until_with,
+};
 
 /// Runs certfs with `args` and the default log level; it must finish within 20 s.
 fn certfs(args: &[&std::ffi::OsStr]) -> Output {
@@ -268,8 +271,7 @@ fn an_external_umount_ends_the_daemon_with_exit_0() {
 
 #[test]
 fn fusermount3_u_ends_the_daemon_with_exit_0() {
-    if !have("fusermount3") {
-        eprintln!("SKIP: fusermount3 is not installed");
+    if require_tool("fusermount3", "the test unmounts with it").is_none() {
         return;
     }
     external_unmount_ends_the_daemon("fusermount3", &["-u"]);
@@ -298,15 +300,9 @@ impl Drop for Inside {
     }
 }
 
-/// Waits (up to 20 s) until the mountpoint is no longer mounted.
+/// Waits until the mountpoint is no longer mounted.
 fn wait_unmounted(m: &Mount) {
-    for _ in 0..400 {
-        if !is_mounted(&m.mnt) {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("still mounted:\n{}", m.logs());
+    wait_until_with("the unmount", &|| m.logs(), || !is_mounted(&m.mnt));
 }
 
 /// SIGTERM while the mount is busy: as libfuse does, it is detached at
@@ -376,8 +372,7 @@ fn in_private_var_lib(script: &str) -> Option<Output> {
 #[test]
 fn without_data_root_uses_var_lib_certfs() {
     // SAFETY: geteuid cannot fail and touches no memory.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("SKIP: the /var/lib/certfs rule is for root");
+    if !require_root("the /var/lib/certfs rule is for root") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -401,7 +396,7 @@ test ! -e {home}/.local
         home = dir.path().display(),
     );
     let Some(out) = in_private_var_lib(&script) else {
-        eprintln!("SKIP: unshare --mount is not permitted here");
+        missing("unshare --mount, to mount a private /var/lib (not permitted here)");
         return;
     };
     let log = fs::read_to_string(dir.path().join("log")).unwrap_or_default();
@@ -430,8 +425,9 @@ test ! -e {home}/.local
 /// where it appears shows the rule either way.
 #[test]
 fn without_data_a_user_gets_xdg_data_home_or_local_share() {
-    if unsafe { libc::geteuid() } != 0 || !have("setpriv") {
-        eprintln!("SKIP: needs root and setpriv to run as nobody");
+    if !require_root("to run certfs as nobody")
+        || require_tool("setpriv", "to run certfs as nobody").is_none()
+    {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

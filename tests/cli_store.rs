@@ -9,6 +9,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use common::postgres::PgServer;
+use common::require::{missing, require_root, require_tool};
 use common::{Mount, certfs_bin, ec_policy, sh_ok, wait_timeout};
 
 /// Runs `certfs args` with `env`; it must finish within 30 s (a refusal, not a mount).
@@ -410,13 +411,17 @@ impl Drop for Installed {
 
 #[test]
 fn mount_t_fuse_certfs_mounts_through_mount_fuse3_and_umount_ends_it() {
-    // SAFETY: geteuid cannot fail and touches no memory.
-    if unsafe { libc::geteuid() } != 0 || !std::path::Path::new("/sbin/mount.fuse3").exists() {
-        eprintln!("SKIP: needs root and fuse3's mount.fuse3");
+    if !require_root("mount(8) mounts for root only")
+        || require_tool(
+            "mount.fuse3",
+            "fuse3's helper that runs certfs for mount -t fuse.certfs",
+        )
+        .is_none()
+    {
         return;
     }
     let Some(_installed) = Installed::new() else {
-        eprintln!("SKIP: another certfs is installed in /usr/local/bin");
+        missing("/usr/local/bin/certfs is another certfs: the test links the one under test there");
         return;
     };
     let dir = tempfile::tempdir().unwrap();

@@ -5,9 +5,9 @@ mod common;
 use std::fs;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
-use common::{Mount, ec_policy, have, sh_ok};
+use common::require::require_tool;
+use common::{Mount, ec_policy, sh_ok, wait_until_with};
 
 fn rsa_policy(cn: &str) -> String {
     format!(
@@ -56,13 +56,7 @@ impl Drop for Creator {
 
 /// Waits until `rel` exists in the mount (the loop got that far).
 fn wait_for(m: &Mount, rel: &str) {
-    for _ in 0..1200 {
-        if m.path(rel).exists() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    panic!("{rel} never appeared:\n{}", m.logs());
+    wait_until_with(rel, &|| m.logs(), || m.path(rel).exists());
 }
 
 fn pubkey_of_cert(mnt: &Path, file: &str) -> String {
@@ -148,7 +142,7 @@ fn check_whole(m: &Mount) -> usize {
 }
 
 fn integrity_check(data: &Path) {
-    if !have("sqlite3") {
+    if require_tool("sqlite3", "the store's integrity check").is_none() {
         return;
     }
     let out = Command::new("sqlite3")

@@ -6,7 +6,7 @@ mod common;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use common::{Mount, WEB_POLICY, ec_policy, sh_in, sh_ok};
+use common::{Mount, WEB_POLICY, ec_policy, sh_in, sh_ok, wait_until};
 
 /// Makes vault `prod` and certificate `prod/web` (EC P-256, Self); returns its directory.
 fn web(m: &Mount) -> PathBuf {
@@ -100,17 +100,9 @@ fn refused_by_cp(m: &Mount, dir: &Path, file: &str, content: &[u8], expect: &[&s
     message
 }
 
-/// Waits (bounded) for `path` to appear: a release reaches certfs after close() returns.
+/// Waits for `path` to appear: a release reaches certfs after close() returns.
 fn wait_for(path: &Path) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !path.exists() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{} never appeared",
-            path.display()
-        );
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    wait_until(&path.display().to_string(), || path.exists());
 }
 
 fn without(policy: &str, field: &str) -> String {

@@ -14,17 +14,13 @@ mod webroot_nginx;
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::postgres::PgServer;
 use common::{Mount, certificates_in, ec_policy, sh_ok};
 use pebble::{EAB_HMAC, EAB_KID, Pebble};
 use serde_json::{Value, json};
 use webroot_nginx::WebrootNginx;
-
-/// How long a change may take to show on the other server before the test
-/// calls it a hang (the figure itself is measured, not asserted).
-const LIMIT: Duration = Duration::from_secs(30);
 
 /// Two daemons on one new database of the shared PostgreSQL server, with
 /// the fleet's one master key.
@@ -63,19 +59,10 @@ impl Fleet {
     }
 }
 
-/// Waits until `check` holds; returns how long it took. The bound is a hang
-/// detector, not a timing assertion.
-fn wait_until(what: &str, logs: &dyn Fn() -> String, mut check: impl FnMut() -> bool) -> Duration {
-    let start = Instant::now();
-    while !check() {
-        assert!(
-            start.elapsed() < LIMIT,
-            "timed out waiting for {what}\n{}",
-            logs()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    start.elapsed()
+/// Waits until `check` holds, with both daemons' logs on a hang; how long
+/// it took.
+fn wait_until(what: &str, logs: &dyn Fn() -> String, check: impl FnMut() -> bool) -> Duration {
+    common::wait_until_with(what, logs, check)
 }
 
 fn read(m: &Mount, rel: &str) -> Option<Vec<u8>> {

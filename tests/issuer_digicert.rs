@@ -8,12 +8,11 @@ mod ca_digicert;
 mod common;
 
 use std::fs;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use ca::StandIn;
 use ca_digicert::{API_KEY, DigiCertStandIn, ORG_ID};
-use common::nginx::{NGINX, Nginx};
+use common::nginx::{Nginx, require_nginx};
 use common::operations::{LIMIT, operation, wait_request_id, wait_status};
 use common::{Mount, ec_policy, sh_ok};
 use serde_json::{Value, json};
@@ -92,8 +91,7 @@ fn an_order_completes_without_user_action_and_nginx_serves_the_chain_digicert_si
     assert!(text.contains("DNS:shop.contoso.com"), "{text}");
     assert!(text.contains("Stand-in DigiCert Test"), "{text}");
 
-    if !Path::new(NGINX).exists() {
-        eprintln!("SKIP nginx part: nginx is not installed at {NGINX}");
+    if require_nginx().is_none() {
         return;
     }
     let nginx = Nginx::start(&m.root.path().join("nginx"), &m.path("prod/shop"));

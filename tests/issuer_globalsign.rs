@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use ca::StandIn;
 use ca_globalsign::{GlobalSignStandIn, PASSWORD, USER};
-use common::nginx::{NGINX, Nginx, curl_trusting};
+use common::nginx::{Nginx, curl_trusting, require_nginx};
 use common::operations::{operation, status, wait_operation};
 use common::{Mount, ec_policy, sh_ok};
 use serde_json::{Value, json};
@@ -114,8 +114,7 @@ fn a_globalsign_order_completes_by_itself_and_nginx_serves_it() {
             .unwrap()
             .contains("s3cret")
     );
-    if !std::path::Path::new(NGINX).exists() {
-        eprintln!("SKIP (nginx part): nginx is not installed at {NGINX}");
+    if require_nginx().is_none() {
         return;
     }
     let prefix = m.root.path().join("nginx");

@@ -4,7 +4,7 @@ mod common;
 
 use std::fs;
 
-use common::nginx::{NGINX, Nginx, curl_trusting};
+use common::nginx::{Nginx, curl_trusting, require_nginx};
 use common::{Mount, sh_err, sh_ok};
 
 const CORP: &str = r#"{"provider": "Internal", "ca": {"subject": "CN=Corp Root CA, O=\"Contoso, Inc.\"", "validity_months": 120, "kty": "EC", "crv": "P-384"}}"#;
@@ -208,8 +208,7 @@ fn an_rsa_internal_ca_with_defaults_signs_rsa_and_ec_certificates() {
 
 #[test]
 fn nginx_serves_an_internal_certificate_that_curl_trusts_through_the_private_root() {
-    if !std::path::Path::new(NGINX).exists() {
-        eprintln!("SKIP: nginx is not installed at {NGINX}");
+    if require_nginx().is_none() {
         return;
     }
     let m = Mount::start();

@@ -6,7 +6,7 @@ use std::fs;
 use std::path::Path;
 use std::time::Duration;
 
-use common::nginx::{NGINX, Nginx, curl_trusting};
+use common::nginx::{Nginx, curl_trusting, require_nginx};
 use common::{Mount, WEB_POLICY, ec_policy, make_test_ca, sh_in, sh_ok, sign_csr};
 
 fn serial_of_file(dir: &Path, file: &str) -> String {
@@ -40,8 +40,7 @@ fn curl(dir: &Path, port: u16) -> String {
 }
 
 fn serves_and_renews(policy: &str, key_line: &str) {
-    if !Path::new(NGINX).exists() {
-        eprintln!("SKIP: nginx is not installed at {NGINX}");
+    if require_nginx().is_none() {
         return;
     }
     let m = Mount::start();
@@ -130,8 +129,7 @@ fn nginx_serves_an_ec_p256_certificate_and_a_reload_picks_up_the_new_version() {
 
 #[test]
 fn nginx_serves_a_merged_and_an_imported_certificate_verified_against_the_test_root() {
-    if !Path::new(NGINX).exists() {
-        eprintln!("SKIP: nginx is not installed at {NGINX}");
+    if require_nginx().is_none() {
         return;
     }
     let m = Mount::start();
@@ -196,8 +194,7 @@ fn nginx_serves_a_merged_and_an_imported_certificate_verified_against_the_test_r
 
 #[test]
 fn nginx_serves_a_recovered_certificate_again() {
-    if !Path::new(NGINX).exists() {
-        eprintln!("SKIP: nginx is not installed at {NGINX}");
+    if require_nginx().is_none() {
         return;
     }
     let m = Mount::start();

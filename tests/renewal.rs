@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::json_file as json;
-use common::nginx::{NGINX, Nginx};
+use common::nginx::{Nginx, require_nginx};
 use common::{Mount, ec_policy, sh_err, sh_ok, wait_until};
 
 /// A key and a self-signed certificate for `cn` valid `days` days, as one PEM, written to `out`.
@@ -270,8 +270,7 @@ fn hooks_run_after_a_switch_with_certbots_environment_and_failures_never_undo_it
 
 #[test]
 fn a_renewal_reloads_nginx_through_its_hook_and_s_client_sees_the_new_serial() {
-    if !Path::new(NGINX).exists() {
-        eprintln!("SKIP: nginx is not installed at {NGINX}");
+    if require_nginx().is_none() {
         return;
     }
     let m = Mount::start();

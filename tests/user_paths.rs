@@ -4,10 +4,9 @@ mod common;
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 use common::users::TestUser;
-use common::{Mount, ec_policy, sh_err, sh_ok};
+use common::{Mount, ec_policy, sh_err, sh_ok, wait_for};
 use serde_json::json;
 
 const MANAGER: &str = "certfs-manager";
@@ -367,19 +366,4 @@ fn a_fifo_pidfile_fails_the_hook_in_words_and_is_refused_when_it_is_already_ther
 /// Runs `script` in `dir`; whether it succeeded.
 fn sh_ok_or_err(dir: &Path, script: &str) -> bool {
     common::sh_in(dir, script).status.success()
-}
-
-/// Waits (a hang detector, not a timing assertion) until `check` gives a value.
-fn wait_for<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(value) = check() {
-            return value;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }

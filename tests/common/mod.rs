@@ -5,6 +5,7 @@
 pub mod nginx;
 pub mod operations;
 pub mod postgres;
+pub mod require;
 pub mod smtp;
 pub mod users;
 
@@ -405,13 +406,7 @@ pub fn certificates_in(dir: &Path) -> Vec<String> {
 
 /// Whether a program is on PATH.
 pub fn have(program: &str) -> bool {
-    Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {program}"))
-        .stdout(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false)
+    require::find_tool(program).is_some()
 }
 
 /// The example policy: RSA 2048, a subject with a quoted comma, one DNS SAN, Self.
@@ -489,14 +484,50 @@ pub fn json_file(path: &Path) -> serde_json::Value {
     serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// Waits (generous bound: a hang detector, not a timing assertion) until `check` holds.
-pub fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
+/// How long a wait may last before the test is taken for hung: a hang
+/// detector, never a timing assertion (a slow machine only waits longer).
+pub const HANG: Duration = Duration::from_secs(60);
+
+/// The suites' one wait: polls `check` every 20 ms until it gives a
+/// value, which it returns; past [`HANG`] it panics naming `what`, with
+/// `context()` (a daemon's log, say).
+pub fn wait_for_with<T>(
+    what: &str,
+    context: &dyn Fn() -> String,
+    mut check: impl FnMut() -> Option<T>,
+) -> T {
     let start = Instant::now();
-    while !check() {
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
         assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "timed out waiting for {what}"
+            start.elapsed() < HANG,
+            "timed out waiting for {what}\n{}",
+            context()
         );
-        std::thread::sleep(Duration::from_millis(100));
+        std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// [`wait_for_with`] without context.
+pub fn wait_for<T>(what: &str, check: impl FnMut() -> Option<T>) -> T {
+    wait_for_with(what, &String::new, check)
+}
+
+/// Waits until `check` holds (see [`wait_for_with`]).
+pub fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
+    wait_for(what, || check().then_some(()));
+}
+
+/// Waits until `check` holds, with `context()` on a hang; how long it
+/// took (for a test to print, never to assert on).
+pub fn wait_until_with(
+    what: &str,
+    context: &dyn Fn() -> String,
+    mut check: impl FnMut() -> bool,
+) -> Duration {
+    let start = Instant::now();
+    wait_for_with(what, context, || check().then_some(()));
+    start.elapsed()
 }

@@ -7,8 +7,16 @@ use std::time::Duration;
 
 use super::{sh_ok, wait_timeout};
 
-/// Where Debian installs nginx.
-pub const NGINX: &str = "/usr/sbin/nginx";
+/// nginx, found on PATH or in the sbin directories; when it is missing,
+/// reported through [`super::require::missing`] (a failure in strict mode).
+pub fn require_nginx() -> Option<PathBuf> {
+    super::require::require_tool("nginx", "the test serves TLS through it")
+}
+
+/// The nginx binary (the test checked [`require_nginx`] first).
+pub fn nginx_bin() -> PathBuf {
+    super::require::find_tool("nginx").expect("nginx (scripts/test.sh installs nginx-light)")
+}
 
 /// An nginx master in the foreground with its own prefix, config, pid and logs; stopped on drop.
 pub struct Nginx {
@@ -59,7 +67,7 @@ http {{
 "#
         );
         fs::write(prefix.join("nginx.conf"), conf).unwrap();
-        let check = Command::new(NGINX)
+        let check = Command::new(nginx_bin())
             .args(Self::args(prefix))
             .arg("-t")
             .output()
@@ -69,7 +77,7 @@ http {{
             "nginx -t: {}",
             String::from_utf8_lossy(&check.stderr)
         );
-        let child = Command::new(NGINX)
+        let child = Command::new(nginx_bin())
             .args(Self::args(prefix))
             .args(["-g", "daemon off;"])
             .stdin(Stdio::null())
@@ -115,7 +123,7 @@ http {{
     pub fn reload(&self) {
         let old = self.workers();
         let before = self.error_log().matches("reconfiguring").count();
-        let out = Command::new(NGINX)
+        let out = Command::new(nginx_bin())
             .args(Self::args(&self.prefix))
             .args(["-s", "reload"])
             .output()
@@ -156,7 +164,7 @@ http {{
 
 impl Drop for Nginx {
     fn drop(&mut self) {
-        let _ = Command::new(NGINX)
+        let _ = Command::new(nginx_bin())
             .args(Self::args(&self.prefix))
             .args(["-s", "stop"])
             .stderr(Stdio::null())

@@ -19,11 +19,10 @@ pub struct TestUser {
 
 impl TestUser {
     /// The user `name` (a member of [`GROUP`]), made if missing; `None`
-    /// when the tests do not run as root and cannot make users.
+    /// when the tests do not run as root and cannot make users (reported
+    /// through [`super::require::missing`]: a failure in strict mode).
     pub fn get(name: &'static str) -> Option<TestUser> {
-        // SAFETY: geteuid cannot fail and touches no memory.
-        if unsafe { libc::geteuid() } != 0 {
-            eprintln!("SKIP: needs root to create the user {name}");
+        if !super::require::require_root(&format!("to create the test user {name}")) {
             return None;
         }
         let _ = Command::new("groupadd").arg("-f").arg(GROUP).status();

@@ -7,7 +7,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const NGINX: &str = "/usr/sbin/nginx";
+/// nginx on PATH or in the sbin directories (a non-root PATH often lacks
+/// them); this module stands alone, so it looks itself.
+fn nginx_bin() -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/local/sbin", "/usr/sbin", "/sbin"].map(PathBuf::from))
+        .map(|dir| dir.join("nginx"))
+        .find(|candidate| candidate.is_file())
+        .expect("nginx on PATH (scripts/test.sh installs nginx-light)")
+}
 
 /// An nginx master in the foreground with its own prefix; stopped on drop.
 pub struct WebrootNginx {
@@ -67,7 +76,7 @@ http {{
         let conf_path = prefix.path().join("nginx.conf");
         fs::write(&conf_path, conf).unwrap();
         fs::create_dir_all(webroot).unwrap();
-        let child = Command::new(NGINX)
+        let child = Command::new(nginx_bin())
             .args(["-p", &format!("{p}/"), "-c"])
             .arg(&conf_path)
             .args(["-g", "daemon off;"])
