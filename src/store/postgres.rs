@@ -529,6 +529,12 @@ impl Store for PostgresStore {
         claims::claim(&self.claims, &self.url, work)
     }
 
+    /// A session-level advisory lock ([`claims::SETUP_LOCK`]) on a
+    /// connection of its own, waited for.
+    fn setup_guard(&self) -> Result<Box<dyn Claim>, StoreError> {
+        claims::setup_guard(&self.url)
+    }
+
     /// Listens on [`PostgresStore::CHANNEL`] on a connection of its own,
     /// from a thread of its own (see [`watch`]); notifications sent by
     /// this store's own connection are skipped.
