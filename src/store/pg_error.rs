@@ -13,8 +13,13 @@ use postgres::error::SqlState;
 pub struct PgError(Inner);
 
 enum Inner {
-    Server { code: SqlState, message: String },
+    Server {
+        code: SqlState,
+        message: String,
+    },
     Client(postgres::Error),
+    /// The TLS settings could not be used (a file missing or refused).
+    Tls(super::postgres::TlsError),
 }
 
 impl PgError {
@@ -22,8 +27,14 @@ impl PgError {
     pub fn code(&self) -> Option<&SqlState> {
         match &self.0 {
             Inner::Server { code, .. } => Some(code),
-            Inner::Client(_) => None,
+            Inner::Client(_) | Inner::Tls(_) => None,
         }
+    }
+}
+
+impl From<super::postgres::TlsError> for PgError {
+    fn from(e: super::postgres::TlsError) -> Self {
+        PgError(Inner::Tls(e))
     }
 }
 
@@ -52,6 +63,7 @@ impl fmt::Display for PgError {
                 }
                 Ok(())
             }
+            Inner::Tls(e) => write!(f, "{e}"),
         }
     }
 }
@@ -65,6 +77,7 @@ impl fmt::Debug for PgError {
                 .field("message", message)
                 .finish(),
             Inner::Client(e) => f.debug_tuple("PgError").field(e).finish(),
+            Inner::Tls(e) => f.debug_tuple("PgError").field(e).finish(),
         }
     }
 }
@@ -76,6 +89,7 @@ impl Error for PgError {
         match &self.0 {
             Inner::Server { .. } => None,
             Inner::Client(e) => Some(e),
+            Inner::Tls(e) => Some(e),
         }
     }
 }

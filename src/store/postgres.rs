@@ -7,8 +7,11 @@
 //! needs no async runtime in the rest of certfs, and is the maintained
 //! client of the `rust-postgres` project.
 //!
-//! Transport: no TLS (see [`connect`]'s module docs for what that means
-//! and where to run it).
+//! Transport: TCP or a unix socket, with TLS as libpq's URL parameters
+//! ask (`sslmode`, `sslrootcert`, `sslcert`, `sslkey`; see [`tls`]),
+//! through `tokio-postgres-rustls` on rustls with aws-lc-rs, the TLS stack
+//! the rest of certfs uses. Every connection (the store's, the watch's,
+//! the claims', the setup guard's) is made by [`connect::connect`].
 //!
 //! Semantics: exactly those of [`super::sqlite::SqliteStore`] (whose docs
 //! list what the trait leaves open), checked by the same contract suite:
@@ -39,6 +42,7 @@ mod connect;
 mod migrations;
 mod rows;
 mod snapshot;
+mod tls;
 mod watch;
 
 use std::fmt;
@@ -55,6 +59,7 @@ use self::rows::{
     check_belongs, insert_chain, insert_version, stored_vault, upsert_certificate,
     version_not_found,
 };
+pub use self::tls::{RootCerts, SslMode, TlsError, TlsSettings};
 use self::watch::{Watcher, notify};
 use super::error::{Object, failed_on};
 pub use super::pg_error::PgError;
