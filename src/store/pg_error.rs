@@ -38,6 +38,26 @@ impl From<super::postgres::TlsError> for PgError {
     }
 }
 
+impl PgError {
+    /// Whether the error means the connection is gone or could not be
+    /// made (the server is down or restarting, the network failed): the
+    /// store is unavailable, and a later call may succeed. A server's
+    /// refusal of a statement is not.
+    pub fn is_connection_lost(&self) -> bool {
+        match &self.0 {
+            // Class 08: connection exception; 57P01..57P03: the server is
+            // shutting down, crashed, or not accepting connections yet.
+            Inner::Server { code, .. } => {
+                code.code().starts_with("08") || matches!(code.code(), "57P01" | "57P02" | "57P03")
+            }
+            Inner::Client(e) => {
+                e.is_closed() || e.source().is_some_and(|s| s.is::<std::io::Error>())
+            }
+            Inner::Tls(_) => false,
+        }
+    }
+}
+
 impl From<postgres::Error> for PgError {
     fn from(e: postgres::Error) -> Self {
         PgError(match e.as_db_error() {

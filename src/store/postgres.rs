@@ -78,7 +78,8 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 /// A [`Store`] in a PostgreSQL database.
 ///
 /// A lost connection is re-established at the start of the next call; a
-/// call that was under way when it was lost fails with `Backend` and
+/// call that was under way when it was lost, or that cannot reconnect,
+/// fails with an error whose [`StoreError::is_unavailable`] is true and
 /// changes nothing.
 pub struct PostgresStore {
     url: PostgresUrl,
@@ -158,7 +159,9 @@ fn revive(url: &PostgresUrl, own_pid: &AtomicI32, client: &mut Client) -> Result
     if !client.is_closed() && client.is_valid(PROBE_TIMEOUT).is_ok() {
         return Ok(());
     }
-    let lost = |e: PgError| StoreError::backend(format!("cannot reconnect to {url}"), e);
+    // Whatever stops a new connection (the server down, the role refused),
+    // the store is unavailable until one can be made.
+    let lost = |e: PgError| StoreError::Unavailable(format!("{url}: cannot reconnect: {e}"));
     let mut fresh = connect::connect(url).map_err(lost)?;
     let pid = connect::backend_pid(&mut fresh).map_err(lost)?;
     own_pid.store(pid, Ordering::SeqCst);
