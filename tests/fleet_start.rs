@@ -5,7 +5,7 @@ mod common;
 use std::fs;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Barrier};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use certfs::store::Store;
 use certfs::store::encrypted::{EncryptedStore, OpenError};
@@ -66,6 +66,7 @@ fn daemons_started_at_once_on_a_new_database_all_mount() {
     for m in &fleet[1..] {
         wait_until("the vault on every daemon", || m.path("prod").is_dir());
     }
+    propagation(&fleet);
 
     // A daemon with another master key is refused, with the reason.
     let other = tempfile::tempdir().unwrap();
@@ -92,6 +93,96 @@ fn daemons_started_at_once_on_a_new_database_all_mount() {
         "{stderr}"
     );
     assert!(!common::is_mounted(&mnt));
+}
+
+/// Certificates each daemon creates at once, for the propagation figures.
+const PER_DAEMON: usize = 4;
+
+/// Every daemon creates [`PER_DAEMON`] certificates at the same time;
+/// each daemon watches for all of them. Prints, over every (certificate,
+/// other daemon) pair, how long after the writer's `close()` returned the
+/// certificate showed (p50, p99, max): figures, not assertions.
+fn propagation(fleet: &[Mount]) {
+    let names: Vec<(usize, String)> = (0..fleet.len())
+        .flat_map(|d| (0..PER_DAEMON).map(move |i| (d, format!("d{d}-c{i}"))))
+        .collect();
+    let start = Arc::new(Barrier::new(fleet.len() * 2));
+    let (written, seen) = std::thread::scope(|scope| {
+        let writers: Vec<_> = fleet
+            .iter()
+            .enumerate()
+            .map(|(d, m)| {
+                let start = Arc::clone(&start);
+                scope.spawn(move || {
+                    start.wait();
+                    (0..PER_DAEMON)
+                        .map(|i| {
+                            let cert = m.path(&format!("prod/d{d}-c{i}"));
+                            fs::create_dir(&cert).unwrap();
+                            let policy = common::ec_policy(&format!("d{d}-c{i}.example.com"));
+                            fs::write(cert.join("policy.json"), policy).unwrap();
+                            (format!("d{d}-c{i}"), Instant::now())
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let watchers: Vec<_> = fleet
+            .iter()
+            .enumerate()
+            .map(|(d, m)| {
+                let (start, names) = (Arc::clone(&start), &names);
+                scope.spawn(move || {
+                    start.wait();
+                    let mut first_seen = Vec::new();
+                    let mut waiting: Vec<&String> = names
+                        .iter()
+                        .filter(|(w, _)| *w != d)
+                        .map(|(_, n)| n)
+                        .collect();
+                    let began = Instant::now();
+                    while !waiting.is_empty() {
+                        assert!(began.elapsed() < Duration::from_secs(120), "{}", m.logs());
+                        waiting.retain(|name| {
+                            let shown = m.path(&format!("prod/{name}/cert.pem")).exists();
+                            if shown {
+                                first_seen.push(((*name).clone(), Instant::now()));
+                            }
+                            !shown
+                        });
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                    first_seen
+                })
+            })
+            .collect();
+        let written: std::collections::HashMap<String, Instant> = writers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap())
+            .collect();
+        let seen: Vec<(String, Instant)> = watchers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap())
+            .collect();
+        (written, seen)
+    });
+    let mut delays: Vec<Duration> = seen
+        .iter()
+        .map(|(name, at)| at.saturating_duration_since(written[name]))
+        .collect();
+    delays.sort();
+    let at = |q: f64| delays[((delays.len() - 1) as f64 * q).round() as usize];
+    eprintln!(
+        "fleet of {} daemons, {} certificates created at once, {} sightings: \
+         shown on another daemon after p50 {:?}, p99 {:?}, max {:?}",
+        fleet.len(),
+        written.len(),
+        delays.len(),
+        at(0.5),
+        at(0.99),
+        at(1.0)
+    );
+    assert_eq!(delays.len(), names.len() * (fleet.len() - 1));
 }
 
 #[test]
