@@ -6,6 +6,7 @@
 
 mod attributes;
 mod create;
+mod delivery;
 mod import;
 mod lifecycle;
 mod merge;
