@@ -165,3 +165,117 @@ fn a_daemon_cut_off_reads_from_memory_refuses_writes_and_catches_up() {
         3
     );
 }
+
+/// What one writer saw: certificates whose write was acknowledged, and
+/// those refused with EAGAIN (each tried once).
+#[derive(Default)]
+struct Outcome {
+    acknowledged: Vec<String>,
+    refused: Vec<String>,
+}
+
+#[test]
+fn a_restart_under_load_loses_nothing_acknowledged() {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let mut server = PgServer::start();
+    let db = server.create_database();
+    let url = server.url(&db);
+    let work = tempfile::tempdir().unwrap();
+    let key_file = common::master_key_file(work.path(), 0x62);
+    let fleet = [
+        Mount::start_with_args(&["--store", &url, "--key-file", &key_file]),
+        Mount::start_with_args(&["--store", &url, "--key-file", &key_file]),
+    ];
+    fs::create_dir(fleet[0].path("prod")).unwrap();
+    wait_until("the vault on both", || fleet[1].path("prod").is_dir());
+    let policy = work.path().join("policy.json");
+    fs::write(&policy, ec_policy("load.example.com")).unwrap();
+
+    let stop = AtomicBool::new(false);
+    let outcomes = [
+        Mutex::new(Outcome::default()),
+        Mutex::new(Outcome::default()),
+    ];
+    let progress = |d: usize| {
+        let o = outcomes[d].lock().unwrap();
+        (o.acknowledged.len(), o.refused.len())
+    };
+    std::thread::scope(|scope| {
+        for (d, m) in fleet.iter().enumerate() {
+            let (stop, outcome, policy, work) = (&stop, &outcomes[d], &policy, work.path());
+            scope.spawn(move || {
+                let mut i = 0;
+                while !stop.load(Ordering::SeqCst) {
+                    let name = format!("w{d}-{i}");
+                    i += 1;
+                    let dir = m.path(&format!("prod/{name}"));
+                    let script = format!(
+                        "mkdir {0} && cp {1} {0}/policy.json",
+                        dir.display(),
+                        policy.display()
+                    );
+                    let out = common::sh_in(work, &script);
+                    let mut o = outcome.lock().unwrap();
+                    if out.status.success() {
+                        o.acknowledged.push(name);
+                    } else {
+                        let stderr = String::from_utf8_lossy(&out.stderr);
+                        assert!(
+                            stderr.contains("Resource temporarily unavailable"),
+                            "{name}: {stderr}\n{}",
+                            m.logs()
+                        );
+                        o.refused.push(name);
+                    }
+                }
+            });
+        }
+        let before = [progress(0).0, progress(1).0];
+        wait_until("writes acknowledged on both", || {
+            progress(0).0 > before[0] + 2 && progress(1).0 > before[1] + 2
+        });
+        server.stop();
+        wait_until("writes refused on both", || {
+            progress(0).1 > 0 && progress(1).1 > 0
+        });
+        server.restart();
+        let after = [progress(0).0, progress(1).0];
+        wait_until("writes acknowledged again on both", || {
+            progress(0).0 > after[0] + 2 && progress(1).0 > after[1] + 2
+        });
+        stop.store(true, Ordering::SeqCst);
+    });
+
+    // Every acknowledged certificate is stored once and shown on both
+    // daemons; a refused one is the same on both (absent, unless its
+    // commit went through as the connection broke).
+    let stored = |name: &str| -> i64 {
+        count(
+            &server,
+            &db,
+            &format!("SELECT count(*) FROM versions WHERE certificate = '{name}'"),
+        )
+    };
+    for o in &outcomes {
+        let o = o.lock().unwrap();
+        for name in &o.acknowledged {
+            assert_eq!(stored(name), 1, "{name}");
+            for m in &fleet {
+                wait_until("an acknowledged certificate on both", || {
+                    m.path(&format!("prod/{name}/cert.pem")).exists()
+                });
+            }
+        }
+        for name in &o.refused {
+            let n = stored(name);
+            assert!(n <= 1, "{name}: {n} versions");
+            for m in &fleet {
+                wait_until("a refused certificate as stored, on both", || {
+                    usize::try_from(n).unwrap() == versions(m, name)
+                });
+            }
+        }
+    }
+}
