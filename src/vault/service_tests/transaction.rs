@@ -85,3 +85,24 @@ fn hooks_after_a_switch_run_once_the_change_has_let_go_of_the_writer_lock() {
     assert_eq!(hook["version"], second.as_str(), "{status}");
     assert_eq!(hook["outcome"], "succeeded", "{status}");
 }
+
+#[test]
+fn a_scheduled_purge_is_announced_once_the_writer_lock_is_free() {
+    let (_dir, db) = temp_store();
+    let s = with_certificate(&db, "web").into_shared();
+    rmdir(&s, &format!("{VAULT}/web")).unwrap();
+    let heard = Arc::new(Mutex::new(Vec::new()));
+    let (kept, service) = (heard.clone(), Arc::downgrade(&s));
+    s.set_listener(Box::new(move |changes| {
+        let free = service.upgrade().is_some_and(|s| s.writer_is_free());
+        kept.lock().push((changes.clone(), free));
+    }));
+    // Far past any retention: the purge is due.
+    assert_eq!(s.purge_expired(i64::MAX / 2), 1);
+    let heard = heard.lock();
+    assert!(!heard.is_empty());
+    assert!(
+        heard.iter().all(|(_, free)| *free),
+        "announced under the writer lock: {heard:?}"
+    );
+}
