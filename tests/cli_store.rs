@@ -140,19 +140,25 @@ fn an_unreachable_database_is_refused_without_the_password() {
 }
 
 #[test]
-fn tls_required_is_refused_clearly() {
+fn tls_settings_that_cannot_be_used_are_refused_clearly() {
     let dir = tempfile::tempdir().unwrap();
-    let out = certfs(
-        &[
-            os("mount"),
-            dir.path().as_os_str(),
-            os("--store"),
-            os("postgres://certfs@db/certfs?sslmode=require"),
-        ],
-        &[],
-    );
-    let line = refused(&out);
-    assert!(line.contains("TLS"), "{line}");
+    for (url, reason) in [
+        (
+            "postgres://certfs@db/certfs?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem",
+            "sslrootcert /nonexistent/ca.pem",
+        ),
+        (
+            "postgres://certfs@db/certfs?sslmode=verify",
+            "sslmode must be",
+        ),
+    ] {
+        let out = certfs(
+            &[os("mount"), dir.path().as_os_str(), os("--store"), os(url)],
+            &[],
+        );
+        let line = refused(&out);
+        assert!(line.contains(reason), "{line}");
+    }
 }
 
 #[test]

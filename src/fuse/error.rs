@@ -18,6 +18,7 @@ pub fn errno(e: &VaultError) -> Errno {
         VaultError::IsDirectory(_) => Errno::EISDIR,
         VaultError::NotDirectory(_) => Errno::ENOTDIR,
         VaultError::TooLarge(_) => Errno::EFBIG,
+        VaultError::Unavailable(_) => Errno::EAGAIN,
         VaultError::Store(_)
         | VaultError::Unreadable { .. }
         | VaultError::Crypto(_)
@@ -34,6 +35,10 @@ mod tests {
     fn each_error_has_its_errno() {
         let cases = [
             (VaultError::NotFound(String::new()), libc::ENOENT),
+            (
+                VaultError::from(crate::store::StoreError::Unavailable(String::new())),
+                libc::EAGAIN,
+            ),
             (VaultError::AlreadyExists(String::new()), libc::EEXIST),
             (VaultError::NotEmpty(String::new()), libc::ENOTEMPTY),
             (VaultError::BadParameter(String::new()), libc::EINVAL),

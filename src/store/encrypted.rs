@@ -16,7 +16,11 @@
 //! key: the document [`KEY_CHECK_DOCUMENT`] of the reserved pseudo-vault
 //! [`RESERVED_VAULT`] (a name no real vault can have). [`EncryptedStore::open`]
 //! writes it into a store that has none, and refuses a store whose check
-//! does not open ([`OpenError::WrongKey`]) before changing anything. The
+//! does not open ([`OpenError::WrongKey`]) before changing anything.
+//! Daemons that open a store without a check at the same moment (a fleet
+//! booted together on a new database) take turns through
+//! [`Store::setup_guard`]: the first writes the check, the others are then
+//! checked against it, so one key wins and another is refused. The
 //! pseudo-vault never appears in [`Store::load`], and every write that
 //! names it is refused as if it did not exist. Through the trait this needs
 //! nothing of a backend but to accept `.certfs` as a vault name.
@@ -54,8 +58,9 @@ pub const RESERVED_VAULT: &str = ".certfs";
 /// The key check's document key in [`RESERVED_VAULT`].
 pub const KEY_CHECK_DOCUMENT: &str = "master-key-check";
 
-/// What the key check seals.
-const KEY_CHECK_VALUE: &str = "certfs master key check, format 1";
+mod key_check;
+
+use self::key_check::{KEY_CHECK_VALUE, check_any_sealed_value, check_key, key_check};
 
 /// Why [`EncryptedStore::open`] refused a store.
 #[derive(Debug)]
@@ -155,33 +160,28 @@ impl EncryptedStore {
         let key = Arc::new(key);
         // The index has the documents: a sealed store's check is found
         // without reading every certificate and key.
-        let index = inner.load_index()?;
-        let check = index
-            .documents
-            .iter()
-            .find(|d| reserved(&d.vault) && d.key.eq_ignore_ascii_case(KEY_CHECK_DOCUMENT));
-        match check {
-            Some(doc) => match seal::open_text(&key, &Place::KeyCheck, &doc.value) {
-                Ok(text) if text.as_str() == KEY_CHECK_VALUE => Ok(EncryptedStore { inner, key }),
-                Ok(_) | Err(SealError::Refused) => Err(OpenError::WrongKey),
-                Err(e) => Err(OpenError::Store(StoreError::backend(
-                    "the master key check is damaged",
-                    e,
-                ))),
-            },
-            None => {
-                // A new store, one from before encryption at rest, or one
-                // whose first sealing was cut short: seal what is clear,
-                // then write the check, which ends accepting clear values.
-                let raw = inner.load()?;
-                check_any_sealed_value(&raw, &key)?;
-                let has_vault = raw.vaults.iter().any(|v| reserved(&v.name));
-                let mut store = EncryptedStore { inner, key };
-                store.seal_clear_records(raw)?;
-                store.write_key_check(has_vault)?;
-                Ok(store)
-            }
+        if let Some(value) = key_check(&*inner)? {
+            return check_key(inner, key, &value);
         }
+        // No check yet: a new store, one from before encryption at rest,
+        // or one whose first sealing was cut short. Daemons starting
+        // together on it set it up one at a time: the first seals what is
+        // clear and writes the check, the others find that check.
+        let setup = inner.setup_guard()?;
+        if let Some(value) = key_check(&*inner)? {
+            drop(setup);
+            return check_key(inner, key, &value);
+        }
+        // Seal what is clear, then write the check, which ends accepting
+        // clear values.
+        let raw = inner.load()?;
+        check_any_sealed_value(&raw, &key)?;
+        let has_vault = raw.vaults.iter().any(|v| reserved(&v.name));
+        let mut store = EncryptedStore { inner, key };
+        store.seal_clear_records(raw)?;
+        store.write_key_check(has_vault)?;
+        drop(setup);
+        Ok(store)
     }
 
     /// Writes the key check (and the pseudo-vault that holds it, unless it exists).
@@ -354,38 +354,6 @@ impl CertificateReader for OpeningReader {
         };
         open_versions(&self.key, &mut versions)?;
         Ok(Some((certificate, versions)))
-    }
-}
-
-/// Without a key check: `WrongKey` if the first sealed value of `raw` does not open under `key`.
-fn check_any_sealed_value(raw: &Snapshot, key: &MasterKey) -> Result<(), OpenError> {
-    let opened = if let Some(v) = raw
-        .versions
-        .iter()
-        .find(|v| v.key.as_ref().is_some_and(|k| seal::is_sealed(&k.0)))
-    {
-        let sealed = v.key.as_ref().map(|k| &k.0[..]).unwrap_or_default();
-        seal::open(key, &version_place(v), sealed).map(drop)
-    } else if let Some(d) = raw
-        .documents
-        .iter()
-        .find(|d| is_sealed_document(&d.key) && seal::is_sealed_text(&d.value))
-    {
-        let place = Place::Document {
-            vault: &d.vault,
-            key: &d.key,
-        };
-        seal::open_text(key, &place, &d.value).map(drop)
-    } else {
-        Ok(())
-    };
-    match opened {
-        Ok(()) => Ok(()),
-        Err(SealError::Refused) => Err(OpenError::WrongKey),
-        Err(e) => Err(OpenError::Store(StoreError::backend(
-            "a sealed value is damaged",
-            e,
-        ))),
     }
 }
 
@@ -576,6 +544,10 @@ impl Store for EncryptedStore {
     /// The inner store's claims: sealing has nothing to do with them.
     fn claim(&self, work: &str) -> Result<Option<Box<dyn Claim>>, StoreError> {
         self.inner.claim(work)
+    }
+
+    fn setup_guard(&self) -> Result<Box<dyn Claim>, StoreError> {
+        self.inner.setup_guard()
     }
 
     /// The inner store's watch, without hints about the reserved vault

@@ -36,6 +36,20 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// Whether the store cannot be reached now (it could not be opened,
+    /// or its connection was lost and cannot be made again): the call
+    /// changed nothing and may succeed later.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Unavailable(_) => true,
+            StoreError::Backend {
+                source: Cause::Postgres(e),
+                ..
+            } => e.is_connection_lost(),
+            _ => false,
+        }
+    }
+
     /// A `Backend` error: the engine's `source` while `doing` something.
     pub fn backend(doing: impl Into<Cow<'static, str>>, source: impl Into<Cause>) -> Self {
         StoreError::Backend {

@@ -456,6 +456,21 @@ pub trait Store: Send {
         Ok(Some(Box::new(SoleClaim)))
     }
 
+    /// Waits until no other process is setting this store up, and keeps
+    /// others waiting until the guard is dropped: what
+    /// [`encrypted::EncryptedStore::open`] holds while it writes the
+    /// store's own records (the master key check) into a store that has
+    /// none, so daemons starting together on a new database write them
+    /// once. The guard also ends when the process dies or loses its
+    /// connection.
+    ///
+    /// The default waits for nothing: only this process opens the store.
+    /// [`postgres::PostgresStore`] takes a session-level advisory lock on
+    /// a connection of its own.
+    fn setup_guard(&self) -> Result<Box<dyn Claim>, StoreError> {
+        Ok(Box::new(SoleClaim))
+    }
+
     /// Starts telling `on_change` about changes that **other processes**
     /// commit to this store (several daemons sharing one database); a
     /// store's own writes are not reported back to it, the caller made

@@ -13,8 +13,13 @@ use postgres::error::SqlState;
 pub struct PgError(Inner);
 
 enum Inner {
-    Server { code: SqlState, message: String },
+    Server {
+        code: SqlState,
+        message: String,
+    },
     Client(postgres::Error),
+    /// The TLS settings could not be used (a file missing or refused).
+    Tls(super::postgres::TlsError),
 }
 
 impl PgError {
@@ -22,7 +27,33 @@ impl PgError {
     pub fn code(&self) -> Option<&SqlState> {
         match &self.0 {
             Inner::Server { code, .. } => Some(code),
-            Inner::Client(_) => None,
+            Inner::Client(_) | Inner::Tls(_) => None,
+        }
+    }
+}
+
+impl From<super::postgres::TlsError> for PgError {
+    fn from(e: super::postgres::TlsError) -> Self {
+        PgError(Inner::Tls(e))
+    }
+}
+
+impl PgError {
+    /// Whether the error means the connection is gone or could not be
+    /// made (the server is down or restarting, the network failed): the
+    /// store is unavailable, and a later call may succeed. A server's
+    /// refusal of a statement is not.
+    pub fn is_connection_lost(&self) -> bool {
+        match &self.0 {
+            // Class 08: connection exception; 57P01..57P03: the server is
+            // shutting down, crashed, or not accepting connections yet.
+            Inner::Server { code, .. } => {
+                code.code().starts_with("08") || matches!(code.code(), "57P01" | "57P02" | "57P03")
+            }
+            Inner::Client(e) => {
+                e.is_closed() || e.source().is_some_and(|s| s.is::<std::io::Error>())
+            }
+            Inner::Tls(_) => false,
         }
     }
 }
@@ -52,6 +83,7 @@ impl fmt::Display for PgError {
                 }
                 Ok(())
             }
+            Inner::Tls(e) => write!(f, "{e}"),
         }
     }
 }
@@ -65,6 +97,7 @@ impl fmt::Debug for PgError {
                 .field("message", message)
                 .finish(),
             Inner::Client(e) => f.debug_tuple("PgError").field(e).finish(),
+            Inner::Tls(e) => f.debug_tuple("PgError").field(e).finish(),
         }
     }
 }
@@ -76,6 +109,7 @@ impl Error for PgError {
         match &self.0 {
             Inner::Server { .. } => None,
             Inner::Client(e) => Some(e),
+            Inner::Tls(e) => Some(e),
         }
     }
 }

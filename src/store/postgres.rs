@@ -7,8 +7,11 @@
 //! needs no async runtime in the rest of certfs, and is the maintained
 //! client of the `rust-postgres` project.
 //!
-//! Transport: no TLS (see [`connect`]'s module docs for what that means
-//! and where to run it).
+//! Transport: TCP or a unix socket, with TLS as libpq's URL parameters
+//! ask (`sslmode`, `sslrootcert`, `sslcert`, `sslkey`; see [`tls`]),
+//! through `tokio-postgres-rustls` on rustls with aws-lc-rs, the TLS stack
+//! the rest of certfs uses. Every connection (the store's, the watch's,
+//! the claims', the setup guard's) is made by [`connect::connect`].
 //!
 //! Semantics: exactly those of [`super::sqlite::SqliteStore`] (whose docs
 //! list what the trait leaves open), checked by the same contract suite:
@@ -39,6 +42,7 @@ mod connect;
 mod migrations;
 mod rows;
 mod snapshot;
+mod tls;
 mod watch;
 
 use std::fmt;
@@ -55,6 +59,7 @@ use self::rows::{
     check_belongs, insert_chain, insert_version, stored_vault, upsert_certificate,
     version_not_found,
 };
+pub use self::tls::{RootCerts, SslMode, TlsError, TlsSettings};
 use self::watch::{Watcher, notify};
 use super::error::{Object, failed_on};
 pub use super::pg_error::PgError;
@@ -73,7 +78,8 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 /// A [`Store`] in a PostgreSQL database.
 ///
 /// A lost connection is re-established at the start of the next call; a
-/// call that was under way when it was lost fails with `Backend` and
+/// call that was under way when it was lost, or that cannot reconnect,
+/// fails with an error whose [`StoreError::is_unavailable`] is true and
 /// changes nothing.
 pub struct PostgresStore {
     url: PostgresUrl,
@@ -153,7 +159,9 @@ fn revive(url: &PostgresUrl, own_pid: &AtomicI32, client: &mut Client) -> Result
     if !client.is_closed() && client.is_valid(PROBE_TIMEOUT).is_ok() {
         return Ok(());
     }
-    let lost = |e: PgError| StoreError::backend(format!("cannot reconnect to {url}"), e);
+    // Whatever stops a new connection (the server down, the role refused),
+    // the store is unavailable until one can be made.
+    let lost = |e: PgError| StoreError::Unavailable(format!("{url}: cannot reconnect: {e}"));
     let mut fresh = connect::connect(url).map_err(lost)?;
     let pid = connect::backend_pid(&mut fresh).map_err(lost)?;
     own_pid.store(pid, Ordering::SeqCst);
@@ -527,6 +535,12 @@ impl Store for PostgresStore {
     /// this daemon's session ends, so another daemon can take over.
     fn claim(&self, work: &str) -> Result<Option<Box<dyn Claim>>, StoreError> {
         claims::claim(&self.claims, &self.url, work)
+    }
+
+    /// A session-level advisory lock ([`claims::SETUP_LOCK`]) on a
+    /// connection of its own, waited for.
+    fn setup_guard(&self) -> Result<Box<dyn Claim>, StoreError> {
+        claims::setup_guard(&self.url)
     }
 
     /// Listens on [`PostgresStore::CHANNEL`] on a connection of its own,

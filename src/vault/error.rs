@@ -43,6 +43,10 @@ pub enum VaultError {
     /// The store failed (`EIO`). Its error says what it was doing, on
     /// which object, and keeps the engine's error.
     Store(Arc<StoreError>),
+    /// The store cannot be reached now (`EAGAIN`): the database is down or
+    /// its connection was lost. Nothing was changed; the same action may
+    /// succeed once the store is back.
+    Unavailable(Arc<StoreError>),
     /// What the store holds for `object` cannot be read back (`EIO`).
     Unreadable {
         /// The stored object.
@@ -153,6 +157,7 @@ impl VaultError {
             VaultError::BadParameter(_) | VaultError::TooLarge(_) => "BadParameter",
             VaultError::NotPermitted(_) | VaultError::Forbidden(_) => "Forbidden",
             VaultError::IsDirectory(_) | VaultError::NotDirectory(_) => "BadParameter",
+            VaultError::Unavailable(_) => "ServiceUnavailable",
             VaultError::Store(_)
             | VaultError::Unreadable { .. }
             | VaultError::Crypto(_)
@@ -176,6 +181,15 @@ impl VaultError {
             | VaultError::TooLarge(m)
             | VaultError::Internal(m) => Cow::Borrowed(m),
             VaultError::Store(e) => Cow::Owned(e.to_string()),
+            VaultError::Unavailable(e) => Cow::Owned(match &**e {
+                StoreError::Backend { doing, source } => {
+                    format!("the store is unavailable, try again later: {doing}: {source}")
+                }
+                StoreError::Unavailable(m) => {
+                    format!("the store is unavailable, try again later: {m}")
+                }
+                other => format!("the store is unavailable, try again later: {other}"),
+            }),
             VaultError::Unreadable {
                 object,
                 reason,
@@ -210,7 +224,7 @@ impl fmt::Display for VaultError {
 impl Error for VaultError {
     fn source(&self) -> Option<&(dyn Error + 'static)> {
         match self {
-            VaultError::Store(e) => Some(&**e),
+            VaultError::Store(e) | VaultError::Unavailable(e) => Some(&**e),
             VaultError::Unreadable {
                 source: Some(source),
                 ..
@@ -238,6 +252,7 @@ impl From<StoreError> for VaultError {
             StoreError::NotFound(m) => VaultError::NotFound(m),
             StoreError::Conflict(m) => VaultError::AlreadyExists(m),
             StoreError::NotEmpty(m) => VaultError::NotEmpty(m),
+            gone if gone.is_unavailable() => VaultError::Unavailable(Arc::new(gone)),
             failure => VaultError::Store(Arc::new(failure)),
         }
     }
@@ -274,6 +289,23 @@ mod tests {
             VaultError::from(StoreError::NotFound("web".into())).code(),
             "NotFound"
         );
+    }
+
+    #[test]
+    fn an_unreachable_store_says_unavailable_and_keeps_the_stores_error() {
+        let e = VaultError::from(StoreError::Unavailable(
+            "postgres://certfs@db:5432/certfs: cannot reconnect: connection refused".into(),
+        ));
+        assert_eq!(e.code(), "ServiceUnavailable");
+        assert!(
+            e.message()
+                .starts_with("the store is unavailable, try again later: postgres://"),
+            "{e}"
+        );
+        assert!(e.source().is_some_and(|s| s.is::<StoreError>()), "{e:?}");
+        // Other failures stay internal errors.
+        let other = VaultError::from(StoreError::Failed("the chain is too long".into()));
+        assert!(matches!(other, VaultError::Store(_)), "{other:?}");
     }
 
     #[test]

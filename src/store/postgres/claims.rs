@@ -123,9 +123,39 @@ impl Drop for PostgresClaim {
     }
 }
 
+/// The advisory lock key that [`setup_guard`] holds: `"CRFSSETU"` as a
+/// big-endian integer.
+pub const SETUP_LOCK: i64 = 0x4352_4653_5345_5455;
+
+/// Waits for [`SETUP_LOCK`] on a connection of its own and holds it until
+/// the guard is dropped (its session then ends, and the lock with it).
+pub(super) fn setup_guard(url: &PostgresUrl) -> Result<Box<dyn Claim>, StoreError> {
+    let mut client =
+        connect(url).map_err(|e| StoreError::backend(format!("cannot connect to {url}"), e))?;
+    client
+        .execute("SELECT pg_advisory_lock($1)", &[&SETUP_LOCK])
+        .map_err(|e| StoreError::backend("cannot take the store's setup lock", e))?;
+    Ok(Box::new(SetupGuard(Mutex::new(client))))
+}
+
+/// The session holding [`SETUP_LOCK`].
+struct SetupGuard(Mutex<Client>);
+
+impl Claim for SetupGuard {
+    fn is_held(&self) -> bool {
+        let mut client = self.0.lock();
+        !client.is_closed() && client.is_valid(CHECK_TIMEOUT).is_ok()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn setup_lock_spells_crfssetu() {
+        assert_eq!(&SETUP_LOCK.to_be_bytes(), b"CRFSSETU");
+    }
 
     #[test]
     fn keys_are_stable_and_distinct() {

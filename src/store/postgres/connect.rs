@@ -1,24 +1,22 @@
-//! Reaching PostgreSQL: the connection URL (parsed, shown without its password), the plain-text transport, schema migration.
+//! Reaching PostgreSQL: the connection URL (parsed, shown without its password), the transport (TLS as the URL's libpq parameters say), schema migration.
 //!
-//! **TLS is off.** Connections use the `postgres` crate's `NoTls`: the
-//! default `sslmode=prefer` quietly runs without TLS, `sslmode=disable`
-//! too, and `sslmode=require` is refused with a clear message rather than
-//! failing mid-handshake. Traffic (including private keys, as stored) is
-//! therefore in clear on the wire: connect over the server's unix socket,
-//! over loopback, or over a network you trust (a private VLAN, WireGuard,
-//! an SSH tunnel). TLS support is a transport choice added here later
-//! (`postgres-openssl` or `postgres-native-tls`), nothing else changes.
+//! The `postgres` crate parses libpq's URL syntax but knows only
+//! `sslmode=disable|prefer|require` and no certificate files: the TLS
+//! parameters (`sslmode`, `sslrootcert`, `sslcert`, `sslkey`) are taken
+//! out of the URL first and kept as [`TlsSettings`] (see [`super::tls`]),
+//! and the crate gets the rest.
 
 use std::error::Error;
 use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use postgres::config::{Host, SslMode};
+use postgres::config::{Host, SslMode as PgSslMode};
 use postgres::{Client, Config, NoTls};
 
 use super::PgError;
 use super::migrations::{MIGRATION_LOCK, MIGRATIONS, SCHEMA_VERSION, TABLES, VERSION_TABLE};
+use super::tls::{SslMode, TlsError, TlsSettings};
 
 /// How long connecting may take when the URL does not say (`connect_timeout`).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -34,12 +32,18 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Clone)]
 pub struct PostgresUrl {
     config: Box<Config>,
+    tls: TlsSettings,
 }
 
 impl PostgresUrl {
     /// The connection settings, with certfs's defaults filled in.
     pub(super) fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// The TLS parameters.
+    pub fn tls(&self) -> &TlsSettings {
+        &self.tls
     }
 
     /// Whether the URL carries a password.
@@ -58,8 +62,10 @@ pub enum UrlError {
     SecondAt,
     /// The `postgres` crate refused it (its message names the option, never a value).
     Invalid(PgError),
-    /// `sslmode` asks for TLS, which certfs does not speak to PostgreSQL.
-    Tls,
+    /// A TLS parameter is refused.
+    Tls(TlsError),
+    /// A parameter is not valid percent-encoded UTF-8.
+    Encoding,
 }
 
 impl fmt::Display for UrlError {
@@ -73,11 +79,10 @@ impl fmt::Display for UrlError {
                  user name or password as %40",
             ),
             UrlError::Invalid(e) => write!(f, "not a valid PostgreSQL URL: {e}"),
-            UrlError::Tls => f.write_str(
-                "sslmode=require asks for TLS, which certfs does not speak to PostgreSQL yet: \
-                 connect over a unix socket, loopback or a trusted network, with sslmode=disable \
-                 or prefer",
-            ),
+            UrlError::Tls(e) => write!(f, "not a valid PostgreSQL URL: {e}"),
+            UrlError::Encoding => {
+                f.write_str("not a valid PostgreSQL URL: a parameter is not valid percent-encoding")
+            }
         }
     }
 }
@@ -86,6 +91,7 @@ impl Error for UrlError {
     fn source(&self) -> Option<&(dyn Error + 'static)> {
         match self {
             UrlError::Invalid(e) => Some(e),
+            UrlError::Tls(e) => Some(e),
             _ => None,
         }
     }
@@ -109,11 +115,21 @@ impl FromStr for PostgresUrl {
                 return Err(UrlError::SecondAt);
             }
         }
+        let (rest, tls) = take_tls_parameters(text)?;
         // The crate's messages name the offending option, never a value.
-        let mut config = Config::from_str(text).map_err(|e| UrlError::Invalid(e.into()))?;
-        if !matches!(config.get_ssl_mode(), SslMode::Disable | SslMode::Prefer) {
-            return Err(UrlError::Tls);
-        }
+        let mut config = Config::from_str(&rest).map_err(|e| UrlError::Invalid(e.into()))?;
+        let unix_only = !config.get_hosts().is_empty()
+            && config
+                .get_hosts()
+                .iter()
+                .all(|h| matches!(h, Host::Unix(_)));
+        config.ssl_mode(match tls.mode {
+            // libpq ignores sslmode over a unix socket.
+            _ if unix_only => PgSslMode::Disable,
+            SslMode::Disable => PgSslMode::Disable,
+            SslMode::Prefer => PgSslMode::Prefer,
+            SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => PgSslMode::Require,
+        });
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
@@ -122,6 +138,7 @@ impl FromStr for PostgresUrl {
         }
         Ok(PostgresUrl {
             config: Box::new(config),
+            tls,
         })
     }
 }
@@ -161,6 +178,9 @@ impl fmt::Display for PostgresUrl {
         if let Some(db) = c.get_dbname() {
             write!(f, "/{}", encode(db))?;
         }
+        if self.tls.explicit && self.tls.mode != SslMode::Prefer {
+            write!(f, "?sslmode={}", self.tls.mode.as_str())?;
+        }
         Ok(())
     }
 }
@@ -184,9 +204,55 @@ fn encode(text: &str) -> String {
     out
 }
 
-/// Opens one connection (no TLS, see the module docs).
+/// Takes libpq's TLS parameters out of the query of URL `text`: the URL
+/// without them, and the settings they make.
+fn take_tls_parameters(text: &str) -> Result<(String, TlsSettings), UrlError> {
+    let mut tls = TlsSettings::default();
+    let Some((base, query)) = text.split_once('?') else {
+        return Ok((text.to_owned(), tls));
+    };
+    let mut kept = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let (key, value) = (decode(key)?, decode(value)?);
+        if !tls.take(&key, &value).map_err(UrlError::Tls)? {
+            kept.push(pair);
+        }
+    }
+    tls.finish().map_err(UrlError::Tls)?;
+    let rest = if kept.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    };
+    Ok((rest, tls))
+}
+
+/// Percent-decodes a URL parameter.
+fn decode(text: &str) -> Result<String, UrlError> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = text.get(i + 1..i + 3).ok_or(UrlError::Encoding)?;
+            out.push(u8::from_str_radix(hex, 16).map_err(|_| UrlError::Encoding)?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| UrlError::Encoding)
+}
+
+/// Opens one connection, with TLS as the URL says.
 pub(super) fn connect(url: &PostgresUrl) -> Result<Client, PgError> {
-    Ok(url.config().connect(NoTls)?)
+    if url.config().get_ssl_mode() == PgSslMode::Disable {
+        return Ok(url.config().connect(NoTls)?);
+    }
+    let tls = url.tls().connector()?;
+    Ok(url.config().connect(tls)?)
 }
 
 /// The backend process id of `client`'s session (notifications name it).
@@ -353,18 +419,43 @@ mod tests {
     }
 
     #[test]
-    fn tls_required_is_refused_and_other_schemes_too() {
-        let err = "postgres://u@h/d?sslmode=require"
-            .parse::<PostgresUrl>()
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("TLS"), "{err}");
-        assert!(
-            "postgres://u@h/d?sslmode=disable"
-                .parse::<PostgresUrl>()
-                .is_ok()
+    fn tls_parameters_are_taken_and_other_schemes_refused() {
+        let url: PostgresUrl =
+            "postgres://u@db.example/d?sslmode=verify-full&sslrootcert=%2Fetc%2Fca.pem&connect_timeout=3"
+                .parse()
+                .unwrap();
+        assert_eq!(url.tls().mode, SslMode::VerifyFull);
+        assert_eq!(
+            url.tls().root,
+            Some(super::super::tls::RootCerts::File("/etc/ca.pem".into()))
         );
+        assert_eq!(url.config().get_ssl_mode(), PgSslMode::Require);
+        assert_eq!(
+            url.config().get_connect_timeout(),
+            Some(&Duration::from_secs(3))
+        );
+        assert_eq!(
+            url.to_string(),
+            "postgres://u@db.example:5432/d?sslmode=verify-full"
+        );
+        let plain: PostgresUrl = "postgres://u@h/d?sslmode=disable".parse().unwrap();
+        assert_eq!(plain.config().get_ssl_mode(), PgSslMode::Disable);
+        let default: PostgresUrl = "postgres://u@h/d".parse().unwrap();
+        assert_eq!(default.tls().mode, SslMode::Prefer);
+        assert_eq!(default.config().get_ssl_mode(), PgSslMode::Prefer);
+        let err = "postgres://u@h/d?sslmode=allow"
+            .parse::<PostgresUrl>()
+            .unwrap_err();
+        assert!(err.to_string().contains("verify-full"), "{err}");
         assert!("mysql://u@h/d".parse::<PostgresUrl>().is_err());
+    }
+
+    #[test]
+    fn a_unix_socket_runs_without_tls_whatever_the_mode() {
+        let url: PostgresUrl = "postgres://u@%2Frun%2Fpostgresql/d?sslmode=verify-full"
+            .parse()
+            .unwrap();
+        assert_eq!(url.config().get_ssl_mode(), PgSslMode::Disable);
     }
 
     #[test]
