@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use super::error::VaultError;
 use super::issuer_file::{Challenge, IssuerBundle, tsig_key};
+use super::policy::Policy;
 use crate::as_user::Identity;
 use crate::issuers::acme::rfc2136::{Rfc2136, TsigKeyAlgorithm};
 use crate::issuers::acme::{
@@ -82,6 +83,41 @@ pub(super) fn connect(
         }
         other => Err(VaultError::Internal(format!(
             "issuer {name} has an unknown provider {other}"
+        ))),
+    }
+}
+
+/// Refuses a policy naming a wildcard (`*.example.test`, as a SAN or the
+/// subject's CN) for an ACME issuer that answers http-01: RFC 8555 §7.1.3
+/// lets a CA validate a wildcard only by dns-01. Other providers decide on
+/// wildcards themselves.
+pub(super) fn check_wildcards(
+    issuer: &str,
+    bundle: &IssuerBundle,
+    policy: &Policy,
+) -> Result<(), VaultError> {
+    let dns01 = bundle
+        .challenge
+        .as_ref()
+        .is_some_and(|c| c.kind == "dns-01");
+    if bundle.provider != "ACME" || dns01 {
+        return Ok(());
+    }
+    let cn = policy
+        .subject
+        .as_ref()
+        .and_then(|s| s.name.common_name().map(str::to_owned));
+    let wildcard = policy
+        .sans
+        .dns_names
+        .iter()
+        .cloned()
+        .chain(cn)
+        .find(|n| n.trim().starts_with("*."));
+    match wildcard {
+        None => Ok(()),
+        Some(name) => Err(VaultError::BadParameter(format!(
+            "Issuer {issuer} answers http-01 challenges, and an ACME CA validates a wildcard name ('{name}') only by dns-01: set challenge.type dns-01 in issuers/{issuer}.json, or leave the wildcard out of the policy."
         ))),
     }
 }
@@ -315,5 +351,39 @@ mod tests {
             dns.propagation_timeout,
             Duration::from_secs(DEFAULT_PROPAGATION_TIMEOUT_S)
         );
+    }
+
+    #[test]
+    fn wildcards_are_refused_for_http01_only() {
+        let policy = |sans: &str| {
+            Policy::parse(
+                format!(
+                    r#"{{"x509_props":{{"subject":"CN=example.test","sans":{{"dns_names":[{sans}]}}}},"issuer":{{"name":"le"}}}}"#
+                )
+                .as_bytes(),
+            )
+            .unwrap()
+        };
+        let http = IssuerBundle::parse_update(
+            br#"{"provider":"ACME","endpoint":"https://a/d","challenge":{"type":"http-01","listen":"127.0.0.1:80"}}"#,
+            None,
+        )
+        .unwrap();
+        let default =
+            IssuerBundle::parse_update(br#"{"provider":"ACME","endpoint":"https://a/d"}"#, None)
+                .unwrap();
+        let dns = IssuerBundle::parse_update(
+            br#"{"provider":"ACME","endpoint":"https://a/d","challenge":{"type":"dns-01","rfc2136":{"server":"127.0.0.1:53","tsig_key_name":"k.","tsig_algorithm":"hmac-sha256","tsig_secret":"c2VjcmV0"}}}"#,
+            None,
+        )
+        .unwrap();
+        let wild = policy(r#""*.example.test","example.test""#);
+        for bundle in [&http, &default] {
+            let err = check_wildcards("le", bundle, &wild).unwrap_err();
+            assert!(err.message().contains("'*.example.test'"), "{err:?}");
+            assert!(err.message().contains("issuers/le.json"), "{err:?}");
+        }
+        check_wildcards("le", &dns, &wild).unwrap();
+        check_wildcards("le", &http, &policy(r#""www.example.test""#)).unwrap();
     }
 }
