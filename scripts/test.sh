@@ -17,6 +17,9 @@ command -v sqlite3 >/dev/null || need_pkgs+=(sqlite3)
 command -v ps >/dev/null || need_pkgs+=(procps)
 # pebble: Let's Encrypt's ACME test server (with pebble-challtestsrv), for the ACME issuer.
 command -v pebble >/dev/null || need_pkgs+=(pebble)
+# BIND (named, tsig-keygen, dig): the authoritative DNS server of the dns-01 tests.
+[ -x /usr/sbin/named ] || need_pkgs+=(bind9)
+command -v dig >/dev/null || need_pkgs+=(bind9-dnsutils)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_pkgs+=(postgresql)
 command -v python3 >/dev/null || need_pkgs+=(python3)
 /usr/bin/python3 -c 'import cryptography' 2>/dev/null || need_pkgs+=(python3-cryptography)
