@@ -137,7 +137,9 @@ impl GlobalSign {
         request: Vec<Node>,
     ) -> Result<Element, CaError> {
         let envelope = soap::envelope(namespace, operation, request);
-        let answer = self.client.call(
+        // send, not call: GlobalSign answers a SOAP Fault with HTTP 500,
+        // and a fault is a refusal, not an outage (read_answer tells them apart).
+        let answer = self.client.send(
             Method::Post,
             path,
             &[("SOAPAction", "\"\"")],
