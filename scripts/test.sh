@@ -20,6 +20,8 @@ command -v pebble >/dev/null || need_pkgs+=(pebble)
 # BIND (named, tsig-keygen, dig): the authoritative DNS server of the dns-01 tests.
 [ -x /usr/sbin/named ] || need_pkgs+=(bind9)
 command -v dig >/dev/null || need_pkgs+=(bind9-dnsutils)
+# HAProxy, for hooks.json's runtime API update (tests/delivery.rs).
+command -v haproxy >/dev/null || need_pkgs+=(haproxy)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_pkgs+=(postgresql)
 command -v python3 >/dev/null || need_pkgs+=(python3)
 /usr/bin/python3 -c 'import cryptography' 2>/dev/null || need_pkgs+=(python3-cryptography)

@@ -5,7 +5,7 @@ use std::error::Error;
 use std::fmt;
 use std::io;
 
-use super::postgres::PgError;
+use super::pg_error::PgError;
 use super::seal::SealError;
 
 /// What went wrong in the store. Messages and `Debug` never contain key

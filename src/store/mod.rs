@@ -20,6 +20,7 @@ pub mod encrypted;
 pub mod error;
 pub mod location;
 pub mod master_key;
+mod pg_error;
 pub mod postgres;
 pub mod seal;
 pub mod sqlite;

@@ -37,7 +37,6 @@
 mod claims;
 mod connect;
 mod migrations;
-mod pg_error;
 mod rows;
 mod snapshot;
 mod watch;
@@ -52,13 +51,13 @@ use postgres::error::SqlState;
 use postgres::{Client, IsolationLevel, Transaction};
 
 pub use self::connect::{PostgresUrl, UrlError};
-pub use self::pg_error::PgError;
 use self::rows::{
     check_belongs, insert_chain, insert_version, stored_vault, upsert_certificate,
     version_not_found,
 };
 use self::watch::{Watcher, notify};
 use super::error::{Object, failed_on};
+pub use super::pg_error::PgError;
 use super::{
     CertificateRecord, CertificateSnapshot, ChangeCallback, ChangeHint, Claim, Snapshot, Store,
     StoreError, VaultRecord, VersionRecord,

@@ -347,7 +347,7 @@ impl VaultService {
                     CertificateName::parse(name).map_err(|e| VaultError::BadParameter(e.0))?;
                 // Drafts change in a transaction too, so no create,
                 // import or restore of the same name is half-way meanwhile.
-                let tx = self.transaction();
+                let mut tx = self.transaction();
                 let mut st = tx.model_mut();
                 let vs = st.vaults.get_mut(v).ok_or_else(|| not_found(v.as_str()))?;
                 if let Some((name, _)) = vs.deleted.get_key_value(&cert) {

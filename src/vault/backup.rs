@@ -164,10 +164,13 @@ fn read_key(path: &Path) -> Result<Option<BackupKey>, VaultError> {
         } else {
             len.to_string()
         };
-        return Err(refuse(std::io::Error::new(
-            ErrorKind::InvalidData,
-            format!("it holds {size} bytes; a backup key is 32 bytes"),
-        )));
+        return Err(VaultError::io(
+            format!("The backup key {} is not a backup key", path.display()),
+            std::io::Error::new(
+                ErrorKind::InvalidData,
+                format!("it holds {size} bytes; a backup key is 32 bytes"),
+            ),
+        ));
     }
     let mut key = Zeroizing::new([0u8; 32]);
     key.copy_from_slice(&buf[..32]);

@@ -181,7 +181,11 @@ impl VaultError {
                 reason,
                 source,
             } => Cow::Owned(match source {
-                Some(source) => format!("stored {object}: {reason}: {source}"),
+                // A parser's refusal reads as its words, not as a second code.
+                Some(source) => match source.downcast_ref::<VaultError>() {
+                    Some(inner) => format!("stored {object}: {reason}: {}", inner.message()),
+                    None => format!("stored {object}: {reason}: {source}"),
+                },
                 None => format!("stored {object}: {reason}"),
             }),
             VaultError::Crypto(e) => Cow::Owned(e.to_string()),
@@ -288,6 +292,13 @@ mod tests {
             "{e}"
         );
         assert!(e.source().is_some_and(|s| s.is::<serde_json::Error>()));
+        let refused = VaultError::BadParameter("hooks.json is not valid".into());
+        let nested = VaultError::unreadable_by(object.clone(), "its content", refused);
+        assert_eq!(
+            nested.message(),
+            "stored version ab12 of prod/web: its content: hooks.json is not valid"
+        );
+        assert!(nested.source().is_some());
         let bare = VaultError::unreadable(object, "no certificate");
         assert!(bare.source().is_none());
         assert_eq!(

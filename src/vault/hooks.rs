@@ -14,17 +14,13 @@
 //! not there yet is accepted (nginx writes its own when it starts, as
 //! systemd's `PIDFile=` and certbot's hooks expect), but one that is there
 //! and is not a regular file is refused.
-#![allow(unsafe_code)] // libc calls, each with its SAFETY comment
 
-use std::io::Read;
-use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use super::error::VaultError;
-use crate::as_user::{self, AsUserError, Identity};
+use crate::as_user::AsUserError;
 
 /// The prefix of a certificate's hooks in the store: `hooks/<name>`.
 pub const DOCUMENT_PREFIX: &str = "hooks/";
@@ -62,6 +58,24 @@ pub struct Hooks {
     /// How long the command may run, in seconds (default 60).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_seconds: Option<u32>,
+    /// A running HAProxy to hand the new certificate to, with no reload.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub haproxy: Option<HaproxyTarget>,
+    /// A server to check, once the hooks ran, for the new certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe: Option<Probe>,
+    /// What runs when a renewal, a hook or a probe fails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_failure: Option<OnFailure>,
+}
+
+/// `hooks.json`'s `on_failure`: a command told what failed through
+/// `CERTFS_VAULT`, `CERTFS_CERTIFICATE` and `CERTFS_ERROR`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OnFailure {
+    /// The program and its arguments (no shell).
+    pub command: Vec<String>,
 }
 
 impl Hooks {
@@ -92,6 +106,21 @@ impl Hooks {
                 ));
             }
         }
+        if let Some(why) = hooks.haproxy.as_ref().and_then(HaproxyTarget::refusal) {
+            return Err(bad(why));
+        }
+        if let Some(why) = hooks.probe.as_ref().and_then(Probe::refusal) {
+            return Err(bad(why));
+        }
+        if hooks
+            .on_failure
+            .as_ref()
+            .is_some_and(|f| f.command.first().is_none_or(|p| p.trim().is_empty()))
+        {
+            return Err(bad(
+                "hooks.json: on_failure.command[0] must name a program".into()
+            ));
+        }
         if hooks
             .timeout_seconds
             .is_some_and(|t| !(1..=3600).contains(&t))
@@ -117,9 +146,17 @@ impl Hooks {
         }
     }
 
-    /// Whether there is anything to run.
+    /// Whether the document says nothing (`{}`).
     pub fn is_empty(&self) -> bool {
-        self.command.is_empty() && self.signal.is_none()
+        *self == Hooks::default()
+    }
+
+    /// Whether anything runs after a switch of version.
+    pub fn acts_on_switch(&self) -> bool {
+        !self.command.is_empty()
+            || self.signal.is_some()
+            || self.haproxy.is_some()
+            || self.probe.is_some()
     }
 
     /// `hooks.json` as read back.
@@ -127,17 +164,34 @@ impl Hooks {
         super::pretty_json(self)
     }
 
+    /// How long a command may run.
+    fn timeout(&self) -> Duration {
+        Duration::from_secs(self.timeout_seconds.unwrap_or(DEFAULT_TIMEOUT).into())
+    }
+
     /// Runs the hooks for the certificate at `lineage` with DNS names
-    /// `domains`: the command (with its timeout), then the signal. Returns
-    /// whether all succeeded and what happened, in words. Blocks: call it
-    /// on a thread of its own.
-    pub fn run(&self, lineage: &str, domains: &[String]) -> (bool, String) {
+    /// `domains` and `bundle.pem`'s bytes `bundle`: HAProxy's update, the
+    /// command (with its timeout), then the signal. Returns whether all
+    /// succeeded and what happened, in words. Blocks: call it on a thread
+    /// of its own.
+    pub fn run(&self, lineage: &str, domains: &[String], bundle: &[u8]) -> (bool, String) {
         let mut ok = true;
         let mut said = Vec::new();
+        if let Some(haproxy) = &self.haproxy {
+            match haproxy.update(bundle) {
+                Ok(words) => said.push(words),
+                Err(failure) => {
+                    ok = false;
+                    said.push(failure.to_string());
+                }
+            }
+        }
         if !self.command.is_empty() {
-            let timeout =
-                Duration::from_secs(self.timeout_seconds.unwrap_or(DEFAULT_TIMEOUT).into());
-            match run_command(&self.command, lineage, domains, timeout) {
+            let env = [
+                ("RENEWED_LINEAGE", lineage.to_owned()),
+                ("RENEWED_DOMAINS", domains.join(" ")),
+            ];
+            match run_command(&self.command, &env, self.timeout()) {
                 Ok(words) => said.push(words),
                 Err(failure) => {
                     ok = false;
@@ -156,199 +210,44 @@ impl Hooks {
         }
         (ok, said.join("; "))
     }
+
+    /// Runs `on_failure`, if there is one, for certificate `c` of vault
+    /// `v` that failed with `error`; says how that went.
+    pub fn run_on_failure(&self, v: &str, c: &str, error: &str) -> Option<String> {
+        let command = &self.on_failure.as_ref()?.command;
+        let env = [
+            ("CERTFS_VAULT", v.to_owned()),
+            ("CERTFS_CERTIFICATE", c.to_owned()),
+            ("CERTFS_ERROR", error.to_owned()),
+        ];
+        Some(match run_command(command, &env, self.timeout()) {
+            Ok(words) => format!("on_failure: {words}"),
+            Err(failure) => format!("on_failure: {failure}"),
+        })
+    }
 }
 
-fn signal_number(name: &str) -> Option<i32> {
+pub(super) fn signal_number(name: &str) -> Option<i32> {
     let name = name.trim_start_matches("SIG");
     SIGNALS.iter().find(|(n, _)| *n == name).map(|&(_, s)| s)
 }
 
-/// Runs `command`, logs its output, kills it after `timeout`.
-fn run_command(
-    command: &[String],
-    lineage: &str,
-    domains: &[String],
-    timeout: Duration,
-) -> Result<String, HookFailure> {
-    let program = &command[0];
-    let mut child = Command::new(program)
-        .args(&command[1..])
-        .env("RENEWED_LINEAGE", lineage)
-        .env("RENEWED_DOMAINS", domains.join(" "))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|source| HookFailure::Start {
-            program: program.clone(),
-            source,
-        })?;
-    // Read output on threads so a chatty command cannot fill a pipe and stall.
-    let readers: Vec<_> = [
-        child
-            .stdout
-            .take()
-            .map(|r| Box::new(r) as Box<dyn Read + Send>),
-        child
-            .stderr
-            .take()
-            .map(|r| Box::new(r) as Box<dyn Read + Send>),
-    ]
-    .into_iter()
-    .flatten()
-    .map(|mut r| {
-        std::thread::spawn(move || {
-            let mut text = Vec::new();
-            let _ = r.by_ref().take(64 * 1024).read_to_end(&mut text);
-            // Drain the rest so the command never blocks on a full pipe.
-            let _ = std::io::copy(&mut r, &mut std::io::sink());
-            String::from_utf8_lossy(&text).into_owned()
-        })
-    })
-    .collect();
-    let start = Instant::now();
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break Some(status),
-            Ok(None) if start.elapsed() >= timeout => {
-                let _ = child.kill();
-                let _ = child.wait();
-                break None;
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            Err(source) => {
-                return Err(HookFailure::Wait {
-                    program: program.clone(),
-                    source,
-                });
-            }
-        }
-    };
-    for reader in readers {
-        for line in reader.join().unwrap_or_default().lines() {
-            log::info!("hook {program}: {line}");
-        }
-    }
-    match status {
-        None => Err(HookFailure::Killed {
-            program: program.clone(),
-            after: timeout,
-        }),
-        Some(s) if s.success() => Ok(format!("command {program} succeeded")),
-        Some(status) => Err(HookFailure::Exit {
-            program: program.clone(),
-            status,
-        }),
-    }
-}
+mod command;
+mod failure;
+mod haproxy;
+mod probe;
 
-/// The pidfile's bytes, read as the daemon's own user (see the module's words).
-fn read_pidfile(pidfile: &str) -> Result<Vec<u8>, AsUserError> {
-    as_user::read_file(&Identity::daemon(), Path::new(pidfile), PIDFILE_MAX)
-}
-
-/// Sends `signal` to the process whose id is in `pidfile`.
-fn send_signal(signal: &str, pidfile: &str) -> Result<String, HookFailure> {
-    let name = signal.trim_start_matches("SIG");
-    let number = signal_number(signal).ok_or_else(|| HookFailure::UnknownSignal(signal.into()))?;
-    let bytes = read_pidfile(pidfile).map_err(HookFailure::Pidfile)?;
-    let text = String::from_utf8_lossy(&bytes);
-    let pid: i32 = text
-        .trim()
-        .parse()
-        .ok()
-        .filter(|&p| p > 1)
-        .ok_or_else(|| HookFailure::NoPid(pidfile.into()))?;
-    // SAFETY: kill(2) with a checked pid (> 1) and a known signal number.
-    if unsafe { libc::kill(pid, number) } == 0 {
-        Ok(format!("SIG{name} sent to process {pid}"))
-    } else {
-        Err(HookFailure::Signal {
-            signal: name.into(),
-            pid,
-            source: std::io::Error::last_os_error(),
-        })
-    }
-}
-
-/// Why a hook did not do what it should; its words go to the log and the
-/// run log (`status.json`).
-#[derive(Debug)]
-enum HookFailure {
-    /// The command could not be started.
-    Start {
-        program: String,
-        source: std::io::Error,
-    },
-    /// Waiting for the command failed.
-    Wait {
-        program: String,
-        source: std::io::Error,
-    },
-    /// The command ran past its timeout and was killed.
-    Killed { program: String, after: Duration },
-    /// The command ended with a failure status.
-    Exit {
-        program: String,
-        status: std::process::ExitStatus,
-    },
-    /// The signal's name is none certfs knows (a stored hooks.json of another version).
-    UnknownSignal(String),
-    /// The pidfile could not be read.
-    Pidfile(AsUserError),
-    /// The pidfile holds no process id.
-    NoPid(String),
-    /// kill(2) refused.
-    Signal {
-        signal: String,
-        pid: i32,
-        source: std::io::Error,
-    },
-}
-
-impl std::fmt::Display for HookFailure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            HookFailure::Start { program, source } => {
-                write!(f, "command {program} could not start: {source}")
-            }
-            HookFailure::Wait { program, source } => write!(f, "command {program}: {source}"),
-            HookFailure::Killed { program, after } => {
-                write!(f, "command {program} was killed after {}s", after.as_secs())
-            }
-            HookFailure::Exit { program, status } => {
-                write!(f, "command {program} failed ({status})")
-            }
-            HookFailure::UnknownSignal(name) => write!(f, "unknown signal {name}"),
-            HookFailure::Pidfile(e) => write!(f, "pidfile: {e}"),
-            HookFailure::NoPid(pidfile) => write!(f, "pidfile {pidfile} holds no process id"),
-            HookFailure::Signal {
-                signal,
-                pid,
-                source,
-            } => write!(f, "SIG{signal} to process {pid}: {source}"),
-        }
-    }
-}
-
-impl std::error::Error for HookFailure {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            HookFailure::Start { source, .. }
-            | HookFailure::Wait { source, .. }
-            | HookFailure::Signal { source, .. } => Some(source),
-            HookFailure::Pidfile(e) => Some(e),
-            _ => None,
-        }
-    }
-}
+use command::{read_pidfile, run_command, send_signal};
+pub use haproxy::HaproxyTarget;
+pub use probe::Probe;
+pub(crate) use probe::Seen;
 
 #[cfg(test)]
-#[path = "hooks_props.rs"]
 mod props;
 
 #[cfg(test)]
 mod tests {
+    use super::failure::HookFailure;
     use super::*;
 
     #[test]
@@ -356,8 +255,7 @@ mod tests {
         use std::error::Error;
         let missing = run_command(
             &["/nonexistent/certfs-hook".into()],
-            "/mnt/prod/web",
-            &[],
+            &[("RENEWED_LINEAGE", "/mnt/prod/web".into())],
             Duration::from_secs(5),
         )
         .unwrap_err();
@@ -374,6 +272,68 @@ mod tests {
         std::fs::write(&pidfile, "not a pid\n").unwrap();
         let no_pid = send_signal("HUP", pidfile.to_str().unwrap()).unwrap_err();
         assert!(matches!(no_pid, HookFailure::NoPid(_)), "{no_pid}");
+    }
+
+    #[test]
+    fn delivery_checks_parse_and_refuse_what_cannot_work() {
+        let all = Hooks::parse(
+            br#"{"haproxy": {"socket": "/run/haproxy/admin.sock", "crt": "/etc/haproxy/web.pem"},
+                 "probe": {"connect": "127.0.0.1:443", "server_name": "web.example.test", "retry_for_s": 60},
+                 "on_failure": {"command": ["/usr/local/bin/page-oncall"]}}"#,
+        )
+        .unwrap();
+        assert!(all.acts_on_switch());
+        assert_eq!(Hooks::parse(all.to_json().as_bytes()).unwrap(), all);
+        let only_on_failure = Hooks::parse(br#"{"on_failure": {"command": ["true"]}}"#).unwrap();
+        assert!(!only_on_failure.is_empty() && !only_on_failure.acts_on_switch());
+        for bad in [
+            &br#"{"haproxy": {"socket": "admin.sock", "crt": "/etc/haproxy/web.pem"}}"#[..],
+            br#"{"haproxy": {"socket": "/run/a.sock", "crt": "/etc/a b.pem"}}"#,
+            br#"{"haproxy": {"socket": "/run/a.sock"}}"#,
+            br#"{"haproxy": {"socket": "/run/a.sock", "crt": "/a.pem", "level": "admin"}}"#,
+            br#"{"probe": {"connect": "127.0.0.1", "server_name": "web"}}"#,
+            br#"{"probe": {"connect": "127.0.0.1:443", "server_name": "bad name"}}"#,
+            br#"{"probe": {"connect": "127.0.0.1:443", "server_name": "web", "timeout_s": 0}}"#,
+            br#"{"on_failure": {"command": []}}"#,
+            br#"{"on_failure": {"command": [" "]}}"#,
+            br#"{"on_failure": ["page-oncall"]}"#,
+        ] {
+            let refused = Hooks::parse(bad).unwrap_err();
+            assert_eq!(
+                refused.code(),
+                "BadParameter",
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+
+    #[test]
+    fn on_failure_is_told_what_failed() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("env");
+        let hooks = Hooks {
+            on_failure: Some(OnFailure {
+                command: vec![
+                    "sh".into(),
+                    "-c".into(),
+                    format!(
+                        "printf '%s|%s|%s' \"$CERTFS_VAULT\" \"$CERTFS_CERTIFICATE\" \"$CERTFS_ERROR\" > {}",
+                        out.display()
+                    ),
+                ],
+            }),
+            ..Hooks::default()
+        };
+        let said = hooks
+            .run_on_failure("prod", "web", "the CA said no")
+            .unwrap();
+        assert!(said.contains("succeeded"), "{said}");
+        assert_eq!(
+            std::fs::read_to_string(&out).unwrap(),
+            "prod|web|the CA said no"
+        );
+        assert_eq!(Hooks::default().run_on_failure("prod", "web", "x"), None);
     }
 
     #[test]
@@ -412,7 +372,11 @@ mod tests {
             command: vec!["sh".into(), "-c".into(), script],
             ..Default::default()
         };
-        let (ok, words) = hooks.run("/mnt/prod/web", &["a.example".into(), "b.example".into()]);
+        let (ok, words) = hooks.run(
+            "/mnt/prod/web",
+            &["a.example".into(), "b.example".into()],
+            b"",
+        );
         assert!(ok, "{words}");
         assert_eq!(
             std::fs::read_to_string(&out).unwrap(),
@@ -422,28 +386,28 @@ mod tests {
             command: vec!["sh".into(), "-c".into(), "exit 3".into()],
             ..Default::default()
         };
-        let (ok, words) = failing.run("/x", &[]);
+        let (ok, words) = failing.run("/x", &[], b"");
         assert!(!ok && words.contains("failed"), "{words}");
         let slow = Hooks {
             command: vec!["sleep".into(), "30".into()],
             timeout_seconds: Some(1),
             ..Default::default()
         };
-        let (ok, words) = slow.run("/x", &[]);
+        let (ok, words) = slow.run("/x", &[], b"");
         assert!(!ok && words.contains("killed after 1s"), "{words}");
         let missing = Hooks {
             signal: Some("HUP".into()),
             pidfile: Some("/nonexistent/pid".into()),
             ..Default::default()
         };
-        let (ok, words) = missing.run("/x", &[]);
+        let (ok, words) = missing.run("/x", &[], b"");
         assert!(!ok && words.contains("/nonexistent/pid"), "{words}");
         let device = Hooks {
             signal: Some("HUP".into()),
             pidfile: Some("/dev/zero".into()),
             ..Default::default()
         };
-        let (ok, words) = device.run("/x", &[]);
+        let (ok, words) = device.run("/x", &[], b"");
         assert!(!ok && words.contains("not a regular file"), "{words}");
     }
 

@@ -32,11 +32,16 @@ impl VaultService {
                 let Some(_claim) = self.claim_fresh(&work_name("purge", v, c), v, c) else {
                     return false;
                 };
-                match lifecycle::purge_if(&mut self.transaction(), v, c, at, true) {
-                    Ok(changes) => {
-                        self.announce(&changes);
-                        !changes.dirs.is_empty()
-                    }
+                // Announced as the transaction ends, once the writer lock
+                // is released: the kernel may wait for a directory lock
+                // that a request holds while it waits for the writer lock.
+                let purged = self.change(|tx| {
+                    let changes = lifecycle::purge_if(tx, v, c, at, true)?;
+                    tx.announce(changes.clone());
+                    Ok(changes)
+                });
+                match purged {
+                    Ok(changes) => !changes.dirs.is_empty(),
                     Err(VaultError::NotFound(_)) => false,
                     Err(e) => {
                         log::error!("{v}/{c}: scheduled purge failed: {e}");

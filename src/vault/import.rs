@@ -136,7 +136,7 @@ impl VaultService {
 
     /// Makes `name` a draft if it is not a certificate yet, so an import can create it.
     fn ensure_draft(&self, v: &VaultName, name: &CertificateName) -> Result<(), VaultError> {
-        let tx = self.transaction();
+        let mut tx = self.transaction();
         let mut st = tx.model_mut();
         let vs = st
             .vaults

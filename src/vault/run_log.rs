@@ -17,6 +17,24 @@ pub(crate) struct RunLog {
     /// The last hook run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hook: Option<HookRun>,
+    /// The last delivery probe (`hooks.json`'s `probe`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe: Option<ProbeRun>,
+}
+
+/// One delivery probe, after the hooks of one version ran.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct ProbeRun {
+    /// The version the server should present.
+    pub version: String,
+    /// When the probe ended, Unix seconds.
+    pub at: i64,
+    /// The serial of what the server presented (empty if nothing).
+    pub served_serial: String,
+    /// Whether it presented `version`'s certificate.
+    pub ok: bool,
+    /// What happened, in words.
+    pub message: String,
 }
 
 /// One lifetime action, fired for one version.
@@ -86,6 +104,7 @@ mod tests {
                 pending_version: None,
             }),
             hook: None,
+            probe: None,
         };
         assert_eq!(RunLog::from_stored(&log.to_stored()), Some(log));
         assert_eq!(RunLog::from_stored("garbage"), None);

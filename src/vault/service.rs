@@ -209,6 +209,13 @@ impl VaultService {
         outcome
     }
 
+    /// Whether no transaction holds the writer lock now (tests of what
+    /// runs after one ends).
+    #[cfg(test)]
+    pub(super) fn writer_is_free(&self) -> bool {
+        self.store.try_lock().is_some()
+    }
+
     /// Seals and opens `backup.blob` files, if the mount has a master key.
     pub(super) fn backup_key(&self) -> Option<&BackupKey> {
         self.backup_key.as_ref()

@@ -145,6 +145,18 @@ pub(crate) fn status_json(cs: &CertificateState, now: i64) -> String {
             })
         })),
     );
+    if let Some(p) = &cs.run_log.probe {
+        out.insert(
+            "probe".into(),
+            serde_json::json!({
+                "version": p.version,
+                "at": rfc3339(p.at),
+                "served_serial": p.served_serial,
+                "ok": p.ok,
+                "message": p.message,
+            }),
+        );
+    }
     super::pretty_json(&serde_json::Value::Object(out))
 }
 
@@ -157,7 +169,7 @@ fn label(value: &str) -> String {
 }
 
 /// The metric families of `metrics.prom`: name, help.
-const FAMILIES: [(&str, &str); 8] = [
+const FAMILIES: [(&str, &str); 9] = [
     (
         "certfs_certificate_not_after_timestamp_seconds",
         "When the current version of the certificate expires (Unix time).",
@@ -189,6 +201,10 @@ const FAMILIES: [(&str, &str); 8] = [
     (
         "certfs_certificate_chain_complete",
         "1 when the chain links up to a self-signed root.",
+    ),
+    (
+        "certfs_certificate_served_current",
+        "1 when the delivery probe saw the server present the current version, 0 when it did not.",
     ),
 ];
 
@@ -237,6 +253,10 @@ pub(crate) fn metrics<'a>(
             put(6, u8::from(matches).to_string());
         }
         put(7, u8::from(chain_complete(version)).to_string());
+        if let Some(probe) = &cs.run_log.probe {
+            let current = probe.ok && probe.version == version.id.as_str();
+            put(8, u8::from(current).to_string());
+        }
     }
     let mut out = String::new();
     for (i, (name, help)) in FAMILIES.iter().enumerate() {

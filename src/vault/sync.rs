@@ -249,14 +249,15 @@ impl VaultService {
             Node::DeletedCertificate(v.clone(), c.clone()),
         ]);
         tx.announce(changes);
-        match switched.flatten() {
-            Some(id) => {
-                log::info!("{v}/{c}: version {id} became current on another server");
-                tx.switched(v, c, &id);
-            }
-            None => self.renewals().wake(),
+        let switched = switched.flatten();
+        if let Some(id) = &switched {
+            log::info!("{v}/{c}: version {id} became current on another server");
+            tx.switched(v, c, id);
         }
         tx.commit();
+        if switched.is_none() {
+            self.renewals().wake();
+        }
         match order {
             // A cancellation written on another server is acted on now.
             Some(key) => self.orders().wake(&key),

@@ -1,51 +1,29 @@
-//! What follows a switch of version, once its transaction ends: the renewal scheduler looks again, the certificate's hooks run, their run is recorded.
+//! What follows a switch of version, once its transaction ends: the renewal scheduler looks again, the certificate's hooks run (HAProxy, command, signal), the delivery probe checks what the server presents, `on_failure` runs if either failed, and all is recorded.
+
+use std::sync::Arc;
 
 use super::super::changes::Changes;
 use super::super::clock::now;
 use super::super::error::VaultError;
+use super::super::hooks::{Hooks, Seen};
 use super::super::model::certificate;
 use super::super::name::{CertificateName, VaultName, VersionId};
 use super::super::node::Node;
+use super::super::node::VersionFile;
 use super::super::policy::is_dns_name;
-use super::super::run_log::{self, HookRun, RunLog};
+use super::super::run_log::{self, HookRun, ProbeRun, RunLog};
 use super::{Transaction, VaultService};
 
 /// After version `id` of `c` became current: the scheduler looks again,
 /// and the certificate's hooks run on a thread of their own.
 pub(super) fn follow(service: &VaultService, v: &VaultName, c: &CertificateName, id: &VersionId) {
     service.renewals().wake();
-    let (hooks, domains) = {
-        let st = service.model();
-        let Ok(cs) = certificate(&st, v, c) else {
-            return;
-        };
-        if cs.hooks.is_empty() {
-            return;
-        }
-        // What reaches a hook's environment is DNS names only, whatever a
-        // merged or imported certificate, or an older store, holds.
-        let mut domains = cs
-            .current()
-            .and_then(|ver| crate::pki::x509::certificate_spec(&ver.leaf).ok())
-            .map(|spec| spec.sans.dns_names)
-            .unwrap_or_default();
-        domains.retain(|name| {
-            let ok = is_dns_name(name);
-            if !ok {
-                log::warn!(
-                    "{v}/{c}: '{}' is no DNS name: left out of RENEWED_DOMAINS",
-                    name.escape_debug()
-                );
-            }
-            ok
-        });
-        (cs.hooks.clone(), domains)
+    let Some(delivery) = delivery_of(service, v, c, id) else {
+        return;
     };
-    let lineage = service.lineage(v, c);
     let Some(shared) = service.shared() else {
         // No background threads (a service not behind an Arc): run here.
-        let (ok, words) = hooks.run(&lineage, &domains);
-        record_hook(service, v, c, id, ok, words);
+        deliver(service, v, c, id, &delivery);
         return;
     };
     let (v, c, id) = (v.clone(), c.clone(), id.clone());
@@ -53,42 +31,152 @@ pub(super) fn follow(service: &VaultService, v: &VaultName, c: &CertificateName,
         .name(format!("certfs-hook-{c}"))
         .spawn(move || {
             log::info!("{v}/{c}: running hooks for version {id}");
-            let (ok, words) = hooks.run(&lineage, &domains);
-            record_hook(&shared, &v, &c, &id, ok, words);
+            deliver(&shared, &v, &c, &id, &delivery);
         });
     if let Err(e) = spawned {
         log::error!("cannot start a hook: {e}");
     }
 }
 
-/// Records how the hooks of version `id` of `c` went, in its run log.
-fn record_hook(
+/// What delivering version `id` of `c` needs, read from the model at
+/// once; `None` if its hooks do nothing after a switch.
+struct Delivery {
+    hooks: Hooks,
+    lineage: String,
+    domains: Vec<String>,
+    /// `bundle.pem`: for HAProxy (empty if the version has no key to give).
+    bundle: Arc<[u8]>,
+    /// The version's leaf, DER: what a probe expects to be presented.
+    leaf: Vec<u8>,
+}
+
+fn delivery_of(
+    service: &VaultService,
+    v: &VaultName,
+    c: &CertificateName,
+    id: &VersionId,
+) -> Option<Delivery> {
+    let st = service.model();
+    let cs = certificate(&st, v, c).ok()?;
+    if !cs.hooks.acts_on_switch() {
+        return None;
+    }
+    let version = cs.version(id)?;
+    // What reaches a hook's environment is DNS names only, whatever a
+    // merged or imported certificate, or an older store, holds.
+    let mut domains = crate::pki::x509::certificate_spec(&version.leaf)
+        .map(|spec| spec.sans.dns_names)
+        .unwrap_or_default();
+    domains.retain(|name| {
+        let ok = is_dns_name(name);
+        if !ok {
+            log::warn!(
+                "{v}/{c}: '{}' is no DNS name: left out of RENEWED_DOMAINS",
+                name.escape_debug()
+            );
+        }
+        ok
+    });
+    let bundle = match &cs.hooks.haproxy {
+        Some(_) => version
+            .file(VersionFile::BundlePem)
+            .unwrap_or_else(|_| Arc::from(&b""[..])),
+        None => Arc::from(&b""[..]),
+    };
+    Some(Delivery {
+        hooks: cs.hooks.clone(),
+        lineage: service.lineage(v, c),
+        domains,
+        bundle,
+        leaf: version.leaf.clone(),
+    })
+}
+
+/// Runs the hooks of version `id` of `c`, then its probe, then, if
+/// either failed, `on_failure`; records each in the run log.
+fn deliver(
+    service: &VaultService,
+    v: &VaultName,
+    c: &CertificateName,
+    id: &VersionId,
+    delivery: &Delivery,
+) {
+    let hooks = &delivery.hooks;
+    let (ok, mut words) = hooks.run(&delivery.lineage, &delivery.domains, &delivery.bundle);
+    let mut failures = Vec::new();
+    if !ok {
+        failures.push(words.clone());
+    }
+    let seen = hooks
+        .probe
+        .as_ref()
+        .map(|probe| probe.check(&delivery.leaf));
+    if let Some(seen) = seen.as_ref().filter(|seen| !seen.ok) {
+        failures.push(seen.message.clone());
+    }
+    if !failures.is_empty()
+        && let Some(said) = hooks.run_on_failure(v.as_str(), c.as_str(), &failures.join("; "))
+    {
+        words = if words.is_empty() {
+            said
+        } else {
+            format!("{words}; {said}")
+        };
+    }
+    record(service, v, c, id, ok, words, seen);
+}
+
+/// Records how the hooks of version `id` of `c` went (and what the probe
+/// saw), in its run log.
+fn record(
     service: &VaultService,
     v: &VaultName,
     c: &CertificateName,
     id: &VersionId,
     ok: bool,
     words: String,
+    seen: Option<Seen>,
 ) {
     if ok {
         log::info!("{v}/{c}: hooks: {words}");
     } else {
         log::warn!("{v}/{c}: hooks failed: {words}");
     }
+    if let Some(seen) = &seen {
+        if seen.ok {
+            log::info!("{v}/{c}: {}", seen.message);
+        } else {
+            log::warn!("{v}/{c}: delivery failed: {}", seen.message);
+        }
+    }
+    let at = now();
     let run = HookRun {
         version: id.to_string(),
-        at: now(),
+        at,
         succeeded: ok,
         message: words,
     };
+    let probe = seen.map(|seen| ProbeRun {
+        version: id.to_string(),
+        at,
+        served_serial: seen.served_serial,
+        ok: seen.ok,
+        message: seen.message,
+    });
     let mut tx = service.transaction();
-    if let Err(e) = update_run_log(&mut tx, v, c, |log| log.hook = Some(run)) {
+    let recorded = update_run_log(&mut tx, v, c, |log| {
+        log.hook = Some(run);
+        if probe.is_some() {
+            log.probe = probe;
+        }
+    });
+    if let Err(e) = recorded {
         log::error!("{v}/{c}: cannot record the hook run: {e}");
     }
-    tx.commit();
-    service.announce(&Changes {
+    tx.announce(Changes {
         dirs: vec![Node::Certificate(v.clone(), c.clone())],
     });
+    tx.commit();
 }
 
 /// Changes the run log of `c` with `change` and stores it.

@@ -25,7 +25,11 @@ use super::super::side::SideFiles;
 use super::VaultService;
 use crate::store::Store;
 
-/// A change in progress; see the module documentation.
+/// A change in progress; see the module documentation. Ending it by
+/// [`commit`](Self::commit) or by dropping it (an error returned with `?`)
+/// is the same: what the store accepted stands, and what was announced
+/// and switched is followed up. The guards it hands out borrow it, so the
+/// store cannot be reached, nor the transaction ended, while one lives.
 pub(crate) struct Transaction<'a> {
     /// The writer lock. Fields drop in order: the lock is released before
     /// the follow-ups run (a hook's run log is a change of its own).
@@ -66,18 +70,18 @@ impl<'a> Transaction<'a> {
 
     /// The model as this change sees it: no other change can alter it
     /// while the transaction lasts.
-    pub(crate) fn model(&self) -> RwLockReadGuard<'a, State> {
+    pub(crate) fn model(&self) -> RwLockReadGuard<'_, State> {
         self.service().state.read()
     }
 
     /// The model, to publish what the store accepted. Readers wait while
     /// the guard lives: drop it before any slow work.
-    pub(crate) fn model_mut(&self) -> RwLockWriteGuard<'a, State> {
+    pub(crate) fn model_mut(&mut self) -> RwLockWriteGuard<'_, State> {
         self.service().state.write()
     }
 
     /// The scratch files and reports, to change them with the store.
-    pub(crate) fn side(&self) -> RwLockWriteGuard<'a, SideFiles> {
+    pub(crate) fn side(&mut self) -> RwLockWriteGuard<'_, SideFiles> {
         self.service().side.write()
     }
 

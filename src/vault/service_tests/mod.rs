@@ -6,10 +6,12 @@
 
 mod attributes;
 mod create;
+mod delivery;
 mod import;
 mod lifecycle;
 mod merge;
 mod restore;
+mod transaction;
 
 use std::path::{Path, PathBuf};
 
