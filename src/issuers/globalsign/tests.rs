@@ -115,7 +115,13 @@ fn a_pv_order_envelope_is_document_literal_with_unqualified_children() {
     assert_eq!(p.text_at(&["OrderKind"]), Some("new"));
     assert_eq!(p.text_at(&["Licenses"]), Some("1"));
     assert_eq!(p.text_at(&["Options", "Option", "OptionName"]), Some("SAN"));
-    assert_eq!(p.text_at(&["ValidityPeriod", "Months"]), Some("12"));
+    // 12 months asked for: capped by SC-081 (validity.rs), never more than 200 days.
+    let months: u32 = p
+        .text_at(&["ValidityPeriod", "Months"])
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=6).contains(&months), "{months}");
     let csr = p.text_at(&["CSR"]).unwrap();
     assert!(
         csr.starts_with("-----BEGIN CERTIFICATE REQUEST-----"),
