@@ -18,5 +18,6 @@ pub mod fuse;
 pub mod issuers;
 pub mod mail;
 pub mod pki;
+pub mod procs;
 pub mod store;
 pub mod vault;

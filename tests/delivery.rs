@@ -7,6 +7,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 use common::nginx::{Nginx, free_port};
+use common::smtp::SmtpSink;
 use common::{Mount, ec_policy, json_file, sh_ok, wait_until};
 
 /// The serial of the certificate served on `port` for web.example.com.
@@ -157,8 +158,14 @@ fn haproxy_takes_a_renewed_certificate_with_no_reload_and_the_probe_sees_it() {
 
 #[test]
 fn a_probe_of_a_server_nobody_reloaded_fails_the_delivery_and_runs_on_failure() {
-    let m = Mount::start();
+    let sink = SmtpSink::start();
+    let m = Mount::start_args(&["--smtp", &sink.url()]);
     fs::create_dir_all(m.path("prod/web")).unwrap();
+    fs::write(
+        m.path("prod/contacts.json"),
+        r#"{"contacts": [{"email": "ops@example.test"}]}"#,
+    )
+    .unwrap();
     fs::write(m.path("prod/web/policy.json"), ec_policy("web.example.com")).unwrap();
     let work = tempfile::tempdir().unwrap();
     let nginx = Nginx::start(&work.path().join("nginx"), &m.path("prod/web"));
@@ -192,6 +199,152 @@ fn a_probe_of_a_server_nobody_reloaded_fails_the_delivery_and_runs_on_failure() 
         metrics
             .lines()
             .any(|l| l.starts_with("certfs_certificate_served_current{")
+                && l.contains("certificate=\"web\"")
+                && l.ends_with(" 0")),
+        "{metrics}"
+    );
+    // nginx with `daemon off;` opened the key itself and still holds the
+    // old one: a stale consumer.
+    let consumers = status["consumers"].as_array().unwrap();
+    assert!(
+        consumers
+            .iter()
+            .any(|c| c["command"] == "nginx" && c["current"] == false),
+        "{status}"
+    );
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("certfs_certificate_stale_consumers{")
+                && l.contains("certificate=\"web\"")
+                && !l.ends_with(" 0")),
+        "{metrics}"
+    );
+    // The contacts hear of it too.
+    let mails = sink.wait_for(1);
+    let subject = mails[0].header("Subject").unwrap_or_default();
+    assert!(subject.contains("is not being served"), "{subject}");
+    assert!(
+        mails[0].body().contains("serves another certificate"),
+        "{}",
+        mails[0].body()
+    );
+}
+
+/// nginx in its default mode: the process started reads the key, forks
+/// the master and exits.
+struct DaemonNginx {
+    prefix: std::path::PathBuf,
+    port: u16,
+}
+
+impl DaemonNginx {
+    fn start(prefix: &Path, cert_dir: &Path) -> DaemonNginx {
+        let port = free_port();
+        for d in ["logs", "tmp"] {
+            fs::create_dir_all(prefix.join(d)).unwrap();
+        }
+        let (p, c) = (prefix.display(), cert_dir.display());
+        let conf = format!(
+            "worker_processes 1;\nerror_log {p}/logs/error.log notice;\npid {p}/logs/nginx.pid;\n\
+             events {{ worker_connections 64; }}\n\
+             http {{\n access_log off;\n client_body_temp_path {p}/tmp/body;\n proxy_temp_path {p}/tmp/proxy;\n\
+             fastcgi_temp_path {p}/tmp/fastcgi;\n uwsgi_temp_path {p}/tmp/uwsgi;\n scgi_temp_path {p}/tmp/scgi;\n\
+             server {{\n  listen 127.0.0.1:{port} ssl;\n  server_name web.example.com;\n\
+             ssl_certificate {c}/fullchain.pem;\n  ssl_certificate_key {c}/privkey.pem;\n\
+             location / {{ return 200 \"served by nginx\\n\"; }}\n }}\n}}\n"
+        );
+        fs::write(prefix.join("nginx.conf"), conf).unwrap();
+        let started = Command::new(common::nginx::NGINX)
+            .arg("-p")
+            .arg(format!("{p}/"))
+            .arg("-c")
+            .arg(prefix.join("nginx.conf"))
+            .output()
+            .unwrap();
+        assert!(
+            started.status.success(),
+            "nginx: {}",
+            String::from_utf8_lossy(&started.stderr)
+        );
+        let nginx = DaemonNginx {
+            prefix: prefix.to_path_buf(),
+            port,
+        };
+        wait_until("nginx's master", || nginx.master().is_some());
+        nginx
+    }
+
+    fn master(&self) -> Option<u32> {
+        fs::read_to_string(self.prefix.join("logs/nginx.pid"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+}
+
+impl Drop for DaemonNginx {
+    fn drop(&mut self) {
+        if let Some(master) = self.master() {
+            common::signal(master, libc::SIGTERM);
+        }
+    }
+}
+
+#[test]
+fn a_daemonized_nginx_is_a_consumer_and_signal_consumers_reloads_it_onto_the_new_key() {
+    let m = Mount::start();
+    fs::create_dir_all(m.path("prod/web")).unwrap();
+    fs::write(m.path("prod/web/policy.json"), ec_policy("web.example.com")).unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let nginx = DaemonNginx::start(&work.path().join("nginx"), &m.path("prod/web"));
+    let master = nginx.master().unwrap();
+    // The process that opened the key exits once the master runs; then
+    // its master is the consumer.
+    wait_until("the master as the only consumer", || {
+        let status = json_file(&m.path("prod/web/status.json"));
+        status["consumers"]
+            .as_array()
+            .is_some_and(|c| c.len() == 1 && c[0]["pid"] == master)
+    });
+    let status = json_file(&m.path("prod/web/status.json"));
+    let consumers = status["consumers"].as_array().unwrap();
+    assert_eq!(consumers[0]["command"], "nginx", "{status}");
+    assert_eq!(consumers[0]["current"], true, "{status}");
+
+    fs::write(
+        m.path("prod/web/hooks.json"),
+        r#"{"signal_consumers": "HUP"}"#,
+    )
+    .unwrap();
+    let first = current_serial(&m);
+    fs::write(m.path("prod/web/policy.json"), ec_policy("web.example.com")).unwrap();
+    let second = current_serial(&m);
+    assert_ne!(first, second);
+    wait_until("nginx serving the new certificate", || {
+        second.eq_ignore_ascii_case(&served_serial(work.path(), nginx.port))
+    });
+    let status = json_file(&m.path("prod/web/status.json"));
+    assert!(
+        status["last_hook"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("SIGHUP sent to process {master}")),
+        "{status}"
+    );
+    // The master read the new key on its reload: current again.
+    wait_until("the master as a current consumer", || {
+        let status = json_file(&m.path("prod/web/status.json"));
+        status["consumers"]
+            .as_array()
+            .is_some_and(|c| c.iter().any(|c| c["pid"] == master && c["current"] == true))
+    });
+    let metrics = fs::read_to_string(m.path("metrics.prom")).unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("certfs_certificate_stale_consumers{")
                 && l.contains("certificate=\"web\"")
                 && l.ends_with(" 0")),
         "{metrics}"

@@ -106,7 +106,39 @@ pub fn renewal_needed_notice(
     (subject, body)
 }
 
-/// The facts block both mails share.
+/// The mail after a failed delivery: the renewed certificate is not what
+/// a server presents; `what` says what the probe saw.
+pub fn delivery_failed_notice(
+    vault: &str,
+    certificate: &str,
+    not_after: i64,
+    certificate_dir: &Path,
+    what: &str,
+) -> (String, String) {
+    let dir = certificate_dir.display();
+    let subject =
+        format!("certfs: the new certificate {certificate} in vault {vault} is not being served");
+    let body = format!(
+        "Hello,\n\
+         \n\
+         The certificate \"{certificate}\" in vault \"{vault}\" has a new version,\n\
+         but the server that should serve it does not present it:\n\
+         \n\
+         \x20 {what}\n\
+         \n\
+         {facts}\
+         \n\
+         What to do: reload the server onto {dir} (see {dir}/hooks.json and\n\
+         {dir}/status.json, whose \"probe\" says what was seen and when).\n\
+         \n\
+         {footer}",
+        facts = facts(vault, certificate, not_after, certificate_dir),
+        footer = footer(vault),
+    );
+    (subject, body)
+}
+
+/// The facts block the mails share.
 fn facts(vault: &str, certificate: &str, not_after: i64, certificate_dir: &Path) -> String {
     format!(
         "  Certificate:  {certificate}\n\

@@ -16,7 +16,7 @@ use std::io;
 use std::path::PathBuf;
 
 pub use config::{MailConfig, MailOptions, Security, SmtpServer};
-pub use message::{expiry_notice, renewal_needed_notice};
+pub use message::{delivery_failed_notice, expiry_notice, renewal_needed_notice};
 pub use smtp::SmtpMailer;
 
 /// One plain-text (UTF-8) message to one or more recipients.

@@ -55,6 +55,10 @@ pub struct Hooks {
     /// The file holding the process id to signal.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pidfile: Option<String>,
+    /// A signal name to send, after a switch, to each process that still
+    /// holds an older version's key (the oldest of each program).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signal_consumers: Option<String>,
     /// How long the command may run, in seconds (default 60).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_seconds: Option<u32>,
@@ -106,6 +110,14 @@ impl Hooks {
                 ));
             }
         }
+        if let Some(signal) = &hooks.signal_consumers {
+            signal_number(signal).ok_or_else(|| {
+                bad(format!(
+                    "hooks.json: unknown signal_consumers '{signal}'; use one of {}",
+                    SIGNALS.map(|(n, _)| n).join(", ")
+                ))
+            })?;
+        }
         if let Some(why) = hooks.haproxy.as_ref().and_then(HaproxyTarget::refusal) {
             return Err(bad(why));
         }
@@ -155,6 +167,7 @@ impl Hooks {
     pub fn acts_on_switch(&self) -> bool {
         !self.command.is_empty()
             || self.signal.is_some()
+            || self.signal_consumers.is_some()
             || self.haproxy.is_some()
             || self.probe.is_some()
     }
@@ -171,10 +184,17 @@ impl Hooks {
 
     /// Runs the hooks for the certificate at `lineage` with DNS names
     /// `domains` and `bundle.pem`'s bytes `bundle`: HAProxy's update, the
-    /// command (with its timeout), then the signal. Returns whether all
-    /// succeeded and what happened, in words. Blocks: call it on a thread
-    /// of its own.
-    pub fn run(&self, lineage: &str, domains: &[String], bundle: &[u8]) -> (bool, String) {
+    /// command (with its timeout), the signal, then `signal_consumers` to
+    /// each of `stale` (processes, each the oldest of its program, that
+    /// hold an older version's key). Returns whether all succeeded and
+    /// what happened, in words. Blocks: call it on a thread of its own.
+    pub(crate) fn run(
+        &self,
+        lineage: &str,
+        domains: &[String],
+        bundle: &[u8],
+        stale: &[Consumer],
+    ) -> (bool, String) {
         let mut ok = true;
         let mut said = Vec::new();
         if let Some(haproxy) = &self.haproxy {
@@ -208,6 +228,17 @@ impl Hooks {
                 }
             }
         }
+        if let Some(signal) = &self.signal_consumers {
+            for consumer in stale {
+                match signal_process(signal, consumer.pid, consumer.start_ticks) {
+                    Ok(words) => said.push(format!("{words} ({})", consumer.command)),
+                    Err(failure) => {
+                        ok = false;
+                        said.push(failure.to_string());
+                    }
+                }
+            }
+        }
         (ok, said.join("; "))
     }
 
@@ -237,7 +268,8 @@ mod failure;
 mod haproxy;
 mod probe;
 
-use command::{read_pidfile, run_command, send_signal};
+use super::consumers::Consumer;
+use command::{read_pidfile, run_command, send_signal, signal_process};
 pub use haproxy::HaproxyTarget;
 pub use probe::Probe;
 pub(crate) use probe::Seen;
@@ -297,6 +329,7 @@ mod tests {
             br#"{"on_failure": {"command": []}}"#,
             br#"{"on_failure": {"command": [" "]}}"#,
             br#"{"on_failure": ["page-oncall"]}"#,
+            br#"{"signal_consumers": "BOOM"}"#,
         ] {
             let refused = Hooks::parse(bad).unwrap_err();
             assert_eq!(
@@ -376,6 +409,7 @@ mod tests {
             "/mnt/prod/web",
             &["a.example".into(), "b.example".into()],
             b"",
+            &[],
         );
         assert!(ok, "{words}");
         assert_eq!(
@@ -386,28 +420,28 @@ mod tests {
             command: vec!["sh".into(), "-c".into(), "exit 3".into()],
             ..Default::default()
         };
-        let (ok, words) = failing.run("/x", &[], b"");
+        let (ok, words) = failing.run("/x", &[], b"", &[]);
         assert!(!ok && words.contains("failed"), "{words}");
         let slow = Hooks {
             command: vec!["sleep".into(), "30".into()],
             timeout_seconds: Some(1),
             ..Default::default()
         };
-        let (ok, words) = slow.run("/x", &[], b"");
+        let (ok, words) = slow.run("/x", &[], b"", &[]);
         assert!(!ok && words.contains("killed after 1s"), "{words}");
         let missing = Hooks {
             signal: Some("HUP".into()),
             pidfile: Some("/nonexistent/pid".into()),
             ..Default::default()
         };
-        let (ok, words) = missing.run("/x", &[], b"");
+        let (ok, words) = missing.run("/x", &[], b"", &[]);
         assert!(!ok && words.contains("/nonexistent/pid"), "{words}");
         let device = Hooks {
             signal: Some("HUP".into()),
             pidfile: Some("/dev/zero".into()),
             ..Default::default()
         };
-        let (ok, words) = device.run("/x", &[], b"");
+        let (ok, words) = device.run("/x", &[], b"", &[]);
         assert!(!ok && words.contains("not a regular file"), "{words}");
     }
 

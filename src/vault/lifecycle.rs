@@ -166,10 +166,10 @@ pub(super) fn purge_if(
             .put_document(v.as_str(), &format!("{prefix}{name}"), None)?;
     }
     tx.store().delete_certificate(v.as_str(), name.as_str())?;
-    let mut st = tx.model_mut();
-    if let Some(vs) = st.vaults.get_mut(v) {
+    if let Some(vs) = tx.model_mut().vaults.get_mut(v) {
         vs.deleted.remove(c);
     }
+    tx.service().consumers().forget(v, c);
     log::info!("{v}/{name}: purged");
     Ok(Changes {
         // The purged directory goes too (the kernel knows when an rmdir did it).

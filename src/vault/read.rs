@@ -4,15 +4,49 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use super::attributes::{self, DISABLED};
+use super::certificate_state::CertificateState;
 use super::certificate_state::Version;
+use super::clock::now;
 use super::error::VaultError;
 use super::model::{VaultState, certificate, deleted, not_found, vault};
 use super::name::CertificateName;
+use super::name::VaultName;
 use super::node::{CertificateFile, Node, VaultFile, VersionFile};
 use super::service::VaultService;
 use super::settings::VaultSettings;
+use super::status;
 
 impl VaultService {
+    /// `status.json` of `c`, now.
+    pub(super) fn status_bytes(
+        &self,
+        v: &VaultName,
+        c: &CertificateName,
+    ) -> Result<Arc<[u8]>, VaultError> {
+        let st = self.model();
+        let cs = certificate(&st, v, c)?;
+        let consumers = self.consumers().living(v, &cs.name);
+        Ok(Arc::from(
+            status::status_json(cs, &consumers, now()).into_bytes(),
+        ))
+    }
+
+    /// `metrics.prom`, now.
+    pub(super) fn metrics_bytes(&self) -> Arc<[u8]> {
+        let st = self.model();
+        let all = st.vaults.values().flat_map(|vs| {
+            vs.certificates
+                .values()
+                .map(move |cs| (vs.name.as_str(), cs))
+        });
+        let consumers = |vault: &str, cs: &CertificateState| {
+            VaultName::parse(vault)
+                .map(|v| self.consumers().living(&v, &cs.name))
+                .unwrap_or_default()
+        };
+        Arc::from(status::metrics(all, consumers, now()).into_bytes())
+    }
+
     /// The bytes of file `node`, as one snapshot (an open file keeps it).
     pub fn read(&self, node: &Node) -> Result<Arc<[u8]>, VaultError> {
         match node {

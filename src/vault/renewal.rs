@@ -30,7 +30,7 @@ use super::operation::Status;
 use super::policy::ActionType;
 use super::run_log::ActionRun;
 use super::service::{VaultService, update_run_log};
-use super::status::{self, action_name, due};
+use super::status::{action_name, due};
 use super::sync::work_name;
 use crate::mail::MailError;
 use crate::store::Claim;
@@ -254,6 +254,11 @@ impl VaultService {
                     item.certificate,
                     action_name(item.action)
                 );
+                // hooks.json's on_failure hears of a failed renewal once
+                // per version, not at every retry.
+                if attempts == 1 {
+                    self.tell_on_failure(&item.vault, &item.certificate, &message);
+                }
             } else {
                 log::info!(
                     "{}/{}: {}: {message}",
@@ -385,26 +390,23 @@ impl VaultService {
         })
     }
 
-    /// `status.json` of `c`, now.
-    pub(super) fn status_bytes(
-        &self,
-        v: &VaultName,
-        c: &CertificateName,
-    ) -> Result<Arc<[u8]>, VaultError> {
-        let st = self.model();
-        let cs = certificate(&st, v, c)?;
-        Ok(Arc::from(status::status_json(cs, now()).into_bytes()))
-    }
-
-    /// `metrics.prom`, now.
-    pub(super) fn metrics_bytes(&self) -> Arc<[u8]> {
-        let st = self.model();
-        let all = st.vaults.values().flat_map(|vs| {
-            vs.certificates
-                .values()
-                .map(move |cs| (vs.name.as_str(), cs))
-        });
-        Arc::from(status::metrics(all, now()).into_bytes())
+    /// Runs `c`'s `on_failure`, if it has one, on a thread of its own.
+    fn tell_on_failure(&self, v: &VaultName, c: &CertificateName, error: &str) {
+        let hooks = match certificate(&self.model(), v, c) {
+            Ok(cs) if cs.hooks.on_failure.is_some() => cs.hooks.clone(),
+            _ => return,
+        };
+        let (v, c, error) = (v.to_string(), c.to_string(), error.to_owned());
+        let spawned = std::thread::Builder::new()
+            .name(format!("certfs-on-failure-{c}"))
+            .spawn(move || {
+                if let Some(said) = hooks.run_on_failure(&v, &c, &error) {
+                    log::info!("{v}/{c}: {said}");
+                }
+            });
+        if let Err(e) = spawned {
+            log::error!("cannot run on_failure: {e}");
+        }
     }
 
     /// EmailContacts: tells the vault's contacts that `item`'s certificate expires.

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use super::access::{Caller, Want};
 use super::changes::Changes;
+use super::clock::now;
 use super::error::VaultError;
 use super::node::{Attr, Entry, Node};
 use super::open_file::Pending;
@@ -23,6 +24,21 @@ impl VaultService {
             .and_then(|()| self.read(node));
         if self.is_secret(node) {
             self.audit(caller, node, None, "read", &result);
+        }
+        if let (
+            Ok(_),
+            Node::VersionFile {
+                vault,
+                cert,
+                version,
+                file,
+                ..
+            },
+        ) = (&result, node)
+            && file.holds_key()
+        {
+            self.consumers()
+                .record(vault, cert, version, caller.pid, now());
         }
         result
     }

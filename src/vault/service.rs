@@ -20,6 +20,7 @@ use super::access::Caller;
 use super::audit::AuditLog;
 use super::backup::BackupKey;
 use super::changes::{Changes, Listener};
+use super::consumers::Consumers;
 use super::error::VaultError;
 use super::load::{state_from_index, state_from_snapshot};
 use super::model::State;
@@ -72,6 +73,8 @@ pub struct VaultService {
     others: std::sync::atomic::AtomicBool,
     /// Wakes the renewal scheduler.
     renewals: Arc<Renewals>,
+    /// Who opened each certificate's key (this machine's processes).
+    consumers: Consumers,
     /// Where the tree is mounted (for hooks' `RENEWED_LINEAGE` and e-mails).
     mount_path: OnceLock<std::path::PathBuf>,
     /// The service itself, for threads it starts (set by `into_shared`).
@@ -112,6 +115,7 @@ impl VaultService {
             audit: None,
             others: std::sync::atomic::AtomicBool::new(false),
             renewals: Arc::default(),
+            consumers: Consumers::default(),
             mount_path: OnceLock::new(),
             me: OnceLock::new(),
             listener: OnceLock::new(),
@@ -229,6 +233,11 @@ impl VaultService {
     /// What wakes the renewal scheduler.
     pub(super) fn renewals(&self) -> &Arc<Renewals> {
         &self.renewals
+    }
+
+    /// Who opened each certificate's key.
+    pub(super) fn consumers(&self) -> &Consumers {
+        &self.consumers
     }
 
     /// Who mails the vaults' contacts, if anyone.

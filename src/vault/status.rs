@@ -5,6 +5,7 @@
 
 use super::certificate_state::{CertificateState, Version};
 use super::clock::rfc3339;
+use super::consumers::Consumer;
 use super::policy::{ActionType, LifetimeAction, Trigger};
 use crate::pki::x509;
 
@@ -59,7 +60,7 @@ pub(crate) fn key_matches(version: &Version) -> Option<bool> {
 }
 
 /// `status.json` of certificate `cs` at time `now`.
-pub(crate) fn status_json(cs: &CertificateState, now: i64) -> String {
+pub(crate) fn status_json(cs: &CertificateState, consumers: &[Consumer], now: i64) -> String {
     let mut out = serde_json::Map::new();
     let current = cs.current();
     if let Some(version) = current {
@@ -145,6 +146,24 @@ pub(crate) fn status_json(cs: &CertificateState, now: i64) -> String {
             })
         })),
     );
+    let current_id = cs.current().map(|v| v.id.clone());
+    out.insert(
+        "consumers".into(),
+        consumers
+            .iter()
+            .map(|c| {
+                serde_json::json!({
+                    "pid": c.pid,
+                    "command": c.command,
+                    "uid": c.uid,
+                    "version": c.version.as_str(),
+                    "opened_at": rfc3339(c.opened_at),
+                    "current": Some(&c.version) == current_id.as_ref(),
+                })
+            })
+            .collect::<Vec<_>>()
+            .into(),
+    );
     if let Some(p) = &cs.run_log.probe {
         out.insert(
             "probe".into(),
@@ -169,7 +188,7 @@ fn label(value: &str) -> String {
 }
 
 /// The metric families of `metrics.prom`: name, help.
-const FAMILIES: [(&str, &str); 9] = [
+const FAMILIES: [(&str, &str); 10] = [
     (
         "certfs_certificate_not_after_timestamp_seconds",
         "When the current version of the certificate expires (Unix time).",
@@ -206,11 +225,16 @@ const FAMILIES: [(&str, &str); 9] = [
         "certfs_certificate_served_current",
         "1 when the delivery probe saw the server present the current version, 0 when it did not.",
     ),
+    (
+        "certfs_certificate_stale_consumers",
+        "Living processes that opened the key of a version other than the current one.",
+    ),
 ];
 
 /// `metrics.prom`: every live certificate of every vault (`(vault name, certificate)`), at `now`.
 pub(crate) fn metrics<'a>(
     certificates: impl Iterator<Item = (&'a str, &'a CertificateState)>,
+    consumers: impl Fn(&str, &CertificateState) -> Vec<Consumer>,
     now: i64,
 ) -> String {
     let mut samples: Vec<Vec<String>> = vec![Vec::new(); FAMILIES.len()];
@@ -257,6 +281,11 @@ pub(crate) fn metrics<'a>(
             let current = probe.ok && probe.version == version.id.as_str();
             put(8, u8::from(current).to_string());
         }
+        let stale = consumers(vault, cs)
+            .iter()
+            .filter(|c| c.version != version.id)
+            .count();
+        put(9, stale.to_string());
     }
     let mut out = String::new();
     for (i, (name, help)) in FAMILIES.iter().enumerate() {

@@ -1,5 +1,5 @@
 //! Running a hook's parts: the command with certbot's environment and its timeout, the signal to a pidfile's process.
-#![allow(unsafe_code)] // kill(2), with its SAFETY comment
+#![allow(unsafe_code)] // kill(2), with its SAFETY comments
 
 use std::io::Read;
 use std::path::Path;
@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use super::failure::HookFailure;
 use super::{PIDFILE_MAX, signal_number};
 use crate::as_user::{self, AsUserError, Identity};
+use crate::procs::Process;
 
 /// Runs `command`, logs its output, kills it after `timeout`.
 pub(super) fn run_command(
@@ -111,6 +112,33 @@ pub(super) fn send_signal(signal: &str, pidfile: &str) -> Result<String, HookFai
         Err(HookFailure::Signal {
             signal: name.into(),
             pid,
+            source: std::io::Error::last_os_error(),
+        })
+    }
+}
+
+/// Sends `signal` to process `pid` if it is still the process that
+/// started at `start_ticks` (a consumer of a key; never a reused pid).
+pub(super) fn signal_process(
+    signal: &str,
+    pid: u32,
+    start_ticks: u64,
+) -> Result<String, HookFailure> {
+    let name = signal.trim_start_matches("SIG");
+    let number = signal_number(signal).ok_or_else(|| HookFailure::UnknownSignal(signal.into()))?;
+    if pid <= 1 || !Process::lives(pid, start_ticks) {
+        return Ok(format!("process {pid} is gone: no SIG{name} sent"));
+    }
+    let Ok(target) = i32::try_from(pid) else {
+        return Ok(format!("process {pid} is out of range: no SIG{name} sent"));
+    };
+    // SAFETY: kill(2) with a pid just seen alive and a known signal number.
+    if unsafe { libc::kill(target, number) } == 0 {
+        Ok(format!("SIG{name} sent to process {pid}"))
+    } else {
+        Err(HookFailure::Signal {
+            signal: name.into(),
+            pid: target,
             source: std::io::Error::last_os_error(),
         })
     }

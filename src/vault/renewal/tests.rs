@@ -113,3 +113,40 @@ fn only_the_mount_owner_or_root_may_write_hooks() {
     ));
     assert!(s.check_writer(&tags, 1001, 1000).is_ok());
 }
+
+#[test]
+fn a_failed_lifetime_action_tells_on_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = service(&dir.path().join("certfs.db"));
+    let (v, c) = names();
+    s.mkdir(&Node::Root, "prod").unwrap();
+    s.mkdir(&Node::Vault(v.clone()), "web").unwrap();
+    // EmailContacts in a vault with no contacts: the action fails.
+    let policy = br#"{"key_props":{"kty":"EC"},"x509_props":{"subject":"CN=web","validity_months":1},
+        "issuer":{"name":"Self"},
+        "lifetime_actions":[{"trigger":{"days_before_expiry":10},"action":{"action_type":"EmailContacts"}}]}"#;
+    s.write(
+        &Node::CertificateFile(v.clone(), c.clone(), CertificateFile::Policy),
+        policy,
+    )
+    .unwrap();
+    let told = dir.path().join("told");
+    let hooks = serde_json::json!({"on_failure": {"command": ["sh", "-c", format!(
+        "printf '%s|%s|%s' \"$CERTFS_VAULT\" \"$CERTFS_CERTIFICATE\" \"$CERTFS_ERROR\" > {0}.tmp && mv {0}.tmp {0}",
+        told.display()
+    )]}});
+    s.write(
+        &Node::CertificateFile(v, c, CertificateFile::Hooks),
+        hooks.to_string().as_bytes(),
+    )
+    .unwrap();
+    s.renewal_pass(now() + 25 * 86_400);
+    let start = std::time::Instant::now();
+    while !told.exists() {
+        assert!(start.elapsed().as_secs() < 60, "on_failure never ran");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let told = std::fs::read_to_string(&told).unwrap();
+    assert!(told.starts_with("prod|web|"), "{told}");
+    assert!(told.contains("no contacts"), "{told}");
+}

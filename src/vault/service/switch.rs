@@ -2,11 +2,13 @@
 
 use std::sync::Arc;
 
+use super::super::certificate_state::CertificateState;
 use super::super::changes::Changes;
 use super::super::clock::now;
+use super::super::consumers::{Consumer, masters};
 use super::super::error::VaultError;
 use super::super::hooks::{Hooks, Seen};
-use super::super::model::certificate;
+use super::super::model::{certificate, vault};
 use super::super::name::{CertificateName, VaultName, VersionId};
 use super::super::node::Node;
 use super::super::node::VersionFile;
@@ -48,6 +50,11 @@ struct Delivery {
     bundle: Arc<[u8]>,
     /// The version's leaf, DER: what a probe expects to be presented.
     leaf: Vec<u8>,
+    /// For `signal_consumers`: the oldest process of each program that
+    /// holds an older version's key.
+    stale: Vec<Consumer>,
+    /// When the version expires (for a mail after a failed delivery).
+    not_after: i64,
 }
 
 fn delivery_of(
@@ -56,11 +63,35 @@ fn delivery_of(
     c: &CertificateName,
     id: &VersionId,
 ) -> Option<Delivery> {
-    let st = service.model();
-    let cs = certificate(&st, v, c).ok()?;
-    if !cs.hooks.acts_on_switch() {
-        return None;
+    let mut delivery = {
+        let st = service.model();
+        let cs = certificate(&st, v, c).ok()?;
+        if !cs.hooks.acts_on_switch() {
+            return None;
+        }
+        delivery_in(service, v, c, cs, id)?
+    };
+    if delivery.hooks.signal_consumers.is_some() {
+        // Looked up holding no lock: it reads /proc.
+        let stale: Vec<Consumer> = service
+            .consumers()
+            .living(v, c)
+            .into_iter()
+            .filter(|consumer| consumer.version != *id)
+            .collect();
+        delivery.stale = masters(&stale).into_iter().cloned().collect();
     }
+    Some(delivery)
+}
+
+/// What the model holds for delivering version `id` of `cs`.
+fn delivery_in(
+    service: &VaultService,
+    v: &VaultName,
+    c: &CertificateName,
+    cs: &CertificateState,
+    id: &VersionId,
+) -> Option<Delivery> {
     let version = cs.version(id)?;
     // What reaches a hook's environment is DNS names only, whatever a
     // merged or imported certificate, or an older store, holds.
@@ -89,6 +120,8 @@ fn delivery_of(
         domains,
         bundle,
         leaf: version.leaf.clone(),
+        stale: Vec::new(),
+        not_after: version.info.not_after,
     })
 }
 
@@ -102,7 +135,12 @@ fn deliver(
     delivery: &Delivery,
 ) {
     let hooks = &delivery.hooks;
-    let (ok, mut words) = hooks.run(&delivery.lineage, &delivery.domains, &delivery.bundle);
+    let (ok, mut words) = hooks.run(
+        &delivery.lineage,
+        &delivery.domains,
+        &delivery.bundle,
+        &delivery.stale,
+    );
     let mut failures = Vec::new();
     if !ok {
         failures.push(words.clone());
@@ -114,6 +152,9 @@ fn deliver(
     if let Some(seen) = seen.as_ref().filter(|seen| !seen.ok) {
         failures.push(seen.message.clone());
     }
+    if let Some(seen) = seen.as_ref().filter(|seen| !seen.ok) {
+        mail_failed_delivery(service, v, c, delivery.not_after, &seen.message);
+    }
     if !failures.is_empty()
         && let Some(said) = hooks.run_on_failure(v.as_str(), c.as_str(), &failures.join("; "))
     {
@@ -124,6 +165,44 @@ fn deliver(
         };
     }
     record(service, v, c, id, ok, words, seen);
+}
+
+/// Tells the vault's contacts that the new version of `c` is not served,
+/// when the mount has SMTP and the vault has contacts; logs how it went.
+fn mail_failed_delivery(
+    service: &VaultService,
+    v: &VaultName,
+    c: &CertificateName,
+    not_after: i64,
+    what: &str,
+) {
+    let Some(mailer) = service.mailer() else {
+        return;
+    };
+    let to: Vec<String> = match vault(&service.model(), v) {
+        Ok(vs) => vs
+            .contacts
+            .as_ref()
+            .map(|cs| cs.contacts.iter().map(|c| c.email.clone()).collect())
+            .unwrap_or_default(),
+        Err(_) => return,
+    };
+    if to.is_empty() {
+        return;
+    }
+    let dir = service.lineage(v, c);
+    let notice = crate::mail::delivery_failed_notice(
+        v.as_str(),
+        c.as_str(),
+        not_after,
+        std::path::Path::new(&dir),
+        what,
+    );
+    let said = to.join(", ");
+    match mailer.send(&crate::mail::Mail::new(to, notice)) {
+        Ok(()) => log::info!("{v}/{c}: failed delivery mailed to {said}"),
+        Err(e) => log::warn!("{v}/{c}: failed delivery not mailed: {e}"),
+    }
 }
 
 /// Records how the hooks of version `id` of `c` went (and what the probe
