@@ -21,6 +21,9 @@ command -v setpriv >/dev/null || need_pkgs+=(util-linux)
 command -v promtool >/dev/null || need_pkgs+=(prometheus)
 # pebble: Let's Encrypt's ACME test server (with pebble-challtestsrv), for the ACME issuer.
 command -v pebble >/dev/null || need_pkgs+=(pebble)
+# BIND (named, tsig-keygen, dig): the authoritative DNS server of the dns-01 tests.
+[ -x /usr/sbin/named ] || need_pkgs+=(bind9)
+command -v dig >/dev/null || need_pkgs+=(bind9-dnsutils)
 # HAProxy, for hooks.json's runtime API update (tests/delivery.rs).
 command -v haproxy >/dev/null || need_pkgs+=(haproxy)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_pkgs+=(postgresql)

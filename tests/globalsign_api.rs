@@ -66,7 +66,8 @@ fn calls_are_soap_1_1_posts_with_an_empty_soapaction() {
         panic!("two polls before issue")
     };
     assert!(request_id.starts_with("CEAP"), "{request_id}");
-    assert!(!details.is_empty());
+    // 12 months asked for after 2026-03-14: capped to GlobalSign's schedule, and said so.
+    assert!(details.contains("SC-081"), "{details}");
     let mut seen = Vec::new();
     let start = Instant::now();
     let issued = loop {
@@ -100,7 +101,11 @@ fn calls_are_soap_1_1_posts_with_an_empty_soapaction() {
     }
     let stored = server.order(&request_id);
     assert_eq!(stored["product"], "PEV_SHA2");
-    assert_eq!(stored["months"], 12);
+    // SC-081: never more whole months than the ballot's 200 days.
+    assert!(
+        (1..=6).contains(&stored["months"].as_u64().unwrap()),
+        "{stored}"
+    );
     assert_eq!(
         stored["names"],
         serde_json::json!([host, "www.certfs.test", "*.api.certfs.test"])
@@ -143,12 +148,8 @@ fn globalsigns_error_codes_reach_the_caller() {
         message.contains("www.contoso.com") && message.contains("field"),
         "{message}"
     );
-    // A validity GlobalSign does not sell.
-    let spec3 = spec(&host, &[], 40);
-    let der = csr(&spec3);
-    let (code, message) = rejected(ca.submit(&order(&spec3, &der, None)));
-    assert_eq!(code, "-101");
-    assert!(message.contains("ValidityPeriod.Months"), "{message}");
+    // (A validity GlobalSign does not sell is no longer sent: certfs orders
+    // at most GlobalSign's SC-081 cap, src/issuers/globalsign/validity.rs.)
     // An order GlobalSign never took.
     let der = csr(&spec1);
     let (code, message) = rejected(ca.poll(&order(&spec1, &der, None), "CEAP19990101000001"));

@@ -1,4 +1,4 @@
-//! The `ACME` provider: orders at an RFC 8555 CA (Let's Encrypt, ZeroSSL, step-ca, pebble) through the `instant-acme` client, answering http-01 from a webroot or a built-in listener.
+//! The `ACME` provider: orders at an RFC 8555 CA (Let's Encrypt, ZeroSSL, step-ca, pebble) through the `instant-acme` client, answering http-01 from a webroot or a built-in listener, or dns-01 by RFC 2136 update.
 //!
 //! - **Account**: registered on first use with the contact e-mail and the
 //!   external account binding when configured; its credentials (the
@@ -9,13 +9,19 @@
 //! - **submit** places a new order for the CSR's DNS names (plus the
 //!   subject's CN when it is not among them) and IP addresses; the order
 //!   URL is the `request_id`.
-//! - **poll** moves the order on: answers pending http-01 challenges and
+//! - **poll** moves the order on: answers pending challenges of the
+//!   configured type (http-01 or dns-01; a dns-01 record is told to the CA
+//!   only once the DNS server answers it) and
 //!   tells the CA they are ready, finalizes with the CSR once the order is
 //!   ready, downloads the chain once it is valid; an invalid order is
 //!   refused with the CA's problem document (`type` as the code, `detail`
 //!   as the message). Each poll waits a little ([`SETTLE`]) for the CA to
 //!   validate, so a built-in listener is up while the CA calls. Challenge
-//!   files go as soon as their authorization is decided. An order the CA
+//!   files and records go as soon as their authorization is decided, and
+//!   all of them when the order ends (issued, invalid, cancelled, or a
+//!   record refused by the DNS server). A daemon restarted mid-order polls
+//!   again, which publishes again (records are recomputed from the order)
+//!   and removes them at the end. An order the CA
 //!   no longer knows (HTTP 404: a test CA restarted) is placed again, and
 //!   the poll returns the new order's URL as the `request_id`.
 //! - **cancel**: ACME has no way to cancel an order; certfs deactivates its
@@ -29,6 +35,7 @@
 mod account;
 mod challenge;
 mod failure;
+pub mod rfc2136;
 mod transport;
 
 pub use account::ExternalAccount;
@@ -40,8 +47,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use instant_acme::{
-    Account, AuthorizationStatus, ChallengeStatus, ChallengeType, Error, Identifier, NewOrder,
-    OrderStatus,
+    Account, AuthorizationStatus, ChallengeStatus, Error, Identifier, NewOrder, OrderStatus,
 };
 
 use super::{CaError, CertificateAuthority, Issued, IssuerMemory, Order, Progress};
@@ -251,43 +257,56 @@ impl Acme {
         }
     }
 
-    /// Answers the order's pending http-01 challenges and withdraws the
-    /// answers of decided authorizations. Returns what is awaited, in words.
+    /// Answers the order's pending challenges of the configured type and
+    /// withdraws the answers of decided authorizations. Returns what is
+    /// awaited, in words. When one answer cannot be published, the ones
+    /// published in this call are withdrawn before the failure is returned.
     async fn answer(&self, acme_order: &mut instant_acme::Order) -> Result<String, Failure> {
+        let kind = self.responder.challenge_type();
+        let type_name = self.settings.challenge.type_name();
         let mut waiting = Vec::new();
+        let mut published: Vec<(String, String, String)> = Vec::new();
         let mut authorizations = acme_order.authorizations();
         while let Some(authorization) = authorizations.next().await {
             let mut authorization = authorization?;
             let status = authorization.status;
             let name = authorization.identifier().to_string();
-            let Some(mut challenge) = authorization.challenge(ChallengeType::Http01) else {
+            let domain = domain_of(&authorization.identifier());
+            let Some(mut challenge) = authorization.challenge(kind.clone()) else {
                 if status == AuthorizationStatus::Pending {
+                    self.withdraw_these(&published);
                     return Err(Failure::Refused {
                         code: "unsupportedChallenge".into(),
                         message: format!(
-                            "The CA offers no http-01 challenge for {name}, the only challenge certfs answers."
+                            "The CA offers no {type_name} challenge for {name}, the challenge this issuer answers."
                         ),
                     });
                 }
                 continue;
             };
+            let key_authorization = challenge.key_authorization().as_str().to_owned();
             if status != AuthorizationStatus::Pending {
-                self.responder.withdraw(&challenge.token);
+                self.responder
+                    .withdraw(&domain, &challenge.token, &key_authorization);
                 continue;
             }
-            let key_authorization = challenge.key_authorization();
             // Publish again even when already told: a restarted certfs has
             // a fresh listener, and the CA may still be on its way.
-            self.responder
-                .publish(&challenge.token, key_authorization.as_str())
-                .map_err(Failure::Challenge)?;
+            if let Err(e) = self
+                .responder
+                .publish(&domain, &challenge.token, &key_authorization)
+            {
+                self.withdraw_these(&published);
+                return Err(Failure::Challenge(e));
+            }
+            published.push((domain, challenge.token.clone(), key_authorization));
             if challenge.status == ChallengeStatus::Pending {
                 match challenge.set_ready().await {
-                    Ok(()) => log::info!("acme: http-01 for {name} is ready for the CA"),
+                    Ok(()) => log::info!("acme: {type_name} for {name} is ready for the CA"),
                     // The CA moved the challenge on between our read and our
                     // answer (it was told already): the next poll sees where it went.
                     Err(Error::Api(p)) if is_type(&p, "malformed") => {
-                        log::debug!("acme: http-01 for {name} was already being validated");
+                        log::debug!("acme: {type_name} for {name} was already being validated");
                     }
                     Err(e) => return Err(e.into()),
                 }
@@ -298,20 +317,46 @@ impl Acme {
             "The ACME order is pending.".to_owned()
         } else {
             format!(
-                "Waiting for the CA to validate http-01 for {}.",
+                "Waiting for the CA to validate {type_name} for {}.",
                 waiting.join(", ")
             )
         })
     }
 
+    /// Withdraws answers published earlier in the same step.
+    fn withdraw_these(&self, published: &[(String, String, String)]) {
+        for (domain, token, key_authorization) in published {
+            self.responder.withdraw(domain, token, key_authorization);
+        }
+    }
+
     /// Withdraws every challenge answer of the order.
     async fn withdraw_all(&self, acme_order: &mut instant_acme::Order) {
+        let answers = self.answers_of(acme_order).await;
+        self.withdraw_these(&answers);
+    }
+
+    /// The order's challenge answers of the configured type: name, token
+    /// and key authorization each.
+    async fn answers_of(
+        &self,
+        acme_order: &mut instant_acme::Order,
+    ) -> Vec<(String, String, String)> {
+        let kind = self.responder.challenge_type();
+        let mut answers = Vec::new();
         let mut authorizations = acme_order.authorizations();
         while let Some(Ok(mut authorization)) = authorizations.next().await {
-            if let Some(challenge) = authorization.challenge(ChallengeType::Http01) {
-                self.responder.withdraw(&challenge.token);
+            let domain = domain_of(&authorization.identifier());
+            if let Some(challenge) = authorization.challenge(kind.clone()) {
+                let key_authorization = challenge.key_authorization();
+                answers.push((
+                    domain,
+                    challenge.token.clone(),
+                    key_authorization.as_str().to_owned(),
+                ));
             }
         }
+        answers
     }
 
     /// The CA's words for an invalid order: the order's problem, else its challenges'.
@@ -360,6 +405,9 @@ impl Acme {
             self.withdraw_all(&mut acme_order).await;
             return Ok(());
         }
+        // Read the answers first: a deactivated authorization may come
+        // back without its challenges.
+        let answers = self.answers_of(&mut acme_order).await;
         let mut authorizations = acme_order.authorizations();
         while let Some(authorization) = authorizations.next().await {
             let mut authorization = authorization?;
@@ -373,10 +421,8 @@ impl Acme {
                     authorization.identifier()
                 );
             }
-            if let Some(challenge) = authorization.challenge(ChallengeType::Http01) {
-                self.responder.withdraw(&challenge.token);
-            }
         }
+        self.withdraw_these(&answers);
         Ok(())
     }
 }
@@ -404,6 +450,16 @@ impl CertificateAuthority for Acme {
 /// account's order) or says it is not this account's (pebble: `unauthorized`).
 fn out_of_reach(problem: &instant_acme::Problem) -> bool {
     problem.status == Some(404) || is_type(problem, "unauthorized")
+}
+
+/// The name an authorization is for, without a wildcard's `*.` (the
+/// dns-01 record of `*.example.test` is `_acme-challenge.example.test`).
+fn domain_of(identifier: &instant_acme::AuthorizedIdentifier<'_>) -> String {
+    match identifier.identifier {
+        Identifier::Dns(name) => name.trim_start_matches("*.").to_owned(),
+        Identifier::Ip(ip) => ip.to_string(),
+        _ => identifier.to_string(),
+    }
 }
 
 /// The order's identifiers: DNS names (the CN first when not a SAN), then IP addresses.

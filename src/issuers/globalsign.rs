@@ -19,6 +19,7 @@
 
 mod answers;
 pub mod soap;
+mod validity;
 
 use zeroize::Zeroizing;
 
@@ -137,7 +138,9 @@ impl GlobalSign {
         request: Vec<Node>,
     ) -> Result<Element, CaError> {
         let envelope = soap::envelope(namespace, operation, request);
-        let answer = self.client.call(
+        // send, not call: GlobalSign answers a SOAP Fault with HTTP 500,
+        // and a fault is a refusal, not an outage (read_answer tells them apart).
+        let answer = self.client.send(
             Method::Post,
             path,
             &[("SOAPAction", "\"\"")],
@@ -270,7 +273,7 @@ fn pv_order_request(
     }
     parameter.push(parent(
         "ValidityPeriod",
-        vec![text("Months", order.spec.validity_months.to_string())],
+        vec![text("Months", ordered_months(order).0.to_string())],
     ));
     parameter.push(text(
         "CSR",
@@ -295,6 +298,31 @@ fn pv_order_request(
         request.push(parent("SANEntries", sans));
     }
     request
+}
+
+/// The months ordered for `order` today, and the words when they were capped.
+fn ordered_months(order: &Order<'_>) -> (u32, Option<String>) {
+    validity::capped_months(
+        order.spec.validity_months,
+        time::OffsetDateTime::now_utc().date(),
+    )
+}
+
+/// A pending order's `status_details`, with the validity cap when one applied.
+fn with_cap_note(progress: Progress, order: &Order<'_>) -> Progress {
+    match (progress, ordered_months(order).1) {
+        (
+            Progress::Pending {
+                request_id,
+                details,
+            },
+            Some(note),
+        ) => Progress::Pending {
+            request_id,
+            details: format!("{details}. {note}"),
+        },
+        (progress, _) => progress,
+    }
 }
 
 impl CertificateAuthority for GlobalSign {
@@ -334,10 +362,10 @@ impl CertificateAuthority for GlobalSign {
             &self.contact,
         );
         let response = self.call(MSSL_PATH, soap::NS_V2, "PVOrder", request)?;
-        submitted(&response)
+        submitted(&response).map(|p| with_cap_note(p, order))
     }
 
-    fn poll(&self, _order: &Order<'_>, request_id: &str) -> Result<Progress, CaError> {
+    fn poll(&self, order: &Order<'_>, request_id: &str) -> Result<Progress, CaError> {
         let flag = |name| text(name, "true");
         let response = self.call(
             GAS_PATH,
@@ -356,7 +384,7 @@ impl CertificateAuthority for GlobalSign {
                 ),
             ],
         )?;
-        polled(request_id, &response)
+        polled(request_id, &response).map(|p| with_cap_note(p, order))
     }
 
     fn cancel(&self, _order: &Order<'_>, request_id: &str) -> Result<(), CaError> {

@@ -1,9 +1,13 @@
 //! The HTTP client the network CAs share: one agent with timeouts, and the line between "retry later" and "the CA answered".
 //!
-//! A transport failure (refused, reset, timed out), HTTP 429 and any 5xx are
-//! [`CaError::Unavailable`]: the worker retries with backoff. Every other
-//! answer, 4xx included, goes back to the provider, which reads the CA's
-//! own error body.
+//! A transport failure (refused, reset, timed out) is always
+//! [`CaError::Unavailable`]: the worker retries with backoff.
+//! [`HttpClient::call`] also makes HTTP 429 and any 5xx unavailable and
+//! gives every other answer, 4xx included, back to the provider, which
+//! reads the CA's own error body. [`HttpClient::send`] gives every HTTP
+//! answer back, for a CA whose refusals may come with a 5xx (a SOAP 1.1
+//! server answers a Fault with HTTP 500): the provider reads the body
+//! first and calls [`Answer::outage`] for what is not a refusal.
 
 use std::time::Duration;
 
@@ -38,6 +42,20 @@ pub struct Answer {
 }
 
 impl Answer {
+    /// For HTTP 429 and 5xx, the outage it says (`url`, status, the body's
+    /// first 300 characters), to be retried; `None` for any other status.
+    pub fn outage(&self, url: &str) -> Option<CaError> {
+        if self.status != 429 && self.status < 500 {
+            return None;
+        }
+        let text = String::from_utf8_lossy(&self.body);
+        let text: String = text.chars().take(300).collect();
+        Some(CaError::Unavailable(format!(
+            "{url}: HTTP {}: {text}",
+            self.status
+        )))
+    }
+
     /// The body as text (lossy).
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
@@ -81,8 +99,26 @@ impl HttpClient {
     }
 
     /// Sends one request to `base + path` with `headers` and, for POST and
-    /// PUT, `body` of type `content_type`.
+    /// PUT, `body` of type `content_type`. HTTP 429 and 5xx are
+    /// [`CaError::Unavailable`].
     pub fn call(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<(&str, &[u8])>,
+    ) -> Result<Answer, CaError> {
+        let answer = self.send(method, path, headers, body)?;
+        match answer.outage(&format!("{}{path}", self.base)) {
+            Some(outage) => Err(outage),
+            None => Ok(answer),
+        }
+    }
+
+    /// Like [`HttpClient::call`], but every HTTP answer, 429 and 5xx
+    /// included, goes back to the caller; only transport faults are
+    /// [`CaError::Unavailable`].
+    pub fn send(
         &self,
         method: Method,
         path: &str,
@@ -131,13 +167,6 @@ impl HttpClient {
             .limit(MAX_BODY)
             .read_to_vec()
             .map_err(unavailable)?;
-        if status == 429 || status >= 500 {
-            let text = String::from_utf8_lossy(&body);
-            let text: String = text.chars().take(300).collect();
-            return Err(CaError::Unavailable(format!(
-                "{url}: HTTP {status}: {text}"
-            )));
-        }
         Ok(Answer {
             status,
             content_type,
@@ -163,6 +192,27 @@ mod tests {
         match client.call(Method::Get, "/x", &[], None) {
             Err(CaError::Unavailable(m)) => assert!(m.contains("/x"), "{m}"),
             other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn only_429_and_5xx_are_outages() {
+        let answer = |status| Answer {
+            status,
+            content_type: "text/html".into(),
+            body: b"<h1>Service Unavailable</h1>".to_vec(),
+        };
+        for status in [429, 500, 502, 503] {
+            match answer(status).outage("https://ca.test/x") {
+                Some(CaError::Unavailable(m)) => {
+                    assert!(m.contains(&format!("HTTP {status}")), "{m}");
+                    assert!(m.contains("Service Unavailable"), "{m}");
+                }
+                other => panic!("{status}: {other:?}"),
+            }
+        }
+        for status in [200, 400, 404] {
+            assert_eq!(answer(status).outage("https://ca.test/x"), None);
         }
     }
 }

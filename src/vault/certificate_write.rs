@@ -10,7 +10,7 @@ use std::sync::Arc;
 use super::certificate_state::CertificateState;
 use super::changes::Changes;
 use super::clock::now;
-use super::connect::{Authority, connect};
+use super::connect::{Authority, check_wildcards, connect};
 use super::error::VaultError;
 use super::issuer_memory::memory_cell;
 use super::load::version_from_parts;
@@ -104,6 +104,7 @@ impl VaultService {
                 "Issuer {name} is disabled: new certificates cannot be ordered through it."
             ))),
             Some((issuer, bundle)) => {
+                check_wildcards(issuer.as_str(), &bundle, policy)?;
                 let memory = memory_cell(&self.model(), v, &issuer);
                 match connect(issuer.as_str(), &bundle, Box::new(memory))? {
                     Authority::Now(now) => Ok(IssuerChoice::Now(now)),

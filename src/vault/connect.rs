@@ -5,10 +5,13 @@
 //! writer is used as the mount's owner (the daemon's own user), as it was.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use super::error::VaultError;
-use super::issuer_file::IssuerBundle;
+use super::issuer_file::{Challenge, IssuerBundle, tsig_key};
+use super::policy::Policy;
 use crate::as_user::Identity;
+use crate::issuers::acme::rfc2136::{Rfc2136, TsigKeyAlgorithm};
 use crate::issuers::acme::{
     Acme, AcmeSettings, ChallengeMethod, ExternalAccount, check_ca_file, check_webroot,
 };
@@ -84,6 +87,41 @@ pub(super) fn connect(
     }
 }
 
+/// Refuses a policy naming a wildcard (`*.example.test`, as a SAN or the
+/// subject's CN) for an ACME issuer that answers http-01: RFC 8555 §7.1.3
+/// lets a CA validate a wildcard only by dns-01. Other providers decide on
+/// wildcards themselves.
+pub(super) fn check_wildcards(
+    issuer: &str,
+    bundle: &IssuerBundle,
+    policy: &Policy,
+) -> Result<(), VaultError> {
+    let dns01 = bundle
+        .challenge
+        .as_ref()
+        .is_some_and(|c| c.kind == "dns-01");
+    if bundle.provider != "ACME" || dns01 {
+        return Ok(());
+    }
+    let cn = policy
+        .subject
+        .as_ref()
+        .and_then(|s| s.name.common_name().map(str::to_owned));
+    let wildcard = policy
+        .sans
+        .dns_names
+        .iter()
+        .cloned()
+        .chain(cn)
+        .find(|n| n.trim().starts_with("*."));
+    match wildcard {
+        None => Ok(()),
+        Some(name) => Err(VaultError::BadParameter(format!(
+            "Issuer {issuer} answers http-01 challenges, and an ACME CA validates a wildcard name ('{name}') only by dns-01: set challenge.type dns-01 in issuers/{issuer}.json, or leave the wildcard out of the policy."
+        ))),
+    }
+}
+
 /// Checks, as `writer`, the paths an issuer file names: `ca_file` is a
 /// regular file `writer` may read with at least one certificate, and
 /// `challenge.webroot` a directory where `writer` may create
@@ -106,12 +144,14 @@ pub(super) fn check_paths(bundle: &IssuerBundle, writer: &Identity) -> Result<()
 
 /// An ACME issuer file as the provider's settings: `endpoint` is the
 /// directory, `credentials.account_id` the contact, `challenge.webroot`
-/// or `challenge.listen` (default `0.0.0.0:80`) how http-01 is answered.
+/// or `challenge.listen` (default `0.0.0.0:80`) how http-01 is answered,
+/// `challenge.rfc2136` where dns-01 records are written.
 fn acme_settings(bundle: &IssuerBundle) -> Result<AcmeSettings, VaultError> {
     let directory_url = bundle.endpoint.clone().ok_or_else(|| {
         VaultError::BadParameter("An ACME issuer needs endpoint: the ACME directory URL".into())
     })?;
     let challenge = match &bundle.challenge {
+        Some(c) if c.kind == "dns-01" => ChallengeMethod::Dns01(rfc2136_settings(c)?),
         Some(c) => match (&c.webroot, &c.listen) {
             (Some(webroot), _) => ChallengeMethod::Webroot(PathBuf::from(webroot)),
             (None, Some(listen)) => ChallengeMethod::Listen(listen.parse().map_err(|_| {
@@ -145,6 +185,41 @@ fn acme_settings(bundle: &IssuerBundle) -> Result<AcmeSettings, VaultError> {
         writer: bundle.writer.clone().unwrap_or_else(Identity::daemon),
     })
 }
+
+/// A dns-01 challenge's settings (the bundle was validated to have them).
+fn rfc2136_settings(challenge: &Challenge) -> Result<Rfc2136, VaultError> {
+    let bad = |what: &str| VaultError::BadParameter(format!("An ACME issuer needs {what}"));
+    let dns = challenge
+        .rfc2136
+        .as_ref()
+        .ok_or_else(|| bad("challenge.rfc2136 for dns-01"))?;
+    Ok(Rfc2136 {
+        server: dns
+            .server
+            .as_deref()
+            .and_then(|a| a.parse().ok())
+            .ok_or_else(|| bad("challenge.rfc2136.server as an address and port"))?,
+        key_name: dns
+            .tsig_key_name
+            .clone()
+            .ok_or_else(|| bad("challenge.rfc2136.tsig_key_name"))?,
+        algorithm: dns
+            .tsig_algorithm
+            .as_deref()
+            .and_then(TsigKeyAlgorithm::parse)
+            .ok_or_else(|| bad("challenge.rfc2136.tsig_algorithm hmac-sha256 or hmac-sha512"))?,
+        secret: tsig_key(dns).ok_or_else(|| bad("challenge.rfc2136.tsig_secret in base64"))?,
+        propagation_timeout: Duration::from_secs(
+            challenge
+                .propagation_timeout_s
+                .unwrap_or(DEFAULT_PROPAGATION_TIMEOUT_S),
+        ),
+    })
+}
+
+/// How long certfs waits for the DNS server to answer a record when the
+/// issuer file does not say.
+const DEFAULT_PROPAGATION_TIMEOUT_S: u64 = 120;
 
 /// A GlobalSign issuer's settings: `credentials` are the GCC API user and
 /// password, `org_details.admin_details[0]` the order contact (the bundle
@@ -256,5 +331,59 @@ mod tests {
             Ok(Authority::Later(ca)) => assert_eq!(ca.provider(), "GlobalSign"),
             _ => panic!("GlobalSign takes orders"),
         }
+    }
+
+    #[test]
+    fn a_dns01_file_maps_onto_rfc2136_settings() {
+        let bundle = IssuerBundle::parse_update(
+            br#"{"provider":"ACME","endpoint":"https://acme.test/dir","challenge":{"type":"dns-01","rfc2136":{"server":"192.0.2.53:5353","tsig_key_name":"certfs.","tsig_algorithm":"hmac-sha512","tsig_secret":"dHNpZy1zZWNyZXQtYnl0ZXM="}}}"#,
+            None,
+        )
+        .unwrap();
+        let ChallengeMethod::Dns01(dns) = acme_settings(&bundle).unwrap().challenge else {
+            panic!("dns-01 expected");
+        };
+        assert_eq!(dns.server, "192.0.2.53:5353".parse().unwrap());
+        assert_eq!(dns.key_name, "certfs.");
+        assert_eq!(dns.algorithm, TsigKeyAlgorithm::HmacSha512);
+        assert_eq!(&dns.secret[..], b"tsig-secret-bytes");
+        assert_eq!(
+            dns.propagation_timeout,
+            Duration::from_secs(DEFAULT_PROPAGATION_TIMEOUT_S)
+        );
+    }
+
+    #[test]
+    fn wildcards_are_refused_for_http01_only() {
+        let policy = |sans: &str| {
+            Policy::parse(
+                format!(
+                    r#"{{"x509_props":{{"subject":"CN=example.test","sans":{{"dns_names":[{sans}]}}}},"issuer":{{"name":"le"}}}}"#
+                )
+                .as_bytes(),
+            )
+            .unwrap()
+        };
+        let http = IssuerBundle::parse_update(
+            br#"{"provider":"ACME","endpoint":"https://a/d","challenge":{"type":"http-01","listen":"127.0.0.1:80"}}"#,
+            None,
+        )
+        .unwrap();
+        let default =
+            IssuerBundle::parse_update(br#"{"provider":"ACME","endpoint":"https://a/d"}"#, None)
+                .unwrap();
+        let dns = IssuerBundle::parse_update(
+            br#"{"provider":"ACME","endpoint":"https://a/d","challenge":{"type":"dns-01","rfc2136":{"server":"127.0.0.1:53","tsig_key_name":"k.","tsig_algorithm":"hmac-sha256","tsig_secret":"c2VjcmV0"}}}"#,
+            None,
+        )
+        .unwrap();
+        let wild = policy(r#""*.example.test","example.test""#);
+        for bundle in [&http, &default] {
+            let err = check_wildcards("le", bundle, &wild).unwrap_err();
+            assert!(err.message().contains("'*.example.test'"), "{err:?}");
+            assert!(err.message().contains("issuers/le.json"), "{err:?}");
+        }
+        check_wildcards("le", &dns, &wild).unwrap();
+        check_wildcards("le", &http, &policy(r#""www.example.test""#)).unwrap();
     }
 }

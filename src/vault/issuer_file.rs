@@ -1,6 +1,7 @@
 //! `issuers/<name>.json`: Key Vault's IssuerBundle (plus certfs' `endpoint`, ACME and Internal settings), validated per provider.
 //!
-//! Secrets (`credentials.pwd`, `eab.hmac_key`) are stored but never read
+//! Secrets (`credentials.pwd`, `eab.hmac_key`,
+//! `challenge.rfc2136.tsig_secret`) are stored but never read
 //! back: a read shows them as `null`, and a write that leaves them `null`
 //! or out keeps the stored value, so a file read, edited and written back
 //! keeps its password.
@@ -8,6 +9,10 @@
 //! The stored document also remembers who wrote it (`writer`: uid, gid,
 //! groups), never shown and never taken from what a user writes: the paths
 //! it names (`ca_file`, `challenge.webroot`) are opened as that user.
+
+mod challenge;
+
+pub use challenge::{Challenge, MAX_PROPAGATION_TIMEOUT_S, Rfc2136, tsig_key};
 
 use serde::{Deserialize, Serialize};
 
@@ -102,21 +107,6 @@ pub struct Eab {
     /// HMAC key: stored, never read back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hmac_key: Option<String>,
-}
-
-/// ACME challenge settings.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Challenge {
-    /// `http-01`.
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// Where to put challenge files instead of certfs' own listener.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub webroot: Option<String>,
-    /// The address certfs' own listener binds (`0.0.0.0:80` when left out).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub listen: Option<String>,
 }
 
 /// The private CA of an `Internal` issuer.
@@ -221,6 +211,16 @@ impl IssuerBundle {
                 |e| &mut e.hmac_key,
                 |e| &e.hmac_key,
             );
+            let mut dns = bundle.challenge.as_mut().and_then(|c| c.rfc2136.take());
+            keep_secret(
+                &mut dns,
+                &previous.challenge.as_ref().and_then(|c| c.rfc2136.clone()),
+                |r| &mut r.tsig_secret,
+                |r| &r.tsig_secret,
+            );
+            if let Some(challenge) = bundle.challenge.as_mut() {
+                challenge.rfc2136 = dns;
+            }
         }
         bundle.validate()?;
         Ok(bundle)
@@ -285,6 +285,9 @@ impl IssuerBundle {
         }
         if let Some(key) = value.pointer_mut("/eab/hmac_key") {
             *key = serde_json::Value::Null;
+        }
+        if let Some(secret) = value.pointer_mut("/challenge/rfc2136/tsig_secret") {
+            *secret = serde_json::Value::Null;
         }
         super::pretty_json(&value)
     }
@@ -390,30 +393,7 @@ impl IssuerBundle {
                     return Err(need("ca_file as an absolute path to a PEM bundle"));
                 }
                 if let Some(challenge) = &self.challenge {
-                    if challenge.kind != "http-01" {
-                        return Err(need("challenge.type http-01 (the one certfs answers)"));
-                    }
-                    if challenge.webroot.is_some() && challenge.listen.is_some() {
-                        return Err(need(
-                            "either challenge.webroot (a web server serves the files) or challenge.listen (certfs listens), not both",
-                        ));
-                    }
-                    if challenge
-                        .webroot
-                        .as_deref()
-                        .is_some_and(|w| !w.starts_with('/'))
-                    {
-                        return Err(need("challenge.webroot as an absolute path"));
-                    }
-                    if challenge
-                        .listen
-                        .as_deref()
-                        .is_some_and(|l| l.parse::<std::net::SocketAddr>().is_err())
-                    {
-                        return Err(need(
-                            "challenge.listen as an address and port, such as 0.0.0.0:80 or [::]:80",
-                        ));
-                    }
+                    challenge::validate(challenge)?;
                 }
             }
             _ => {
@@ -482,115 +462,5 @@ fn keep_secret<T: Clone + Default>(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const DIGI: &[u8] = br#"{"provider":"DigiCert","credentials":{"account_id":"123456","pwd":"s3cr3t-api-key"},"org_details":{"id":"7890"}}"#;
-
-    #[test]
-    fn secrets_are_kept_but_never_shown() {
-        let b = IssuerBundle::parse_update(DIGI, None).unwrap();
-        let shown = b.to_json();
-        assert!(!shown.contains("s3cr3t"), "{shown}");
-        assert!(shown.contains("\"pwd\": null"), "{shown}");
-        // Read, edited, written back: the password stays.
-        let edited = shown.replace("7890", "7891");
-        let b2 = IssuerBundle::parse_update(edited.as_bytes(), Some(&b)).unwrap();
-        assert_eq!(
-            b2.credentials.unwrap().pwd.as_deref(),
-            Some("s3cr3t-api-key")
-        );
-        assert!(IssuerBundle::from_stored(&b.to_stored()).unwrap() == b);
-    }
-
-    #[test]
-    fn the_writer_is_stored_but_never_shown_nor_taken_from_a_write() {
-        let mut b = IssuerBundle::parse_update(DIGI, None).unwrap();
-        assert_eq!(b.writer, None);
-        b.writer = Some(Identity {
-            uid: 1004,
-            gid: 1005,
-            groups: vec![27],
-        });
-        let stored = b.to_stored();
-        let value: serde_json::Value = serde_json::from_str(&stored).unwrap();
-        assert_eq!(
-            value["writer"],
-            serde_json::json!({"uid": 1004, "gid": 1005, "groups": [27]})
-        );
-        assert_eq!(IssuerBundle::from_stored(&stored).unwrap(), b);
-        assert!(!b.to_json().contains("1004"), "{}", b.to_json());
-        // Stored before writers were kept: none.
-        let old = IssuerBundle::parse_update(DIGI, None).unwrap().to_stored();
-        assert_eq!(IssuerBundle::from_stored(&old).unwrap().writer, None);
-        // A user cannot claim to be somebody else.
-        let claimed = br#"{"provider":"ACME","endpoint":"https://a/d","writer":{"uid":0,"gid":0}}"#;
-        let err = IssuerBundle::parse_update(claimed, None).unwrap_err();
-        assert!(err.message().contains("writer"), "{err}");
-    }
-
-    #[test]
-    fn each_provider_needs_its_fields() {
-        for (bad, word) in [
-            (&br#"{"provider":"DigiCert","credentials":{"account_id":"1","pwd":"k"}}"#[..], "org_details.id"),
-            (br#"{"provider":"DigiCert","org_details":{"id":"1"}}"#, "API key"),
-            (br#"{"provider":"GlobalSign","credentials":{"account_id":"1","pwd":"p"}}"#, "administrator"),
-            (
-                br#"{"provider":"GlobalSign","credentials":{"account_id":"1","pwd":"p"},"org_details":{"admin_details":[{"first_name":"A","last_name":"B","email":"bad","phone":"1"}]}}"#,
-                "e-mail",
-            ),
-            (br#"{"provider":"ACME"}"#, "directory URL"),
-            (br#"{"provider":"ACME","endpoint":"ftp://x"}"#, "http"),
-            (br#"{"provider":"ACME","endpoint":"https://acme.test/dir","eab":{"kid":"k"}}"#, "hmac_key"),
-            (br#"{"provider":"ACME","endpoint":"https://a/d","challenge":{"type":"http-01","listen":"port 80"}}"#, "0.0.0.0:80"),
-            (br#"{"provider":"ACME","endpoint":"https://a/d","challenge":{"type":"http-01","webroot":"www"}}"#, "absolute"),
-            (br#"{"provider":"ACME","endpoint":"https://a/d","challenge":{"type":"http-01","webroot":"/w","listen":"[::]:80"}}"#, "not both"),
-            (br#"{"provider":"ACME","endpoint":"https://a/d","challenge":{"type":"dns-01"}}"#, "http-01"),
-            (br#"{"provider":"ACME","endpoint":"https://a/d","ca_file":"ca.pem"}"#, "absolute"),
-            (br#"{"provider":"Internal","ca":{"subject":"XX=1"}}"#, "X500"),
-            (br#"{"provider":"Internal","ca":{"kty":"EC","crv":"P-256K"}}"#, "P-256"),
-            (br#"{"provider":"Venafi"}"#, "Unknown provider"),
-            (br#"{"provider":"ACME","endpoint":"https://a/b","colour":1}"#, "colour"),
-            (b"garbage", "IssuerBundle"),
-        ] {
-            let err = IssuerBundle::parse_update(bad, None).unwrap_err();
-            assert!(err.message().contains(word), "{word}: {err}");
-        }
-    }
-
-    #[test]
-    fn good_bundles_of_every_provider_parse() {
-        for good in [
-            DIGI,
-            br#"{"provider":"globalsign","credentials":{"account_id":"1","pwd":"p"},"org_details":{"admin_details":[{"first_name":"A","last_name":"B","email":"a@b.co","phone":"+1 555"}]}}"#,
-            br#"{"provider":"ACME","endpoint":"https://acme.test/dir","credentials":{"account_id":"ops@contoso.com"},"eab":{"kid":"k","hmac_key":"h"},"challenge":{"type":"http-01","webroot":"/var/www"}}"#,
-            br#"{"provider":"ACME","endpoint":"https://acme.test/dir","challenge":{"type":"http-01","listen":"[::]:8080"},"ca_file":"/etc/ssl/ca.pem"}"#,
-            br#"{"provider":"Internal","ca":{"subject":"CN=Corp Root CA","validity_months":120,"kty":"EC","crv":"P-384"}}"#,
-            br#"{"provider":"Internal"}"#,
-        ] {
-            let b = IssuerBundle::parse_update(good, None).unwrap();
-            assert!(PROVIDERS.contains(&b.provider.as_str()));
-            assert!(b.enabled());
-        }
-    }
-
-    #[test]
-    fn secrets_stay_out_of_debug_and_error_messages() {
-        let b = IssuerBundle::parse_update(DIGI, None).unwrap();
-        assert!(!format!("{b:?}").contains("s3cr3t"));
-        let err = IssuerBundle::parse_update(
-            br#"{"provider":"DigiCert","credentials":{"pwd":12345678}}"#,
-            None,
-        )
-        .unwrap_err();
-        assert!(!err.message().contains("12345678"), "{err}");
-    }
-
-    #[test]
-    fn names_follow_the_rules() {
-        assert_eq!(parse_name("digi.json").unwrap().as_str(), "digi");
-        for bad in ["digi", "Self.json", "unknown.json", "a_b.json", ".json"] {
-            assert!(parse_name(bad).is_err(), "{bad}");
-        }
-    }
-}
+#[path = "issuer_file_tests.rs"]
+mod tests;

@@ -7,7 +7,7 @@
 //! may cancel or delete it meanwhile.
 
 use super::changes::Changes;
-use super::clock::now;
+use super::clock::{now, rfc3339};
 use super::connect::{Authority, connect};
 use super::error::{Stored, VaultError};
 use super::issuer_file::IssuerBundle;
@@ -31,6 +31,8 @@ struct OrderView {
     certificate_type: Option<String>,
     /// The issuer's stored name and file, if it still exists.
     issuer: Option<(CertificateName, IssuerBundle)>,
+    /// Until when outages are retried, and why then.
+    retry_until: (i64, &'static str),
 }
 
 impl OrderView {
@@ -41,6 +43,24 @@ impl OrderView {
             spec: &self.spec,
             certificate_type: self.certificate_type.as_deref(),
         }
+    }
+}
+
+/// How long outages of a CA are retried for an order with no current
+/// certificate: 30 days from the order, longer than any CA keeps an
+/// unfinished order (ACME's are valid for 7 days).
+const FIRST_ISSUE_RETRIES: i64 = 30 * 24 * 3600;
+
+/// Until when an order's outages are retried, and why then: the current
+/// certificate's expiry (a renewal that cannot land before it has missed
+/// its purpose), else [`FIRST_ISSUE_RETRIES`] after the order began.
+fn retry_until(current_not_after: Option<i64>, order_created: i64) -> (i64, &'static str) {
+    match current_not_after {
+        Some(not_after) => (not_after, "the current certificate's expiry"),
+        None => (
+            order_created.saturating_add(FIRST_ISSUE_RETRIES),
+            "30 days after the order began",
+        ),
     }
 }
 
@@ -213,8 +233,20 @@ impl VaultService {
             }
             Err(CaError::Unavailable(m)) => {
                 log::warn!("{v}/{c}: {provider} is unavailable: {m}");
-                let details =
-                    format!("Waiting for {provider}, which cannot be reached ({m}). Retrying.");
+                let (until, why) = view.retry_until;
+                if now() >= until {
+                    let message = format!(
+                        "{provider} could not be reached until {} ({why}): {m}",
+                        rfc3339(until)
+                    );
+                    let details = format!("The issuer {} could not be reached.", issuer);
+                    self.fail_order_with(key, details, "IssuerUnavailable", &message)?;
+                    return Ok(Next::Done);
+                }
+                let details = format!(
+                    "Waiting for {provider}, which cannot be reached ({m}). Retrying until {} ({why}).",
+                    rfc3339(until)
+                );
                 self.note_order(key, None, details)?;
                 Ok(Next::Retry)
             }
@@ -264,6 +296,10 @@ impl VaultService {
             spec: cs.policy.certificate_spec(),
             certificate_type: cs.policy.issuer.cert_type.clone(),
             issuer,
+            retry_until: retry_until(
+                cs.current().map(|cur| cur.info.not_after),
+                cs.pending.as_ref().map_or_else(now, |p| p.created),
+            ),
         }))
     }
 
@@ -360,10 +396,28 @@ impl VaultService {
 
     /// Fails order `key` with the CA's `code` and `message`; its pending version is dropped.
     fn fail_order(&self, key: &OrderKey, code: &str, message: &str) -> Result<(), VaultError> {
+        let details = match self.order_view(key) {
+            Ok(Some(view)) => format!(
+                "The issuer {} refused the request.",
+                view.operation.issuer.name
+            ),
+            _ => "The issuer refused the request.".to_owned(),
+        };
+        self.fail_order_with(key, details, code, message)
+    }
+
+    /// Fails order `key` with `details`, `code` and `message`; its pending version is dropped.
+    fn fail_order_with(
+        &self,
+        key: &OrderKey,
+        details: String,
+        code: &str,
+        message: &str,
+    ) -> Result<(), VaultError> {
         let (v, c, version) = key;
         let ended = self.end_operation(v, c, Some(version), |op| {
             op.status = Status::Failed;
-            op.status_details = format!("The issuer {} refused the request.", op.issuer.name);
+            op.status_details = details;
             op.error = Some(OperationError {
                 code: code.to_owned(),
                 message: message.to_owned(),
@@ -444,5 +498,22 @@ impl VaultService {
             }
         }
         Ok(changes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outages_are_retried_until_the_current_certificate_expires() {
+        assert_eq!(
+            retry_until(Some(1_000), 500),
+            (1_000, "the current certificate's expiry")
+        );
+        assert_eq!(
+            retry_until(None, 500),
+            (500 + FIRST_ISSUE_RETRIES, "30 days after the order began")
+        );
     }
 }

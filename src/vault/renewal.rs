@@ -5,9 +5,16 @@
 //! policy, and the stored run log says what already ran for that version.
 //! So a pass after a restart (or after the machine slept through the due
 //! time) does what is overdue, and an action runs once per trigger.
+//!
+//! Jitter: an action that falls due while the daemon runs waits a fixed
+//! 0 to [`JITTER_WINDOW`] seconds more, drawn from the certificate's and
+//! version's names, so a fleet of certificates made at one moment (and so
+//! due at one moment) reaches its CA spread over five minutes. An action
+//! already overdue when the daemon started or when the version was made
+//! (an import, a restart after the due time) is never delayed.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use super::catalog::{DUE_NEVER, DUE_UNKNOWN};
@@ -34,6 +41,30 @@ const FIRST_RETRY: i64 = 15;
 const MAX_RETRY: i64 = 86_400;
 /// How long the scheduler sleeps at most between passes.
 const IDLE: Duration = Duration::from_secs(3600);
+
+/// The widest spread of lifetime actions due at one moment, seconds.
+const JITTER_WINDOW: i64 = 300;
+
+/// When this process started, Unix seconds (forced when the scheduler starts).
+static STARTED: LazyLock<i64> = LazyLock::new(now);
+
+/// When an action due at `base` runs for version `version` of `certificate`
+/// (see the module's "Jitter"): `base` when it was overdue already at
+/// `started` or at the version's making (`created`), else `base` plus the
+/// certificate's fixed share of [`JITTER_WINDOW`].
+fn spread(base: i64, certificate: &str, version: &str, created: i64, started: i64) -> i64 {
+    if base <= started.max(created) {
+        return base;
+    }
+    // FNV-1a: stable across runs and daemons, so every daemon of a fleet
+    // agrees on when the action is due.
+    let hash = format!("{certificate}/{version}")
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+        });
+    base + (hash % JITTER_WINDOW as u64) as i64
+}
 
 /// A lifetime action due now.
 struct DueAction {
@@ -70,7 +101,13 @@ fn due_action(cs: &CertificateState, at: i64) -> Result<(ActionType, VersionId, 
     let (Some(action), Some(version)) = (cs.policy.lifetime_actions.first(), cs.current()) else {
         return Err(None);
     };
-    let when = due(action, version);
+    let when = spread(
+        due(action, version),
+        cs.name.as_str(),
+        version.id.as_str(),
+        version.created,
+        *STARTED,
+    );
     if when > at {
         return Err(Some(when));
     }
@@ -114,6 +151,7 @@ impl VaultService {
             }
             *started = true;
         }
+        LazyLock::force(&STARTED);
         let service = Arc::downgrade(self);
         let renewals = self.renewals().clone();
         let spawned = std::thread::Builder::new()

@@ -34,12 +34,15 @@ with --dir. Listens on 127.0.0.1 (--port, 0 = any) and writes the port to
 --port-file once it answers.
 
 Stand-in extension, not GlobalSign's API, for tests to script behaviour:
-  POST /_standin/hosts/<host>  {"mode": "issue"|"hold"|"refuse"|"deny",
+  POST /_standin/hosts/<host>  {"mode": "issue"|"hold"|"refuse"|"deny"|"fault",
                                 "polls": N, "code": "...", "message": "...",
                                 "delay_ms": N}
       issue: issued after N GetOrderByOrderID calls (0: at once in PVOrder);
       hold: pending approval (8) until cancelled; refuse: PVOrder answers
       with error `code`/`message`; deny: denied (10) after N polls;
+      fault: PVOrder answers a SOAP Fault (faultcode `code`, default
+      soap:Server, faultstring `message`) with HTTP 500, as GlobalSign
+      does for a request it will not process;
       delay_ms: PVOrder for that host answers that much later. Open orders
       follow the rule as it is at each poll (hold, then issue, releases one).
   GET /_standin/calls          every SOAP call seen, as JSON
@@ -101,7 +104,11 @@ class ApiError(Exception):
 
 
 class Fault(Exception):
-    """A SOAP Fault (HTTP 500)."""
+    """A SOAP Fault (HTTP 500), with its faultcode."""
+
+    def __init__(self, message, code="soap:Client"):
+        super().__init__(message)
+        self.code = code
 
 
 def now():
@@ -443,6 +450,9 @@ class GlobalSign:
             rule = self.state.rule(cn)
         if rule.get("delay_ms"):
             time.sleep(rule["delay_ms"] / 1000.0)
+        if rule["mode"] == "fault":
+            raise Fault(rule.get("message", "The order for %s cannot be processed." % cn),
+                        rule.get("code", "soap:Server"))
         if rule["mode"] == "refuse":
             raise ApiError(rule.get("code", "-9450"), rule.get("field"),
                            rule.get("message", "This order cannot be placed for %s." % cn))
@@ -634,8 +644,8 @@ class Handler(BaseHTTPRequestHandler):
         if path.startswith("/_standin/hosts/"):
             host = path.rsplit("/", 1)[1].lower()
             rule = json.loads(body or b"{}")
-            if rule.get("mode") not in ("issue", "hold", "refuse", "deny"):
-                return self.reply(400, '{"error":"mode must be issue, hold, refuse or deny"}', "application/json")
+            if rule.get("mode") not in ("issue", "hold", "refuse", "deny", "fault"):
+                return self.reply(400, '{"error":"mode must be issue, hold, refuse, deny or fault"}', "application/json")
             with self.service.state.lock:
                 self.service.state.data["hosts"][host] = rule
                 self.service.state.save()
@@ -675,7 +685,7 @@ class Handler(BaseHTTPRequestHandler):
                 self.service.state.save()
             inner = self.service.handle(operation, request)
         except Fault as f:
-            return self.reply(500, fault(str(f)))
+            return self.reply(500, fault(str(f), f.code))
         self.reply(200, envelope(namespace, operation, inner))
 
 

@@ -1,4 +1,4 @@
-//! Answering http-01 challenges: a file in a webroot that a web server already serves (like certbot `--webroot`), or certfs' own small listener.
+//! Answering challenges: http-01 by a file in a webroot that a web server already serves (like certbot `--webroot`) or certfs' own small listener; dns-01 by RFC 2136 updates ([`super::rfc2136`]).
 //!
 //! The CA fetches `http://<name>/.well-known/acme-challenge/<token>` and
 //! expects the key authorization. Either way the answer is public by
@@ -12,6 +12,9 @@
 //!   (default `0.0.0.0:80`) answering only that path. Listeners are shared
 //!   by address within the process, so two ACME issuers on port 80 use one
 //!   socket; the last one dropped stops it.
+//! - **dns-01**: a TXT record at `_acme-challenge.<name>` (or where its
+//!   CNAME points) holding the base64url SHA-256 of the key authorization,
+//!   added and removed by dynamic update.
 
 use std::collections::HashMap;
 use std::error::Error;
@@ -24,6 +27,12 @@ use std::sync::{Arc, LazyLock, Mutex, Weak};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use aws_lc_rs::digest;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use instant_acme::ChallengeType;
+
+use super::rfc2136::{DnsError, Rfc2136};
 use crate::as_user::{self, AsUserError, Identity};
 
 /// The path under which http-01 answers are served.
@@ -36,6 +45,26 @@ pub enum ChallengeMethod {
     Webroot(PathBuf),
     /// certfs' own listener on this address.
     Listen(SocketAddr),
+    /// dns-01: TXT records by dynamic update to a DNS server.
+    Dns01(Rfc2136),
+}
+
+impl ChallengeMethod {
+    /// The ACME challenge type this method answers.
+    pub fn challenge_type(&self) -> ChallengeType {
+        match self {
+            ChallengeMethod::Dns01(_) => ChallengeType::Dns01,
+            _ => ChallengeType::Http01,
+        }
+    }
+
+    /// The challenge type's name (`http-01`, `dns-01`).
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            ChallengeMethod::Dns01(_) => "dns-01",
+            _ => "http-01",
+        }
+    }
 }
 
 impl Default for ChallengeMethod {
@@ -68,6 +97,19 @@ pub enum ChallengeError {
     },
     /// The listener's thread did not start.
     Thread(io::Error),
+    /// The dns-01 record could not be written or was not answered.
+    Dns(DnsError),
+}
+
+impl ChallengeError {
+    /// Whether trying again later may help (a port in use, a DNS server
+    /// down); a DNS server's refusal is for good.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ChallengeError::Dns(e) => e.is_transient(),
+            _ => true,
+        }
+    }
 }
 
 impl fmt::Display for ChallengeError {
@@ -83,6 +125,7 @@ impl fmt::Display for ChallengeError {
                 "cannot listen on {address} to answer http-01 challenges: {source}"
             ),
             ChallengeError::Thread(e) => write!(f, "cannot start the http-01 listener: {e}"),
+            ChallengeError::Dns(e) => write!(f, "cannot publish the dns-01 record: {e}"),
         }
     }
 }
@@ -93,6 +136,7 @@ impl Error for ChallengeError {
             ChallengeError::BadToken(_) => None,
             ChallengeError::Write(e) => Some(e),
             ChallengeError::Listen { source, .. } | ChallengeError::Thread(source) => Some(source),
+            ChallengeError::Dns(e) => Some(e),
         }
     }
 }
@@ -107,10 +151,25 @@ impl Responder {
         }
     }
 
-    /// Serves `key_authorization` for `token` until withdrawn.
-    pub fn publish(&self, token: &str, key_authorization: &str) -> Result<(), ChallengeError> {
+    /// The ACME challenge type this responder answers.
+    pub fn challenge_type(&self) -> ChallengeType {
+        self.method.challenge_type()
+    }
+
+    /// Serves `key_authorization` for `token` of name `domain` until withdrawn.
+    pub fn publish(
+        &self,
+        domain: &str,
+        token: &str,
+        key_authorization: &str,
+    ) -> Result<(), ChallengeError> {
         check_token(token)?;
         match &self.method {
+            ChallengeMethod::Dns01(dns) => {
+                dns.publish(domain, &dns_value(key_authorization))
+                    .map_err(ChallengeError::Dns)?;
+                Ok(())
+            }
             ChallengeMethod::Webroot(root) => {
                 let path = as_user::write_file(
                     &self.writer,
@@ -145,12 +204,17 @@ impl Responder {
         }
     }
 
-    /// Stops serving `token` (nothing happens if it was not served).
-    pub fn withdraw(&self, token: &str) {
+    /// Stops serving `token` of name `domain` (nothing happens if it was not served).
+    pub fn withdraw(&self, domain: &str, token: &str, key_authorization: &str) {
         if check_token(token).is_err() {
             return;
         }
         match &self.method {
+            ChallengeMethod::Dns01(dns) => {
+                if let Err(e) = dns.withdraw(domain, &dns_value(key_authorization)) {
+                    log::warn!("acme: the dns-01 record for {domain} stays: {e}");
+                }
+            }
             ChallengeMethod::Webroot(root) => {
                 let path = challenge_dir(root).join(token);
                 match as_user::remove_file(&self.writer, &path) {
@@ -187,6 +251,14 @@ fn check_token(token: &str) -> Result<(), ChallengeError> {
     } else {
         Err(ChallengeError::BadToken(token.chars().take(80).collect()))
     }
+}
+
+/// The dns-01 TXT value: the base64url SHA-256 of the key authorization (RFC 8555 §8.4).
+pub fn dns_value(key_authorization: &str) -> String {
+    URL_SAFE_NO_PAD.encode(digest::digest(
+        &digest::SHA256,
+        key_authorization.as_bytes(),
+    ))
 }
 
 fn challenge_dir(root: &Path) -> PathBuf {
@@ -364,18 +436,28 @@ mod tests {
             ChallengeMethod::Listen("127.0.0.1:0".parse().unwrap()),
             Identity::daemon(),
         );
-        r.publish("tok-EN_1", "tok-EN_1.thumb").unwrap();
+        r.publish("a.test", "tok-EN_1", "tok-EN_1.thumb").unwrap();
         let address = r.listener.lock().unwrap().as_ref().unwrap().address;
         let ok = get(address, "/.well-known/acme-challenge/tok-EN_1");
         assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
         assert!(ok.ends_with("\r\n\r\ntok-EN_1.thumb"), "{ok}");
         assert!(get(address, "/.well-known/acme-challenge/other").starts_with("HTTP/1.1 404"));
         assert!(get(address, "/").starts_with("HTTP/1.1 404"));
-        r.withdraw("tok-EN_1");
+        r.withdraw("a.test", "tok-EN_1", "tok-EN_1.thumb");
         assert!(get(address, "/.well-known/acme-challenge/tok-EN_1").starts_with("HTTP/1.1 404"));
         drop(r);
         // Stopped: nothing listens any more.
         assert!(TcpStream::connect(address).is_err());
+    }
+
+    #[test]
+    fn the_dns01_value_is_the_base64url_sha256_of_the_key_authorization() {
+        assert_eq!(
+            dns_value(
+                "evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA.9jg46WB3rR_AHD-EBXdN7cBkH1WOu0tA3M9fm21mqTI"
+            ),
+            "lCM7cZyQXcVHK2nnW3jjAhNT3Fvm18UN-kWZZknKoYM"
+        );
     }
 
     #[test]
@@ -385,7 +467,7 @@ mod tests {
             ChallengeMethod::Webroot(dir.path().to_path_buf()),
             Identity::daemon(),
         );
-        r.publish("abc_DEF-1", "abc_DEF-1.thumb").unwrap();
+        r.publish("a.test", "abc_DEF-1", "abc_DEF-1.thumb").unwrap();
         let path = dir.path().join(".well-known/acme-challenge/abc_DEF-1");
         assert_eq!(fs::read_to_string(&path).unwrap(), "abc_DEF-1.thumb");
         assert_eq!(
@@ -402,7 +484,7 @@ mod tests {
             1,
             "no temporary left"
         );
-        r.withdraw("abc_DEF-1");
+        r.withdraw("a.test", "abc_DEF-1", "abc_DEF-1.thumb");
         assert!(!path.exists());
     }
 
@@ -414,7 +496,7 @@ mod tests {
             Identity::daemon(),
         );
         for bad in ["../x", "a/b", "", ".hidden", "a b"] {
-            let err = r.publish(bad, "k").expect_err(bad);
+            let err = r.publish("a.test", bad, "k").expect_err(bad);
             assert!(matches!(err, ChallengeError::BadToken(_)), "{err:?}");
             assert!(err.source().is_none());
         }
@@ -431,7 +513,7 @@ mod tests {
             Identity::daemon(),
         );
         let err = r
-            .publish("tok", "tok.thumb")
+            .publish("a.test", "tok", "tok.thumb")
             .expect_err("the webroot is a file");
         assert!(matches!(err, ChallengeError::Write(_)), "{err:?}");
         assert!(

@@ -17,7 +17,7 @@ pub(super) enum Failure {
     Refused { code: String, message: String },
     /// Something local that may clear up (the CA's answer not ready yet).
     Local(String),
-    /// The http-01 answer could not be served (the listener's port, the webroot).
+    /// The answer could not be served (the listener's port, the webroot, the DNS server).
     Challenge(ChallengeError),
 }
 
@@ -76,7 +76,11 @@ pub(super) fn ca_error(failure: Failure) -> CaError {
     match failure {
         Failure::Refused { code, message } => CaError::Rejected { code, message },
         Failure::Local(m) => CaError::Unavailable(m),
-        Failure::Challenge(e) => CaError::Unavailable(e.to_string()),
+        Failure::Challenge(e) if e.is_transient() => CaError::Unavailable(e.to_string()),
+        Failure::Challenge(e) => CaError::Rejected {
+            code: "challengeNotPublished".into(),
+            message: e.to_string(),
+        },
         Failure::Acme(e) => {
             if let Some(u) = transport::unreachable(&e) {
                 return CaError::Unavailable(u.0.clone());

@@ -1,13 +1,15 @@
 //! What GlobalSign's answers mean: header errors and faults as refusals, order statuses as progress, fulfillments as a leaf and its chain.
 
 use super::soap::{self, Element};
+use crate::issuers::http::Answer;
 use crate::issuers::{CaError, Issued, Progress};
 use crate::pki::bundle;
 
 /// GlobalSign's answer to `operation` (HTTP `status`, `body`) as its
 /// checked `Response` element: GlobalSign's refusals (header errors, SOAP
-/// faults, HTTP 4xx pages) are `Rejected` with its words; an answer that
-/// cannot be read is `Unavailable`.
+/// faults whatever the HTTP status, 500 included, and HTTP 4xx pages) are
+/// `Rejected` with its words; an HTTP 429 or 5xx without a fault is an
+/// outage, and an answer that cannot be read is `Unavailable`.
 pub(super) fn read_answer(
     status: u16,
     body: Vec<u8>,
@@ -26,6 +28,15 @@ pub(super) fn read_answer(
                 return Err(fault);
             }
         }
+        let answer = Answer {
+            status,
+            content_type: String::new(),
+            body: text.into_bytes(),
+        };
+        if let Some(outage) = answer.outage(&format!("GlobalSign {path}")) {
+            return Err(outage);
+        }
+        let text = answer.text();
         let snippet: String = text.chars().take(300).collect();
         return Err(CaError::Rejected {
             code: format!("HTTP {status}"),

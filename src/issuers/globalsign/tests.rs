@@ -115,7 +115,13 @@ fn a_pv_order_envelope_is_document_literal_with_unqualified_children() {
     assert_eq!(p.text_at(&["OrderKind"]), Some("new"));
     assert_eq!(p.text_at(&["Licenses"]), Some("1"));
     assert_eq!(p.text_at(&["Options", "Option", "OptionName"]), Some("SAN"));
-    assert_eq!(p.text_at(&["ValidityPeriod", "Months"]), Some("12"));
+    // 12 months asked for: capped by SC-081 (validity.rs), never more than 200 days.
+    let months: u32 = p
+        .text_at(&["ValidityPeriod", "Months"])
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=6).contains(&months), "{months}");
     let csr = p.text_at(&["CSR"]).unwrap();
     assert!(
         csr.starts_with("-----BEGIN CERTIFICATE REQUEST-----"),
@@ -328,7 +334,8 @@ fn header_errors_are_rejections_in_globalsigns_words() {
 fn faults_refuse_and_unreadable_answers_are_retried() {
     let fault = b"<soap:Envelope xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\"><soap:Body><soap:Fault>\
         <faultcode>soap:Client</faultcode><faultstring>Unmarshalling Error</faultstring></soap:Fault></soap:Body></soap:Envelope>";
-    for status in [200, 400] {
+    // A SOAP 1.1 server answers a fault with HTTP 500: still a refusal.
+    for status in [200, 400, 500] {
         match read_answer(status, fault.to_vec(), GAS_PATH, "GetOrderByOrderID") {
             Err(CaError::Rejected { code, message }) => {
                 assert_eq!(
@@ -349,6 +356,12 @@ fn faults_refuse_and_unreadable_answers_are_retried() {
             assert_eq!(code, "HTTP 404");
             assert!(message.contains("Not Found"), "{message}");
         }
+        other => panic!("{other:?}"),
+    }
+    // A 5xx without a fault is an outage.
+    let page = b"<html>Service Unavailable</html>".to_vec();
+    match read_answer(503, page, GAS_PATH, "GetOrderByOrderID") {
+        Err(CaError::Unavailable(m)) => assert!(m.contains("HTTP 503"), "{m}"),
         other => panic!("{other:?}"),
     }
     for body in [

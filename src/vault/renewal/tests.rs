@@ -13,6 +13,27 @@ fn retries_double_from_fifteen_seconds_up_to_a_day() {
     assert_eq!(retry_after(0), 15);
 }
 
+#[test]
+fn actions_due_while_running_spread_over_five_minutes_and_overdue_ones_run_at_once() {
+    let (started, created, base) = (1_000, 2_000, 10_000);
+    let mut seen = std::collections::BTreeSet::new();
+    for i in 0..200 {
+        let when = spread(base, &format!("web{i}"), "v1", created, started);
+        assert!((base..base + JITTER_WINDOW).contains(&when), "{when}");
+        // The same certificate and version: the same moment, on every daemon.
+        assert_eq!(
+            when,
+            spread(base, &format!("web{i}"), "v1", created, started)
+        );
+        seen.insert(when);
+    }
+    assert!(seen.len() > 100, "spread: {}", seen.len());
+    // Overdue when the daemon started, or when the version was made: at once.
+    assert_eq!(spread(base, "web", "v1", created, base + 5), base);
+    assert_eq!(spread(base, "web", "v1", base + 5, started), base);
+    assert_eq!(spread(base, "web", "v1", base, started), base);
+}
+
 /// A 1-month certificate renewed 10 days before expiry: not due when
 /// made, so the tests drive passes at chosen times.
 const POLICY: &[u8] = br#"{"key_props":{"kty":"EC"},"x509_props":{"subject":"CN=web","validity_months":1},
