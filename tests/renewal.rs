@@ -4,7 +4,6 @@ mod common;
 
 use std::fs;
 use std::path::Path;
-use std::time::Duration;
 
 use common::json_file as json;
 use common::nginx::{Nginx, require_nginx};
@@ -80,8 +79,8 @@ fn auto_renew_through_self_replaces_a_certificate_inside_its_window() {
         "openssl x509 -in prod/site/cert.pem -noout -subject -issuer",
     );
     assert!(text.contains("site.example.com"), "{text}");
-    // Once: no third version.
-    std::thread::sleep(Duration::from_millis(1500));
+    // Once: a pass after the renewal looked and made no third version.
+    m.renewal_pass();
     assert_eq!(versions(&m, "site"), 2);
 
     // The renewed version turns out bad and is disabled: the files go back
@@ -114,7 +113,7 @@ fn auto_renew_of_an_unknown_certificate_makes_a_csr_and_status_says_so() {
     );
     import_expiring(&m, "api", "api.example.com", 2, &policy);
     // 2-day certificate made just now... 50% is a day away: not due yet.
-    std::thread::sleep(Duration::from_millis(800));
+    m.renewal_pass();
     assert!(!m.path("prod/api/request.csr").exists());
     // Expiring tomorrow with a 30-day trigger: due now.
     let policy = policy_with_action(
@@ -393,7 +392,8 @@ from prometheus_client.parser import text_string_to_metric_families
 seen = {}
 for family in text_string_to_metric_families(open(sys.argv[1]).read()):
     for s in family.samples:
-        seen[(s.name, s.labels["vault"], s.labels["certificate"])] = s.value
+        where = (s.labels["vault"], s.labels["certificate"]) if s.labels else ("daemon", "-")
+        seen[(s.name, *where)] = s.value
 for key in sorted(seen):
     print(*key, seen[key])
 "#;
@@ -412,6 +412,25 @@ for key in sorted(seen):
     ] {
         assert!(parsed.contains(line), "{line} missing:\n{parsed}");
     }
+    // The daemon's own: its renewal scheduler's last whole pass.
+    m.renewal_pass();
+    let parsed = sh_ok(
+        m.root.path(),
+        &format!(
+            "/usr/bin/python3 parse.py {}",
+            m.path("metrics.prom").display()
+        ),
+    );
+    let pass = parsed
+        .lines()
+        .find_map(|l| l.strip_prefix("certfs_renewal_last_pass_timestamp_seconds daemon - "))
+        .unwrap_or_else(|| panic!("no last pass:\n{parsed}"));
+    let pass: f64 = pass.parse().unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    assert!(pass > now - 3600.0 && pass <= now, "{parsed}");
     let days: Vec<f64> = parsed
         .lines()
         .filter(|l| l.starts_with("certfs_certificate_days_left "))
@@ -568,7 +587,7 @@ fn email_contacts_mails_every_contact_once_per_trigger_also_across_a_restart() {
     );
     // Once per trigger: not again on later passes, nor after a restart.
     m.remount();
-    std::thread::sleep(Duration::from_secs(2));
+    m.renewal_pass();
     assert_eq!(sink.messages().len(), 1, "mailed once");
     assert_eq!(versions(&m, "mail"), 1, "EmailContacts does not renew");
 }

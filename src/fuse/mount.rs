@@ -1,4 +1,4 @@
-//! Running a mount: options, the fuser session, and a clean unmount on SIGINT, SIGTERM or `umount`.
+//! Running a mount: options, the fuser session, a clean unmount on SIGINT, SIGTERM or `umount`, and SIGHUP to look at renewals again.
 #![allow(unsafe_code)] // libc calls, each with its SAFETY comment
 
 use std::io;
@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
 use fuser::{Config, MountOption, Session, SessionACL};
-use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
 use super::adapter::CertFs;
@@ -69,17 +69,26 @@ pub fn run(
     // Work off the request path (actions at close, renames) gets at least
     // as many threads as the kernel's requests.
     let offload_threads = super::offload::default_threads().max(options.threads);
+    // Taken before the mount appears: a signal sent as soon as it is there
+    // (a SIGHUP's default would end the process) waits for the thread below.
+    let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])?;
+    let signal_handle = signals.handle();
+    let looker = Arc::downgrade(&vault);
     let fs = CertFs::new(vault, uid, gid, notifier.clone(), offload_threads);
     let mut session = Session::new(fs, mountpoint, &config)?;
     let _ = notifier.set(session.notifier());
     let mut unmounter = session.unmount_callable();
 
-    let mut signals = Signals::new([SIGINT, SIGTERM])?;
-    let signal_handle = signals.handle();
     let target = mountpoint.to_path_buf();
     let signal_thread = std::thread::spawn(move || {
-        let mut signals = signals.forever();
-        let Some(signal) = signals.next() else {
+        // SIGHUP (`systemctl reload`): the renewal scheduler looks again.
+        let mut stops = signals.forever().filter(|&signal| {
+            if let (SIGHUP, Some(vault)) = (signal, looker.upgrade()) {
+                vault.look_again();
+            }
+            signal != SIGHUP
+        });
+        let Some(signal) = stops.next() else {
             return;
         };
         log::info!("signal {signal}: unmounting {}", target.display());
@@ -99,7 +108,7 @@ pub fn run(
             }
             Err(e) => log::error!("unmount of {} failed: {e}", target.display()),
         }
-        if let Some(signal) = signals.next() {
+        if let Some(signal) = stops.next() {
             log::warn!(
                 "signal {signal} again: exiting now; processes still inside {} get \
                  'Transport endpoint is not connected'",

@@ -182,6 +182,22 @@ impl Mount {
         self.child.as_ref().map(|c| c.id()).unwrap_or(0)
     }
 
+    /// Makes the renewal scheduler look at every certificate (SIGHUP, as
+    /// `systemctl reload` does) and waits until a whole pass that began
+    /// after this call has ended (`metrics.prom`'s
+    /// `certfs_renewal_last_pass_timestamp_seconds`): what the scheduler
+    /// has not done by then, it looked at and decided not to do.
+    pub fn renewal_pass(&self) {
+        let since = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_micros();
+        signal(self.pid(), libc::SIGHUP);
+        wait_until_with("a renewal pass begun after SIGHUP", &|| self.logs(), || {
+            last_renewal_pass(self).is_some_and(|at| at >= since)
+        });
+    }
+
     /// SIGTERM, wait for a clean exit; returns the exit status and checks the mount is gone.
     pub fn stop(&mut self) -> std::process::ExitStatus {
         let mut child = self.child.take().expect("running");
@@ -487,6 +503,17 @@ pub fn json_file(path: &Path) -> serde_json::Value {
 /// How long a wait may last before the test is taken for hung: a hang
 /// detector, never a timing assertion (a slow machine only waits longer).
 pub const HANG: Duration = Duration::from_secs(60);
+
+/// When the renewal scheduler's last whole pass began, in microseconds
+/// since the epoch, as `metrics.prom` says (`None` before the first).
+fn last_renewal_pass(m: &Mount) -> Option<u128> {
+    let text = fs::read_to_string(m.path("metrics.prom")).ok()?;
+    let value = text
+        .lines()
+        .find_map(|l| l.strip_prefix("certfs_renewal_last_pass_timestamp_seconds "))?;
+    let (secs, micros) = value.split_once('.')?;
+    Some(secs.parse::<u128>().ok()? * 1_000_000 + micros.parse::<u128>().ok()?)
+}
 
 /// The suites' one wait: polls `check` every 20 ms until it gives a
 /// value, which it returns; past [`HANG`] it panics naming `what`, with
