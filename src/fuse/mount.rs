@@ -5,7 +5,7 @@ use std::io;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
-use fuser::{Config, MountOption, Session, SessionACL};
+use fuser::{Config, MountOption, Session, SessionACL, SessionUnmounter};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
@@ -74,9 +74,12 @@ pub fn run(
     let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])?;
     let signal_handle = signals.handle();
     let looker = Arc::downgrade(&vault);
-    let fs = CertFs::new(vault, uid, gid, notifier.clone(), offload_threads);
+    let ending = Arc::new(OnceLock::new());
+    let mut fs = CertFs::new(vault, uid, gid, notifier.clone(), offload_threads);
+    fs.end = Some(quiet_end(ending.clone(), mountpoint.to_path_buf()));
     let mut session = Session::new(fs, mountpoint, &config)?;
     let _ = notifier.set(session.notifier());
+    let _ = ending.set(parking_lot::Mutex::new(session.unmount_callable()));
     let mut unmounter = session.unmount_callable();
 
     let target = mountpoint.to_path_buf();
@@ -122,6 +125,53 @@ pub fn run(
     signal_handle.close();
     let _ = signal_thread.join();
     result
+}
+
+/// What runs when the session's requests have ended: the kernel let go of
+/// the mount (after a signal or an `umount`, it is gone already, and the
+/// unmount fuser tries when the session drops would fail and warn about
+/// nothing). The mount is taken from fuser here: unmounted if it is still
+/// there (a failure is then ours to say), forgotten quietly if not.
+fn quiet_end(
+    unmounter: Arc<OnceLock<parking_lot::Mutex<SessionUnmounter>>>,
+    mountpoint: std::path::PathBuf,
+) -> Box<dyn FnOnce() + Send + Sync> {
+    Box::new(move || {
+        let Some(unmounter) = unmounter.get() else {
+            return;
+        };
+        let still = still_mounted(&mountpoint);
+        if let Err(e) = unmounter.lock().unmount()
+            && still
+        {
+            log::warn!("unmount of {} failed: {e}", mountpoint.display());
+        }
+    })
+}
+
+/// Whether a certfs mount is still at `mountpoint` (`/proc/self/mountinfo`
+/// says so, or the path cannot be resolved: a dead mount answers ENOTCONN).
+fn still_mounted(mountpoint: &Path) -> bool {
+    let Ok(path) = mountpoint.canonicalize() else {
+        return true;
+    };
+    let Ok(table) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return true;
+    };
+    // Field 5 is the mount point, with space, tab, newline and backslash
+    // written as octal escapes; the filesystem type follows " - ".
+    let escaped = path
+        .to_string_lossy()
+        .replace('\\', "\\134")
+        .replace(' ', "\\040")
+        .replace('\t', "\\011")
+        .replace('\n', "\\012");
+    table.lines().any(|line| {
+        line.split(' ').nth(4) == Some(escaped.as_str())
+            && line
+                .split_once(" - ")
+                .is_some_and(|(_, rest)| rest.starts_with("fuse.certfs "))
+    })
 }
 
 /// A lazy unmount (`umount -l`): the mount leaves the namespace at once and
