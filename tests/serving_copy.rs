@@ -204,6 +204,32 @@ fn a_deleted_certificate_leaves_the_copy_and_comes_back_when_recovered() {
 }
 
 #[test]
+fn disabling_versions_switches_the_copy_to_what_the_mount_shows() {
+    let (m, copy) = exporting();
+    create(&m, "prod", "web");
+    let first = fs::read(copy.join("prod/web/cert.pem")).unwrap();
+    renew(&m, "prod", "web");
+    // The newest disabled: the top shows the one before, key and all.
+    fs::write(m.path("prod/web/attributes.json"), r#"{"enabled": false}"#).unwrap();
+    assert_eq!(fs::read(copy.join("prod/web/cert.pem")).unwrap(), first);
+    assert!(same_as_mount(&m.mnt, &copy, "prod", "web"));
+    // Every version disabled: the certificate stays, its key goes.
+    fs::write(m.path("prod/web/attributes.json"), r#"{"enabled": false}"#).unwrap();
+    let dir = copy.join("prod/web");
+    assert!(fs::read(m.path("prod/web/privkey.pem")).is_err());
+    for key in ["privkey.pem", "bundle.pem", "cert.pfx"] {
+        assert!(fs::symlink_metadata(dir.join(key)).is_err(), "{key}");
+    }
+    assert_eq!(
+        fs::read(dir.join("fullchain.pem")).unwrap(),
+        fs::read(m.path("prod/web/fullchain.pem")).unwrap()
+    );
+    // Enabled again: the key is back.
+    fs::write(m.path("prod/web/attributes.json"), r#"{"enabled": true}"#).unwrap();
+    assert!(same_as_mount(&m.mnt, &copy, "prod", "web"));
+}
+
+#[test]
 fn a_restart_brings_the_copy_up_to_date_with_what_another_daemon_changed() {
     let server = PgServer::shared();
     let db = server.create_database();
