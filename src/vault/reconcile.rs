@@ -1,12 +1,13 @@
 //! The serving copy kept current: reconciled with the model at mount, then brought up to date after every change (a follow-up of each transaction, before the hooks of a switch).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
 
 use super::model::State;
+use super::name::CertificateName;
 use super::service::VaultService;
-use super::serving_copy::{Key, ServingCopy, Written, wanted};
+use super::serving_copy::{Key, Record, ServingCopy, wanted};
 use crate::atomic_dir;
 
 /// The live certificates of the model (by their names as written).
@@ -22,36 +23,33 @@ fn live(st: &State) -> Vec<Key> {
 }
 
 /// The certificates whose copy may differ from what was written, and
-/// those written that are gone.
-fn stale(st: &State, written: &BTreeMap<Key, Written>) -> (BTreeSet<Key>, Vec<Key>) {
+/// those written that are gone. Clones the names of those only.
+fn stale(st: &State, written: &Record) -> (BTreeSet<Key>, Vec<Key>) {
     let mut todo = BTreeSet::new();
     for vs in st.vaults.values() {
+        let record = written.vault(&vs.name);
+        let of = |c: &CertificateName| record.and_then(|r| r.get(c));
         for (c, summary) in vs.certificates.summaries() {
-            let key = (vs.name.clone(), c.clone());
-            if written
-                .get(&key)
-                .is_none_or(|w| w.updated != summary.updated)
-            {
-                todo.insert(key);
+            if of(c).is_none_or(|w| w.updated != summary.updated) {
+                todo.insert((vs.name.clone(), c.clone()));
             }
         }
         for cs in vs.certificates.loaded() {
-            let key = (vs.name.clone(), cs.name.clone());
-            if written.get(&key).is_some_and(|w| !w.still(cs)) {
-                todo.insert(key);
+            if of(&cs.name).is_some_and(|w| !w.still(cs)) {
+                todo.insert((vs.name.clone(), cs.name.clone()));
             }
         }
     }
     let gone = written
         .keys()
         .filter(|(v, c)| {
-            st.vaults.get(v).is_none_or(|vs| {
+            st.vaults.get(*v).is_none_or(|vs| {
                 vs.certificates
                     .key(c)
                     .is_none_or(|k| k.as_str() != c.as_str())
             })
         })
-        .cloned()
+        .map(|(v, c)| (v.clone(), c.clone()))
         .collect();
     (todo, gone)
 }
@@ -107,7 +105,7 @@ impl VaultService {
     /// Writes the copy of `key` as the model holds it now (removes it if
     /// the certificate is gone), unless what was written is still right.
     /// A certificate that cannot be read keeps the copy it has.
-    fn put_now(&self, copy: &ServingCopy, written: &mut BTreeMap<Key, Written>, key: Key) {
+    fn put_now(&self, copy: &ServingCopy, written: &mut Record, key: Key) {
         let wanted = {
             let st = self.model();
             let vs = st.vaults.get(&key.0);
@@ -125,7 +123,7 @@ impl VaultService {
             }
         };
         if let Some(w) = &wanted
-            && written.get(&key) == Some(&w.written)
+            && written.get(&key.0, &key.1) == Some(&w.written)
         {
             return;
         }

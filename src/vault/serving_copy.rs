@@ -109,18 +109,74 @@ pub(super) struct Written {
 }
 
 impl Written {
-    /// Whether `cs` still shows what was written.
+    /// Whether `cs` still shows what was written (allocates nothing: it
+    /// runs for every certificate read so far after each change).
     pub(super) fn still(&self, cs: &CertificateState) -> bool {
-        let now = cs.current().map(|v| shown(cs, v, keys_shown(cs, v)));
-        self.updated == cs.updated && self.shown == now
+        if self.updated != cs.updated {
+            return false;
+        }
+        match (&self.shown, cs.current()) {
+            (None, None) => true,
+            (Some(shown), Some(version)) => {
+                shown.version == version.id
+                    && shown.keys == keys_shown(cs, version)
+                    && shown.perms == perms(cs)
+            }
+            _ => false,
+        }
     }
 }
 
+/// What a certificate's copy shows: which version, whether its key files,
+/// under which stored modes and owners.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Shown {
     version: VersionId,
     keys: bool,
     perms: [Option<Perm>; 4],
+}
+
+/// What was last written of each certificate, by vault and name (looked
+/// up by reference: the pass after each change clones nothing).
+#[derive(Default)]
+pub(super) struct Record(BTreeMap<VaultName, BTreeMap<CertificateName, Written>>);
+
+impl Record {
+    /// What was written of `c` in vault `v`.
+    pub(super) fn get(&self, v: &VaultName, c: &CertificateName) -> Option<&Written> {
+        self.0.get(v)?.get(c)
+    }
+
+    /// The certificates of vault `v` written.
+    pub(super) fn vault(&self, v: &VaultName) -> Option<&BTreeMap<CertificateName, Written>> {
+        self.0.get(v)
+    }
+
+    fn insert(&mut self, (v, c): Key, written: Written) {
+        self.0.entry(v).or_default().insert(c, written);
+    }
+
+    /// Forgets `key`'s record (it is written again at the next change).
+    pub(super) fn remove(&mut self, (v, c): &Key) {
+        if let Some(certs) = self.0.get_mut(v) {
+            certs.remove(c);
+            if certs.is_empty() {
+                self.0.remove(v);
+            }
+        }
+    }
+
+    /// Every certificate written.
+    pub(super) fn keys(&self) -> impl Iterator<Item = (&VaultName, &CertificateName)> {
+        self.0
+            .iter()
+            .flat_map(|(v, certs)| certs.keys().map(move |c| (v, c)))
+    }
+
+    /// How many certificates were written.
+    pub(super) fn len(&self) -> usize {
+        self.0.values().map(BTreeMap::len).sum()
+    }
 }
 
 /// What a certificate's copy must show, read from the model.
@@ -143,7 +199,7 @@ pub struct ServingCopy {
     pub(super) root: PathBuf,
     /// Held for every write of the copy, so follow-ups of concurrent
     /// changes write one after another, each what the model holds then.
-    pub(super) written: Mutex<BTreeMap<Key, Written>>,
+    pub(super) written: Mutex<Record>,
     /// Certificates whose copy is not current, with the last error.
     failing: Mutex<BTreeMap<Key, String>>,
     /// Writes that failed since the mount.
@@ -188,7 +244,7 @@ impl ServingCopy {
         .map_err(io("write", &marker))?;
         Ok(ServingCopy {
             root: root.to_path_buf(),
-            written: Mutex::new(BTreeMap::new()),
+            written: Mutex::new(Record::default()),
             failing: Mutex::new(BTreeMap::new()),
             failures: AtomicU64::new(0),
         })
@@ -233,12 +289,7 @@ impl ServingCopy {
 
     /// Writes (or removes) the copy of `key` as `wanted` says, unless the
     /// disk shows it already; records the outcome.
-    pub(super) fn put(
-        &self,
-        written: &mut BTreeMap<Key, Written>,
-        key: Key,
-        wanted: Option<Wanted>,
-    ) {
+    pub(super) fn put(&self, written: &mut Record, key: Key, wanted: Option<Wanted>) {
         let dir = self.dir_of(key.0.as_str(), key.1.as_str());
         let outcome = match &wanted {
             Some(w) if w.written.shown.is_some() => {
@@ -358,13 +409,19 @@ fn shown(cs: &CertificateState, version: &super::certificate_state::Version, key
     Shown {
         version: version.id.clone(),
         keys,
-        perms: [
-            cs.perms.get(DIRECTORY).copied(),
-            cs.perms.get(VersionFile::PrivkeyPem.file_name()).copied(),
-            cs.perms.get(VersionFile::BundlePem.file_name()).copied(),
-            cs.perms.get(VersionFile::CertPfx.file_name()).copied(),
-        ],
+        perms: perms(cs),
     }
+}
+
+/// The stored modes and owners the copy of `cs` follows: its directory's
+/// and its key files'.
+fn perms(cs: &CertificateState) -> [Option<Perm>; 4] {
+    [
+        cs.perms.get(DIRECTORY).copied(),
+        cs.perms.get(VersionFile::PrivkeyPem.file_name()).copied(),
+        cs.perms.get(VersionFile::BundlePem.file_name()).copied(),
+        cs.perms.get(VersionFile::CertPfx.file_name()).copied(),
+    ]
 }
 
 #[cfg(test)]
