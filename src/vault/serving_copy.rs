@@ -242,8 +242,10 @@ impl ServingCopy {
             "certfs serving copy (certfs mount --export): written by certfs, do not edit\n",
         )
         .map_err(io("write", &marker))?;
+        // Absolute: a daemon's working directory is not the caller's.
+        let root = std::fs::canonicalize(root).map_err(io("open", root))?;
         Ok(ServingCopy {
-            root: root.to_path_buf(),
+            root,
             written: Mutex::new(Record::default()),
             failing: Mutex::new(BTreeMap::new()),
             failures: AtomicU64::new(0),

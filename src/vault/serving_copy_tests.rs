@@ -11,6 +11,10 @@ fn an_empty_or_missing_directory_is_taken_and_marked() {
     // A copy made before is taken again, whatever it holds.
     std::fs::create_dir(missing.join("prod")).unwrap();
     ServingCopy::open(&missing).unwrap();
+    // Kept as an absolute path: a daemon may change its working directory.
+    let roundabout = root.path().join("a/../a/b");
+    let copy = ServingCopy::open(&roundabout).unwrap();
+    assert_eq!(copy.root, missing.canonicalize().unwrap());
 }
 
 #[test]
