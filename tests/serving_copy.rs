@@ -249,6 +249,9 @@ fn a_restart_brings_the_copy_up_to_date_with_what_another_daemon_changed() {
     let b = Mount::start_with_args(&["--store", url.as_str(), "--key-file", key_file.as_str()]);
     create(&a, "prod", "web");
     create(&a, "prod", "api");
+    wait_until_with("the other daemon seeing both", &|| b.logs(), || {
+        b.path("prod/web/cert.pem").exists() && b.path("prod/api/cert.pem").exists()
+    });
     // A change another daemon makes reaches this one's copy.
     let before = fs::read(copy.join("prod/web/fullchain.pem")).unwrap();
     renew(&b, "prod", "web");
