@@ -20,6 +20,7 @@ use crate::store::StoreLocation;
 use crate::vault::VaultService;
 use crate::vault::audit::AuditLog;
 use crate::vault::backup::BackupKey;
+use crate::vault::serving_copy::ServingCopy;
 
 /// certfs: certificates managed the way Azure Key Vault does it, as files.
 ///
@@ -76,6 +77,12 @@ pub enum Command {
         /// Threads serving kernel requests.
         #[arg(long, default_value_t = 4, value_name = "N")]
         threads: usize,
+        /// Keep a serving copy of every certificate's current files in
+        /// DIR/<vault>/<cert>/ (a tmpfs, or any local directory), switched
+        /// all at once and left in place if certfs stops: servers read it
+        /// at tmpfs speed. DIR must be empty or a copy certfs made.
+        #[arg(long, value_name = "DIR")]
+        export: Option<PathBuf>,
         /// E-mail to the vaults' contacts.
         #[command(flatten)]
         mail: MailArgs,
@@ -205,6 +212,7 @@ pub fn main() -> ExitCode {
             audit,
             daemon: _,
             threads,
+            export,
             mail,
         } => {
             let data = data.unwrap_or_else(default_data_dir);
@@ -220,7 +228,10 @@ pub fn main() -> ExitCode {
                 &data,
                 &store,
                 key_file.as_deref(),
-                audit.as_deref(),
+                &Outputs {
+                    audit: audit.as_deref(),
+                    export: export.as_deref(),
+                },
                 &MountOptions {
                     allow_other,
                     threads,
@@ -250,17 +261,28 @@ fn store_location(store: Option<String>, data: &Path) -> Result<StoreLocation, S
     text.parse().map_err(|e| format!("{origin}: {e}"))
 }
 
+/// What a mount writes besides its tree: the audit log, the serving copy.
+struct Outputs<'a> {
+    audit: Option<&'a Path>,
+    export: Option<&'a Path>,
+}
+
 fn mount(
     mountpoint: &Path,
     data: &Path,
     store: &StoreLocation,
     key_file: Option<&Path>,
-    audit: Option<&Path>,
+    outputs: &Outputs<'_>,
     options: &MountOptions,
     mail: &MailArgs,
 ) -> Result<(), String> {
     check_mountpoint(mountpoint)?;
     let mailer = mail.mailer()?;
+    let copy = outputs
+        .export
+        .map(ServingCopy::open)
+        .transpose()
+        .map_err(|e| e.to_string())?;
     if data.exists() && !data.is_dir() {
         return Err(format!(
             "the store directory {} is not a directory (--data names a directory that holds certfs.db)",
@@ -278,7 +300,7 @@ fn mount(
     let vault = VaultService::open(Box::new(opened))
         .map_err(|e| format!("cannot load the store {store}: {e}"))?;
     let mut vault = vault.with_backup_key(backup_key);
-    if let Some(path) = audit {
+    if let Some(path) = outputs.audit {
         let log = AuditLog::open(path)
             .map_err(|e| format!("cannot open the audit log {}: {e}", path.display()))?;
         vault = vault.with_audit(log);
@@ -290,6 +312,10 @@ fn mount(
     vault.set_mount_path(
         std::fs::canonicalize(mountpoint).unwrap_or_else(|_| mountpoint.to_path_buf()),
     );
+    // Before anything else can change: the copy is current once mounted.
+    if let Some(copy) = copy {
+        vault.export_to(copy);
+    }
     // Deleted certificates past their retention are purged by themselves;
     // CA orders and lifetime actions go on in the background.
     vault.start_housekeeping(std::time::Duration::from_secs(60));

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use common::json_file as json;
 use common::nginx::{Nginx, require_nginx};
-use common::{Mount, ec_policy, sh_err, sh_ok, wait_until};
+use common::{Mount, ec_policy, read_pairs_during, sh_err, sh_ok, wait_until};
 
 /// A key and a self-signed certificate for `cn` valid `days` days, as one PEM, written to `out`.
 fn expiring_pem(dir: &Path, cn: &str, days: u32, out: &Path) {
@@ -445,70 +445,15 @@ fn readers_never_see_a_key_of_one_version_with_the_certificate_of_another() {
     let m = Mount::start();
     fs::create_dir_all(m.path("prod/web")).unwrap();
     fs::write(m.path("prod/web/policy.json"), ec_policy("web.example.com")).unwrap();
-    let dir = m.path("prod/web");
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let readers: Vec<_> = (0..3)
-        .map(|_| {
-            let (dir, stop) = (dir.clone(), stop.clone());
-            std::thread::spawn(move || {
-                let (mut checked, mut mismatched, mut bundles) = (0, 0, 0);
-                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    // A pair read between two reads of the same key saw no
-                    // switch in between: it must match.
-                    let k1 = fs::read(dir.join("privkey.pem")).unwrap();
-                    let chain = fs::read(dir.join("fullchain.pem")).unwrap();
-                    let k2 = fs::read(dir.join("privkey.pem")).unwrap();
-                    let bundle = fs::read(dir.join("bundle.pem")).unwrap();
-                    if !pair_matches(&bundle, &bundle) {
-                        bundles += 1;
-                    }
-                    if k1 == k2 {
-                        checked += 1;
-                        if !pair_matches(&k1, &chain) {
-                            mismatched += 1;
-                        }
-                    }
-                }
-                (checked, mismatched, bundles)
-            })
-        })
-        .collect();
-    for _ in 0..25 {
-        fs::write(m.path("prod/web/policy.json"), ec_policy("web.example.com")).unwrap();
-    }
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let mut total = 0;
-    for r in readers {
-        let (checked, mismatched, bundles) = r.join().unwrap();
-        assert_eq!(mismatched, 0, "key/certificate mismatches");
-        assert_eq!(bundles, 0, "bundle.pem mixing versions");
-        total += checked;
-    }
-    assert!(total > 0);
+    let seen = read_pairs_during(&m.path("prod/web"), || {
+        for _ in 0..25 {
+            fs::write(m.path("prod/web/policy.json"), ec_policy("web.example.com")).unwrap();
+        }
+    });
+    assert_eq!(seen.mismatched, 0, "key/certificate mismatches: {seen:?}");
+    assert_eq!(seen.torn, 0, "bundle.pem mixing versions: {seen:?}");
+    assert!(seen.checked > 0);
     assert_eq!(versions(&m, "web"), 26);
-}
-
-/// Whether the private key in `key_pem` (PKCS#8, EC) is the key of the first certificate of `chain_pem`.
-fn pair_matches(key_pem: &[u8], chain_pem: &[u8]) -> bool {
-    let key = pem_block(key_pem, "PRIVATE KEY");
-    let cert = pem_block(chain_pem, "CERTIFICATE");
-    let (Some(key), Some(cert)) = (key, cert) else {
-        return false;
-    };
-    let key = certfs::pki::key::PrivateKey::from_pkcs8_der(&key).unwrap();
-    let info = certfs::pki::x509::inspect(&cert).unwrap();
-    key.public_key_der() == info.public_key_der
-}
-
-fn pem_block(text: &[u8], label: &str) -> Option<Vec<u8>> {
-    use base64::Engine;
-    let text = std::str::from_utf8(text).ok()?;
-    let begin = format!("-----BEGIN {label}-----");
-    let end = format!("-----END {label}-----");
-    let start = text.find(&begin)? + begin.len();
-    let stop = start + text[start..].find(&end)?;
-    let body: String = text[start..stop].split_whitespace().collect();
-    base64::engine::general_purpose::STANDARD.decode(body).ok()
 }
 
 #[test]

@@ -5,7 +5,7 @@
 //! (`--daemon`) unless `-f` says foreground. SOURCE is the store: a store
 //! URL, or `certfs` (or `none`) for the default store in `data=`.
 //! OPTIONS (comma-separated) are certfs' own (`data=DIR`, `allow_other`,
-//! `threads=N`, `key_file=PATH`, `audit=FILE`, `store_file=FILE`: a
+//! `threads=N`, `key_file=PATH`, `audit=FILE`, `export=DIR`, `store_file=FILE`: a
 //! root-only file holding the store URL, for a URL with a password, which
 //! then stays off every command line) and mount(8)'s generic ones, which
 //! mean nothing to certfs and are ignored (`rw`, `defaults`, `nofail`,
@@ -126,6 +126,7 @@ pub fn translate(args: &[OsString]) -> Result<FstabMount, String> {
             "threads" => out.extend(flag("--threads")?),
             "key_file" => out.extend(flag("--key-file")?),
             "audit" => out.extend(flag("--audit")?),
+            "export" => out.extend(flag("--export")?),
             "store_file" => store_file = Some(flag("")?[1].clone()),
             "allow_other" if value.is_none() => out.push("--allow-other".into()),
             "ro" => return Err("certfs cannot be mounted read-only (ro): it is written to".into()),
@@ -173,7 +174,7 @@ mod tests {
             "sqlite:///var/lib/certfs/certfs.db",
             "/etc/certs",
             "-o",
-            "rw,allow_other,data=/var/lib/certfs,threads=8,_netdev,x-systemd.after=network.target",
+            "rw,allow_other,data=/var/lib/certfs,threads=8,export=/run/certfs,_netdev,x-systemd.after=network.target",
         ]))
         .unwrap();
         assert_eq!(
@@ -186,6 +187,8 @@ mod tests {
                 "/var/lib/certfs",
                 "--threads",
                 "8",
+                "--export",
+                "/run/certfs",
                 "--store",
                 "sqlite:///var/lib/certfs/certfs.db",
                 "--daemon",

@@ -43,6 +43,7 @@ mod pending;
 pub mod policy;
 mod protection;
 mod read;
+mod reconcile;
 mod records;
 mod rename;
 mod renewal;
@@ -54,6 +55,7 @@ mod run_log;
 pub mod service;
 #[cfg(test)]
 mod service_tests;
+pub mod serving_copy;
 pub mod settings;
 mod side;
 mod stat;

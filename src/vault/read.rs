@@ -46,6 +46,9 @@ impl VaultService {
         };
         let mut text = status::metrics(all, consumers, now());
         text.push_str(&status::daemon_metrics(self.last_renewal_pass()));
+        if let Some(copy) = self.serving_copy() {
+            text.push_str(&copy.metrics());
+        }
         Arc::from(text.into_bytes())
     }
 

@@ -558,3 +558,83 @@ pub fn wait_until_with(
     wait_for_with(what, context, || check().then_some(()));
     start.elapsed()
 }
+
+/// Whether the private key in `key_pem` (PKCS#8, EC) is the key of the first certificate of `chain_pem`.
+pub fn pair_matches(key_pem: &[u8], chain_pem: &[u8]) -> bool {
+    let key = pem_block(key_pem, "PRIVATE KEY");
+    let cert = pem_block(chain_pem, "CERTIFICATE");
+    let (Some(key), Some(cert)) = (key, cert) else {
+        return false;
+    };
+    let key = certfs::pki::key::PrivateKey::from_pkcs8_der(&key).unwrap();
+    let info = certfs::pki::x509::inspect(&cert).unwrap();
+    key.public_key_der() == info.public_key_der
+}
+
+pub fn pem_block(text: &[u8], label: &str) -> Option<Vec<u8>> {
+    use base64::Engine;
+    let text = std::str::from_utf8(text).ok()?;
+    let begin = format!("-----BEGIN {label}-----");
+    let end = format!("-----END {label}-----");
+    let start = text.find(&begin)? + begin.len();
+    let stop = start + text[start..].find(&end)?;
+    let body: String = text[start..stop].split_whitespace().collect();
+    base64::engine::general_purpose::STANDARD.decode(body).ok()
+}
+
+/// What [`read_pairs`] saw.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct PairsRead {
+    /// Key and certificate pairs read with no switch between them.
+    pub checked: usize,
+    /// Of those, pairs whose key is not the certificate's.
+    pub mismatched: usize,
+    /// `bundle.pem`s mixing versions, or a `fullchain.pem` cut short.
+    pub torn: usize,
+}
+
+/// Reads `privkey.pem`, `fullchain.pem`, `privkey.pem` again and
+/// `bundle.pem` in `dir` over and over on 3 threads until `stop` is set
+/// (by `switches`, which runs meanwhile); what they saw, summed. A pair
+/// read between two reads of the same key saw no switch in between: it
+/// must match.
+pub fn read_pairs_during(dir: &Path, switches: impl FnOnce()) -> PairsRead {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let readers: Vec<_> = (0..3)
+        .map(|_| {
+            let (dir, stop) = (dir.to_path_buf(), stop.clone());
+            std::thread::spawn(move || {
+                let mut seen = PairsRead::default();
+                while !stop.load(Ordering::Relaxed) {
+                    let k1 = fs::read(dir.join("privkey.pem")).unwrap();
+                    let chain = fs::read(dir.join("fullchain.pem")).unwrap();
+                    let k2 = fs::read(dir.join("privkey.pem")).unwrap();
+                    let bundle = fs::read(dir.join("bundle.pem")).unwrap();
+                    if !pair_matches(&bundle, &bundle)
+                        || !chain.ends_with(b"-----END CERTIFICATE-----\n")
+                    {
+                        seen.torn += 1;
+                    }
+                    if k1 == k2 {
+                        seen.checked += 1;
+                        if !pair_matches(&k1, &chain) {
+                            seen.mismatched += 1;
+                        }
+                    }
+                }
+                seen
+            })
+        })
+        .collect();
+    switches();
+    stop.store(true, Ordering::Relaxed);
+    let mut all = PairsRead::default();
+    for r in readers {
+        let seen = r.join().unwrap();
+        all.checked += seen.checked;
+        all.mismatched += seen.mismatched;
+        all.torn += seen.torn;
+    }
+    all
+}
