@@ -90,11 +90,15 @@ fn vault_names_follow_key_vault_rules() {
         assert!(stderr.contains("Invalid argument"), "{name}: {stderr}");
         assert!(!m.path(name).exists(), "{name}");
     }
+    // The good names, and beside each refused one the reason (SPEC §4).
     let mut expect: Vec<String> = good.iter().map(|s| s.to_string()).collect();
+    expect.extend(bad.iter().map(|s| format!("{s}.error")));
     expect.sort_by_key(|s| s.to_ascii_lowercase());
     let mut got = listing(&m.mnt);
     got.sort_by_key(|s| s.to_ascii_lowercase());
-    assert_eq!(got, expect, "only the good names, no .error at the root");
+    assert_eq!(got, expect, "the good names and the refusals' reports");
+    let report = fs::read_to_string(m.path("a_bc.error")).unwrap();
+    assert!(report.contains("BadParameter"), "{report}");
 }
 
 #[test]
@@ -263,7 +267,8 @@ fn rmdir_of_a_non_empty_vault_is_enotempty() {
     sh_ok(&m.mnt, "mkdir other && echo x > other/notes.txt");
     assert_eq!(errno_of(&m.mnt, "rmdir('other')"), libc::ENOTEMPTY);
     sh_ok(&m.mnt, "rm other/notes.txt && rmdir other");
-    assert_eq!(listing(&m.mnt), ["prod"]);
+    // The refusal's reason stays beside prod; other's went with its rmdir.
+    assert_eq!(listing(&m.mnt), ["prod", "prod.error"]);
 }
 
 #[test]
