@@ -10,7 +10,7 @@ use super::key::PrivateKey;
 pub use super::x509_fields::{
     CertificateInfo, CertificateSpec, KeyUsage, SubjectAltNames, UPN_OID,
 };
-pub use super::x509_read::{certificate_spec, inspect, leaf_and_chain, order_chain};
+pub use super::x509_read::{certificate_spec, inspect, is_ca, leaf_and_chain, order_chain};
 
 /// Builds a self-signed certificate for `spec`, signed by `key` (SHA-256
 /// for RSA and P-256, SHA-384 for P-384, SHA-512 for P-521), with a random

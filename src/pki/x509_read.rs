@@ -63,6 +63,20 @@ pub fn inspect(der_bytes: &[u8]) -> Result<CertificateInfo, PkiError> {
     })
 }
 
+/// Whether a DER certificate says it is a CA (basic constraints CA:true);
+/// `false` for anything unreadable.
+pub fn is_ca(der_bytes: &[u8]) -> bool {
+    parse(der_bytes)
+        .ok()
+        .and_then(|cert| {
+            cert.basic_constraints()
+                .ok()
+                .flatten()
+                .map(|bc| bc.value.ca)
+        })
+        .unwrap_or(false)
+}
+
 /// Reads back what a certificate says as a [`CertificateSpec`]: subject,
 /// SANs, key usage, extended key usage (in the order written) and the
 /// validity rounded to whole months (at least 1), as Key Vault derives a

@@ -86,6 +86,9 @@ pub struct OrgDetails {
     /// Administrators (GlobalSign needs one).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub admin_details: Vec<AdminDetail>,
+    /// Key Vault's `zip` (it returns `0`): kept as written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zip: Option<u64>,
 }
 
 /// `attributes`.
@@ -95,6 +98,13 @@ pub struct IssuerAttributes {
     /// Whether new certificates may be ordered through the issuer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
+    /// Key Vault's `created` (seconds since 1970), as a copied bundle
+    /// carries it: accepted and not kept.
+    #[serde(default, skip_serializing)]
+    pub created: Option<i64>,
+    /// Key Vault's `updated`: accepted and not kept.
+    #[serde(default, skip_serializing)]
+    pub updated: Option<i64>,
 }
 
 /// ACME external account binding. `Debug` leaves out the HMAC key.
@@ -131,6 +141,10 @@ pub struct InternalCa {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IssuerBundle {
+    /// Key Vault's `id` (the issuer's URL), as a copied bundle carries it:
+    /// accepted and not kept.
+    #[serde(default, skip_serializing)]
+    pub id: Option<String>,
     /// `DigiCert`, `GlobalSign`, `ACME` or `Internal`.
     pub provider: String,
     /// Account and secret.
@@ -198,6 +212,12 @@ impl IssuerBundle {
                 ))
             })?
             .to_string();
+        // What Key Vault adds to a bundle it returns is not kept.
+        bundle.id = None;
+        if let Some(attributes) = bundle.attributes.as_mut() {
+            attributes.created = None;
+            attributes.updated = None;
+        }
         if let Some(previous) = previous {
             keep_secret(
                 &mut bundle.credentials,

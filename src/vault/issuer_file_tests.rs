@@ -137,3 +137,35 @@ fn the_tsig_secret_is_kept_but_never_shown() {
     // And the stored document keeps it (sealed by the store).
     assert!(b.to_stored().contains("dHNpZy1zZWNyZXQtYnl0ZXM="));
 }
+
+/// An IssuerBundle as Key Vault's `GET /certificates/issuers/{name}` returns it.
+const KEY_VAULT_GET: &[u8] = br#"{"id":"https://myvault.vault.azure.net/certificates/issuers/globalsign01","provider":"GlobalSign","credentials":{"account_id":"keyvaultuser"},"org_details":{"zip":0,"admin_details":[{"first_name":"John","last_name":"Doe","email":"admin@contoso.com","phone":"4255555555"}]},"attributes":{"enabled":true,"created":1493938289,"updated":1493938289}}"#;
+
+#[test]
+fn a_bundle_as_key_vault_returns_it_is_accepted_as_it_is() {
+    let previous = IssuerBundle::parse_update(
+        br#"{"provider":"GlobalSign","credentials":{"account_id":"keyvaultuser","pwd":"p"},"org_details":{"admin_details":[{"first_name":"John","last_name":"Doe","email":"admin@contoso.com","phone":"4255555555"}]}}"#,
+        None,
+    )
+    .unwrap();
+    let b = IssuerBundle::parse_update(KEY_VAULT_GET, Some(&previous)).unwrap();
+    assert_eq!(b.org_details.as_ref().and_then(|o| o.zip), Some(0));
+    assert!(b.enabled());
+    let shown = b.to_json();
+    assert!(!shown.contains("myvault"), "{shown}");
+    assert!(!shown.contains("1493938289"), "{shown}");
+    assert!(shown.contains("\"zip\": 0"), "{shown}");
+    // Read back and written again: the same bundle.
+    assert_eq!(
+        IssuerBundle::parse_update(shown.as_bytes(), Some(&b)).unwrap(),
+        b
+    );
+    // Its parts keep their types.
+    for bad in [
+        &br#"{"provider":"Internal","id":7}"#[..],
+        br#"{"provider":"Internal","org_details":{"zip":"x"}}"#,
+        br#"{"provider":"Internal","attributes":{"created":"yesterday"}}"#,
+    ] {
+        assert!(IssuerBundle::parse_update(bad, None).is_err());
+    }
+}
