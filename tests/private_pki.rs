@@ -4,7 +4,7 @@ mod common;
 
 use std::fs;
 
-use common::{Mount, json_file};
+use common::{Mount, json_file, sh_err, sh_ok};
 
 /// A policy exactly as Key Vault's `GET …/certificates/{name}/policy` returns it.
 const KEY_VAULT_POLICY: &str = r#"{"id":"https://myvault.vault.azure.net/certificates/web/policy","key_props":{"exportable":true,"kty":"RSA","key_size":2048,"reuse_key":false},"secret_props":{"contentType":"application/x-pkcs12"},"x509_props":{"subject":"CN=web.example.test","sans":{},"ekus":["1.3.6.1.5.5.7.3.1","1.3.6.1.5.5.7.3.2"],"key_usage":["digitalSignature","keyEncipherment"],"validity_months":12,"basic_constraints":{"ca":false}},"lifetime_actions":[{"trigger":{"lifetime_percentage":80},"action":{"action_type":"AutoRenew"}}],"issuer":{"name":"Self"},"attributes":{"enabled":true,"created":1609459200,"updated":1609459200}}"#;
@@ -35,4 +35,296 @@ fn a_policy_and_an_issuer_copied_from_key_vault_paste_as_they_are() {
     assert_eq!(issuer["org_details"]["zip"], 0);
     assert_eq!(issuer["credentials"]["pwd"], serde_json::Value::Null);
     assert!(issuer.get("id").is_none(), "{issuer}");
+}
+
+const CORP: &str = r#"{"provider": "Internal", "ca": {"subject": "CN=Corp Root CA", "kty": "EC", "crv": "P-256"},
+ "crl": {"validity_hours": 24, "distribution_point": "http://pki.example.test/corp.crl"}}"#;
+
+fn web_policy(cn: &str) -> String {
+    format!(
+        r#"{{"key_props":{{"kty":"EC","crv":"P-256","reuse_key":true}},
+ "x509_props":{{"subject":"CN={cn}","sans":{{"dns_names":["{cn}"]}},"validity_months":3}},
+ "issuer":{{"name":"corp"}}}}"#
+    )
+}
+
+fn vault_with_corp(m: &Mount) {
+    fs::create_dir(m.path("prod")).unwrap();
+    fs::write(m.path("prod/issuers/corp.json"), CORP).unwrap();
+}
+
+fn serial_of(m: &Mount, cert: &str) -> String {
+    json_file(&m.path(&format!("prod/{cert}/status.json")))["serial_number"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// `openssl verify -crl_check` of `cert` against the corp CA and its CRL from the mount.
+fn verify_with_crl(m: &Mount, cert: &str) -> std::process::Output {
+    common::sh_in(
+        &m.mnt,
+        &format!(
+            "openssl verify -crl_check -CAfile prod/issuers/corp.pem -CRLfile prod/issuers/corp.crl {cert}"
+        ),
+    )
+}
+
+#[test]
+fn issued_lists_what_the_internal_issuer_issued_and_its_crl_verifies_them() {
+    let m = Mount::start();
+    vault_with_corp(&m);
+    assert_eq!(
+        sh_ok(&m.mnt, "ls prod/issuers"),
+        "corp\ncorp.crl\ncorp.json\ncorp.pem\n"
+    );
+    assert_eq!(sh_ok(&m.mnt, "ls prod/issuers/corp"), "issued\nrevoked\n");
+    assert_eq!(sh_ok(&m.mnt, "ls prod/issuers/corp/issued"), "");
+    fs::create_dir(m.path("prod/web")).unwrap();
+    fs::write(
+        m.path("prod/web/policy.json"),
+        web_policy("web.example.test"),
+    )
+    .unwrap();
+    let serial = serial_of(&m, "web");
+    assert_eq!(
+        sh_ok(&m.mnt, "ls prod/issuers/corp/issued"),
+        format!("{serial}.pem\n")
+    );
+    assert_eq!(
+        fs::read(m.path(&format!("prod/issuers/corp/issued/{serial}.pem"))).unwrap(),
+        fs::read(m.path("prod/web/cert.pem")).unwrap()
+    );
+    let text = sh_ok(
+        &m.mnt,
+        "openssl x509 -in prod/web/cert.pem -noout -ext crlDistributionPoints",
+    );
+    assert!(
+        text.contains("URI:http://pki.example.test/corp.crl"),
+        "{text}"
+    );
+    let crl = sh_ok(
+        &m.mnt,
+        "openssl crl -in prod/issuers/corp.crl -noout -text -CAfile prod/issuers/corp.pem 2>&1",
+    );
+    assert!(crl.contains("verify OK"), "{crl}");
+    assert!(crl.contains("No Revoked Certificates"), "{crl}");
+    let out = verify_with_crl(&m, "prod/web/cert.pem");
+    assert!(out.status.success(), "{out:?}");
+    // stat and read agree, and the records cannot be written or removed one by one.
+    let size: usize = sh_ok(&m.mnt, "stat -c %s prod/issuers/corp.crl")
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(
+        size,
+        fs::read(m.path("prod/issuers/corp.crl")).unwrap().len()
+    );
+    let err = sh_err(&m.mnt, &format!("rm prod/issuers/corp/issued/{serial}.pem"));
+    assert!(err.contains("not permitted"), "{err}");
+    let err = sh_err(
+        &m.mnt,
+        &format!("echo x > prod/issuers/corp/issued/{serial}.pem"),
+    );
+    assert!(
+        err.contains("not permitted") || err.contains("denied"),
+        "{err}"
+    );
+    assert!(
+        m.path(&format!("prod/issuers/corp/issued/{serial}.pem"))
+            .exists()
+    );
+}
+
+#[test]
+fn one_mv_revokes_lists_it_in_the_crl_and_renews_with_a_new_key() {
+    let mut m = Mount::start();
+    vault_with_corp(&m);
+    for cert in ["web", "api"] {
+        fs::create_dir(m.path(&format!("prod/{cert}"))).unwrap();
+        fs::write(
+            m.path(&format!("prod/{cert}/policy.json")),
+            web_policy(&format!("{cert}.example.test")),
+        )
+        .unwrap();
+    }
+    let ran = m.root.path().join("hook-ran");
+    fs::write(
+        m.path("prod/web/hooks.json"),
+        serde_json::json!({"command": ["sh", "-c", format!("openssl x509 -in \"$RENEWED_LINEAGE/cert.pem\" -noout -serial >> {}", ran.display())]}).to_string(),
+    )
+    .unwrap();
+    let serial = serial_of(&m, "web");
+    let api_serial = serial_of(&m, "api");
+    sh_ok(
+        &m.mnt,
+        "cp prod/web/cert.pem ../old-web.pem && cp prod/web/privkey.pem ../old-web.key",
+    );
+    // A bad reason is refused and nothing is revoked.
+    sh_ok(
+        &m.mnt,
+        &format!("echo compromised > prod/issuers/corp/revoked/{serial}.reason"),
+    );
+    let err = sh_err(
+        &m.mnt,
+        &format!("mv prod/issuers/corp/issued/{serial}.pem prod/issuers/corp/revoked/"),
+    );
+    assert!(err.contains("cannot move"), "{err}");
+    let report =
+        fs::read_to_string(m.path(&format!("prod/issuers/corp/revoked/{serial}.pem.error")))
+            .unwrap();
+    assert!(report.contains("keyCompromise"), "{report}");
+    assert!(
+        m.path(&format!("prod/issuers/corp/issued/{serial}.pem"))
+            .exists()
+    );
+    // The reason, then the move.
+    sh_ok(
+        &m.mnt,
+        &format!(
+            "echo keyCompromise > prod/issuers/corp/revoked/{serial}.reason && \
+             mv prod/issuers/corp/issued/{serial}.pem prod/issuers/corp/revoked/"
+        ),
+    );
+    assert_eq!(
+        sh_ok(&m.mnt, "ls prod/issuers/corp/revoked"),
+        format!("{serial}.pem\n")
+    );
+    let issued = sh_ok(&m.mnt, "ls prod/issuers/corp/issued");
+    assert!(
+        !issued.contains(&serial) && issued.contains(&api_serial),
+        "{issued}"
+    );
+    // The CRL lists it with its reason; openssl refuses it and accepts the others.
+    let crl = sh_ok(&m.mnt, "openssl crl -in prod/issuers/corp.crl -noout -text");
+    assert!(crl.contains(&format!("Serial Number: {serial}")), "{crl}");
+    assert!(crl.contains("Key Compromise"), "{crl}");
+    assert!(!crl.contains(&api_serial), "{crl}");
+    let out = verify_with_crl(&m, "../old-web.pem");
+    assert!(!out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("certificate revoked")
+            || String::from_utf8_lossy(&out.stderr).contains("certificate revoked"),
+        "{out:?}"
+    );
+    assert!(verify_with_crl(&m, "prod/api/cert.pem").status.success());
+    // AutoRenew: a new version with a new key is current, and its hook ran.
+    let new_serial = serial_of(&m, "web");
+    assert_ne!(new_serial, serial);
+    assert!(verify_with_crl(&m, "prod/web/cert.pem").status.success());
+    let old_key = sh_ok(&m.mnt, "openssl pkey -in ../old-web.key -pubout");
+    let new_key = sh_ok(&m.mnt, "openssl pkey -in prod/web/privkey.pem -pubout");
+    assert_ne!(
+        old_key, new_key,
+        "reuse_key true, but a revoked key is never reused"
+    );
+    common::wait_until("the hook ran for the new version", || {
+        fs::read_to_string(&ran).is_ok_and(|t| t.contains(&new_serial))
+    });
+    let status = json_file(&m.path("prod/web/status.json"));
+    assert_eq!(status["revoked"], serde_json::Value::Null);
+    let versions = status["revoked_versions"].as_object().unwrap();
+    assert_eq!(versions.len(), 1);
+    let entry = versions.values().next().unwrap();
+    assert_eq!(entry["serial_number"], serial.as_str());
+    assert_eq!(entry["reason"], "keyCompromise");
+    let metrics = fs::read_to_string(m.path("metrics.prom")).unwrap();
+    assert!(
+        metrics.lines().any(|l| l
+            .starts_with("certfs_certificate_revoked_versions{vault=\"prod\",certificate=\"web\"")
+            && l.ends_with(" 1")),
+        "{metrics}"
+    );
+    // The revoked record reads as the certificate, and stays after a remount.
+    assert_eq!(
+        fs::read(m.path(&format!("prod/issuers/corp/revoked/{serial}.pem"))).unwrap(),
+        fs::read(m.root.path().join("old-web.pem")).unwrap()
+    );
+    m.remount();
+    let crl = sh_ok(&m.mnt, "openssl crl -in prod/issuers/corp.crl -noout -text");
+    assert!(crl.contains(&format!("Serial Number: {serial}")), "{crl}");
+    assert!(!verify_with_crl(&m, "../old-web.pem").status.success());
+    assert_eq!(
+        sh_ok(&m.mnt, "ls prod/issuers/corp/revoked"),
+        format!("{serial}.pem\n")
+    );
+}
+
+#[test]
+fn a_mv_of_what_is_not_an_issued_serial_and_a_second_revocation_are_refused() {
+    let m = Mount::start();
+    vault_with_corp(&m);
+    fs::create_dir(m.path("prod/web")).unwrap();
+    fs::write(
+        m.path("prod/web/policy.json"),
+        web_policy("web.example.test"),
+    )
+    .unwrap();
+    // Revoke a certificate whose policy does not renew it.
+    fs::write(
+        m.path("prod/web/policy.json"),
+        web_policy("web.example.test").replace(
+            r#""issuer":{"name":"corp"}"#,
+            r#""issuer":{"name":"corp"},"lifetime_actions":[{"trigger":{"lifetime_percentage":80},"action":{"action_type":"EmailContacts"}}]"#,
+        ),
+    )
+    .unwrap();
+    let serial = serial_of(&m, "web");
+    let issued = m.path("prod/issuers/corp/issued");
+    let revoked = m.path("prod/issuers/corp/revoked");
+    // Not an issued serial: ENOENT (the name is not there).
+    let e = fs::rename(issued.join("ABCDEF.pem"), revoked.join("ABCDEF.pem")).unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(libc::ENOENT), "{e}");
+    let err = sh_err(
+        &m.mnt,
+        "mv prod/issuers/corp/issued/ABCDEF.pem prod/issuers/corp/revoked/",
+    );
+    assert!(err.contains("No such file"), "{err}");
+    // Into another name, or back out of revoked/: refused.
+    let e = fs::rename(
+        issued.join(format!("{serial}.pem")),
+        revoked.join("other.pem"),
+    )
+    .unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(libc::EINVAL), "{e}");
+    fs::rename(
+        issued.join(format!("{serial}.pem")),
+        revoked.join(format!("{serial}.pem")),
+    )
+    .unwrap();
+    // Not renewed (EmailContacts): status.json says the current version is revoked.
+    let status = json_file(&m.path("prod/web/status.json"));
+    assert_eq!(status["serial_number"], serial.as_str());
+    assert_eq!(status["revoked"]["reason"], "unspecified");
+    assert!(status["revoked"]["at"].is_string(), "{status}");
+    let metrics = fs::read_to_string(m.path("metrics.prom")).unwrap();
+    assert!(
+        metrics.lines().any(|l| l
+            .starts_with("certfs_certificate_revoked{vault=\"prod\",certificate=\"web\"")
+            && l.ends_with(" 1")),
+        "{metrics}"
+    );
+    // A second revocation of the same serial: it is no longer in issued/.
+    let e = fs::rename(
+        issued.join(format!("{serial}.pem")),
+        revoked.join(format!("{serial}.pem")),
+    )
+    .unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(libc::ENOENT), "{e}");
+    let e = fs::rename(
+        revoked.join(format!("{serial}.pem")),
+        issued.join(format!("{serial}.pem")),
+    )
+    .unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(libc::EINVAL), "{e}");
+    let e = fs::remove_file(revoked.join(format!("{serial}.pem"))).unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(libc::EPERM), "{e}");
+    // The daemon and the store are whole: the CRL still lists it once, the certificate reads.
+    let crl = sh_ok(&m.mnt, "openssl crl -in prod/issuers/corp.crl -noout -text");
+    assert_eq!(
+        crl.matches(&format!("Serial Number: {serial}")).count(),
+        1,
+        "{crl}"
+    );
+    assert!(m.path("prod/web/cert.pem").exists());
 }

@@ -34,6 +34,7 @@ pub struct InternalCa {
     name: String,
     key: PrivateKey,
     certificate: Vec<u8>,
+    distribution_point: Option<String>,
 }
 
 /// How the CA is kept in the issuer's memory.
@@ -59,6 +60,7 @@ impl InternalCa {
             name: name.to_owned(),
             key,
             certificate,
+            distribution_point: None,
         })
     }
 
@@ -87,6 +89,7 @@ impl InternalCa {
             name: name.to_owned(),
             key,
             certificate,
+            distribution_point: None,
         })
     }
 
@@ -103,6 +106,17 @@ impl InternalCa {
     pub fn certificate_der(&self) -> &[u8] {
         &self.certificate
     }
+
+    /// The CA's key (signs its CRL).
+    pub fn key(&self) -> &PrivateKey {
+        &self.key
+    }
+
+    /// The CA writing `url` as the CRL distribution point of what it issues.
+    pub fn with_distribution_point(mut self, url: Option<&str>) -> Self {
+        self.distribution_point = url.map(str::to_owned);
+        self
+    }
 }
 
 impl Issuer for InternalCa {
@@ -111,7 +125,13 @@ impl Issuer for InternalCa {
     }
 
     fn issue(&self, request: &IssueRequest<'_>) -> Result<Issued, IssuerError> {
-        let leaf = x509::signed_by_ca(request.spec, request.key, &self.certificate, &self.key)?;
+        let leaf = x509::signed_by_ca(
+            request.spec,
+            request.key,
+            &self.certificate,
+            &self.key,
+            self.distribution_point.as_deref(),
+        )?;
         Ok(Issued {
             leaf,
             chain: vec![self.certificate.clone()],

@@ -51,12 +51,14 @@ pub fn certificate_authority(
 /// signed by the CA whose certificate is `ca_der` and key `ca_key`: the
 /// issuer is the CA's subject byte for byte, with an authority key
 /// identifier, basic constraints CA:false, and a not-after never past the
-/// CA's. Returns DER.
+/// CA's, and `distribution_point` (a URL) as its CRL distribution point
+/// when given. Returns DER.
 pub fn signed_by_ca(
     spec: &CertificateSpec,
     subject_key: &PrivateKey,
     ca_der: &[u8],
     ca_key: &PrivateKey,
+    distribution_point: Option<&str>,
 ) -> Result<Vec<u8>, PkiError> {
     let name = spec.subject.to_der()?;
     let ca_subject = super::x509_read::raw_subject(ca_der)?;
@@ -68,6 +70,11 @@ pub fn signed_by_ca(
     params.serial_number = Some(random_serial()?.into());
     params.is_ca = IsCa::ExplicitNoCa;
     params.use_authority_key_identifier_extension = true;
+    if let Some(url) = distribution_point {
+        params.crl_distribution_points = vec![rcgen::CrlDistributionPoint {
+            uris: vec![url.to_owned()],
+        }];
+    }
     let ca_pair = ca_key.signing_key_pair()?;
     let subject_pair = subject_key.signing_key_pair()?;
     let issuer = rcgen::Issuer::from_ca_cert_der(&ca_der.into(), &ca_pair).map_err(crypto)?;

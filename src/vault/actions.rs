@@ -85,6 +85,12 @@ impl VaultService {
             Node::IssuerCa(_, name) => Err(VaultError::NotPermitted(format!(
                 "issuers/{name}.pem is read-only: it is the Internal issuer's CA certificate"
             ))),
+            Node::IssuerCrl(_, name) => Err(VaultError::NotPermitted(format!(
+                "issuers/{name}.crl is read-only: certfs signs it from what was revoked"
+            ))),
+            Node::IssuedCert(..) | Node::RevokedCert(..) => Err(VaultError::NotPermitted(
+                "a record of an issued certificate is read-only".into(),
+            )),
             Node::VersionFile { file, .. } => Err(VaultError::NotPermitted(format!(
                 "{} is read-only: it is made from the certificate's version",
                 file.file_name()
@@ -156,6 +162,8 @@ impl VaultService {
             Node::Import(_) | Node::Merge(..) | Node::Issuers(_) | Node::Restore(_) => {
                 self.getattr(dir).map(|_| ())
             }
+            // revoked/<SERIAL>.reason, written before the mv that revokes.
+            Node::RevokedDir(..) => self.getattr(dir).map(|_| ()),
             Node::Vault(_) | Node::Certificate(..) => {
                 self.getattr(dir)?;
                 let reserved = [
@@ -453,6 +461,9 @@ impl VaultService {
             | Node::Merge(..)
             | Node::Import(_)
             | Node::Issuers(_)
+            | Node::IssuerDir(..)
+            | Node::IssuedDir(..)
+            | Node::RevokedDir(..)
             | Node::Restore(_)
             | Node::Deleted(_) => Ok(Changes::default()),
             Node::Side(..) => Err(VaultError::NotDirectory(format!(
@@ -501,10 +512,15 @@ impl VaultService {
             | Node::VersionFile { .. }
             | Node::DeletedFile(..)
             | Node::IssuerCa(..)
+            | Node::IssuerCrl(..)
             | Node::VaultFile(_, VaultFile::Settings) => {
                 log::debug!("unlink of {name}: a view of its certificate; nothing removed");
                 Ok(Changes::default())
             }
+            Node::IssuedCert(..) | Node::RevokedCert(..) => Err(VaultError::NotPermitted(format!(
+                "{name} is a record of the issuer: it cannot be removed on its own \
+                 (revoke it with mv into revoked/; the folder goes with its issuer's .json)"
+            ))),
             _ => Err(VaultError::NotPermitted(format!(
                 "{name} is made by certfs and cannot be removed"
             ))),

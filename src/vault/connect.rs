@@ -78,7 +78,8 @@ pub(super) fn connect(
                 VaultError::Internal(format!("the private CA of issuer {name} is missing"))
             })?;
             let ca = InternalCa::from_memory(name, &text)
-                .map_err(|e| VaultError::Internal(e.to_string()))?;
+                .map_err(|e| VaultError::Internal(e.to_string()))?
+                .with_distribution_point(bundle.crl_distribution_point());
             Ok(Authority::Now(Box::new(ca)))
         }
         other => Err(VaultError::Internal(format!(

@@ -5,6 +5,7 @@ use super::changes::Changes;
 use super::connect::check_paths;
 use super::contacts::{self, Contacts};
 use super::error::VaultError;
+use super::issued;
 use super::issuer_file::{self, IssuerBundle};
 use super::issuer_memory::{self, MemoryCell, has_memory, memory_text};
 use super::model::{not_found, vault};
@@ -170,6 +171,8 @@ pub(super) fn delete_issuer(
     // The issuer's private state (an ACME account, an Internal CA's key)
     // goes with it: writing the file again makes a new one.
     drop_memory(tx, v, &stored_name)?;
+    // So does what it issued and revoked (its folder in issuers/).
+    issued::drop_ledger(tx, v, &stored_name)?;
     let mut st = tx.model_mut();
     st.vaults
         .get_mut(v)

@@ -116,7 +116,7 @@ impl VaultService {
             );
         }
         self.ensure_draft(v, &name)?;
-        let id = self.add_completed_version(v, &name, policy, key, leaf, chain)?;
+        let id = self.add_completed_version(v, &name, policy, key, (leaf, chain), None)?;
         {
             let mut side = self.scratch();
             side.remove(&dir, &format!("{stem}{PASSWORD_SUFFIX}"));

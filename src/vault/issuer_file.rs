@@ -137,6 +137,19 @@ pub struct InternalCa {
     pub crv: Option<String>,
 }
 
+/// `crl` of an `Internal` issuer: how long a CRL is valid, and the URL
+/// written into every certificate it issues.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CrlSettings {
+    /// How long each CRL is valid (`next_update` − `this_update`), 1–8760; 168 by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validity_hours: Option<u32>,
+    /// The CRL distribution point (an http:// URL) of the certificates it issues.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distribution_point: Option<String>,
+}
+
 /// An issuer: Key Vault's IssuerBundle and certfs' additions.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -171,6 +184,9 @@ pub struct IssuerBundle {
     /// The private CA of an Internal issuer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca: Option<InternalCa>,
+    /// The CRL of an Internal issuer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crl: Option<CrlSettings>,
     /// Who wrote the file: the paths it names are opened as this user.
     /// Stored (see [`IssuerBundle::to_stored`]), never read from a write
     /// nor shown; `None` for a document stored before certfs kept it.
@@ -345,6 +361,23 @@ impl IssuerBundle {
         }))
     }
 
+    /// How long each CRL of an Internal issuer is valid, in seconds (168 hours by default).
+    pub fn crl_validity_seconds(&self) -> i64 {
+        let hours = self
+            .crl
+            .as_ref()
+            .and_then(|c| c.validity_hours)
+            .unwrap_or(168);
+        i64::from(hours) * 3600
+    }
+
+    /// The CRL distribution point written into the certificates an Internal issuer issues.
+    pub fn crl_distribution_point(&self) -> Option<&str> {
+        self.crl
+            .as_ref()
+            .and_then(|c| c.distribution_point.as_deref())
+    }
+
     fn validate(&self) -> Result<(), VaultError> {
         let need = |what: &str| {
             VaultError::BadParameter(format!("A {} issuer needs {what}", self.provider))
@@ -417,6 +450,19 @@ impl IssuerBundle {
                 }
             }
             _ => {
+                if let Some(crl) = &self.crl {
+                    if crl.validity_hours.is_some_and(|h| !(1..=8760).contains(&h)) {
+                        return Err(need("crl.validity_hours between 1 and 8760"));
+                    }
+                    if let Some(url) = &crl.distribution_point {
+                        let ascii = url.bytes().all(|b| b.is_ascii_graphic());
+                        if !(ascii && (url.starts_with("http://") || url.starts_with("https://"))) {
+                            return Err(need(
+                                "crl.distribution_point as an http:// URL without spaces",
+                            ));
+                        }
+                    }
+                }
                 if let Some(ca) = &self.ca {
                     if let Some(subject) = &ca.subject {
                         DistinguishedName::parse(subject).map_err(|e| {

@@ -169,3 +169,44 @@ fn a_bundle_as_key_vault_returns_it_is_accepted_as_it_is() {
         assert!(IssuerBundle::parse_update(bad, None).is_err());
     }
 }
+
+#[test]
+fn crl_settings_are_checked() {
+    let good = IssuerBundle::parse_update(
+        br#"{"provider":"Internal","crl":{"validity_hours":24,"distribution_point":"http://pki.example.test/corp.crl"}}"#,
+        None,
+    )
+    .unwrap();
+    assert_eq!(good.crl_validity_seconds(), 86_400);
+    assert_eq!(
+        good.crl_distribution_point(),
+        Some("http://pki.example.test/corp.crl")
+    );
+    let default = IssuerBundle::parse_update(br#"{"provider":"Internal"}"#, None).unwrap();
+    assert_eq!(default.crl_validity_seconds(), 168 * 3600);
+    for (bad, word) in [
+        (
+            &br#"{"provider":"Internal","crl":{"validity_hours":0}}"#[..],
+            "validity_hours",
+        ),
+        (
+            br#"{"provider":"Internal","crl":{"validity_hours":9000}}"#,
+            "validity_hours",
+        ),
+        (
+            br#"{"provider":"Internal","crl":{"distribution_point":"ldap://x"}}"#,
+            "distribution_point",
+        ),
+        (
+            br#"{"provider":"Internal","crl":{"distribution_point":"http://a b"}}"#,
+            "distribution_point",
+        ),
+        (
+            br#"{"provider":"Internal","crl":{"url":"http://a"}}"#,
+            "url",
+        ),
+    ] {
+        let err = IssuerBundle::parse_update(bad, None).unwrap_err();
+        assert!(err.message().contains(word), "{word}: {err}");
+    }
+}

@@ -9,6 +9,7 @@ use super::certificate_state::PendingVersion;
 use super::changes::Changes;
 use super::clock::now;
 use super::error::VaultError;
+use super::issued;
 use super::load::version_from_parts;
 use super::model::{certificate, not_found};
 use super::name::{CertificateName, VaultName, VersionId};
@@ -172,6 +173,14 @@ impl VaultService {
         }
         operation.target = Some(format!("{v}/{name}/{}", pending.id));
         record.operation = Some(operation.to_json());
+        issued::record_issued(
+            &mut tx,
+            v,
+            &operation.issuer.name,
+            &leaf,
+            Some((&name, &pending.id)),
+            t,
+        )?;
         let version_record = VersionRecord {
             vault: record.vault.clone(),
             certificate: record.name.clone(),

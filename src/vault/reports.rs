@@ -82,6 +82,8 @@ impl VaultService {
                 | Node::Import(_)
                 | Node::Merge(..)
                 | Node::Issuers(_)
+                | Node::IssuedDir(..)
+                | Node::RevokedDir(..)
                 | Node::Restore(_)
                 | Node::Deleted(_)
         );
