@@ -78,7 +78,10 @@ fn issued_lists_what_the_internal_issuer_issued_and_its_crl_verifies_them() {
         sh_ok(&m.mnt, "ls prod/issuers"),
         "corp\ncorp.crl\ncorp.json\ncorp.pem\n"
     );
-    assert_eq!(sh_ok(&m.mnt, "ls prod/issuers/corp"), "issued\nrevoked\n");
+    assert_eq!(
+        sh_ok(&m.mnt, "ls prod/issuers/corp"),
+        "issued\nrevoked\nsign\n"
+    );
     assert_eq!(sh_ok(&m.mnt, "ls prod/issuers/corp/issued"), "");
     fs::create_dir(m.path("prod/web")).unwrap();
     fs::write(
@@ -327,4 +330,232 @@ fn a_mv_of_what_is_not_an_issued_serial_and_a_second_revocation_are_refused() {
         "{crl}"
     );
     assert!(m.path("prod/web/cert.pem").exists());
+}
+
+const CONSTRAINED: &str = r#"{"provider": "Internal", "ca": {"subject": "CN=Devices CA", "kty": "EC", "crv": "P-256"},
+ "constraints": {"permitted_dns_domains": ["example.test"], "max_validity_days": 30},
+ "crl": {"validity_hours": 24}}"#;
+
+/// `openssl req` for `cn` (also its one DNS SAN) with a new key of `keyopts`, in `dir`: `<stem>.csr` and `<stem>.key`.
+fn openssl_request(dir: &std::path::Path, stem: &str, cn: &str, keyopts: &str) {
+    sh_ok(
+        dir,
+        &format!(
+            "openssl req -new -newkey {keyopts} -nodes -keyout {stem}.key -out {stem}.csr \
+             -subj /CN={cn} -addext subjectAltName=DNS:{cn} 2>/dev/null"
+        ),
+    );
+}
+
+const EC_KEY: &str = "ec -pkeyopt ec_paramgen_curve:P-256";
+
+#[test]
+fn sign_signs_csrs_within_the_constraints_and_refuses_the_rest() {
+    let m = Mount::start();
+    fs::create_dir(m.path("prod")).unwrap();
+    fs::write(m.path("prod/issuers/corp.json"), CONSTRAINED).unwrap();
+    let ca = sh_ok(
+        &m.mnt,
+        "openssl x509 -in prod/issuers/corp.pem -noout -text",
+    );
+    assert!(ca.contains("X509v3 Name Constraints"), "{ca}");
+    assert!(ca.contains("DNS:example.test"), "{ca}");
+    assert_eq!(
+        sh_ok(&m.mnt, "ls prod/issuers/corp"),
+        "issued\nrevoked\nsign\n"
+    );
+    let work = m.root.path();
+    openssl_request(work, "device1", "device1.example.test", EC_KEY);
+    sh_ok(&m.mnt, "cp ../device1.csr prod/issuers/corp/sign/");
+    assert_eq!(sh_ok(&m.mnt, "ls prod/issuers/corp/sign"), "device1.pem\n");
+    let signed = m.path("prod/issuers/corp/sign/device1.pem");
+    let text = fs::read_to_string(&signed).unwrap();
+    assert_eq!(
+        text.matches("BEGIN CERTIFICATE").count(),
+        2,
+        "leaf then chain"
+    );
+    sh_ok(
+        &m.mnt,
+        "openssl verify -CAfile prod/issuers/corp.pem prod/issuers/corp/sign/device1.pem",
+    );
+    let leaf = sh_ok(
+        &m.mnt,
+        "openssl x509 -in prod/issuers/corp/sign/device1.pem -noout -text -serial -enddate",
+    );
+    assert!(leaf.contains("DNS:device1.example.test"), "{leaf}");
+    assert!(leaf.contains("TLS Web Client Authentication"), "{leaf}");
+    // Its key is the requester's.
+    assert_eq!(
+        sh_ok(work, "openssl pkey -in device1.key -pubout"),
+        sh_ok(
+            &m.mnt,
+            "openssl x509 -in prod/issuers/corp/sign/device1.pem -noout -pubkey"
+        )
+    );
+    // Validity cut to max_validity_days.
+    let end = sh_ok(
+        &m.mnt,
+        "date -d \"$(openssl x509 -in prod/issuers/corp/sign/device1.pem -noout -enddate | cut -d= -f2)\" +%s",
+    );
+    let now = sh_ok(&m.mnt, "date +%s");
+    let days = (end.trim().parse::<i64>().unwrap() - now.trim().parse::<i64>().unwrap()) / 86_400;
+    assert!((29..=30).contains(&days), "{days} days");
+    let serial = leaf
+        .lines()
+        .find_map(|l| l.strip_prefix("serial="))
+        .unwrap()
+        .to_owned();
+    assert!(
+        m.path(&format!("prod/issuers/corp/issued/{serial}.pem"))
+            .exists()
+    );
+    // DER is read too.
+    openssl_request(work, "device2", "device2.example.test", EC_KEY);
+    sh_ok(
+        work,
+        "openssl req -in device2.csr -outform DER -out device2.der.csr",
+    );
+    sh_ok(
+        &m.mnt,
+        "cp ../device2.der.csr prod/issuers/corp/sign/device2.csr",
+    );
+    assert!(m.path("prod/issuers/corp/sign/device2.pem").exists());
+    // rm removes what was signed, not the record.
+    sh_ok(&m.mnt, "rm prod/issuers/corp/sign/device1.pem");
+    assert!(
+        m.path(&format!("prod/issuers/corp/issued/{serial}.pem"))
+            .exists()
+    );
+    // Refused: outside the constraints, a weak key, garbage, a truncated request.
+    openssl_request(work, "evil", "evil.example.com", EC_KEY);
+    openssl_request(work, "weak", "weak.example.test", "rsa:1024");
+    sh_ok(
+        work,
+        "echo garbage > garbage.csr && head -c 200 device1.csr > truncated.csr",
+    );
+    for (stem, word) in [
+        ("evil", "outside the issuer's constraints"),
+        ("weak", "at least 2048"),
+        ("garbage", "refused"),
+        ("truncated", "refused"),
+    ] {
+        let err = sh_err(&m.mnt, &format!("cp ../{stem}.csr prod/issuers/corp/sign/"));
+        assert!(err.contains("Invalid argument"), "{stem}: {err}");
+        let report =
+            fs::read_to_string(m.path(&format!("prod/issuers/corp/sign/{stem}.csr.error")))
+                .unwrap();
+        assert!(report.contains(word), "{stem}: {report}");
+        assert!(
+            !m.path(&format!("prod/issuers/corp/sign/{stem}.pem"))
+                .exists()
+        );
+        assert!(
+            !m.path(&format!("prod/issuers/corp/sign/{stem}.csr"))
+                .exists()
+        );
+    }
+    // The constraints hold for the vault's own policies too.
+    fs::create_dir(m.path("prod/web")).unwrap();
+    fs::write(
+        m.root.path().join("outside.json"),
+        web_policy("web.example.com"),
+    )
+    .unwrap();
+    let err = sh_err(&m.mnt, "cp ../outside.json prod/web/policy.json");
+    assert!(err.contains("Invalid argument"), "{err}");
+    let report = fs::read_to_string(m.path("prod/web/policy.json.error")).unwrap();
+    assert!(
+        report.contains("outside the issuer's constraints"),
+        "{report}"
+    );
+    fs::write(
+        m.path("prod/web/policy.json"),
+        web_policy("web.example.test"),
+    )
+    .unwrap();
+    let status = json_file(&m.path("prod/web/status.json"));
+    assert_eq!(
+        status["days_left"].as_i64().map(|d| d <= 30),
+        Some(true),
+        "{status}"
+    );
+    // The daemon is whole: the issued list holds the three it signed.
+    assert_eq!(
+        sh_ok(&m.mnt, "ls prod/issuers/corp/issued | wc -l").trim(),
+        "3"
+    );
+}
+
+#[test]
+fn nginx_accepts_a_client_certificate_signed_through_sign_until_it_is_revoked() {
+    if common::nginx::require_nginx().is_none() {
+        return;
+    }
+    let m = Mount::start();
+    fs::create_dir(m.path("prod")).unwrap();
+    fs::write(m.path("prod/issuers/corp.json"), CONSTRAINED).unwrap();
+    fs::create_dir(m.path("prod/web")).unwrap();
+    fs::write(
+        m.path("prod/web/policy.json"),
+        web_policy("web.example.test"),
+    )
+    .unwrap();
+    let work = m.root.path();
+    openssl_request(work, "client", "client.example.test", EC_KEY);
+    sh_ok(
+        &m.mnt,
+        "cp ../client.csr prod/issuers/corp/sign/ && cp prod/issuers/corp/sign/client.pem ../client.pem",
+    );
+    let issuers = m.path("prod/issuers");
+    let nginx = common::nginx::Nginx::start_with(
+        &work.join("nginx"),
+        &m.path("prod/web"),
+        &format!(
+            "ssl_verify_client on; ssl_client_certificate {0}/corp.pem; ssl_crl {0}/corp.crl;",
+            issuers.display()
+        ),
+    );
+    let curl = |with_cert: bool| {
+        let cert = if with_cert {
+            "--cert client.pem --key client.key"
+        } else {
+            ""
+        };
+        sh_ok(
+            work,
+            &format!(
+                "curl -sS --cacert {}/corp.pem --resolve web.example.test:{1}:127.0.0.1 {cert} https://web.example.test:{1}/",
+                issuers.display(),
+                nginx.port
+            ),
+        )
+    };
+    assert_eq!(curl(true), "served by nginx from certfs\n");
+    let refused = curl(false);
+    assert!(
+        refused.contains("No required SSL certificate was sent"),
+        "{refused}"
+    );
+    let serial = sh_ok(work, "openssl x509 -in client.pem -noout -serial");
+    let serial = serial.trim().strip_prefix("serial=").unwrap().to_owned();
+    sh_ok(
+        &m.mnt,
+        &format!(
+            "echo keyCompromise > prod/issuers/corp/revoked/{serial}.reason && \
+             mv prod/issuers/corp/issued/{serial}.pem prod/issuers/corp/revoked/"
+        ),
+    );
+    nginx.reload();
+    let refused = curl(true);
+    assert!(refused.contains("The SSL certificate error"), "{refused}");
+    // What nginx refused is what openssl refuses with the mount's CRL.
+    let out = common::sh_in(
+        work,
+        &format!(
+            "openssl verify -crl_check -CAfile {0}/corp.pem -CRLfile {0}/corp.crl client.pem",
+            issuers.display()
+        ),
+    );
+    assert!(!out.status.success(), "{out:?}");
 }

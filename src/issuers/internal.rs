@@ -13,6 +13,7 @@ use zeroize::Zeroizing;
 
 use super::{IssueRequest, Issued, Issuer, IssuerError};
 use crate::pki::PkiError;
+use crate::pki::csr::SigningRequest;
 use crate::pki::dn::DistinguishedName;
 use crate::pki::key::{KeySpec, PrivateKey};
 use crate::pki::x509::{self, CertificateSpec, SubjectAltNames};
@@ -26,6 +27,52 @@ pub struct CaSettings {
     pub validity_months: u32,
     /// Its key.
     pub key: KeySpec,
+    /// Written as a name constraint into its certificate (none: unconstrained).
+    pub permitted_dns_domains: Vec<String>,
+}
+
+/// What an Internal CA holds every certificate it issues to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IssuingRules {
+    /// The CRL distribution point written into each certificate.
+    pub distribution_point: Option<String>,
+    /// DNS names must be one of these or below one (none: any).
+    pub permitted_dns_domains: Vec<String>,
+    /// A longer validity is cut to this many days.
+    pub max_validity_days: Option<u32>,
+}
+
+impl IssuingRules {
+    /// Refuses `names` outside the permitted domains.
+    pub fn check_names<'a>(
+        &self,
+        names: impl IntoIterator<Item = &'a str>,
+    ) -> Result<(), IssuerError> {
+        if self.permitted_dns_domains.is_empty() {
+            return Ok(());
+        }
+        for name in names {
+            let host = name.strip_prefix("*.").unwrap_or(name).to_ascii_lowercase();
+            let inside = self.permitted_dns_domains.iter().any(|d| {
+                let d = d.trim_start_matches('.').to_ascii_lowercase();
+                host == d || host.ends_with(&format!(".{d}"))
+            });
+            if !inside {
+                return Err(IssuerError::Rejected(format!(
+                    "The name {name} is outside the issuer's constraints: it may certify names in {} only",
+                    self.permitted_dns_domains.join(", ")
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn leaf_options(&self) -> x509::LeafOptions<'_> {
+        x509::LeafOptions {
+            distribution_point: self.distribution_point.as_deref(),
+            max_validity_days: self.max_validity_days,
+        }
+    }
 }
 
 /// A private CA: key and self-signed certificate. `Debug` elides the key.
@@ -34,7 +81,7 @@ pub struct InternalCa {
     name: String,
     key: PrivateKey,
     certificate: Vec<u8>,
-    distribution_point: Option<String>,
+    rules: IssuingRules,
 }
 
 /// How the CA is kept in the issuer's memory.
@@ -55,12 +102,13 @@ impl InternalCa {
             extended_key_usage: Vec::new(),
             validity_months: settings.validity_months,
         };
-        let certificate = x509::certificate_authority(&spec, &key)?;
+        let certificate =
+            x509::constrained_authority(&spec, &key, &settings.permitted_dns_domains)?;
         Ok(InternalCa {
             name: name.to_owned(),
             key,
             certificate,
-            distribution_point: None,
+            rules: IssuingRules::default(),
         })
     }
 
@@ -89,7 +137,7 @@ impl InternalCa {
             name: name.to_owned(),
             key,
             certificate,
-            distribution_point: None,
+            rules: IssuingRules::default(),
         })
     }
 
@@ -112,10 +160,31 @@ impl InternalCa {
         &self.key
     }
 
-    /// The CA writing `url` as the CRL distribution point of what it issues.
-    pub fn with_distribution_point(mut self, url: Option<&str>) -> Self {
-        self.distribution_point = url.map(str::to_owned);
+    /// The CA holding what it issues to `rules`.
+    pub fn with_rules(mut self, rules: IssuingRules) -> Self {
+        self.rules = rules;
         self
+    }
+
+    /// Signs someone else's CSR (its signature and key checked already),
+    /// for `validity_months` (cut to the rules' limit), within the rules.
+    pub fn sign_request(
+        &self,
+        request: &SigningRequest,
+        validity_months: u32,
+    ) -> Result<Issued, IssuerError> {
+        self.rules.check_names(request.names())?;
+        let leaf = x509::sign_request(
+            request,
+            validity_months,
+            &self.certificate,
+            &self.key,
+            &self.rules.leaf_options(),
+        )?;
+        Ok(Issued {
+            leaf,
+            chain: vec![self.certificate.clone()],
+        })
     }
 }
 
@@ -125,12 +194,19 @@ impl Issuer for InternalCa {
     }
 
     fn issue(&self, request: &IssueRequest<'_>) -> Result<Issued, IssuerError> {
+        let spec = request.spec;
+        let cn = spec
+            .subject
+            .common_name()
+            .filter(|cn| cn.contains('.') && !cn.contains(' '));
+        let names = spec.sans.dns_names.iter().map(String::as_str).chain(cn);
+        self.rules.check_names(names)?;
         let leaf = x509::signed_by_ca(
-            request.spec,
+            spec,
             request.key,
             &self.certificate,
             &self.key,
-            self.distribution_point.as_deref(),
+            &self.rules.leaf_options(),
         )?;
         Ok(Issued {
             leaf,
@@ -149,6 +225,7 @@ mod tests {
             subject: DistinguishedName::parse("CN=Test Root CA, O=\"Contoso, Inc.\"").unwrap(),
             validity_months: 12,
             key: KeySpec::Ec(Curve::P256),
+            permitted_dns_domains: Vec::new(),
         }
     }
 
@@ -184,5 +261,35 @@ mod tests {
             let e = InternalCa::from_memory("corp", bad).unwrap_err();
             assert!(e.to_string().contains("stored CA of issuer corp"), "{e}");
         }
+    }
+
+    #[test]
+    fn names_outside_the_permitted_domains_are_refused() {
+        let rules = IssuingRules {
+            permitted_dns_domains: vec!["example.test".into(), ".corp.test".into()],
+            ..IssuingRules::default()
+        };
+        for inside in [
+            "example.test",
+            "a.example.test",
+            "*.b.example.test",
+            "X.CORP.test",
+        ] {
+            rules.check_names([inside]).unwrap();
+        }
+        for outside in [
+            "example.com",
+            "badexample.test",
+            "example.test.evil",
+            "test",
+            "",
+            "*.test",
+        ] {
+            let e = rules.check_names([outside]).unwrap_err();
+            assert!(e.to_string().contains("outside"), "{outside}: {e}");
+        }
+        IssuingRules::default()
+            .check_names(["anything.example.com"])
+            .unwrap();
     }
 }

@@ -69,7 +69,7 @@ fn leaf(ca_key: &PrivateKey, ca_der: &[u8], cn: &str) -> Vec<u8> {
         extended_key_usage: Vec::new(),
         validity_months: 1,
     };
-    x509::signed_by_ca(&spec, &key, ca_der, ca_key, None).unwrap()
+    x509::signed_by_ca(&spec, &key, ca_der, ca_key, &Default::default()).unwrap()
 }
 
 #[test]

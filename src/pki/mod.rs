@@ -11,6 +11,7 @@
 mod ber;
 pub mod bundle;
 pub mod crl;
+pub mod csr;
 mod der;
 pub mod dn;
 pub mod error;

@@ -33,12 +33,31 @@ pub fn certificate_authority(
     spec: &CertificateSpec,
     key: &PrivateKey,
 ) -> Result<Vec<u8>, PkiError> {
+    constrained_authority(spec, key, &[])
+}
+
+/// [`certificate_authority`] with a name constraint: the CA may certify
+/// only DNS names within `permitted_dns_domains` (none: unconstrained).
+pub fn constrained_authority(
+    spec: &CertificateSpec,
+    key: &PrivateKey,
+    permitted_dns_domains: &[String],
+) -> Result<Vec<u8>, PkiError> {
     let mut params = params_for(&CertificateSpec {
         key_usage: Vec::new(),
         extended_key_usage: Vec::new(),
         ..spec.clone()
     })?;
     params.is_ca = IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    if !permitted_dns_domains.is_empty() {
+        params.name_constraints = Some(rcgen::NameConstraints {
+            permitted_subtrees: permitted_dns_domains
+                .iter()
+                .map(|d| rcgen::GeneralSubtree::DnsName(d.clone()))
+                .collect(),
+            excluded_subtrees: Vec::new(),
+        });
+    }
     params.key_usages = vec![
         KeyUsagePurpose::KeyCertSign,
         KeyUsagePurpose::CrlSign,
@@ -51,30 +70,19 @@ pub fn certificate_authority(
 /// signed by the CA whose certificate is `ca_der` and key `ca_key`: the
 /// issuer is the CA's subject byte for byte, with an authority key
 /// identifier, basic constraints CA:false, and a not-after never past the
-/// CA's, and `distribution_point` (a URL) as its CRL distribution point
-/// when given. Returns DER.
+/// CA's, and what `options` add. Returns DER.
 pub fn signed_by_ca(
     spec: &CertificateSpec,
     subject_key: &PrivateKey,
     ca_der: &[u8],
     ca_key: &PrivateKey,
-    distribution_point: Option<&str>,
+    options: &LeafOptions<'_>,
 ) -> Result<Vec<u8>, PkiError> {
     let name = spec.subject.to_der()?;
     let ca_subject = super::x509_read::raw_subject(ca_der)?;
-    let ca_not_after = super::x509_read::inspect(ca_der)?.not_after;
     let mut params = params_for(spec)?;
     set_validity(&mut params, spec.validity_months)?;
-    let ca_end = OffsetDateTime::from_unix_timestamp(ca_not_after).map_err(crypto)?;
-    params.not_after = params.not_after.min(ca_end);
-    params.serial_number = Some(random_serial()?.into());
-    params.is_ca = IsCa::ExplicitNoCa;
-    params.use_authority_key_identifier_extension = true;
-    if let Some(url) = distribution_point {
-        params.crl_distribution_points = vec![rcgen::CrlDistributionPoint {
-            uris: vec![url.to_owned()],
-        }];
-    }
+    leaf_settings(&mut params, ca_der, options)?;
     let ca_pair = ca_key.signing_key_pair()?;
     let subject_pair = subject_key.signing_key_pair()?;
     let issuer = rcgen::Issuer::from_ca_cert_der(&ca_der.into(), &ca_pair).map_err(crypto)?;
@@ -82,6 +90,81 @@ pub fn signed_by_ca(
     resign(
         cert.der(),
         &[(TBS_ISSUER, &ca_subject), (TBS_SUBJECT, &name)],
+        &ca_pair,
+    )
+}
+
+/// What a CA adds to a leaf beyond its spec.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LeafOptions<'a> {
+    /// The CRL distribution point (a URL).
+    pub distribution_point: Option<&'a str>,
+    /// The longest validity in days: a longer one is cut to it.
+    pub max_validity_days: Option<u32>,
+}
+
+/// A leaf's serial, CA:false, authority key identifier, CRL distribution
+/// point, and not-after cut to `options.max_validity_days` and to the CA's end.
+fn leaf_settings(
+    params: &mut CertificateParams,
+    ca_der: &[u8],
+    options: &LeafOptions<'_>,
+) -> Result<(), PkiError> {
+    let ca_not_after = super::x509_read::inspect(ca_der)?.not_after;
+    let ca_end = OffsetDateTime::from_unix_timestamp(ca_not_after).map_err(crypto)?;
+    params.not_after = params.not_after.min(ca_end);
+    if let Some(days) = options.max_validity_days {
+        let limit = params.not_before + Duration::minutes(5) + Duration::days(i64::from(days));
+        params.not_after = params.not_after.min(limit);
+    }
+    params.serial_number = Some(random_serial()?.into());
+    params.is_ca = IsCa::ExplicitNoCa;
+    params.use_authority_key_identifier_extension = true;
+    if let Some(url) = options.distribution_point {
+        params.crl_distribution_points = vec![rcgen::CrlDistributionPoint {
+            uris: vec![url.to_owned()],
+        }];
+    }
+    Ok(())
+}
+
+/// Signs someone else's CSR (`request`, already verified) by the CA whose
+/// certificate is `ca_der` and key `ca_key`: the request's subject byte for
+/// byte and its SANs, key usage digitalSignature (+ keyEncipherment for
+/// RSA), EKUs serverAuth and clientAuth, valid `validity_months` (cut by
+/// `options`). Returns DER.
+pub fn sign_request(
+    request: &super::csr::SigningRequest,
+    validity_months: u32,
+    ca_der: &[u8],
+    ca_key: &PrivateKey,
+    options: &LeafOptions<'_>,
+) -> Result<Vec<u8>, PkiError> {
+    let mut csr = rcgen::CertificateSigningRequestParams::from_der(&request.der().to_vec().into())
+        .map_err(|e| {
+            PkiError::Malformed(format!(
+                "The certificate signing request is refused: certfs cannot sign it ({e})"
+            ))
+        })?;
+    let raw = super::x509_read::raw_request_subject(request.der())?;
+    let ca_subject = super::x509_read::raw_subject(ca_der)?;
+    let params = &mut csr.params;
+    set_validity(params, validity_months)?;
+    leaf_settings(params, ca_der, options)?;
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    if request.rsa {
+        params.key_usages.push(KeyUsagePurpose::KeyEncipherment);
+    }
+    params.extended_key_usages = vec![
+        ExtendedKeyUsagePurpose::ServerAuth,
+        ExtendedKeyUsagePurpose::ClientAuth,
+    ];
+    let ca_pair = ca_key.signing_key_pair()?;
+    let issuer = rcgen::Issuer::from_ca_cert_der(&ca_der.into(), &ca_pair).map_err(crypto)?;
+    let cert = csr.signed_by(&issuer).map_err(crypto)?;
+    resign(
+        cert.der(),
+        &[(TBS_ISSUER, &ca_subject), (TBS_SUBJECT, &raw)],
         &ca_pair,
     )
 }

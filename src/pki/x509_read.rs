@@ -40,6 +40,14 @@ pub(super) fn raw_subject(der_bytes: &[u8]) -> Result<Vec<u8>, PkiError> {
     Ok(parse(der_bytes)?.tbs_certificate.subject.as_raw().to_vec())
 }
 
+/// The subject of a DER certificate request, as the DER Name it holds.
+pub(super) fn raw_request_subject(der_bytes: &[u8]) -> Result<Vec<u8>, PkiError> {
+    use x509_parser::certification_request::X509CertificationRequest;
+    let (_, csr) = X509CertificationRequest::from_der(der_bytes)
+        .map_err(|e| PkiError::Malformed(format!("not a certificate request: {e}")))?;
+    Ok(csr.certification_request_info.subject.as_raw().to_vec())
+}
+
 /// Reads the facts of a DER certificate; any garbage gives `Malformed`.
 ///
 /// The serial is written as `openssl x509 -serial` does (two hex digits a

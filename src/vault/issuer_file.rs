@@ -137,6 +137,18 @@ pub struct InternalCa {
     pub crv: Option<String>,
 }
 
+/// `constraints` of an `Internal` issuer: what it may certify.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Constraints {
+    /// DNS names it certifies must be one of these or below one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub permitted_dns_domains: Vec<String>,
+    /// A longer validity is cut to this many days.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_validity_days: Option<u32>,
+}
+
 /// `crl` of an `Internal` issuer: how long a CRL is valid, and the URL
 /// written into every certificate it issues.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -187,6 +199,9 @@ pub struct IssuerBundle {
     /// The CRL of an Internal issuer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub crl: Option<CrlSettings>,
+    /// What an Internal issuer may certify.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub constraints: Option<Constraints>,
     /// Who wrote the file: the paths it names are opened as this user.
     /// Stored (see [`IssuerBundle::to_stored`]), never read from a write
     /// nor shown; `None` for a document stored before certfs kept it.
@@ -358,7 +373,13 @@ impl IssuerBundle {
             subject,
             validity_months: ca.validity_months.unwrap_or(120),
             key,
+            permitted_dns_domains: self.internal_constraints().permitted_dns_domains,
         }))
+    }
+
+    /// The constraints of an Internal issuer (none when it names none).
+    pub fn internal_constraints(&self) -> Constraints {
+        self.constraints.clone().unwrap_or_default()
     }
 
     /// How long each CRL of an Internal issuer is valid, in seconds (168 hours by default).
@@ -450,6 +471,23 @@ impl IssuerBundle {
                 }
             }
             _ => {
+                if let Some(c) = &self.constraints {
+                    if c.max_validity_days
+                        .is_some_and(|d| !(1..=36_500).contains(&d))
+                    {
+                        return Err(need("constraints.max_validity_days between 1 and 36500"));
+                    }
+                    if let Some(bad) = c
+                        .permitted_dns_domains
+                        .iter()
+                        .find(|d| !crate::vault::policy::is_dns_name(d) || d.starts_with('*'))
+                    {
+                        return Err(VaultError::BadParameter(format!(
+                            "constraints.permitted_dns_domains: `{}` is not a DNS domain",
+                            bad.chars().take(80).collect::<String>()
+                        )));
+                    }
+                }
                 if let Some(crl) = &self.crl {
                     if crl.validity_hours.is_some_and(|h| !(1..=8760).contains(&h)) {
                         return Err(need("crl.validity_hours between 1 and 8760"));

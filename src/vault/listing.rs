@@ -177,6 +177,9 @@ impl VaultService {
                         out.push(entry(&format!("{name}.json"), node, Kind::File));
                     }
                 }
+                Node::SignDir(v, _) => {
+                    vault(&st, v)?;
+                }
                 Node::IssuerDir(v, _) | Node::IssuedDir(v, _) | Node::RevokedDir(v, _) => {
                     let vs = vault(&st, v)?;
                     if !vs.issuers.keys().any(|i| Some(i) == issuer_of(dir)) {

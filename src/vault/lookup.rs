@@ -172,7 +172,9 @@ impl VaultService {
                 pki_nodes::child(vs, dir, name).ok_or_else(missing)
             }
             // Drop-boxes hold only what was dropped (side files, found above).
-            Node::Import(_) | Node::Merge(..) | Node::Restore(_) => Err(missing()),
+            Node::SignDir(..) | Node::Import(_) | Node::Merge(..) | Node::Restore(_) => {
+                Err(missing())
+            }
             Node::VersionFile { .. }
             | Node::CertificateFile(..)
             | Node::VaultFile(..)

@@ -19,6 +19,7 @@ pub(crate) mod clock;
 mod connect;
 mod consumers;
 pub mod contacts;
+mod csr_signing;
 mod documents;
 pub mod error;
 mod export;

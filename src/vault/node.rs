@@ -223,6 +223,8 @@ pub enum Node {
     IssuedDir(VaultName, CertificateName),
     /// `<vault>/issuers/<name>/revoked/`: `mv` from `issued/` revokes.
     RevokedDir(VaultName, CertificateName),
+    /// `<vault>/issuers/<name>/sign/`: drop-box for CSRs (Internal issuers).
+    SignDir(VaultName, CertificateName),
     /// `<vault>/issuers/<name>/issued/<SERIAL>.pem`
     IssuedCert(VaultName, CertificateName, String),
     /// `<vault>/issuers/<name>/revoked/<SERIAL>.pem`
@@ -275,6 +277,7 @@ impl Node {
             | Node::IssuerDir(v, _)
             | Node::IssuedDir(v, _)
             | Node::RevokedDir(v, _)
+            | Node::SignDir(v, _)
             | Node::IssuedCert(v, _, _)
             | Node::RevokedCert(v, _, _)
             | Node::Deleted(v)
@@ -303,6 +306,7 @@ impl Node {
                 | Node::IssuerDir(..)
                 | Node::IssuedDir(..)
                 | Node::RevokedDir(..)
+                | Node::SignDir(..)
                 | Node::Restore(_)
                 | Node::Deleted(_)
                 | Node::DeletedCertificate(..)

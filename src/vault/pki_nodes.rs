@@ -13,6 +13,8 @@ use super::node::{Kind, Node};
 pub(crate) const ISSUED_DIR: &str = "issued";
 /// `revoked/`.
 pub(crate) const REVOKED_DIR: &str = "revoked";
+/// `sign/` (Internal issuers).
+pub(crate) const SIGN_DIR: &str = "sign";
 
 /// The issuer `name` names in `vs` (any case), as stored.
 fn issuer<'a>(vs: &'a VaultState, name: &str) -> Option<&'a CertificateName> {
@@ -48,6 +50,7 @@ pub(crate) fn child(vs: &VaultState, dir: &Node, name: &str) -> Option<Node> {
         Node::IssuerDir(v, i) => match name {
             ISSUED_DIR => Some(Node::IssuedDir(v.clone(), i.clone())),
             REVOKED_DIR => Some(Node::RevokedDir(v.clone(), i.clone())),
+            SIGN_DIR if has_crl(vs, i) => Some(Node::SignDir(v.clone(), i.clone())),
             _ => None,
         },
         Node::IssuedDir(v, i) => {
@@ -86,18 +89,25 @@ pub(crate) fn issuers_entries(vs: &VaultState) -> Vec<(String, Node, Kind)> {
 pub(crate) fn entries(vs: &VaultState, dir: &Node) -> Vec<(String, Node, Kind)> {
     let empty = Ledger::default();
     match dir {
-        Node::IssuerDir(v, i) => vec![
-            (
-                ISSUED_DIR.to_owned(),
-                Node::IssuedDir(v.clone(), i.clone()),
-                Kind::Directory,
-            ),
-            (
-                REVOKED_DIR.to_owned(),
-                Node::RevokedDir(v.clone(), i.clone()),
-                Kind::Directory,
-            ),
-        ],
+        Node::IssuerDir(v, i) => {
+            let mut out = vec![
+                (
+                    ISSUED_DIR.to_owned(),
+                    Node::IssuedDir(v.clone(), i.clone()),
+                    Kind::Directory,
+                ),
+                (
+                    REVOKED_DIR.to_owned(),
+                    Node::RevokedDir(v.clone(), i.clone()),
+                    Kind::Directory,
+                ),
+            ];
+            if has_crl(vs, i) {
+                let node = Node::SignDir(v.clone(), i.clone());
+                out.push((SIGN_DIR.to_owned(), node, Kind::Directory));
+            }
+            out
+        }
         Node::IssuedDir(v, i) => {
             let ledger = vs.ledgers.get(i).unwrap_or(&empty);
             ledger

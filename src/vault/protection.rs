@@ -31,6 +31,7 @@ pub(crate) fn is_vault_config(node: &Node) -> bool {
             | Node::IssuerDir(..)
             | Node::IssuedDir(..)
             | Node::RevokedDir(..)
+            | Node::SignDir(..)
     )
 }
 
@@ -41,7 +42,10 @@ pub(crate) fn is_vault_config(node: &Node) -> bool {
 pub(crate) fn guard_of_dir(dir: &Node) -> Guard {
     Guard {
         secret: matches!(dir, Node::Import(_) | Node::Restore(_)),
-        managers: matches!(dir, Node::Issuers(_) | Node::RevokedDir(..)),
+        managers: matches!(
+            dir,
+            Node::Issuers(_) | Node::RevokedDir(..) | Node::SignDir(..)
+        ),
         owner_only: false,
     }
 }

@@ -74,7 +74,10 @@ impl VaultService {
     /// Whether files in `dir` are side files only (drop-boxes): their
     /// reports outlive them.
     fn is_side_dir(&self, dir: &Node) -> bool {
-        matches!(dir, Node::Import(_) | Node::Merge(..) | Node::Restore(_))
+        matches!(
+            dir,
+            Node::Import(_) | Node::Merge(..) | Node::Restore(_) | Node::SignDir(..)
+        )
     }
 
     fn rename_node(

@@ -84,6 +84,7 @@ impl VaultService {
                 | Node::Issuers(_)
                 | Node::IssuedDir(..)
                 | Node::RevokedDir(..)
+                | Node::SignDir(..)
                 | Node::Restore(_)
                 | Node::Deleted(_)
         );

@@ -85,7 +85,10 @@ impl VaultService {
                 Ok(file_attr(size, 0o644, vs.created, false))
             }
             Node::Issuers(v) => Ok(dir_attr(vault(&st, v)?.created)),
-            Node::IssuerDir(v, i) | Node::IssuedDir(v, i) | Node::RevokedDir(v, i) => {
+            Node::IssuerDir(v, i)
+            | Node::IssuedDir(v, i)
+            | Node::RevokedDir(v, i)
+            | Node::SignDir(v, i) => {
                 let vs = vault(&st, v)?;
                 if !vs.issuers.contains_key(i) {
                     return Err(not_found(i.as_str()));
