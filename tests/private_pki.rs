@@ -559,3 +559,106 @@ fn nginx_accepts_a_client_certificate_signed_through_sign_until_it_is_revoked() 
     );
     assert!(!out.status.success(), "{out:?}");
 }
+
+#[test]
+fn an_issuing_ca_under_a_corporate_root_signs_leaves_that_chain_to_that_root() {
+    let m = Mount::start();
+    let work = m.root.path();
+    // The corporate root, made with openssl outside certfs.
+    sh_ok(
+        work,
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-384 -nodes -keyout root.key -out root.pem \
+         -subj '/CN=Corp Offline Root' -days 3650 \
+         -addext basicConstraints=critical,CA:true -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null",
+    );
+    fs::create_dir(m.path("prod")).unwrap();
+    fs::create_dir(m.path("prod/inter")).unwrap();
+    fs::write(
+        work.join("inter.json"),
+        r#"{"key_props":{"kty":"EC","crv":"P-256"},
+ "x509_props":{"subject":"CN=Corp Issuing CA","key_usage":["keyCertSign","cRLSign","digitalSignature"],"ekus":[],
+   "basic_constraints":{"ca":true,"path_len":0}},
+ "issuer":{"name":"Unknown"}}"#,
+    )
+    .unwrap();
+    let written = common::sh_in(&m.mnt, "cp ../inter.json prod/inter/policy.json");
+    assert!(
+        written.status.success(),
+        "{}",
+        fs::read_to_string(m.path("prod/inter/policy.json.error")).unwrap_or_default()
+    );
+    let csr = sh_ok(
+        &m.mnt,
+        "openssl req -in prod/inter/request.csr -noout -text",
+    );
+    assert!(csr.contains("CA:TRUE, pathlen:0"), "{csr}");
+    // The root signs the CSR; the signed CA is merged.
+    fs::write(
+        work.join("ca.ext"),
+        "basicConstraints=critical,CA:true,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign,digitalSignature\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n",
+    )
+    .unwrap();
+    sh_ok(
+        &m.mnt,
+        "openssl x509 -req -in prod/inter/request.csr -CA ../root.pem -CAkey ../root.key -CAcreateserial \
+         -days 365 -extfile ../ca.ext -out ../inter.pem 2>/dev/null && cat ../inter.pem ../root.pem > ../inter-chain.pem \
+         && cp ../inter-chain.pem prod/inter/merge/signed.pem",
+    );
+    assert!(m.path("prod/inter/cert.pem").exists());
+    // A certificate that is no CA is refused as an issuer's CA.
+    fs::create_dir(m.path("prod/plain")).unwrap();
+    fs::write(
+        m.path("prod/plain/policy.json"),
+        r#"{"x509_props":{"subject":"CN=plain.example.test"},"issuer":{"name":"Self"}}"#,
+    )
+    .unwrap();
+    fs::write(
+        work.join("bad.json"),
+        r#"{"provider":"Internal","ca":{"certificate":"plain"}}"#,
+    )
+    .unwrap();
+    let err = sh_err(&m.mnt, "cp ../bad.json prod/issuers/bad.json");
+    assert!(err.contains("Invalid argument"), "{err}");
+    let report = fs::read_to_string(m.path("prod/issuers/bad.json.error")).unwrap();
+    assert!(report.contains("not a CA certificate"), "{report}");
+    // The issuer signs with the merged CA.
+    fs::write(
+        m.path("prod/issuers/issuing.json"),
+        r#"{"provider":"Internal","ca":{"certificate":"inter"}}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        fs::read_to_string(m.path("prod/issuers/issuing.pem")).unwrap(),
+        fs::read_to_string(work.join("inter-chain.pem")).unwrap()
+    );
+    fs::create_dir(m.path("prod/web")).unwrap();
+    fs::write(
+        m.path("prod/web/policy.json"),
+        web_policy("web.example.test").replace("corp", "issuing"),
+    )
+    .unwrap();
+    // Leaves verify against the root alone, through the issuing CA.
+    sh_ok(
+        &m.mnt,
+        "openssl verify -CAfile ../root.pem -untrusted prod/web/chain.pem prod/web/cert.pem",
+    );
+    let out = common::sh_in(
+        &m.mnt,
+        "openssl verify -CAfile ../root.pem prod/web/cert.pem",
+    );
+    assert!(!out.status.success(), "not without the issuing CA");
+    let issuer = sh_ok(&m.mnt, "openssl x509 -in prod/web/cert.pem -noout -issuer");
+    assert!(issuer.contains("Corp Issuing CA"), "{issuer}");
+    // Its CRL is signed by the issuing CA; a CSR through sign/ chains the same way.
+    sh_ok(
+        &m.mnt,
+        "openssl verify -crl_check -CAfile ../root.pem -untrusted prod/issuers/issuing.pem \
+         -CRLfile prod/issuers/issuing.crl prod/web/cert.pem",
+    );
+    openssl_request(work, "dev", "dev.example.test", EC_KEY);
+    sh_ok(&m.mnt, "cp ../dev.csr prod/issuers/issuing/sign/");
+    sh_ok(
+        &m.mnt,
+        "openssl verify -CAfile ../root.pem -untrusted prod/issuers/issuing/sign/dev.pem prod/issuers/issuing/sign/dev.pem",
+    );
+}

@@ -81,6 +81,8 @@ pub struct InternalCa {
     name: String,
     key: PrivateKey,
     certificate: Vec<u8>,
+    /// The chain above the CA (empty for a root).
+    chain: Vec<Vec<u8>>,
     rules: IssuingRules,
 }
 
@@ -89,6 +91,8 @@ pub struct InternalCa {
 struct Stored {
     key: String,
     certificate: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    chain: Vec<String>,
 }
 
 impl InternalCa {
@@ -108,6 +112,44 @@ impl InternalCa {
             name: name.to_owned(),
             key,
             certificate,
+            chain: Vec::new(),
+            rules: IssuingRules::default(),
+        })
+    }
+
+    /// The CA of issuer `name` that a CA certificate of the vault is: its
+    /// `certificate` (DER, basic constraints CA:true, key usage allowing
+    /// certificate signing), its `key`, and the `chain` above it.
+    pub fn from_certificate(
+        name: &str,
+        key: PrivateKey,
+        certificate: Vec<u8>,
+        chain: Vec<Vec<u8>>,
+    ) -> Result<Self, IssuerError> {
+        let refuse = |why: &str| IssuerError::Rejected(why.to_owned());
+        if !x509::is_ca(&certificate) {
+            return Err(refuse(
+                "it is not a CA certificate (basic constraints CA:true)",
+            ));
+        }
+        let spec = x509::certificate_spec(&certificate)?;
+        if !spec.key_usage.is_empty()
+            && !spec
+                .key_usage
+                .contains(&crate::pki::x509::KeyUsage::KeyCertSign)
+        {
+            return Err(refuse(
+                "its key usage does not allow signing certificates (keyCertSign)",
+            ));
+        }
+        if x509::inspect(&certificate)?.public_key_der != key.public_key_der() {
+            return Err(refuse("its key does not match it"));
+        }
+        Ok(InternalCa {
+            name: name.to_owned(),
+            key,
+            certificate,
+            chain,
             rules: IssuingRules::default(),
         })
     }
@@ -133,10 +175,16 @@ impl InternalCa {
         if info.public_key_der != key.public_key_der() {
             return Err(broken("key and certificate do not match"));
         }
+        let chain = stored
+            .chain
+            .iter()
+            .map(|c| STANDARD.decode(c.as_bytes()).map_err(|_| broken("chain")))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(InternalCa {
             name: name.to_owned(),
             key,
             certificate,
+            chain,
             rules: IssuingRules::default(),
         })
     }
@@ -146,6 +194,7 @@ impl InternalCa {
         let stored = Stored {
             key: STANDARD.encode(self.key.pkcs8_der()),
             certificate: STANDARD.encode(&self.certificate),
+            chain: self.chain.iter().map(|c| STANDARD.encode(c)).collect(),
         };
         Zeroizing::new(serde_json::to_string(&stored).unwrap_or_default())
     }
@@ -153,6 +202,13 @@ impl InternalCa {
     /// The CA certificate, DER.
     pub fn certificate_der(&self) -> &[u8] {
         &self.certificate
+    }
+
+    /// What a leaf it issues chains through: the CA certificate, then the chain above it.
+    pub fn issuing_chain(&self) -> Vec<Vec<u8>> {
+        std::iter::once(self.certificate.clone())
+            .chain(self.chain.iter().cloned())
+            .collect()
     }
 
     /// The CA's key (signs its CRL).
@@ -183,7 +239,7 @@ impl InternalCa {
         )?;
         Ok(Issued {
             leaf,
-            chain: vec![self.certificate.clone()],
+            chain: self.issuing_chain(),
         })
     }
 }
@@ -210,7 +266,7 @@ impl Issuer for InternalCa {
         )?;
         Ok(Issued {
             leaf,
-            chain: vec![self.certificate.clone()],
+            chain: self.issuing_chain(),
         })
     }
 }

@@ -130,7 +130,11 @@ pub fn sign(
         crl_number: SerialNumber::from_slice(&number.to_be_bytes()),
         issuing_distribution_point: None,
         revoked_certs,
-        key_identifier_method: KeyIdMethod::Sha256,
+        // The authority key identifier is the CA's own subject key
+        // identifier, however it was made (a CA signed by another root
+        // may use SHA-1), so relying parties find the CA of the CRL.
+        key_identifier_method: super::x509_read::subject_key_id(ca_der)
+            .map_or(KeyIdMethod::Sha256, KeyIdMethod::PreSpecified),
     };
     let pair = ca_key.signing_key_pair()?;
     let issuer = rcgen::Issuer::from_ca_cert_der(&ca_der.into(), &pair)

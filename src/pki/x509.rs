@@ -212,8 +212,40 @@ pub fn certificate_signing_request(
     spec: &CertificateSpec,
     key: &PrivateKey,
 ) -> Result<Vec<u8>, PkiError> {
+    request_with(spec, key, None)
+}
+
+/// [`certificate_signing_request`] for a CA certificate: it also asks for
+/// basic constraints CA:true, with `path_len` when given.
+pub fn ca_signing_request(
+    spec: &CertificateSpec,
+    key: &PrivateKey,
+    path_len: Option<u8>,
+) -> Result<Vec<u8>, PkiError> {
+    // rcgen writes basic constraints only into certificates: the
+    // extension is requested as a custom one (BasicConstraints, RFC 5280
+    // §4.2.1.9: cA TRUE, then pathLenConstraint when given).
+    let mut content = vec![0x01, 0x01, 0xff];
+    if let Some(n) = path_len {
+        let octets = if n & 0x80 != 0 { vec![0, n] } else { vec![n] };
+        content.extend(der::tlv(0x02, &octets));
+    }
+    let mut ext = rcgen::CustomExtension::from_oid_content(
+        &[2, 5, 29, 19],
+        der::tlv(der::SEQUENCE, &content),
+    );
+    ext.set_criticality(true);
+    request_with(spec, key, Some(ext))
+}
+
+fn request_with(
+    spec: &CertificateSpec,
+    key: &PrivateKey,
+    extra: Option<rcgen::CustomExtension>,
+) -> Result<Vec<u8>, PkiError> {
     let name = spec.subject.to_der()?;
-    let params = params_for(spec)?;
+    let mut params = params_for(spec)?;
+    params.custom_extensions.extend(extra);
     let pair = key.signing_key_pair()?;
     let csr = params.serialize_request(&pair).map_err(crypto)?;
     resign(csr.der(), &[(CRI_SUBJECT, &name)], &pair)

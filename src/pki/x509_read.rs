@@ -40,6 +40,17 @@ pub(super) fn raw_subject(der_bytes: &[u8]) -> Result<Vec<u8>, PkiError> {
     Ok(parse(der_bytes)?.tbs_certificate.subject.as_raw().to_vec())
 }
 
+/// The subject key identifier a DER certificate carries, if any.
+pub(super) fn subject_key_id(der_bytes: &[u8]) -> Option<Vec<u8>> {
+    let cert = parse(der_bytes).ok()?;
+    cert.extensions()
+        .iter()
+        .find_map(|ext| match ext.parsed_extension() {
+            ParsedExtension::SubjectKeyIdentifier(id) => Some(id.0.to_vec()),
+            _ => None,
+        })
+}
+
 /// The subject of a DER certificate request, as the DER Name it holds.
 pub(super) fn raw_request_subject(der_bytes: &[u8]) -> Result<Vec<u8>, PkiError> {
     use x509_parser::certification_request::X509CertificationRequest;

@@ -135,6 +135,10 @@ pub struct InternalCa {
     /// `P-256`, `P-384` or `P-521` for EC.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub crv: Option<String>,
+    /// Instead of a root of its own: the CA certificate of the vault (its
+    /// current version, with its key) to sign with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<String>,
 }
 
 /// `constraints` of an `Internal` issuer: what it may certify.
@@ -355,7 +359,7 @@ impl IssuerBundle {
     /// describe, with defaults (`CN=<name> Root CA`, 120 months, EC P-384;
     /// RSA 4096 when `kty` is RSA). `None` for other providers.
     pub fn internal_ca_settings(&self, name: &str) -> Result<Option<CaSettings>, VaultError> {
-        if self.provider != "Internal" {
+        if self.provider != "Internal" || self.ca_certificate().is_some() {
             return Ok(None);
         }
         let ca = self.ca.clone().unwrap_or_default();
@@ -375,6 +379,12 @@ impl IssuerBundle {
             key,
             permitted_dns_domains: self.internal_constraints().permitted_dns_domains,
         }))
+    }
+
+    /// The CA certificate of the vault an Internal issuer signs with, when
+    /// it has no root of its own (`ca.certificate`).
+    pub fn ca_certificate(&self) -> Option<&str> {
+        self.ca.as_ref().and_then(|c| c.certificate.as_deref())
     }
 
     /// The constraints of an Internal issuer (none when it names none).
@@ -502,6 +512,20 @@ impl IssuerBundle {
                     }
                 }
                 if let Some(ca) = &self.ca {
+                    let own_root = ca.subject.is_some()
+                        || ca.validity_months.is_some()
+                        || ca.kty.is_some()
+                        || ca.crv.is_some();
+                    if let Some(cert) = &ca.certificate {
+                        if own_root {
+                            return Err(need(
+                                "either ca.certificate or settings of its own root (subject, validity_months, kty, crv), not both",
+                            ));
+                        }
+                        CertificateName::parse(cert).map_err(|e| {
+                            VaultError::BadParameter(format!("ca.certificate: {}", e.0))
+                        })?;
+                    }
                     if let Some(subject) = &ca.subject {
                         DistinguishedName::parse(subject).map_err(|e| {
                             VaultError::BadParameter(format!(

@@ -37,7 +37,11 @@ impl VaultService {
         key: PrivateKey,
         issuer: &str,
     ) -> Result<(Changes, VersionId), VaultError> {
-        let csr = x509::certificate_signing_request(&policy.certificate_spec(), &key)?;
+        let spec = policy.certificate_spec();
+        let csr = match policy.basic_constraints {
+            c if c.ca => x509::ca_signing_request(&spec, &key, c.path_len)?,
+            _ => x509::certificate_signing_request(&spec, &key)?,
+        };
         let policy_json = policy.to_json();
         let mut tx = self.transaction();
         let t = now();
