@@ -1,21 +1,27 @@
 //! Revocation (SPEC §9): `mv issuers/<i>/issued/<SERIAL>.pem issuers/<i>/revoked/` revokes at the CA, records it in the issuer's ledger and the certificate's run log, and renews a revoked current version whose policy says `AutoRenew`.
 //!
 //! Per provider: `Internal` lists the serial, with its reason code, in its
-//! CRL (signed anew at once); providers whose revocation certfs does not
-//! speak refuse the move with `BadParameter` and say so. The reason is
+//! CRL (signed anew at once); `ACME` sends RFC 8555 `revokeCert` with the
+//! reason code, and `DigiCert` its revoke call, before anything is
+//! recorded; providers whose API cannot revoke refuse the move with
+//! `BadParameter` and say so. The reason is
 //! read from `revoked/<SERIAL>.reason` when it was written first
 //! (`unspecified` otherwise) and the file goes with the revocation.
 
 use super::changes::Changes;
 use super::clock::now;
+use super::connect::{Authority, connect};
 use super::error::VaultError;
 use super::issued;
+use super::issuer_file::IssuerBundle;
+use super::issuer_memory::memory_cell;
 use super::ledger::Revocation;
 use super::model::{not_found, vault};
 use super::name::{CertificateName, VaultName, VersionId};
 use super::node::Node;
 use super::policy::ActionType;
 use super::service::{VaultService, update_run_log};
+use crate::issuers::CaError;
 use crate::pki::crl::Reason;
 
 impl VaultService {
@@ -33,19 +39,23 @@ impl VaultService {
                 .map_err(|e| VaultError::BadParameter(format!("revoked/{reason_name}: {e}")))?,
             None => Reason::Unspecified,
         };
-        let provider = {
+        let (bundle, leaf) = {
             let st = self.model();
             let vs = vault(&st, v)?;
-            vs.issuers
+            let bundle = vs
+                .issuers
                 .get(i)
-                .map(|b| b.provider.clone())
-                .ok_or_else(|| not_found(i.as_str()))?
+                .cloned()
+                .ok_or_else(|| not_found(i.as_str()))?;
+            let leaf = vs.ledgers.get(i).and_then(|l| l.leaf(serial));
+            (bundle, leaf)
         };
-        if provider != "Internal" {
-            return Err(VaultError::BadParameter(format!(
-                "Issuer {i} ({provider}): certfs cannot revoke through this provider's API; \
-                 revoke the certificate with the CA itself"
-            )));
+        if bundle.provider != "Internal" {
+            // At the CA first, holding no lock: only what the CA revoked is recorded.
+            let leaf = leaf.ok_or_else(|| {
+                VaultError::NotFound(format!("{serial}: issuer {i} issued no such certificate"))
+            })?;
+            self.revoke_at_ca(v, i, &bundle, &leaf, reason)?;
         }
         let at = now();
         let mut tx = self.transaction();
@@ -129,6 +139,36 @@ impl VaultService {
             }
         }
         Ok(changes)
+    }
+
+    /// Asks the CA of issuer `i` (a provider of `issuers/`) to revoke `leaf`.
+    fn revoke_at_ca(
+        &self,
+        v: &VaultName,
+        i: &CertificateName,
+        bundle: &IssuerBundle,
+        leaf: &[u8],
+        reason: Reason,
+    ) -> Result<(), VaultError> {
+        let memory = memory_cell(&self.model(), v, i);
+        let outcome = match connect(i.as_str(), bundle, Box::new(memory.clone()))? {
+            Authority::Later(ca) => ca.revoke(leaf, reason.code()),
+            Authority::Now(_) => Err(CaError::Rejected {
+                code: "NotSupported".into(),
+                message: format!("issuer {i} cannot revoke"),
+            }),
+        };
+        self.keep_memory(v, i, &memory)?;
+        outcome.map_err(|e| match e {
+            CaError::Rejected { code, message } => VaultError::BadParameter(format!(
+                "Issuer {i} ({}) did not revoke: {message} ({code})",
+                bundle.provider
+            )),
+            CaError::Unavailable(m) => VaultError::Conflict(format!(
+                "Issuer {i} ({}) cannot be reached now; nothing was revoked, try again: {m}",
+                bundle.provider
+            )),
+        })
     }
 
     /// Why `name` in `issuers/<i>/issued/` cannot be revoked: it is revoked
