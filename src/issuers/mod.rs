@@ -172,3 +172,7 @@ pub trait IssuerMemory: Send + Sync {
     /// call did (a refused write there refuses that whole step).
     fn save(&self, value: &str);
 }
+
+#[cfg(test)]
+#[path = "revoke_tests.rs"]
+mod revoke_tests;
