@@ -662,3 +662,49 @@ fn an_issuing_ca_under_a_corporate_root_signs_leaves_that_chain_to_that_root() {
         "openssl verify -CAfile ../root.pem -untrusted prod/issuers/issuing/sign/dev.pem prod/issuers/issuing/sign/dev.pem",
     );
 }
+
+#[test]
+fn a_fleet_on_one_database_shares_what_was_issued_and_revoked() {
+    let server = common::postgres::PgServer::shared();
+    let db = server.create_database();
+    let url = server.url(&db);
+    let keys = tempfile::tempdir().unwrap();
+    let key_file = common::master_key_file(keys.path(), 0x5a);
+    let args = ["--store", url.as_str(), "--key-file", key_file.as_str()];
+    let a = Mount::start_with_args(&args);
+    let b = Mount::start_with_args(&args);
+    vault_with_corp(&a);
+    common::wait_until("b sees the issuer", || {
+        b.path("prod/issuers/corp.pem").exists()
+    });
+    // Both issue through the same issuer: neither record is lost.
+    for (m, cert) in [(&a, "web"), (&b, "api")] {
+        fs::create_dir(m.path(&format!("prod/{cert}"))).unwrap();
+        fs::write(
+            m.path(&format!("prod/{cert}/policy.json")),
+            web_policy(&format!("{cert}.example.test")),
+        )
+        .unwrap();
+    }
+    let web = serial_of(&a, "web");
+    let api = serial_of(&b, "api");
+    for m in [&a, &b] {
+        common::wait_until("both records are listed", || {
+            let listed = sh_ok(&m.mnt, "ls prod/issuers/corp/issued");
+            listed.contains(&web) && listed.contains(&api)
+        });
+    }
+    // A revokes; B's CRL lists it.
+    sh_ok(
+        &a.mnt,
+        &format!("mv prod/issuers/corp/issued/{api}.pem prod/issuers/corp/revoked/"),
+    );
+    common::wait_until("b's CRL lists what a revoked", || {
+        sh_ok(&b.mnt, "openssl crl -in prod/issuers/corp.crl -noout -text")
+            .contains(&format!("Serial Number: {api}"))
+    });
+    assert!(
+        b.path(&format!("prod/issuers/corp/revoked/{api}.pem"))
+            .exists()
+    );
+}

@@ -21,9 +21,30 @@ use crate::issuers::internal::InternalCa;
 use crate::pki::crl::{self, Reason, Revoked};
 use crate::pki::x509;
 
-/// The ledger of issuer `name` of `vs` (empty when it has none yet).
-pub(crate) fn ledger_of(vs: &VaultState, name: &CertificateName) -> Ledger {
-    vs.ledgers.get(name).cloned().unwrap_or_default()
+/// The ledger of issuer `name` of vault `v` to change in the transaction:
+/// on a store shared by a fleet, as the store holds it now (another daemon
+/// may have issued through the same issuer since its change reached this
+/// one); else as the model holds it. Empty when it has none yet.
+pub(super) fn current_ledger(
+    tx: &mut Transaction<'_>,
+    v: &VaultName,
+    name: &CertificateName,
+) -> Result<Ledger, VaultError> {
+    let store = tx.store();
+    if store.shared() {
+        let key = format!("{DOCUMENT_PREFIX}{name}");
+        if let Some(text) = store.load_document(v.as_str(), &key)? {
+            return Ledger::from_stored(&text).ok_or_else(|| {
+                VaultError::Internal(format!("the stored ledger of issuer {name} is unreadable"))
+            });
+        }
+    }
+    let st = tx.model();
+    Ok(st
+        .vaults
+        .get(v)
+        .and_then(|vs| vs.ledgers.get(name).cloned())
+        .unwrap_or_default())
 }
 
 /// Stores `ledger` as issuer `name`'s and shows it (its CRL is signed anew when next read).
@@ -72,7 +93,7 @@ pub(super) fn record_issued(
     let Ok(name) = CertificateName::parse(issuer) else {
         return Ok(());
     };
-    let (stored, mut ledger) = {
+    let stored = {
         let st = tx.model();
         let Some(vs) = st.vaults.get(v) else {
             return Ok(());
@@ -80,8 +101,9 @@ pub(super) fn record_issued(
         let Some((stored, _)) = vs.issuers.get_key_value(&name) else {
             return Ok(());
         };
-        (stored.clone(), ledger_of(vs, stored))
+        stored.clone()
     };
+    let mut ledger = current_ledger(tx, v, &stored)?;
     let serial = x509::inspect(leaf)?.serial_hex;
     ledger.issued.insert(
         serial,

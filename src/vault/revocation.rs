@@ -59,15 +59,16 @@ impl VaultService {
         }
         let at = now();
         let mut tx = self.transaction();
-        let (mut book, stored) = {
+        let stored = {
             let st = tx.model();
             let vs = vault(&st, v)?;
             let (stored, _) = vs
                 .issuers
                 .get_key_value(i)
                 .ok_or_else(|| not_found(i.as_str()))?;
-            (issued::ledger_of(vs, stored), stored.clone())
+            stored.clone()
         };
+        let mut book = issued::current_ledger(&mut tx, v, &stored)?;
         if book.revoked.contains_key(serial) {
             return Err(VaultError::AlreadyExists(format!(
                 "{serial} is revoked already (issuer {stored})"
