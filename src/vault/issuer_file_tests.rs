@@ -210,3 +210,47 @@ fn crl_settings_are_checked() {
         assert!(err.message().contains(word), "{word}: {err}");
     }
 }
+
+#[test]
+fn a_vault_ca_certificate_excludes_settings_of_an_own_root() {
+    let b = IssuerBundle::parse_update(
+        br#"{"provider":"Internal","ca":{"certificate":"inter"}}"#,
+        None,
+    )
+    .unwrap();
+    assert_eq!(b.ca_certificate(), Some("inter"));
+    assert_eq!(
+        b.internal_ca_settings("issuing").unwrap(),
+        None,
+        "no root of its own"
+    );
+    for (bad, word) in [
+        (
+            &br#"{"provider":"Internal","ca":{"certificate":"inter","subject":"CN=x"}}"#[..],
+            "not both",
+        ),
+        (
+            br#"{"provider":"Internal","ca":{"certificate":"a_b"}}"#,
+            "ca.certificate",
+        ),
+        (
+            br#"{"provider":"Internal","ca":{"certificate":7}}"#,
+            "wrong type",
+        ),
+        (
+            br#"{"provider":"Internal","constraints":{"permitted_dns_domains":["*.x.test"]}}"#,
+            "not a DNS domain",
+        ),
+        (
+            br#"{"provider":"Internal","constraints":{"permitted_dns_domains":["a b"]}}"#,
+            "not a DNS domain",
+        ),
+        (
+            br#"{"provider":"Internal","constraints":{"max_validity_days":0}}"#,
+            "max_validity_days",
+        ),
+    ] {
+        let err = IssuerBundle::parse_update(bad, None).unwrap_err();
+        assert!(err.message().contains(word), "{word}: {err}");
+    }
+}
