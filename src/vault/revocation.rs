@@ -17,7 +17,7 @@ use super::issuer_file::IssuerBundle;
 use super::issuer_memory::memory_cell;
 use super::ledger::Revocation;
 use super::model::{not_found, vault};
-use super::name::{CertificateName, VaultName, VersionId};
+use super::name::{CertificateName, VaultName};
 use super::node::Node;
 use super::policy::ActionType;
 use super::service::{VaultService, update_run_log};
@@ -122,7 +122,7 @@ impl VaultService {
                     );
                 })?;
                 dirs.push(Node::Certificate(v.clone(), c.clone()));
-                renew = renew_now.then(|| (c, VersionId::parse(version).ok()));
+                renew = renew_now.then_some(c);
             }
         }
         tx.commit();
@@ -132,7 +132,7 @@ impl VaultService {
             reason.name()
         );
         let mut changes = Changes { dirs };
-        if let Some((c, _)) = renew {
+        if let Some(c) = renew {
             // The revoked key must not live on: a new key, whatever reuse_key says.
             match self.renew_with_new_key(v, &c) {
                 Ok(renewed) => changes.dirs.extend(renewed.dirs),
