@@ -205,7 +205,7 @@ pub fn reads(m: &Mount, tmpfs: &Scratch, scale: &Scale) -> Vec<Line> {
 }
 
 /// Copies each of `files` to `dir/<n>/<file name>`; returns the copies.
-fn copy_to(files: &[PathBuf], dir: &Path) -> Vec<PathBuf> {
+pub fn copy_to(files: &[PathBuf], dir: &Path) -> Vec<PathBuf> {
     files
         .iter()
         .enumerate()

@@ -14,6 +14,7 @@ mod fill;
 mod load;
 mod mounts;
 mod report;
+mod serving_copy;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -179,6 +180,10 @@ fn main() {
         if wanted("latency") {
             show(figures::latency(&m, &tmpfs, &scale), &mut lines);
         }
+    }
+    if wanted("read") {
+        // The store of the mount above, mounted again with --export.
+        show(serving_copy::reads(&disk, &tmpfs, &scale), &mut lines);
     }
     if wanted("tree") {
         show(figures::tree(&disk, &tmpfs, &scale), &mut lines);

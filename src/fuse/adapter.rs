@@ -45,6 +45,8 @@ pub struct CertFs {
     cache: Arc<Cache>,
     uid: u32,
     gid: u32,
+    /// Runs once the kernel's requests have ended, before fuser's clean-up.
+    pub(super) end: Option<Box<dyn FnOnce() + Send + Sync>>,
 }
 
 impl CertFs {
@@ -69,6 +71,7 @@ impl CertFs {
             cache,
             uid,
             gid,
+            end: None,
         }
     }
 
@@ -584,7 +587,11 @@ impl Filesystem for CertFs {
         }
     }
 
-    fn statfs(&self, _req: &Request, _ino: INodeNo, reply: fuser::ReplyStatfs) {
-        reply.statfs(0, 0, 0, 0, 0, 4096, 255, 4096);
+    fn destroy(&mut self) {
+        if let Some(end) = self.end.take() {
+            end();
+        }
     }
+
+    super::fixed_answers::fixed_answers!();
 }

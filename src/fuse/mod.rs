@@ -12,6 +12,7 @@ pub mod adapter;
 mod attrs;
 pub mod caller;
 pub mod error;
+mod fixed_answers;
 pub mod handles;
 mod init;
 pub mod inodes;

@@ -47,6 +47,7 @@ mod pki_nodes;
 pub mod policy;
 mod protection;
 mod read;
+mod reconcile;
 mod records;
 mod rename;
 mod renewal;
@@ -59,6 +60,7 @@ mod run_log;
 pub mod service;
 #[cfg(test)]
 mod service_tests;
+pub mod serving_copy;
 pub mod settings;
 mod side;
 mod stat;
