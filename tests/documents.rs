@@ -59,7 +59,7 @@ fn issuers_are_stored_listed_and_their_secrets_never_read_back() {
         &m.mnt,
         &format!("cat > prod/issuers/digi.json <<'J'\n{DIGI}\nJ"),
     );
-    assert_eq!(sh_ok(&m.mnt, "ls prod/issuers"), "digi.json\n");
+    assert_eq!(sh_ok(&m.mnt, "ls prod/issuers"), "digi\ndigi.json\n");
     let meta = fs::metadata(m.path("prod/issuers/digi.json")).unwrap();
     assert_eq!(meta.mode() & 0o777, 0o600);
     let shown = fs::read_to_string(m.path("prod/issuers/digi.json")).unwrap();
@@ -76,7 +76,7 @@ fn issuers_are_stored_listed_and_their_secrets_never_read_back() {
         "7891"
     );
     m.remount();
-    assert_eq!(sh_ok(&m.mnt, "ls prod/issuers"), "digi.json\n");
+    assert_eq!(sh_ok(&m.mnt, "ls prod/issuers"), "digi\ndigi.json\n");
     assert!(
         !fs::read_to_string(m.path("prod/issuers/digi.json"))
             .unwrap()

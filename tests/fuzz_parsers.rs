@@ -1,4 +1,4 @@
-//! Property tests: every parser of user input (policy, DN, PEM, PKCS#12, PKCS#7, merge sniffer, DER certificates and keys, the vault's JSON documents, backup blobs) takes arbitrary bytes and mutations of valid files without a panic, and what it accepts holds up.
+//! Property tests: every parser of user input (policy, DN, PEM, PKCS#12, PKCS#7, merge sniffer, DER certificates, CSRs and keys, revocation reasons, the vault's JSON documents, backup blobs) takes arbitrary bytes and mutations of valid files without a panic, and what it accepts holds up.
 //!
 //! Cases per property: `PROPTEST_CASES` (proptest's default, 256). Mutations
 //! are truncation, bit flips, byte overwrites, insertions (random bytes,
@@ -367,6 +367,12 @@ fn check_import(bytes: &[u8]) -> Result<(), TestCaseError> {
 
 fn check_der(bytes: &[u8]) {
     let _ = x509::inspect(bytes);
+    let _ = x509::is_ca(bytes);
+    // Other people's CSRs (sign/) and revocation reasons (revoked/<SERIAL>.reason).
+    if let Ok(request) = certfs::pki::csr::SigningRequest::parse(bytes) {
+        let _ = request.names();
+    }
+    let _ = certfs::pki::crl::Reason::parse(bytes);
     let _ = x509::certificate_spec(bytes);
     let _ = x509::order_chain(bytes, &[bytes.to_vec()]);
     if let Ok(key) = PrivateKey::from_pkcs8_der(bytes) {

@@ -356,3 +356,49 @@ fn a_cancel_deactivates_the_order_at_pebble_and_the_operation_is_cancelled() {
         pebble.log()
     );
 }
+
+#[test]
+fn a_mv_into_revoked_revokes_at_pebble_with_the_reason_and_renews() {
+    let pebble = Pebble::start(true);
+    let m = setup(&pebble, Answer::Listener);
+    fs::create_dir(m.path("prod/gone")).unwrap();
+    fs::write(
+        m.path("prod/gone/policy.json"),
+        policy(&["gone.certfs.test"]),
+    )
+    .unwrap();
+    wait_status(&m, "gone", "completed");
+    let serial = common::json_file(&m.path("prod/gone/status.json"))["serial_number"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(pebble.cert_status(&serial)["Status"], "Valid");
+    assert_eq!(
+        sh_ok(&m.mnt, "ls prod/issuers/le/issued"),
+        format!("{serial}.pem\n")
+    );
+    sh_ok(
+        &m.mnt,
+        &format!(
+            "printf 'superseded\\n' > prod/issuers/le/revoked/{serial}.reason && \
+             mv prod/issuers/le/issued/{serial}.pem prod/issuers/le/revoked/"
+        ),
+    );
+    let status = pebble.cert_status(&serial);
+    assert_eq!(status["Status"], "Revoked", "{status}");
+    assert_eq!(status["Reason"], 4, "{status}");
+    assert_eq!(
+        sh_ok(&m.mnt, "ls prod/issuers/le/revoked"),
+        format!("{serial}.pem\n")
+    );
+    // AutoRenew: a new order, a new key, a new serial.
+    common::wait_until("the revoked certificate is renewed", || {
+        common::json_file(&m.path("prod/gone/status.json"))["serial_number"]
+            .as_str()
+            .is_some_and(|s| s != serial)
+    });
+    let status = common::json_file(&m.path("prod/gone/status.json"));
+    let versions = status["revoked_versions"].as_object().unwrap();
+    assert_eq!(versions.values().next().unwrap()["reason"], "superseded");
+    assert_verifies(&m, "gone", &pebble.root_pem());
+}

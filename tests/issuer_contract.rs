@@ -133,6 +133,7 @@ issuer_contract_tests!(internal, || {
             subject: DistinguishedName::parse("CN=Contract Root CA").unwrap(),
             validity_months: 24,
             key: KeySpec::Ec(Curve::P384),
+            permitted_dns_domains: Vec::new(),
         },
     )
     .unwrap()

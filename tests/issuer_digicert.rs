@@ -252,3 +252,41 @@ fn a_held_order_stays_open_across_unchanged_polls() {
     ca.script(host, json!({"mode": "issue", "polls": 1}));
     wait_status(&m, "patient", "completed");
 }
+
+#[test]
+fn a_mv_into_revoked_revokes_at_digicert_with_the_reason_and_renews() {
+    let ca = DigiCertStandIn::start();
+    let m = setup(&ca);
+    let host = "gone.contoso.com";
+    fs::create_dir(m.path("prod/gone")).unwrap();
+    fs::write(m.path("prod/gone/policy.json"), policy(host)).unwrap();
+    wait_status(&m, "gone", "completed");
+    let serial = common::json_file(&m.path("prod/gone/status.json"))["serial_number"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        sh_ok(&m.mnt, "ls prod/issuers/digi/issued"),
+        format!("{serial}.pem\n")
+    );
+    sh_ok(
+        &m.mnt,
+        &format!(
+            "echo keyCompromise > prod/issuers/digi/revoked/{serial}.reason && \
+             mv prod/issuers/digi/issued/{serial}.pem prod/issuers/digi/revoked/"
+        ),
+    );
+    let orders = orders_for(&ca, host);
+    assert_eq!(orders[0]["status"], "revoked", "{orders:?}");
+    assert_eq!(
+        orders[0]["revocation_reason"], "key_compromise",
+        "{orders:?}"
+    );
+    // AutoRenew orders again, with a new key.
+    common::wait_until("a second order is issued", || {
+        common::json_file(&m.path("prod/gone/status.json"))["serial_number"]
+            .as_str()
+            .is_some_and(|s| s != serial)
+    });
+    assert_eq!(orders_for(&ca, host).len(), 2);
+}

@@ -27,7 +27,7 @@ fn writing_an_internal_issuer_makes_a_private_root_shown_as_pem() {
     let m = Mount::start();
     vault_with_corp(&m);
     let listing = sh_ok(&m.mnt, "ls prod/issuers");
-    assert_eq!(listing, "corp.json\ncorp.pem\n");
+    assert_eq!(listing, "corp\ncorp.crl\ncorp.json\ncorp.pem\n");
     let text = sh_ok(
         &m.mnt,
         "openssl x509 -in prod/issuers/corp.pem -noout -text -nameopt RFC2253",

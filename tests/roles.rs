@@ -429,3 +429,51 @@ fn a_handle_on_a_removed_scratch_file_never_writes_the_file_made_next_under_its_
         "600 0"
     );
 }
+
+#[test]
+fn only_a_manager_revokes_or_has_a_csr_signed() {
+    let Some(Setup { m, manager, nobody }) = setup() else {
+        return;
+    };
+    fs::write(
+        m.path("prod/issuers/corp.json"),
+        r#"{"provider": "Internal", "ca": {"kty": "EC", "crv": "P-256"}}"#,
+    )
+    .unwrap();
+    fs::create_dir(m.path("prod/api")).unwrap();
+    fs::write(
+        m.path("prod/api/policy.json"),
+        r#"{"x509_props": {"subject": "CN=api.example.com"}, "issuer": {"name": "corp"}}"#,
+    )
+    .unwrap();
+    let serial = json(&m.path("prod/api/status.json"))["serial_number"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    sh_ok(
+        m.root.path(),
+        "openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout dev.key \
+         -out dev.csr -subj /CN=dev.example.com 2>/dev/null && chmod 644 dev.csr",
+    );
+    let csr = m.root.path().join("dev.csr");
+    let revoke = format!("mv prod/issuers/corp/issued/{serial}.pem prod/issuers/corp/revoked/");
+    let sign = format!("cp {} prod/issuers/corp/sign/dev.csr", csr.display());
+    for script in [&revoke, &sign] {
+        let (ok, out) = nobody.run(&m.mnt, script);
+        assert!(!ok, "{script}: {out}");
+        assert!(out.contains("Permission denied"), "{script}: {out}");
+    }
+    assert!(
+        m.path(&format!("prod/issuers/corp/issued/{serial}.pem"))
+            .exists()
+    );
+    for script in [&revoke, &sign] {
+        let (ok, out) = manager.run(&m.mnt, script);
+        assert!(ok, "{script}: {out}");
+    }
+    assert!(
+        m.path(&format!("prod/issuers/corp/revoked/{serial}.pem"))
+            .exists()
+    );
+    assert!(m.path("prod/issuers/corp/sign/dev.pem").exists());
+}

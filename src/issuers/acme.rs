@@ -48,6 +48,7 @@ use std::time::{Duration, Instant};
 
 use instant_acme::{
     Account, AuthorizationStatus, ChallengeStatus, Error, Identifier, NewOrder, OrderStatus,
+    RevocationReason, RevocationRequest,
 };
 
 use super::{CaError, CertificateAuthority, Issued, IssuerMemory, Order, Progress};
@@ -442,6 +443,28 @@ impl CertificateAuthority for Acme {
 
     fn cancel(&self, _order: &Order<'_>, request_id: &str) -> Result<(), CaError> {
         self.with_account(|account| async move { self.deactivate(&account, request_id).await })
+    }
+
+    /// RFC 8555 §7.6 `revokeCert`, signed by the account that ordered it.
+    fn revoke(&self, leaf: &[u8], reason: u8) -> Result<(), CaError> {
+        let certificate = rustls::pki_types::CertificateDer::from(leaf.to_vec());
+        self.with_account(|account| {
+            let certificate = &certificate;
+            async move {
+                let reason = match reason {
+                    1 => RevocationReason::KeyCompromise,
+                    3 => RevocationReason::AffiliationChanged,
+                    4 => RevocationReason::Superseded,
+                    5 => RevocationReason::CessationOfOperation,
+                    _ => RevocationReason::Unspecified,
+                };
+                let request = RevocationRequest {
+                    certificate,
+                    reason: Some(reason),
+                };
+                account.revoke(&request).await.map_err(Failure::Acme)
+            }
+        })
     }
 }
 

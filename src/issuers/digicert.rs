@@ -205,6 +205,46 @@ impl CertificateAuthority for DigiCert {
         }
     }
 
+    /// Finds the certificate by its SHA-1 thumbprint (order info takes
+    /// one in place of the order id), then `PUT /certificate/{id}/revoke`
+    /// with the reason, approved at once (`skip_approval`).
+    fn revoke(&self, leaf: &[u8], reason: u8) -> Result<(), CaError> {
+        let thumbprint = crate::pki::x509::inspect(leaf)
+            .map_err(|e| CaError::Rejected {
+                code: "certfs_bad_certificate".into(),
+                message: e.to_string(),
+            })?
+            .sha1_thumbprint_hex;
+        let info = json_of(&self.call(
+            Method::Get,
+            &format!("/order/certificate/{thumbprint}"),
+            None,
+        )?)?;
+        let certificate_id =
+            id_of(info.pointer("/certificate/id")).ok_or_else(|| CaError::Rejected {
+                code: "certfs_no_certificate_id".into(),
+                message: "DigiCert's order shows no certificate id to revoke".into(),
+            })?;
+        let reason = match reason {
+            1 => "key_compromise",
+            3 => "affiliation_changed",
+            4 => "superseded",
+            5 => "cessation_of_operation",
+            _ => "unspecified",
+        };
+        let body = json!({
+            "revocation_reason": reason,
+            "comments": "Revoked in certfs (mv into revoked/)",
+            "skip_approval": true,
+        });
+        self.call(
+            Method::Put,
+            &format!("/certificate/{certificate_id}/revoke"),
+            Some(&body),
+        )
+        .map(|_| ())
+    }
+
     fn cancel(&self, order: &Order<'_>, request_id: &str) -> Result<(), CaError> {
         let id = order_id(request_id)?;
         let body = json!({

@@ -144,6 +144,20 @@ pub trait CertificateAuthority: Send + Sync {
 
     /// Asks the CA to cancel order `request_id`, where its API can.
     fn cancel(&self, order: &Order<'_>, request_id: &str) -> Result<(), CaError>;
+
+    /// Revokes the certificate `leaf` (DER) that this CA issued, with RFC
+    /// 5280 reason code `reason`. A provider whose API cannot revoke
+    /// refuses (the default).
+    fn revoke(&self, leaf: &[u8], reason: u8) -> Result<(), CaError> {
+        let _ = (leaf, reason);
+        Err(CaError::Rejected {
+            code: "NotSupported".into(),
+            message: format!(
+                "certfs cannot revoke through {}'s API; revoke the certificate with the CA itself",
+                self.provider()
+            ),
+        })
+    }
 }
 
 /// Small private state a provider keeps between calls and restarts (an
@@ -158,3 +172,7 @@ pub trait IssuerMemory: Send + Sync {
     /// call did (a refused write there refuses that whole step).
     fn save(&self, value: &str);
 }
+
+#[cfg(test)]
+#[path = "revoke_tests.rs"]
+mod revoke_tests;

@@ -10,7 +10,7 @@ use super::key::PrivateKey;
 pub use super::x509_fields::{
     CertificateInfo, CertificateSpec, KeyUsage, SubjectAltNames, UPN_OID,
 };
-pub use super::x509_read::{certificate_spec, inspect, leaf_and_chain, order_chain};
+pub use super::x509_read::{certificate_spec, inspect, is_ca, leaf_and_chain, order_chain};
 
 /// Builds a self-signed certificate for `spec`, signed by `key` (SHA-256
 /// for RSA and P-256, SHA-384 for P-384, SHA-512 for P-521), with a random
@@ -33,12 +33,31 @@ pub fn certificate_authority(
     spec: &CertificateSpec,
     key: &PrivateKey,
 ) -> Result<Vec<u8>, PkiError> {
+    constrained_authority(spec, key, &[])
+}
+
+/// [`certificate_authority`] with a name constraint: the CA may certify
+/// only DNS names within `permitted_dns_domains` (none: unconstrained).
+pub fn constrained_authority(
+    spec: &CertificateSpec,
+    key: &PrivateKey,
+    permitted_dns_domains: &[String],
+) -> Result<Vec<u8>, PkiError> {
     let mut params = params_for(&CertificateSpec {
         key_usage: Vec::new(),
         extended_key_usage: Vec::new(),
         ..spec.clone()
     })?;
     params.is_ca = IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    if !permitted_dns_domains.is_empty() {
+        params.name_constraints = Some(rcgen::NameConstraints {
+            permitted_subtrees: permitted_dns_domains
+                .iter()
+                .map(|d| rcgen::GeneralSubtree::DnsName(d.clone()))
+                .collect(),
+            excluded_subtrees: Vec::new(),
+        });
+    }
     params.key_usages = vec![
         KeyUsagePurpose::KeyCertSign,
         KeyUsagePurpose::CrlSign,
@@ -51,23 +70,19 @@ pub fn certificate_authority(
 /// signed by the CA whose certificate is `ca_der` and key `ca_key`: the
 /// issuer is the CA's subject byte for byte, with an authority key
 /// identifier, basic constraints CA:false, and a not-after never past the
-/// CA's. Returns DER.
+/// CA's, and what `options` add. Returns DER.
 pub fn signed_by_ca(
     spec: &CertificateSpec,
     subject_key: &PrivateKey,
     ca_der: &[u8],
     ca_key: &PrivateKey,
+    options: &LeafOptions<'_>,
 ) -> Result<Vec<u8>, PkiError> {
     let name = spec.subject.to_der()?;
     let ca_subject = super::x509_read::raw_subject(ca_der)?;
-    let ca_not_after = super::x509_read::inspect(ca_der)?.not_after;
     let mut params = params_for(spec)?;
     set_validity(&mut params, spec.validity_months)?;
-    let ca_end = OffsetDateTime::from_unix_timestamp(ca_not_after).map_err(crypto)?;
-    params.not_after = params.not_after.min(ca_end);
-    params.serial_number = Some(random_serial()?.into());
-    params.is_ca = IsCa::ExplicitNoCa;
-    params.use_authority_key_identifier_extension = true;
+    leaf_settings(&mut params, ca_der, options)?;
     let ca_pair = ca_key.signing_key_pair()?;
     let subject_pair = subject_key.signing_key_pair()?;
     let issuer = rcgen::Issuer::from_ca_cert_der(&ca_der.into(), &ca_pair).map_err(crypto)?;
@@ -75,6 +90,81 @@ pub fn signed_by_ca(
     resign(
         cert.der(),
         &[(TBS_ISSUER, &ca_subject), (TBS_SUBJECT, &name)],
+        &ca_pair,
+    )
+}
+
+/// What a CA adds to a leaf beyond its spec.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LeafOptions<'a> {
+    /// The CRL distribution point (a URL).
+    pub distribution_point: Option<&'a str>,
+    /// The longest validity in days: a longer one is cut to it.
+    pub max_validity_days: Option<u32>,
+}
+
+/// A leaf's serial, CA:false, authority key identifier, CRL distribution
+/// point, and not-after cut to `options.max_validity_days` and to the CA's end.
+fn leaf_settings(
+    params: &mut CertificateParams,
+    ca_der: &[u8],
+    options: &LeafOptions<'_>,
+) -> Result<(), PkiError> {
+    let ca_not_after = super::x509_read::inspect(ca_der)?.not_after;
+    let ca_end = OffsetDateTime::from_unix_timestamp(ca_not_after).map_err(crypto)?;
+    params.not_after = params.not_after.min(ca_end);
+    if let Some(days) = options.max_validity_days {
+        let limit = params.not_before + Duration::minutes(5) + Duration::days(i64::from(days));
+        params.not_after = params.not_after.min(limit);
+    }
+    params.serial_number = Some(random_serial()?.into());
+    params.is_ca = IsCa::ExplicitNoCa;
+    params.use_authority_key_identifier_extension = true;
+    if let Some(url) = options.distribution_point {
+        params.crl_distribution_points = vec![rcgen::CrlDistributionPoint {
+            uris: vec![url.to_owned()],
+        }];
+    }
+    Ok(())
+}
+
+/// Signs someone else's CSR (`request`, already verified) by the CA whose
+/// certificate is `ca_der` and key `ca_key`: the request's subject byte for
+/// byte and its SANs, key usage digitalSignature (+ keyEncipherment for
+/// RSA), EKUs serverAuth and clientAuth, valid `validity_months` (cut by
+/// `options`). Returns DER.
+pub fn sign_request(
+    request: &super::csr::SigningRequest,
+    validity_months: u32,
+    ca_der: &[u8],
+    ca_key: &PrivateKey,
+    options: &LeafOptions<'_>,
+) -> Result<Vec<u8>, PkiError> {
+    let mut csr = rcgen::CertificateSigningRequestParams::from_der(&request.der().to_vec().into())
+        .map_err(|e| {
+            PkiError::Malformed(format!(
+                "The certificate signing request is refused: certfs cannot sign it ({e})"
+            ))
+        })?;
+    let raw = super::x509_read::raw_request_subject(request.der())?;
+    let ca_subject = super::x509_read::raw_subject(ca_der)?;
+    let params = &mut csr.params;
+    set_validity(params, validity_months)?;
+    leaf_settings(params, ca_der, options)?;
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    if request.rsa {
+        params.key_usages.push(KeyUsagePurpose::KeyEncipherment);
+    }
+    params.extended_key_usages = vec![
+        ExtendedKeyUsagePurpose::ServerAuth,
+        ExtendedKeyUsagePurpose::ClientAuth,
+    ];
+    let ca_pair = ca_key.signing_key_pair()?;
+    let issuer = rcgen::Issuer::from_ca_cert_der(&ca_der.into(), &ca_pair).map_err(crypto)?;
+    let cert = csr.signed_by(&issuer).map_err(crypto)?;
+    resign(
+        cert.der(),
+        &[(TBS_ISSUER, &ca_subject), (TBS_SUBJECT, &raw)],
         &ca_pair,
     )
 }
@@ -122,8 +212,40 @@ pub fn certificate_signing_request(
     spec: &CertificateSpec,
     key: &PrivateKey,
 ) -> Result<Vec<u8>, PkiError> {
+    request_with(spec, key, None)
+}
+
+/// [`certificate_signing_request`] for a CA certificate: it also asks for
+/// basic constraints CA:true, with `path_len` when given.
+pub fn ca_signing_request(
+    spec: &CertificateSpec,
+    key: &PrivateKey,
+    path_len: Option<u8>,
+) -> Result<Vec<u8>, PkiError> {
+    // rcgen writes basic constraints only into certificates: the
+    // extension is requested as a custom one (BasicConstraints, RFC 5280
+    // §4.2.1.9: cA TRUE, then pathLenConstraint when given).
+    let mut content = vec![0x01, 0x01, 0xff];
+    if let Some(n) = path_len {
+        let octets = if n & 0x80 != 0 { vec![0, n] } else { vec![n] };
+        content.extend(der::tlv(0x02, &octets));
+    }
+    let mut ext = rcgen::CustomExtension::from_oid_content(
+        &[2, 5, 29, 19],
+        der::tlv(der::SEQUENCE, &content),
+    );
+    ext.set_criticality(true);
+    request_with(spec, key, Some(ext))
+}
+
+fn request_with(
+    spec: &CertificateSpec,
+    key: &PrivateKey,
+    extra: Option<rcgen::CustomExtension>,
+) -> Result<Vec<u8>, PkiError> {
     let name = spec.subject.to_der()?;
-    let params = params_for(spec)?;
+    let mut params = params_for(spec)?;
+    params.custom_extensions.extend(extra);
     let pair = key.signing_key_pair()?;
     let csr = params.serialize_request(&pair).map_err(crypto)?;
     resign(csr.der(), &[(CRI_SUBJECT, &name)], &pair)

@@ -40,6 +40,25 @@ pub(super) fn raw_subject(der_bytes: &[u8]) -> Result<Vec<u8>, PkiError> {
     Ok(parse(der_bytes)?.tbs_certificate.subject.as_raw().to_vec())
 }
 
+/// The subject key identifier a DER certificate carries, if any.
+pub(super) fn subject_key_id(der_bytes: &[u8]) -> Option<Vec<u8>> {
+    let cert = parse(der_bytes).ok()?;
+    cert.extensions()
+        .iter()
+        .find_map(|ext| match ext.parsed_extension() {
+            ParsedExtension::SubjectKeyIdentifier(id) => Some(id.0.to_vec()),
+            _ => None,
+        })
+}
+
+/// The subject of a DER certificate request, as the DER Name it holds.
+pub(super) fn raw_request_subject(der_bytes: &[u8]) -> Result<Vec<u8>, PkiError> {
+    use x509_parser::certification_request::X509CertificationRequest;
+    let (_, csr) = X509CertificationRequest::from_der(der_bytes)
+        .map_err(|e| PkiError::Malformed(format!("not a certificate request: {e}")))?;
+    Ok(csr.certification_request_info.subject.as_raw().to_vec())
+}
+
 /// Reads the facts of a DER certificate; any garbage gives `Malformed`.
 ///
 /// The serial is written as `openssl x509 -serial` does (two hex digits a
@@ -61,6 +80,20 @@ pub fn inspect(der_bytes: &[u8]) -> Result<CertificateInfo, PkiError> {
         issuer: name_text(cert.issuer()),
         public_key_der: cert.tbs_certificate.subject_pki.raw.to_vec(),
     })
+}
+
+/// Whether a DER certificate says it is a CA (basic constraints CA:true);
+/// `false` for anything unreadable.
+pub fn is_ca(der_bytes: &[u8]) -> bool {
+    parse(der_bytes)
+        .ok()
+        .and_then(|cert| {
+            cert.basic_constraints()
+                .ok()
+                .flatten()
+                .map(|bc| bc.value.ca)
+        })
+        .unwrap_or(false)
 }
 
 /// Reads back what a certificate says as a [`CertificateSpec`]: subject,

@@ -34,6 +34,8 @@ enum DropAction<'a> {
     Merge(&'a VaultName, &'a CertificateName),
     /// A PFX or PEM to import, by its file name.
     Import(&'a VaultName, &'a str),
+    /// A CSR for an Internal issuer to sign, by its file name.
+    Sign(&'a VaultName, &'a CertificateName, &'a str),
 }
 
 /// Whether a write to `node` acts: a file dropped into a drop-box.
@@ -50,6 +52,9 @@ fn drop_action(node: &Node) -> Option<DropAction<'_>> {
         Node::Merge(v, c) if !side::is_scratch(name) => Some(DropAction::Merge(v, c)),
         Node::Import(v) if import::is_import(name) => Some(DropAction::Import(v, name)),
         Node::Restore(v) if !side::is_scratch(name) => Some(DropAction::Restore(v)),
+        Node::SignDir(v, i) if name.ends_with(".csr") && !side::is_scratch(name) => {
+            Some(DropAction::Sign(v, i, name))
+        }
         _ => None,
     }
 }
@@ -85,6 +90,12 @@ impl VaultService {
             Node::IssuerCa(_, name) => Err(VaultError::NotPermitted(format!(
                 "issuers/{name}.pem is read-only: it is the Internal issuer's CA certificate"
             ))),
+            Node::IssuerCrl(_, name) => Err(VaultError::NotPermitted(format!(
+                "issuers/{name}.crl is read-only: certfs signs it from what was revoked"
+            ))),
+            Node::IssuedCert(..) | Node::RevokedCert(..) => Err(VaultError::NotPermitted(
+                "a record of an issued certificate is read-only".into(),
+            )),
             Node::VersionFile { file, .. } => Err(VaultError::NotPermitted(format!(
                 "{} is read-only: it is made from the certificate's version",
                 file.file_name()
@@ -156,6 +167,9 @@ impl VaultService {
             Node::Import(_) | Node::Merge(..) | Node::Issuers(_) | Node::Restore(_) => {
                 self.getattr(dir).map(|_| ())
             }
+            // revoked/<SERIAL>.reason, written before the mv that revokes;
+            // CSRs and what they become in sign/.
+            Node::RevokedDir(..) | Node::SignDir(..) => self.getattr(dir).map(|_| ()),
             Node::Vault(_) | Node::Certificate(..) => {
                 self.getattr(dir)?;
                 let reserved = [
@@ -237,6 +251,7 @@ impl VaultService {
                 (_, Some(DropAction::Merge(v, c))) => self.merge(v, c, data),
                 (_, Some(DropAction::Import(v, name))) => self.import(v, name, data),
                 (_, Some(DropAction::Restore(v))) => self.restore(v, data),
+                (_, Some(DropAction::Sign(v, i, name))) => self.sign_csr(writer, v, i, name, data),
                 (Node::CertificateFile(v, c, CertificateFile::Policy), None) => {
                     self.write_policy(v, c, data)
                 }
@@ -453,6 +468,10 @@ impl VaultService {
             | Node::Merge(..)
             | Node::Import(_)
             | Node::Issuers(_)
+            | Node::IssuerDir(..)
+            | Node::IssuedDir(..)
+            | Node::RevokedDir(..)
+            | Node::SignDir(..)
             | Node::Restore(_)
             | Node::Deleted(_) => Ok(Changes::default()),
             Node::Side(..) => Err(VaultError::NotDirectory(format!(
@@ -501,10 +520,15 @@ impl VaultService {
             | Node::VersionFile { .. }
             | Node::DeletedFile(..)
             | Node::IssuerCa(..)
+            | Node::IssuerCrl(..)
             | Node::VaultFile(_, VaultFile::Settings) => {
                 log::debug!("unlink of {name}: a view of its certificate; nothing removed");
                 Ok(Changes::default())
             }
+            Node::IssuedCert(..) | Node::RevokedCert(..) => Err(VaultError::NotPermitted(format!(
+                "{name} is a record of the issuer: it cannot be removed on its own \
+                 (revoke it with mv into revoked/; the folder goes with its issuer's .json)"
+            ))),
             _ => Err(VaultError::NotPermitted(format!(
                 "{name} is made by certfs and cannot be removed"
             ))),

@@ -12,9 +12,10 @@ use super::changes::Changes;
 use super::clock::now;
 use super::connect::{Authority, check_wildcards, connect};
 use super::error::VaultError;
+use super::issued;
 use super::issuer_memory::memory_cell;
 use super::load::version_from_parts;
-use super::model::{not_found, vault};
+use super::model::{certificate, not_found, vault};
 use super::name::{CertificateName, VaultName, VersionId};
 use super::node::Node;
 use super::policy::Policy;
@@ -63,8 +64,33 @@ impl VaultService {
         c: &CertificateName,
         policy: Policy,
     ) -> Result<Changes, VaultError> {
+        self.create_version_keyed(v, c, policy, true)
+    }
+
+    /// A new version of `c` under its stored policy with a new key, whatever
+    /// `reuse_key` says (its certificate was revoked).
+    pub(super) fn renew_with_new_key(
+        &self,
+        v: &VaultName,
+        c: &CertificateName,
+    ) -> Result<Changes, VaultError> {
+        let policy = (*certificate(&self.model(), v, c)?.policy).clone();
+        let changes = self.create_version_keyed(v, c, policy, false)?;
+        self.announce(&changes);
+        Ok(changes)
+    }
+
+    /// [`Self::create_version`]; the current key is kept only if `may_reuse`.
+    fn create_version_keyed(
+        &self,
+        v: &VaultName,
+        c: &CertificateName,
+        policy: Policy,
+        may_reuse: bool,
+    ) -> Result<Changes, VaultError> {
         let issuer = self.issuer_for(v, &policy)?;
-        let key = match self.reusable_key(v, c, &policy)? {
+        let reused = self.reusable_key(v, c, &policy)?.filter(|_| may_reuse);
+        let key = match reused {
             Some(key) => key,
             None => PrivateKey::generate(policy.key.spec)?,
         };
@@ -160,21 +186,30 @@ impl VaultService {
             IssuerError::Pki(p) => VaultError::from(p),
             IssuerError::Rejected(m) => VaultError::BadParameter(m),
         })?;
-        let id = self.add_completed_version(v, c, policy, key, issued.leaf, issued.chain)?;
+        let issuer_name = policy.issuer.name.clone();
+        let id = self.add_completed_version(
+            v,
+            c,
+            policy,
+            key,
+            (issued.leaf, issued.chain),
+            Some(&issuer_name),
+        )?;
         log::info!("{v}/{c}: new version {id} issued by {}", issuer.name());
         Ok(Changes::of_certificate(v, c))
     }
 
     /// Stores and publishes a completed version made here (issued or
-    /// imported), with `policy` as the certificate's policy.
+    /// imported), with `policy` as the certificate's policy; what an issuer
+    /// of the vault (`issuer`) issued goes into its ledger too.
     pub(super) fn add_completed_version(
         &self,
         v: &VaultName,
         c: &CertificateName,
         policy: Policy,
         key: PrivateKey,
-        leaf: Vec<u8>,
-        chain: Vec<Vec<u8>>,
+        (leaf, chain): (Vec<u8>, Vec<Vec<u8>>),
+        issuer: Option<&str>,
     ) -> Result<VersionId, VaultError> {
         let info = x509::inspect(&leaf)?;
         let policy_json = policy.to_json();
@@ -186,6 +221,9 @@ impl VaultService {
         let (mut record, name) = record_for(&tx.model(), v, c, t)?;
         record.policy = policy_json.clone();
         let id = VersionId::random();
+        if let Some(issuer) = issuer {
+            issued::record_issued(&mut tx, v, issuer, &leaf, Some((&name, &id)), t)?;
+        }
         let version_record = VersionRecord {
             vault: record.vault.clone(),
             certificate: record.name.clone(),

@@ -17,7 +17,7 @@ use crate::issuers::acme::{
 };
 use crate::issuers::digicert::DigiCert;
 use crate::issuers::globalsign::{self, GlobalSign};
-use crate::issuers::internal::InternalCa;
+use crate::issuers::internal::{InternalCa, IssuingRules};
 use crate::issuers::{CertificateAuthority, Issuer, IssuerMemory};
 
 /// How a configured issuer issues.
@@ -78,12 +78,23 @@ pub(super) fn connect(
                 VaultError::Internal(format!("the private CA of issuer {name} is missing"))
             })?;
             let ca = InternalCa::from_memory(name, &text)
-                .map_err(|e| VaultError::Internal(e.to_string()))?;
+                .map_err(|e| VaultError::Internal(e.to_string()))?
+                .with_rules(internal_rules(bundle));
             Ok(Authority::Now(Box::new(ca)))
         }
         other => Err(VaultError::Internal(format!(
             "issuer {name} has an unknown provider {other}"
         ))),
+    }
+}
+
+/// What an Internal issuer's file says every certificate it issues is held to.
+pub(super) fn internal_rules(bundle: &IssuerBundle) -> IssuingRules {
+    let constraints = bundle.internal_constraints();
+    IssuingRules {
+        distribution_point: bundle.crl_distribution_point().map(str::to_owned),
+        permitted_dns_domains: constraints.permitted_dns_domains,
+        max_validity_days: constraints.max_validity_days,
     }
 }
 

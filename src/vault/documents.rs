@@ -5,16 +5,19 @@ use super::changes::Changes;
 use super::connect::check_paths;
 use super::contacts::{self, Contacts};
 use super::error::VaultError;
+use super::issued;
 use super::issuer_file::{self, IssuerBundle};
 use super::issuer_memory::{self, MemoryCell, has_memory, memory_text};
-use super::model::{not_found, vault};
+use super::model::{VaultState, not_found, vault};
 use super::name::{CertificateName, VaultName};
 use super::node::Node;
 use super::service::{Transaction, VaultService};
 use zeroize::Zeroizing;
 
 use crate::as_user::Identity;
+use crate::issuers::IssuerError;
 use crate::issuers::internal::InternalCa;
+use crate::pki::key::PrivateKey;
 
 /// Whom a document `caller` writes remembers as its writer (the paths it
 /// names are opened as this user): the caller's uid, gid and groups.
@@ -39,7 +42,7 @@ impl VaultService {
     ) -> Result<Changes, VaultError> {
         // An Internal issuer's CA is made when its file is first written:
         // the key is generated before the writer lock is taken.
-        let (new_ca, parsed) = {
+        let (new_ca, parsed, vault_ca) = {
             let st = self.model();
             let vs = vault(&st, v)?;
             let previous = vs.issuers.get(name);
@@ -48,7 +51,11 @@ impl VaultService {
                 Some(settings) if !has_memory(vs, name) => Some(settings),
                 _ => None,
             };
-            (new_ca, bundle)
+            let vault_ca = match bundle.ca_certificate() {
+                Some(c) => Some(ca_of_certificate(vs, name, c)?),
+                None => None,
+            };
+            (new_ca, bundle, vault_ca)
         };
         // Files are looked at holding no lock (they never block, but take a thread).
         check_paths(&parsed, writer)?;
@@ -80,6 +87,12 @@ impl VaultService {
             put_memory(&mut tx, v, &stored_name, ca.to_memory())?;
             log::info!("vault {v}: issuer {stored_name} has a new private CA");
         }
+        if let Some(ca) = vault_ca {
+            // Taken anew at every write: after its certificate is renewed,
+            // writing the issuer file again makes it sign with the new one.
+            put_memory(&mut tx, v, &stored_name, ca.to_memory())?;
+            log::info!("vault {v}: issuer {stored_name} signs with a CA certificate of the vault");
+        }
         let key = format!("{}{stored_name}", issuer_file::DOCUMENT_PREFIX);
         tx.store()
             .put_document(v.as_str(), &key, Some(&bundle.to_stored()))?;
@@ -105,6 +118,42 @@ impl VaultService {
         };
         put_memory(&mut self.transaction(), v, name, text)
     }
+}
+
+/// The CA that the current version of certificate `c` of `vs` is, for issuer `issuer`.
+fn ca_of_certificate(
+    vs: &VaultState,
+    issuer: &CertificateName,
+    c: &str,
+) -> Result<InternalCa, VaultError> {
+    let refuse = |why: &str| {
+        VaultError::BadParameter(format!(
+            "ca.certificate: {c} cannot be issuer {issuer}'s CA: {why}"
+        ))
+    };
+    let name = CertificateName::parse(c).map_err(|e| refuse(&e.0))?;
+    let cs = vs
+        .certificates
+        .get(&name)
+        .ok_or_else(|| refuse("no such certificate in this vault"))?;
+    let current = cs.current().ok_or_else(|| {
+        refuse("it has no completed version (merge its signed certificate first)")
+    })?;
+    let key = current
+        .key
+        .as_ref()
+        .ok_or_else(|| refuse("its key is not in the vault"))?;
+    let key = PrivateKey::from_pkcs8_der(key.pkcs8_der())?;
+    InternalCa::from_certificate(
+        issuer.as_str(),
+        key,
+        current.leaf.clone(),
+        current.chain.clone(),
+    )
+    .map_err(|e| match e {
+        IssuerError::Rejected(why) => refuse(&why),
+        IssuerError::Pki(p) => VaultError::from(p),
+    })
 }
 
 /// A write to `contacts.json`.
@@ -170,6 +219,8 @@ pub(super) fn delete_issuer(
     // The issuer's private state (an ACME account, an Internal CA's key)
     // goes with it: writing the file again makes a new one.
     drop_memory(tx, v, &stored_name)?;
+    // So does what it issued and revoked (its folder in issuers/).
+    issued::drop_ledger(tx, v, &stored_name)?;
     let mut st = tx.model_mut();
     st.vaults
         .get_mut(v)

@@ -116,7 +116,7 @@ impl VaultService {
             );
         }
         self.ensure_draft(v, &name)?;
-        let id = self.add_completed_version(v, &name, policy, key, leaf, chain)?;
+        let id = self.add_completed_version(v, &name, policy, key, (leaf, chain), None)?;
         {
             let mut side = self.scratch();
             side.remove(&dir, &format!("{stem}{PASSWORD_SUFFIX}"));
@@ -187,6 +187,10 @@ fn derived_policy(
         ekus: spec.extended_key_usage,
         key_usage,
         validity_months: spec.validity_months.clamp(1, 1200),
+        basic_constraints: crate::vault::policy::BasicConstraints {
+            ca: x509::is_ca(leaf),
+            path_len: None,
+        },
         lifetime_actions: vec![LifetimeAction {
             trigger: Trigger::LifetimePercentage(defaults::LIFETIME_PERCENTAGE),
             action: ActionType::EmailContacts,

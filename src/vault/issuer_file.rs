@@ -86,6 +86,9 @@ pub struct OrgDetails {
     /// Administrators (GlobalSign needs one).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub admin_details: Vec<AdminDetail>,
+    /// Key Vault's `zip` (it returns `0`): kept as written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zip: Option<u64>,
 }
 
 /// `attributes`.
@@ -95,6 +98,13 @@ pub struct IssuerAttributes {
     /// Whether new certificates may be ordered through the issuer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
+    /// Key Vault's `created` (seconds since 1970), as a copied bundle
+    /// carries it: accepted and not kept.
+    #[serde(default, skip_serializing)]
+    pub created: Option<i64>,
+    /// Key Vault's `updated`: accepted and not kept.
+    #[serde(default, skip_serializing)]
+    pub updated: Option<i64>,
 }
 
 /// ACME external account binding. `Debug` leaves out the HMAC key.
@@ -125,12 +135,45 @@ pub struct InternalCa {
     /// `P-256`, `P-384` or `P-521` for EC.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub crv: Option<String>,
+    /// Instead of a root of its own: the CA certificate of the vault (its
+    /// current version, with its key) to sign with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<String>,
+}
+
+/// `constraints` of an `Internal` issuer: what it may certify.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Constraints {
+    /// DNS names it certifies must be one of these or below one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub permitted_dns_domains: Vec<String>,
+    /// A longer validity is cut to this many days.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_validity_days: Option<u32>,
+}
+
+/// `crl` of an `Internal` issuer: how long a CRL is valid, and the URL
+/// written into every certificate it issues.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CrlSettings {
+    /// How long each CRL is valid (`next_update` − `this_update`), 1–8760; 168 by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validity_hours: Option<u32>,
+    /// The CRL distribution point (an http:// URL) of the certificates it issues.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distribution_point: Option<String>,
 }
 
 /// An issuer: Key Vault's IssuerBundle and certfs' additions.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IssuerBundle {
+    /// Key Vault's `id` (the issuer's URL), as a copied bundle carries it:
+    /// accepted and not kept.
+    #[serde(default, skip_serializing)]
+    pub id: Option<String>,
     /// `DigiCert`, `GlobalSign`, `ACME` or `Internal`.
     pub provider: String,
     /// Account and secret.
@@ -157,6 +200,12 @@ pub struct IssuerBundle {
     /// The private CA of an Internal issuer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca: Option<InternalCa>,
+    /// The CRL of an Internal issuer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crl: Option<CrlSettings>,
+    /// What an Internal issuer may certify.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub constraints: Option<Constraints>,
     /// Who wrote the file: the paths it names are opened as this user.
     /// Stored (see [`IssuerBundle::to_stored`]), never read from a write
     /// nor shown; `None` for a document stored before certfs kept it.
@@ -198,6 +247,12 @@ impl IssuerBundle {
                 ))
             })?
             .to_string();
+        // What Key Vault adds to a bundle it returns is not kept.
+        bundle.id = None;
+        if let Some(attributes) = bundle.attributes.as_mut() {
+            attributes.created = None;
+            attributes.updated = None;
+        }
         if let Some(previous) = previous {
             keep_secret(
                 &mut bundle.credentials,
@@ -304,7 +359,7 @@ impl IssuerBundle {
     /// describe, with defaults (`CN=<name> Root CA`, 120 months, EC P-384;
     /// RSA 4096 when `kty` is RSA). `None` for other providers.
     pub fn internal_ca_settings(&self, name: &str) -> Result<Option<CaSettings>, VaultError> {
-        if self.provider != "Internal" {
+        if self.provider != "Internal" || self.ca_certificate().is_some() {
             return Ok(None);
         }
         let ca = self.ca.clone().unwrap_or_default();
@@ -322,7 +377,36 @@ impl IssuerBundle {
             subject,
             validity_months: ca.validity_months.unwrap_or(120),
             key,
+            permitted_dns_domains: self.internal_constraints().permitted_dns_domains,
         }))
+    }
+
+    /// The CA certificate of the vault an Internal issuer signs with, when
+    /// it has no root of its own (`ca.certificate`).
+    pub fn ca_certificate(&self) -> Option<&str> {
+        self.ca.as_ref().and_then(|c| c.certificate.as_deref())
+    }
+
+    /// The constraints of an Internal issuer (none when it names none).
+    pub fn internal_constraints(&self) -> Constraints {
+        self.constraints.clone().unwrap_or_default()
+    }
+
+    /// How long each CRL of an Internal issuer is valid, in seconds (168 hours by default).
+    pub fn crl_validity_seconds(&self) -> i64 {
+        let hours = self
+            .crl
+            .as_ref()
+            .and_then(|c| c.validity_hours)
+            .unwrap_or(168);
+        i64::from(hours) * 3600
+    }
+
+    /// The CRL distribution point written into the certificates an Internal issuer issues.
+    pub fn crl_distribution_point(&self) -> Option<&str> {
+        self.crl
+            .as_ref()
+            .and_then(|c| c.distribution_point.as_deref())
     }
 
     fn validate(&self) -> Result<(), VaultError> {
@@ -397,7 +481,51 @@ impl IssuerBundle {
                 }
             }
             _ => {
+                if let Some(c) = &self.constraints {
+                    if c.max_validity_days
+                        .is_some_and(|d| !(1..=36_500).contains(&d))
+                    {
+                        return Err(need("constraints.max_validity_days between 1 and 36500"));
+                    }
+                    if let Some(bad) = c
+                        .permitted_dns_domains
+                        .iter()
+                        .find(|d| !crate::vault::policy::is_dns_name(d) || d.starts_with('*'))
+                    {
+                        return Err(VaultError::BadParameter(format!(
+                            "constraints.permitted_dns_domains: `{}` is not a DNS domain",
+                            bad.chars().take(80).collect::<String>()
+                        )));
+                    }
+                }
+                if let Some(crl) = &self.crl {
+                    if crl.validity_hours.is_some_and(|h| !(1..=8760).contains(&h)) {
+                        return Err(need("crl.validity_hours between 1 and 8760"));
+                    }
+                    if let Some(url) = &crl.distribution_point {
+                        let ascii = url.bytes().all(|b| b.is_ascii_graphic());
+                        if !(ascii && (url.starts_with("http://") || url.starts_with("https://"))) {
+                            return Err(need(
+                                "crl.distribution_point as an http:// URL without spaces",
+                            ));
+                        }
+                    }
+                }
                 if let Some(ca) = &self.ca {
+                    let own_root = ca.subject.is_some()
+                        || ca.validity_months.is_some()
+                        || ca.kty.is_some()
+                        || ca.crv.is_some();
+                    if let Some(cert) = &ca.certificate {
+                        if own_root {
+                            return Err(need(
+                                "either ca.certificate or settings of its own root (subject, validity_months, kty, crv), not both",
+                            ));
+                        }
+                        CertificateName::parse(cert).map_err(|e| {
+                            VaultError::BadParameter(format!("ca.certificate: {}", e.0))
+                        })?;
+                    }
                     if let Some(subject) = &ca.subject {
                         DistinguishedName::parse(subject).map_err(|e| {
                             VaultError::BadParameter(format!(

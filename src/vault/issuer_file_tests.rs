@@ -137,3 +137,120 @@ fn the_tsig_secret_is_kept_but_never_shown() {
     // And the stored document keeps it (sealed by the store).
     assert!(b.to_stored().contains("dHNpZy1zZWNyZXQtYnl0ZXM="));
 }
+
+/// An IssuerBundle as Key Vault's `GET /certificates/issuers/{name}` returns it.
+const KEY_VAULT_GET: &[u8] = br#"{"id":"https://myvault.vault.azure.net/certificates/issuers/globalsign01","provider":"GlobalSign","credentials":{"account_id":"keyvaultuser"},"org_details":{"zip":0,"admin_details":[{"first_name":"John","last_name":"Doe","email":"admin@contoso.com","phone":"4255555555"}]},"attributes":{"enabled":true,"created":1493938289,"updated":1493938289}}"#;
+
+#[test]
+fn a_bundle_as_key_vault_returns_it_is_accepted_as_it_is() {
+    let previous = IssuerBundle::parse_update(
+        br#"{"provider":"GlobalSign","credentials":{"account_id":"keyvaultuser","pwd":"p"},"org_details":{"admin_details":[{"first_name":"John","last_name":"Doe","email":"admin@contoso.com","phone":"4255555555"}]}}"#,
+        None,
+    )
+    .unwrap();
+    let b = IssuerBundle::parse_update(KEY_VAULT_GET, Some(&previous)).unwrap();
+    assert_eq!(b.org_details.as_ref().and_then(|o| o.zip), Some(0));
+    assert!(b.enabled());
+    let shown = b.to_json();
+    assert!(!shown.contains("myvault"), "{shown}");
+    assert!(!shown.contains("1493938289"), "{shown}");
+    assert!(shown.contains("\"zip\": 0"), "{shown}");
+    // Read back and written again: the same bundle.
+    assert_eq!(
+        IssuerBundle::parse_update(shown.as_bytes(), Some(&b)).unwrap(),
+        b
+    );
+    // Its parts keep their types.
+    for bad in [
+        &br#"{"provider":"Internal","id":7}"#[..],
+        br#"{"provider":"Internal","org_details":{"zip":"x"}}"#,
+        br#"{"provider":"Internal","attributes":{"created":"yesterday"}}"#,
+    ] {
+        assert!(IssuerBundle::parse_update(bad, None).is_err());
+    }
+}
+
+#[test]
+fn crl_settings_are_checked() {
+    let good = IssuerBundle::parse_update(
+        br#"{"provider":"Internal","crl":{"validity_hours":24,"distribution_point":"http://pki.example.test/corp.crl"}}"#,
+        None,
+    )
+    .unwrap();
+    assert_eq!(good.crl_validity_seconds(), 86_400);
+    assert_eq!(
+        good.crl_distribution_point(),
+        Some("http://pki.example.test/corp.crl")
+    );
+    let default = IssuerBundle::parse_update(br#"{"provider":"Internal"}"#, None).unwrap();
+    assert_eq!(default.crl_validity_seconds(), 168 * 3600);
+    for (bad, word) in [
+        (
+            &br#"{"provider":"Internal","crl":{"validity_hours":0}}"#[..],
+            "validity_hours",
+        ),
+        (
+            br#"{"provider":"Internal","crl":{"validity_hours":9000}}"#,
+            "validity_hours",
+        ),
+        (
+            br#"{"provider":"Internal","crl":{"distribution_point":"ldap://x"}}"#,
+            "distribution_point",
+        ),
+        (
+            br#"{"provider":"Internal","crl":{"distribution_point":"http://a b"}}"#,
+            "distribution_point",
+        ),
+        (
+            br#"{"provider":"Internal","crl":{"url":"http://a"}}"#,
+            "url",
+        ),
+    ] {
+        let err = IssuerBundle::parse_update(bad, None).unwrap_err();
+        assert!(err.message().contains(word), "{word}: {err}");
+    }
+}
+
+#[test]
+fn a_vault_ca_certificate_excludes_settings_of_an_own_root() {
+    let b = IssuerBundle::parse_update(
+        br#"{"provider":"Internal","ca":{"certificate":"inter"}}"#,
+        None,
+    )
+    .unwrap();
+    assert_eq!(b.ca_certificate(), Some("inter"));
+    assert_eq!(
+        b.internal_ca_settings("issuing").unwrap(),
+        None,
+        "no root of its own"
+    );
+    for (bad, word) in [
+        (
+            &br#"{"provider":"Internal","ca":{"certificate":"inter","subject":"CN=x"}}"#[..],
+            "not both",
+        ),
+        (
+            br#"{"provider":"Internal","ca":{"certificate":"a_b"}}"#,
+            "ca.certificate",
+        ),
+        (
+            br#"{"provider":"Internal","ca":{"certificate":7}}"#,
+            "wrong type",
+        ),
+        (
+            br#"{"provider":"Internal","constraints":{"permitted_dns_domains":["*.x.test"]}}"#,
+            "not a DNS domain",
+        ),
+        (
+            br#"{"provider":"Internal","constraints":{"permitted_dns_domains":["a b"]}}"#,
+            "not a DNS domain",
+        ),
+        (
+            br#"{"provider":"Internal","constraints":{"max_validity_days":0}}"#,
+            "max_validity_days",
+        ),
+    ] {
+        let err = IssuerBundle::parse_update(bad, None).unwrap_err();
+        assert!(err.message().contains(word), "{word}: {err}");
+    }
+}

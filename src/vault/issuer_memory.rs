@@ -50,7 +50,14 @@ impl MemoryCell {
 pub(super) fn memory_text(name: &CertificateName, text: Zeroizing<String>) -> IssuerMemoryText {
     let ca_pem = InternalCa::from_memory(name.as_str(), &text)
         .ok()
-        .map(|ca| Arc::from(pem::encode("CERTIFICATE", ca.certificate_der()).into_bytes()));
+        .map(|ca| {
+            let chain: String = ca
+                .issuing_chain()
+                .iter()
+                .map(|c| pem::encode("CERTIFICATE", c))
+                .collect();
+            Arc::from(chain.into_bytes())
+        });
     IssuerMemoryText {
         text: Arc::new(text),
         ca_pem,

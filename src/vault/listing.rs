@@ -5,6 +5,7 @@ use super::error::VaultError;
 use super::model::{certificate, deleted, not_found, vault};
 use super::name::{CertificateName, VaultName};
 use super::node::{CertificateFile, DeletedFile, Entry, Kind, Node, VaultFile, VersionFile};
+use super::pki_nodes;
 use super::read::vault_file;
 use super::service::{
     DELETED_DIR, IMPORT_DIR, ISSUERS_DIR, LIVE_DIR, LIVE_FILES, MERGE_DIR, METRICS_FILE,
@@ -168,9 +169,24 @@ impl VaultService {
                             out.push(entry(&format!("{name}.pem"), node, Kind::File));
                         }
                     }
+                    for (name, node, kind) in pki_nodes::issuers_entries(vs) {
+                        out.push(entry(&name, node, kind));
+                    }
                     for name in vs.issuers.keys() {
                         let node = Node::IssuerFile(vs.name.clone(), name.clone());
                         out.push(entry(&format!("{name}.json"), node, Kind::File));
+                    }
+                }
+                Node::SignDir(v, _) => {
+                    vault(&st, v)?;
+                }
+                Node::IssuerDir(v, _) | Node::IssuedDir(v, _) | Node::RevokedDir(v, _) => {
+                    let vs = vault(&st, v)?;
+                    if !vs.issuers.keys().any(|i| Some(i) == issuer_of(dir)) {
+                        return Err(not_found("issuer"));
+                    }
+                    for (name, node, kind) in pki_nodes::entries(vs, dir) {
+                        out.push(entry(&name, node, kind));
                     }
                 }
                 Node::Deleted(v) => {
@@ -196,6 +212,9 @@ impl VaultService {
                 | Node::VaultFile(..)
                 | Node::IssuerFile(..)
                 | Node::IssuerCa(..)
+                | Node::IssuerCrl(..)
+                | Node::IssuedCert(..)
+                | Node::RevokedCert(..)
                 | Node::Metrics
                 | Node::DeletedFile(..)
                 | Node::Side(..) => {
@@ -237,5 +256,13 @@ pub(super) fn version_entries(
                 kind: Kind::File,
             });
         }
+    }
+}
+
+/// The issuer a PKI folder belongs to.
+fn issuer_of(dir: &Node) -> Option<&CertificateName> {
+    match dir {
+        Node::IssuerDir(_, i) | Node::IssuedDir(_, i) | Node::RevokedDir(_, i) => Some(i),
+        _ => None,
     }
 }

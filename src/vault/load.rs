@@ -14,6 +14,7 @@ use super::error::{Stored, VaultError};
 use super::hooks::{self, Hooks};
 use super::issuer_file::{self, IssuerBundle};
 use super::issuer_memory;
+use super::ledger::{self, Ledger};
 use super::model::{IssuerMemoryText, State, VaultState};
 use super::name::{CertificateName, VaultName, VersionId};
 use super::operation::Operation;
@@ -281,6 +282,9 @@ fn vaults_and_documents(
             Ok(StoredDocument::Issuer(name, bundle)) => {
                 vs.issuers.insert(name, *bundle);
             }
+            Ok(StoredDocument::Ledger(name, ledger)) => {
+                vs.ledgers.insert(name, ledger);
+            }
             Err(e) => skip(e),
         }
     }
@@ -312,6 +316,8 @@ pub(super) enum DocumentSlot {
     IssuerMemory(CertificateName),
     /// `issuers/<name>.json`.
     Issuer(CertificateName),
+    /// What an issuer issued and revoked.
+    Ledger(CertificateName),
 }
 
 /// A stored vault document, read.
@@ -323,6 +329,7 @@ pub(super) enum StoredDocument {
     Hooks(CertificateName, Hooks),
     IssuerMemory(CertificateName, IssuerMemoryText),
     Issuer(CertificateName, Box<IssuerBundle>),
+    Ledger(CertificateName, Ledger),
 }
 
 impl DocumentSlot {
@@ -348,6 +355,8 @@ impl DocumentSlot {
             named(name, DocumentSlot::IssuerMemory)
         } else if let Some(name) = strip_prefix_ci(key, issuer_file::DOCUMENT_PREFIX) {
             named(name, DocumentSlot::Issuer)
+        } else if let Some(name) = strip_prefix_ci(key, ledger::DOCUMENT_PREFIX) {
+            named(name, DocumentSlot::Ledger)
         } else {
             Ok(None)
         }
@@ -389,6 +398,9 @@ impl DocumentSlot {
                 name,
                 Box::new(IssuerBundle::from_stored(&value).map_err(unreadable)?),
             ),
+            DocumentSlot::Ledger(name) => {
+                StoredDocument::Ledger(name, Ledger::from_stored(&value).ok_or_else(garbled)?)
+            }
         })
     }
 }

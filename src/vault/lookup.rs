@@ -5,6 +5,7 @@ use super::issuer_file;
 use super::model::{certificate, deleted, not_found};
 use super::name::{CertificateName, VaultName, VersionId};
 use super::node::{Attr, CertificateFile, DeletedFile, Node, VaultFile, VersionFile};
+use super::pki_nodes;
 use super::service::{
     DELETED_DIR, IMPORT_DIR, ISSUERS_DIR, LIVE_DIR, LIVE_FILES, MERGE_DIR, METRICS_FILE,
     RESTORE_DIR, VERSIONS_DIR, VaultService,
@@ -138,6 +139,9 @@ impl VaultService {
             }
             Node::Issuers(v) => {
                 let vs = st.vaults.get(v).ok_or_else(missing)?;
+                if let Some(node) = pki_nodes::issuers_child(vs, name) {
+                    return Ok(node);
+                }
                 if let Some(stem) = name.strip_suffix(".pem") {
                     let issuer = CertificateName::parse(stem).map_err(|_| missing())?;
                     let (issuer, _) = vs
@@ -163,13 +167,22 @@ impl VaultService {
                 cs.deleted_file(v, file).ok_or_else(missing)?;
                 Ok(Node::DeletedFile(v.clone(), c.clone(), file))
             }
+            Node::IssuerDir(v, _) | Node::IssuedDir(v, _) | Node::RevokedDir(v, _) => {
+                let vs = st.vaults.get(v).ok_or_else(missing)?;
+                pki_nodes::child(vs, dir, name).ok_or_else(missing)
+            }
             // Drop-boxes hold only what was dropped (side files, found above).
-            Node::Import(_) | Node::Merge(..) | Node::Restore(_) => Err(missing()),
+            Node::SignDir(..) | Node::Import(_) | Node::Merge(..) | Node::Restore(_) => {
+                Err(missing())
+            }
             Node::VersionFile { .. }
             | Node::CertificateFile(..)
             | Node::VaultFile(..)
             | Node::IssuerFile(..)
             | Node::IssuerCa(..)
+            | Node::IssuerCrl(..)
+            | Node::IssuedCert(..)
+            | Node::RevokedCert(..)
             | Node::Metrics
             | Node::DeletedFile(..)
             | Node::Side(..) => Err(VaultError::NotDirectory(format!(

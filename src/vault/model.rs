@@ -13,6 +13,7 @@ use super::certificate_state::CertificateState;
 use super::contacts::Contacts;
 use super::error::VaultError;
 use super::issuer_file::IssuerBundle;
+use super::ledger::{CrlCache, Ledger};
 use super::name::{CertificateName, VaultName};
 use super::settings::VaultSettings;
 
@@ -39,6 +40,10 @@ pub(crate) struct VaultState {
     pub issuers: BTreeMap<CertificateName, IssuerBundle>,
     /// Private state of issuers (ACME accounts, Internal CAs), by issuer name.
     pub issuer_memory: BTreeMap<CertificateName, IssuerMemoryText>,
+    /// What each issuer issued and revoked, by issuer name.
+    pub ledgers: BTreeMap<CertificateName, Ledger>,
+    /// Each Internal issuer's CRL as last signed.
+    pub crls: CrlCache,
 }
 
 /// An issuer's private state as stored (may hold keys: never shown, never
@@ -62,6 +67,8 @@ impl VaultState {
             contacts: None,
             issuers: BTreeMap::new(),
             issuer_memory: BTreeMap::new(),
+            ledgers: BTreeMap::new(),
+            crls: CrlCache::default(),
         }
     }
 

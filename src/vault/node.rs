@@ -215,6 +215,20 @@ pub enum Node {
     IssuerFile(VaultName, CertificateName),
     /// `<vault>/issuers/<name>.pem`: an Internal issuer's CA certificate.
     IssuerCa(VaultName, CertificateName),
+    /// `<vault>/issuers/<name>.crl`: an Internal issuer's CRL.
+    IssuerCrl(VaultName, CertificateName),
+    /// `<vault>/issuers/<name>/`: what the issuer issued and revoked.
+    IssuerDir(VaultName, CertificateName),
+    /// `<vault>/issuers/<name>/issued/`
+    IssuedDir(VaultName, CertificateName),
+    /// `<vault>/issuers/<name>/revoked/`: `mv` from `issued/` revokes.
+    RevokedDir(VaultName, CertificateName),
+    /// `<vault>/issuers/<name>/sign/`: drop-box for CSRs (Internal issuers).
+    SignDir(VaultName, CertificateName),
+    /// `<vault>/issuers/<name>/issued/<SERIAL>.pem`
+    IssuedCert(VaultName, CertificateName, String),
+    /// `<vault>/issuers/<name>/revoked/<SERIAL>.pem`
+    RevokedCert(VaultName, CertificateName, String),
     /// `<vault>/deleted/`: soft-deleted certificates.
     Deleted(VaultName),
     /// `<vault>/deleted/<cert>/`
@@ -259,6 +273,13 @@ impl Node {
             | Node::Issuers(v)
             | Node::IssuerFile(v, _)
             | Node::IssuerCa(v, _)
+            | Node::IssuerCrl(v, _)
+            | Node::IssuerDir(v, _)
+            | Node::IssuedDir(v, _)
+            | Node::RevokedDir(v, _)
+            | Node::SignDir(v, _)
+            | Node::IssuedCert(v, _, _)
+            | Node::RevokedCert(v, _, _)
             | Node::Deleted(v)
             | Node::DeletedCertificate(v, _)
             | Node::DeletedFile(v, _, _)
@@ -282,6 +303,10 @@ impl Node {
                 | Node::Vault(_)
                 | Node::Import(_)
                 | Node::Issuers(_)
+                | Node::IssuerDir(..)
+                | Node::IssuedDir(..)
+                | Node::RevokedDir(..)
+                | Node::SignDir(..)
                 | Node::Restore(_)
                 | Node::Deleted(_)
                 | Node::DeletedCertificate(..)

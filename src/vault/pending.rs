@@ -9,6 +9,7 @@ use super::certificate_state::PendingVersion;
 use super::changes::Changes;
 use super::clock::now;
 use super::error::VaultError;
+use super::issued;
 use super::load::version_from_parts;
 use super::model::{certificate, not_found};
 use super::name::{CertificateName, VaultName, VersionId};
@@ -36,7 +37,11 @@ impl VaultService {
         key: PrivateKey,
         issuer: &str,
     ) -> Result<(Changes, VersionId), VaultError> {
-        let csr = x509::certificate_signing_request(&policy.certificate_spec(), &key)?;
+        let spec = policy.certificate_spec();
+        let csr = match policy.basic_constraints {
+            c if c.ca => x509::ca_signing_request(&spec, &key, c.path_len)?,
+            _ => x509::certificate_signing_request(&spec, &key)?,
+        };
         let policy_json = policy.to_json();
         let mut tx = self.transaction();
         let t = now();
@@ -172,6 +177,14 @@ impl VaultService {
         }
         operation.target = Some(format!("{v}/{name}/{}", pending.id));
         record.operation = Some(operation.to_json());
+        issued::record_issued(
+            &mut tx,
+            v,
+            &operation.issuer.name,
+            &leaf,
+            Some((&name, &pending.id)),
+            t,
+        )?;
         let version_record = VersionRecord {
             vault: record.vault.clone(),
             certificate: record.name.clone(),

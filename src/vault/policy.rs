@@ -143,6 +143,17 @@ pub struct LifetimeAction {
     pub action: ActionType,
 }
 
+/// `x509_props.basic_constraints`: whether the certificate is a CA, and
+/// how many CAs may follow it. Key Vault writes `{"ca": false}` in every
+/// policy; certfs makes a CA certificate's CSR from `ca: true`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BasicConstraints {
+    /// `ca`.
+    pub ca: bool,
+    /// `path_len`: at most this many CAs below it (only with `ca`).
+    pub path_len: Option<u8>,
+}
+
 /// `issuer`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IssuerParameters {
@@ -171,6 +182,8 @@ pub struct Policy {
     pub key_usage: Vec<KeyUsage>,
     /// Validity in months.
     pub validity_months: u32,
+    /// Basic constraints (CA or not).
+    pub basic_constraints: BasicConstraints,
     /// At most one lifetime action.
     pub lifetime_actions: Vec<LifetimeAction>,
     /// Issuer parameters.

@@ -25,7 +25,13 @@ pub(crate) fn is_secret(node: &Node) -> bool {
 pub(crate) fn is_vault_config(node: &Node) -> bool {
     matches!(
         node,
-        Node::VaultFile(_, VaultFile::Settings) | Node::IssuerFile(..) | Node::Issuers(_)
+        Node::VaultFile(_, VaultFile::Settings)
+            | Node::IssuerFile(..)
+            | Node::Issuers(_)
+            | Node::IssuerDir(..)
+            | Node::IssuedDir(..)
+            | Node::RevokedDir(..)
+            | Node::SignDir(..)
     )
 }
 
@@ -36,7 +42,10 @@ pub(crate) fn is_vault_config(node: &Node) -> bool {
 pub(crate) fn guard_of_dir(dir: &Node) -> Guard {
     Guard {
         secret: matches!(dir, Node::Import(_) | Node::Restore(_)),
-        managers: matches!(dir, Node::Issuers(_)),
+        managers: matches!(
+            dir,
+            Node::Issuers(_) | Node::RevokedDir(..) | Node::SignDir(..)
+        ),
         owner_only: false,
     }
 }

@@ -12,6 +12,7 @@ use super::model::{VaultState, certificate, deleted, not_found, vault};
 use super::name::CertificateName;
 use super::name::VaultName;
 use super::node::{CertificateFile, Node, VaultFile, VersionFile};
+use super::pki_nodes;
 use super::service::VaultService;
 use super::settings::VaultSettings;
 use super::status;
@@ -108,6 +109,12 @@ impl VaultService {
             Node::IssuerCa(v, name) => {
                 let st = self.model();
                 issuer_ca_pem(vault(&st, v)?, name).ok_or_else(|| not_found(&format!("{name}.pem")))
+            }
+            Node::IssuedCert(v, ..) | Node::RevokedCert(v, ..) | Node::IssuerCrl(v, _) => {
+                let st = self.model();
+                pki_nodes::bytes(vault(&st, v)?, node)
+                    .map(|(bytes, _)| bytes)
+                    .ok_or_else(|| not_found("the certificate"))
             }
             Node::IssuerFile(v, name) => {
                 let st = self.model();

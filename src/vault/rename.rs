@@ -8,6 +8,7 @@ use super::error::VaultError;
 use super::lifecycle;
 use super::model::not_found;
 use super::node::{CertificateFile, Node, VaultFile};
+use super::pki_nodes::serial_of;
 use super::protection::{guard_of_dir, guard_of_file};
 use super::service::VaultService;
 use super::side::{self, SideFile};
@@ -73,7 +74,10 @@ impl VaultService {
     /// Whether files in `dir` are side files only (drop-boxes): their
     /// reports outlive them.
     fn is_side_dir(&self, dir: &Node) -> bool {
-        matches!(dir, Node::Import(_) | Node::Merge(..) | Node::Restore(_))
+        matches!(
+            dir,
+            Node::Import(_) | Node::Merge(..) | Node::Restore(_) | Node::SignDir(..)
+        )
     }
 
     fn rename_node(
@@ -89,7 +93,14 @@ impl VaultService {
             new_name,
             no_replace,
         } = mv;
-        let from = self.child(dir, name)?;
+        let from = match (dir, self.child(dir, name)) {
+            (Node::IssuedDir(v, i), Err(VaultError::NotFound(_))) => {
+                let e = self.not_issued(v, i, name);
+                log::warn!("rename of {name} in {v}/issuers/{i}/issued: {e}");
+                return Err(e);
+            }
+            (_, found) => found?,
+        };
         let to = self.child(new_dir, new_name).ok();
         if no_replace && to.is_some() {
             return Err(VaultError::AlreadyExists(format!("{new_name} exists")));
@@ -214,6 +225,20 @@ impl VaultService {
                 self.scratch().put(new_dir, new_name, copy);
                 Ok(Changes::default())
             }
+            // `mv issuers/<i>/issued/<SERIAL>.pem issuers/<i>/revoked/`: revoke.
+            (Node::IssuedCert(v, i, serial), None, _)
+                if *new_dir == Node::RevokedDir(v.clone(), i.clone())
+                    && serial_of(new_name).as_ref() == Some(serial) =>
+            {
+                may_write(renamer, new_dir)?;
+                self.revoke(v, i, serial)
+            }
+            (Node::IssuedCert(..), _, _) => Err(VaultError::BadParameter(format!(
+                "{name} is revoked by moving it into its issuer's revoked/ under the same name"
+            ))),
+            (Node::RevokedCert(..), _, _) => Err(VaultError::BadParameter(format!(
+                "{name} is revoked: a revocation cannot be undone"
+            ))),
             // `mv prod/deleted/web prod/web`: recover.
             (Node::DeletedCertificate(v, c), None, _)
                 if *new_dir == Node::Vault(v.clone()) && c.as_str().eq_ignore_ascii_case(new_name) =>

@@ -82,6 +82,9 @@ impl VaultService {
                 | Node::Import(_)
                 | Node::Merge(..)
                 | Node::Issuers(_)
+                | Node::IssuedDir(..)
+                | Node::RevokedDir(..)
+                | Node::SignDir(..)
                 | Node::Restore(_)
                 | Node::Deleted(_)
         );

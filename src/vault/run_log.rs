@@ -3,6 +3,8 @@
 //! It is a vault document (`status/<certificate>`), so "once per trigger"
 //! survives restarts and is shared by the daemons of a fleet.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 /// The prefix of a certificate's run log in the store: `status/<name>`.
@@ -20,6 +22,20 @@ pub(crate) struct RunLog {
     /// The last delivery probe (`hooks.json`'s `probe`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub probe: Option<ProbeRun>,
+    /// The revoked versions, by version id.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub revoked: BTreeMap<String, RevokedVersion>,
+}
+
+/// A version whose certificate was revoked at its issuer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct RevokedVersion {
+    /// Its serial (upper-case hex).
+    pub serial: String,
+    /// When, Unix seconds.
+    pub at: i64,
+    /// RFC 5280's reason name.
+    pub reason: String,
 }
 
 /// One delivery probe, after the hooks of one version ran.
@@ -105,6 +121,14 @@ mod tests {
             }),
             hook: None,
             probe: None,
+            revoked: BTreeMap::from([(
+                "cd".repeat(16),
+                RevokedVersion {
+                    serial: "0A1B".into(),
+                    at: 7,
+                    reason: "keyCompromise".into(),
+                },
+            )]),
         };
         assert_eq!(RunLog::from_stored(&log.to_stored()), Some(log));
         assert_eq!(RunLog::from_stored("garbage"), None);

@@ -5,6 +5,7 @@ use super::error::VaultError;
 use super::model::{certificate, deleted, not_found, vault};
 use super::node::{Attr, CertificateFile, Node, VersionFile};
 use super::node::{dir_attr, file_attr};
+use super::pki_nodes;
 use super::read::{issuer_ca_pem, vault_file, version_file};
 use super::service::VaultService;
 use super::side;
@@ -84,6 +85,28 @@ impl VaultService {
                 Ok(file_attr(size, 0o644, vs.created, false))
             }
             Node::Issuers(v) => Ok(dir_attr(vault(&st, v)?.created)),
+            Node::IssuerDir(v, i)
+            | Node::IssuedDir(v, i)
+            | Node::RevokedDir(v, i)
+            | Node::SignDir(v, i) => {
+                let vs = vault(&st, v)?;
+                if !vs.issuers.contains_key(i) {
+                    return Err(not_found(i.as_str()));
+                }
+                // Lists what is issued and revoked as it happens.
+                let mut attr = dir_attr(vs.created);
+                attr.switches = true;
+                Ok(attr)
+            }
+            Node::IssuedCert(v, ..) | Node::RevokedCert(v, ..) | Node::IssuerCrl(v, _) => {
+                let vs = vault(&st, v)?;
+                let (bytes, at) =
+                    pki_nodes::bytes(vs, node).ok_or_else(|| not_found("the certificate"))?;
+                // Moves to revoked/ (and the CRL is signed anew): never cached by name.
+                let mut attr = file_attr(bytes.len(), 0o444, at, false);
+                attr.switches = true;
+                Ok(attr)
+            }
             Node::IssuerFile(v, name) => {
                 let vs = vault(&st, v)?;
                 // Holds account ids and (hidden) secrets: the owner's only.

@@ -81,6 +81,13 @@ pub(crate) fn status_json(cs: &CertificateState, consumers: &[Consumer], now: i6
                 .into(),
         );
         out.insert("serial_number".into(), info.serial_hex.as_str().into());
+        let revoked = cs.run_log.revoked.get(version.id.as_str());
+        out.insert(
+            "revoked".into(),
+            revoked
+                .map(|r| serde_json::json!({"at": rfc3339(r.at), "reason": r.reason}))
+                .unwrap_or(serde_json::Value::Null),
+        );
         if let Some(matches) = key_matches(version) {
             out.insert("key_matches_certificate".into(), matches.into());
         }
@@ -89,6 +96,20 @@ pub(crate) fn status_json(cs: &CertificateState, consumers: &[Consumer], now: i6
         out.insert("key_storage".into(), "software".into());
     } else {
         out.insert("version".into(), serde_json::Value::Null);
+    }
+    if !cs.run_log.revoked.is_empty() {
+        let versions: serde_json::Map<String, serde_json::Value> = cs
+            .run_log
+            .revoked
+            .iter()
+            .map(|(id, r)| {
+                let entry = serde_json::json!({
+                    "serial_number": r.serial, "at": rfc3339(r.at), "reason": r.reason,
+                });
+                (id.clone(), entry)
+            })
+            .collect();
+        out.insert("revoked_versions".into(), versions.into());
     }
     match (cs.policy.lifetime_actions.first(), current) {
         (Some(action), Some(version)) => {
@@ -188,7 +209,7 @@ fn label(value: &str) -> String {
 }
 
 /// The metric families of `metrics.prom`: name, help.
-const FAMILIES: [(&str, &str); 10] = [
+const FAMILIES: [(&str, &str); 12] = [
     (
         "certfs_certificate_not_after_timestamp_seconds",
         "When the current version of the certificate expires (Unix time).",
@@ -228,6 +249,14 @@ const FAMILIES: [(&str, &str); 10] = [
     (
         "certfs_certificate_stale_consumers",
         "Living processes that opened the key of a version other than the current one.",
+    ),
+    (
+        "certfs_certificate_revoked",
+        "1 when the current version's certificate is revoked at its issuer.",
+    ),
+    (
+        "certfs_certificate_revoked_versions",
+        "How many versions of the certificate were revoked at their issuer.",
     ),
 ];
 
@@ -286,6 +315,9 @@ pub(crate) fn metrics<'a>(
             .filter(|c| c.version != version.id)
             .count();
         put(9, stale.to_string());
+        let revoked = cs.run_log.revoked.contains_key(version.id.as_str());
+        put(10, u8::from(revoked).to_string());
+        put(11, cs.run_log.revoked.len().to_string());
     }
     let mut out = String::new();
     for (i, (name, help)) in FAMILIES.iter().enumerate() {

@@ -284,6 +284,11 @@ impl VaultService {
                 DocumentSlot::Issuer(_) | DocumentSlot::IssuerMemory(_) => {
                     vec![Node::Issuers(v.clone())]
                 }
+                DocumentSlot::Ledger(i) => vec![
+                    Node::Issuers(v.clone()),
+                    Node::IssuedDir(v.clone(), i.clone()),
+                    Node::RevokedDir(v.clone(), i.clone()),
+                ],
                 DocumentSlot::RunLog(c) | DocumentSlot::Perms(c) | DocumentSlot::Hooks(c) => {
                     Changes::of_certificate(v, c).dirs
                 }
@@ -524,6 +529,10 @@ fn remember_document(vs: &mut super::model::VaultState, document: StoredDocument
         StoredDocument::IssuerMemory(name, text) => {
             vs.issuer_memory.insert(name, text);
         }
+        StoredDocument::Ledger(name, ledger) => {
+            vs.crls.lock().remove(&name);
+            vs.ledgers.insert(name, ledger);
+        }
         StoredDocument::RunLog(c, log) => {
             if let Some(cs) = certificate_mut(vs, &c) {
                 cs.run_log = log;
@@ -553,6 +562,10 @@ fn forget_document(vs: &mut super::model::VaultState, slot: DocumentSlot) {
         }
         DocumentSlot::IssuerMemory(name) => {
             vs.issuer_memory.remove(&name);
+        }
+        DocumentSlot::Ledger(name) => {
+            vs.crls.lock().remove(&name);
+            vs.ledgers.remove(&name);
         }
         DocumentSlot::RunLog(c) => {
             if let Some(cs) = certificate_mut(vs, &c) {

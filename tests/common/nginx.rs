@@ -38,6 +38,12 @@ pub fn free_port() -> u16 {
 impl Nginx {
     /// Starts nginx serving `cert_dir/fullchain.pem` and `privkey.pem` on a free port.
     pub fn start(prefix: &Path, cert_dir: &Path) -> Nginx {
+        Self::start_with(prefix, cert_dir, "")
+    }
+
+    /// [`Nginx::start`] with more directives in the server block
+    /// (`ssl_verify_client on; ...` for mutual TLS).
+    pub fn start_with(prefix: &Path, cert_dir: &Path, server_directives: &str) -> Nginx {
         let port = free_port();
         for d in ["logs", "tmp"] {
             fs::create_dir_all(prefix.join(d)).unwrap();
@@ -61,6 +67,7 @@ http {{
         server_name web.example.com;
         ssl_certificate {c}/fullchain.pem;
         ssl_certificate_key {c}/privkey.pem;
+        {server_directives}
         location / {{ return 200 "served by nginx from certfs\n"; }}
     }}
 }}

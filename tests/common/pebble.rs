@@ -179,6 +179,15 @@ impl Pebble {
         path
     }
 
+    /// What the management interface says of the certificate with serial
+    /// `serial_hex` (any case, leading zeros allowed): `Status` (`Valid`,
+    /// `Revoked`), `Reason`, `RevokedAt`, `Certificate`.
+    pub fn cert_status(&self, serial_hex: &str) -> serde_json::Value {
+        let serial = serial_hex.trim_start_matches('0').to_ascii_lowercase();
+        let text = self.curl_management(&format!("/cert-status-by-serial/{serial}"));
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
+    }
+
     fn curl_management(&self, args: &str) -> String {
         let out = Command::new("sh")
             .arg("-c")

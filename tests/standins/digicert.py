@@ -9,7 +9,11 @@ under /services/v2:
 
   POST /order/certificate/{name_id}            -> 201 {"id", "requests"[, "certificate_id", "certificate_chain"]}
   GET  /order/certificate/{order_id}           -> 200 order info ("status", "certificate", "product", "requests", ...)
+  GET  /order/certificate/{thumbprint}         -> 200 the same order info, found by the certificate's SHA-1 thumbprint
   PUT  /order/certificate/{order_id}/status    -> 204 ({"status": "canceled"|"CANCELED", "note": ...})
+  PUT  /certificate/{certificate_id}/revoke    -> ({"revocation_reason", "comments", "skip_approval"})
+       201 {"id", "date", "type": "revoke", "status": "pending", "requester", "comments"}; with
+       "skip_approval": true the request is approved at once: 204 and the order is "revoked"
   GET  /certificate/{certificate_id}/download/format/{pem_all|pem_noroot|pem_nointermediate}
   GET  /certificate/download/order/{order_id}/format/{pem_all|pem_noroot|pem_nointermediate}
        -> 200 application/x-pem-file, leaf, intermediate, root in that order
@@ -120,6 +124,10 @@ def delay(rule):
             with HELD_LOCK:
                 HELD["calls"] -= 1
 
+
+# The revocation reasons DigiCert's revoke calls take.
+REVOCATION_REASONS = ("unspecified", "key_compromise", "affiliation_changed", "superseded",
+                      "cessation_of_operation")
 
 class ApiError(Exception):
     def __init__(self, status, code, message):
@@ -361,7 +369,8 @@ class Handler(BaseHTTPRequestHandler):
                 orders = [
                     {"id": int(i), "common_name": o["common_name"], "status": o["status"],
                      "product": o["product"], "days": o["days"], "polls": o["polls"],
-                     "cancel_note": o.get("cancel_note")}
+                     "cancel_note": o.get("cancel_note"),
+                     "revocation_reason": o.get("revocation_reason")}
                     for i, o in sorted(self.state.data["orders"].items())
                 ]
             return self._send(200, {"orders": orders})
@@ -554,6 +563,45 @@ class Handler(BaseHTTPRequestHandler):
             "requests": [request],
         }
 
+    def order_info_by_thumbprint(self, thumbprint):
+        with self.state.lock:
+            found = [i for i, o in self.state.data["orders"].items()
+                     if o.get("thumbprint", "").upper() == thumbprint.upper()]
+        if not found:
+            raise ApiError(404, "not_found|order", "Order not found.")
+        self.order_info(found[0])
+
+    def revoke_certificate(self, cert_id):
+        body = self._json_body()
+        reason = body.get("revocation_reason", "unspecified")
+        if reason not in REVOCATION_REASONS:
+            raise ApiError(400, "invalid_revocation_reason",
+                           "revocation_reason must be one of %s. (stand-in)" % ", ".join(REVOCATION_REASONS))
+        with self.state.lock:
+            d = self.state.data
+            cert = d["certificates"].get(cert_id)
+            if cert is None:
+                raise ApiError(404, "not_found|certificate", "Certificate not found.")
+            order = d["orders"][str(cert["order_id"])]
+            if order["status"] == "revoked":
+                raise ApiError(400, "invalid_certificate_status|revoked",
+                               "The certificate is already revoked. (stand-in)")
+            request_id = d["next_request"]
+            d["next_request"] += 1
+            comments = str(body.get("comments", ""))[:1000]
+            if body.get("skip_approval") is True:
+                order["status"] = "revoked"
+                order["revocation_reason"] = reason
+                self.state.save()
+                return self._send(204)
+            order["revoke_request"] = {"id": request_id, "reason": reason}
+            self.state.save()
+        self._send(201, {
+            "id": request_id, "date": now().strftime("%Y-%m-%dT%H:%M:%S+00:00"), "type": "revoke",
+            "status": "pending", "comments": comments,
+            "requester": {"id": 1, "first_name": "Stand", "last_name": "In", "email": "standin@example.test"},
+        })
+
     def update_status(self, order_id):
         body = self._json_body()
         status = body.get("status")
@@ -599,6 +647,8 @@ class Handler(BaseHTTPRequestHandler):
 ROUTES = [
     (r"/order/certificate/([a-z_]+)", "POST", Handler.order_certificate),
     (r"/order/certificate/(\d+)", "GET", Handler.order_info),
+    (r"/order/certificate/([0-9A-Fa-f]{40})", "GET", Handler.order_info_by_thumbprint),
+    (r"/certificate/(\d+)/revoke", "PUT", Handler.revoke_certificate),
     (r"/order/certificate/(\d+)/status", "PUT", Handler.update_status),
     (r"/certificate/(\d+)/download/format/([a-z_]+)", "GET", Handler.download),
     (r"/certificate/download/order/(\d+)/format/([a-z_]+)", "GET", Handler.download_by_order),

@@ -190,6 +190,16 @@ pub fn validity_months(path: &str, value: u64) -> String {
     format!("`{path}` is {value}; the validity must be between 1 and 1200 months.")
 }
 
+/// `basic_constraints.path_len` on a certificate that is not a CA.
+pub fn path_len_without_ca(path: &str) -> String {
+    format!("`{path}` limits the CAs below a CA certificate; it needs `ca: true` beside it.")
+}
+
+/// `basic_constraints.path_len` out of 0..=255.
+pub fn path_len(path: &str, value: u64) -> String {
+    format!("`{path}` is {value}; a path length must be between 0 and 255.")
+}
+
 /// A key usage name Key Vault does not know.
 pub fn unknown_key_usage(path: &str, value: &str) -> String {
     let value = shown(value);

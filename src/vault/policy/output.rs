@@ -4,6 +4,7 @@
 //! `x509_props`, `lifetime_actions`, `issuer`. Optional parts are left out
 //! when empty: `subject` when there is none, `sans` and each of its lists
 //! when empty, `crv` for RSA keys, `cty` and `cert_transparency` when unset.
+//! `basic_constraints` is always written (`{"ca": false}` as Key Vault does).
 //! Lists that have a default (`ekus`, `key_usage`, `lifetime_actions`) are
 //! always written, even empty, because an empty list means "none" when read
 //! back (see [`super::defaults`]).
@@ -49,6 +50,14 @@ struct X509Props<'a> {
     ekus: &'a [String],
     key_usage: Vec<&'static str>,
     validity_months: u32,
+    basic_constraints: BasicConstraintsWire,
+}
+
+#[derive(Serialize)]
+struct BasicConstraintsWire {
+    ca: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    path_len: Option<u8>,
 }
 
 #[derive(Serialize)]
@@ -110,6 +119,10 @@ pub(super) fn to_json(policy: &Policy) -> String {
                 .map(|u| names::key_usage_name(*u))
                 .collect(),
             validity_months: policy.validity_months,
+            basic_constraints: BasicConstraintsWire {
+                ca: policy.basic_constraints.ca,
+                path_len: policy.basic_constraints.path_len,
+            },
         },
         lifetime_actions: policy
             .lifetime_actions

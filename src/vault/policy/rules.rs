@@ -13,8 +13,8 @@ use super::json::Field;
 use super::messages::{self, bad};
 use super::wire::{Raw, RawAction};
 use super::{
-    ContentType, DnsNames, IssuerParameters, KeyProperties, KeyType, LifetimeAction, Policy,
-    PolicyError, Subject, Trigger, defaults, names, sans,
+    BasicConstraints, ContentType, DnsNames, IssuerParameters, KeyProperties, KeyType,
+    LifetimeAction, Policy, PolicyError, Subject, Trigger, defaults, names, sans,
 };
 
 /// Validity bounds in months.
@@ -59,6 +59,10 @@ pub(super) fn build(raw: Raw, base: Option<&Policy>, dns: DnsNames) -> Result<Po
         (None, Some(b)) => b.validity_months,
         (field, _) => validity(field.as_ref())?,
     };
+    let basic_constraints = match (raw.ca.is_none() && raw.path_len.is_none(), base) {
+        (true, Some(b)) => b.basic_constraints,
+        _ => basic_constraints(&raw)?,
+    };
     let issuer = match (raw.issuer_name.is_none() && raw.cty.is_none(), base) {
         (true, Some(b)) => b.issuer.clone(),
         _ => issuer(&raw)?,
@@ -76,6 +80,7 @@ pub(super) fn build(raw: Raw, base: Option<&Policy>, dns: DnsNames) -> Result<Po
         ekus,
         key_usage,
         validity_months,
+        basic_constraints,
         lifetime_actions,
         issuer,
     })
@@ -247,6 +252,20 @@ fn validity(field: Option<&Field<u64>>) -> Result<u32, PolicyError> {
         return Err(bad(messages::validity_months(&f.path, f.value)));
     }
     u32::try_from(f.value).map_err(|_| bad(messages::validity_months(&f.path, f.value)))
+}
+
+/// `basic_constraints`: Key Vault writes `{"ca": false}` in every policy;
+/// `path_len` only makes sense beside `ca: true`.
+fn basic_constraints(raw: &Raw) -> Result<BasicConstraints, PolicyError> {
+    let ca = raw.ca.unwrap_or(false);
+    let path_len = match &raw.path_len {
+        None => None,
+        Some(f) if !ca => return Err(bad(messages::path_len_without_ca(&f.path))),
+        Some(f) => {
+            Some(u8::try_from(f.value).map_err(|_| bad(messages::path_len(&f.path, f.value)))?)
+        }
+    };
+    Ok(BasicConstraints { ca, path_len })
 }
 
 /// `Self` and `Unknown` in any case are normalised to Key Vault's spelling;

@@ -50,7 +50,12 @@ const SANS: Key = Key::new("sans", "subjectAlternativeNames");
 const EKUS: Key = Key::same("ekus");
 const KEY_USAGE: Key = Key::new("key_usage", "keyUsage");
 const VALIDITY: Key = Key::new("validity_months", "validityInMonths");
-const X509_SCHEMA: &[Key] = &[SUBJECT, SANS, EKUS, KEY_USAGE, VALIDITY];
+const BASIC_CONSTRAINTS: Key = Key::new("basic_constraints", "basicConstraints");
+const X509_SCHEMA: &[Key] = &[SUBJECT, SANS, EKUS, KEY_USAGE, VALIDITY, BASIC_CONSTRAINTS];
+
+const CA: Key = Key::same("ca");
+const PATH_LEN: Key = Key::new("path_len", "pathLen");
+const BASIC_CONSTRAINTS_SCHEMA: &[Key] = &[CA, PATH_LEN];
 
 const DNS_NAMES: Key = Key::new("dns_names", "dnsNames");
 const EMAILS: Key = Key::same("emails");
@@ -107,6 +112,10 @@ pub(super) struct Raw {
     pub ekus: Option<Vec<Field<String>>>,
     pub key_usage: Option<Vec<Field<String>>>,
     pub validity_months: Option<Field<u64>>,
+    /// `basic_constraints.ca`.
+    pub ca: Option<bool>,
+    /// `basic_constraints.path_len`.
+    pub path_len: Option<Field<u64>>,
     /// The array's path and its entries.
     pub lifetime_actions: Option<Field<Vec<RawAction>>>,
     pub issuer_name: Option<Field<String>>,
@@ -179,6 +188,11 @@ fn read_x509(x509: &Obj<'_>, raw: &mut Raw) -> Result<(), PolicyError> {
     raw.ekus = x509.strings(EKUS)?;
     raw.key_usage = x509.strings(KEY_USAGE)?;
     raw.validity_months = x509.uint(VALIDITY)?;
+    if let Some(constraints) = x509.object(BASIC_CONSTRAINTS)? {
+        constraints.check_keys(BASIC_CONSTRAINTS_SCHEMA)?;
+        raw.ca = constraints.boolean(CA)?;
+        raw.path_len = constraints.uint(PATH_LEN)?;
+    }
     if let Some(sans) = x509.object(SANS)? {
         sans.check_keys(SANS_SCHEMA)?;
         raw.sans = RawSans {

@@ -135,7 +135,14 @@ fn a_certificate_for_another_key_is_refused_and_the_version_stays_pending() {
     let s = pending(&db);
     let ca = Ca::new();
     let stranger = ec_key();
-    let other = x509::signed_by_ca(&spec("api"), &stranger, &ca.der, &ca.key).unwrap();
+    let other = x509::signed_by_ca(
+        &spec("api"),
+        &stranger,
+        &ca.der,
+        &ca.key,
+        &Default::default(),
+    )
+    .unwrap();
     assert_eq!(issuer(&other), subject(&ca.der));
 
     let refused = write(&s, "prod/api/merge/other.pem", &pem_of(&[&other])).unwrap_err();

@@ -214,3 +214,36 @@ fn huge_strings_and_arrays_inside_the_limit_are_refused_by_the_rules() {
         messages::AT_MOST_ONE_ACTION
     );
 }
+
+#[test]
+fn broken_basic_constraints_are_refused_naming_the_field() {
+    for (text, word) in [
+        (
+            r#"{"x509_props":{"subject":"CN=a","basic_constraints":true}}"#,
+            "basic_constraints",
+        ),
+        (
+            r#"{"x509_props":{"subject":"CN=a","basic_constraints":{"ca":"yes"}}}"#,
+            "ca",
+        ),
+        (
+            r#"{"x509_props":{"subject":"CN=a","basic_constraints":{"ca":true,"path_len":-1}}}"#,
+            "path_len",
+        ),
+        (
+            r#"{"x509_props":{"subject":"CN=a","basic_constraints":{"ca":true,"path_len":256}}}"#,
+            "between 0 and 255",
+        ),
+        (
+            r#"{"x509_props":{"subject":"CN=a","basic_constraints":{"path_len":0}}}"#,
+            "ca: true",
+        ),
+        (
+            r#"{"x509_props":{"subject":"CN=a","basic_constraints":{"ca":false,"pathlen":0}}}"#,
+            "pathlen",
+        ),
+    ] {
+        let message = refused(text);
+        assert!(message.contains(word), "{text}: {message}");
+    }
+}

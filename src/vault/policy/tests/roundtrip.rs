@@ -24,7 +24,10 @@ const DEFAULT_REST_TEXT: &str = r#"{
       "digitalSignature",
       "keyEncipherment"
     ],
-    "validity_months": 12
+    "validity_months": 12,
+    "basic_constraints": {
+      "ca": false
+    }
   },
   "lifetime_actions": [
     {
@@ -98,7 +101,8 @@ fn every_field_is_written_with_key_vault_spellings() {
             },
             "ekus": ["1.3.6.1.5.5.7.3.1"],
             "key_usage": ["digitalSignature", "keyAgreement"],
-            "validity_months": 24
+            "validity_months": 24,
+            "basic_constraints": {"ca": false}
         },
         "lifetime_actions": [{"trigger": {"days_before_expiry": 30}, "action": {"action_type": "EmailContacts"}}],
         "issuer": {"name": "DigiCert-OV", "cty": "OV-SSL", "cert_transparency": true}
@@ -172,4 +176,38 @@ fn kty_follows_the_key_that_will_be_made() {
     let back: Policy = ok(&text);
     assert_eq!(back.key.spec, KeySpec::Ec(Curve::P256));
     assert_eq!(back.key.kty, KeyType::Ec { hsm: true });
+}
+
+/// A policy as Key Vault's `GET …/certificates/{name}/policy` returns it.
+const KEY_VAULT_GET: &str = r#"{"id":"https://myvault.vault.azure.net/certificates/web/policy","key_props":{"exportable":true,"kty":"RSA","key_size":2048,"reuse_key":false},"secret_props":{"contentType":"application/x-pkcs12"},"x509_props":{"subject":"CN=*.microsoft.com","sans":{},"ekus":["1.3.6.1.5.5.7.3.1","1.3.6.1.5.5.7.3.2"],"key_usage":["digitalSignature","keyEncipherment"],"validity_months":12,"basic_constraints":{"ca":false}},"lifetime_actions":[{"trigger":{"lifetime_percentage":80},"action":{"action_type":"AutoRenew"}}],"issuer":{"name":"Self"},"attributes":{"enabled":true,"created":1609459200,"updated":1609459200}}"#;
+
+#[test]
+fn a_policy_as_key_vault_returns_it_parses_and_reads_back_its_basic_constraints() {
+    let p = ok(KEY_VAULT_GET);
+    assert!(!p.basic_constraints.ca);
+    let v: serde_json::Value = serde_json::from_str(&p.to_json()).expect("JSON");
+    assert_eq!(
+        v["x509_props"]["basic_constraints"],
+        serde_json::json!({"ca": false})
+    );
+    assert_eq!(ok(&p.to_json()), p);
+}
+
+#[test]
+fn a_ca_policy_keeps_its_path_length() {
+    let p = ok(
+        r#"{"x509_props":{"subject":"CN=Issuing CA","basic_constraints":{"ca":true,"path_len":0}}}"#,
+    );
+    assert!(p.basic_constraints.ca);
+    assert_eq!(p.basic_constraints.path_len, Some(0));
+    let v: serde_json::Value = serde_json::from_str(&p.to_json()).expect("JSON");
+    assert_eq!(
+        v["x509_props"]["basic_constraints"],
+        serde_json::json!({"ca": true, "path_len": 0})
+    );
+    assert_eq!(ok(&p.to_json()), p);
+    let cli = ok(
+        r#"{"x509CertificateProperties":{"subject":"CN=Issuing CA","basicConstraints":{"ca":true,"pathLen":0}}}"#,
+    );
+    assert_eq!(cli.basic_constraints, p.basic_constraints);
 }
