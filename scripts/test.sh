@@ -55,7 +55,7 @@ cargo test --all-targets "$@"
 if [ "$#" -eq 0 ]; then
   pg_suites=(vaults self_signed lifecycle import merge attributes documents backup
     renewal errors editors issuer_internal issuer_digicert issuer_globalsign
-    nginx caching concurrency access mail)
+    nginx caching concurrency access mail private_pki serving_copy)
   echo "test.sh: the mount suites again, on PostgreSQL: ${pg_suites[*]}" >&2
   CERTFS_TEST_STORE=postgres cargo test $(printf -- '--test %s ' "${pg_suites[@]}")
 fi
