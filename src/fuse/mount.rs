@@ -10,6 +10,7 @@ use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
 use super::adapter::CertFs;
+use super::epoch::Epochs;
 use crate::vault::VaultService;
 
 /// How to mount.
@@ -69,9 +70,14 @@ pub fn run(
     // Work off the request path (actions at close, renames) gets at least
     // as many threads as the kernel's requests.
     let offload_threads = super::offload::default_threads().max(options.threads);
-    let fs = CertFs::new(vault, uid, gid, notifier.clone(), offload_threads);
+    let epochs = Arc::new(OnceLock::new());
+    let kernel = (notifier.clone(), epochs.clone());
+    let fs = CertFs::new(vault, uid, gid, kernel, offload_threads);
     let mut session = Session::new(fs, mountpoint, &config)?;
     let _ = notifier.set(session.notifier());
+    if let Some(handle) = Epochs::probe(std::os::fd::AsFd::as_fd(&session)) {
+        let _ = epochs.set(handle);
+    }
     let mut unmounter = session.unmount_callable();
 
     let mut signals = Signals::new([SIGINT, SIGTERM])?;
