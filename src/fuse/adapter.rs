@@ -29,6 +29,7 @@ use fuser::{
 
 use super::attrs::{Cache, SHORT, file_attr, missing_attr, ttls};
 use super::caller::{caller_of, process_of};
+use super::counts::{Counts, Op};
 use super::epoch::Epochs;
 use super::error::errno;
 use super::handles::{Handle, Handles, open_read};
@@ -46,6 +47,7 @@ pub struct CertFs {
     handles: Handles,
     offload: Arc<Offload>,
     cache: Arc<Cache>,
+    counts: Arc<Counts>,
     uid: u32,
     gid: u32,
 }
@@ -79,9 +81,15 @@ impl CertFs {
             handles: Handles::new(),
             offload,
             cache,
+            counts: Arc::default(),
             uid,
             gid,
         }
+    }
+
+    /// The requests this filesystem answered, by kind.
+    pub fn counts(&self) -> Arc<Counts> {
+        self.counts.clone()
     }
 
     /// Who owns a node that has no owner of its own: the mount's owner.
@@ -106,6 +114,7 @@ impl Filesystem for CertFs {
     }
 
     fn lookup(&self, req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
+        self.counts.add(Op::Lookup);
         // Computed and replied before any invalidation of a change it may miss.
         let _replying = self.cache.replies.read();
         let names = &self.cache.names;
@@ -135,10 +144,12 @@ impl Filesystem for CertFs {
 
     // fuser's default `batch_forget` calls this for each node.
     fn forget(&self, _req: &Request, ino: INodeNo, nlookup: u64) {
+        self.counts.add(Op::Forget);
         self.inodes.forget(ino.0, nlookup);
     }
 
     fn getattr(&self, _req: &Request, ino: INodeNo, fh: Option<FileHandle>, reply: ReplyAttr) {
+        self.counts.add(Op::Getattr);
         let result = (|| {
             let node = self.node(ino)?;
             let mut attr = self.vault.getattr(&node).map_err(|e| errno(&e))?;
@@ -289,6 +300,7 @@ impl Filesystem for CertFs {
     }
 
     fn open(&self, req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
+        self.counts.add(Op::Open);
         let node = match self.node(ino) {
             Ok(node) => node,
             Err(e) => return reply.error(e),
@@ -373,6 +385,7 @@ impl Filesystem for CertFs {
         _lock_owner: Option<LockOwner>,
         reply: ReplyData,
     ) {
+        self.counts.add(Op::Read);
         match self.handles.get(fh.0).as_deref() {
             Some(Handle::Read(data)) => reply.data(window(data, offset, size)),
             Some(Handle::Write(file)) => reply.data(file.lock().read_at(offset, size)),
@@ -415,6 +428,7 @@ impl Filesystem for CertFs {
         _lock_owner: LockOwner,
         reply: ReplyEmpty,
     ) {
+        self.counts.add(Op::Flush);
         let Some(handle) = self.handles.get(fh.0) else {
             return reply.ok();
         };
@@ -450,6 +464,7 @@ impl Filesystem for CertFs {
         _flush: bool,
         reply: ReplyEmpty,
     ) {
+        self.counts.add(Op::Release);
         let handle = self.handles.remove(fh.0);
         reply.ok();
         // Whatever no close acted on acts now; the outcome is in the
@@ -480,6 +495,7 @@ impl Filesystem for CertFs {
     }
 
     fn opendir(&self, req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
+        self.counts.add(Op::Listing);
         let result = (|| {
             let node = self.node(ino)?;
             let generation = self.cache.generation.load(Ordering::SeqCst);
@@ -507,6 +523,7 @@ impl Filesystem for CertFs {
         offset: u64,
         mut reply: ReplyDirectory,
     ) {
+        self.counts.add(Op::Listing);
         let Some(handle) = self.handles.get(fh.0) else {
             return reply.error(Errno::EBADF);
         };
@@ -525,6 +542,7 @@ impl Filesystem for CertFs {
         offset: u64,
         mut reply: ReplyDirectoryPlus,
     ) {
+        self.counts.add(Op::Listing);
         let Some(handle) = self.handles.get(fh.0) else {
             return reply.error(Errno::EBADF);
         };
@@ -550,11 +568,13 @@ impl Filesystem for CertFs {
         _flags: OpenFlags,
         reply: ReplyEmpty,
     ) {
+        self.counts.add(Op::Listing);
         self.handles.remove(fh.0);
         reply.ok();
     }
 
     fn access(&self, req: &Request, ino: INodeNo, mask: fuser::AccessFlags, reply: ReplyEmpty) {
+        self.counts.add(Op::Other);
         let result = self.node(ino).and_then(|node| {
             let read = mask.contains(fuser::AccessFlags::R_OK);
             let write = mask.contains(fuser::AccessFlags::W_OK);
@@ -570,6 +590,7 @@ impl Filesystem for CertFs {
     }
 
     fn statfs(&self, _req: &Request, _ino: INodeNo, reply: fuser::ReplyStatfs) {
+        self.counts.add(Op::Other);
         reply.statfs(0, 0, 0, 0, 0, 4096, 255, 4096);
     }
 }

@@ -5,13 +5,15 @@
 //! missing) it keeps, and [`epoch`] drops them all at once on a switch;
 //! [`inodes`] maps the vault's nodes to inode numbers; [`handles`] holds
 //! open files and [`listing`] open directories; `offload` runs work off
-//! the request path on a bounded `pool`; [`error`] is the one place where
-//! errors become errno values; [`mount`] runs a session until it is
-//! unmounted or signalled.
+//! the request path on a bounded `pool`; [`counts`] counts requests by
+//! kind (for the benchmark); [`error`] is the one place where errors
+//! become errno values; [`mount`] runs a session until it is unmounted or
+//! signalled.
 
 pub mod adapter;
 mod attrs;
 pub mod caller;
+pub mod counts;
 pub mod epoch;
 pub mod error;
 pub mod handles;

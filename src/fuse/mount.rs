@@ -73,6 +73,9 @@ pub fn run(
     let epochs = Arc::new(OnceLock::new());
     let kernel = (notifier.clone(), epochs.clone());
     let fs = CertFs::new(vault, uid, gid, kernel, offload_threads);
+    if let Some(path) = std::env::var_os(super::counts::COUNTS_FILE) {
+        super::counts::dump_on_signal(fs.counts(), path.into())?;
+    }
     let mut session = Session::new(fs, mountpoint, &config)?;
     let _ = notifier.set(session.notifier());
     if let Some(handle) = Epochs::probe(std::os::fd::AsFd::as_fd(&session)) {
