@@ -8,7 +8,7 @@
 #   BENCH_SCALE=smoke scripts/bench.sh    # tiny counts, test-profile build: checks the harness works
 #   BENCH_SCALE=0.1 scripts/bench.sh      # a tenth of the full counts
 #   BENCH_ONLY=read,tree scripts/bench.sh # some figures only
-#                                         # (read tree create import store latency servers)
+#                                         # (read tree create import store history latency servers)
 #   BENCH_THREADS=2 scripts/bench.sh      # certfs --threads 2
 # BENCH_DIR (default: the temp dir) holds the stores; BENCH_TMPFS (default
 # /dev/shm) the baselines' copies. Needs fuse3, openssl, ls and python3 with

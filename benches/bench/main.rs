@@ -4,7 +4,7 @@
 //! builds it (it exits at once without `--bench`). Counts follow
 //! `BENCH_SCALE`: `full` (default), `smoke` (tiny: checks the harness
 //! works, in seconds), or a factor of the full counts (`0.1`).
-//! `BENCH_ONLY=read,tree,create,import,store,latency,servers` picks figures;
+//! `BENCH_ONLY=read,tree,create,import,store,history,latency,servers` picks figures;
 //! `BENCH_DIR` holds the stores (default: the temp dir, a disk here),
 //! `BENCH_TMPFS` the baselines' copies (default `/dev/shm`).
 
@@ -46,6 +46,8 @@ pub struct Scale {
     pub store: usize,
     /// How long latency is sampled in figure 6.
     pub latency_time: Duration,
+    /// Versions of the certificate read first in figure 5b.
+    pub history_versions: usize,
     /// Certificates HAProxy loads in figure 7.
     pub haproxy_certs: usize,
     /// `server` blocks of nginx in figure 7.
@@ -79,6 +81,7 @@ impl Scale {
             imports: count(1_000, 4),
             store: count(100_000, 200),
             latency_time: time(6.0, 0.3),
+            history_versions: count(20_000, 20),
             haproxy_certs: count(2_000, 8),
             nginx_servers: count(500, 4),
             server_runs: count(5, 1).min(5),
@@ -251,6 +254,12 @@ fn main() {
     }
     if wanted("store") {
         show(figures::big_store(&disk, &tmpfs, &scale), &mut lines);
+    }
+    if wanted("history") {
+        show(
+            figures::history(&disk, &tmpfs, scale.history_versions),
+            &mut lines,
+        );
     }
 
     println!();
