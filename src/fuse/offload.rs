@@ -26,7 +26,7 @@ use super::attrs::Cache;
 use super::error::errno;
 use super::inodes::Inodes;
 use super::pool::Pool;
-use crate::vault::{Caller, Changes, Node, Pending, VaultError, VaultService};
+use crate::vault::{Caller, Changes, Kind, Node, Pending, VaultError, VaultService};
 
 /// How many jobs may wait for a thread of the action pool, per thread.
 const QUEUED_PER_THREAD: usize = 16;
@@ -278,11 +278,20 @@ impl Offload {
                 let _ = notifier.inval_inode(INodeNo(child), 0, 0);
             }
         }
-        // Names the kernel keeps as missing that exist now.
+        // Names the kernel keeps as missing that exist now. A directory
+        // the kernel holds by that name already (its own mkdir, or a
+        // lookup since) stays: a process may work in it, and dropping its
+        // entry would leave that process outside the tree.
         for name in self.cache.names.missing_in(parent) {
-            if self.vault.lookup(dir, &name).is_ok() {
+            let Ok((node, attr)) = self.vault.lookup(dir, &name) else {
+                continue;
+            };
+            self.cache.names.found(parent, &name);
+            let held = attr.kind == Kind::Directory
+                && (self.inodes.child(parent, &name))
+                    .is_some_and(|ino| self.inodes.node(ino).as_ref() == Some(&node));
+            if !held {
                 let _ = notifier.inval_entry(INodeNo(parent), OsStr::new(&name));
-                self.cache.names.found(parent, &name);
             }
         }
         let _ = notifier.inval_inode(INodeNo(parent), 0, 0);
