@@ -3,6 +3,7 @@
 
 mod assets;
 mod daemon;
+mod error;
 mod fstab;
 mod notify;
 mod open_store;
@@ -14,12 +15,15 @@ use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 
+use self::error::CliError;
+
 use crate::fuse::{self, MountOptions};
 use crate::mail::{MailConfig, MailOptions, Mailer, SmtpMailer};
 use crate::store::StoreLocation;
 use crate::vault::VaultService;
 use crate::vault::audit::AuditLog;
 use crate::vault::backup::BackupKey;
+use crate::vault::serving_copy::ServingCopy;
 
 /// certfs: certificates managed the way Azure Key Vault does it, as files.
 ///
@@ -76,6 +80,12 @@ pub enum Command {
         /// Threads serving kernel requests.
         #[arg(long, default_value_t = 4, value_name = "N")]
         threads: usize,
+        /// Keep a serving copy of every certificate's current files in
+        /// DIR/<vault>/<cert>/ (a tmpfs, or any local directory), switched
+        /// all at once and left in place if certfs stops: servers read it
+        /// at tmpfs speed. DIR must be empty or a copy certfs made.
+        #[arg(long, value_name = "DIR")]
+        export: Option<PathBuf>,
         /// E-mail to the vaults' contacts.
         #[command(flatten)]
         mail: MailArgs,
@@ -109,7 +119,7 @@ pub struct MailArgs {
 
 impl MailArgs {
     /// The mailer these options describe, or none without `--smtp`.
-    pub fn mailer(&self) -> Result<Option<Arc<dyn Mailer>>, String> {
+    pub fn mailer(&self) -> Result<Option<Arc<dyn Mailer>>, CliError> {
         let Some(smtp) = &self.smtp else {
             return Ok(None);
         };
@@ -120,9 +130,9 @@ impl MailArgs {
             password_file: self.smtp_password_file.clone(),
             ca_file: self.smtp_ca_file.clone(),
         })
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| CliError::caused(e.to_string(), e))?;
         let from = config.from.clone();
-        let mailer = SmtpMailer::new(config).map_err(|e| e.to_string())?;
+        let mailer = SmtpMailer::new(config).map_err(|e| CliError::caused(e.to_string(), e))?;
         log::info!(
             "mail to contacts goes through {} from {from}{}",
             mailer.server(),
@@ -205,6 +215,7 @@ pub fn main() -> ExitCode {
             audit,
             daemon: _,
             threads,
+            export,
             mail,
         } => {
             let data = data.unwrap_or_else(default_data_dir);
@@ -220,7 +231,10 @@ pub fn main() -> ExitCode {
                 &data,
                 &store,
                 key_file.as_deref(),
-                audit.as_deref(),
+                &Outputs {
+                    audit: audit.as_deref(),
+                    export: export.as_deref(),
+                },
                 &MountOptions {
                     allow_other,
                     threads,
@@ -239,7 +253,7 @@ pub fn main() -> ExitCode {
 
 /// The store `--store` (or `$CERTFS_STORE`) names, else certfs.db in `data`.
 /// Errors never repeat the URL: it may hold a password.
-fn store_location(store: Option<String>, data: &Path) -> Result<StoreLocation, String> {
+fn store_location(store: Option<String>, data: &Path) -> Result<StoreLocation, CliError> {
     let (text, origin) = match store {
         Some(text) => (text, "--store"),
         None => match std::env::var("CERTFS_STORE") {
@@ -247,7 +261,14 @@ fn store_location(store: Option<String>, data: &Path) -> Result<StoreLocation, S
             _ => return Ok(StoreLocation::in_data_dir(data)),
         },
     };
-    text.parse().map_err(|e| format!("{origin}: {e}"))
+    text.parse()
+        .map_err(|e| CliError::caused(format!("{origin}: {e}"), e))
+}
+
+/// What a mount writes besides its tree: the audit log, the serving copy.
+struct Outputs<'a> {
+    audit: Option<&'a Path>,
+    export: Option<&'a Path>,
 }
 
 fn mount(
@@ -255,32 +276,46 @@ fn mount(
     data: &Path,
     store: &StoreLocation,
     key_file: Option<&Path>,
-    audit: Option<&Path>,
+    outputs: &Outputs<'_>,
     options: &MountOptions,
     mail: &MailArgs,
-) -> Result<(), String> {
+) -> Result<(), CliError> {
     check_mountpoint(mountpoint)?;
     let mailer = mail.mailer()?;
+    let copy = outputs
+        .export
+        .map(ServingCopy::open)
+        .transpose()
+        .map_err(|e| CliError::caused(e.to_string(), e))?;
     if data.exists() && !data.is_dir() {
-        return Err(format!(
+        return Err(CliError::new(format!(
             "the store directory {} is not a directory (--data names a directory that holds certfs.db)",
             data.display()
-        ));
+        )));
     }
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(data)
-        .map_err(|e| format!("cannot create the store directory {}: {e}", data.display()))?;
+        .map_err(|e| {
+            CliError::caused(
+                format!("cannot create the store directory {}: {e}", data.display()),
+                e,
+            )
+        })?;
     let opened = open_store::open_store(store, data, key_file)?;
     let backup_key = BackupKey::load_or_create(&data.join("backup.key"))
-        .map_err(|e| format!("cannot open the backup key: {e}"))?;
+        .map_err(|e| CliError::caused(format!("cannot open the backup key: {e}"), e))?;
     let vault = VaultService::open(Box::new(opened))
-        .map_err(|e| format!("cannot load the store {store}: {e}"))?;
+        .map_err(|e| CliError::caused(format!("cannot load the store {store}: {e}"), e))?;
     let mut vault = vault.with_backup_key(backup_key);
-    if let Some(path) = audit {
-        let log = AuditLog::open(path)
-            .map_err(|e| format!("cannot open the audit log {}: {e}", path.display()))?;
+    if let Some(path) = outputs.audit {
+        let log = AuditLog::open(path).map_err(|e| {
+            CliError::caused(
+                format!("cannot open the audit log {}: {e}", path.display()),
+                e,
+            )
+        })?;
         vault = vault.with_audit(log);
     }
     if let Some(mailer) = mailer {
@@ -290,6 +325,10 @@ fn mount(
     vault.set_mount_path(
         std::fs::canonicalize(mountpoint).unwrap_or_else(|_| mountpoint.to_path_buf()),
     );
+    // Before anything else can change: the copy is current once mounted.
+    if let Some(copy) = copy {
+        vault.export_to(copy);
+    }
     // Deleted certificates past their retention are purged by themselves;
     // CA orders and lifetime actions go on in the background.
     vault.start_housekeeping(std::time::Duration::from_secs(60));
@@ -298,7 +337,7 @@ fn mount(
     // Other daemons sharing the store (PostgreSQL): their changes show here.
     vault
         .start_sync()
-        .map_err(|e| format!("cannot follow the store's changes: {e}"))?;
+        .map_err(|e| CliError::caused(format!("cannot follow the store's changes: {e}"), e))?;
     let shown = mountpoint.display().to_string();
     // Said once everything is checked: a refusal stays one line.
     warn_if_open(data);
@@ -309,7 +348,9 @@ fn mount(
         notifier.ready(&shown);
     });
     notifier.stopped();
-    served.map_err(|e| format!("cannot mount at {}: {e}", mountpoint.display()))?;
+    served.map_err(|e| {
+        CliError::caused(format!("cannot mount at {}: {e}", mountpoint.display()), e)
+    })?;
     log::info!("certfs unmounted from {}", mountpoint.display());
     Ok(())
 }
@@ -332,7 +373,7 @@ fn warn_if_open(data: &Path) {
 }
 
 /// A clear refusal for a missing, non-directory or already-mounted mountpoint.
-fn check_mountpoint(mountpoint: &Path) -> Result<(), String> {
+fn check_mountpoint(mountpoint: &Path) -> Result<(), CliError> {
     let meta = std::fs::metadata(mountpoint).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => format!("mountpoint {} does not exist", mountpoint.display()),
         std::io::ErrorKind::NotConnected => format!(
@@ -343,10 +384,7 @@ fn check_mountpoint(mountpoint: &Path) -> Result<(), String> {
         _ => format!("mountpoint {}: {e}", mountpoint.display()),
     })?;
     if !meta.is_dir() {
-        return Err(format!(
-            "mountpoint {} is not a directory",
-            mountpoint.display()
-        ));
+        return Err(format!("mountpoint {} is not a directory", mountpoint.display()).into());
     }
     let parent = mountpoint.join("..");
     if let Ok(parent_meta) = std::fs::metadata(&parent) {
@@ -354,7 +392,8 @@ fn check_mountpoint(mountpoint: &Path) -> Result<(), String> {
             return Err(format!(
                 "mountpoint {} is busy: something is already mounted there",
                 mountpoint.display()
-            ));
+            )
+            .into());
         }
     }
     Ok(())

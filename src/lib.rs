@@ -13,6 +13,7 @@
 #![warn(clippy::unwrap_used)]
 
 pub mod as_user;
+pub mod atomic_dir;
 pub mod cli;
 pub mod fuse;
 pub mod issuers;

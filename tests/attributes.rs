@@ -191,13 +191,11 @@ fn disabling_the_newest_version_puts_the_top_level_files_back_on_the_one_before_
         })
         .unwrap();
     let hook_runs = |n: usize| {
-        for _ in 0..200 {
-            if fs::read_to_string(&ran).is_ok_and(|t| t.lines().count() >= n) {
-                return fs::read_to_string(&ran).unwrap();
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        panic!("the hook did not run {n} times:\n{}", m.logs());
+        common::wait_for_with("the hook's runs", &|| m.logs(), || {
+            fs::read_to_string(&ran)
+                .ok()
+                .filter(|t| t.lines().count() >= n)
+        })
     };
     hook_runs(1);
 

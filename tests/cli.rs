@@ -547,14 +547,9 @@ fn daemon_returns_once_mounted_and_umount_ends_it() {
     let sid = sh_ok(dir.path(), &format!("ps -o sid= -p {pid}"));
     assert_eq!(sid.trim(), pid.to_string());
     sh_ok(dir.path(), &format!("umount {}", mnt.display()));
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while std::path::Path::new(&format!("/proc/{pid}")).exists() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the daemon ends after umount"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    common::wait_until("the daemon to end after umount", || {
+        !std::path::Path::new(&format!("/proc/{pid}")).exists()
+    });
 }
 
 #[test]

@@ -472,13 +472,7 @@ fn mount_t_fuse_certfs_mounts_through_mount_fuse3_and_umount_ends_it() {
             .unwrap()
             .success()
     };
-    for _ in 0..200 {
-        if !running() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert!(!running(), "the daemon is gone after umount");
+    common::wait_until("the daemon to be gone after umount", || !running());
 
     // A store URL kept in a root-only file, never on a command line; and a
     // typo is refused by name, with nothing mounted.

@@ -582,3 +582,58 @@ PY"#;
     );
     assert!(dir.join("policy.json.error").exists());
 }
+
+#[test]
+fn a_refusal_at_the_mount_root_leaves_its_reason_there() {
+    let m = Mount::start();
+    let err = common::sh_err(&m.mnt, "mkdir kt");
+    assert!(err.contains("Invalid argument"), "{err}");
+    let (code, message) = error_report(&m.mnt, "kt");
+    assert_eq!(code, "BadParameter");
+    assert!(message.contains("kt"), "{message}");
+    let listed = sh_ok(&m.mnt, "ls");
+    assert!(listed.lines().any(|l| l == "kt.error"), "{listed}");
+    // A vault that holds certificates cannot go: the reason is beside it.
+    web(&m);
+    let err = common::sh_err(&m.mnt, "rmdir prod");
+    assert!(!err.is_empty());
+    let (code, _) = error_report(&m.mnt, "prod");
+    assert!(!code.is_empty());
+    daemon_alive(&m);
+}
+
+#[test]
+fn what_a_filesystem_without_xattrs_links_or_fifos_is_asked_is_answered_without_a_warning() {
+    let mut m = Mount::start();
+    let dir = web(&m);
+    sh_ok(&m.mnt, "ls -la prod/web >/dev/null");
+    let copy = m.root.path().join("copy");
+    sh_ok(&dir, &format!("cp -a cert.pem {}", copy.display()));
+    let python = "import os, errno\n\
+        try:\n    os.getxattr('cert.pem', 'user.x')\nexcept OSError as e:\n    print(errno.errorcode[e.errno])\n\
+        try:\n    os.setxattr('cert.pem', 'user.x', b'1')\nexcept OSError as e:\n    print(errno.errorcode[e.errno])\n";
+    let answers = sh_ok(&dir, &format!("python3 -c \"{python}\""));
+    // EOPNOTSUPP, which Python names by its Linux twin ENOTSUP.
+    assert_eq!(answers.lines().collect::<Vec<_>>(), ["ENOTSUP", "ENOTSUP"]);
+    for (script, words) in [
+        ("ln -s cert.pem link", "Operation not permitted"),
+        ("ln cert.pem hard", "Operation not permitted"),
+        ("mkfifo pipe", "Operation not permitted"),
+    ] {
+        let err = common::sh_err(&dir, script);
+        assert!(err.contains(words), "{script}: {err}");
+    }
+    // An external umount ends the daemon, with nothing to warn about.
+    sh_ok(m.root.path(), &format!("umount {}", m.mnt.display()));
+    let status = m
+        .wait_exit(std::time::Duration::from_secs(20))
+        .expect("certfs exits after umount");
+    assert!(status.success(), "{status}");
+    let logs = m.logs();
+    let warnings: Vec<&str> = logs.lines().filter(|l| l.contains(" WARN ")).collect();
+    assert!(
+        warnings.iter().all(|l| !l.contains("fuser")),
+        "warnings about nothing:\n{}",
+        warnings.join("\n")
+    );
+}

@@ -1,10 +1,17 @@
-//! Renewal across a fleet of six daemons: certificates due on every daemon at once are renewed exactly once each, also when the daemon that imported them, and is renewing them, is killed with `kill -9` in the middle.
+//! Renewal across a fleet of six daemons: certificates due on every daemon at once are renewed exactly once each (one version, one CA order), also when the daemon that imported them, or the one following the CA's order, is killed with `kill -9` in the middle.
 
+#[path = "common/ca.rs"]
+#[allow(dead_code)]
+mod ca;
+#[path = "common/ca_digicert.rs"]
+mod ca_digicert;
 mod common;
 
 use std::fs;
 use std::path::Path;
 
+use ca::StandIn;
+use ca_digicert::{API_KEY, DigiCertStandIn, ORG_ID};
 use common::postgres::PgServer;
 use common::{Mount, sh_ok, wait_until};
 use serde_json::json;
@@ -108,5 +115,111 @@ fn certificates_due_on_six_daemons_renew_once_also_when_the_renewer_is_killed() 
     fleet[0].remount();
     for name in &names {
         assert_eq!(versions(&fleet[0], name), 2, "{name}");
+    }
+}
+
+#[test]
+fn a_renewal_through_a_ca_is_one_order_also_when_the_daemon_following_it_is_killed() {
+    let ca = DigiCertStandIn::start();
+    let server = PgServer::shared();
+    let db = server.create_database();
+    let url = server.url(&db);
+    let work = tempfile::tempdir().unwrap();
+    let key_file = common::master_key_file(work.path(), 0x53);
+    let mut fleet: Vec<Mount> = (0..DAEMONS)
+        .map(|_| Mount::start_with_args(&["--store", &url, "--key-file", &key_file]))
+        .collect();
+    fs::create_dir(fleet[0].path("prod")).unwrap();
+    let issuer = json!({
+        "provider": "DigiCert",
+        "credentials": {"account_id": "123456", "pwd": API_KEY},
+        "org_details": {"id": ORG_ID},
+        "endpoint": ca.base_url(),
+    });
+    fs::write(fleet[0].path("prod/issuers/digi.json"), issuer.to_string()).unwrap();
+    for m in &fleet[1..] {
+        wait_until("the issuer on every daemon", || {
+            m.path("prod/issuers/digi.json").exists()
+        });
+    }
+    // A certificate that expires in 2 days, renewed through DigiCert, which
+    // holds the order until told to issue it.
+    let host = "fleet.contoso.com";
+    ca.hold_orders(host);
+    let policy = json!({
+        "key_props": {"kty": "EC", "crv": "P-256"},
+        "x509_props": {"subject": format!("CN={host}"), "sans": {"dns_names": [host]}, "validity_months": 12},
+        "issuer": {"name": "digi", "cty": "OV-SSL"},
+        "lifetime_actions": [{"trigger": {"days_before_expiry": 30}, "action": {"action_type": "AutoRenew"}}],
+    });
+    let pem = sh_ok(
+        work.path(),
+        &format!(
+            "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+             -keyout site.key -out site.crt -days 2 -subj /CN={host} 2>/dev/null && cat site.key site.crt"
+        ),
+    );
+    fs::write(
+        fleet[0].path("prod/import/site.policy.json"),
+        policy.to_string(),
+    )
+    .unwrap();
+    fs::write(fleet[0].path("prod/import/site.pem"), pem).unwrap();
+
+    // The order is placed and recorded; one daemon follows it.
+    let follows = "prod/site: this server follows the order";
+    let follower = common::wait_for("a daemon following the order", || {
+        fleet.iter().position(|m| m.logs().contains(follows))
+    });
+    let request_id = common::wait_for("the order's id on every daemon", || {
+        let ids: Vec<serde_json::Value> = fleet
+            .iter()
+            .map(|m| {
+                fs::read(m.path("prod/site/operation.json"))
+                    .ok()
+                    .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+                    .map(|op| op["request_id"].clone())
+                    .unwrap_or_default()
+            })
+            .collect();
+        (ids[0].is_string() && ids.iter().all(|id| id == &ids[0])).then(|| ids[0].clone())
+    });
+
+    // It dies mid-order; DigiCert then issues. Another daemon takes the
+    // order over and completes it: the same order, one new version.
+    fleet[follower].kill9();
+    ca.script(host, json!({"mode": "issue", "polls": 1}));
+    let survivors: Vec<&Mount> = fleet
+        .iter()
+        .enumerate()
+        .filter_map(|(i, m)| (i != follower).then_some(m))
+        .collect();
+    for m in &survivors {
+        wait_until("the renewal on every surviving daemon", || {
+            versions(m, "site") == 2
+        });
+    }
+    let op = common::json_file(&survivors[0].path("prod/site/operation.json"));
+    assert_eq!(op["status"], "completed", "{op:#}");
+    assert_eq!(op["request_id"], request_id, "the same order: {op:#}");
+    let orders: Vec<_> = ca
+        .orders()
+        .into_iter()
+        .filter(|o| o["common_name"] == host)
+        .collect();
+    assert_eq!(orders.len(), 1, "one CA order across the fleet: {orders:?}");
+    let stored: i64 = server
+        .connect(&db)
+        .query_one("SELECT count(*) FROM versions", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(stored, 2, "one new version across the fleet");
+    // Every scheduler looks again: nothing renews twice.
+    for m in &survivors {
+        m.renewal_pass();
+    }
+    assert_eq!(ca.orders().len(), 1);
+    for m in &survivors {
+        assert_eq!(versions(m, "site"), 2);
     }
 }

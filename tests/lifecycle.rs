@@ -338,8 +338,13 @@ fn refused_mkdir_and_rmdir_leave_a_report_beside_the_name_and_success_clears_it(
         !m.path("prod/web.error").exists(),
         "the rmdir that worked cleared it"
     );
-    // Not at the root: it lists vaults only.
+    // At the root too.
     let err = sh_err(&m.mnt, "mkdir 1prod");
     assert!(err.contains("Invalid argument"), "{err}");
+    assert_eq!(
+        sh_ok(&m.mnt, "ls"),
+        "1prod.error\nlive\nmetrics.prom\nprod\n"
+    );
+    sh_ok(&m.mnt, "rm 1prod.error");
     assert_eq!(sh_ok(&m.mnt, "ls"), "live\nmetrics.prom\nprod\n");
 }

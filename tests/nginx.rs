@@ -4,7 +4,6 @@ mod common;
 
 use std::fs;
 use std::path::Path;
-use std::time::Duration;
 
 use common::nginx::{Nginx, curl_trusting, require_nginx};
 use common::{Mount, WEB_POLICY, ec_policy, make_test_ca, sh_in, sh_ok, sign_csr};
@@ -91,15 +90,11 @@ fn serves_and_renews(policy: &str, key_line: &str) {
     );
     nginx.reload();
     // The old worker may finish its connections; a new connection reaches the new worker.
-    let mut served = String::new();
-    for _ in 0..200 {
-        served = served_serial(&m.mnt, port);
-        if served == second {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert_eq!(served, second, "{}", nginx.error_log());
+    common::wait_until_with(
+        "nginx to serve the new serial",
+        &|| nginx.error_log(),
+        || served_serial(&m.mnt, port) == second,
+    );
     // curl trusting the new cert.pem succeeds, and s_client verifies it.
     assert_eq!(curl(&m.mnt, port), "served by nginx from certfs\n");
     let verify = sh_ok(

@@ -4,11 +4,10 @@ mod common;
 
 use std::fs;
 use std::path::Path;
-use std::time::Duration;
 
 use common::json_file as json;
 use common::nginx::{Nginx, require_nginx};
-use common::{Mount, ec_policy, sh_err, sh_ok, wait_until};
+use common::{Mount, ec_policy, read_pairs_during, sh_err, sh_ok, wait_until};
 
 /// A key and a self-signed certificate for `cn` valid `days` days, as one PEM, written to `out`.
 fn expiring_pem(dir: &Path, cn: &str, days: u32, out: &Path) {
@@ -80,8 +79,8 @@ fn auto_renew_through_self_replaces_a_certificate_inside_its_window() {
         "openssl x509 -in prod/site/cert.pem -noout -subject -issuer",
     );
     assert!(text.contains("site.example.com"), "{text}");
-    // Once: no third version.
-    std::thread::sleep(Duration::from_millis(1500));
+    // Once: a pass after the renewal looked and made no third version.
+    m.renewal_pass();
     assert_eq!(versions(&m, "site"), 2);
 
     // The renewed version turns out bad and is disabled: the files go back
@@ -114,7 +113,7 @@ fn auto_renew_of_an_unknown_certificate_makes_a_csr_and_status_says_so() {
     );
     import_expiring(&m, "api", "api.example.com", 2, &policy);
     // 2-day certificate made just now... 50% is a day away: not due yet.
-    std::thread::sleep(Duration::from_millis(800));
+    m.renewal_pass();
     assert!(!m.path("prod/api/request.csr").exists());
     // Expiring tomorrow with a 30-day trigger: due now.
     let policy = policy_with_action(
@@ -393,7 +392,8 @@ from prometheus_client.parser import text_string_to_metric_families
 seen = {}
 for family in text_string_to_metric_families(open(sys.argv[1]).read()):
     for s in family.samples:
-        seen[(s.name, s.labels["vault"], s.labels["certificate"])] = s.value
+        where = (s.labels["vault"], s.labels["certificate"]) if s.labels else ("daemon", "-")
+        seen[(s.name, *where)] = s.value
 for key in sorted(seen):
     print(*key, seen[key])
 "#;
@@ -412,6 +412,25 @@ for key in sorted(seen):
     ] {
         assert!(parsed.contains(line), "{line} missing:\n{parsed}");
     }
+    // The daemon's own: its renewal scheduler's last whole pass.
+    m.renewal_pass();
+    let parsed = sh_ok(
+        m.root.path(),
+        &format!(
+            "/usr/bin/python3 parse.py {}",
+            m.path("metrics.prom").display()
+        ),
+    );
+    let pass = parsed
+        .lines()
+        .find_map(|l| l.strip_prefix("certfs_renewal_last_pass_timestamp_seconds daemon - "))
+        .unwrap_or_else(|| panic!("no last pass:\n{parsed}"));
+    let pass: f64 = pass.parse().unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    assert!(pass > now - 3600.0 && pass <= now, "{parsed}");
     let days: Vec<f64> = parsed
         .lines()
         .filter(|l| l.starts_with("certfs_certificate_days_left "))
@@ -426,70 +445,15 @@ fn readers_never_see_a_key_of_one_version_with_the_certificate_of_another() {
     let m = Mount::start();
     fs::create_dir_all(m.path("prod/web")).unwrap();
     fs::write(m.path("prod/web/policy.json"), ec_policy("web.example.com")).unwrap();
-    let dir = m.path("prod/web");
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let readers: Vec<_> = (0..3)
-        .map(|_| {
-            let (dir, stop) = (dir.clone(), stop.clone());
-            std::thread::spawn(move || {
-                let (mut checked, mut mismatched, mut bundles) = (0, 0, 0);
-                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    // A pair read between two reads of the same key saw no
-                    // switch in between: it must match.
-                    let k1 = fs::read(dir.join("privkey.pem")).unwrap();
-                    let chain = fs::read(dir.join("fullchain.pem")).unwrap();
-                    let k2 = fs::read(dir.join("privkey.pem")).unwrap();
-                    let bundle = fs::read(dir.join("bundle.pem")).unwrap();
-                    if !pair_matches(&bundle, &bundle) {
-                        bundles += 1;
-                    }
-                    if k1 == k2 {
-                        checked += 1;
-                        if !pair_matches(&k1, &chain) {
-                            mismatched += 1;
-                        }
-                    }
-                }
-                (checked, mismatched, bundles)
-            })
-        })
-        .collect();
-    for _ in 0..25 {
-        fs::write(m.path("prod/web/policy.json"), ec_policy("web.example.com")).unwrap();
-    }
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let mut total = 0;
-    for r in readers {
-        let (checked, mismatched, bundles) = r.join().unwrap();
-        assert_eq!(mismatched, 0, "key/certificate mismatches");
-        assert_eq!(bundles, 0, "bundle.pem mixing versions");
-        total += checked;
-    }
-    assert!(total > 0);
+    let seen = read_pairs_during(&m.path("prod/web"), || {
+        for _ in 0..25 {
+            fs::write(m.path("prod/web/policy.json"), ec_policy("web.example.com")).unwrap();
+        }
+    });
+    assert_eq!(seen.mismatched, 0, "key/certificate mismatches: {seen:?}");
+    assert_eq!(seen.torn, 0, "bundle.pem mixing versions: {seen:?}");
+    assert!(seen.checked > 0);
     assert_eq!(versions(&m, "web"), 26);
-}
-
-/// Whether the private key in `key_pem` (PKCS#8, EC) is the key of the first certificate of `chain_pem`.
-fn pair_matches(key_pem: &[u8], chain_pem: &[u8]) -> bool {
-    let key = pem_block(key_pem, "PRIVATE KEY");
-    let cert = pem_block(chain_pem, "CERTIFICATE");
-    let (Some(key), Some(cert)) = (key, cert) else {
-        return false;
-    };
-    let key = certfs::pki::key::PrivateKey::from_pkcs8_der(&key).unwrap();
-    let info = certfs::pki::x509::inspect(&cert).unwrap();
-    key.public_key_der() == info.public_key_der
-}
-
-fn pem_block(text: &[u8], label: &str) -> Option<Vec<u8>> {
-    use base64::Engine;
-    let text = std::str::from_utf8(text).ok()?;
-    let begin = format!("-----BEGIN {label}-----");
-    let end = format!("-----END {label}-----");
-    let start = text.find(&begin)? + begin.len();
-    let stop = start + text[start..].find(&end)?;
-    let body: String = text[start..stop].split_whitespace().collect();
-    base64::engine::general_purpose::STANDARD.decode(body).ok()
 }
 
 #[test]
@@ -568,7 +532,7 @@ fn email_contacts_mails_every_contact_once_per_trigger_also_across_a_restart() {
     );
     // Once per trigger: not again on later passes, nor after a restart.
     m.remount();
-    std::thread::sleep(Duration::from_secs(2));
+    m.renewal_pass();
     assert_eq!(sink.messages().len(), 1, "mailed once");
     assert_eq!(versions(&m, "mail"), 1, "EmailContacts does not renew");
 }

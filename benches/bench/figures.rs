@@ -284,7 +284,7 @@ fn stats(ours: &[PathBuf], theirs: &[PathBuf], scale: &Scale) -> Vec<Line> {
 }
 
 /// Copies each of `files` to `dir/<n>/<file name>`; returns the copies.
-fn copy_to(files: &[PathBuf], dir: &Path) -> Vec<PathBuf> {
+pub fn copy_to(files: &[PathBuf], dir: &Path) -> Vec<PathBuf> {
     files
         .iter()
         .enumerate()

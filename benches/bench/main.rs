@@ -15,6 +15,7 @@ mod load;
 mod mounts;
 mod report;
 mod servers;
+mod serving_copy;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -248,6 +249,10 @@ fn main() {
                 }
             }
         }
+    }
+    if wanted("read") {
+        // The store of the mount above, mounted again with --export.
+        show(serving_copy::reads(&disk, &tmpfs, &scale), &mut lines);
     }
     if wanted("tree") {
         show(figures::tree(&disk, &tmpfs, &scale), &mut lines);

@@ -1,6 +1,7 @@
 //! Running certfs for the benchmark: a release `certfs mount` in a temporary folder, its mount time and memory, and a clean unmount.
 #![allow(unsafe_code)] // libc calls, each with its SAFETY comment
 
+use std::ffi::OsStr;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -60,6 +61,11 @@ impl Mount {
     /// until `probe` (a path inside the mount, or the mountpoint itself)
     /// can be stat'ed and, if a file, read. Logs go to `data/../certfs.log`.
     pub fn start(data: &Path, mnt: &Path, probe: Option<&str>) -> Mount {
+        Self::start_with(data, mnt, probe, &[])
+    }
+
+    /// [`Mount::start`] with more `certfs mount` arguments (`--export DIR`).
+    pub fn start_with(data: &Path, mnt: &Path, probe: Option<&str>, args: &[&OsStr]) -> Mount {
         fs::create_dir_all(mnt).expect("mkdir mountpoint");
         let log = data.with_extension("log");
         let counts = data.with_extension("counts");
@@ -67,7 +73,12 @@ impl Mount {
         let log_file = fs::File::create(&log).expect("log file");
         let started = Instant::now();
         let mut command = Command::new(certfs_bin());
-        command.arg("mount").arg(mnt).arg("--data").arg(data);
+        command
+            .arg("mount")
+            .arg(mnt)
+            .arg("--data")
+            .arg(data)
+            .args(args);
         // BENCH_THREADS: certfs' --threads (default: certfs' own default).
         if let Ok(threads) = std::env::var("BENCH_THREADS") {
             command.arg("--threads").arg(threads);

@@ -14,6 +14,7 @@ use clap::CommandFactory;
 use clap_complete::Shell;
 
 use super::Cli;
+use super::error::CliError;
 
 /// The first argument that asks for the assets.
 pub const SUBCOMMAND: &str = "package-assets";
@@ -36,19 +37,23 @@ pub fn main(args: &[std::ffi::OsString]) -> std::process::ExitCode {
 /// Writes `DIR/man/certfs.1` and one page per subcommand
 /// (`certfs-mount.1`), `DIR/completions/certfs.bash` and
 /// `DIR/completions/_certfs` (zsh).
-pub fn write(dir: &Path) -> Result<(), String> {
+pub fn write(dir: &Path) -> Result<(), CliError> {
     let man = dir.join("man");
     let completions = dir.join("completions");
     for sub in [&man, &completions] {
         std::fs::create_dir_all(sub)
-            .map_err(|e| format!("cannot create {}: {e}", sub.display()))?;
+            .map_err(|e| CliError::caused(format!("cannot create {}: {e}", sub.display()), e))?;
     }
-    clap_mangen::generate_to(Cli::command(), &man)
-        .map_err(|e| format!("cannot write the man pages in {}: {e}", man.display()))?;
+    clap_mangen::generate_to(Cli::command(), &man).map_err(|e| {
+        CliError::caused(
+            format!("cannot write the man pages in {}: {e}", man.display()),
+            e,
+        )
+    })?;
     for (shell, name) in [(Shell::Bash, "certfs.bash"), (Shell::Zsh, "_certfs")] {
         let path = completions.join(name);
         let mut file = std::fs::File::create(&path)
-            .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+            .map_err(|e| CliError::caused(format!("cannot create {}: {e}", path.display()), e))?;
         clap_complete::generate(shell, &mut Cli::command(), "certfs", &mut file);
     }
     Ok(())

@@ -5,13 +5,14 @@
 //! (`--daemon`) unless `-f` says foreground. SOURCE is the store: a store
 //! URL, or `certfs` (or `none`) for the default store in `data=`.
 //! OPTIONS (comma-separated) are certfs' own (`data=DIR`, `allow_other`,
-//! `threads=N`, `key_file=PATH`, `audit=FILE`, `store_file=FILE`: a
+//! `threads=N`, `key_file=PATH`, `audit=FILE`, `export=DIR`, `store_file=FILE`: a
 //! root-only file holding the store URL, for a URL with a password, which
 //! then stays off every command line) and mount(8)'s generic ones, which
 //! mean nothing to certfs and are ignored (`rw`, `defaults`, `nofail`,
 //! `_netdev`, `x-systemd.*`, ...). Anything else is refused by name, so a
 //! typo (`alow_other`) does not mount something other than what was meant.
 
+use super::error::CliError;
 use std::ffi::OsString;
 
 /// mount(8)'s and mount.fuse's own options, which certfs ignores.
@@ -77,7 +78,7 @@ pub fn is_fstab_form(args: &[OsString]) -> bool {
 }
 
 /// Turns `SOURCE MOUNTPOINT [-o OPTIONS] [-f] [-n -s -v]` into `certfs mount` arguments.
-pub fn translate(args: &[OsString]) -> Result<FstabMount, String> {
+pub fn translate(args: &[OsString]) -> Result<FstabMount, CliError> {
     let (source, mountpoint) = match args {
         [source, mountpoint, ..] => (source, mountpoint),
         _ => return Err("usage: certfs SOURCE MOUNTPOINT [-o OPTIONS] [-f]".into()),
@@ -102,9 +103,7 @@ pub fn translate(args: &[OsString]) -> Result<FstabMount, String> {
                 options.extend(other[2..].split(',').map(str::to_owned));
             }
             other => {
-                return Err(format!(
-                    "{other}: not an option of certfs SOURCE MOUNTPOINT"
-                ));
+                return Err(format!("{other}: not an option of certfs SOURCE MOUNTPOINT").into());
             }
         }
     }
@@ -126,12 +125,13 @@ pub fn translate(args: &[OsString]) -> Result<FstabMount, String> {
             "threads" => out.extend(flag("--threads")?),
             "key_file" => out.extend(flag("--key-file")?),
             "audit" => out.extend(flag("--audit")?),
+            "export" => out.extend(flag("--export")?),
             "store_file" => store_file = Some(flag("")?[1].clone()),
             "allow_other" if value.is_none() => out.push("--allow-other".into()),
             "ro" => return Err("certfs cannot be mounted read-only (ro): it is written to".into()),
             "fsname" | "subtype" => {}
             generic if GENERIC.contains(&generic) || generic.starts_with("x-") => {}
-            unknown => return Err(format!("unknown mount option '{unknown}'")),
+            unknown => return Err(format!("unknown mount option '{unknown}'").into()),
         }
     }
     match source.to_str() {
@@ -143,7 +143,8 @@ pub fn translate(args: &[OsString]) -> Result<FstabMount, String> {
             return Err(format!(
                 "'{url}' is neither a command (certfs mount MOUNTPOINT) nor a store \
                  (sqlite:///path/certfs.db, postgres://user@host/db, or certfs for the default)"
-            ));
+            )
+            .into());
         }
         _ => {
             out.push("--store".into());
@@ -173,7 +174,7 @@ mod tests {
             "sqlite:///var/lib/certfs/certfs.db",
             "/etc/certs",
             "-o",
-            "rw,allow_other,data=/var/lib/certfs,threads=8,_netdev,x-systemd.after=network.target",
+            "rw,allow_other,data=/var/lib/certfs,threads=8,export=/run/certfs,_netdev,x-systemd.after=network.target",
         ]))
         .unwrap();
         assert_eq!(
@@ -186,6 +187,8 @@ mod tests {
                 "/var/lib/certfs",
                 "--threads",
                 "8",
+                "--export",
+                "/run/certfs",
                 "--store",
                 "sqlite:///var/lib/certfs/certfs.db",
                 "--daemon",
@@ -211,7 +214,7 @@ mod tests {
 
     #[test]
     fn typos_read_only_and_garbage_are_refused_by_name() {
-        let refused = |list: &[&str]| translate(&args(list)).unwrap_err();
+        let refused = |list: &[&str]| translate(&args(list)).unwrap_err().to_string();
         assert!(refused(&["certfs", "/m", "-o", "alow_other"]).contains("'alow_other'"));
         assert!(refused(&["certfs", "/m", "-o", "ro"]).contains("read-only"));
         assert!(refused(&["certfs", "/m", "-o", "data="]).contains("data= needs a value"));

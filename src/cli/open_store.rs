@@ -4,6 +4,7 @@ use std::ffi::OsString;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use super::error::CliError;
 use crate::store::StoreLocation;
 use crate::store::encrypted::{EncryptedStore, OpenError};
 use crate::store::master_key::{KeyFileError, MasterKey};
@@ -75,25 +76,27 @@ pub fn open_store(
     location: &StoreLocation,
     data: &Path,
     key_file: Option<&Path>,
-) -> Result<EncryptedStore, String> {
+) -> Result<EncryptedStore, CliError> {
     let store = location
         .open()
-        .map_err(|e| format!("cannot open the store {location}: {e}"))?;
+        .map_err(|e| CliError::caused(format!("cannot open the store {location}: {e}"), e))?;
     let source = KeySource::pick(key_file, data, std::env::var_os("CREDENTIALS_DIRECTORY"));
     let key = match MasterKey::load(source.path()) {
         Ok(key) => key,
         Err(KeyFileError::Missing(_)) if matches!(source, KeySource::Default(_)) => {
-            let sealed = EncryptedStore::is_sealed(&*store)
-                .map_err(|e| format!("cannot open the store {location}: {e}"))?;
+            let sealed = EncryptedStore::is_sealed(&*store).map_err(|e| {
+                CliError::caused(format!("cannot open the store {location}: {e}"), e)
+            })?;
             if sealed {
                 return Err(format!(
                     "the store {location} was sealed with a master key, but {} is missing: \
                      put that file back, or give the key with --key-file",
                     source.path().display()
-                ));
+                )
+                .into());
             }
-            let (key, created) =
-                MasterKey::load_or_create(source.path()).map_err(|e| e.to_string())?;
+            let (key, created) = MasterKey::load_or_create(source.path())
+                .map_err(|e| CliError::caused(e.to_string(), e))?;
             if created {
                 log::warn!(
                     "created the master key {} that seals the private keys in {location}; \
@@ -103,7 +106,7 @@ pub fn open_store(
             }
             key
         }
-        Err(e) => return Err(e.to_string()),
+        Err(e) => return Err(CliError::caused(e.to_string(), e)),
     };
     let store = EncryptedStore::open(store, key).map_err(|e| match e {
         OpenError::WrongKey => format!(

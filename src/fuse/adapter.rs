@@ -50,6 +50,8 @@ pub struct CertFs {
     counts: Arc<Counts>,
     uid: u32,
     gid: u32,
+    /// Runs once the kernel's requests have ended, before fuser's clean-up.
+    pub(super) end: Option<Box<dyn FnOnce() + Send + Sync>>,
 }
 
 impl CertFs {
@@ -66,12 +68,7 @@ impl CertFs {
         threads: usize,
     ) -> Self {
         let (notifier, epochs) = kernel;
-        let switches = epochs.clone();
-        vault.set_switch_hook(Box::new(move || {
-            if let Some(Err(e)) = switches.get().map(Epochs::bump) {
-                log::debug!("epoch notification: {e}");
-            }
-        }));
+        vault.set_switch_hook(Epochs::hook(epochs.clone()));
         let (inodes, cache) = (Arc::new(Inodes::new()), Arc::new(Cache::new(epochs)));
         let (v, i, c) = (vault.clone(), inodes.clone(), cache.clone());
         let offload = Offload::start(v, i, notifier, c, threads);
@@ -84,6 +81,7 @@ impl CertFs {
             counts: Arc::default(),
             uid,
             gid,
+            end: None,
         }
     }
 
@@ -589,8 +587,11 @@ impl Filesystem for CertFs {
         }
     }
 
-    fn statfs(&self, _req: &Request, _ino: INodeNo, reply: fuser::ReplyStatfs) {
-        self.counts.add(Op::Other);
-        reply.statfs(0, 0, 0, 0, 0, 4096, 255, 4096);
+    fn destroy(&mut self) {
+        if let Some(end) = self.end.take() {
+            end();
+        }
     }
+
+    super::fixed_answers::fixed_answers!();
 }

@@ -9,6 +9,7 @@
 use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::BorrowedFd;
+use std::sync::{Arc, OnceLock};
 
 /// `FUSE_NOTIFY_INC_EPOCH` in `enum fuse_notify_code` (include/uapi/linux/fuse.h).
 const FUSE_NOTIFY_INC_EPOCH: i32 = 8;
@@ -35,6 +36,16 @@ impl Epochs {
                 None
             }
         }
+    }
+
+    /// What the vault calls on each switch of version: a new epoch, once
+    /// `epochs` is set (a failure only means the connection is gone).
+    pub fn hook(epochs: Arc<OnceLock<Epochs>>) -> crate::vault::SwitchHook {
+        Box::new(move || {
+            if let Some(Err(e)) = epochs.get().map(Epochs::bump) {
+                log::debug!("epoch notification: {e}");
+            }
+        })
     }
 
     /// Makes every name the kernel cached stale.

@@ -1,12 +1,12 @@
-//! Running a mount: options, the fuser session, and a clean unmount on SIGINT, SIGTERM or `umount`.
+//! Running a mount: options, the fuser session, a clean unmount on SIGINT, SIGTERM or `umount`, and SIGHUP to look at renewals again.
 #![allow(unsafe_code)] // libc calls, each with its SAFETY comment
 
 use std::io;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
-use fuser::{Config, MountOption, Session, SessionACL};
-use signal_hook::consts::{SIGINT, SIGTERM};
+use fuser::{Config, MountOption, Session, SessionACL, SessionUnmounter};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
 use super::adapter::CertFs;
@@ -70,9 +70,16 @@ pub fn run(
     // Work off the request path (actions at close, renames) gets at least
     // as many threads as the kernel's requests.
     let offload_threads = super::offload::default_threads().max(options.threads);
+    // Taken before the mount appears: a signal sent as soon as it is there
+    // (a SIGHUP's default would end the process) waits for the thread below.
+    let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])?;
+    let signal_handle = signals.handle();
+    let looker = Arc::downgrade(&vault);
+    let ending = Arc::new(OnceLock::new());
     let epochs = Arc::new(OnceLock::new());
     let kernel = (notifier.clone(), epochs.clone());
-    let fs = CertFs::new(vault, uid, gid, kernel, offload_threads);
+    let mut fs = CertFs::new(vault, uid, gid, kernel, offload_threads);
+    fs.end = Some(quiet_end(ending.clone(), mountpoint.to_path_buf()));
     if let Some(path) = std::env::var_os(super::counts::COUNTS_FILE) {
         super::counts::dump_on_signal(fs.counts(), path.into())?;
     }
@@ -81,14 +88,19 @@ pub fn run(
     if let Some(handle) = Epochs::probe(std::os::fd::AsFd::as_fd(&session)) {
         let _ = epochs.set(handle);
     }
+    let _ = ending.set(parking_lot::Mutex::new(session.unmount_callable()));
     let mut unmounter = session.unmount_callable();
 
-    let mut signals = Signals::new([SIGINT, SIGTERM])?;
-    let signal_handle = signals.handle();
     let target = mountpoint.to_path_buf();
     let signal_thread = std::thread::spawn(move || {
-        let mut signals = signals.forever();
-        let Some(signal) = signals.next() else {
+        // SIGHUP (`systemctl reload`): the renewal scheduler looks again.
+        let mut stops = signals.forever().filter(|&signal| {
+            if let (SIGHUP, Some(vault)) = (signal, looker.upgrade()) {
+                vault.look_again();
+            }
+            signal != SIGHUP
+        });
+        let Some(signal) = stops.next() else {
             return;
         };
         log::info!("signal {signal}: unmounting {}", target.display());
@@ -108,7 +120,7 @@ pub fn run(
             }
             Err(e) => log::error!("unmount of {} failed: {e}", target.display()),
         }
-        if let Some(signal) = signals.next() {
+        if let Some(signal) = stops.next() {
             log::warn!(
                 "signal {signal} again: exiting now; processes still inside {} get \
                  'Transport endpoint is not connected'",
@@ -122,6 +134,53 @@ pub fn run(
     signal_handle.close();
     let _ = signal_thread.join();
     result
+}
+
+/// What runs when the session's requests have ended: the kernel let go of
+/// the mount (after a signal or an `umount`, it is gone already, and the
+/// unmount fuser tries when the session drops would fail and warn about
+/// nothing). The mount is taken from fuser here: unmounted if it is still
+/// there (a failure is then ours to say), forgotten quietly if not.
+fn quiet_end(
+    unmounter: Arc<OnceLock<parking_lot::Mutex<SessionUnmounter>>>,
+    mountpoint: std::path::PathBuf,
+) -> Box<dyn FnOnce() + Send + Sync> {
+    Box::new(move || {
+        let Some(unmounter) = unmounter.get() else {
+            return;
+        };
+        let still = still_mounted(&mountpoint);
+        if let Err(e) = unmounter.lock().unmount()
+            && still
+        {
+            log::warn!("unmount of {} failed: {e}", mountpoint.display());
+        }
+    })
+}
+
+/// Whether a certfs mount is still at `mountpoint` (`/proc/self/mountinfo`
+/// says so, or the path cannot be resolved: a dead mount answers ENOTCONN).
+fn still_mounted(mountpoint: &Path) -> bool {
+    let Ok(path) = mountpoint.canonicalize() else {
+        return true;
+    };
+    let Ok(table) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return true;
+    };
+    // Field 5 is the mount point, with space, tab, newline and backslash
+    // written as octal escapes; the filesystem type follows " - ".
+    let escaped = path
+        .to_string_lossy()
+        .replace('\\', "\\134")
+        .replace(' ', "\\040")
+        .replace('\t', "\\011")
+        .replace('\n', "\\012");
+    table.lines().any(|line| {
+        line.split(' ').nth(4) == Some(escaped.as_str())
+            && line
+                .split_once(" - ")
+                .is_some_and(|(_, rest)| rest.starts_with("fuse.certfs "))
+    })
 }
 
 /// A lazy unmount (`umount -l`): the mount leaves the namespace at once and

@@ -19,7 +19,7 @@ enum Inner {
     },
     Client(postgres::Error),
     /// The TLS settings could not be used (a file missing or refused).
-    Tls(super::postgres::TlsError),
+    Tls(super::postgres::tls::TlsError),
 }
 
 impl PgError {
@@ -32,8 +32,8 @@ impl PgError {
     }
 }
 
-impl From<super::postgres::TlsError> for PgError {
-    fn from(e: super::postgres::TlsError) -> Self {
+impl From<super::postgres::tls::TlsError> for PgError {
+    fn from(e: super::postgres::tls::TlsError) -> Self {
         PgError(Inner::Tls(e))
     }
 }

@@ -42,7 +42,7 @@ mod connect;
 mod migrations;
 mod rows;
 mod snapshot;
-mod tls;
+pub(super) mod tls;
 mod watch;
 
 use std::fmt;

@@ -43,6 +43,7 @@ mod pending;
 pub mod policy;
 mod protection;
 mod read;
+mod reconcile;
 mod records;
 mod rename;
 mod renewal;
@@ -54,6 +55,7 @@ mod run_log;
 pub mod service;
 #[cfg(test)]
 mod service_tests;
+pub mod serving_copy;
 pub mod settings;
 mod side;
 mod stat;
@@ -62,7 +64,7 @@ mod sync;
 pub mod tags;
 
 pub use access::{Caller, Want};
-pub use changes::Changes;
+pub use changes::{Changes, SwitchHook};
 pub use error::VaultError;
 pub use node::{Attr, Entry, Kind, Node};
 pub use open_file::{OpenFile, Pending, window};

@@ -44,7 +44,12 @@ impl VaultService {
                 .map(|v| self.consumers().living(&v, &cs.name))
                 .unwrap_or_default()
         };
-        Arc::from(status::metrics(all, consumers, now()).into_bytes())
+        let mut text = status::metrics(all, consumers, now());
+        text.push_str(&status::daemon_metrics(self.last_renewal_pass()));
+        if let Some(copy) = self.serving_copy() {
+            text.push_str(&copy.metrics());
+        }
+        Arc::from(text.into_bytes())
     }
 
     /// The bytes of file `node`, as one snapshot (an open file keeps it).

@@ -161,7 +161,9 @@ impl VaultService {
                     let Some(strong) = service.upgrade() else {
                         return;
                     };
+                    let began = std::time::SystemTime::now();
                     let next = strong.renewal_pass(now());
+                    *renewals.last_pass.lock() = Some(began);
                     drop(strong);
                     let wait = u64::try_from(next - now()).unwrap_or(0);
                     let wait = Duration::from_secs(wait).min(IDLE);
@@ -177,6 +179,19 @@ impl VaultService {
         if let Err(e) = spawned {
             log::error!("cannot start the renewal scheduler: {e}");
         }
+    }
+
+    /// Makes the renewal scheduler look at every certificate now (SIGHUP,
+    /// `systemctl reload`): what is due runs, what failed keeps its pause.
+    pub fn look_again(&self) {
+        log::info!("looking at every certificate's lifetime action again");
+        self.renewals().wake();
+    }
+
+    /// When the last whole pass of the renewal scheduler began (`None`
+    /// before the first one ended).
+    pub(super) fn last_renewal_pass(&self) -> Option<std::time::SystemTime> {
+        *self.renewals().last_pass.lock()
     }
 
     /// Runs every lifetime action due at `at`; returns when the next one is due.

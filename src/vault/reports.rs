@@ -74,10 +74,10 @@ impl VaultService {
         name: &str,
         result: Result<(), &VaultError>,
     ) -> bool {
-        // Not at the mount's root: it lists vaults only (the log says why).
         let holds_reports = matches!(
             dir,
-            Node::Vault(_)
+            Node::Root
+                | Node::Vault(_)
                 | Node::Certificate(..)
                 | Node::Import(_)
                 | Node::Merge(..)

@@ -28,6 +28,7 @@ use super::name::{CertificateName, VaultName};
 use super::node::{Node, VersionFile};
 use super::order_book::Orders;
 use super::renewal_alarm::Renewals;
+use super::serving_copy::ServingCopy;
 use super::side::SideFiles;
 use crate::mail::Mailer;
 use crate::store::Store;
@@ -89,6 +90,8 @@ pub struct VaultService {
     /// What other daemons sharing the store changed since the load, until
     /// [`VaultService::start_sync`] takes it.
     hints: Mutex<Option<std::sync::mpsc::Receiver<crate::store::ChangeHint>>>,
+    /// The serving copy (`--export`), once reconciled.
+    serving_copy: OnceLock<Arc<ServingCopy>>,
 }
 
 impl VaultService {
@@ -124,6 +127,7 @@ impl VaultService {
             switch_hook: OnceLock::new(),
             mailer: None,
             hints: Mutex::new(Some(hints)),
+            serving_copy: OnceLock::new(),
         })
     }
 
@@ -271,6 +275,16 @@ impl VaultService {
     /// What other daemons sharing the store changed since the load (once).
     pub(super) fn take_hints(&self) -> Option<std::sync::mpsc::Receiver<crate::store::ChangeHint>> {
         self.hints.lock().take()
+    }
+
+    /// Keeps `copy` current from now on (once).
+    pub(super) fn set_serving_copy(&self, copy: Arc<ServingCopy>) {
+        let _ = self.serving_copy.set(copy);
+    }
+
+    /// The serving copy (`--export`), if the mount has one.
+    pub(super) fn serving_copy(&self) -> Option<&Arc<ServingCopy>> {
+        self.serving_copy.get()
     }
 
     /// Sets the mount's owner and whether other users may come in (`--allow-other`).

@@ -298,9 +298,41 @@ pub(crate) fn metrics<'a>(
     out
 }
 
+/// The daemon's own lines of `metrics.prom`: when its renewal scheduler
+/// last looked at every certificate (`last_pass`: the start of the last
+/// whole pass), so that a stalled scheduler is seen.
+pub(crate) fn daemon_metrics(last_pass: Option<std::time::SystemTime>) -> String {
+    let name = "certfs_renewal_last_pass_timestamp_seconds";
+    let mut out = format!(
+        "# HELP {name} When the renewal scheduler's last whole pass over every certificate began (Unix time).\n\
+         # TYPE {name} gauge\n"
+    );
+    if let Some(at) = last_pass.and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()) {
+        out.push_str(&format!(
+            "{name} {}.{:06}\n",
+            at.as_secs(),
+            at.subsec_micros()
+        ));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_last_pass_is_a_sample_once_there_is_one() {
+        let none = daemon_metrics(None);
+        assert!(none.contains("# TYPE certfs_renewal_last_pass_timestamp_seconds gauge"));
+        assert_eq!(none.lines().count(), 2, "{none}");
+        let at = std::time::UNIX_EPOCH + std::time::Duration::from_micros(1_700_000_000_000_042);
+        let some = daemon_metrics(Some(at));
+        assert!(
+            some.ends_with("certfs_renewal_last_pass_timestamp_seconds 1700000000.000042\n"),
+            "{some}"
+        );
+    }
 
     #[test]
     fn label_values_are_escaped() {

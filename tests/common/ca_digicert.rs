@@ -75,6 +75,17 @@ impl DigiCertStandIn {
         body["orders"].as_array().cloned().unwrap_or_default()
     }
 
+    /// How many calls the stand-in is holding now (a host scripted with a
+    /// `delay` answers only after it).
+    pub fn held_calls(&self) -> u64 {
+        let answer = self
+            .control()
+            .call(Method::Get, "/_standin/held", &[], None)
+            .expect("stand-in held calls");
+        let body: serde_json::Value = serde_json::from_slice(&answer.body).expect("held JSON");
+        body["calls"].as_u64().expect("a count")
+    }
+
     fn control(&self) -> HttpClient {
         HttpClient::new(&format!("http://127.0.0.1:{}", self.port))
     }

@@ -182,6 +182,22 @@ impl Mount {
         self.child.as_ref().map(|c| c.id()).unwrap_or(0)
     }
 
+    /// Makes the renewal scheduler look at every certificate (SIGHUP, as
+    /// `systemctl reload` does) and waits until a whole pass that began
+    /// after this call has ended (`metrics.prom`'s
+    /// `certfs_renewal_last_pass_timestamp_seconds`): what the scheduler
+    /// has not done by then, it looked at and decided not to do.
+    pub fn renewal_pass(&self) {
+        let since = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_micros();
+        signal(self.pid(), libc::SIGHUP);
+        wait_until_with("a renewal pass begun after SIGHUP", &|| self.logs(), || {
+            last_renewal_pass(self).is_some_and(|at| at >= since)
+        });
+    }
+
     /// SIGTERM, wait for a clean exit; returns the exit status and checks the mount is gone.
     pub fn stop(&mut self) -> std::process::ExitStatus {
         let mut child = self.child.take().expect("running");
@@ -488,6 +504,17 @@ pub fn json_file(path: &Path) -> serde_json::Value {
 /// detector, never a timing assertion (a slow machine only waits longer).
 pub const HANG: Duration = Duration::from_secs(60);
 
+/// When the renewal scheduler's last whole pass began, in microseconds
+/// since the epoch, as `metrics.prom` says (`None` before the first).
+fn last_renewal_pass(m: &Mount) -> Option<u128> {
+    let text = fs::read_to_string(m.path("metrics.prom")).ok()?;
+    let value = text
+        .lines()
+        .find_map(|l| l.strip_prefix("certfs_renewal_last_pass_timestamp_seconds "))?;
+    let (secs, micros) = value.split_once('.')?;
+    Some(secs.parse::<u128>().ok()? * 1_000_000 + micros.parse::<u128>().ok()?)
+}
+
 /// The suites' one wait: polls `check` every 20 ms until it gives a
 /// value, which it returns; past [`HANG`] it panics naming `what`, with
 /// `context()` (a daemon's log, say).
@@ -530,4 +557,84 @@ pub fn wait_until_with(
     let start = Instant::now();
     wait_for_with(what, context, || check().then_some(()));
     start.elapsed()
+}
+
+/// Whether the private key in `key_pem` (PKCS#8, EC) is the key of the first certificate of `chain_pem`.
+pub fn pair_matches(key_pem: &[u8], chain_pem: &[u8]) -> bool {
+    let key = pem_block(key_pem, "PRIVATE KEY");
+    let cert = pem_block(chain_pem, "CERTIFICATE");
+    let (Some(key), Some(cert)) = (key, cert) else {
+        return false;
+    };
+    let key = certfs::pki::key::PrivateKey::from_pkcs8_der(&key).unwrap();
+    let info = certfs::pki::x509::inspect(&cert).unwrap();
+    key.public_key_der() == info.public_key_der
+}
+
+pub fn pem_block(text: &[u8], label: &str) -> Option<Vec<u8>> {
+    use base64::Engine;
+    let text = std::str::from_utf8(text).ok()?;
+    let begin = format!("-----BEGIN {label}-----");
+    let end = format!("-----END {label}-----");
+    let start = text.find(&begin)? + begin.len();
+    let stop = start + text[start..].find(&end)?;
+    let body: String = text[start..stop].split_whitespace().collect();
+    base64::engine::general_purpose::STANDARD.decode(body).ok()
+}
+
+/// What [`read_pairs`] saw.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct PairsRead {
+    /// Key and certificate pairs read with no switch between them.
+    pub checked: usize,
+    /// Of those, pairs whose key is not the certificate's.
+    pub mismatched: usize,
+    /// `bundle.pem`s mixing versions, or a `fullchain.pem` cut short.
+    pub torn: usize,
+}
+
+/// Reads `privkey.pem`, `fullchain.pem`, `privkey.pem` again and
+/// `bundle.pem` in `dir` over and over on 3 threads until `stop` is set
+/// (by `switches`, which runs meanwhile); what they saw, summed. A pair
+/// read between two reads of the same key saw no switch in between: it
+/// must match.
+pub fn read_pairs_during(dir: &Path, switches: impl FnOnce()) -> PairsRead {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let readers: Vec<_> = (0..3)
+        .map(|_| {
+            let (dir, stop) = (dir.to_path_buf(), stop.clone());
+            std::thread::spawn(move || {
+                let mut seen = PairsRead::default();
+                while !stop.load(Ordering::Relaxed) {
+                    let k1 = fs::read(dir.join("privkey.pem")).unwrap();
+                    let chain = fs::read(dir.join("fullchain.pem")).unwrap();
+                    let k2 = fs::read(dir.join("privkey.pem")).unwrap();
+                    let bundle = fs::read(dir.join("bundle.pem")).unwrap();
+                    if !pair_matches(&bundle, &bundle)
+                        || !chain.ends_with(b"-----END CERTIFICATE-----\n")
+                    {
+                        seen.torn += 1;
+                    }
+                    if k1 == k2 {
+                        seen.checked += 1;
+                        if !pair_matches(&k1, &chain) {
+                            seen.mismatched += 1;
+                        }
+                    }
+                }
+                seen
+            })
+        })
+        .collect();
+    switches();
+    stop.store(true, Ordering::Relaxed);
+    let mut all = PairsRead::default();
+    for r in readers {
+        let seen = r.join().unwrap();
+        all.checked += seen.checked;
+        all.mismatched += seen.mismatched;
+        all.torn += seen.torn;
+    }
+    all
 }

@@ -44,6 +44,7 @@ host name (the order's common_name):
       refuse: pending, then "rejected" at the N-th order-info call, with
               `message` as the request's processor_comment
       error:  the order itself is refused: 400 {"errors":[{code, message}]}
+  GET  /_standin/held          {"calls": N}: calls being held by a "delay" now
   GET  /_standin/orders        every order: id, common_name, status, product, days, polls, cancel_note
   GET  /_standin/health        200 "ok"
 
@@ -102,11 +103,22 @@ def validity_cap(today):
     return 397
 
 
+HELD = {"calls": 0}
+HELD_LOCK = threading.Lock()
+
+
 def delay(rule):
-    """Answers slowly for a host whose rule asks for it (a slow CA)."""
+    """Answers slowly for a host whose rule asks for it (a slow CA); the
+    calls being held are counted (GET /_standin/held)."""
     seconds = float(rule.get("delay", 0) or 0)
     if seconds > 0:
-        time.sleep(min(seconds, 60.0))
+        with HELD_LOCK:
+            HELD["calls"] += 1
+        try:
+            time.sleep(min(seconds, 60.0))
+        finally:
+            with HELD_LOCK:
+                HELD["calls"] -= 1
 
 
 class ApiError(Exception):
@@ -341,6 +353,9 @@ class Handler(BaseHTTPRequestHandler):
     def _control(self, method, path):
         if path == "/_standin/health" and method == "GET":
             return self._send(200, b"ok", "text/plain")
+        if path == "/_standin/held" and method == "GET":
+            with HELD_LOCK:
+                return self._send(200, {"calls": HELD["calls"]})
         if path == "/_standin/orders" and method == "GET":
             with self.state.lock:
                 orders = [

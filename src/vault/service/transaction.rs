@@ -13,8 +13,9 @@
 //! ([`Transaction::switched`]), and one made in the background says which
 //! directories changed ([`Transaction::announce`]); when the transaction
 //! ends, the writer lock is released first, then the kernel is told (the
-//! service's listener), then what follows each switch runs (the renewal
-//! scheduler looks again, the certificate's hooks start).
+//! service's listener), then, if the model was written, the serving copy
+//! (`--export`) is brought up to date, then what follows each switch runs
+//! (the renewal scheduler looks again, the certificate's hooks start).
 
 use parking_lot::{MutexGuard, RwLockReadGuard, RwLockWriteGuard};
 
@@ -43,6 +44,8 @@ pub(crate) struct Transaction<'a> {
 struct FollowUps<'a> {
     service: &'a VaultService,
     announced: Changes,
+    /// Whether the model was written: the serving copy looks again.
+    wrote_model: bool,
     switches: Vec<(VaultName, CertificateName, VersionId)>,
 }
 
@@ -53,6 +56,7 @@ impl<'a> Transaction<'a> {
             follow_ups: FollowUps {
                 service,
                 announced: Changes::default(),
+                wrote_model: false,
                 switches: Vec::new(),
             },
         }
@@ -77,6 +81,7 @@ impl<'a> Transaction<'a> {
     /// The model, to publish what the store accepted. Readers wait while
     /// the guard lives: drop it before any slow work.
     pub(crate) fn model_mut(&mut self) -> RwLockWriteGuard<'_, State> {
+        self.follow_ups.wrote_model = true;
         self.service().state.write()
     }
 
@@ -111,6 +116,10 @@ impl Drop for FollowUps<'_> {
     fn drop(&mut self) {
         if !self.announced.dirs.is_empty() {
             self.service.announce(&self.announced);
+        }
+        // Before the hooks: a hook's reload reads the new copy.
+        if self.wrote_model {
+            self.service.refresh_serving_copy();
         }
         for (v, c, id) in std::mem::take(&mut self.switches) {
             super::switch::follow(self.service, &v, &c, &id);

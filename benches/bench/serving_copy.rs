@@ -1,0 +1,47 @@
+//! Figure 1c: open+read+close of `fullchain.pem` in the serving copy (`certfs mount --export`, on tmpfs), against the same files copied to tmpfs.
+
+use std::path::PathBuf;
+
+use crate::Scale;
+use crate::figures;
+use crate::load;
+use crate::mounts::{Mount, Scratch};
+use crate::report::{Goal, Line};
+
+/// Mounts the store of the first mount (`a-data`, now free) again with
+/// `--export` on tmpfs and reads `fullchain.pem` of `bench/c0` … through
+/// the copy's links, on 1 and 8 threads, against plain copies on tmpfs.
+pub fn reads(disk: &Scratch, tmpfs: &Scratch, scale: &Scale) -> Vec<Line> {
+    let export = tmpfs.path("export");
+    let mut m = Mount::start_with(
+        &disk.path("a-data"),
+        &disk.path("a-mnt"),
+        None,
+        &["--export".as_ref(), export.as_os_str()],
+    );
+    let ours: Vec<PathBuf> = (0..scale.read_files)
+        .map(|i| export.join(format!("bench/c{i}/fullchain.pem")))
+        .collect();
+    let theirs = figures::copy_to(&ours, &tmpfs.path("read-plain"));
+    let mut lines = Vec::new();
+    for threads in [1, 8] {
+        // One pass first, on both: the first read of a file is not the loop's.
+        load::read_rate(&ours, threads, scale.read_time / 10);
+        load::read_rate(&theirs, threads, scale.read_time / 10);
+        let c = load::read_rate(&ours, threads, scale.read_time);
+        let b = load::read_rate(&theirs, threads, scale.read_time);
+        lines.push(Line {
+            name: format!("1c open+read+close serving copy, {threads} thr."),
+            certfs: c,
+            baseline: Some(b),
+            unit: "op/s",
+            goal: Goal::RatioAtLeast(0.9),
+            note: format!(
+                "{} files through ..data links on tmpfs, baseline: plain files on tmpfs",
+                ours.len()
+            ),
+        });
+    }
+    m.stop();
+    lines
+}
