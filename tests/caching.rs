@@ -181,3 +181,101 @@ fn a_certificate_directory_keeps_its_stored_mode_before_it_is_read() {
     assert!(fs::read(m.path("prod/web/cert.pem")).is_ok());
     assert_eq!(mode(&m, "prod/web"), "750");
 }
+
+/// Whether `rel` exists in the mount, asked twice: the second answer may
+/// come from what the kernel kept of the first.
+fn exists_twice(m: &Mount, rel: &str) -> bool {
+    let first = m.path(rel).exists();
+    assert_eq!(m.path(rel).exists(), first, "{rel}: the same answer twice");
+    first
+}
+
+#[test]
+fn a_name_looked_up_missing_shows_once_something_makes_it() {
+    let m = Mount::start();
+    create(&m, "prod", "web");
+    let work = tempfile::tempdir().unwrap();
+    // What HAProxy looks for beside a certificate, and names that come
+    // with actions certfs does itself (no create of the kernel's).
+    let names = [
+        "prod/web/fullchain.pem.sctl",
+        "prod/web/request.csr",
+        "prod/web/policy.json.error",
+        "prod/site",
+        "prod/site/cert.pem",
+    ];
+    for rel in names {
+        assert!(!exists_twice(&m, rel), "{rel} is not there yet");
+    }
+    // A refused write leaves its report (the refusal comes at close,
+    // which fs::write does not report).
+    let _ = fs::write(m.path("prod/web/policy.json"), "not json");
+    assert!(exists_twice(&m, "prod/web/policy.json.error"));
+    // A policy for a CA that signs elsewhere starts an operation and its CSR.
+    let unknown = ec_policy("web.example.com").replace("\"Self\"", "\"Unknown\"");
+    assert!(unknown.contains("Unknown"), "{unknown}");
+    fs::write(m.path("prod/web/policy.json"), unknown).unwrap();
+    assert!(exists_twice(&m, "prod/web/request.csr"));
+    // An import makes a certificate directory.
+    sh_ok(
+        work.path(),
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout key.pem \
+         -out cert.pem -days 30 -subj /CN=site.example.com 2>/dev/null && cat key.pem cert.pem > site.pem",
+    );
+    sh_ok(
+        &m.mnt,
+        &format!("cp {}/site.pem prod/import/", work.path().display()),
+    );
+    assert!(exists_twice(&m, "prod/site"));
+    assert_eq!(
+        fs::read(m.path("prod/site/cert.pem")).unwrap(),
+        fs::read(work.path().join("cert.pem")).unwrap()
+    );
+    // Names that are still missing stay so.
+    assert!(!exists_twice(&m, "prod/web/fullchain.pem.sctl"));
+}
+
+#[test]
+fn cached_top_level_names_switch_together_with_each_version() {
+    let m = Mount::start();
+    create(&m, "prod", "web");
+    let dir = m.path("prod/web");
+    let top = |f: &str| dir.join(f);
+    for round in 0..5 {
+        // Every name and page of the current version is in the kernel's caches.
+        let before: Vec<(u64, Vec<u8>)> = ["cert.pem", "privkey.pem", "fullchain.pem"]
+            .iter()
+            .map(|f| {
+                let bytes = fs::read(top(f)).unwrap();
+                (fs::metadata(top(f)).unwrap().ino(), bytes)
+            })
+            .collect();
+        let policy = ec_policy(&format!("web{round}.example.com"));
+        fs::write(top("policy.json"), policy).unwrap();
+        // Once the write returned, every name shows the new version.
+        for (f, (ino, bytes)) in ["cert.pem", "privkey.pem", "fullchain.pem"]
+            .iter()
+            .zip(&before)
+        {
+            assert_ne!(
+                fs::metadata(top(f)).unwrap().ino(),
+                *ino,
+                "{f}, round {round}"
+            );
+            assert_ne!(&fs::read(top(f)).unwrap(), bytes, "{f}, round {round}");
+        }
+        let subject = sh_ok(&dir, "openssl x509 -in cert.pem -noout -subject");
+        assert!(subject.contains(&format!("web{round}.")), "{subject}");
+        let key_of_cert = sh_ok(&dir, "openssl x509 -in fullchain.pem -noout -pubkey");
+        let key = sh_ok(&dir, "openssl pkey -in privkey.pem -pubout");
+        assert_eq!(key, key_of_cert, "round {round}: key and certificate agree");
+    }
+    // Disabling the current version puts every name back on the one before.
+    let newest = fs::read(top("cert.pem")).unwrap();
+    let cached = fs::read(top("fullchain.pem")).unwrap();
+    fs::write(top("attributes.json"), r#"{"enabled": false}"#).unwrap();
+    assert_ne!(fs::read(top("cert.pem")).unwrap(), newest);
+    assert_ne!(fs::read(top("fullchain.pem")).unwrap(), cached);
+    let subject = sh_ok(&dir, "openssl x509 -in cert.pem -noout -subject");
+    assert!(subject.contains("web3."), "{subject}");
+}

@@ -60,6 +60,25 @@ fn rows(vault: &str, name: &str, t: i64) -> (CertificateRecord, VersionRecord) {
 /// store `db` (created if missing), sealed under the master key `key_file`
 /// (created if missing), generating on `threads` threads.
 pub fn fill(db: &Path, key_file: &Path, vault: &str, count: usize, threads: usize) {
+    fill_with(db, key_file, vault, count, threads, |i| format!("c{i}"));
+}
+
+/// Writes vault `vault` with one certificate `c0` of `versions` versions
+/// (each its own key and certificate), as [`fill`] does.
+pub fn fill_versions(db: &Path, key_file: &Path, vault: &str, versions: usize, threads: usize) {
+    fill_with(db, key_file, vault, versions, threads, |_| "c0".to_owned());
+}
+
+/// Writes `count` rows into vault `vault`, the `i`th as certificate
+/// `name(i)` with one new version.
+fn fill_with(
+    db: &Path,
+    key_file: &Path,
+    vault: &str,
+    count: usize,
+    threads: usize,
+    name: impl Fn(usize) -> String + Sync,
+) {
     let (key, _) = MasterKey::load_or_create(key_file).expect("master key");
     let inner = SqliteStore::open(db).expect("open store");
     let mut store = EncryptedStore::open(Box::new(inner), key).expect("encrypted store");
@@ -74,12 +93,13 @@ pub fn fill(db: &Path, key_file: &Path, vault: &str, count: usize, threads: usiz
         })
         .expect("create vault");
     let (tx, rx) = mpsc::sync_channel(1024);
+    let name = &name;
     std::thread::scope(|s| {
         for worker in 0..threads.max(1) {
             let tx = tx.clone();
             s.spawn(move || {
                 for i in (worker..count).step_by(threads.max(1)) {
-                    if tx.send(rows(vault, &format!("c{i}"), t)).is_err() {
+                    if tx.send(rows(vault, &name(i), t)).is_err() {
                         return;
                     }
                 }

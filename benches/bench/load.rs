@@ -24,19 +24,35 @@ fn read_whole(path: &Path, buf: &mut [u8]) -> usize {
 /// open+read+close of `paths` (round robin, each thread from its own
 /// start) on `threads` threads for `time`; returns operations per second.
 pub fn read_rate(paths: &[PathBuf], threads: usize, time: Duration) -> f64 {
+    rate(paths, threads, time, |p, buf| {
+        read_whole(p, buf);
+    })
+}
+
+/// `job` on `paths` (round robin, each thread from its own start) on
+/// `threads` threads for `time`; returns jobs per second.
+fn rate(
+    paths: &[PathBuf],
+    threads: usize,
+    time: Duration,
+    job: impl Fn(&Path, &mut [u8]) + Send + Sync + 'static,
+) -> f64 {
     let paths: Arc<Vec<PathBuf>> = Arc::new(paths.to_vec());
-    let stop = Arc::new(AtomicBool::new(false));
-    let done = Arc::new(AtomicU64::new(0));
+    let (stop, done) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicU64::new(0)),
+    );
+    let job = Arc::new(job);
     let started = Instant::now();
     let workers: Vec<_> = (0..threads)
         .map(|t| {
-            let (paths, stop, done) = (paths.clone(), stop.clone(), done.clone());
+            let (paths, stop, done, job) = (paths.clone(), stop.clone(), done.clone(), job.clone());
             std::thread::spawn(move || {
                 let mut buf = vec![0u8; 64 * 1024];
                 let mut i = t * paths.len() / threads.max(1);
                 let mut n = 0u64;
                 while !stop.load(Ordering::Relaxed) {
-                    read_whole(&paths[i % paths.len()], &mut buf);
+                    job(&paths[i % paths.len()], &mut buf);
                     i += 1;
                     n += 1;
                 }
@@ -47,9 +63,25 @@ pub fn read_rate(paths: &[PathBuf], threads: usize, time: Duration) -> f64 {
     std::thread::sleep(time);
     stop.store(true, Ordering::Relaxed);
     for w in workers {
-        w.join().expect("reader");
+        w.join().expect("worker");
     }
     done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
+}
+
+/// open+read+close of `count` files of `paths`, round robin, on this thread.
+pub fn read_count(paths: &[PathBuf], count: usize) {
+    let mut buf = vec![0u8; 64 * 1024];
+    for i in 0..count {
+        read_whole(&paths[i % paths.len()], &mut buf);
+    }
+}
+
+/// `stat` of `paths` (round robin) on `threads` threads for `time`, each
+/// expected to exist or not as `exists` says; returns stats per second.
+pub fn stat_rate(paths: &[PathBuf], threads: usize, time: Duration, exists: bool) -> f64 {
+    rate(paths, threads, time, move |p, _| {
+        assert_eq!(fs::metadata(p).is_ok(), exists, "stat {}", p.display());
+    })
 }
 
 /// One `stat` of every path; returns the time it took.
@@ -96,23 +128,28 @@ pub fn parallel(count: usize, threads: usize, job: impl Fn(usize) + Send + Sync)
     started.elapsed()
 }
 
-/// Latencies of open+read+close of `paths`, one reader, for `time`, in
-/// nanoseconds, sorted.
-pub fn read_latencies(paths: &[PathBuf], time: Duration) -> Vec<u64> {
+/// Latencies of open+read+close of `ours` and `theirs`, one reader
+/// alternating between them (so both see the same load), for `time`, in
+/// nanoseconds, each sorted.
+pub fn read_latencies(ours: &[PathBuf], theirs: &[PathBuf], time: Duration) -> [Vec<u64>; 2] {
     let mut buf = vec![0u8; 64 * 1024];
-    let mut out = Vec::new();
+    let mut out = [Vec::new(), Vec::new()];
     let started = Instant::now();
     let mut i = 0;
     while started.elapsed() < time {
-        let t = Instant::now();
-        read_whole(&paths[i % paths.len()], &mut buf);
-        out.push(t.elapsed().as_nanos() as u64);
+        for (side, paths) in [ours, theirs].into_iter().enumerate() {
+            let t = Instant::now();
+            read_whole(&paths[i % paths.len()], &mut buf);
+            out[side].push(t.elapsed().as_nanos() as u64);
+            // A reader that sleeps between reads, as a server's does: each
+            // read starts cold on the CPU, the way latency hurts in production.
+            std::thread::sleep(Duration::from_micros(200));
+        }
         i += 1;
-        // A reader that sleeps between reads, as a server's does: each read
-        // starts cold on the CPU, the way latency hurts in production.
-        std::thread::sleep(Duration::from_micros(200));
     }
-    out.sort_unstable();
+    for side in &mut out {
+        side.sort_unstable();
+    }
     out
 }
 

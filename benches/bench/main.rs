@@ -4,7 +4,7 @@
 //! builds it (it exits at once without `--bench`). Counts follow
 //! `BENCH_SCALE`: `full` (default), `smoke` (tiny: checks the harness
 //! works, in seconds), or a factor of the full counts (`0.1`).
-//! `BENCH_ONLY=read,tree,create,import,store,latency` picks figures;
+//! `BENCH_ONLY=read,tree,create,import,store,history,latency,servers` picks figures;
 //! `BENCH_DIR` holds the stores (default: the temp dir, a disk here),
 //! `BENCH_TMPFS` the baselines' copies (default `/dev/shm`).
 
@@ -14,6 +14,7 @@ mod fill;
 mod load;
 mod mounts;
 mod report;
+mod servers;
 mod serving_copy;
 
 use std::path::PathBuf;
@@ -44,8 +45,16 @@ pub struct Scale {
     pub imports: usize,
     /// Certificates in the store of figure 5.
     pub store: usize,
-    /// How long latency is sampled in figure 6, each side.
+    /// How long latency is sampled in figure 6.
     pub latency_time: Duration,
+    /// Versions of the certificate read first in figure 5b.
+    pub history_versions: usize,
+    /// Certificates HAProxy loads in figure 7.
+    pub haproxy_certs: usize,
+    /// `server` blocks of nginx in figure 7.
+    pub nginx_servers: usize,
+    /// Runs of each server figure (the median is shown).
+    pub server_runs: usize,
 }
 
 impl Scale {
@@ -73,6 +82,10 @@ impl Scale {
             imports: count(1_000, 4),
             store: count(100_000, 200),
             latency_time: time(6.0, 0.3),
+            history_versions: count(20_000, 20),
+            haproxy_certs: count(2_000, 8),
+            nginx_servers: count(500, 4),
+            server_runs: count(5, 1).min(5),
         };
         (name, scale)
     }
@@ -100,6 +113,15 @@ fn machine() -> String {
     format!("{} CPUs ({cpu}), Linux {kernel}", nproc())
 }
 
+/// The date and time now, UTC (`date -u`).
+fn now_utc() -> String {
+    std::process::Command::new("date")
+        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default()
+}
+
 fn fs_type(dir: &std::path::Path) -> String {
     std::process::Command::new("stat")
         .args(["-f", "-c", "%T"])
@@ -125,15 +147,29 @@ fn main() {
         .unwrap_or_else(|| PathBuf::from("/dev/shm"));
     let disk = Scratch::new(&disk_base, "disk");
     let tmpfs = Scratch::new(&tmpfs_base, "tmpfs");
-    println!("certfs benchmark, scale {scale_name}");
-    println!("machine: {}", machine());
-    println!(
-        "stores in {} ({}), baselines in {} ({})",
-        disk.0.display(),
-        fs_type(&disk.0),
-        tmpfs.0.display(),
-        fs_type(&tmpfs.0)
-    );
+    let mut context = vec![
+        format!(
+            "scale: {scale_name}{}",
+            if only.is_empty() {
+                String::new()
+            } else {
+                format!(", only {only}")
+            }
+        ),
+        format!("date: {}", now_utc()),
+        format!("machine: {}", machine()),
+        format!(
+            "stores in {} ({}), baselines in {} ({})",
+            disk.0.display(),
+            fs_type(&disk.0),
+            tmpfs.0.display(),
+            fs_type(&tmpfs.0)
+        ),
+    ];
+    println!("certfs benchmark");
+    for c in &context {
+        println!("{c}");
+    }
     let started = Instant::now();
     let mut lines: Vec<Line> = Vec::new();
     let show = |new: Vec<Line>, lines: &mut Vec<Line>| {
@@ -144,7 +180,7 @@ fn main() {
     };
     println!("{}", report::header());
 
-    if ["create", "read", "import", "latency"]
+    if ["create", "read", "import", "latency", "servers"]
         .iter()
         .any(|f| wanted(f))
     {
@@ -153,6 +189,10 @@ fn main() {
         let needed = [
             (wanted("read"), scale.read_files),
             (wanted("import"), scale.imports),
+            (
+                wanted("servers"),
+                scale.haproxy_certs.max(scale.nginx_servers),
+            ),
         ]
         .iter()
         .filter(|(w, _)| *w)
@@ -180,6 +220,35 @@ fn main() {
         if wanted("latency") {
             show(figures::latency(&m, &tmpfs, &scale), &mut lines);
         }
+        if wanted("servers") {
+            let n = scale.haproxy_certs.max(scale.nginx_servers);
+            let copy = tmpfs.path("servers");
+            servers::copy_certificates(&m.path("bench"), &copy, n);
+            let base = servers::Source {
+                label: "tmpfs",
+                dir: copy,
+            };
+            let sources = [servers::Source {
+                label: "the mount",
+                dir: m.path("bench"),
+            }];
+            let runs = scale.server_runs;
+            for (tool, figure) in [
+                ("haproxy", servers::haproxy as servers::Figure),
+                ("nginx", servers::nginx),
+            ] {
+                if servers::have(tool) {
+                    let count = if tool == "haproxy" {
+                        scale.haproxy_certs
+                    } else {
+                        scale.nginx_servers
+                    };
+                    show(figure(&tmpfs, &sources, &base, count, runs), &mut lines);
+                } else {
+                    println!("{tool} is not installed: its figure 7 line is left out");
+                }
+            }
+        }
     }
     if wanted("read") {
         // The store of the mount above, mounted again with --export.
@@ -191,6 +260,12 @@ fn main() {
     if wanted("store") {
         show(figures::big_store(&disk, &tmpfs, &scale), &mut lines);
     }
+    if wanted("history") {
+        show(
+            figures::history(&disk, &tmpfs, scale.history_versions),
+            &mut lines,
+        );
+    }
 
     println!();
     println!("summary ({:.0} s):", started.elapsed().as_secs_f64());
@@ -199,6 +274,17 @@ fn main() {
         println!("{}", report::render(l).lines().next().unwrap_or_default());
     }
     let missed = lines.iter().filter(|l| l.pass() == Some(false)).count();
+    // BENCH_REPORT: where the table goes as Markdown (scripts/bench.sh
+    // names docs/bench/latest.md for a full run).
+    if let Some(path) = std::env::var_os("BENCH_REPORT") {
+        context.push(format!("took {:.0} s", started.elapsed().as_secs_f64()));
+        let path = PathBuf::from(path);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).expect("report directory");
+        }
+        std::fs::write(&path, report::markdown(&context, &lines)).expect("write the report");
+        println!("report written to {}", path.display());
+    }
     println!(
         "{} figures, {} PASS, {missed} MISS",
         lines.len(),

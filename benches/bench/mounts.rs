@@ -20,6 +20,29 @@ pub struct Mount {
     pub ready_after: Duration,
     child: Option<Child>,
     log: PathBuf,
+    /// Where the daemon writes its request counts on SIGUSR1.
+    counts: PathBuf,
+}
+
+/// FUSE requests the daemon answered, by kind (`lookup`, `open`, ...).
+#[derive(Debug, Clone, Default)]
+pub struct Requests(pub std::collections::BTreeMap<String, u64>);
+
+impl Requests {
+    /// Requests of `kind`.
+    pub fn get(&self, kind: &str) -> u64 {
+        self.0.get(kind).copied().unwrap_or(0)
+    }
+
+    /// What happened between `before` and `self`.
+    pub fn since(&self, before: &Requests) -> Requests {
+        Requests(
+            self.0
+                .iter()
+                .map(|(k, v)| (k.clone(), v.saturating_sub(before.get(k))))
+                .collect(),
+        )
+    }
 }
 
 /// Whether a FUSE filesystem is mounted at `mnt`.
@@ -45,6 +68,8 @@ impl Mount {
     pub fn start_with(data: &Path, mnt: &Path, probe: Option<&str>, args: &[&OsStr]) -> Mount {
         fs::create_dir_all(mnt).expect("mkdir mountpoint");
         let log = data.with_extension("log");
+        let counts = data.with_extension("counts");
+        let _ = fs::remove_file(&counts);
         let log_file = fs::File::create(&log).expect("log file");
         let started = Instant::now();
         let mut command = Command::new(certfs_bin());
@@ -60,6 +85,7 @@ impl Mount {
         }
         let child = command
             .env("RUST_LOG", "warn")
+            .env("CERTFS_REQUEST_COUNTS", &counts)
             .stdin(Stdio::null())
             .stdout(log_file.try_clone().expect("log"))
             .stderr(log_file)
@@ -70,6 +96,7 @@ impl Mount {
             ready_after: Duration::ZERO,
             child: Some(child),
             log,
+            counts,
         };
         let deadline = started + Duration::from_secs(300);
         loop {
@@ -137,6 +164,42 @@ impl Mount {
         // SAFETY: sysconf only reads a constant.
         let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
         Duration::from_millis(cpu_ticks(pid) * 1000 / hz)
+    }
+
+    /// The requests the daemon answered so far: asks it (SIGUSR1) to write
+    /// its counts and waits for the new dump.
+    pub fn requests(&self) -> Requests {
+        let dump = |text: &str| {
+            text.lines()
+                .next()
+                .and_then(|l| l.strip_prefix("dump "))
+                .and_then(|n| n.parse::<u64>().ok())
+        };
+        let before = fs::read_to_string(&self.counts)
+            .ok()
+            .and_then(|t| dump(&t))
+            .unwrap_or(0);
+        let pid = self.child.as_ref().map(|c| c.id()).unwrap_or(0);
+        // SAFETY: kill(2) on the pid of a child we spawned; no memory is touched.
+        unsafe {
+            libc::kill(pid as i32, libc::SIGUSR1);
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(text) = fs::read_to_string(&self.counts)
+                && dump(&text).is_some_and(|n| n > before)
+            {
+                return Requests(
+                    text.lines()
+                        .skip(1)
+                        .filter_map(|l| l.split_once(' '))
+                        .filter_map(|(k, v)| Some((k.to_owned(), v.parse().ok()?)))
+                        .collect(),
+                );
+            }
+            assert!(Instant::now() < deadline, "no request counts from certfs");
+            std::thread::sleep(Duration::from_millis(2));
+        }
     }
 
     /// What certfs logged.

@@ -13,6 +13,8 @@ pub enum Goal {
     AtLeast(f64),
     /// certfs' own value must be below this (in the figure's unit).
     Below(f64),
+    /// certfs' own value must be at most this (in the figure's unit).
+    AtMost(f64),
     /// Shown for information only.
     None,
 }
@@ -46,6 +48,7 @@ impl Line {
             Goal::RatioAtMost(g) => self.ratio().map(|r| r <= g),
             Goal::AtLeast(g) => Some(self.certfs >= g),
             Goal::Below(g) => Some(self.certfs < g),
+            Goal::AtMost(g) => Some(self.certfs <= g),
             Goal::None => None,
         }
     }
@@ -56,6 +59,7 @@ impl Line {
             Goal::RatioAtMost(g) => format!("<= {g}x"),
             Goal::AtLeast(g) => format!(">= {} {}", number(g), self.unit),
             Goal::Below(g) => format!("< {} {}", number(g), self.unit),
+            Goal::AtMost(g) => format!("<= {} {}", number(g), self.unit),
             Goal::None => "-".into(),
         }
     }
@@ -134,4 +138,43 @@ pub fn median(samples: &mut [f64]) -> f64 {
     }
     samples.sort_by(f64::total_cmp);
     samples[samples.len() / 2]
+}
+
+/// The report as Markdown, for `BENCH_REPORT` (docs/bench/latest.md):
+/// where and when it ran, then every figure with its baseline, ratio and goal.
+pub fn markdown(context: &[String], lines: &[Line]) -> String {
+    let mut out = String::from(
+        "<!-- Written by scripts/bench.sh (benches/bench/report.rs); do not edit by hand. -->\n\n",
+    );
+    for c in context {
+        out.push_str(&format!("- {c}\n"));
+    }
+    out.push_str("\n| figure | certfs | baseline | ratio | goal | result |\n");
+    out.push_str("| --- | --- | --- | --- | --- | --- |\n");
+    for l in lines {
+        let value = |v: f64| format!("{} {}", number(v), l.unit);
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} |\n",
+            l.name.replace('|', "\\|"),
+            value(l.certfs),
+            l.baseline.map(value).unwrap_or_else(|| "-".into()),
+            l.ratio()
+                .map(|r| format!("{r:.2}x"))
+                .unwrap_or_else(|| "-".into()),
+            l.goal_text(),
+            match l.pass() {
+                Some(true) => "PASS",
+                Some(false) => "MISS",
+                None => "info",
+            }
+        ));
+    }
+    let notes: Vec<&Line> = lines.iter().filter(|l| !l.note.is_empty()).collect();
+    if !notes.is_empty() {
+        out.push_str("\nNotes:\n\n");
+        for l in notes {
+            out.push_str(&format!("- {}: {}\n", l.name, l.note));
+        }
+    }
+    out
 }

@@ -16,6 +16,7 @@
 use std::ffi::OsStr;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use parking_lot::Mutex;
 
@@ -26,15 +27,18 @@ use fuser::{
     TimeOrNow, WriteFlags,
 };
 
-use super::attrs::{Cache, SHORT, file_attr, open_flags, ttls};
+use super::attrs::{Cache, SHORT, file_attr, missing_attr, ttls};
 use super::caller::{caller_of, process_of};
+use super::counts::{Counts, Op};
+use super::epoch::Epochs;
 use super::error::errno;
-use super::handles::{Handle, Handles};
+use super::handles::{Handle, Handles, open_read};
 use super::init::negotiate;
 use super::inodes::Inodes;
 use super::listing::{Lister, Listing};
+use super::names::{MISSING, name_str};
 use super::offload::{Offload, Rename, reply_empty};
-use crate::vault::{Caller, Changes, Kind, Node, VaultService, window};
+use crate::vault::{Caller, Node, VaultService, window};
 
 /// The filesystem handed to fuser.
 pub struct CertFs {
@@ -43,6 +47,7 @@ pub struct CertFs {
     handles: Handles,
     offload: Arc<Offload>,
     cache: Arc<Cache>,
+    counts: Arc<Counts>,
     uid: u32,
     gid: u32,
     /// Runs once the kernel's requests have ended, before fuser's clean-up.
@@ -52,15 +57,19 @@ pub struct CertFs {
 impl CertFs {
     /// A filesystem showing `vault`, owned by `uid`/`gid`, with `threads`
     /// threads for work off the request path. `notifier` is filled in once
-    /// the session exists, for cache invalidation.
+    /// the session exists, for cache invalidation, and `epochs` if the
+    /// kernel can drop every cached name at once (the vault's switches of
+    /// version then do).
     pub fn new(
         vault: Arc<VaultService>,
         uid: u32,
         gid: u32,
-        notifier: Arc<OnceLock<Notifier>>,
+        kernel: (Arc<OnceLock<Notifier>>, Arc<OnceLock<Epochs>>),
         threads: usize,
     ) -> Self {
-        let (inodes, cache) = (Arc::new(Inodes::new()), Arc::new(Cache::default()));
+        let (notifier, epochs) = kernel;
+        vault.set_switch_hook(Epochs::hook(epochs.clone()));
+        let (inodes, cache) = (Arc::new(Inodes::new()), Arc::new(Cache::new(epochs)));
         let (v, i, c) = (vault.clone(), inodes.clone(), cache.clone());
         let offload = Offload::start(v, i, notifier, c, threads);
         CertFs {
@@ -69,10 +78,16 @@ impl CertFs {
             handles: Handles::new(),
             offload,
             cache,
+            counts: Arc::default(),
             uid,
             gid,
             end: None,
         }
+    }
+
+    /// The requests this filesystem answered, by kind.
+    pub fn counts(&self) -> Arc<Counts> {
+        self.counts.clone()
     }
 
     /// Who owns a node that has no owner of its own: the mount's owner.
@@ -84,44 +99,10 @@ impl CertFs {
         self.inodes.node(ino.0).ok_or(Errno::ENOENT)
     }
 
-    /// Replies to an `unlink` or `rmdir` in `parent`, then drops what the
-    /// kernel cached of the changed directories (of `parent` after a
-    /// refusal, which leaves a report there) — from another thread, since
-    /// the kernel may still hold the directory's lock.
-    fn reply_removed(&self, parent: INodeNo, result: Result<Changes, Errno>, reply: ReplyEmpty) {
-        match result {
-            Ok(changes) => {
-                reply.ok();
-                if !changes.dirs.is_empty() {
-                    self.offload.later(move |o| o.invalidate(&changes));
-                }
-            }
-            Err(e) => {
-                reply.error(e);
-                self.offload.later(move |o| o.invalidate_dir(parent.0));
-            }
-        }
-    }
-
-    /// `open` for reading: a snapshot of the bytes, and how the kernel may cache them.
-    fn open_read(&self, caller: &Caller, node: &Node) -> Result<(u64, FopenFlags), Errno> {
-        let attr = self.vault.getattr(node).map_err(|e| errno(&e))?;
-        if attr.kind == Kind::Directory {
-            return Err(Errno::EISDIR);
-        }
-        let data = self.vault.open_read(caller, node).map_err(|e| errno(&e))?;
-        Ok((self.handles.insert(Handle::Read(data)), open_flags(&attr)))
-    }
-
     /// Who made `req` (supplementary groups only when others may come in).
     fn caller(&self, req: &Request) -> Caller {
         caller_of(req, self.uid != req.uid() && req.uid() != 0)
     }
-}
-
-fn name_str(name: &OsStr) -> Result<&str, Errno> {
-    // certfs names are ASCII; other bytes can name nothing here.
-    name.to_str().ok_or(Errno::ENOENT)
 }
 
 impl Filesystem for CertFs {
@@ -131,17 +112,25 @@ impl Filesystem for CertFs {
     }
 
     fn lookup(&self, req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
+        self.counts.add(Op::Lookup);
         // Computed and replied before any invalidation of a change it may miss.
         let _replying = self.cache.replies.read();
+        let names = &self.cache.names;
         let result = (|| {
             let dir = self.node(parent)?;
             let name = name_str(name)?;
-            let (node, attr) = self
-                .vault
-                .lookup_as(&self.caller(req), &dir, name)
-                .map_err(|e| errno(&e))?;
-            let ino = self.inodes.intern(parent.0, name, &node);
-            Ok((file_attr(self.owner(), ino, &attr), ttls(&attr)))
+            match self.vault.lookup_as(&self.caller(req), &dir, name) {
+                Ok((node, attr)) => {
+                    let ino = self.inodes.intern(parent.0, name, &node);
+                    let attr_out = file_attr(self.owner(), ino, &attr);
+                    Ok((attr_out, ttls(&attr, names.at_once())))
+                }
+                // Kept as missing (an entry without inode) while there is room.
+                Err(e) if errno(&e) == Errno::ENOENT && names.keep_missing(parent.0, name) => {
+                    Ok((missing_attr(), (MISSING, Duration::ZERO)))
+                }
+                Err(e) => Err(errno(&e)),
+            }
         })();
         match result {
             Ok((attr, (entry_ttl, attr_ttl))) => {
@@ -153,17 +142,19 @@ impl Filesystem for CertFs {
 
     // fuser's default `batch_forget` calls this for each node.
     fn forget(&self, _req: &Request, ino: INodeNo, nlookup: u64) {
+        self.counts.add(Op::Forget);
         self.inodes.forget(ino.0, nlookup);
     }
 
     fn getattr(&self, _req: &Request, ino: INodeNo, fh: Option<FileHandle>, reply: ReplyAttr) {
+        self.counts.add(Op::Getattr);
         let result = (|| {
             let node = self.node(ino)?;
             let mut attr = self.vault.getattr(&node).map_err(|e| errno(&e))?;
             if let Some(Handle::Write(file)) = fh.and_then(|fh| self.handles.get(fh.0)).as_deref() {
                 attr.size = file.lock().len();
             }
-            Ok((file_attr(self.owner(), ino.0, &attr), ttls(&attr).1))
+            Ok((file_attr(self.owner(), ino.0, &attr), ttls(&attr, false).1))
         })();
         match result {
             Ok((attr, ttl)) => reply.attr(&ttl, &attr),
@@ -218,7 +209,7 @@ impl Filesystem for CertFs {
                     .map_err(|e| errno(&e))?;
                 attr = self.vault.getattr(&node).map_err(|e| errno(&e))?;
             }
-            Ok((file_attr(self.owner(), ino.0, &attr), ttls(&attr).1))
+            Ok((file_attr(self.owner(), ino.0, &attr), ttls(&attr, false).1))
         })();
         match result {
             Ok((attr, ttl)) => reply.attr(&ttl, &attr),
@@ -243,7 +234,7 @@ impl Filesystem for CertFs {
                 .mkdir_as(&self.caller(req), &dir, name)
                 .map_err(|e| errno(&e))?;
             let ino = self.inodes.intern(parent.0, name, &node);
-            Ok((file_attr(self.owner(), ino, &attr), ttls(&attr)))
+            Ok((file_attr(self.owner(), ino, &attr), ttls(&attr, false)))
         })();
         match result {
             Ok((attr, (entry_ttl, attr_ttl))) => {
@@ -262,7 +253,7 @@ impl Filesystem for CertFs {
                 .unlink_as(&self.caller(req), &dir, name_str(name)?)
                 .map_err(|e| errno(&e))
         });
-        self.reply_removed(parent, result, reply);
+        self.offload.reply_removed(parent, result, reply);
     }
 
     fn rmdir(&self, req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
@@ -271,7 +262,7 @@ impl Filesystem for CertFs {
                 .rmdir_as(&self.caller(req), &dir, name_str(name)?)
                 .map_err(|e| errno(&e))
         });
-        self.reply_removed(parent, result, reply);
+        self.offload.reply_removed(parent, result, reply);
     }
 
     fn rename(
@@ -307,13 +298,14 @@ impl Filesystem for CertFs {
     }
 
     fn open(&self, req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
+        self.counts.add(Op::Open);
         let node = match self.node(ino) {
             Ok(node) => node,
             Err(e) => return reply.error(e),
         };
         let caller = self.caller(req);
         if flags.acc_mode() == OpenAccMode::O_RDONLY {
-            return match self.open_read(&caller, &node) {
+            return match open_read(&self.vault, &self.handles, &caller, &node) {
                 Ok((fh, flags)) => reply.opened(FileHandle(fh), flags),
                 Err(e) => reply.error(e),
             };
@@ -391,6 +383,7 @@ impl Filesystem for CertFs {
         _lock_owner: Option<LockOwner>,
         reply: ReplyData,
     ) {
+        self.counts.add(Op::Read);
         match self.handles.get(fh.0).as_deref() {
             Some(Handle::Read(data)) => reply.data(window(data, offset, size)),
             Some(Handle::Write(file)) => reply.data(file.lock().read_at(offset, size)),
@@ -433,6 +426,7 @@ impl Filesystem for CertFs {
         _lock_owner: LockOwner,
         reply: ReplyEmpty,
     ) {
+        self.counts.add(Op::Flush);
         let Some(handle) = self.handles.get(fh.0) else {
             return reply.ok();
         };
@@ -468,6 +462,7 @@ impl Filesystem for CertFs {
         _flush: bool,
         reply: ReplyEmpty,
     ) {
+        self.counts.add(Op::Release);
         let handle = self.handles.remove(fh.0);
         reply.ok();
         // Whatever no close acted on acts now; the outcome is in the
@@ -498,6 +493,7 @@ impl Filesystem for CertFs {
     }
 
     fn opendir(&self, req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
+        self.counts.add(Op::Listing);
         let result = (|| {
             let node = self.node(ino)?;
             let generation = self.cache.generation.load(Ordering::SeqCst);
@@ -525,6 +521,7 @@ impl Filesystem for CertFs {
         offset: u64,
         mut reply: ReplyDirectory,
     ) {
+        self.counts.add(Op::Listing);
         let Some(handle) = self.handles.get(fh.0) else {
             return reply.error(Errno::EBADF);
         };
@@ -543,6 +540,7 @@ impl Filesystem for CertFs {
         offset: u64,
         mut reply: ReplyDirectoryPlus,
     ) {
+        self.counts.add(Op::Listing);
         let Some(handle) = self.handles.get(fh.0) else {
             return reply.error(Errno::EBADF);
         };
@@ -568,11 +566,13 @@ impl Filesystem for CertFs {
         _flags: OpenFlags,
         reply: ReplyEmpty,
     ) {
+        self.counts.add(Op::Listing);
         self.handles.remove(fh.0);
         reply.ok();
     }
 
     fn access(&self, req: &Request, ino: INodeNo, mask: fuser::AccessFlags, reply: ReplyEmpty) {
+        self.counts.add(Op::Other);
         let result = self.node(ino).and_then(|node| {
             let read = mask.contains(fuser::AccessFlags::R_OK);
             let write = mask.contains(fuser::AccessFlags::W_OK);

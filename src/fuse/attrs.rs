@@ -3,16 +3,22 @@
 //! Directories and the immutable files of a version are cached for
 //! [`LONG`] (entries and attributes), since everything that changes them
 //! is invalidated explicitly. Files whose bytes change in place keep
-//! [`SHORT`]; names that switch to another node (a certificate's top-level
-//! files) are looked up at every path walk, so that a new version shows in
-//! all of them at once.
+//! [`SHORT`]. A certificate's top-level names, which switch to the next
+//! version's nodes, are cached for [`LONG`] too when a switch drops every
+//! cached name at once (an epoch, see [`super::epoch`]); without that,
+//! they are looked up at every path walk, so that a new version shows in
+//! all of them at once. Names that come and go with other actions
+//! (reports, `status.json`, ...) are never cached by name.
 
 use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use fuser::{FileAttr, FileType, FopenFlags, INodeNo};
 use parking_lot::RwLock;
 
+use super::epoch::Epochs;
+use super::names::Names;
 use crate::vault::{Attr, Kind};
 
 /// How long the kernel may cache what only changes with an invalidation:
@@ -39,14 +45,17 @@ pub(super) fn open_flags(attr: &Attr) -> FopenFlags {
     keep | FopenFlags::FOPEN_NOFLUSH
 }
 
-/// The kernel-cache lifetimes (entry, attributes) of a node with `attr`.
-pub(super) fn ttls(attr: &Attr) -> (Duration, Duration) {
-    // A name that switches to another node (a certificate's top-level
-    // files, to the next version's) is looked up at every path walk: the
-    // kernel drops cached names one at a time, so a cached one could show
-    // the old version's key beside the new version's certificate. Its
-    // node's attributes never change.
-    let entry = |long| if attr.switches { Duration::ZERO } else { long };
+/// The kernel-cache lifetimes (entry, attributes) of a node with `attr`;
+/// `at_once`: whether a switch of version drops every cached name at once.
+pub(super) fn ttls(attr: &Attr, at_once: bool) -> (Duration, Duration) {
+    // A name that may name another node at any moment is looked up at
+    // every path walk. A certificate's top-level name switches to the next
+    // version's node: without a switch that drops every cached name at
+    // once, the kernel would drop them one at a time, and a cached one
+    // could show the old version's key beside the new version's
+    // certificate. The nodes' attributes never change.
+    let uncached = attr.switches || (attr.current && !at_once);
+    let entry = |long| if uncached { Duration::ZERO } else { long };
     match (attr.kind, attr.immutable) {
         (Kind::Directory, _) if attr.switches => (Duration::ZERO, SHORT),
         (Kind::Directory, _) | (Kind::File, true) => (entry(LONG), LONG),
@@ -55,7 +64,6 @@ pub(super) fn ttls(attr: &Attr) -> (Duration, Duration) {
 }
 
 /// What keeps kernel caches right while entries are handed out.
-#[derive(Default)]
 pub(super) struct Cache {
     /// Held (shared) while an entry is computed and replied; invalidation
     /// takes it exclusively once, so replies computed before a change are
@@ -64,6 +72,19 @@ pub(super) struct Cache {
     /// Bumped by every invalidation: a directory listing made before one
     /// hands out entries the kernel must not cache.
     pub(super) generation: AtomicU64,
+    /// Names the kernel may keep: found (at once?) and missing.
+    pub(super) names: Names,
+}
+
+impl Cache {
+    /// The caches of a mount whose switches go through `epochs` once set.
+    pub(super) fn new(epochs: Arc<OnceLock<Epochs>>) -> Self {
+        Cache {
+            replies: RwLock::default(),
+            generation: AtomicU64::default(),
+            names: Names::new(epochs),
+        }
+    }
 }
 
 /// The kernel's file type for a node of `kind`.
@@ -71,6 +92,29 @@ pub(super) fn file_type(kind: Kind) -> FileType {
     match kind {
         Kind::Directory => FileType::Directory,
         Kind::File => FileType::RegularFile,
+    }
+}
+
+/// What a lookup of a missing name answers for the kernel to keep: an
+/// entry without inode (its attributes are not read).
+pub(super) fn missing_attr() -> FileAttr {
+    let never = std::time::UNIX_EPOCH;
+    FileAttr {
+        ino: INodeNo(0),
+        size: 0,
+        blocks: 0,
+        atime: never,
+        mtime: never,
+        ctime: never,
+        crtime: never,
+        kind: FileType::RegularFile,
+        perm: 0,
+        nlink: 0,
+        uid: 0,
+        gid: 0,
+        rdev: 0,
+        blksize: 4096,
+        flags: 0,
     }
 }
 
@@ -112,23 +156,35 @@ mod tests {
             owner: None,
             immutable,
             switches,
+            current: false,
         }
     }
 
     #[test]
     fn switching_names_are_never_cached_and_immutable_files_long() {
-        assert_eq!(ttls(&attr(Kind::File, true, true)), (Duration::ZERO, LONG));
-        assert_eq!(ttls(&attr(Kind::File, true, false)), (LONG, LONG));
-        assert_eq!(ttls(&attr(Kind::File, false, false)), (SHORT, SHORT));
-        assert_eq!(
-            ttls(&attr(Kind::File, false, true)),
-            (Duration::ZERO, SHORT)
-        );
-        assert_eq!(ttls(&attr(Kind::Directory, false, false)), (LONG, LONG));
-        assert_eq!(
-            ttls(&attr(Kind::Directory, false, true)),
-            (Duration::ZERO, SHORT)
-        );
+        for at_once in [false, true] {
+            let ttl = |a: &Attr| ttls(a, at_once);
+            assert_eq!(ttl(&attr(Kind::File, true, true)), (Duration::ZERO, LONG));
+            assert_eq!(ttl(&attr(Kind::File, true, false)), (LONG, LONG));
+            assert_eq!(ttl(&attr(Kind::File, false, false)), (SHORT, SHORT));
+            assert_eq!(ttl(&attr(Kind::File, false, true)), (Duration::ZERO, SHORT));
+            assert_eq!(ttl(&attr(Kind::Directory, false, false)), (LONG, LONG));
+            assert_eq!(
+                ttl(&attr(Kind::Directory, false, true)),
+                (Duration::ZERO, SHORT)
+            );
+        }
+    }
+
+    #[test]
+    fn top_level_names_are_cached_only_when_a_switch_drops_all_at_once() {
+        let mut current = attr(Kind::File, true, false);
+        current.current = true;
+        assert_eq!(ttls(&current, false), (Duration::ZERO, LONG));
+        assert_eq!(ttls(&current, true), (LONG, LONG));
+        // attributes.json of the current version changes in place.
+        current.immutable = false;
+        assert_eq!(ttls(&current, true), (SHORT, SHORT));
     }
 
     #[test]

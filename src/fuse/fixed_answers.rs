@@ -20,6 +20,7 @@
 macro_rules! fixed_answers {
     () => {
         fn statfs(&self, _: &Request, _: INodeNo, reply: fuser::ReplyStatfs) {
+            self.counts.add(Op::Other);
             reply.statfs(0, 0, 0, 0, 0, 4096, 255, 4096);
         }
 

@@ -6,8 +6,28 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::{Mutex, RwLock};
 
+use fuser::{Errno, FopenFlags};
+
+use super::attrs::open_flags;
+use super::error::errno;
 use super::listing::Listing;
-use crate::vault::OpenFile;
+use crate::vault::{Caller, Kind, Node, OpenFile, VaultService};
+
+/// `open` for reading: a snapshot of `node`'s bytes as a new handle in
+/// `handles`, and how the kernel may cache them.
+pub(super) fn open_read(
+    vault: &VaultService,
+    handles: &Handles,
+    caller: &Caller,
+    node: &Node,
+) -> Result<(u64, FopenFlags), Errno> {
+    let attr = vault.getattr(node).map_err(|e| errno(&e))?;
+    if attr.kind == Kind::Directory {
+        return Err(Errno::EISDIR);
+    }
+    let data = vault.open_read(caller, node).map_err(|e| errno(&e))?;
+    Ok((handles.insert(Handle::Read(data)), open_flags(&attr)))
+}
 
 /// One open handle.
 pub enum Handle {

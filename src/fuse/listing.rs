@@ -97,8 +97,11 @@ impl Listing {
                         continue;
                     };
                     // One lifetime for both here: the shorter.
-                    let ttl = if fresh {
-                        let (entry_ttl, attr_ttl) = ttls(&attr);
+                    // A top-level name of a certificate is not kept from a
+                    // listing: one made before a switch may name the old
+                    // version after the kernel dropped every cached name.
+                    let ttl = if fresh && !attr.current {
+                        let (entry_ttl, attr_ttl) = ttls(&attr, false);
                         entry_ttl.min(attr_ttl)
                     } else {
                         Duration::ZERO

@@ -10,6 +10,7 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
 use super::adapter::CertFs;
+use super::epoch::Epochs;
 use crate::vault::VaultService;
 
 /// How to mount.
@@ -75,10 +76,18 @@ pub fn run(
     let signal_handle = signals.handle();
     let looker = Arc::downgrade(&vault);
     let ending = Arc::new(OnceLock::new());
-    let mut fs = CertFs::new(vault, uid, gid, notifier.clone(), offload_threads);
+    let epochs = Arc::new(OnceLock::new());
+    let kernel = (notifier.clone(), epochs.clone());
+    let mut fs = CertFs::new(vault, uid, gid, kernel, offload_threads);
     fs.end = Some(quiet_end(ending.clone(), mountpoint.to_path_buf()));
+    if let Some(path) = std::env::var_os(super::counts::COUNTS_FILE) {
+        super::counts::dump_on_signal(fs.counts(), path.into())?;
+    }
     let mut session = Session::new(fs, mountpoint, &config)?;
     let _ = notifier.set(session.notifier());
+    if let Some(handle) = Epochs::probe(std::os::fd::AsFd::as_fd(&session)) {
+        let _ = epochs.set(handle);
+    }
     let _ = ending.set(parking_lot::Mutex::new(session.unmount_callable()));
     let mut unmounter = session.unmount_callable();
 

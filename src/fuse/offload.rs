@@ -20,13 +20,13 @@ use std::ffi::OsStr;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
 
-use fuser::{INodeNo, Notifier, ReplyEmpty};
+use fuser::{Errno, INodeNo, Notifier, ReplyEmpty};
 
 use super::attrs::Cache;
 use super::error::errno;
 use super::inodes::Inodes;
 use super::pool::Pool;
-use crate::vault::{Caller, Changes, Node, Pending, VaultError, VaultService};
+use crate::vault::{Caller, Changes, Kind, Node, Pending, VaultError, VaultService};
 
 /// How many jobs may wait for a thread of the action pool, per thread.
 const QUEUED_PER_THREAD: usize = 16;
@@ -170,6 +170,30 @@ impl Offload {
         }
     }
 
+    /// Replies to an `unlink` or `rmdir` in `parent`, then drops what the
+    /// kernel cached of the changed directories (of `parent` after a
+    /// refusal, which leaves a report there) — on the lane, since the
+    /// kernel may still hold the directory's lock.
+    pub(super) fn reply_removed(
+        self: &Arc<Self>,
+        parent: INodeNo,
+        result: Result<Changes, Errno>,
+        reply: ReplyEmpty,
+    ) {
+        match result {
+            Ok(changes) => {
+                reply.ok();
+                if !changes.dirs.is_empty() {
+                    self.later(move |o| o.invalidate(&changes));
+                }
+            }
+            Err(e) => {
+                reply.error(e);
+                self.later(move |o| o.invalidate_dir(parent.0));
+            }
+        }
+    }
+
     /// After `written`, on the lane: drops what it made stale, then runs
     /// `then` with its outcome (a close's reply, which must come after).
     pub(super) fn settle(
@@ -207,6 +231,8 @@ impl Offload {
                 continue;
             };
             if self.vault.getattr(dir).is_err() {
+                // The kernel drops what it kept under the directory with it.
+                self.cache.names.forget_dir(ino);
                 // Errors only mean the kernel had nothing cached.
                 for (parent, name) in self.inodes.names_of(ino) {
                     let _ = notifier.inval_entry(INodeNo(parent), OsStr::new(&name));
@@ -252,6 +278,22 @@ impl Offload {
                 let _ = notifier.inval_inode(INodeNo(child), 0, 0);
             }
         }
+        // Names the kernel keeps as missing that exist now. A directory
+        // the kernel holds by that name already (its own mkdir, or a
+        // lookup since) stays: a process may work in it, and dropping its
+        // entry would leave that process outside the tree.
+        for name in self.cache.names.missing_in(parent) {
+            let Ok((node, attr)) = self.vault.lookup(dir, &name) else {
+                continue;
+            };
+            self.cache.names.found(parent, &name);
+            let held = attr.kind == Kind::Directory
+                && (self.inodes.child(parent, &name))
+                    .is_some_and(|ino| self.inodes.node(ino).as_ref() == Some(&node));
+            if !held {
+                let _ = notifier.inval_entry(INodeNo(parent), OsStr::new(&name));
+            }
+        }
         let _ = notifier.inval_inode(INodeNo(parent), 0, 0);
     }
 
@@ -276,6 +318,7 @@ impl Offload {
             let report = crate::vault::error_name(&name);
             let _ = notifier.inval_entry(INodeNo(parent), OsStr::new(&name));
             let _ = notifier.inval_entry(INodeNo(parent), OsStr::new(&report));
+            self.cache.names.found(parent, &report);
             if let Some(report_ino) = self.inodes.child(parent, &report) {
                 let _ = notifier.inval_inode(INodeNo(report_ino), 0, 0);
             }

@@ -115,9 +115,12 @@ pub(super) fn write_attributes(
             .map(|ver| ver.id.clone())
     };
     let before = current(&tx.model());
+    let service = tx.service();
     publish(&mut tx.model_mut(), v, &name, &record, |_| {
         version.enabled.store(enabled, Ordering::Release);
         version.updated.store(t, Ordering::Release);
+        // Enabling or disabling may move the top-level files.
+        service.switching();
     })?;
     let after = current(&tx.model());
     log::info!(

@@ -448,6 +448,7 @@ mod tests {
             mtime: std::time::UNIX_EPOCH,
             immutable: false,
             switches: false,
+            current: false,
             owner,
         }
     }

@@ -241,6 +241,10 @@ impl VaultService {
         publish(&mut tx.model_mut(), v, &name, &record, |cs| {
             cs.policy = Arc::new(policy);
             cs.policy_json = Arc::from(policy_json.into_bytes());
+            // A first version moves no name the kernel could have cached.
+            if !cs.versions.is_empty() {
+                self.switching();
+            }
             cs.versions.push(Arc::new(version));
         })?;
         tx.switched(v, &name, &id);

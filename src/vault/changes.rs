@@ -17,6 +17,15 @@ pub struct Changes {
 /// Who is told of changes made in the background.
 pub type Listener = Box<dyn Fn(&Changes) + Send + Sync>;
 
+/// Who is told, synchronously and with the model's write lock held, that
+/// the top-level names of a certificate now lead to another version's
+/// nodes (nodes whose [`super::node::Attr::current`] is set). Whatever it
+/// does must not wait: readers of the model wait for it. The FUSE layer
+/// makes the kernel drop every cached name at once (a new epoch), so no
+/// lookup answered after the switch can sit beside a name cached before
+/// it.
+pub type SwitchHook = Box<dyn Fn() + Send + Sync>;
+
 impl Changes {
     /// Everything a new version or operation of `c` changes.
     pub(crate) fn of_certificate(v: &VaultName, c: &CertificateName) -> Changes {

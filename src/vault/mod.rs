@@ -69,7 +69,7 @@ mod sync;
 pub mod tags;
 
 pub use access::{Caller, Want};
-pub use changes::Changes;
+pub use changes::{Changes, SwitchHook};
 pub use error::VaultError;
 pub use node::{Attr, Entry, Kind, Node};
 pub use open_file::{OpenFile, Pending, window};

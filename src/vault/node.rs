@@ -345,6 +345,12 @@ pub struct Attr {
     /// version), or go when another action is done (an `.error` report):
     /// the kernel must not cache the name.
     pub switches: bool,
+    /// True when the name moves to the next version's node when another
+    /// version becomes current (a certificate's top-level files). The
+    /// kernel may cache it only while a switch drops every cached name at
+    /// once: the service tells of each switch with the model's write lock
+    /// held ([`super::changes::SwitchHook`]).
+    pub current: bool,
     /// Owner and group when not the mount's owner (a stored `chown`/`chgrp`).
     pub owner: Option<(u32, u32)>,
 }
@@ -369,6 +375,7 @@ pub(crate) fn dir_attr(mtime: i64) -> Attr {
         mtime: super::clock::to_time(mtime),
         immutable: false,
         switches: false,
+        current: false,
         owner: None,
     }
 }
@@ -382,6 +389,7 @@ pub(crate) fn file_attr(size: usize, mode: u16, mtime: i64, immutable: bool) -> 
         mtime: super::clock::to_time(mtime),
         immutable,
         switches: false,
+        current: false,
         owner: None,
     }
 }

@@ -203,6 +203,10 @@ impl VaultService {
         publish(&mut tx.model_mut(), v, &name, &record, |cs| {
             cs.pending = None;
             cs.operation = Some(with_json(operation));
+            // A first version moves no name the kernel could have cached.
+            if !cs.versions.is_empty() {
+                self.switching();
+            }
             cs.versions.push(Arc::new(version));
         })?;
         log::info!("{v}/{name}: version {} completed", pending.id);

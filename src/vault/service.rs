@@ -19,7 +19,7 @@ use parking_lot::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use super::access::Caller;
 use super::audit::AuditLog;
 use super::backup::BackupKey;
-use super::changes::{Changes, Listener};
+use super::changes::{Changes, Listener, SwitchHook};
 use super::consumers::Consumers;
 use super::error::VaultError;
 use super::load::{state_from_index, state_from_snapshot};
@@ -83,6 +83,8 @@ pub struct VaultService {
     /// Told of changes made in the background (CA orders, purges), so the
     /// FUSE layer can drop what the kernel caches.
     listener: OnceLock<Listener>,
+    /// Told of each switch of version while the model's write lock is held.
+    switch_hook: OnceLock<SwitchHook>,
     /// Mails contacts (lifetime actions); without one, nothing is mailed.
     mailer: Option<Arc<dyn Mailer>>,
     /// What other daemons sharing the store changed since the load, until
@@ -122,6 +124,7 @@ impl VaultService {
             mount_path: OnceLock::new(),
             me: OnceLock::new(),
             listener: OnceLock::new(),
+            switch_hook: OnceLock::new(),
             mailer: None,
             hints: Mutex::new(Some(hints)),
             serving_copy: OnceLock::new(),
@@ -175,6 +178,20 @@ impl VaultService {
     /// Sets who is told of changes made in the background (once).
     pub fn set_listener(&self, listener: Listener) {
         let _ = self.listener.set(listener);
+    }
+
+    /// Sets who is told of each switch of version (once); see [`SwitchHook`].
+    pub fn set_switch_hook(&self, hook: SwitchHook) {
+        let _ = self.switch_hook.set(hook);
+    }
+
+    /// Tells the switch hook that top-level names of a certificate lead to
+    /// another version from now on. Call it with the model's write lock
+    /// held, in the same hold that made the switch.
+    pub(crate) fn switching(&self) {
+        if let Some(hook) = self.switch_hook.get() {
+            hook();
+        }
     }
 
     /// Tells the listener of a change made in the background.

@@ -159,7 +159,7 @@ impl VaultService {
                     _ => (0o444, true),
                 };
                 let mut attr = file_attr(bytes.len(), mode, version.created, immutable);
-                attr.switches = *current;
+                attr.current = *current;
                 Ok(attr)
             }
             Node::CertificateFile(v, c, CertificateFile::Backup) => {

@@ -239,6 +239,9 @@ impl VaultService {
                 .and_then(|vs| vs.certificates.loaded().find(|cs| &cs.name == c))
                 .and_then(|cs| cs.operation_in_progress().and(cs.pending.as_ref()))
                 .map(|pending| (v.clone(), c.clone(), pending.id.clone()));
+            if before.is_some() && after != before {
+                self.switching();
+            }
             let switched =
                 (before.is_some() && after.is_some() && after != before).then_some(after);
             (switched, order)
@@ -396,6 +399,8 @@ impl VaultService {
                 }
             }
             *st = fresh;
+            // Every name may now lead elsewhere.
+            self.switching();
             (dirs, switched)
         };
         tx.announce(Changes { dirs });
