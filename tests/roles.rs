@@ -221,10 +221,26 @@ fn a_certificate_folders_mode_holds_for_listing_and_everything_in_it() {
     else {
         return;
     };
-    let (ok, out) = nobody.run(&m.mnt, "ls prod/web && cat prod/web/cert.pem");
+    // Names the kernel keeps from before the chmod (its own walk) or from
+    // another user's walk after it never let this one past the mode.
+    let (ok, out) = nobody.run(
+        &m.mnt,
+        "ls prod/web && cat prod/web/cert.pem && stat -c %s prod/web/privkey.pem",
+    );
     assert!(ok && out.contains("BEGIN CERTIFICATE"), "{out}");
     sh_ok(&m.mnt, "chmod 700 prod/web");
     assert_eq!(sh_ok(&m.mnt, "stat -c %a prod/web").trim(), "700");
+    sh_ok(
+        &m.mnt,
+        "cat prod/web/cert.pem prod/web/versions/*/cert.pem && stat prod/web/privkey.pem",
+    );
+    for script in [
+        "stat prod/web/privkey.pem",
+        "stat prod/web/versions/*/cert.pem",
+    ] {
+        let (ok, out) = nobody.run(&m.mnt, script);
+        assert!(!ok && out.contains("Permission denied"), "{script}: {out}");
+    }
     for script in [
         "ls prod/web",
         "cat prod/web/cert.pem",

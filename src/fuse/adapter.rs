@@ -27,7 +27,7 @@ use fuser::{
     TimeOrNow, WriteFlags,
 };
 
-use super::attrs::{Cache, SHORT, file_attr, missing_attr, ttls};
+use super::attrs::{Cache, SHORT, file_attr, lookup_ttls, missing_attr, ttls};
 use super::caller::{caller_of, process_of};
 use super::counts::{Counts, Op};
 use super::epoch::Epochs;
@@ -123,7 +123,8 @@ impl Filesystem for CertFs {
                 Ok((node, attr)) => {
                     let ino = self.inodes.intern(parent.0, name, &node);
                     let attr_out = file_attr(self.owner(), ino, &attr);
-                    Ok((attr_out, ttls(&attr, names.at_once())))
+                    let shared = self.vault.names_shared(&dir);
+                    Ok((attr_out, lookup_ttls(&attr, names.at_once(), shared)))
                 }
                 // Kept as missing (an entry without inode) while there is room.
                 Err(e) if errno(&e) == Errno::ENOENT && names.keep_missing(parent.0, name) => {
@@ -242,8 +243,7 @@ impl Filesystem for CertFs {
             }
             Err(e) => reply.error(e),
         }
-        // A refused mkdir leaves `<name>.error` beside it; one that worked
-        // clears an old one.
+        // A refused mkdir leaves `<name>.error` beside it, a good one clears it.
         self.offload.later(move |o| o.invalidate_dir(parent.0));
     }
 
@@ -548,7 +548,10 @@ impl Filesystem for CertFs {
             return reply.error(Errno::ENOTDIR);
         };
         let _replying = self.cache.replies.read();
-        let fresh = self.cache.generation.load(Ordering::SeqCst) == listing.generation;
+        let fresh = self.cache.generation.load(Ordering::SeqCst) == listing.generation
+            && self
+                .node(ino)
+                .is_ok_and(|dir| self.vault.names_shared(&dir));
         let lister = Lister {
             vault: &self.vault,
             inodes: &self.inodes,

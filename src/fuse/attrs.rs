@@ -29,6 +29,13 @@ pub(super) const LONG: Duration = Duration::from_secs(3600);
 /// change in place (`policy.json`, `attributes.json`, reports, ...) and the
 /// entries of other files: changes to them are invalidated too, this only
 /// bounds anything missed.
+/// [`ttls`] of an entry found in a directory whose names the kernel may
+/// (`shared`) or may not keep for every user (`VaultService::names_shared`).
+pub(super) fn lookup_ttls(attr: &Attr, at_once: bool, shared: bool) -> (Duration, Duration) {
+    let (entry, attr_ttl) = ttls(attr, at_once);
+    (if shared { entry } else { Duration::ZERO }, attr_ttl)
+}
+
 pub(super) const SHORT: Duration = Duration::from_secs(1);
 
 /// How the kernel may cache the bytes of a file with `attr` opened for reading.

@@ -170,6 +170,24 @@ impl VaultService {
         )))
     }
 
+    /// Whether the kernel may keep the names found in `dir` for every
+    /// user. Without `--allow-other` only the mount's owner reaches
+    /// certfs; with it, a kept name would let another user's path walk
+    /// past [`Self::authorize_search`], so only where every user may
+    /// search: outside certificate folders, or in one whose mode gives `x`
+    /// to its owner, group and others.
+    pub fn names_shared(&self, dir: &Node) -> bool {
+        if !self.lets_others_in() {
+            return true;
+        }
+        let Some((folder, _)) = folder_of(dir) else {
+            return true;
+        };
+        let mut attr = super::node::dir_attr(0);
+        self.apply_perms(&folder, &mut attr);
+        attr.mode & 0o111 == 0o111
+    }
+
     /// Whether the certificate folder holding `node` lets `caller` reach
     /// it: its `x` bit (its `r` bit to list the folder itself), or any role
     /// of the vault.
@@ -337,6 +355,11 @@ impl VaultService {
             .and_then(|vs| vs.certificates.get_mut(c))
         {
             cs.perms = perms;
+        }
+        if file == DIRECTORY {
+            // Names the kernel keeps inside the folder were judged by its
+            // old mode (see `names_shared`): all are looked up again.
+            self.switching();
         }
         log::info!(
             "{v}/{name}/{file}: mode/owner changed by user {}",
