@@ -7,6 +7,7 @@ use x509_parser::public_key::PublicKey;
 
 use super::PkiError;
 use super::dn::DistinguishedName;
+use super::dns_name::is_dns_name;
 
 /// The largest CSR read, in bytes.
 pub const MAX_CSR_BYTES: usize = 64 * 1024;
@@ -24,6 +25,8 @@ pub struct SigningRequest {
     pub common_name: Option<String>,
     /// The DNS names it asks for (its subjectAltName extension).
     pub dns_names: Vec<String>,
+    /// Its IP address and e-mail SANs, as text.
+    pub other_names: Vec<String>,
     /// Whether its key is RSA (else EC).
     pub rsa: bool,
 }
@@ -78,12 +81,21 @@ impl SigningRequest {
             .as_ref()
             .and_then(|n| n.common_name().map(str::to_owned));
         let mut dns_names = Vec::new();
+        let mut other_names = Vec::new();
         for ext in csr.requested_extensions().into_iter().flatten() {
             if let ParsedExtension::SubjectAlternativeName(san) = ext {
                 for general in &san.general_names {
                     match general {
-                        GeneralName::DNSName(d) => dns_names.push((*d).to_owned()),
-                        GeneralName::IPAddress(_) | GeneralName::RFC822Name(_) => {}
+                        GeneralName::DNSName(d) if is_dns_name(d) => {
+                            dns_names.push((*d).to_owned())
+                        }
+                        GeneralName::DNSName(d) => {
+                            return Err(bad(&format!("{d:?} is not a DNS name")));
+                        }
+                        // Held to the issuer's constraints like DNS names
+                        // (so refused wherever there are constraints).
+                        GeneralName::IPAddress(ip) => other_names.push(ip_text(ip)),
+                        GeneralName::RFC822Name(mail) => other_names.push((*mail).to_owned()),
                         other => {
                             return Err(bad(&format!(
                                 "a subject alternative name certfs does not sign ({other:?})"
@@ -98,6 +110,7 @@ impl SigningRequest {
             subject,
             common_name,
             dns_names,
+            other_names,
             rsa,
         })
     }
@@ -107,16 +120,35 @@ impl SigningRequest {
         &self.der
     }
 
-    /// Every DNS name the certificate would carry: its SANs, and its common
-    /// name when that looks like a host name.
+    /// Every name the certificate would certify, for the issuer's
+    /// constraints: its SANs (IP addresses and e-mail addresses too), and
+    /// its common name unless that is plainly a person's name (spaces and
+    /// no dot): `intranet`, `evil.com ` or `*` are checked like any name.
     pub fn names(&self) -> Vec<&str> {
-        let mut names: Vec<&str> = self.dns_names.iter().map(String::as_str).collect();
+        let mut names: Vec<&str> = self
+            .dns_names
+            .iter()
+            .chain(&self.other_names)
+            .map(String::as_str)
+            .collect();
         if let Some(cn) = &self.common_name {
-            if cn.contains('.') && !cn.contains(' ') && !names.contains(&cn.as_str()) {
+            let a_person = cn.contains(' ') && !cn.contains('.');
+            if !a_person && !names.contains(&cn.as_str()) {
                 names.push(cn);
             }
         }
         names
+    }
+}
+
+/// An IP address SAN as text (`10.0.0.1`, `::1`), or its bytes in hex.
+fn ip_text(bytes: &[u8]) -> String {
+    match <[u8; 4]>::try_from(bytes) {
+        Ok(v4) => std::net::Ipv4Addr::from(v4).to_string(),
+        Err(_) => match <[u8; 16]>::try_from(bytes) {
+            Ok(v6) => std::net::Ipv6Addr::from(v6).to_string(),
+            Err(_) => bytes.iter().map(|b| format!("{b:02x}")).collect(),
+        },
     }
 }
 

@@ -121,3 +121,50 @@ fn weak_keys_forged_signatures_garbage_and_truncations_are_refused() {
     }
     assert!(SigningRequest::parse(&vec![b'A'; MAX_CSR_BYTES + 1]).is_err());
 }
+
+#[test]
+fn san_names_that_are_not_dns_names_are_refused_and_ips_and_mail_are_names_too() {
+    // A NUL inside a dNSName: the classic way past a suffix check.
+    let key = rcgen::KeyPair::generate().unwrap();
+    for evil in [
+        "evil.com\0.example.test",
+        "a b.example.test",
+        "*.*.example.test",
+    ] {
+        let mut params = rcgen::CertificateParams::default();
+        params.subject_alt_names = vec![rcgen::SanType::DnsName(
+            rcgen::string::Ia5String::try_from(evil.to_owned()).unwrap(),
+        )];
+        let csr = params.serialize_request(&key).unwrap();
+        let e = SigningRequest::parse(csr.der()).unwrap_err().to_string();
+        assert!(e.contains("is not a DNS name"), "{evil:?}: {e}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let csr = request(
+        dir.path(),
+        EC,
+        "/CN=intranet",
+        Some("DNS:ok.example.test,IP:10.0.0.1,email:root@anywhere.test"),
+    );
+    let parsed = SigningRequest::parse(&csr).unwrap();
+    assert_eq!(
+        parsed.names(),
+        [
+            "ok.example.test",
+            "10.0.0.1",
+            "root@anywhere.test",
+            "intranet"
+        ]
+    );
+    // A person's name as the common name is not a host name.
+    let csr = request(
+        dir.path(),
+        EC,
+        "/CN=Alice Smith",
+        Some("DNS:a.example.test"),
+    );
+    assert_eq!(
+        SigningRequest::parse(&csr).unwrap().names(),
+        ["a.example.test"]
+    );
+}

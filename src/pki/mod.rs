@@ -14,6 +14,7 @@ pub mod crl;
 pub mod csr;
 mod der;
 pub mod dn;
+pub mod dns_name;
 pub mod error;
 pub mod import_formats;
 pub mod key;

@@ -22,7 +22,9 @@ use super::wire::RawSans;
 use super::{DnsNames, PolicyError};
 
 /// The longest DNS name (RFC 1035, without the final dot).
-const DNS_NAME_MAX: usize = 253;
+use crate::pki::dns_name::DNS_NAME_MAX;
+#[cfg(test)]
+use crate::pki::dns_name::LABEL_MAX;
 
 /// Checks and converts the SANs as written.
 pub(super) fn check(raw: &RawSans, dns: DnsNames) -> Result<SubjectAltNames, PolicyError> {
@@ -64,25 +66,7 @@ fn each(
         .collect()
 }
 
-/// The longest label (RFC 1035).
-const LABEL_MAX: usize = 63;
-
-/// A DNS name: `[*.]label(.label)*`, each label letters, digits and
-/// hyphens, not starting or ending with a hyphen.
-pub(crate) fn is_dns_name(s: &str) -> bool {
-    let host = s.strip_prefix("*.").unwrap_or(s);
-    s.len() <= DNS_NAME_MAX && !host.is_empty() && host.split('.').all(is_label)
-}
-
-fn is_label(label: &str) -> bool {
-    !label.is_empty()
-        && label.len() <= LABEL_MAX
-        && !label.starts_with('-')
-        && !label.ends_with('-')
-        && label
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-}
+pub(crate) use crate::pki::dns_name::is_dns_name;
 
 /// The rule of stores written before [`is_dns_name`]: ASCII without spaces.
 fn is_stored_dns_name(s: &str) -> bool {
