@@ -114,6 +114,28 @@ fn issued_lists_what_the_internal_issuer_issued_and_its_crl_verifies_them() {
     assert!(crl.contains("No Revoked Certificates"), "{crl}");
     let out = verify_with_crl(&m, "prod/web/cert.pem");
     assert!(out.status.success(), "{out:?}");
+    // Re-signed at once after each issue, also within one second: never
+    // a CRL from the future ("not yet valid" to openssl), and each one's
+    // number larger than the one before.
+    let work = m.root.path();
+    let mut numbers = Vec::new();
+    for i in 0..3 {
+        let stem = format!("again{i}");
+        openssl_request(work, &stem, &format!("{stem}.example.test"), EC_KEY);
+        sh_ok(&m.mnt, &format!("cp ../{stem}.csr prod/issuers/corp/sign/"));
+        let out = verify_with_crl(&m, "prod/web/cert.pem");
+        assert!(out.status.success(), "round {i}: {out:?}");
+        numbers.push(sh_ok(
+            &m.mnt,
+            "openssl crl -in prod/issuers/corp.crl -noout -crlnumber",
+        ));
+    }
+    assert!(
+        numbers
+            .windows(2)
+            .all(|w| w[0] < w[1] && w[0].len() == w[1].len()),
+        "{numbers:?}"
+    );
     // stat and read agree, and the records cannot be written or removed one by one.
     let size: usize = sh_ok(&m.mnt, "stat -c %s prod/issuers/corp.crl")
         .trim()

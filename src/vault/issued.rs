@@ -142,20 +142,24 @@ pub(crate) fn crl_pem(vs: &VaultState, name: &CertificateName, now: i64) -> Opti
             reason: Reason::parse(r.reason.as_bytes()).unwrap_or(Reason::Unspecified),
         })
         .collect();
-    let number = last.map_or(now, |(_, signed)| now.max(signed + 1));
     let ca = InternalCa::from_memory(name.as_str(), &memory.text).ok()?;
-    let serial = u64::try_from(number).unwrap_or(0);
+    // thisUpdate is now, never later (a CRL from the future is "not yet
+    // valid" to every relying party); the CRL number counts milliseconds,
+    // so each CRL signed after another, by this daemon, has a larger one.
+    let number = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
     match crl::sign(
         ca.certificate_der(),
         ca.key(),
         &revoked,
-        number,
+        now,
         validity,
-        serial,
+        number,
     ) {
         Ok(text) => {
             let bytes: Arc<[u8]> = Arc::from(text.into_bytes());
-            crls.insert(name.clone(), (bytes.clone(), number));
+            crls.insert(name.clone(), (bytes.clone(), now));
             Some(bytes)
         }
         Err(e) => {
