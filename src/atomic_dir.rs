@@ -203,6 +203,9 @@ pub fn write(dir: &Path, spec: &DirSpec, files: &[FileSpec]) -> Result<(), Atomi
         let _ = fs::remove_dir_all(&data);
         return Err(e);
     }
+    // Durable before it is named: after a crash of the machine `..data`
+    // names whole files, the old set or the new one.
+    sync_dir(&data)?;
     // The swap: a new link renamed over the old one.
     let tmp = dir.join(DATA_TMP);
     let _ = fs::remove_file(&tmp);
@@ -211,6 +214,7 @@ pub fn write(dir: &Path, spec: &DirSpec, files: &[FileSpec]) -> Result<(), Atomi
     for file in files {
         link_visible(dir, &file.name)?;
     }
+    sync_dir(dir)?;
     // Names the old set had and the new one lacks.
     if let Some(old) = &old
         && let Ok(entries) = fs::read_dir(dir.join(old))
@@ -296,7 +300,15 @@ fn write_file(path: &Path, spec: &FileSpec) -> Result<(), AtomicDirError> {
     file.set_permissions(fs::Permissions::from_mode(spec.mode))
         .map_err(fail("chmod", path))?;
     file.write_all(&spec.bytes).map_err(fail("write", path))?;
+    file.sync_all().map_err(fail("sync", path))?;
     Ok(())
+}
+
+/// Makes what a directory names durable (its entries, after a rename).
+fn sync_dir(path: &Path) -> Result<(), AtomicDirError> {
+    fs::File::open(path)
+        .and_then(|d| d.sync_all())
+        .map_err(fail("sync", path))
 }
 
 fn set_owner_and_mode(
