@@ -305,6 +305,11 @@ fn a_mv_of_what_is_not_an_issued_serial_and_a_second_revocation_are_refused() {
         "mv prod/issuers/corp/issued/ABCDEF.pem prod/issuers/corp/revoked/",
     );
     assert!(err.contains("No such file"), "{err}");
+    // A file of one's own named like a revocation: refused, and the real
+    // revocation below is not in its way.
+    let e = fs::write(revoked.join(format!("{serial}.pem")), "not a revocation").unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(libc::EPERM), "{e}");
+    assert!(!revoked.join(format!("{serial}.pem")).exists());
     // Into another name, or back out of revoked/: refused.
     let e = fs::rename(
         issued.join(format!("{serial}.pem")),

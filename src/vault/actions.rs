@@ -167,7 +167,15 @@ impl VaultService {
             Node::Import(_) | Node::Merge(..) | Node::Issuers(_) | Node::Restore(_) => {
                 self.getattr(dir).map(|_| ())
             }
-            // revoked/<SERIAL>.reason, written before the mv that revokes;
+            // revoked/<SERIAL>.reason, written before the mv that revokes
+            // (an editor's scratch names too); a `.pem` there is certfs'
+            // own record of a revocation, never a user's file.
+            Node::RevokedDir(..) if name.ends_with(".pem") && !side::is_scratch(name) => {
+                Err(VaultError::NotPermitted(format!(
+                    "{name}: revoked/ lists what was revoked (mv issued/<SERIAL>.pem revoked/); \
+                     only <SERIAL>.reason may be written here"
+                )))
+            }
             // CSRs and what they become in sign/.
             Node::RevokedDir(..) | Node::SignDir(..) => self.getattr(dir).map(|_| ()),
             Node::Vault(_) | Node::Certificate(..) => {
