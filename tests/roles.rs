@@ -492,4 +492,18 @@ fn only_a_manager_revokes_or_has_a_csr_signed() {
             .exists()
     );
     assert!(m.path("prod/issuers/corp/sign/dev.pem").exists());
+    // The manager's signed dev.pem stays theirs: the owner's CSR of the
+    // same name is refused, not signed over it.
+    let before = fs::read(m.path("prod/issuers/corp/sign/dev.pem")).unwrap();
+    let err = common::sh_err(&m.mnt, &sign);
+    assert!(
+        err.contains("Invalid argument") || err.contains("exists"),
+        "{err}"
+    );
+    let report = fs::read_to_string(m.path("prod/issuers/corp/sign/dev.csr.error")).unwrap();
+    assert!(report.contains("name the CSR otherwise"), "{report}");
+    assert_eq!(
+        fs::read(m.path("prod/issuers/corp/sign/dev.pem")).unwrap(),
+        before
+    );
 }

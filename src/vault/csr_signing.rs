@@ -60,6 +60,17 @@ impl VaultService {
                 .with_rules(internal_rules(bundle));
             (ca, stored.clone())
         };
+        // Another user's signed certificate of the same name stays theirs.
+        let stem = name.strip_suffix(".csr").unwrap_or(name);
+        let signed_dir = Node::SignDir(v.clone(), stored.clone());
+        if let Some(other) = self.side_files().get(&signed_dir, &format!("{stem}.pem")) {
+            if other.owner.0 != writer.uid {
+                return Err(VaultError::AlreadyExists(format!(
+                    "{stem}.pem in sign/ is user {}'s: name the CSR otherwise",
+                    other.owner.0
+                )));
+            }
+        }
         let issued = ca
             .sign_request(&request, VALIDITY_MONTHS)
             .map_err(|e| match e {
@@ -74,7 +85,6 @@ impl VaultService {
         issued::record_issued(&mut tx, v, stored.as_str(), &issued.leaf, None, now())?;
         tx.commit();
         let dir = Node::SignDir(v.clone(), stored.clone());
-        let stem = name.strip_suffix(".csr").unwrap_or(name);
         let file = SideFile::holding(
             Arc::from(out.into_bytes()),
             (writer.uid, writer.gid),
