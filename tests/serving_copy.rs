@@ -379,12 +379,24 @@ fn an_export_dir_that_is_a_file_foreign_or_read_only_is_refused_at_mount() {
     assert!(err.contains("certfs did not write"), "{err}");
     assert_eq!(fs::read_to_string(foreign.join("passwd")).unwrap(), "x");
 
+    // Open to others (a tmpfs mounted without mode= is 1777): links they
+    // plant there would steer the copy's chown and chmod.
+    let open = root.path().join("open");
+    fs::create_dir(&open).unwrap();
+    sh_ok(root.path(), "chmod 1777 open");
+    let (code, err) = mount_exporting(root.path(), &open);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("writable by it alone"), "{err}");
+
     if !require_root("mounts a read-only tmpfs") {
         return;
     }
     let ro = root.path().join("ro");
     fs::create_dir(&ro).unwrap();
-    sh_ok(root.path(), "mount -t tmpfs -o ro,size=1m tmpfs ro");
+    sh_ok(
+        root.path(),
+        "mount -t tmpfs -o ro,size=1m,mode=0755 tmpfs ro",
+    );
     let (code, err) = mount_exporting(root.path(), &ro);
     sh_ok(root.path(), "umount ro");
     assert_eq!(code, Some(1), "{err}");
@@ -402,7 +414,10 @@ fn a_full_copy_disk_is_counted_and_never_breaks_the_mount() {
     let root = tempfile::tempdir().unwrap();
     let copy = root.path().join("copy");
     fs::create_dir(&copy).unwrap();
-    sh_ok(root.path(), "mount -t tmpfs -o size=256k tmpfs copy");
+    sh_ok(
+        root.path(),
+        "mount -t tmpfs -o size=256k,mode=0755 tmpfs copy",
+    );
     struct Unmount(PathBuf);
     impl Drop for Unmount {
         fn drop(&mut self) {

@@ -55,6 +55,9 @@ pub enum ExportDirError {
     NotADirectory(PathBuf),
     /// `DIR` holds files and no [`MARKER`]: not a serving copy of certfs.
     Foreign(PathBuf),
+    /// `DIR` is another user's, or group or others may write in it: they
+    /// could plant links that the copy's chown and chmod would follow.
+    OpenToOthers(PathBuf),
     /// `DIR` cannot be created, listed or written.
     Io {
         /// What was being done.
@@ -72,6 +75,12 @@ impl std::fmt::Display for ExportDirError {
             ExportDirError::NotADirectory(p) => {
                 write!(f, "--export {} is not a directory", p.display())
             }
+            ExportDirError::OpenToOthers(p) => write!(
+                f,
+                "--export {} must be certfs' user's and writable by it alone \
+                 (chown it, and chmod go-w it: a tmpfs is 1777 unless mounted with mode=0755)",
+                p.display()
+            ),
             ExportDirError::Foreign(p) => write!(
                 f,
                 "--export {} holds files certfs did not write (no {MARKER}): \
@@ -221,7 +230,12 @@ impl ServingCopy {
         };
         match std::fs::metadata(root) {
             Ok(meta) if !meta.is_dir() => return Err(ExportDirError::NotADirectory(root.into())),
-            Ok(_) => {}
+            Ok(meta) => {
+                use std::os::unix::fs::MetadataExt;
+                if meta.uid() != effective_uid() || meta.mode() & 0o022 != 0 {
+                    return Err(ExportDirError::OpenToOthers(root.into()));
+                }
+            }
             Err(e) if e.kind() == io::ErrorKind::NotFound => std::fs::DirBuilder::new()
                 .recursive(true)
                 .mode(0o755)
@@ -429,3 +443,10 @@ fn perms(cs: &CertificateState) -> [Option<Perm>; 4] {
 #[cfg(test)]
 #[path = "serving_copy_tests.rs"]
 mod tests;
+
+/// This process's effective user.
+#[allow(unsafe_code)]
+fn effective_uid() -> u32 {
+    // SAFETY: geteuid cannot fail and touches no memory.
+    unsafe { libc::geteuid() }
+}
