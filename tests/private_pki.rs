@@ -496,6 +496,14 @@ fn sign_signs_csrs_within_the_constraints_and_refuses_the_rest() {
         report.contains("outside the issuer's constraints"),
         "{report}"
     );
+    // A common name that is a host name, dot or no dot, is one of them.
+    let dotless = web_policy("web.example.test").replace("CN=web.example.test", "CN=intranet");
+    assert!(dotless.contains("CN=intranet"), "{dotless}");
+    fs::write(m.root.path().join("dotless.json"), dotless).unwrap();
+    let err = sh_err(&m.mnt, "cp ../dotless.json prod/web/policy.json");
+    assert!(err.contains("Invalid argument"), "{err}");
+    let report = fs::read_to_string(m.path("prod/web/policy.json.error")).unwrap();
+    assert!(report.contains("intranet"), "{report}");
     fs::write(
         m.path("prod/web/policy.json"),
         web_policy("web.example.test"),

@@ -254,7 +254,7 @@ impl Issuer for InternalCa {
         let cn = spec
             .subject
             .common_name()
-            .filter(|cn| cn.contains('.') && !cn.contains(' '));
+            .filter(|cn| crate::pki::dns_name::common_name_is_a_host(cn));
         let names = spec.sans.dns_names.iter().map(String::as_str).chain(cn);
         self.rules.check_names(names)?;
         let leaf = x509::signed_by_ca(

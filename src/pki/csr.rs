@@ -7,7 +7,7 @@ use x509_parser::public_key::PublicKey;
 
 use super::PkiError;
 use super::dn::DistinguishedName;
-use super::dns_name::is_dns_name;
+use super::dns_name::{common_name_is_a_host, is_dns_name};
 
 /// The largest CSR read, in bytes.
 pub const MAX_CSR_BYTES: usize = 64 * 1024;
@@ -132,8 +132,7 @@ impl SigningRequest {
             .map(String::as_str)
             .collect();
         if let Some(cn) = &self.common_name {
-            let a_person = cn.contains(' ') && !cn.contains('.');
-            if !a_person && !names.contains(&cn.as_str()) {
+            if common_name_is_a_host(cn) && !names.contains(&cn.as_str()) {
                 names.push(cn);
             }
         }

@@ -13,6 +13,13 @@ pub fn is_dns_name(s: &str) -> bool {
     s.len() <= DNS_NAME_MAX && !host.is_empty() && host.split('.').all(is_label)
 }
 
+/// Whether a subject's common name names a host, for an issuer's name
+/// constraints: anything but plainly a person's name (spaces and no dot).
+/// `intranet`, `evil.com ` and `*` are judged like any host name.
+pub fn common_name_is_a_host(cn: &str) -> bool {
+    !(cn.contains(' ') && !cn.contains('.'))
+}
+
 fn is_label(label: &str) -> bool {
     !label.is_empty()
         && label.len() <= LABEL_MAX
