@@ -17,7 +17,7 @@ pub fn is_dns_name(s: &str) -> bool {
 /// constraints: anything but plainly a person's name (spaces and no dot).
 /// `intranet`, `evil.com ` and `*` are judged like any host name.
 pub fn common_name_is_a_host(cn: &str) -> bool {
-    !(cn.contains(' ') && !cn.contains('.'))
+    !cn.contains(' ') || cn.contains('.')
 }
 
 fn is_label(label: &str) -> bool {
