@@ -53,8 +53,14 @@ impl Names {
     }
 
     /// Records that the kernel keeps `name` in directory `parent` as
-    /// missing; false (the name must not be cached) when the table is full.
+    /// missing; false (the name must not be cached) when the table is full,
+    /// or for a report (`<name>.error`): one appears as the answer to a
+    /// refused action and is read right after it, before the drop of the
+    /// missing entry (on the invalidation lane, after the reply) could land.
     pub(super) fn keep_missing(&self, parent: u64, name: &str) -> bool {
+        if crate::vault::is_report(name) {
+            return false;
+        }
         let mut missing = self.missing.lock();
         if missing.count >= MISSING_CAP {
             missing.prune(Instant::now());

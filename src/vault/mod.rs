@@ -74,7 +74,7 @@ pub use error::VaultError;
 pub use node::{Attr, Entry, Kind, Node};
 pub use open_file::{OpenFile, Pending, window};
 pub use service::{MAX_WRITE_SIZE, VaultService};
-pub use side::error_name;
+pub use side::{error_name, is_report};
 
 /// JSON as certfs shows it in a file: pretty, with a final newline.
 pub(crate) fn pretty_json<T: serde::Serialize + ?Sized>(value: &T) -> String {
