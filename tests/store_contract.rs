@@ -28,12 +28,13 @@
 //!   not part of the contract, the order of a certificate's versions
 //!   (oldest first) is;
 //! - the [`Index`] is `load` summarized; a store's reader (if it has one)
-//!   reads any certificate, by names in any case, as `load` gives it, and
-//!   sees every write committed before it reads.
+//!   reads any certificate's head, its versions' list and any one version,
+//!   by names in any case, as `load` gives them, and sees every write
+//!   committed before it reads.
 
 use certfs::store::{
     CertificateRecord, DocumentRecord, Index, KeyBytes, Snapshot, Store, StoreError, VaultRecord,
-    VersionRecord,
+    VersionListing, VersionRecord,
 };
 
 /// Storage for one test: starts empty; every [`StoreFixture::open`] opens
@@ -1791,28 +1792,76 @@ pub mod contract {
         assert!(!old.has_operation);
     }
 
-    /// Each certificate, asked for by names in another case, comes with its
-    /// versions as `load` gives them; an absent one is `None`.
+    /// A reader gives each certificate (names in any case) with its head:
+    /// its newest version, its newest completed one and its newest enabled
+    /// completed one, as `load` gives them; the list of all versions; and
+    /// each version alone. An absent one is `None` (an empty list).
     pub fn reader_reads_certificates_as_load_gives_them(store: &mut dyn Store) {
         store_with_one_of_everything(store);
+        // A history: four versions, the newest disabled, so its head is
+        // the newest (disabled) and the one before (enabled) only.
+        let history = certificate("prod", "history", "Self");
+        for n in 10..14 {
+            store
+                .put_certificate(&history, Some(&version("prod", "history", n)))
+                .unwrap();
+        }
+        let mut disabled = version("prod", "history", 13);
+        disabled.enabled = false;
+        store.update_version(&history, &disabled).unwrap();
         let Some(reader) = store.reader().expect("reader") else {
             return; // A store without a reader is loaded whole.
         };
         let snapshot = load(store);
         for c in &snapshot.certificates {
-            let (record, versions) = reader
-                .certificate(&c.vault.to_uppercase(), &c.name.to_uppercase())
+            let (vault, name) = (c.vault.to_uppercase(), c.name.to_uppercase());
+            let (record, head) = reader
+                .certificate_head(&vault, &name)
                 .expect("read")
                 .unwrap_or_else(|| panic!("{}/{} not read", c.vault, c.name));
             assert_eq!(&record, c);
-            let expected: Vec<VersionRecord> = versions_of(&snapshot, &c.vault, &c.name)
-                .into_iter()
-                .cloned()
+            let all = versions_of(&snapshot, &c.vault, &c.name);
+            let mut completed = all.iter().filter(|v| v.certificate_der.is_some());
+            let newest = [
+                all.last().copied(),
+                completed.clone().next_back().copied(),
+                completed.rfind(|v| v.enabled).copied(),
+            ];
+            let expected: Vec<VersionRecord> = all
+                .iter()
+                .filter(|v| newest.iter().flatten().any(|n| n.id == v.id))
+                .map(|v| (*v).clone())
                 .collect();
-            assert_eq!(versions, expected, "{}/{}", c.vault, c.name);
+            assert_eq!(head, expected, "{}/{}", c.vault, c.name);
+            let listed = reader.version_list(&vault, &name).expect("list");
+            let expected: Vec<VersionListing> = all.iter().map(|v| VersionListing::of(v)).collect();
+            assert_eq!(listed, expected, "{}/{}", c.vault, c.name);
+            for v in &all {
+                let one = reader.version(&vault, &name, &v.id).expect("read");
+                assert_eq!(one.as_ref(), Some(*v), "{}/{} {}", c.vault, c.name, v.id);
+            }
         }
-        assert_eq!(reader.certificate("prod", "nothing").expect("read"), None);
-        assert_eq!(reader.certificate("nowhere", "web").expect("read"), None);
+        let (_, head) = reader
+            .certificate_head("prod", "history")
+            .expect("read")
+            .expect("there");
+        let ids: Vec<String> = head.iter().map(|v| v.id.clone()).collect();
+        assert_eq!(ids, vec![id(12), id(13)]);
+        assert_eq!(
+            reader.certificate_head("prod", "nothing").expect("read"),
+            None
+        );
+        assert_eq!(
+            reader.certificate_head("nowhere", "web").expect("read"),
+            None
+        );
+        assert_eq!(
+            reader.version_list("prod", "nothing").expect("list"),
+            vec![]
+        );
+        assert_eq!(reader.version("prod", "web", &id(99)).expect("read"), None);
+        let web = versions_of(&snapshot, "prod", "web")[0].id.clone();
+        assert_eq!(reader.version("prod", "api", &web).expect("read"), None);
     }
 
     /// A reader made before a write reads what the write committed.
@@ -1821,8 +1870,8 @@ pub mod contract {
         let Some(reader) = store.reader().expect("reader") else {
             return;
         };
-        let before = reader.certificate("prod", "web").expect("read");
-        assert_eq!(before.map(|(_, v)| v.len()), Some(2));
+        let before = reader.version_list("prod", "web").expect("list");
+        assert_eq!(before.len(), 2);
         store
             .put_certificate(
                 &certificate("prod", "web", "Unknown"),
@@ -1830,13 +1879,15 @@ pub mod contract {
             )
             .unwrap();
         store.delete_certificate("test", "bare").unwrap();
-        let (record, versions) = reader
-            .certificate("prod", "web")
+        let (record, head) = reader
+            .certificate_head("prod", "web")
             .expect("read")
             .expect("still there");
         assert!(record.policy.contains("Unknown"), "{}", record.policy);
-        assert_eq!(versions.last().map(|v| v.id.clone()), Some(id(5)));
-        assert_eq!(reader.certificate("test", "bare").expect("read"), None);
+        assert_eq!(head.last().map(|v| v.id.clone()), Some(id(5)));
+        let after = reader.version_list("prod", "web").expect("list");
+        assert_eq!(after.last().map(|v| v.id.clone()), Some(id(5)));
+        assert_eq!(reader.certificate_head("test", "bare").expect("read"), None);
     }
 }
 

@@ -430,7 +430,7 @@ pub fn filled_store(tmpfs: &Scratch, data: &Path, vault: &str, count: usize) -> 
 }
 
 /// A store made by `fill(db, master key)` in tmpfs, copied to `data`.
-fn staged_store(
+pub fn staged_store(
     tmpfs: &Scratch,
     data: &Path,
     vault: &str,
@@ -446,49 +446,6 @@ fn staged_store(
     }
     let _ = fs::remove_dir_all(&staging);
     t.elapsed()
-}
-
-/// Figure 5b: the first read of a certificate's `fullchain.pem` after
-/// mount (the daemon idle), for a certificate of `versions` versions
-/// against one of a single version, and the memory that read adds.
-pub fn history(disk: &Scratch, tmpfs: &Scratch, versions: usize) -> Vec<Line> {
-    let first_read = |vault: &str, versions: usize| {
-        let data = disk.path(&format!("{vault}-data"));
-        staged_store(tmpfs, &data, vault, |db, key| {
-            fill::fill_versions(db, key, vault, versions, crate::nproc());
-        });
-        let m = Mount::start(&data, &disk.path(&format!("{vault}-mnt")), None);
-        m.settle(Duration::from_secs(120));
-        let rss = m.rss();
-        let t = Instant::now();
-        fs::read(m.path(&format!("{vault}/c0/fullchain.pem"))).expect("first read");
-        let took = t.elapsed();
-        (
-            ms(took),
-            m.rss().saturating_sub(rss) as f64 / (1024.0 * 1024.0),
-        )
-    };
-    let (one, one_mb) = first_read("one", 1);
-    let (many, many_mb) = first_read("many", versions);
-    vec![
-        Line {
-            name: format!("5b first read of fullchain.pem, 1 certificate of {versions} versions"),
-            certfs: many,
-            baseline: Some(one),
-            unit: "ms",
-            goal: Goal::RatioAtMost(2.0),
-            note: "after mount, the daemon idle; baseline: the same of a certificate of 1 version"
-                .into(),
-        },
-        Line {
-            name: format!("5b memory that first read adds, {versions} versions"),
-            certfs: many_mb,
-            baseline: Some(one_mb),
-            unit: "MB",
-            goal: Goal::None,
-            note: "resident memory after the read less before; baseline: 1 version".into(),
-        },
-    ]
 }
 
 /// Figure 2: `stat` of every certificate directory and `ls -l` of a vault

@@ -11,6 +11,7 @@
 mod ca;
 mod figures;
 mod fill;
+mod history;
 mod load;
 mod mounts;
 mod report;
@@ -49,6 +50,8 @@ pub struct Scale {
     pub latency_time: Duration,
     /// Versions of the certificate read first in figure 5b.
     pub history_versions: usize,
+    /// Versions of each certificate of the store of figure 5c.
+    pub versions_each: usize,
     /// Certificates HAProxy loads in figure 7.
     pub haproxy_certs: usize,
     /// `server` blocks of nginx in figure 7.
@@ -83,6 +86,7 @@ impl Scale {
             store: count(100_000, 200),
             latency_time: time(6.0, 0.3),
             history_versions: count(20_000, 20),
+            versions_each: count(10, 3),
             haproxy_certs: count(2_000, 8),
             nginx_servers: count(500, 4),
             server_runs: count(5, 1).min(5),
@@ -262,9 +266,10 @@ fn main() {
     }
     if wanted("history") {
         show(
-            figures::history(&disk, &tmpfs, scale.history_versions),
+            history::history(&disk, &tmpfs, scale.history_versions),
             &mut lines,
         );
+        show(history::touched(&disk, &tmpfs, &scale), &mut lines);
     }
 
     println!();

@@ -44,7 +44,8 @@ use super::master_key::MasterKey;
 use super::seal::{self, Place, SealError};
 use super::{
     CertificateReader, CertificateRecord, CertificateSnapshot, ChangeCallback, ChangeHint, Claim,
-    DocumentRecord, Index, KeyBytes, Snapshot, Store, StoreError, VaultRecord, VersionRecord,
+    DocumentRecord, Index, KeyBytes, Snapshot, Store, StoreError, VaultRecord, VersionListing,
+    VersionRecord,
 };
 
 /// Document key prefixes whose values are sealed: issuer files
@@ -341,7 +342,7 @@ struct OpeningReader {
 }
 
 impl CertificateReader for OpeningReader {
-    fn certificate(
+    fn certificate_head(
         &self,
         vault: &str,
         name: &str,
@@ -349,11 +350,36 @@ impl CertificateReader for OpeningReader {
         if reserved(vault) {
             return Ok(None);
         }
-        let Some((certificate, mut versions)) = self.inner.certificate(vault, name)? else {
+        let Some((certificate, mut versions)) = self.inner.certificate_head(vault, name)? else {
             return Ok(None);
         };
         open_versions(&self.key, &mut versions)?;
         Ok(Some((certificate, versions)))
+    }
+
+    fn version_list(&self, vault: &str, name: &str) -> Result<Vec<VersionListing>, StoreError> {
+        if reserved(vault) {
+            return Ok(Vec::new());
+        }
+        self.inner.version_list(vault, name)
+    }
+
+    fn version(
+        &self,
+        vault: &str,
+        name: &str,
+        id: &str,
+    ) -> Result<Option<VersionRecord>, StoreError> {
+        if reserved(vault) {
+            return Ok(None);
+        }
+        let Some(version) = self.inner.version(vault, name, id)? else {
+            return Ok(None);
+        };
+        let mut one = [version];
+        open_versions(&self.key, &mut one)?;
+        let [version] = one;
+        Ok(Some(version))
     }
 }
 

@@ -191,16 +191,72 @@ impl Index {
 
 /// Reads single certificates on its own connection, while the store it
 /// came from writes on another thread. It sees every committed write.
+///
+/// What it reads does not grow with a certificate's history: the versions
+/// that show a certificate now ([`CertificateReader::certificate_head`]),
+/// the list of all versions without their certificates or keys, and one
+/// version at a time.
 pub trait CertificateReader: Send {
-    /// Certificate `name` of `vault` (names in any case) with all its
-    /// versions, oldest first, as [`Store::load`] would give them; `None`
-    /// if there is no such certificate.
-    fn certificate(
+    /// Certificate `name` of `vault` (names in any case) with the versions
+    /// that show it now, oldest first, as [`Store::load`] would give them:
+    /// its newest version (complete or pending), its newest completed
+    /// version and its newest enabled completed version (each once);
+    /// `None` if there is no such certificate.
+    fn certificate_head(
         &self,
         vault: &str,
         name: &str,
     ) -> Result<Option<(CertificateRecord, Vec<VersionRecord>)>, StoreError>;
+
+    /// Every version of certificate `name` of `vault`, oldest first, as a
+    /// listing (no certificate, chain or key); empty if there is no such
+    /// certificate.
+    fn version_list(&self, vault: &str, name: &str) -> Result<Vec<VersionListing>, StoreError>;
+
+    /// Version `id` of certificate `name` of `vault`, whole, as
+    /// [`Store::load`] would give it; `None` if there is none.
+    fn version(
+        &self,
+        vault: &str,
+        name: &str,
+        id: &str,
+    ) -> Result<Option<VersionRecord>, StoreError>;
 }
+
+/// A version as [`CertificateReader::version_list`] lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionListing {
+    /// 32 lower-case hex characters.
+    pub id: String,
+    /// Creation time, Unix seconds.
+    pub created: i64,
+    /// Last update time, Unix seconds.
+    pub updated: i64,
+    /// Whether the version is enabled.
+    pub enabled: bool,
+    /// Whether its private key may be exported.
+    pub exportable: bool,
+    /// Whether it has its certificate (is not pending).
+    pub completed: bool,
+    /// Whether it has a private key.
+    pub has_key: bool,
+}
+
+impl VersionListing {
+    /// How `version` is listed.
+    pub fn of(version: &VersionRecord) -> VersionListing {
+        VersionListing {
+            id: version.id.clone(),
+            created: version.created,
+            updated: version.updated,
+            enabled: version.enabled,
+            exportable: version.exportable,
+            completed: version.certificate_der.is_some(),
+            has_key: version.key.is_some(),
+        }
+    }
+}
+
 /// One certificate with all its versions (oldest first), as
 /// [`Store::load_certificate`] reads it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -10,7 +10,6 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use super::certificate_state::Version;
 use super::changes::Changes;
 use super::clock::now;
 use super::error::VaultError;
@@ -20,23 +19,25 @@ use super::node::Node;
 use super::records::{publish, record_for};
 use super::service::Transaction;
 use super::settings::VaultSettings;
+use super::version::Version;
 use crate::store::VersionRecord;
 
 /// Key Vault's refusal to hand out the key of a disabled version.
 pub const DISABLED: &str = "Operation get is not allowed on a disabled secret.";
 
 /// The attributes of `version`, as `attributes.json` shows them.
-pub(super) fn render(version: &Version, settings: &VaultSettings) -> String {
+pub(super) fn render(version: &Version, settings: &VaultSettings) -> Result<String, VaultError> {
+    let facts = version.facts()?;
     let value = serde_json::json!({
         "enabled": version.enabled.load(Ordering::Acquire),
-        "nbf": version.info.not_before,
-        "exp": version.info.not_after,
+        "nbf": facts.not_before,
+        "exp": facts.not_after,
         "created": version.created,
         "updated": version.updated.load(Ordering::Acquire),
         "recoveryLevel": settings.recovery_level(),
         "recoverableDays": settings.retention_days,
     });
-    super::pretty_json(&value)
+    Ok(super::pretty_json(&value))
 }
 
 /// What a write to `attributes.json` asks for: the new `enabled`.
@@ -51,6 +52,7 @@ pub(super) fn parse_update(
     let object = value.as_object().ok_or_else(|| {
         bad("attributes.json must be a JSON object such as {\"enabled\": false}".into())
     })?;
+    let facts = version.facts()?;
     let mut enabled = version.enabled.load(Ordering::Acquire);
     for (name, value) in object {
         let fixed = match name.as_str() {
@@ -60,8 +62,8 @@ pub(super) fn parse_update(
                     .ok_or_else(|| bad("'enabled' must be true or false".into()))?;
                 continue;
             }
-            "nbf" => serde_json::json!(version.info.not_before),
-            "exp" => serde_json::json!(version.info.not_after),
+            "nbf" => serde_json::json!(facts.not_before),
+            "exp" => serde_json::json!(facts.not_after),
             "created" => serde_json::json!(version.created),
             "updated" => serde_json::json!(version.updated.load(Ordering::Acquire)),
             "recoveryLevel" => serde_json::json!(settings.recovery_level()),
@@ -95,6 +97,7 @@ pub(super) fn write_attributes(
     let enabled = parse_update(data, &version, &settings)?;
     let t = now();
     let (record, name) = record_for(&tx.model(), v, c, t)?;
+    let body = version.body()?;
     let version_record = VersionRecord {
         vault: record.vault.clone(),
         certificate: record.name.clone(),
@@ -103,9 +106,9 @@ pub(super) fn write_attributes(
         updated: t,
         enabled,
         exportable: version.exportable,
-        certificate_der: Some(version.leaf.clone()),
-        chain_der: version.chain.clone(),
-        key: version.key.as_ref().map(super::records::key_bytes),
+        certificate_der: Some(body.leaf.clone()),
+        chain_der: body.chain.clone(),
+        key: body.key.as_ref().map(super::records::key_bytes),
     };
     tx.store().update_version(&record, &version_record)?;
     let current = |st: &super::model::State| {
@@ -149,8 +152,11 @@ fn version_of(
     c: &CertificateName,
     id: &VersionId,
 ) -> Result<(Arc<Version>, VaultSettings), VaultError> {
-    let version = certificate(st, v, c)?
-        .version(id)
+    let cs = certificate(st, v, c)?;
+    // Which version is current after the change is judged among all.
+    cs.versions.all()?;
+    let version = cs
+        .version(id)?
         .cloned()
         .ok_or_else(|| not_found(id.as_str()))?;
     Ok((version, vault(st, v)?.settings.clone()))

@@ -20,6 +20,7 @@ use super::access::{DIRECTORY, Perm};
 use super::certificate_state::CertificateState;
 use super::error::VaultError;
 use super::name::{CertificateName, VaultName};
+use super::shelf::Place;
 
 /// A surveyed due time: not surveyed yet.
 pub(crate) const DUE_UNKNOWN: i64 = i64::MIN;
@@ -38,6 +39,12 @@ pub(crate) trait Loader: Send + Sync {
     /// When certificate `name`'s lifetime action is due for its current
     /// version (Unix seconds; `None`: never), read without keeping it.
     fn due(&self, vault: &VaultName, name: &CertificateName) -> Result<Option<i64>, VaultError>;
+
+    /// Where the versions of certificate `name` are read again from, if
+    /// this loader reads single versions.
+    fn place(&self, _vault: &VaultName, _name: &CertificateName) -> Option<Arc<Place>> {
+        None
+    }
 }
 
 /// What is known of a certificate without reading it.
@@ -246,6 +253,13 @@ impl Certificates {
     /// Names and summaries, in order (reads nothing).
     pub fn summaries(&self) -> impl Iterator<Item = (&CertificateName, Summary)> {
         self.map.iter().map(|(k, slot)| (k, slot.summary()))
+    }
+
+    /// Where the versions of certificate `name` (one made now, too) are
+    /// read again from, if its versions are read one by one.
+    pub fn place(&self, name: &CertificateName) -> Option<Arc<Place>> {
+        let (vault, loader) = self.source.as_ref()?;
+        loader.place(vault, name)
     }
 
     /// The vault and the loader unread certificates are read with, if any.

@@ -1,12 +1,11 @@
-//! One certificate in memory: its policy, operation, versions and their rendered files.
+//! One certificate in memory: its policy, operation, pending version and its list of completed versions.
 //!
-//! The files of a version are rendered once, on first use, and kept: their
-//! bytes (and so their sizes) never change, which is what lets the kernel
-//! cache them.
+//! Completed versions are [`super::version::Version`]s in a
+//! [`VersionList`]: the ones that show the certificate now at hand, the
+//! others read from the store when asked for.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use super::access::Perms;
 use super::error::VaultError;
@@ -16,8 +15,9 @@ use super::node::{CertificateFile, DeletedFile, VersionFile};
 use super::operation::Operation;
 use super::policy::Policy;
 use super::run_log::RunLog;
+use super::version::Version;
+use super::version_list::VersionList;
 use crate::pki::key::PrivateKey;
-use crate::pki::x509::CertificateInfo;
 
 /// One certificate.
 pub(crate) struct CertificateState {
@@ -31,7 +31,7 @@ pub(crate) struct CertificateState {
     pub created: i64,
     pub updated: i64,
     /// Completed versions, oldest first.
-    pub versions: Vec<Arc<Version>>,
+    pub versions: VersionList,
     /// The pending or last certificate operation, and its `operation.json`.
     pub operation: Option<(Operation, Arc<[u8]>)>,
     /// The version an in-progress operation will complete.
@@ -62,21 +62,14 @@ pub(crate) struct PendingVersion {
 }
 
 impl CertificateState {
-    /// The version the top-level files show: the newest completed, enabled
-    /// one (a pending version is not completed), so that disabling a bad
-    /// new version puts servers back on the one before; with every version
-    /// disabled, the newest (its certificate readable, its key refused).
+    /// The version the top-level files show (see [`VersionList::current`]).
     pub fn current(&self) -> Option<&Arc<Version>> {
-        self.versions
-            .iter()
-            .rev()
-            .find(|v| v.enabled.load(Ordering::Acquire))
-            .or_else(|| self.versions.last())
+        self.versions.current()
     }
 
-    /// A version by id.
-    pub fn version(&self, id: &VersionId) -> Option<&Arc<Version>> {
-        self.versions.iter().find(|v| &v.id == id)
+    /// A version by id (listing the versions from the store the first time).
+    pub fn version(&self, id: &VersionId) -> Result<Option<&Arc<Version>>, VaultError> {
+        self.versions.get(id)
     }
 
     /// Whether the certificate file `file` exists now.
@@ -134,32 +127,6 @@ impl CertificateState {
 
     /// Whether `file` of a version is shown: key files only for exportable keys.
     pub fn shows(&self, version: &Version, file: VersionFile) -> bool {
-        !file.holds_key() || (version.exportable && version.key.is_some())
+        !file.holds_key() || (version.exportable && version.has_key)
     }
 }
-
-/// One completed version: certificate, chain and key, with its files rendered on demand.
-pub(crate) struct Version {
-    pub id: VersionId,
-    pub created: i64,
-    /// Last change (of its attributes), Unix seconds.
-    pub updated: AtomicI64,
-    /// Whether it is enabled (`attributes.json` changes it).
-    pub enabled: AtomicBool,
-    pub leaf: Vec<u8>,
-    pub chain: Vec<Vec<u8>>,
-    pub key: Option<PrivateKey>,
-    pub info: CertificateInfo,
-    /// The certificate's name, for the PFX friendly name.
-    pub friendly_name: String,
-    /// Whether the key files are shown (`exportable` of the policy it was made under).
-    pub exportable: bool,
-    /// The files, rendered on first use.
-    pub rendered: Rendered,
-}
-
-/// The rendered files of a version, one slot per [`VersionFile`].
-#[derive(Default)]
-pub(crate) struct Rendered(
-    pub(super) [OnceLock<Result<Arc<[u8]>, VaultError>>; VersionFile::ALL.len()],
-);

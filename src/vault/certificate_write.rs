@@ -14,7 +14,6 @@ use super::connect::{Authority, check_wildcards, connect};
 use super::error::VaultError;
 use super::issued;
 use super::issuer_memory::memory_cell;
-use super::load::version_from_parts;
 use super::model::{certificate, not_found, vault};
 use super::name::{CertificateName, VaultName, VersionId};
 use super::node::Node;
@@ -22,6 +21,7 @@ use super::policy::Policy;
 use super::records::{key_bytes, publish, record_for};
 use super::service::{Transaction, VaultService};
 use super::tags;
+use super::version::{Version, VersionBody};
 use crate::issuers::self_signed::SelfSigned;
 use crate::issuers::{IssueRequest, Issuer, IssuerError};
 use crate::pki::key::PrivateKey;
@@ -159,9 +159,16 @@ impl VaultService {
         };
         refuse_if_pending(cs)?;
         // A key made non-exportable is never carried into an exportable version.
-        cs.current()
+        let Some(current) = cs
+            .current()
             .filter(|cur| policy.key.reuse_key && cur.exportable == policy.key.exportable)
-            .and_then(|cur| cur.key.as_ref())
+        else {
+            return Ok(None);
+        };
+        current
+            .body()?
+            .key
+            .as_ref()
             .filter(|k| k.spec() == policy.key.spec)
             .map(|k| PrivateKey::from_pkcs8_der(k.pkcs8_der()))
             .transpose()
@@ -237,7 +244,9 @@ impl VaultService {
             key: Some(key_bytes(&key)),
         };
         tx.store().put_certificate(&record, Some(&version_record))?;
-        let version = version_from_parts(&version_record, Some(key), info, name.as_str())?;
+        let place = vault(&tx.model(), v)?.certificates.place(&name);
+        let body = VersionBody::new(&version_record, Some(key), info, name.as_str())?;
+        let version = Version::with_body(&version_record, body, place.as_ref())?;
         publish(&mut tx.model_mut(), v, &name, &record, |cs| {
             cs.policy = Arc::new(policy);
             cs.policy_json = Arc::from(policy_json.into_bytes());

@@ -139,6 +139,7 @@ fn ca_of_certificate(
     let current = cs.current().ok_or_else(|| {
         refuse("it has no completed version (merge its signed certificate first)")
     })?;
+    let current = current.body()?;
     let key = current
         .key
         .as_ref()

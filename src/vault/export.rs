@@ -5,14 +5,21 @@
 
 use std::sync::Arc;
 
-use super::certificate_state::Version;
 use super::error::VaultError;
 use super::node::VersionFile;
+use super::version::{Version, VersionBody};
 use crate::pki::{pem, pkcs12};
 
 impl Version {
-    /// The bytes of `file`, rendered once and then shared (`attributes.json`,
+    /// The bytes of `file`, rendered once per body read (`attributes.json`,
     /// whose bytes change, is rendered by the service with its vault's settings).
+    pub fn file(&self, file: VersionFile) -> Result<Arc<[u8]>, VaultError> {
+        self.body()?.file(file)
+    }
+}
+
+impl VersionBody {
+    /// The bytes of `file`, rendered once and then shared while this body lives.
     pub fn file(&self, file: VersionFile) -> Result<Arc<[u8]>, VaultError> {
         // The enum's declaration order is the order of `VersionFile::ALL`.
         self.rendered.0[file as usize]
@@ -22,7 +29,7 @@ impl Version {
 }
 
 /// Renders `file` of `version`.
-pub(crate) fn render(version: &Version, file: VersionFile) -> Result<Vec<u8>, VaultError> {
+pub(crate) fn render(version: &VersionBody, file: VersionFile) -> Result<Vec<u8>, VaultError> {
     let leaf = || std::slice::from_ref(&version.leaf);
     let fullchain = || {
         let mut all = Vec::with_capacity(1 + version.chain.len());

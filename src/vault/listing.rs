@@ -1,6 +1,6 @@
 //! What a directory lists: the entries of every directory of the tree, in a stable order.
 
-use super::certificate_state::{CertificateState, Version};
+use super::certificate_state::CertificateState;
 use super::error::VaultError;
 use super::model::{certificate, deleted, not_found, vault};
 use super::name::{CertificateName, VaultName};
@@ -11,6 +11,7 @@ use super::service::{
     DELETED_DIR, IMPORT_DIR, ISSUERS_DIR, LIVE_DIR, LIVE_FILES, MERGE_DIR, METRICS_FILE,
     RESTORE_DIR, VERSIONS_DIR, VaultService,
 };
+use super::version::Version;
 
 impl VaultService {
     /// The entries of directory `dir`, in a stable order.
@@ -149,14 +150,14 @@ impl VaultService {
                     }
                 }
                 Node::Versions(v, c) => {
-                    for version in &certificate(&st, v, c)?.versions {
+                    for version in certificate(&st, v, c)?.versions.all()? {
                         let node = Node::Version(v.clone(), c.clone(), version.id.clone());
                         out.push(entry(version.id.as_str(), node, Kind::Directory));
                     }
                 }
                 Node::Version(v, c, id) => {
                     let cs = certificate(&st, v, c)?;
-                    let version = cs.version(id).ok_or_else(|| not_found(id.as_str()))?;
+                    let version = cs.version(id)?.ok_or_else(|| not_found(id.as_str()))?;
                     version_entries(cs, version, false, v, c, &mut out);
                 }
                 Node::Issuers(v) => {

@@ -2,13 +2,10 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI64};
-
-use parking_lot::Mutex;
 
 use super::access::{self, Perm, Perms};
 use super::catalog::{Certificates, Loader, Summary};
-use super::certificate_state::{CertificateState, PendingVersion, Version};
+use super::certificate_state::{CertificateState, PendingVersion};
 use super::contacts::{self, Contacts};
 use super::error::{Stored, VaultError};
 use super::hooks::{self, Hooks};
@@ -22,10 +19,12 @@ use super::operation::{csr_pem, with_json};
 use super::policy::Policy;
 use super::run_log::RunLog;
 use super::settings::{self, VaultSettings};
+use super::shelf::{KEPT, Place, Shelf};
 use super::status;
 use super::tags;
+use super::version::{Version, VersionBody};
+use super::version_list::VersionList;
 use crate::pki::key::PrivateKey;
-use crate::pki::x509::{self, CertificateInfo};
 use crate::store::{
     CertificateReader, CertificateRecord, DocumentRecord, Index, Snapshot, VaultRecord,
     VersionRecord,
@@ -106,7 +105,7 @@ pub(super) fn state_from_index(
         .filter_map(|(key, perms)| Some((key.clone(), *perms.get(access::DIRECTORY)?)))
         .collect();
     let loader: Arc<dyn Loader> = Arc::new(StoreLoader {
-        reader: Mutex::new(reader),
+        shelf: Arc::new(Shelf::new(reader, KEPT)),
         documents,
     });
     for vs in state.vaults.values_mut() {
@@ -149,7 +148,7 @@ pub(super) fn state_from_index(
 
 /// Reads certificates through a store's reader.
 struct StoreLoader {
-    reader: Mutex<Box<dyn CertificateReader>>,
+    shelf: Arc<Shelf>,
     /// As of mount. A certificate is read once and changed in memory from
     /// then on, so these are never stale when used.
     documents: CertificateDocuments,
@@ -161,38 +160,38 @@ impl Loader for StoreLoader {
         vault: &VaultName,
         name: &CertificateName,
     ) -> Result<Option<CertificateState>, VaultError> {
-        let found = self
-            .reader
-            .lock()
-            .certificate(vault.as_str(), name.as_str())?;
-        let Some((c, versions)) = found else {
+        let Some((c, head)) = self.shelf.head(vault, name)? else {
             return Ok(None);
         };
-        let mut cs = certificate_with_versions(&c, versions)?;
+        let place = self.place(vault, name).ok_or_else(|| {
+            VaultError::Internal("a store loader without a place for versions".into())
+        })?;
+        let mut cs = certificate_with_versions(&c, head, Some(&place))?;
         self.documents.attach(vault, &mut cs);
         Ok(Some(cs))
     }
 
+    fn place(&self, vault: &VaultName, name: &CertificateName) -> Option<Arc<Place>> {
+        Some(Arc::new(Place {
+            shelf: self.shelf.clone(),
+            vault: vault.clone(),
+            certificate: name.clone(),
+        }))
+    }
+
     fn due(&self, vault: &VaultName, name: &CertificateName) -> Result<Option<i64>, VaultError> {
-        let found = self
-            .reader
-            .lock()
-            .certificate(vault.as_str(), name.as_str())?;
-        let Some((c, versions)) = found else {
+        let Some((c, head)) = self.shelf.head(vault, name)? else {
             return Ok(None);
         };
         let policy = Policy::parse_stored(c.policy.as_bytes())
             .map_err(|e| VaultError::unreadable_by(certificate_of(&c), "its policy", e))?;
         let (Some(action), Some(leaf)) = (
             policy.lifetime_actions.first(),
-            versions
-                .iter()
-                .rev()
-                .find_map(|v| v.certificate_der.as_ref()),
+            head.iter().rev().find_map(|v| v.certificate_der.as_ref()),
         ) else {
             return Ok(None);
         };
-        let info = x509::inspect(leaf).map_err(|e| {
+        let info = crate::pki::x509::inspect(leaf).map_err(|e| {
             VaultError::unreadable_by(certificate_of(&c), "its current certificate", e)
         })?;
         Ok(Some(status::due_between(
@@ -203,20 +202,28 @@ impl Loader for StoreLoader {
     }
 }
 
-/// Certificate `c` with its `versions` (oldest first), as the model holds it.
+/// Certificate `c` with its `versions` (oldest first), as the model holds
+/// it: all of them (`place`: `None`), or its head, the others stored at
+/// `place`.
 pub(super) fn certificate_with_versions(
     c: &CertificateRecord,
     versions: Vec<VersionRecord>,
+    place: Option<&Arc<Place>>,
 ) -> Result<CertificateState, VaultError> {
     let mut cs = certificate_from_record(c)?;
+    let mut completed = Vec::with_capacity(versions.len());
     for v in versions {
         if v.certificate_der.is_none() {
             let operation = cs.operation.as_ref().map(|(op, _)| op);
             cs.pending = pending_from_record(&v, operation)?.map(Arc::new);
-        } else if let Some(version) = version_from_record(&v, cs.name.as_str())? {
-            cs.versions.push(Arc::new(version));
+        } else if let Some(version) = version_from_record(&v, cs.name.as_str(), place)? {
+            completed.push(Arc::new(version));
         }
     }
+    cs.versions = match place {
+        Some(place) => VersionList::head(completed, place.clone()),
+        None => VersionList::whole(completed),
+    };
     Ok(cs)
 }
 
@@ -450,7 +457,7 @@ pub(super) fn state_from_snapshot(snapshot: Snapshot) -> Result<State, VaultErro
         if v.certificate_der.is_none() {
             let operation = owner.operation.as_ref().map(|(op, _)| op);
             owner.pending = pending_from_record(&v, operation)?.map(Arc::new);
-        } else if let Some(version) = version_from_record(&v, owner.name.as_str())? {
+        } else if let Some(version) = version_from_record(&v, owner.name.as_str(), None)? {
             owner.versions.push(Arc::new(version));
         }
     }
@@ -473,7 +480,7 @@ pub(super) fn certificate_from_record(
         tags,
         created: c.created,
         updated: c.updated,
-        versions: Vec::new(),
+        versions: VersionList::default(),
         operation: c
             .operation
             .as_deref()
@@ -491,47 +498,18 @@ pub(super) fn certificate_from_record(
     })
 }
 
-/// A completed version from its record; pending versions (no certificate yet) are not shown.
+/// A completed version from its record, held (`place`: `None`) or
+/// shelved for `place`; pending versions (no certificate yet) are not shown.
 pub(super) fn version_from_record(
     v: &VersionRecord,
     friendly_name: &str,
+    place: Option<&Arc<Place>>,
 ) -> Result<Option<Version>, VaultError> {
-    let Some(leaf) = &v.certificate_der else {
+    if v.certificate_der.is_none() {
         return Ok(None);
-    };
-    let (_, key) = id_and_key(v)?;
-    let info = x509::inspect(leaf)
-        .map_err(|e| VaultError::unreadable_by(version_of(v), "its certificate", e))?;
-    version_from_parts(v, key, info, friendly_name).map(Some)
-}
-
-/// The model of the completed version `v` (its certificate is there), with
-/// its key and the facts of its certificate already at hand.
-pub(super) fn version_from_parts(
-    v: &VersionRecord,
-    key: Option<PrivateKey>,
-    info: CertificateInfo,
-    friendly_name: &str,
-) -> Result<Version, VaultError> {
-    let id = VersionId::parse(&v.id)
-        .map_err(|e| VaultError::unreadable_by(version_of(v), "its id", e))?;
-    let leaf = v
-        .certificate_der
-        .clone()
-        .ok_or_else(|| VaultError::unreadable(version_of(v), "it has no certificate"))?;
-    Ok(Version {
-        id,
-        created: v.created,
-        updated: AtomicI64::new(v.updated),
-        enabled: AtomicBool::new(v.enabled),
-        exportable: v.exportable,
-        leaf,
-        chain: v.chain_der.clone(),
-        key,
-        info,
-        friendly_name: friendly_name.to_owned(),
-        rendered: Default::default(),
-    })
+    }
+    let body = VersionBody::from_record(v, friendly_name)?;
+    Version::with_body(v, body, place).map(Some)
 }
 
 /// The pending version of a record without a certificate, if the

@@ -119,12 +119,12 @@ impl VaultService {
             Node::Versions(v, c) => {
                 let cs = certificate(&st, v, c)?;
                 let id = VersionId::parse(name).map_err(|_| missing())?;
-                let version = cs.version(&id).ok_or_else(missing)?;
+                let version = cs.version(&id)?.ok_or_else(missing)?;
                 Ok(Node::Version(v.clone(), c.clone(), version.id.clone()))
             }
             Node::Version(v, c, id) => {
                 let cs = certificate(&st, v, c)?;
-                let version = cs.version(id).ok_or_else(missing)?;
+                let version = cs.version(id)?.ok_or_else(missing)?;
                 let file = VersionFile::from_name(name).ok_or_else(missing)?;
                 if !cs.shows(version, file) {
                     return Err(missing());

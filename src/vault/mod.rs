@@ -62,11 +62,14 @@ pub mod service;
 mod service_tests;
 pub mod serving_copy;
 pub mod settings;
+mod shelf;
 mod side;
 mod stat;
 mod status;
 mod sync;
 pub mod tags;
+mod version;
+mod version_list;
 
 pub use access::{Caller, Want};
 pub use changes::{Changes, SwitchHook};

@@ -297,7 +297,9 @@ impl VaultService {
             certificate_type: cs.policy.issuer.cert_type.clone(),
             issuer,
             retry_until: retry_until(
-                cs.current().map(|cur| cur.info.not_after),
+                cs.current()
+                    .and_then(|cur| cur.facts().ok())
+                    .map(|f| f.not_after),
                 cs.pending.as_ref().map_or_else(now, |p| p.created),
             ),
         }))

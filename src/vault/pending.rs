@@ -10,13 +10,13 @@ use super::changes::Changes;
 use super::clock::now;
 use super::error::VaultError;
 use super::issued;
-use super::load::version_from_parts;
-use super::model::{certificate, not_found};
+use super::model::{certificate, not_found, vault};
 use super::name::{CertificateName, VaultName, VersionId};
 use super::operation::{Operation, OperationError, Status, csr_pem, is_unknown, with_json};
 use super::policy::Policy;
 use super::records::{key_bytes, publish, record_for};
 use super::service::VaultService;
+use super::version::{Version, VersionBody};
 use crate::pki::key::PrivateKey;
 use crate::pki::{bundle, x509};
 use crate::store::VersionRecord;
@@ -199,7 +199,9 @@ impl VaultService {
         };
         tx.store().update_version(&record, &version_record)?;
         let key = PrivateKey::from_pkcs8_der(pending.key.pkcs8_der())?;
-        let version = version_from_parts(&version_record, Some(key), info, name.as_str())?;
+        let place = vault(&tx.model(), v)?.certificates.place(&name);
+        let body = VersionBody::new(&version_record, Some(key), info, name.as_str())?;
+        let version = Version::with_body(&version_record, body, place.as_ref())?;
         publish(&mut tx.model_mut(), v, &name, &record, |cs| {
             cs.pending = None;
             cs.operation = Some(with_json(operation));

@@ -5,7 +5,6 @@ use std::sync::atomic::Ordering;
 
 use super::attributes::{self, DISABLED};
 use super::certificate_state::CertificateState;
-use super::certificate_state::Version;
 use super::clock::now;
 use super::error::VaultError;
 use super::model::{VaultState, certificate, deleted, not_found, vault};
@@ -16,6 +15,7 @@ use super::pki_nodes;
 use super::service::VaultService;
 use super::settings::VaultSettings;
 use super::status;
+use super::version::Version;
 
 impl VaultService {
     /// `status.json` of `c`, now.
@@ -77,7 +77,7 @@ impl VaultService {
                     let st = self.model();
                     let cs = certificate(&st, v, c)?;
                     let version = cs
-                        .version(version)
+                        .version(version)?
                         .ok_or_else(|| not_found(file.file_name()))?;
                     if !cs.shows(version, *file) {
                         return Err(not_found(file.file_name()));
@@ -162,7 +162,7 @@ pub(super) fn version_file(
     match file {
         // The one file whose bytes change (enabled, updated, the vault's recovery level).
         VersionFile::Attributes => Ok(Arc::from(
-            attributes::render(version, settings).into_bytes(),
+            attributes::render(version, settings)?.into_bytes(),
         )),
         _ => version.file(file),
     }

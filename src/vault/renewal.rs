@@ -101,8 +101,12 @@ fn due_action(cs: &CertificateState, at: i64) -> Result<(ActionType, VersionId, 
     let (Some(action), Some(version)) = (cs.policy.lifetime_actions.first(), cs.current()) else {
         return Err(None);
     };
+    // A body the store cannot give now (it is down) is looked at again soon.
+    let Ok(facts) = version.facts() else {
+        return Err(Some(at + 60));
+    };
     let when = spread(
-        due(action, version),
+        due(action, &facts),
         cs.name.as_str(),
         version.id.as_str(),
         version.created,
@@ -116,7 +120,10 @@ fn due_action(cs: &CertificateState, at: i64) -> Result<(ActionType, VersionId, 
     // disabled: the top-level files went back to this one, which needs
     // renewing again, now. (A failed run keeps its backoff; a mail is sent
     // once per version.)
-    let superseded = cs.versions.last().is_some_and(|last| last.id != version.id);
+    let superseded = cs
+        .versions
+        .newest()
+        .is_some_and(|last| last.id != version.id);
     let renewed_then_disabled =
         |r: &ActionRun| superseded && r.succeeded && r.action == action_name(ActionType::AutoRenew);
     if let Some(run) = cs
@@ -464,7 +471,10 @@ impl VaultService {
             .certificates
             .get(c)
             .ok_or_else(|| NotMailed::Gone(c.clone()))?;
-        let not_after = cs.current().map(|v| v.info.not_after).unwrap_or_default();
+        let not_after = cs
+            .current()
+            .and_then(|v| v.facts().ok())
+            .map_or(0, |f| f.not_after);
         Ok((to, not_after))
     }
 

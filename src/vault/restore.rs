@@ -37,7 +37,7 @@ impl VaultService {
             let st = self.model();
             let vs = vault(&st, v)?;
             let cs = certificate(&st, v, c)?;
-            (record_of(&vs.name, cs), version_records(&vs.name, cs))
+            (record_of(&vs.name, cs), version_records(&vs.name, cs)?)
         };
         Ok(Arc::from(backup::seal(key, &record, &versions)?))
     }
@@ -51,7 +51,7 @@ impl VaultService {
         let name = CertificateName::parse(&record.name)
             .map_err(|e| VaultError::BadParameter(format!("The backup's certificate name: {e}")))?;
         let mut tx = self.transaction();
-        {
+        let place = {
             let st = tx.model();
             let vs = vault(&st, v)?;
             if let Some((deleted, _)) = vs.deleted.get_key_value(&name) {
@@ -63,7 +63,8 @@ impl VaultService {
                 )));
             }
             record.vault = vs.name.to_string();
-        }
+            vs.certificates.place(&name)
+        };
         for version in &mut versions {
             version.vault = record.vault.clone();
         }
@@ -73,7 +74,9 @@ impl VaultService {
         for version in &versions {
             if version.certificate_der.is_none() {
                 cs.pending = pending_from_record(version, operation.as_ref())?.map(Arc::new);
-            } else if let Some(restored) = version_from_record(version, cs.name.as_str())? {
+            } else if let Some(restored) =
+                version_from_record(version, cs.name.as_str(), place.as_ref())?
+            {
                 cs.versions.push(Arc::new(restored));
             }
         }
@@ -98,11 +101,14 @@ impl VaultService {
 }
 
 /// Every version of `cs` as the store keeps it, oldest first, the pending one last.
-fn version_records(vault: &VaultName, cs: &CertificateState) -> Vec<VersionRecord> {
-    let mut out: Vec<VersionRecord> = cs
-        .versions
-        .iter()
-        .map(|version| VersionRecord {
+fn version_records(
+    vault: &VaultName,
+    cs: &CertificateState,
+) -> Result<Vec<VersionRecord>, VaultError> {
+    let mut out = Vec::new();
+    for version in cs.versions.all()? {
+        let body = version.body()?;
+        out.push(VersionRecord {
             vault: vault.to_string(),
             certificate: cs.name.to_string(),
             id: version.id.to_string(),
@@ -110,11 +116,11 @@ fn version_records(vault: &VaultName, cs: &CertificateState) -> Vec<VersionRecor
             updated: version.updated.load(Ordering::Acquire),
             enabled: version.enabled.load(Ordering::Acquire),
             exportable: version.exportable,
-            certificate_der: Some(version.leaf.clone()),
-            chain_der: version.chain.clone(),
-            key: version.key.as_ref().map(key_bytes),
-        })
-        .collect();
+            certificate_der: Some(body.leaf.clone()),
+            chain_der: body.chain.clone(),
+            key: body.key.as_ref().map(key_bytes),
+        });
+    }
     if let Some(pending) = &cs.pending {
         out.push(VersionRecord {
             vault: vault.to_string(),
@@ -129,5 +135,5 @@ fn version_records(vault: &VaultName, cs: &CertificateState) -> Vec<VersionRecor
             key: Some(key_bytes(&pending.key)),
         });
     }
-    out
+    Ok(out)
 }

@@ -192,12 +192,7 @@ impl Record {
 pub(super) struct Wanted {
     pub(super) written: Written,
     dir: DirSpec,
-    files: Vec<(
-        VersionFile,
-        Arc<super::certificate_state::Version>,
-        u32,
-        Perm,
-    )>,
+    files: Vec<(VersionFile, Arc<super::version::Version>, u32, Perm)>,
 }
 
 /// A certificate: its vault and name.
@@ -409,7 +404,7 @@ pub(super) fn wanted(cs: &CertificateState) -> Wanted {
 
 /// Whether the key files of `version` are given: an exportable key, an
 /// enabled version (a disabled one's key is refused in the mount too).
-fn keys_shown(cs: &CertificateState, version: &super::certificate_state::Version) -> bool {
+fn keys_shown(cs: &CertificateState, version: &super::version::Version) -> bool {
     cs.shows(version, VersionFile::PrivkeyPem) && version.enabled.load(Ordering::Acquire)
 }
 
@@ -421,7 +416,7 @@ fn perm_of(cs: &CertificateState, file: VersionFile) -> Perm {
     }
 }
 
-fn shown(cs: &CertificateState, version: &super::certificate_state::Version, keys: bool) -> Shown {
+fn shown(cs: &CertificateState, version: &super::version::Version, keys: bool) -> Shown {
     Shown {
         version: version.id.clone(),
         keys,

@@ -135,7 +135,7 @@ impl VaultService {
             Node::Versions(v, c) => Ok(dir_attr(certificate(&st, v, c)?.updated)),
             Node::Version(v, c, id) => {
                 let version = certificate(&st, v, c)?
-                    .version(id)
+                    .version(id)?
                     .ok_or_else(|| not_found(id.as_str()))?;
                 Ok(dir_attr(version.created))
             }
@@ -148,13 +148,16 @@ impl VaultService {
             } => {
                 let settings = vault(&st, v)?.settings.clone();
                 let version = certificate(&st, v, c)?
-                    .version(version)
+                    .version(version)?
                     .ok_or_else(|| not_found(file.file_name()))?
                     .clone();
                 drop(st);
                 let bytes = version_file(&version, *file, &settings)?;
                 let (mode, immutable) = match file {
                     VersionFile::Attributes => (0o644, false),
+                    // Encrypted with fresh salts each time a body read again
+                    // renders it: same size, other bytes (see `version`).
+                    VersionFile::CertPfx => (0o600, false),
                     f if f.holds_key() => (0o600, true),
                     _ => (0o444, true),
                 };

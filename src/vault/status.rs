@@ -3,18 +3,18 @@
 //! Both are made from the model on each read (days left change with the
 //! clock); what they say of past renewals comes from the run log ([`super::run_log`]).
 
-use super::certificate_state::{CertificateState, Version};
+use super::certificate_state::CertificateState;
 use super::clock::rfc3339;
 use super::consumers::Consumer;
 use super::policy::{ActionType, LifetimeAction, Trigger};
-use crate::pki::x509;
+use super::version::Facts;
 
 /// Seconds in a day.
 const DAY: i64 = 86_400;
 
-/// The action of `policy` and when it is due for `version` (Unix seconds).
-pub(crate) fn due(action: &LifetimeAction, version: &Version) -> i64 {
-    due_between(action, version.info.not_before, version.info.not_after)
+/// When `action` is due for a version with `facts` (Unix seconds).
+pub(crate) fn due(action: &LifetimeAction, facts: &Facts) -> i64 {
+    due_between(action, facts.not_before, facts.not_after)
 }
 
 /// When `action` is due for a certificate valid from `nb` to `na` (Unix seconds).
@@ -33,38 +33,16 @@ pub(crate) fn action_name(action: ActionType) -> &'static str {
     }
 }
 
-/// Whether the chain links up from the leaf (each certificate issued by
-/// the next, by name) and ends in a self-signed root.
-pub(crate) fn chain_complete(version: &Version) -> bool {
-    let mut issuer = version.info.issuer.clone();
-    let mut subject = version.info.subject.clone();
-    for der in &version.chain {
-        let Ok(info) = x509::inspect(der) else {
-            return false;
-        };
-        if info.subject != issuer {
-            return false;
-        }
-        subject = info.subject;
-        issuer = info.issuer;
-    }
-    issuer == subject
-}
-
-/// Whether the version's key is the key its certificate certifies.
-pub(crate) fn key_matches(version: &Version) -> Option<bool> {
-    version
-        .key
-        .as_ref()
-        .map(|k| k.public_key_der() == version.info.public_key_der)
-}
-
 /// `status.json` of certificate `cs` at time `now`.
 pub(crate) fn status_json(cs: &CertificateState, consumers: &[Consumer], now: i64) -> String {
     let mut out = serde_json::Map::new();
     let current = cs.current();
-    if let Some(version) = current {
-        let info = &version.info;
+    let facts = current.map(|version| version.body().and_then(|body| Ok((body, version.facts()?))));
+    if let Some(Err(e)) = &facts {
+        out.insert("error".into(), e.message().into());
+    }
+    if let (Some(version), Some(Ok((body, facts)))) = (current, &facts) {
+        let info = &body.info;
         out.insert("version".into(), version.id.as_str().into());
         out.insert("not_before".into(), rfc3339(info.not_before).into());
         out.insert("not_after".into(), rfc3339(info.not_after).into());
@@ -88,10 +66,10 @@ pub(crate) fn status_json(cs: &CertificateState, consumers: &[Consumer], now: i6
                 .map(|r| serde_json::json!({"at": rfc3339(r.at), "reason": r.reason}))
                 .unwrap_or(serde_json::Value::Null),
         );
-        if let Some(matches) = key_matches(version) {
+        if let Some(matches) = facts.key_matches {
             out.insert("key_matches_certificate".into(), matches.into());
         }
-        out.insert("chain_complete".into(), chain_complete(version).into());
+        out.insert("chain_complete".into(), facts.chain_complete.into());
         // certfs has no HSM: an `RSA-HSM`/`EC-HSM` policy gets a software key too.
         out.insert("key_storage".into(), "software".into());
     } else {
@@ -111,8 +89,9 @@ pub(crate) fn status_json(cs: &CertificateState, consumers: &[Consumer], now: i6
             .collect();
         out.insert("revoked_versions".into(), versions.into());
     }
-    match (cs.policy.lifetime_actions.first(), current) {
-        (Some(action), Some(version)) => {
+    let facts = facts.and_then(Result::ok).map(|(_, facts)| facts);
+    match (cs.policy.lifetime_actions.first(), current, facts) {
+        (Some(action), Some(version), Some(facts)) => {
             let done = cs
                 .run_log
                 .action
@@ -122,7 +101,7 @@ pub(crate) fn status_json(cs: &CertificateState, consumers: &[Consumer], now: i6
                 "lifetime_action".into(),
                 serde_json::json!({
                     "action": action_name(action.action),
-                    "due": rfc3339(due(action, version)),
+                    "due": rfc3339(due(action, &facts)),
                     "done_for_this_version": done,
                 }),
             );
@@ -268,7 +247,10 @@ pub(crate) fn metrics<'a>(
 ) -> String {
     let mut samples: Vec<Vec<String>> = vec![Vec::new(); FAMILIES.len()];
     for (vault, cs) in certificates {
-        let Some(version) = cs.current() else {
+        let Some((version, facts)) = cs
+            .current()
+            .and_then(|version| Some((version, version.facts().ok()?)))
+        else {
             continue;
         };
         let labels = format!(
@@ -280,13 +262,10 @@ pub(crate) fn metrics<'a>(
         let mut put = |i: usize, value: String| {
             samples[i].push(format!("{}{{{labels}}} {value}", FAMILIES[i].0))
         };
-        put(0, version.info.not_after.to_string());
-        put(
-            1,
-            (version.info.not_after - now).div_euclid(DAY).to_string(),
-        );
+        put(0, facts.not_after.to_string());
+        put(1, (facts.not_after - now).div_euclid(DAY).to_string());
         if let Some(action) = cs.policy.lifetime_actions.first() {
-            let at = due(action, version);
+            let at = due(action, &facts);
             let done = cs
                 .run_log
                 .action
@@ -302,10 +281,10 @@ pub(crate) fn metrics<'a>(
             5,
             u8::from(cs.operation_in_progress().is_some()).to_string(),
         );
-        if let Some(matches) = key_matches(version) {
+        if let Some(matches) = facts.key_matches {
             put(6, u8::from(matches).to_string());
         }
-        put(7, u8::from(chain_complete(version)).to_string());
+        put(7, u8::from(facts.chain_complete).to_string());
         if let Some(probe) = &cs.run_log.probe {
             let current = probe.ok && probe.version == version.id.as_str();
             put(8, u8::from(current).to_string());

@@ -472,7 +472,7 @@ fn read_certificate(
     let Some(snapshot) = store.load_certificate(v.as_str(), c.as_str())? else {
         return Ok(None);
     };
-    let mut cs = certificate_with_versions(&snapshot.certificate, snapshot.versions)?;
+    let mut cs = certificate_with_versions(&snapshot.certificate, snapshot.versions, None)?;
     let document = |prefix: &str| store.load_document(v.as_str(), &format!("{prefix}{}", cs.name));
     if let Some(stored) = document(super::run_log::DOCUMENT_PREFIX)? {
         cs.run_log = super::run_log::RunLog::from_stored(&stored).unwrap_or_default();
@@ -488,22 +488,11 @@ fn read_certificate(
     Ok(Some(cs))
 }
 
-/// Keeps, in `fresh`, the versions `old` already had (same id), so their
-/// rendered files and the handles open on them stay as they are; what may
-/// change of a version (enabled, updated) is taken from `fresh`.
+/// Keeps, in `fresh`, the versions and the pending version `old` already
+/// had (same id), so their bodies and the handles open on them stay as
+/// they are.
 fn keep_rendered(old: &CertificateState, fresh: &mut CertificateState) {
-    use std::sync::atomic::Ordering;
-    for slot in &mut fresh.versions {
-        if let Some(kept) = old.version(&slot.id) {
-            if kept.leaf == slot.leaf {
-                kept.enabled
-                    .store(slot.enabled.load(Ordering::SeqCst), Ordering::SeqCst);
-                kept.updated
-                    .store(slot.updated.load(Ordering::SeqCst), Ordering::SeqCst);
-                *slot = kept.clone();
-            }
-        }
-    }
+    fresh.versions.keep_from(&old.versions);
     if let (Some(kept), Some(pending)) = (&old.pending, &fresh.pending) {
         if kept.id == pending.id {
             fresh.pending = Some(kept.clone());

@@ -15,7 +15,7 @@ use super::{BUSY_TIMEOUT, backend};
 use crate::store::error::{Object, failed_on};
 use crate::store::{
     CertificateReader, CertificateRecord, CertificateSummary, DocumentRecord, Index, KeyBytes,
-    StoreError, VaultRecord, VersionRecord,
+    StoreError, VaultRecord, VersionListing, VersionRecord,
 };
 
 /// Reads the index in one read transaction (a consistent snapshot that does
@@ -96,8 +96,56 @@ impl SqliteReader {
     }
 }
 
+/// The columns of a whole version row, in the order [`version_row`] reads them.
+const VERSION_COLUMNS: &str =
+    "id, vault, certificate, created, updated, enabled, certificate_der, key, exportable";
+
+/// A version row of [`VERSION_COLUMNS`], its chain still empty.
+fn version_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<VersionRecord> {
+    Ok(VersionRecord {
+        id: row.get(0)?,
+        vault: row.get(1)?,
+        certificate: row.get(2)?,
+        created: row.get(3)?,
+        updated: row.get(4)?,
+        enabled: row.get(5)?,
+        certificate_der: row.get(6)?,
+        chain_der: Vec::new(),
+        // Straight from SQLite's buffer into zeroizing memory.
+        key: row
+            .get::<_, Option<Vec<u8>>>(7)?
+            .map(|key| KeyBytes(zeroize::Zeroizing::new(key))),
+        exportable: row.get(8)?,
+    })
+}
+
+/// Version `id` of certificate `name` of `vault`, with its chain, read in
+/// the transaction `tx`.
+fn whole_version(
+    tx: &rusqlite::Transaction<'_>,
+    vault: &str,
+    name: &str,
+    id: &str,
+) -> rusqlite::Result<Option<VersionRecord>> {
+    let version = tx
+        .prepare_cached(&format!(
+            "SELECT {VERSION_COLUMNS} FROM versions
+             WHERE id = ?1 AND vault = ?2 AND certificate = ?3"
+        ))?
+        .query_row((id, vault, name), version_row)
+        .optional()?;
+    let Some(mut version) = version else {
+        return Ok(None);
+    };
+    version.chain_der = tx
+        .prepare_cached("SELECT der FROM chain WHERE version_id = ?1 ORDER BY position")?
+        .query_map([id], |row| row.get(0))?
+        .collect::<Result<Vec<Vec<u8>>, _>>()?;
+    Ok(Some(version))
+}
+
 impl CertificateReader for SqliteReader {
-    fn certificate(
+    fn certificate_head(
         &self,
         vault: &str,
         name: &str,
@@ -131,45 +179,81 @@ impl CertificateReader for SqliteReader {
             tx.commit().map_err(&read)?;
             return Ok(None);
         };
-        let mut versions = tx
-            .prepare_cached(
-                "SELECT id, vault, certificate, created, updated, enabled, certificate_der, key,
-                        exportable
-                 FROM versions WHERE vault = ?1 AND certificate = ?2 ORDER BY seq",
-            )
-            .and_then(|mut stmt| {
-                stmt.query_map((&certificate.vault, &certificate.name), |row| {
-                    Ok(VersionRecord {
-                        id: row.get(0)?,
-                        vault: row.get(1)?,
-                        certificate: row.get(2)?,
-                        created: row.get(3)?,
-                        updated: row.get(4)?,
-                        enabled: row.get(5)?,
-                        certificate_der: row.get(6)?,
-                        chain_der: Vec::new(),
-                        // Straight from SQLite's buffer into zeroizing memory.
-                        key: row
-                            .get::<_, Option<Vec<u8>>>(7)?
-                            .map(|key| KeyBytes(zeroize::Zeroizing::new(key))),
-                        exportable: row.get(8)?,
+        // Each walks the (vault, certificate, seq) index from the newest
+        // and stops at the first row that qualifies.
+        let mut head: Vec<(i64, String)> = Vec::with_capacity(3);
+        for condition in [
+            "",
+            "AND certificate_der IS NOT NULL",
+            "AND certificate_der IS NOT NULL AND enabled = 1",
+        ] {
+            let newest = tx
+                .prepare_cached(&format!(
+                    "SELECT seq, id FROM versions WHERE vault = ?1 AND certificate = ?2
+                     {condition} ORDER BY seq DESC LIMIT 1"
+                ))
+                .and_then(|mut stmt| {
+                    stmt.query_row((&certificate.vault, &certificate.name), |row| {
+                        Ok((row.get(0)?, row.get(1)?))
                     })
-                })?
-                .collect::<Result<Vec<_>, _>>()
-            })
-            .map_err(&read)?;
-        {
-            let mut stmt = tx
-                .prepare_cached("SELECT der FROM chain WHERE version_id = ?1 ORDER BY position")
+                    .optional()
+                })
                 .map_err(&read)?;
-            for version in &mut versions {
-                version.chain_der = stmt
-                    .query_map([&version.id], |row| row.get(0))
-                    .and_then(|rows| rows.collect::<Result<Vec<Vec<u8>>, _>>())
-                    .map_err(&read)?;
+            if let Some(found) = newest.filter(|found| !head.contains(found)) {
+                head.push(found);
+            }
+        }
+        head.sort();
+        let mut versions = Vec::with_capacity(head.len());
+        for (_, id) in head {
+            if let Some(version) =
+                whole_version(&tx, &certificate.vault, &certificate.name, &id).map_err(&read)?
+            {
+                versions.push(version);
             }
         }
         tx.commit().map_err(&read)?;
         Ok(Some((certificate, versions)))
+    }
+
+    fn version_list(&self, vault: &str, name: &str) -> Result<Vec<VersionListing>, StoreError> {
+        let read = failed_on(
+            "cannot list the versions of",
+            Object::Certificate(vault, name),
+        );
+        self.conn
+            .prepare_cached(
+                "SELECT id, created, updated, enabled, exportable,
+                        certificate_der IS NOT NULL, key IS NOT NULL
+                 FROM versions WHERE vault = ?1 AND certificate = ?2 ORDER BY seq",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_map((vault, name), |row| {
+                    Ok(VersionListing {
+                        id: row.get(0)?,
+                        created: row.get(1)?,
+                        updated: row.get(2)?,
+                        enabled: row.get(3)?,
+                        exportable: row.get(4)?,
+                        completed: row.get(5)?,
+                        has_key: row.get(6)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()
+            })
+            .map_err(&read)
+    }
+
+    fn version(
+        &self,
+        vault: &str,
+        name: &str,
+        id: &str,
+    ) -> Result<Option<VersionRecord>, StoreError> {
+        let read = failed_on("cannot read", Object::Version(id, vault, name));
+        let tx = self.conn.unchecked_transaction().map_err(&read)?;
+        let version = whole_version(&tx, vault, name, id).map_err(&read)?;
+        tx.commit().map_err(&read)?;
+        Ok(version)
     }
 }

@@ -65,7 +65,12 @@ fn created(s: &VaultService) {
 fn version_count(s: &VaultService) -> usize {
     let (v, c) = names();
     let st = s.model();
-    certificate(&st, &v, &c).unwrap().versions.len()
+    certificate(&st, &v, &c)
+        .unwrap()
+        .versions
+        .all()
+        .unwrap()
+        .len()
 }
 
 #[test]
@@ -92,7 +97,7 @@ fn an_overdue_auto_renew_runs_once_per_version_and_survives_a_restart() {
         let cs = certificate(&st, &v, &c).unwrap();
         let run = cs.run_log.action.as_ref().expect("stored run log");
         assert!(run.succeeded);
-        assert_eq!(run.version, cs.versions[0].id.as_str());
+        assert_eq!(run.version, cs.versions.all().unwrap()[0].id.as_str());
     }
     s.renewal_pass(now());
     assert_eq!(version_count(&s), 2);

@@ -92,10 +92,11 @@ fn delivery_in(
     cs: &CertificateState,
     id: &VersionId,
 ) -> Option<Delivery> {
-    let version = cs.version(id)?;
+    let version = cs.version(id).ok()??;
+    let body = version.body().ok()?;
     // What reaches a hook's environment is DNS names only, whatever a
     // merged or imported certificate, or an older store, holds.
-    let mut domains = crate::pki::x509::certificate_spec(&version.leaf)
+    let mut domains = crate::pki::x509::certificate_spec(&body.leaf)
         .map(|spec| spec.sans.dns_names)
         .unwrap_or_default();
     domains.retain(|name| {
@@ -109,7 +110,7 @@ fn delivery_in(
         ok
     });
     let bundle = match &cs.hooks.haproxy {
-        Some(_) => version
+        Some(_) => body
             .file(VersionFile::BundlePem)
             .unwrap_or_else(|_| Arc::from(&b""[..])),
         None => Arc::from(&b""[..]),
@@ -119,9 +120,9 @@ fn delivery_in(
         lineage: service.lineage(v, c),
         domains,
         bundle,
-        leaf: version.leaf.clone(),
+        leaf: body.leaf.clone(),
         stale: Vec::new(),
-        not_after: version.info.not_after,
+        not_after: body.info.not_after,
     })
 }
 
