@@ -23,8 +23,9 @@ impl VersionBody {
     pub fn file(&self, file: VersionFile) -> Result<Arc<[u8]>, VaultError> {
         // The enum's declaration order is the order of `VersionFile::ALL`.
         self.rendered.0[file as usize]
-            .get_or_init(|| render(self, file).map(Arc::from))
+            .get_or_init(|| render(self, file).map(Arc::from).map_err(Box::new))
             .clone()
+            .map_err(|e| *e)
     }
 }
 

@@ -70,9 +70,11 @@ pub(crate) struct VersionBody {
 
 /// The rendered files of a version, one slot per [`VersionFile`].
 #[derive(Default)]
-pub(crate) struct Rendered(
-    pub(super) [OnceLock<Result<Arc<[u8]>, VaultError>>; VersionFile::ALL.len()],
-);
+pub(crate) struct Rendered(pub(super) [OnceLock<RenderedFile>; VersionFile::ALL.len()]);
+
+/// A rendered file's bytes, or why it cannot be rendered (boxed: slots
+/// stay small, errors are rare).
+pub(crate) type RenderedFile = Result<Arc<[u8]>, Box<VaultError>>;
 
 enum BodySlot {
     /// Kept for as long as the version: there is no store to read it again from.
