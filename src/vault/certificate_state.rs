@@ -23,11 +23,7 @@ use crate::pki::key::PrivateKey;
 pub(crate) struct CertificateState {
     pub name: CertificateName,
     pub policy: Arc<Policy>,
-    /// `policy.json` as read back.
-    pub policy_json: Arc<[u8]>,
     pub tags: BTreeMap<String, String>,
-    /// `tags.json` as read back.
-    pub tags_json: Arc<[u8]>,
     pub created: i64,
     pub updated: i64,
     /// Completed versions, oldest first.
@@ -44,8 +40,6 @@ pub(crate) struct CertificateState {
     pub run_log: RunLog,
     /// `hooks.json`.
     pub hooks: Hooks,
-    /// `hooks.json` as read back.
-    pub hooks_json: Arc<[u8]>,
     /// Stored modes and owners of its key files and directory.
     pub perms: Perms,
 }
@@ -88,12 +82,14 @@ impl CertificateState {
     /// The bytes of the certificate file `file`, if it exists now.
     pub fn file_bytes(&self, file: CertificateFile) -> Option<Arc<[u8]>> {
         match file {
-            CertificateFile::Policy => Some(self.policy_json.clone()),
-            CertificateFile::Tags => Some(self.tags_json.clone()),
+            // Rendered on each read: a touched certificate of a big store
+            // keeps its parsed documents only.
+            CertificateFile::Policy => Some(Arc::from(self.policy.to_json().into_bytes())),
+            CertificateFile::Tags => Some(Arc::from(super::tags::to_json(&self.tags).into_bytes())),
             // Sealed by the service, which holds the backup key; made from
             // the clock on each read.
             CertificateFile::Backup | CertificateFile::Status => None,
-            CertificateFile::Hooks => Some(self.hooks_json.clone()),
+            CertificateFile::Hooks => Some(Arc::from(self.hooks.to_json().into_bytes())),
             CertificateFile::Operation => self.operation.as_ref().map(|(_, json)| json.clone()),
             CertificateFile::Request => self.pending.as_ref().map(|p| p.csr_pem.clone()),
         }
@@ -111,7 +107,7 @@ impl CertificateState {
                 });
                 Some(Arc::from(super::pretty_json(&value).into_bytes()))
             }
-            DeletedFile::Policy => Some(self.policy_json.clone()),
+            DeletedFile::Policy => Some(Arc::from(self.policy.to_json().into_bytes())),
             DeletedFile::CertPem => self.current()?.file(VersionFile::CertPem).ok(),
             DeletedFile::CertCer => self.current()?.file(VersionFile::CertCer).ok(),
         }

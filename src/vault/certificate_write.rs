@@ -249,7 +249,6 @@ impl VaultService {
         let version = Version::with_body(&version_record, body, place.as_ref())?;
         publish(&mut tx.model_mut(), v, &name, &record, |cs| {
             cs.policy = Arc::new(policy);
-            cs.policy_json = Arc::from(policy_json.into_bytes());
             // A first version moves no name the kernel could have cached.
             if !cs.versions.is_empty() {
                 self.switching();
@@ -308,7 +307,6 @@ pub(super) fn write_tags(
     tx.store().put_certificate(&record, None)?;
     publish(&mut tx.model_mut(), v, &name, &record, |cs| {
         cs.tags = tags;
-        cs.tags_json = Arc::from(json.into_bytes());
     })?;
     Ok(Changes {
         dirs: vec![Node::Certificate(v.clone(), c.clone())],

@@ -58,7 +58,6 @@ impl CertificateDocuments {
             cs.perms = perms.clone();
         }
         if let Some(parsed) = self.hook_sets.get(&key) {
-            cs.hooks_json = Arc::from(parsed.to_json().into_bytes());
             cs.hooks = parsed.clone();
         }
     }
@@ -474,9 +473,7 @@ pub(super) fn certificate_from_record(
     let tags = tags::parse(c.tags.as_bytes())?;
     Ok(CertificateState {
         name,
-        policy_json: Arc::from(policy.to_json().into_bytes()),
         policy: Arc::new(policy),
-        tags_json: Arc::from(tags::to_json(&tags).into_bytes()),
         tags,
         created: c.created,
         updated: c.updated,
@@ -493,7 +490,6 @@ pub(super) fn certificate_from_record(
         purge_at: c.purge_at,
         run_log: RunLog::default(),
         hooks: Hooks::default(),
-        hooks_json: Arc::from(Hooks::default().to_json().into_bytes()),
         perms: Default::default(),
     })
 }

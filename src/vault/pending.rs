@@ -78,7 +78,6 @@ impl VaultService {
         };
         publish(&mut tx.model_mut(), v, &name, &record, |cs| {
             cs.policy = Arc::new(policy);
-            cs.policy_json = Arc::from(policy_json.into_bytes());
             cs.operation = Some(with_json(operation));
             cs.pending = Some(Arc::new(pending));
         })?;

@@ -22,8 +22,8 @@ pub(crate) fn record_of(vault: &VaultName, cs: &CertificateState) -> Certificate
     CertificateRecord {
         vault: vault.to_string(),
         name: cs.name.to_string(),
-        policy: String::from_utf8_lossy(&cs.policy_json).into_owned(),
-        tags: String::from_utf8_lossy(&cs.tags_json).into_owned(),
+        policy: cs.policy.to_json(),
+        tags: super::tags::to_json(&cs.tags),
         created: cs.created,
         updated: cs.updated,
         operation: cs.operation.as_ref().map(|(op, _)| op.to_json()),

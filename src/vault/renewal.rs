@@ -405,7 +405,6 @@ impl VaultService {
             .and_then(|vs| vs.certificates.get_mut(c))
             .ok_or_else(|| not_found(c.as_str()))?;
         cs.hooks = hooks;
-        cs.hooks_json = Arc::from(json.into_bytes());
         log::info!("{v}/{name}: hooks set");
         Ok(Changes {
             dirs: vec![Node::Certificate(v.clone(), c.clone())],

@@ -482,7 +482,6 @@ fn read_certificate(
     }
     if let Some(stored) = document(hooks::DOCUMENT_PREFIX)? {
         let parsed = hooks::Hooks::parse(stored.as_bytes()).unwrap_or_default();
-        cs.hooks_json = Arc::from(parsed.to_json().into_bytes());
         cs.hooks = parsed;
     }
     Ok(Some(cs))
@@ -539,7 +538,6 @@ fn remember_document(vs: &mut super::model::VaultState, document: StoredDocument
         }
         StoredDocument::Hooks(c, parsed) => {
             if let Some(cs) = certificate_mut(vs, &c) {
-                cs.hooks_json = Arc::from(parsed.to_json().into_bytes());
                 cs.hooks = parsed;
             }
         }
@@ -573,9 +571,7 @@ fn forget_document(vs: &mut super::model::VaultState, slot: DocumentSlot) {
         }
         DocumentSlot::Hooks(c) => {
             if let Some(cs) = certificate_mut(vs, &c) {
-                let none = hooks::Hooks::default();
-                cs.hooks_json = Arc::from(none.to_json().into_bytes());
-                cs.hooks = none;
+                cs.hooks = hooks::Hooks::default();
             }
         }
     }
