@@ -54,8 +54,13 @@ pub(crate) struct Facts {
     pub chain_complete: bool,
 }
 
-/// A version's certificate, chain and key, with its files rendered on demand.
-pub(crate) struct VersionBody {
+/// A version's certificate, chain and key, with its files rendered on
+/// demand. Its parts are boxed: the weak link a version keeps holds on to
+/// the `Arc`'s allocation, which should be a few bytes, not the body.
+pub(crate) struct VersionBody(Box<BodyParts>);
+
+/// What a [`VersionBody`] holds.
+pub(crate) struct BodyParts {
     pub leaf: Vec<u8>,
     pub chain: Vec<Vec<u8>>,
     pub key: Option<PrivateKey>,
@@ -66,6 +71,14 @@ pub(crate) struct VersionBody {
     pub(super) rendered: Rendered,
     /// Whether it was used since the shelf last looked at it.
     pub(super) used: AtomicBool,
+}
+
+impl std::ops::Deref for VersionBody {
+    type Target = BodyParts;
+
+    fn deref(&self) -> &BodyParts {
+        &self.0
+    }
 }
 
 /// The rendered files of a version, one slot per [`VersionFile`].
@@ -99,7 +112,7 @@ impl VersionBody {
             .certificate_der
             .clone()
             .ok_or_else(|| VaultError::unreadable(stored(v), "it has no certificate"))?;
-        Ok(VersionBody {
+        Ok(VersionBody(Box::new(BodyParts {
             leaf,
             chain: v.chain_der.clone(),
             key,
@@ -108,7 +121,7 @@ impl VersionBody {
             rendered: Rendered::default(),
             // Used again after it is read: worth a second chance on the shelf.
             used: AtomicBool::new(false),
-        })
+        })))
     }
 
     /// The body of the stored version `v`, its key and certificate read.

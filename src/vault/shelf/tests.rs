@@ -91,3 +91,11 @@ fn a_version_no_longer_stored_is_an_error_that_names_it() {
     assert!(message.contains("prod/web"), "{message}");
     assert!(message.contains(versions[0].id.as_str()), "{message}");
 }
+
+#[test]
+fn a_version_let_go_of_pins_a_pointer_not_its_body() {
+    // A version's weak link keeps the `Arc`'s allocation (its counts and
+    // the value inline) alive after the shelf lets go: the value must be
+    // a pointer, its parts freed with it.
+    assert!(std::mem::size_of::<crate::vault::version::VersionBody>() <= 8);
+}
