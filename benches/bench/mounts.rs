@@ -293,6 +293,11 @@ impl Scratch {
 
 impl Drop for Scratch {
     fn drop(&mut self) {
+        // BENCH_KEEP: leave the stores for a look afterwards (a profiler).
+        if std::env::var_os("BENCH_KEEP").is_some() {
+            println!("kept {}", self.0.display());
+            return;
+        }
         let _ = fs::remove_dir_all(&self.0);
     }
 }
