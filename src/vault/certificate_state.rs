@@ -29,7 +29,7 @@ pub(crate) struct CertificateState {
     /// Completed versions, oldest first.
     pub versions: VersionList,
     /// The pending or last certificate operation, and its `operation.json`.
-    pub operation: Option<(Operation, Arc<[u8]>)>,
+    pub operation: Option<Box<(Operation, Arc<[u8]>)>>,
     /// The version an in-progress operation will complete.
     pub pending: Option<Arc<PendingVersion>>,
     /// When it was soft-deleted (`None`: live).
@@ -90,7 +90,7 @@ impl CertificateState {
             // the clock on each read.
             CertificateFile::Backup | CertificateFile::Status => None,
             CertificateFile::Hooks => Some(Arc::from(self.hooks.to_json().into_bytes())),
-            CertificateFile::Operation => self.operation.as_ref().map(|(_, json)| json.clone()),
+            CertificateFile::Operation => self.operation.as_deref().map(|(_, json)| json.clone()),
             CertificateFile::Request => self.pending.as_ref().map(|p| p.csr_pem.clone()),
         }
     }
@@ -116,7 +116,7 @@ impl CertificateState {
     /// The operation in progress, if any (it blocks new creates and imports).
     pub fn operation_in_progress(&self) -> Option<&Operation> {
         self.operation
-            .as_ref()
+            .as_deref()
             .map(|(op, _)| op)
             .filter(|op| op.is_pending())
     }

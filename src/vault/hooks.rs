@@ -64,13 +64,13 @@ pub struct Hooks {
     pub timeout_seconds: Option<u32>,
     /// A running HAProxy to hand the new certificate to, with no reload.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub haproxy: Option<HaproxyTarget>,
+    pub haproxy: Option<Box<HaproxyTarget>>,
     /// A server to check, once the hooks ran, for the new certificate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub probe: Option<Probe>,
+    pub probe: Option<Box<Probe>>,
     /// What runs when a renewal, a hook or a probe fails.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub on_failure: Option<OnFailure>,
+    pub on_failure: Option<Box<OnFailure>>,
 }
 
 /// `hooks.json`'s `on_failure`: a command told what failed through
@@ -118,10 +118,10 @@ impl Hooks {
                 ))
             })?;
         }
-        if let Some(why) = hooks.haproxy.as_ref().and_then(HaproxyTarget::refusal) {
+        if let Some(why) = hooks.haproxy.as_deref().and_then(HaproxyTarget::refusal) {
             return Err(bad(why));
         }
-        if let Some(why) = hooks.probe.as_ref().and_then(Probe::refusal) {
+        if let Some(why) = hooks.probe.as_deref().and_then(Probe::refusal) {
             return Err(bad(why));
         }
         if hooks
@@ -346,7 +346,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("env");
         let hooks = Hooks {
-            on_failure: Some(OnFailure {
+            on_failure: Some(Box::new(OnFailure {
                 command: vec![
                     "sh".into(),
                     "-c".into(),
@@ -355,7 +355,7 @@ mod tests {
                         out.display()
                     ),
                 ],
-            }),
+            })),
             ..Hooks::default()
         };
         let said = hooks

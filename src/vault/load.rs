@@ -213,7 +213,7 @@ pub(super) fn certificate_with_versions(
     let mut completed = Vec::with_capacity(versions.len());
     for v in versions {
         if v.certificate_der.is_none() {
-            let operation = cs.operation.as_ref().map(|(op, _)| op);
+            let operation = cs.operation.as_deref().map(|(op, _)| op);
             cs.pending = pending_from_record(&v, operation)?.map(Arc::new);
         } else if let Some(version) = version_from_record(&v, cs.name.as_str(), place)? {
             completed.push(Arc::new(version));
@@ -454,7 +454,7 @@ pub(super) fn state_from_snapshot(snapshot: Snapshot) -> Result<State, VaultErro
                 VaultError::unreadable(version_of(&v), "its certificate is not stored")
             })?;
         if v.certificate_der.is_none() {
-            let operation = owner.operation.as_ref().map(|(op, _)| op);
+            let operation = owner.operation.as_deref().map(|(op, _)| op);
             owner.pending = pending_from_record(&v, operation)?.map(Arc::new);
         } else if let Some(version) = version_from_record(&v, owner.name.as_str(), None)? {
             owner.versions.push(Arc::new(version));

@@ -156,9 +156,10 @@ pub(crate) fn is_unknown(issuer: &str) -> bool {
 }
 
 /// An operation with its `operation.json` bytes.
-pub(crate) fn with_json(op: Operation) -> (Operation, Arc<[u8]>) {
+pub(crate) fn with_json(op: Operation) -> Box<(Operation, Arc<[u8]>)> {
     let json = Arc::from(op.to_json().into_bytes());
-    (op, json)
+    // Boxed: most certificates keep only their last, completed operation.
+    Box::new((op, json))
 }
 
 /// `request.csr`.

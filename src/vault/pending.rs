@@ -254,7 +254,7 @@ impl VaultService {
         let (mut operation, pending) = {
             let st = tx.model();
             let cs = certificate(&st, v, c)?;
-            let op = cs.operation.as_ref().map(|(op, _)| op.clone());
+            let op = cs.operation.as_deref().map(|(op, _)| op.clone());
             (
                 op.ok_or_else(|| not_found("operation.json"))?,
                 cs.pending.clone(),

@@ -26,7 +26,7 @@ pub(crate) fn record_of(vault: &VaultName, cs: &CertificateState) -> Certificate
         tags: super::tags::to_json(&cs.tags),
         created: cs.created,
         updated: cs.updated,
-        operation: cs.operation.as_ref().map(|(op, _)| op.to_json()),
+        operation: cs.operation.as_deref().map(|(op, _)| op.to_json()),
         deleted: cs.deleted,
         purge_at: cs.purge_at,
     }

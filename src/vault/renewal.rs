@@ -88,7 +88,7 @@ fn settled(cs: &CertificateState, run: &ActionRun) -> bool {
     if !run.succeeded {
         return false;
     }
-    match (&cs.operation, &run.pending_version) {
+    match (cs.operation.as_deref(), &run.pending_version) {
         (Some((op, _)), Some(pending)) if &op.version == pending => op.status != Status::Failed,
         _ => true,
     }
@@ -301,7 +301,7 @@ impl VaultService {
             };
             let mut tx = self.transaction();
             if let Err(e) = update_run_log(&mut tx, &item.vault, &item.certificate, |log| {
-                log.action = Some(run)
+                log.action = Some(Box::new(run))
             }) {
                 log::error!(
                     "{}/{}: cannot record the lifetime action: {e}",

@@ -70,7 +70,7 @@ impl VaultService {
         }
         // Everything is checked before the store is touched, so publishing cannot fail after it.
         let mut cs = certificate_from_record(&record)?;
-        let operation = cs.operation.as_ref().map(|(op, _)| op.clone());
+        let operation = cs.operation.as_deref().map(|(op, _)| op.clone());
         for version in &versions {
             if version.certificate_der.is_none() {
                 cs.pending = pending_from_record(version, operation.as_ref())?.map(Arc::new);

@@ -15,13 +15,13 @@ pub const DOCUMENT_PREFIX: &str = "status/";
 pub(crate) struct RunLog {
     /// The last lifetime action run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub action: Option<ActionRun>,
+    pub action: Option<Box<ActionRun>>,
     /// The last hook run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hook: Option<HookRun>,
+    pub hook: Option<Box<HookRun>>,
     /// The last delivery probe (`hooks.json`'s `probe`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub probe: Option<ProbeRun>,
+    pub probe: Option<Box<ProbeRun>>,
     /// The revoked versions, by version id.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub revoked: BTreeMap<String, RevokedVersion>,
@@ -109,7 +109,7 @@ mod tests {
     #[test]
     fn run_logs_round_trip_and_garbage_is_none() {
         let log = RunLog {
-            action: Some(ActionRun {
+            action: Some(Box::new(ActionRun {
                 version: "ab".repeat(16),
                 action: "AutoRenew".into(),
                 at: 5,
@@ -118,7 +118,7 @@ mod tests {
                 attempts: 2,
                 retry_at: Some(9),
                 pending_version: None,
-            }),
+            })),
             hook: None,
             probe: None,
             revoked: BTreeMap::from([(

@@ -113,7 +113,7 @@ pub(crate) fn status_json(cs: &CertificateState, consumers: &[Consumer], now: i6
     out.insert(
         "operation".into(),
         cs.operation
-            .as_ref()
+            .as_deref()
             .map(|(op, _)| serde_json::to_value(op.status).unwrap_or_default())
             .unwrap_or(serde_json::Value::Null),
     );

@@ -245,9 +245,9 @@ fn record(
     });
     let mut tx = service.transaction();
     let recorded = update_run_log(&mut tx, v, c, |log| {
-        log.hook = Some(run);
+        log.hook = Some(Box::new(run));
         if probe.is_some() {
-            log.probe = probe;
+            log.probe = probe.map(Box::new);
         }
     });
     if let Err(e) = recorded {
