@@ -1,6 +1,7 @@
 //! Figure 1c: open+read+close of `fullchain.pem` in the serving copy (`certfs mount --export`, on tmpfs), against the same files copied to tmpfs.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use crate::Scale;
 use crate::figures;
@@ -9,16 +10,32 @@ use crate::mounts::{Mount, Scratch};
 use crate::report::{Goal, Line};
 
 /// Mounts the store of the first mount (`a-data`, now free) again with
-/// `--export` on tmpfs and reads `fullchain.pem` of `bench/c0` … through
-/// the copy's links, on 1 and 8 threads, against plain copies on tmpfs.
-pub fn reads(disk: &Scratch, tmpfs: &Scratch, scale: &Scale) -> Vec<Line> {
+/// `--export` on tmpfs; returns the mount and the copy's root, once the
+/// copy holds `bench/c<last>/`.
+pub fn remount_with_copy(disk: &Scratch, tmpfs: &Scratch, last: usize) -> (Mount, PathBuf) {
     let export = tmpfs.path("export");
-    let mut m = Mount::start_with(
+    let m = Mount::start_with(
         &disk.path("a-data"),
         &disk.path("a-mnt"),
         None,
         &["--export".as_ref(), export.as_os_str()],
     );
+    let ready = export.join(format!("bench/c{last}/bundle.pem"));
+    let started = Instant::now();
+    while !ready.exists() {
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "the serving copy never held {}",
+            ready.display()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (m, export)
+}
+
+/// Reads `fullchain.pem` of `bench/c0` … through the copy's links at
+/// `export`, on 1 and 8 threads, against plain copies on tmpfs.
+pub fn reads(export: &Path, tmpfs: &Scratch, scale: &Scale) -> Vec<Line> {
     let ours: Vec<PathBuf> = (0..scale.read_files)
         .map(|i| export.join(format!("bench/c{i}/fullchain.pem")))
         .collect();
@@ -42,6 +59,5 @@ pub fn reads(disk: &Scratch, tmpfs: &Scratch, scale: &Scale) -> Vec<Line> {
             ),
         });
     }
-    m.stop();
     lines
 }
