@@ -27,8 +27,10 @@ impl std::error::Error for NameError {}
 macro_rules! case_insensitive_name {
     ($(#[$doc:meta])* $ty:ident) => {
         $(#[$doc])*
+        /// Shared text: a clone (every node the kernel holds carries
+        /// its vault's and certificate's names) allocates nothing.
         #[derive(Clone)]
-        pub struct $ty(String);
+        pub struct $ty(std::sync::Arc<str>);
 
         impl $ty {
             /// The name as created.
@@ -117,7 +119,7 @@ impl VaultName {
                 "The name '{s}' is reserved by certfs at the mount root"
             )));
         }
-        Ok(VaultName(s.to_owned()))
+        Ok(VaultName(s.into()))
     }
 }
 
@@ -137,13 +139,23 @@ impl CertificateName {
                 RESERVED_IN_VAULT.join(", ")
             )));
         }
-        Ok(CertificateName(s.to_owned()))
+        Ok(CertificateName(s.into()))
     }
 }
 
 /// A version id: 32 lower-case hex characters, as Key Vault makes them.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct VersionId(String);
+///
+/// Held inline (no allocation): every version in memory, and every node
+/// of a version's file the kernel holds, carries one.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct VersionId([u8; 32]);
+
+impl Hash for VersionId {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        // As the text hashes, so inode numbers are those of the text.
+        self.as_str().hash(state)
+    }
+}
 
 impl VersionId {
     /// A new random version id.
@@ -157,13 +169,23 @@ impl VersionId {
                 .unwrap_or_default();
             bytes = nanos.to_le_bytes();
         }
-        VersionId(bytes.iter().map(|b| format!("{b:02x}")).collect())
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut id = [0u8; 32];
+        for (i, b) in bytes.iter().enumerate() {
+            id[2 * i] = HEX[usize::from(b >> 4)];
+            id[2 * i + 1] = HEX[usize::from(b & 0xf)];
+        }
+        VersionId(id)
     }
 
     /// Parses a version id; upper-case hex is accepted and lower-cased.
     pub fn parse(s: &str) -> Result<Self, NameError> {
+        let mut id = [0u8; 32];
         if s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
-            Ok(VersionId(s.to_ascii_lowercase()))
+            for (to, from) in id.iter_mut().zip(s.bytes()) {
+                *to = from.to_ascii_lowercase();
+            }
+            Ok(VersionId(id))
         } else {
             Err(NameError(format!(
                 "'{}' is not a version id (32 hex characters)",
@@ -174,19 +196,20 @@ impl VersionId {
 
     /// The id as text.
     pub fn as_str(&self) -> &str {
-        &self.0
+        // Only ASCII hex digits are ever stored.
+        std::str::from_utf8(&self.0).unwrap_or_default()
     }
 }
 
 impl fmt::Debug for VersionId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
 impl fmt::Display for VersionId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
@@ -271,5 +294,15 @@ mod tests {
         assert_eq!(VersionId::parse(&v.as_str().to_uppercase()).unwrap(), v);
         assert!(VersionId::parse("xyz").is_err());
         assert!(VersionId::parse(&"g".repeat(32)).is_err());
+        // Held as bytes, hashed as the text (inode numbers are hashes).
+        let hash = |h: &dyn Fn(&mut std::collections::hash_map::DefaultHasher)| {
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            h(&mut hasher);
+            hasher.finish()
+        };
+        assert_eq!(
+            hash(&|s| v.hash(s)),
+            hash(&|s| v.as_str().to_owned().hash(s))
+        );
     }
 }
