@@ -9,7 +9,7 @@
 //! (parent, name) the kernel saw it, which is what cache invalidation
 //! needs; both directions are indexed.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::hash::{Hash, Hasher};
 
 use parking_lot::RwLock;
@@ -28,26 +28,61 @@ struct Slot {
     names: Vec<(u64, Box<str>)>,
 }
 
-/// The names the kernel saw under one directory, files apart from
-/// directories (a change to a directory re-checks its files only).
+/// The names the kernel saw, by (parent inode, whether a directory,
+/// name): the names under one directory are one range, its files apart
+/// from its directories (a change to a directory re-checks its files
+/// only). One ordered map, not a map per directory: the kernel may hold a
+/// name in each of 100,000 certificate directories.
 #[derive(Default)]
-struct Children {
-    files: HashMap<Box<str>, u64>,
-    dirs: HashMap<Box<str>, u64>,
-}
+struct Children(BTreeMap<(u64, bool, Box<str>), u64>);
 
 impl Children {
-    fn of_kind(&mut self, dir: bool) -> &mut HashMap<Box<str>, u64> {
-        if dir { &mut self.dirs } else { &mut self.files }
+    fn get(&self, parent: u64, dir: bool, name: &str) -> Option<u64> {
+        self.0.get(&(parent, dir, Box::from(name))).copied()
+    }
+
+    fn insert(&mut self, parent: u64, dir: bool, name: &str, ino: u64) -> Option<u64> {
+        self.0.insert((parent, dir, Box::from(name)), ino)
+    }
+
+    /// Removes `name` under `parent` if it is `ino`.
+    fn remove_if(&mut self, parent: u64, dir: bool, name: &str, ino: u64) {
+        let key = (parent, dir, Box::from(name));
+        if self.0.get(&key) == Some(&ino) {
+            self.0.remove(&key);
+        }
+    }
+
+    /// The (name, inode) pairs under `parent`: its files, or its files and directories.
+    fn under(&self, parent: u64, dirs_too: bool) -> impl Iterator<Item = (&str, u64)> {
+        self.0
+            .range((parent, false, Box::from(""))..)
+            .take_while(move |((p, dir, _), _)| *p == parent && (dirs_too || !*dir))
+            .map(|((_, _, name), ino)| (&**name, *ino))
+    }
+
+    /// Forgets every name under `parent`.
+    fn remove_all(&mut self, parent: u64) {
+        let keys: Vec<_> = self
+            .0
+            .range((parent, false, Box::from(""))..)
+            .take_while(|((p, _, _), _)| *p == parent)
+            .map(|(key, _)| key.clone())
+            .collect();
+        for key in keys {
+            self.0.remove(&key);
+        }
     }
 }
 
 struct Table {
-    slots: HashMap<u64, Slot>,
+    /// Boxed: the map's slack (up to half its capacity) costs a pointer
+    /// per empty slot, not a whole slot.
+    slots: HashMap<u64, Box<Slot>>,
     /// Nodes held under another number than their hash (the root, a
     /// renamed inode, a hash taken by another node): few.
     moved: HashMap<Node, u64>,
-    children: HashMap<u64, Children>,
+    children: Children,
 }
 
 impl Table {
@@ -78,10 +113,12 @@ impl Table {
 
     /// Records that the kernel was given `node` as `name` under `parent`, as inode `ino`.
     fn record(&mut self, parent: u64, name: &str, node: &Node, ino: u64) {
-        let slot = self.slots.entry(ino).or_insert_with(|| Slot {
-            node: node.clone(),
-            lookups: 0,
-            names: Vec::new(),
+        let slot = self.slots.entry(ino).or_insert_with(|| {
+            Box::new(Slot {
+                node: node.clone(),
+                lookups: 0,
+                names: Vec::new(),
+            })
         });
         slot.lookups += 1;
         if !slot.names.iter().any(|(p, n)| *p == parent && &**n == name) {
@@ -90,12 +127,7 @@ impl Table {
         if ino != hash_of(node) {
             self.moved.entry(node.clone()).or_insert(ino);
         }
-        let previous = self
-            .children
-            .entry(parent)
-            .or_default()
-            .of_kind(node.is_dir())
-            .insert(name.into(), ino);
+        let previous = self.children.insert(parent, node.is_dir(), name, ino);
         // The name meant another node before (a new version): that node is
         // no longer seen there.
         if let Some(old) = previous.filter(|old| *old != ino) {
@@ -115,17 +147,9 @@ impl Table {
         }
         let dir = slot.node.is_dir();
         for (parent, name) in &slot.names {
-            if let Some(children) = self.children.get_mut(parent) {
-                let names = children.of_kind(dir);
-                if names.get(name) == Some(&ino) {
-                    names.remove(name);
-                }
-                if children.files.is_empty() && children.dirs.is_empty() {
-                    self.children.remove(parent);
-                }
-            }
+            self.children.remove_if(*parent, dir, name, ino);
         }
-        self.children.remove(&ino);
+        self.children.remove_all(ino);
     }
 }
 
@@ -148,11 +172,11 @@ impl Inodes {
         let mut slots = HashMap::new();
         slots.insert(
             ROOT_INO,
-            Slot {
+            Box::new(Slot {
                 node: Node::Root,
                 lookups: 1,
                 names: Vec::new(),
-            },
+            }),
         );
         let mut moved = HashMap::new();
         moved.insert(Node::Root, ROOT_INO);
@@ -160,7 +184,7 @@ impl Inodes {
             table: RwLock::new(Table {
                 slots,
                 moved,
-                children: HashMap::new(),
+                children: Children::default(),
             }),
         }
     }
@@ -236,39 +260,28 @@ impl Inodes {
 
     /// Every (name, inode) of a file the kernel may have cached under `parent`.
     pub fn files(&self, parent: u64) -> Vec<(String, u64)> {
-        self.table
-            .read()
-            .children
-            .get(&parent)
-            .map(|c| c.files.iter().map(|(n, i)| (n.to_string(), *i)).collect())
-            .unwrap_or_default()
+        let t = self.table.read();
+        t.children
+            .under(parent, false)
+            .map(|(n, i)| (n.to_owned(), i))
+            .collect()
     }
 
     /// The inode the kernel was shown as `name` under `parent`, if any.
     pub fn child(&self, parent: u64, name: &str) -> Option<u64> {
         let t = self.table.read();
-        let children = t.children.get(&parent)?;
-        children
-            .files
-            .get(name)
-            .or_else(|| children.dirs.get(name))
-            .copied()
+        t.children
+            .get(parent, false, name)
+            .or_else(|| t.children.get(parent, true, name))
     }
 
     /// Every (name, inode) the kernel may have cached under `parent`, files and directories.
     pub fn children(&self, parent: u64) -> Vec<(String, u64)> {
-        self.table
-            .read()
-            .children
-            .get(&parent)
-            .map(|c| {
-                c.files
-                    .iter()
-                    .chain(&c.dirs)
-                    .map(|(n, i)| (n.to_string(), *i))
-                    .collect()
-            })
-            .unwrap_or_default()
+        let t = self.table.read();
+        t.children
+            .under(parent, true)
+            .map(|(n, i)| (n.to_owned(), i))
+            .collect()
     }
 
     /// How many nodes the table holds (the root included).
@@ -316,17 +329,9 @@ impl Inodes {
         if ino != hash_of(node) {
             t.moved.insert(node.clone(), ino);
         }
-        if let Some(children) = t.children.get_mut(&old_parent) {
-            let names = children.of_kind(old.is_dir());
-            if names.get(old_name) == Some(&ino) {
-                names.remove(old_name);
-            }
-        }
         t.children
-            .entry(new_parent)
-            .or_default()
-            .of_kind(node.is_dir())
-            .insert(new_name.into(), ino);
+            .remove_if(old_parent, old.is_dir(), old_name, ino);
+        t.children.insert(new_parent, node.is_dir(), new_name, ino);
     }
 }
 
