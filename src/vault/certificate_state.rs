@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use super::access::Perms;
 use super::error::VaultError;
-use super::hooks::Hooks;
+use super::hooks::CertificateHooks;
 use super::name::{CertificateName, VaultName, VersionId};
 use super::node::{CertificateFile, DeletedFile, VersionFile};
 use super::operation::Operation;
@@ -39,7 +39,7 @@ pub(crate) struct CertificateState {
     /// How the last lifetime action and hook went.
     pub run_log: RunLog,
     /// `hooks.json`.
-    pub hooks: Hooks,
+    pub hooks: CertificateHooks,
     /// Stored modes and owners of its key files and directory.
     pub perms: Perms,
 }

@@ -73,6 +73,37 @@ pub struct Hooks {
     pub on_failure: Option<Box<OnFailure>>,
 }
 
+/// No hooks: what most certificates have.
+static NO_HOOKS: Hooks = Hooks {
+    command: Vec::new(),
+    signal: None,
+    pidfile: None,
+    signal_consumers: None,
+    timeout_seconds: None,
+    haproxy: None,
+    probe: None,
+    on_failure: None,
+};
+
+/// A certificate's hooks as it holds them: none set (the common case)
+/// takes no allocation and a pointer's room.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct CertificateHooks(Option<Box<Hooks>>);
+
+impl From<Hooks> for CertificateHooks {
+    fn from(hooks: Hooks) -> Self {
+        CertificateHooks((hooks != NO_HOOKS).then(|| Box::new(hooks)))
+    }
+}
+
+impl std::ops::Deref for CertificateHooks {
+    type Target = Hooks;
+
+    fn deref(&self) -> &Hooks {
+        self.0.as_deref().unwrap_or(&NO_HOOKS)
+    }
+}
+
 /// `hooks.json`'s `on_failure`: a command told what failed through
 /// `CERTFS_VAULT`, `CERTFS_CERTIFICATE` and `CERTFS_ERROR`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -281,6 +312,19 @@ mod props;
 mod tests {
     use super::failure::HookFailure;
     use super::*;
+
+    #[test]
+    fn a_certificate_without_hooks_holds_no_allocation() {
+        let none = CertificateHooks::from(Hooks::default());
+        assert!(none.0.is_none());
+        assert_eq!(*none, Hooks::default());
+        let set = CertificateHooks::from(Hooks {
+            signal: Some("HUP".into()),
+            ..Hooks::default()
+        });
+        assert_eq!(set.signal.as_deref(), Some("HUP"));
+        assert!(set.0.is_some());
+    }
 
     #[test]
     fn a_failed_hook_keeps_its_cause_and_names_what_failed() {

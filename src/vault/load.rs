@@ -58,7 +58,7 @@ impl CertificateDocuments {
             cs.perms = perms.clone();
         }
         if let Some(parsed) = self.hook_sets.get(&key) {
-            cs.hooks = parsed.clone();
+            cs.hooks = parsed.clone().into();
         }
     }
 }
@@ -489,7 +489,7 @@ pub(super) fn certificate_from_record(
         deleted: c.deleted,
         purge_at: c.purge_at,
         run_log: RunLog::default(),
-        hooks: Hooks::default(),
+        hooks: Default::default(),
         perms: Default::default(),
     })
 }

@@ -404,7 +404,7 @@ impl VaultService {
             .get_mut(v)
             .and_then(|vs| vs.certificates.get_mut(c))
             .ok_or_else(|| not_found(c.as_str()))?;
-        cs.hooks = hooks;
+        cs.hooks = hooks.into();
         log::info!("{v}/{name}: hooks set");
         Ok(Changes {
             dirs: vec![Node::Certificate(v.clone(), c.clone())],
@@ -414,7 +414,7 @@ impl VaultService {
     /// Runs `c`'s `on_failure`, if it has one, on a thread of its own.
     fn tell_on_failure(&self, v: &VaultName, c: &CertificateName, error: &str) {
         let hooks = match certificate(&self.model(), v, c) {
-            Ok(cs) if cs.hooks.on_failure.is_some() => cs.hooks.clone(),
+            Ok(cs) if cs.hooks.on_failure.is_some() => (*cs.hooks).clone(),
             _ => return,
         };
         let (v, c, error) = (v.to_string(), c.to_string(), error.to_owned());

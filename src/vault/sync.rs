@@ -482,7 +482,7 @@ fn read_certificate(
     }
     if let Some(stored) = document(hooks::DOCUMENT_PREFIX)? {
         let parsed = hooks::Hooks::parse(stored.as_bytes()).unwrap_or_default();
-        cs.hooks = parsed;
+        cs.hooks = parsed.into();
     }
     Ok(Some(cs))
 }
@@ -538,7 +538,7 @@ fn remember_document(vs: &mut super::model::VaultState, document: StoredDocument
         }
         StoredDocument::Hooks(c, parsed) => {
             if let Some(cs) = certificate_mut(vs, &c) {
-                cs.hooks = parsed;
+                cs.hooks = parsed.into();
             }
         }
     }
@@ -571,7 +571,7 @@ fn forget_document(vs: &mut super::model::VaultState, slot: DocumentSlot) {
         }
         DocumentSlot::Hooks(c) => {
             if let Some(cs) = certificate_mut(vs, &c) {
-                cs.hooks = hooks::Hooks::default();
+                cs.hooks = Default::default();
             }
         }
     }

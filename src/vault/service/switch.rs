@@ -116,7 +116,7 @@ fn delivery_in(
         None => Arc::from(&b""[..]),
     };
     Some(Delivery {
-        hooks: cs.hooks.clone(),
+        hooks: (*cs.hooks).clone(),
         lineage: service.lineage(v, c),
         domains,
         bundle,
