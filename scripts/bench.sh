@@ -11,8 +11,9 @@
 #                                         # (read tree create import store history latency servers)
 #   BENCH_THREADS=2 scripts/bench.sh      # certfs --threads 2
 # BENCH_DIR (default: the temp dir) holds the stores; BENCH_TMPFS (default
-# /dev/shm) the baselines' copies. Needs fuse3, openssl, ls and python3 with
-# its cryptography package.
+# /dev/shm) the baselines' copies; BENCH_KEEP=1 leaves both behind (to
+# profile the daemon against a figure's store). Needs fuse3, openssl, ls and
+# python3 with its cryptography package.
 # The table goes, as Markdown, to BENCH_REPORT: by default
 # docs/bench/latest.md for a full run of every figure (docs/performance.md
 # quotes it), target/bench/latest.md for any other run.
