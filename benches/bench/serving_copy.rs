@@ -11,7 +11,7 @@ use crate::report::{Goal, Line};
 
 /// Mounts the store of the first mount (`a-data`, now free) again with
 /// `--export` on tmpfs; returns the mount and the copy's root, once the
-/// copy holds `bench/c<last>/`.
+/// copy holds `bench/c<last>/` and the daemon is idle.
 pub fn remount_with_copy(disk: &Scratch, tmpfs: &Scratch, last: usize) -> (Mount, PathBuf) {
     let export = tmpfs.path("export");
     let m = Mount::start_with(
@@ -30,6 +30,9 @@ pub fn remount_with_copy(disk: &Scratch, tmpfs: &Scratch, last: usize) -> (Mount
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+    // The copy is written in name order (c1999 before c999): what comes
+    // next is measured with the daemon idle, the whole copy written.
+    m.settle(Duration::from_secs(300));
     (m, export)
 }
 
