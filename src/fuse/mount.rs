@@ -83,6 +83,14 @@ pub fn run(
     if let Some(path) = std::env::var_os(super::counts::COUNTS_FILE) {
         super::counts::dump_on_signal(fs.counts(), path.into())?;
     }
+    // What reading the store at mount allocated and freed (the index's
+    // records, a whole store's snapshot) goes back to the system now,
+    // rather than staying in the heap for the daemon's life.
+    // SAFETY: malloc_trim only walks the allocator's own free lists.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    unsafe {
+        libc::malloc_trim(0);
+    }
     let mut session = Session::new(fs, mountpoint, &config)?;
     let _ = notifier.set(session.notifier());
     if let Some(handle) = Epochs::probe(std::os::fd::AsFd::as_fd(&session)) {
