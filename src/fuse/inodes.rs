@@ -11,6 +11,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 
 use parking_lot::RwLock;
 
@@ -25,7 +26,7 @@ struct Slot {
     /// Lookups the kernel holds (replies with this entry, minus forgets).
     lookups: u64,
     /// Where the kernel saw it: (parent inode, name).
-    names: Vec<(u64, Box<str>)>,
+    names: Vec<(u64, Arc<str>)>,
 }
 
 /// The names the kernel saw, by (parent inode, whether a directory,
@@ -34,20 +35,20 @@ struct Slot {
 /// only). One ordered map, not a map per directory: the kernel may hold a
 /// name in each of 100,000 certificate directories.
 #[derive(Default)]
-struct Children(BTreeMap<(u64, bool, Box<str>), u64>);
+struct Children(BTreeMap<(u64, bool, Arc<str>), u64>);
 
 impl Children {
     fn get(&self, parent: u64, dir: bool, name: &str) -> Option<u64> {
-        self.0.get(&(parent, dir, Box::from(name))).copied()
+        self.0.get(&(parent, dir, Arc::from(name))).copied()
     }
 
-    fn insert(&mut self, parent: u64, dir: bool, name: &str, ino: u64) -> Option<u64> {
-        self.0.insert((parent, dir, Box::from(name)), ino)
+    fn insert(&mut self, parent: u64, dir: bool, name: &Arc<str>, ino: u64) -> Option<u64> {
+        self.0.insert((parent, dir, name.clone()), ino)
     }
 
     /// Removes `name` under `parent` if it is `ino`.
     fn remove_if(&mut self, parent: u64, dir: bool, name: &str, ino: u64) {
-        let key = (parent, dir, Box::from(name));
+        let key = (parent, dir, Arc::from(name));
         if self.0.get(&key) == Some(&ino) {
             self.0.remove(&key);
         }
@@ -56,7 +57,7 @@ impl Children {
     /// The (name, inode) pairs under `parent`: its files, or its files and directories.
     fn under(&self, parent: u64, dirs_too: bool) -> impl Iterator<Item = (&str, u64)> {
         self.0
-            .range((parent, false, Box::from(""))..)
+            .range((parent, false, Arc::from(""))..)
             .take_while(move |((p, dir, _), _)| *p == parent && (dirs_too || !*dir))
             .map(|((_, _, name), ino)| (&**name, *ino))
     }
@@ -65,7 +66,7 @@ impl Children {
     fn remove_all(&mut self, parent: u64) {
         let keys: Vec<_> = self
             .0
-            .range((parent, false, Box::from(""))..)
+            .range((parent, false, Arc::from(""))..)
             .take_while(|((p, _, _), _)| *p == parent)
             .map(|(key, _)| key.clone())
             .collect();
@@ -121,13 +122,23 @@ impl Table {
             })
         });
         slot.lookups += 1;
-        if !slot.names.iter().any(|(p, n)| *p == parent && &**n == name) {
-            slot.names.push((parent, name.into()));
-        }
+        // One copy of the name, for the slot and the directory's index.
+        let shared = match slot
+            .names
+            .iter()
+            .find(|(p, n)| *p == parent && &**n == name)
+        {
+            Some((_, n)) => n.clone(),
+            None => {
+                let n: Arc<str> = Arc::from(name);
+                slot.names.push((parent, n.clone()));
+                n
+            }
+        };
         if ino != hash_of(node) {
             self.moved.entry(node.clone()).or_insert(ino);
         }
-        let previous = self.children.insert(parent, node.is_dir(), name, ino);
+        let previous = self.children.insert(parent, node.is_dir(), &shared, ino);
         // The name meant another node before (a new version): that node is
         // no longer seen there.
         if let Some(old) = previous.filter(|old| *old != ino) {
@@ -314,13 +325,18 @@ impl Inodes {
         let old = std::mem::replace(&mut slot.node, node.clone());
         slot.names
             .retain(|(p, n)| !(*p == old_parent && &**n == old_name));
-        if !slot
+        let shared = match slot
             .names
             .iter()
-            .any(|(p, n)| *p == new_parent && &**n == new_name)
+            .find(|(p, n)| *p == new_parent && &**n == new_name)
         {
-            slot.names.push((new_parent, new_name.into()));
-        }
+            Some((_, n)) => n.clone(),
+            None => {
+                let n: Arc<str> = Arc::from(new_name);
+                slot.names.push((new_parent, n.clone()));
+                n
+            }
+        };
         if t.moved.get(&old) == Some(&ino) {
             t.moved.remove(&old);
         }
@@ -331,7 +347,7 @@ impl Inodes {
         }
         t.children
             .remove_if(old_parent, old.is_dir(), old_name, ino);
-        t.children.insert(new_parent, node.is_dir(), new_name, ino);
+        t.children.insert(new_parent, node.is_dir(), &shared, ino);
     }
 }
 
