@@ -12,24 +12,29 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use parking_lot::Mutex;
 
 use super::error::{Stored, VaultError};
 use super::name::{CertificateName, VaultName, VersionId};
-use super::version::{Version, VersionBody};
-use crate::store::{CertificateReader, CertificateRecord, VersionRecord};
+use crate::store::{CertificateReader, CertificateRecord, VersionListing, VersionRecord};
 
 /// How many bodies the shelf keeps alive: the current versions of a few
 /// thousand certificates a server loads at once, and then some.
 pub(crate) const KEPT: usize = 4096;
 
+/// What the shelf keeps alive: a version's body, which says whether it
+/// was used since the shelf last looked (and forgets it, saying so).
+pub(crate) trait Kept: Send + Sync {
+    /// Whether it was used since the last call.
+    fn take_used(&self) -> bool;
+}
+
 /// Reads single certificates and versions from the store, and keeps the
 /// bodies read most recently.
 pub(crate) struct Shelf {
     reader: Mutex<Box<dyn CertificateReader>>,
-    kept: Mutex<VecDeque<Arc<VersionBody>>>,
+    kept: Mutex<VecDeque<Arc<dyn Kept>>>,
     capacity: usize,
 }
 
@@ -66,7 +71,7 @@ impl Shelf {
 
     /// Keeps `body` alive among the most recently used, letting go of the
     /// least recently used one beyond the bound.
-    pub fn keep(&self, body: Arc<VersionBody>) {
+    pub fn keep(&self, body: Arc<dyn Kept>) {
         let mut kept = self.kept.lock();
         kept.push_back(body);
         // Each body used since the last look goes round once more; at most
@@ -76,7 +81,7 @@ impl Shelf {
             let Some(oldest) = kept.pop_front() else {
                 break;
             };
-            if looked < kept.len() && oldest.used.swap(false, Ordering::Relaxed) {
+            if looked < kept.len() && oldest.take_used() {
                 kept.push_back(oldest);
                 looked += 1;
             }
@@ -91,7 +96,7 @@ impl Shelf {
 }
 
 impl Place {
-    /// The stored version `id` of this certificate, as the model calls it.
+    /// The stored version `id` of this certificate, as an error names it.
     fn stored(&self, id: &VersionId) -> Stored {
         Stored::Version {
             vault: self.vault.to_string(),
@@ -100,37 +105,23 @@ impl Place {
         }
     }
 
-    /// The body of version `id`, read from the store and kept on the shelf.
-    pub fn read(&self, id: &VersionId) -> Result<Arc<VersionBody>, VaultError> {
-        let record = self
-            .shelf
+    /// The stored record of version `id`, whole.
+    pub fn version(&self, id: &VersionId) -> Result<VersionRecord, VaultError> {
+        self.shelf
             .reader
             .lock()
             .version(self.vault.as_str(), self.certificate.as_str(), id.as_str())?
-            .ok_or_else(|| VaultError::unreadable(self.stored(id), "it is no longer stored"))?;
-        let body = Arc::new(VersionBody::from_record(
-            &record,
-            self.certificate.as_str(),
-        )?);
-        self.shelf.keep(body.clone());
-        Ok(body)
+            .ok_or_else(|| VaultError::unreadable(self.stored(id), "it is no longer stored"))
     }
 
-    /// Every completed version of this certificate, oldest first, their
-    /// bodies not read.
-    pub fn list(self: &Arc<Self>) -> Result<Vec<Version>, VaultError> {
-        let listed = self
+    /// Every version of this certificate, oldest first, as listed (no
+    /// certificate, chain or key).
+    pub fn list(&self) -> Result<Vec<VersionListing>, VaultError> {
+        Ok(self
             .shelf
             .reader
             .lock()
-            .version_list(self.vault.as_str(), self.certificate.as_str())?;
-        let mut out = Vec::with_capacity(listed.len());
-        for v in &listed {
-            if let Some(version) = Version::listed(v, self)? {
-                out.push(version);
-            }
-        }
-        Ok(out)
+            .version_list(self.vault.as_str(), self.certificate.as_str())?)
     }
 }
 

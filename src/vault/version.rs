@@ -20,7 +20,7 @@ use parking_lot::RwLock;
 use super::error::{Stored, VaultError};
 use super::name::VersionId;
 use super::node::VersionFile;
-use super::shelf::Place;
+use super::shelf::{Kept, Place};
 use crate::pki::key::PrivateKey;
 use crate::pki::x509::{self, CertificateInfo};
 use crate::store::{VersionListing, VersionRecord};
@@ -71,6 +71,12 @@ pub(crate) struct BodyParts {
     pub(super) rendered: Rendered,
     /// Whether it was used since the shelf last looked at it.
     pub(super) used: AtomicBool,
+}
+
+impl Kept for VersionBody {
+    fn take_used(&self) -> bool {
+        self.used.swap(false, Ordering::Relaxed)
+    }
 }
 
 impl std::ops::Deref for VersionBody {
@@ -258,7 +264,12 @@ impl Version {
                     body.used.store(true, Ordering::Relaxed);
                     return Ok(body);
                 }
-                let body = place.read(&self.id)?;
+                let record = place.version(&self.id)?;
+                let body = Arc::new(VersionBody::from_record(
+                    &record,
+                    place.certificate.as_str(),
+                )?);
+                place.shelf.keep(body.clone());
                 let _ = self.facts.set(body.facts());
                 *last.write() = Arc::downgrade(&body);
                 Ok(body)

@@ -90,18 +90,15 @@ impl VersionList {
         if let Some(all) = self.all.get() {
             return Ok(all);
         }
-        let listed = place.list()?;
-        // The versions at hand keep their identity (open handles, flags).
-        let all = listed
-            .into_iter()
-            .map(|v| {
-                self.known
-                    .iter()
-                    .find(|k| k.id == v.id)
-                    .cloned()
-                    .unwrap_or_else(|| Arc::new(v))
-            })
-            .collect();
+        let mut all = Vec::new();
+        for listed in place.list()? {
+            let Some(v) = Version::listed(&listed, place)? else {
+                continue;
+            };
+            // The versions at hand keep their identity (open handles, flags).
+            let known = self.known.iter().find(|k| k.id == v.id);
+            all.push(known.cloned().unwrap_or_else(|| Arc::new(v)));
+        }
         // A reader that listed at the same time may have won: same versions.
         Ok(self.all.get_or_init(|| all))
     }
