@@ -125,7 +125,7 @@ impl VersionBody {
             info,
             friendly_name: friendly_name.to_owned(),
             rendered: Rendered::default(),
-            // Used again after it is read: worth a second chance on the shelf.
+            // Only a use after it is read earns it a second round on the shelf.
             used: AtomicBool::new(false),
         })))
     }
