@@ -121,36 +121,36 @@ impl Probe {
     }
 
     /// The leaf the server presents.
-    fn presented(&self) -> Result<Vec<u8>, String> {
+    fn presented(&self) -> Result<Vec<u8>, ProbeError> {
         let timeout = Duration::from_secs(self.timeout_s.unwrap_or(DEFAULT_TIMEOUT).into());
         let address = self
             .connect
             .to_socket_addrs()
-            .map_err(|e| e.to_string())?
+            .map_err(ProbeError::Io)?
             .next()
-            .ok_or("no address")?;
-        let mut tcp = TcpStream::connect_timeout(&address, timeout).map_err(|e| e.to_string())?;
+            .ok_or(ProbeError::NoAddress)?;
+        let mut tcp = TcpStream::connect_timeout(&address, timeout).map_err(ProbeError::Io)?;
         tcp.set_read_timeout(Some(timeout))
-            .map_err(|e| e.to_string())?;
+            .map_err(ProbeError::Io)?;
         tcp.set_write_timeout(Some(timeout))
-            .map_err(|e| e.to_string())?;
+            .map_err(ProbeError::Io)?;
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let config = ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
-            .map_err(|e| e.to_string())?
+            .map_err(ProbeError::Tls)?
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(AnyLeaf(provider)))
             .with_no_client_auth();
-        let name = ServerName::try_from(self.server_name.clone()).map_err(|e| e.to_string())?;
-        let mut tls = ClientConnection::new(Arc::new(config), name).map_err(|e| e.to_string())?;
+        let name = ServerName::try_from(self.server_name.clone()).map_err(ProbeError::Name)?;
+        let mut tls = ClientConnection::new(Arc::new(config), name).map_err(ProbeError::Tls)?;
         while tls.is_handshaking() {
-            tls.complete_io(&mut tcp).map_err(|e| e.to_string())?;
+            tls.complete_io(&mut tcp).map_err(ProbeError::Io)?;
         }
         let leaf = tls
             .peer_certificates()
             .and_then(|chain| chain.first())
             .map(|leaf| leaf.to_vec())
-            .ok_or("the server presented no certificate")?;
+            .ok_or(ProbeError::NoCertificate)?;
         // A polite end; the answer does not matter.
         tls.send_close_notify();
         let _ = tls.complete_io(&mut tcp);
@@ -213,6 +213,45 @@ impl ServerCertVerifier for AnyLeaf {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// Why a probe saw no certificate: the words go into `last_hook` and the
+/// failed-delivery mail, so each says it in the words of what failed.
+#[derive(Debug)]
+enum ProbeError {
+    /// Resolving, connecting, or the handshake's I/O.
+    Io(std::io::Error),
+    /// `connect` resolved to no address.
+    NoAddress,
+    /// `server_name` is no name TLS can send.
+    Name(rustls::pki_types::InvalidDnsNameError),
+    /// The TLS library refused the connection's setup.
+    Tls(rustls::Error),
+    /// The handshake ended without a certificate.
+    NoCertificate,
+}
+
+impl std::fmt::Display for ProbeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ProbeError::Io(e) => e.fmt(f),
+            ProbeError::NoAddress => f.write_str("no address"),
+            ProbeError::Name(e) => e.fmt(f),
+            ProbeError::Tls(e) => e.fmt(f),
+            ProbeError::NoCertificate => f.write_str("the server presented no certificate"),
+        }
+    }
+}
+
+impl std::error::Error for ProbeError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ProbeError::Io(e) => Some(e),
+            ProbeError::Name(e) => Some(e),
+            ProbeError::Tls(e) => Some(e),
+            ProbeError::NoAddress | ProbeError::NoCertificate => None,
+        }
     }
 }
 
