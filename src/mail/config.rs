@@ -98,7 +98,7 @@ impl SmtpServer {
                 "no path or query is allowed; expected {URL_FORMS}"
             )));
         }
-        let (host, port) = split_host_port(authority).map_err(|m| bad(&m))?;
+        let (host, port) = split_host_port(authority).map_err(|e| bad(&e.to_string()))?;
         let port = match port {
             None => security.default_port(),
             Some(p) => match p.parse::<u16>() {
@@ -135,17 +135,49 @@ impl fmt::Display for SmtpServer {
     }
 }
 
+/// Why an SMTP URL's host part is refused (said after "the SMTP server
+/// URL ... is invalid:").
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum AuthorityError {
+    /// `[` without its `]`.
+    UnclosedV6,
+    /// Between the brackets, something that is no IPv6 address (as written).
+    NotV6(String),
+    /// Something other than `:port` after `]`.
+    AfterV6,
+    /// Nothing before the port.
+    NoHost,
+    /// A host that is no name or address (its first 80 characters).
+    NotHost(String),
+}
+
+impl fmt::Display for AuthorityError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AuthorityError::UnclosedV6 => f.write_str("an IPv6 address needs its closing ]"),
+            AuthorityError::NotV6(v6) => {
+                write!(f, "\"{}\" is not an IPv6 address", v6.escape_default())
+            }
+            AuthorityError::AfterV6 => f.write_str("expected :port after ]"),
+            AuthorityError::NoHost => write!(f, "no host; expected {URL_FORMS}"),
+            AuthorityError::NotHost(host) => write!(
+                f,
+                "\"{}\" is not a host name or IP address",
+                host.escape_default()
+            ),
+        }
+    }
+}
+
 /// `host`, `host:port`, `[v6]` or `[v6]:port` → host and the port's text.
-fn split_host_port(authority: &str) -> Result<(String, Option<&str>), String> {
+fn split_host_port(authority: &str) -> Result<(String, Option<&str>), AuthorityError> {
     if let Some(inner) = authority.strip_prefix('[') {
-        let (v6, after) = inner
-            .split_once(']')
-            .ok_or("an IPv6 address needs its closing ]")?;
+        let (v6, after) = inner.split_once(']').ok_or(AuthorityError::UnclosedV6)?;
         v6.parse::<Ipv6Addr>()
-            .map_err(|_| format!("\"{}\" is not an IPv6 address", v6.escape_default()))?;
+            .map_err(|_| AuthorityError::NotV6(v6.to_owned()))?;
         let port = match after {
             "" => None,
-            p => Some(p.strip_prefix(':').ok_or("expected :port after ]")?),
+            p => Some(p.strip_prefix(':').ok_or(AuthorityError::AfterV6)?),
         };
         return Ok((v6.to_owned(), port));
     }
@@ -154,7 +186,7 @@ fn split_host_port(authority: &str) -> Result<(String, Option<&str>), String> {
         None => (authority, None),
     };
     if host.is_empty() {
-        return Err(format!("no host; expected {URL_FORMS}"));
+        return Err(AuthorityError::NoHost);
     }
     let valid = host.len() <= 253
         && host
@@ -164,11 +196,7 @@ fn split_host_port(authority: &str) -> Result<(String, Option<&str>), String> {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_');
     if !valid {
-        let shown: String = host.chars().take(80).collect();
-        return Err(format!(
-            "\"{}\" is not a host name or IP address",
-            shown.escape_default()
-        ));
+        return Err(AuthorityError::NotHost(host.chars().take(80).collect()));
     }
     Ok((host.to_owned(), port))
 }
