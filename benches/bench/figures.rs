@@ -196,11 +196,7 @@ pub fn reads(m: &Mount, tmpfs: &Scratch, scale: &Scale) -> Vec<Line> {
     ];
     for (what, paths, goals) in sets {
         for (threads, goal) in [1, 8].into_iter().zip(goals) {
-            // One pass first, on both: the first read of a file is not the loop's.
-            load::read_rate(paths, threads, scale.read_time / 10);
-            load::read_rate(&theirs, threads, scale.read_time / 10);
-            let c = load::read_rate(paths, threads, scale.read_time);
-            let b = load::read_rate(&theirs, threads, scale.read_time);
+            let (c, b) = load::paired_read_rates(paths, &theirs, threads, scale.read_time);
             lines.push(Line {
                 name: format!("1  open+read+close {what}, {threads} thr."),
                 certfs: c,

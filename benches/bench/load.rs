@@ -21,6 +21,23 @@ fn read_whole(path: &Path, buf: &mut [u8]) -> usize {
     }
 }
 
+/// [`read_rate`] of `ours` and of `theirs` (its baseline), each after a
+/// tenth of `time` on both first: the first read of a file is not the
+/// loop's.
+pub fn paired_read_rates(
+    ours: &[PathBuf],
+    theirs: &[PathBuf],
+    threads: usize,
+    time: Duration,
+) -> (f64, f64) {
+    read_rate(ours, threads, time / 10);
+    read_rate(theirs, threads, time / 10);
+    (
+        read_rate(ours, threads, time),
+        read_rate(theirs, threads, time),
+    )
+}
+
 /// open+read+close of `paths` (round robin, each thread from its own
 /// start) on `threads` threads for `time`; returns operations per second.
 pub fn read_rate(paths: &[PathBuf], threads: usize, time: Duration) -> f64 {

@@ -45,11 +45,7 @@ pub fn reads(export: &Path, tmpfs: &Scratch, scale: &Scale) -> Vec<Line> {
     let theirs = figures::copy_to(&ours, &tmpfs.path("read-plain"));
     let mut lines = Vec::new();
     for threads in [1, 8] {
-        // One pass first, on both: the first read of a file is not the loop's.
-        load::read_rate(&ours, threads, scale.read_time / 10);
-        load::read_rate(&theirs, threads, scale.read_time / 10);
-        let c = load::read_rate(&ours, threads, scale.read_time);
-        let b = load::read_rate(&theirs, threads, scale.read_time);
+        let (c, b) = load::paired_read_rates(&ours, &theirs, threads, scale.read_time);
         lines.push(Line {
             name: format!("1c open+read+close serving copy, {threads} thr."),
             certfs: c,
